@@ -1,0 +1,52 @@
+# `make run` and `make test` set everything up on a fresh machine.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+FLASK  := $(VENV)/bin/flask --app wsgi
+PORT   ?= 5000
+CATALOGS := $(wildcard campaign/translations/*/LC_MESSAGES/messages.po)
+
+.PHONY: run test setup db translations extract-messages update-messages lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+node_modules/axe-core/axe.min.js:
+	npm install --no-save --no-audit --no-fund --silent axe-core@4
+
+translations: $(VENV)/.installed
+	@if [ -n "$(CATALOGS)" ]; then $(VENV)/bin/pybabel compile -q -f -d campaign/translations; fi
+
+setup: $(VENV)/.installed translations
+
+db: setup
+	$(FLASK) db upgrade
+	$(FLASK) content load
+
+# The dev server plus a mail worker that prints mail to the console.
+run: db
+	@echo "Serving http://127.0.0.1:$(PORT) (mail is printed here)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(FLASK) mail work & \
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+test: setup node_modules/axe-core/axe.min.js
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/bandit -q -c pyproject.toml -r campaign
+
+bench: setup
+	$(PY) bench/run.py
+
+extract-messages: setup
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o campaign/translations/messages.pot .
+
+update-messages: extract-messages
+	$(VENV)/bin/pybabel update -i campaign/translations/messages.pot -d campaign/translations
+
+clean:
+	rm -rf $(VENV) node_modules instance/*.db*

@@ -1,0 +1,141 @@
+"""The campaign and petition service: `create_app()` builds the Flask app."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from dotenv import load_dotenv
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import INSTANCE_DIR, PROJECT_ROOT, Config
+from .extensions import csrf, db, limiter, login_manager, migrate
+
+log = logging.getLogger("campaign")
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    load_dotenv(PROJECT_ROOT / ".env")
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_mapping(Config().as_dict())
+    if overrides:
+        app.config.from_mapping(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    configure_logging(app)
+    ensure_secrets(app)
+    configure_database(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    from . import i18n, security, web
+    from .services.content import ContentLibrary
+
+    app.extensions["campaign.content"] = ContentLibrary(Path(app.config["CONTENT_DIR"]))
+    i18n.init_app(app)
+    security.init_app(app)
+    web.init_app(app)
+
+    from .admin import bp as admin_bp
+    from .api import bp as api_bp
+    from .petition import bp as petition_bp
+
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(petition_bp)
+
+    from .commands import register_commands
+
+    register_commands(app)
+
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.wsgi_app = i18n.LanguagePrefixMiddleware(app.wsgi_app, app.config["LANGUAGES"])
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    """Log to stdout, as containers and process managers expect."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_campaign", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._campaign = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(app.config["LOG_LEVEL"])
+
+
+def ensure_secrets(app: Flask) -> None:
+    """Outside production, generate missing keys once and keep them under `instance/`.
+
+    Losing `ENCRYPTION_KEYS` loses every signer's data, so production must set all
+    three in the environment; `REQUIRE_SECRETS=1` refuses to start without them.
+    """
+    names = ("SECRET_KEY", "HASH_KEY", "ENCRYPTION_KEYS")
+    if all(app.config.get(name) for name in names):
+        return
+    if os.environ.get("REQUIRE_SECRETS", "").lower() in {"1", "true", "yes"}:
+        missing = [name for name in names if not app.config.get(name)]
+        raise RuntimeError(f"missing required settings: {', '.join(missing)}")
+    from .services.crypto import generate_fernet_key
+
+    path = Path(app.instance_path) / "dev-secrets.json"
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    if not stored:
+        import secrets
+
+        stored = {
+            "SECRET_KEY": secrets.token_hex(32),
+            "HASH_KEY": secrets.token_hex(32),
+            "ENCRYPTION_KEYS": [generate_fernet_key()],
+        }
+        path.write_text(json.dumps(stored))
+        path.chmod(0o600)
+        log.warning("generated development keys in %s; set them in production", path)
+    for name in names:
+        if not app.config.get(name):
+            app.config[name] = stored[name]
+
+
+def configure_database(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://"):
+        uri = "postgresql://" + uri.removeprefix("postgres://")
+    if uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri.removeprefix("postgresql://")
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    if uri.startswith("postgresql"):
+        options.setdefault("pool_size", app.config["DB_POOL_SIZE"])
+        options.setdefault("max_overflow", app.config["DB_POOL_SIZE"])
+        options.setdefault("connect_args", {"connect_timeout": 5})
+    else:
+        options.setdefault("connect_args", {"timeout": 15})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """SQLite: WAL so readers never block the writer, and wait rather than fail on locks."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

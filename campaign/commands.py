@@ -1,0 +1,121 @@
+"""Operator commands: `flask --app wsgi <group> <command>`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Campaign, OutboxMessage, Signature
+from .services import campaigns, counting, crypto, mail, privacy, signing
+from .services.content import library
+
+content_cli = AppGroup("content", help="Campaign content in content/.")
+mail_cli = AppGroup("mail", help="The mail outbox.")
+signatures_cli = AppGroup("signatures", help="Reminders and expiry of unconfirmed signatures.")
+counts_cli = AppGroup("counts", help="Signature counters.")
+keys_cli = AppGroup("keys", help="Encryption keys.")
+campaign_cli = AppGroup("campaign", help="Campaign lifecycle.")
+
+
+@content_cli.command("load")
+def content_load() -> None:
+    """Check content/ and create database rows for new campaigns."""
+    for row in campaigns.sync_all():
+        click.echo(f"{row.slug}: ok")
+
+
+@mail_cli.command("work")
+@click.option("--once", is_flag=True, help="Send what is due, then exit.")
+@click.option("--poll", default=1.0, show_default=True, help="Seconds between polls.")
+def mail_work(once: bool, poll: float) -> None:
+    """Deliver mail from the outbox (a worker loop; several may run at once)."""
+    sent = mail.work(once=once, poll_seconds=poll)
+    if once:
+        click.echo(f"sent {sent}")
+
+
+@mail_cli.command("status")
+def mail_status() -> None:
+    """Count outbox messages by status."""
+    for status in ("pending", "sent", "failed"):
+        total = db.session.query(OutboxMessage).filter_by(status=status).count()
+        click.echo(f"{status}: {total}")
+
+
+@signatures_cli.command("remind")
+def signatures_remind() -> None:
+    """Queue the single reminder for signatures not yet confirmed."""
+    click.echo(f"queued {signing.send_reminders()} reminders")
+
+
+@signatures_cli.command("purge")
+def signatures_purge() -> None:
+    """Delete expired unconfirmed signatures and old IP hashes."""
+    click.echo(f"deleted {privacy.purge_expired()} expired signatures")
+    click.echo(f"cleared {privacy.purge_ip_hashes()} IP hashes")
+
+
+@counts_cli.command("repair")
+def counts_repair() -> None:
+    """Recompute each campaign's counter from the signatures table."""
+    for slug, (before, after) in counting.repair_all().items():
+        click.echo(f"{slug}: {before} -> {after}")
+
+
+@keys_cli.command("generate")
+def keys_generate() -> None:
+    """Print a new Fernet key for ENCRYPTION_KEYS."""
+    click.echo(crypto.generate_fernet_key())
+
+
+@keys_cli.command("rotate")
+@click.option("--batch", default=500, show_default=True)
+def keys_rotate(batch: int) -> None:
+    """Re-encrypt personal data under the first key in ENCRYPTION_KEYS.
+
+    Put the new key first and keep the old ones while this runs: both decrypt, so
+    the site keeps working. Afterwards the old keys can be removed.
+    """
+    total, last_id = 0, 0
+    while True:
+        rows = db.session.scalars(
+            select(Signature).where(Signature.id > last_id).order_by(Signature.id).limit(batch)
+        ).all()
+        if not rows:
+            break
+        for row in rows:
+            row.email_enc = crypto.rotate(row.email_enc)
+            row.name_enc = crypto.rotate(row.name_enc)
+            row.comment_enc = crypto.rotate(row.comment_enc)
+        last_id = rows[-1].id
+        total += len(rows)
+        db.session.commit()
+    pending = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.payload_enc.is_not(None))
+    ).all()
+    for message in pending:
+        message.payload_enc = crypto.rotate(message.payload_enc)
+    db.session.commit()
+    click.echo(f"re-encrypted {total} signatures and {len(pending)} queued mails")
+
+
+@campaign_cli.command("anonymize")
+@click.option("--slug", help="Only this campaign.")
+@click.option("--force", is_flag=True, help="Erase now, even before the retention period ends.")
+def campaign_anonymize(slug: str | None, force: bool) -> None:
+    """Erase personal data of campaigns closed for longer than ANONYMIZE_AFTER_CLOSE_DAYS."""
+    for row in db.session.scalars(select(Campaign)).all():
+        content = library().get(row.slug)
+        if slug and row.slug != slug:
+            continue
+        closes = content.closes if content else None
+        erased = privacy.anonymize_campaign(row, closes, force=force)
+        click.echo(f"{row.slug}: erased {erased}")
+
+
+def register_commands(app: Flask) -> None:
+    for group in (content_cli, mail_cli, signatures_cli, counts_cli, keys_cli, campaign_cli):
+        app.cli.add_command(group)

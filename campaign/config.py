@@ -1,0 +1,110 @@
+"""Configuration: one class, read from the environment (and `.env`, loaded by `create_app`).
+
+Every setting here is listed in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", PROJECT_ROOT / "instance"))
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+class Config:
+    """Settings as class attributes, computed when the class is built.
+
+    `create_app()` loads `.env` before this module reads the environment, and tests
+    pass overrides to `create_app()` rather than editing the environment.
+    """
+
+    def __init__(self) -> None:
+        # Read the environment when an app is created, not at import time, so `.env`
+        # and tests that set variables take effect.
+        self.SECRET_KEY = os.environ.get("SECRET_KEY", "")
+        self.ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS")
+        self.HASH_KEY = os.environ.get("HASH_KEY", "")
+
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
+            "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'campaign.db'}"
+        )
+        self.DB_POOL_SIZE = env_int("DB_POOL_SIZE", 5)
+        self.BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+        self.SMTP_URL = os.environ.get("SMTP_URL", "console")
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", "Petition <no-reply@localhost>")
+        self.REDIS_URL = os.environ.get("REDIS_URL", "")
+        self.CONTENT_DIR = os.environ.get("CONTENT_DIR", str(PROJECT_ROOT / "content"))
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+        # Signing
+        self.EMAIL_CHECK_DELIVERABILITY = env_bool("EMAIL_CHECK_DELIVERABILITY", False)
+        self.EMAIL_DNS_TIMEOUT = float(os.environ.get("EMAIL_DNS_TIMEOUT", "3"))
+        self.FOLD_EMAIL_ALIASES = env_bool("FOLD_EMAIL_ALIASES", False)
+        self.CONFIRM_REMINDER_HOURS = env_int("CONFIRM_REMINDER_HOURS", 48)
+        self.CONFIRM_EXPIRY_DAYS = env_int("CONFIRM_EXPIRY_DAYS", 7)
+        self.ALREADY_SIGNED_MAIL_LIMIT = env_int("ALREADY_SIGNED_MAIL_LIMIT", 3)
+        self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 64 * 1024)
+        self.COUNT_CACHE_SECONDS = env_int("COUNT_CACHE_SECONDS", 2)
+
+        # Privacy
+        self.IP_HASH_RETENTION_DAYS = env_int("IP_HASH_RETENTION_DAYS", 7)
+        self.ANONYMIZE_AFTER_CLOSE_DAYS = env_int("ANONYMIZE_AFTER_CLOSE_DAYS", 90)
+
+        # Abuse resistance
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_SIGN = os.environ.get("RATELIMIT_SIGN", "5 per minute;30 per hour")
+        self.RATELIMIT_SIGN_PER_PETITION = os.environ.get(
+            "RATELIMIT_SIGN_PER_PETITION", "6000 per minute"
+        )
+        self.RATELIMIT_CONFIRM = os.environ.get("RATELIMIT_CONFIRM", "20 per minute")
+        self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;50 per hour")
+        self.RATELIMIT_API = os.environ.get("RATELIMIT_API", "120 per minute")
+        self.MIN_FORM_SECONDS = env_int("MIN_FORM_SECONDS", 3)
+        self.BLOCKED_EMAIL_DOMAINS = env_list("BLOCKED_EMAIL_DOMAINS")
+        self.ALLOWED_EMAIL_DOMAINS = env_list("ALLOWED_EMAIL_DOMAINS")
+        self.BLOCK_DISPOSABLE_EMAIL = env_bool("BLOCK_DISPOSABLE_EMAIL", True)
+        self.BLOCKED_IP_RANGES = env_list("BLOCKED_IP_RANGES")
+        self.BLOCKED_EMAILS = env_list("BLOCKED_EMAILS")
+
+        # Admin
+        self.SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
+        self.ADMIN_REQUIRE_2FA = env_bool("ADMIN_REQUIRE_2FA", False)
+        self.LOGIN_LOCK_AFTER = env_int("LOGIN_LOCK_AFTER", 5)
+        self.LOGIN_LOCK_MINUTES = env_int("LOGIN_LOCK_MINUTES", 15)
+
+        # Transport
+        self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+        self.EMBED_ALLOWED_ORIGINS = env_list("EMBED_ALLOWED_ORIGINS", "*")
+        self.LANGUAGES = ["en", "fa", "fr"]
+
+        # Flask and extension settings derived from the above.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.BASE_URL.startswith("https://")
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.PREFERRED_URL_SCHEME = "https" if self.SESSION_COOKIE_SECURE else "http"
+        self.WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
+        self.BABEL_DEFAULT_LOCALE = "en"
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_HEADERS_ENABLED = True
+
+    def as_dict(self) -> dict:
+        return dict(vars(self))

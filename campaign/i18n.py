@@ -1,0 +1,118 @@
+"""Languages: English, Persian (right to left) and French.
+
+The language comes from the URL prefix (`/fa/…`), then `?lang=`, then the
+`lang` cookie, then Accept-Language. A prefix is moved into SCRIPT_NAME by
+`LanguagePrefixMiddleware`, so every `url_for` link on a Persian page stays Persian.
+"""
+
+from __future__ import annotations
+
+from babel import Locale
+from babel.numbers import format_decimal
+from flask import Flask, request
+from flask_babel import format_date, get_locale, refresh
+
+from .extensions import babel
+
+RTL_LANGUAGES = {"fa", "ar", "he", "ur"}
+LANGUAGE_NAMES = {"en": "English", "fa": "فارسی", "fr": "Français"}
+COOKIE = "lang"
+
+
+class LanguagePrefixMiddleware:
+    def __init__(self, app, languages: list[str]) -> None:
+        self.app = app
+        self.languages = languages
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        for language in self.languages:
+            prefix = f"/{language}"
+            if path == prefix or path.startswith(prefix + "/"):
+                environ["campaign.url_language"] = language
+                environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
+                environ["PATH_INFO"] = path[len(prefix) :] or "/"
+                break
+        return self.app(environ, start_response)
+
+
+def url_language() -> str | None:
+    return request.environ.get("campaign.url_language")
+
+
+def select_language() -> str:
+    from flask import current_app
+
+    supported = current_app.config["LANGUAGES"]
+    if not request:
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    chosen = url_language() or request.args.get("lang")
+    if chosen in supported:
+        request.environ["campaign.language_chosen"] = chosen
+        return chosen
+    cookie = request.cookies.get(COOKIE)
+    if cookie in supported:
+        return cookie
+    return request.accept_languages.best_match(supported) or supported[0]
+
+
+def current_language() -> str:
+    return str(get_locale() or "en")
+
+
+def text_direction(language: str | None = None) -> str:
+    return "rtl" if (language or current_language()) in RTL_LANGUAGES else "ltr"
+
+
+def number(value: int) -> str:
+    """A number in the page's language (Persian digits on Persian pages)."""
+    language = current_language()
+    system = "arabext" if language == "fa" else "latn"  # Persian digits: ۱۲۳
+    return format_decimal(value, locale=Locale.parse(language), numbering_system=system)
+
+
+def language_url(language: str) -> str:
+    """This page's URL in another language."""
+    base = request.environ.get("campaign.original_script_name", "")
+    path = request.path  # without the language prefix
+    query = request.query_string.decode("latin-1")
+    url = f"{base}/{language}{path}"
+    return f"{url}?{query}" if query else url
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_language)
+
+    @app.before_request
+    def remember_script_name() -> None:
+        refresh()  # the locale is cached per app context, which can outlive a request
+        language = url_language()
+        script = request.environ.get("SCRIPT_NAME", "")
+        if language and script.endswith("/" + language):
+            script = script[: -len(language) - 1]
+        request.environ["campaign.original_script_name"] = script
+
+    @app.after_request
+    def remember_language(response):
+        chosen = request.environ.get("campaign.language_chosen")
+        if chosen and request.cookies.get(COOKIE) != chosen:
+            response.set_cookie(
+                COOKIE, chosen, max_age=365 * 86400, samesite="Lax", httponly=True,
+                secure=app.config["SESSION_COOKIE_SECURE"],
+            )  # fmt: skip
+        response.vary.add("Accept-Language")
+        response.vary.add("Cookie")
+        return response
+
+    @app.context_processor
+    def language_context() -> dict:
+        language = current_language()
+        return {
+            "language": language,
+            "text_direction": text_direction(language),
+            "languages": app.config["LANGUAGES"],
+            "language_names": LANGUAGE_NAMES,
+            "language_url": language_url,
+            "format_number": number,
+            "format_date": format_date,
+        }

@@ -1,0 +1,228 @@
+"""The data model.
+
+Personal data (name, email, comment) lives only in `Signature`, encrypted, and is
+read and written only through `campaign.services.privacy` and `campaign.services.crypto`.
+Lookups use keyed hashes ("blind indexes"), so the database alone reveals no one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Campaign(db.Model):
+    """A petition's row in the database. Its text lives in `content/<slug>/`."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    goal: Mapped[int] = mapped_column(Integer, default=1000)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    anonymized_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    count_shards: Mapped[list[CountShard]] = relationship(back_populates="campaign")
+
+
+COUNT_SHARDS = 16
+
+
+class CountShard(db.Model):
+    """Confirmed-signature counter split over rows, so concurrent confirmations on
+    PostgreSQL don't queue on one hot row. The count is the sum of a campaign's shards."""
+
+    __tablename__ = "count_shards"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    confirmed: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="count_shards")
+
+
+class ConsentWording(db.Model):
+    """The exact consent text a signer was shown; signatures point at it."""
+
+    __tablename__ = "consent_wordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    language: Mapped[str] = mapped_column(String(8))
+    public_text: Mapped[str] = mapped_column(Text)
+    contact_text: Mapped[str] = mapped_column(Text)
+
+
+class SignatureStatus:
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    INVALIDATED = "invalidated"
+    WITHDRAWN = "withdrawn"
+    ALL = (PENDING, CONFIRMED, INVALIDATED, WITHDRAWN)
+
+
+class Signature(db.Model):
+    __tablename__ = "signatures"
+    __table_args__ = (
+        # One signature per person per petition, enforced by the database.
+        UniqueConstraint("campaign_id", "dedup_key", name="uq_signatures_campaign_dedup"),
+        Index("ix_signatures_campaign_status_id", "campaign_id", "status", "id"),
+        Index("ix_signatures_campaign_created", "campaign_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    status: Mapped[str] = mapped_column(String(12), default=SignatureStatus.PENDING)
+    # Keyed hash (HMAC) of the normalized email; NULL once the signature is erased.
+    dedup_key: Mapped[str | None] = mapped_column(String(64))
+
+    # Encrypted personal data (Fernet tokens); NULL once erased.
+    email_enc: Mapped[str | None] = mapped_column(Text)
+    name_enc: Mapped[str | None] = mapped_column(Text)
+    comment_enc: Mapped[str | None] = mapped_column(Text)
+    # Blind index of the email's domain, for search and trending checks.
+    email_domain_hash: Mapped[str | None] = mapped_column(String(32), index=True)
+
+    country: Mapped[str] = mapped_column(String(2))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    public_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_wording_id: Mapped[int | None] = mapped_column(ForeignKey("consent_wordings.id"))
+    comment_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # Where the signer came from: a channel (?source= / utm_source) and a sharer's code.
+    source: Mapped[str | None] = mapped_column(String(64))
+    referrer_code: Mapped[str | None] = mapped_column(String(16))
+    # This signer's own code, for the referral link on the thank-you page.
+    referral_code: Mapped[str] = mapped_column(String(16), unique=True)
+
+    # Keyed, daily-rotating hash of the IP; cleared after the abuse window.
+    ip_hash: Mapped[str | None] = mapped_column(String(32), index=True)
+
+    # Random per-signature secret; links carry an HMAC of it (see services/links.py).
+    link_nonce: Mapped[str | None] = mapped_column(String(32))
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    flag_reason: Mapped[str | None] = mapped_column(String(200))
+    invalid_reason: Mapped[str | None] = mapped_column(String(200))
+    already_signed_mails: Mapped[int] = mapped_column(Integer, default=0)
+
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    invalidated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    campaign: Mapped[Campaign] = relationship()
+    name_tokens: Mapped[list[NameToken]] = relationship(
+        back_populates="signature", cascade="all, delete-orphan"
+    )
+
+    @property
+    def counted(self) -> bool:
+        return self.status == SignatureStatus.CONFIRMED and not self.flagged
+
+
+class NameToken(db.Model):
+    """Blind index of each normalized word of a signer's name, for exact-word search."""
+
+    __tablename__ = "name_tokens"
+
+    signature_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("signatures.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+    signature: Mapped[Signature] = relationship(back_populates="name_tokens")
+
+
+class OutboxMessage(db.Model):
+    """Mail waiting to be sent, written in the same transaction as what caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Becomes the Message-ID, so a retried send can be recognised as the same mail.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    signature_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    # Encrypted JSON: recipient, subject, text and HTML bodies, extra headers.
+    payload_enc: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AdminUser(db.Model):
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # owner | organizer | viewer
+    totp_secret_enc: Mapped[str | None] = mapped_column(Text)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # Rotated on logout and password change: old session cookies stop working.
+    session_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AuditEvent(db.Model):
+    """Append-only: triggers in the migration refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_email: Mapped[str | None] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(Integer)
+    target: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[str | None] = mapped_column(Text)  # JSON
+
+
+class CampaignUpdate(db.Model):
+    """News an organizer posts on a campaign, shown on the page and mailed to consenters."""
+
+    __tablename__ = "campaign_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    emailed_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,7 @@
+"""The public pages: a campaign's case, signing, confirming and withdrawing."""
+
+from flask import Blueprint
+
+bp = Blueprint("petition", __name__, template_folder="../../templates/petition")
+
+from . import routes  # noqa: E402,F401

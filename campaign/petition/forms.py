@@ -1,0 +1,96 @@
+"""The sign form. Field rules live in `services.validation`; the form carries them
+to the page, so each message appears next to its field."""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeSerializer
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, ValidationError
+
+from ..services.validation import (
+    COMMENT_MAX,
+    NAME_MAX,
+    clean_comment,
+    country_choices,
+    country_codes,
+    normalize_email,
+    normalize_name,
+)
+
+
+def rule(check):
+    """A WTForms validator from a `services.validation` function."""
+
+    def validator(form, field) -> None:
+        if field.data:
+            try:
+                check(field.data)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from exc
+
+    return validator
+
+
+def known_country(code: str) -> None:
+    if code not in country_codes():
+        raise ValueError(_l("Please choose your country."))
+
+PUBLIC_CONSENT = _l("Show my first name, last initial and country on this page")
+CONTACT_CONSENT = _l("Email me about this campaign (you can unsubscribe at any time)")
+
+
+class SignForm(FlaskForm):
+    name = StringField(
+        _l("Full name"),
+        validators=[InputRequired(_l("Please enter your name.")), rule(normalize_name)],
+        render_kw={"autocomplete": "name", "maxlength": NAME_MAX},
+    )
+    email = EmailField(
+        _l("Email"),
+        validators=[InputRequired(_l("Please enter your email address.")), rule(normalize_email)],
+        render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
+    )
+    country = SelectField(
+        _l("Country"), validate_choice=False,
+        validators=[InputRequired(_l("Please choose your country.")), rule(known_country)],
+        render_kw={"autocomplete": "country"},
+    )  # fmt: skip
+    comment = TextAreaField(
+        _l("Why I signed (optional)"),
+        validators=[rule(clean_comment)],
+        render_kw={"maxlength": COMMENT_MAX, "rows": 3},
+    )  # fmt: skip
+    public_consent = BooleanField(PUBLIC_CONSENT, default=False)
+    contact_consent = BooleanField(CONTACT_CONSENT, default=False)
+    # Abuse checks: a field people never see, and when the form was shown.
+    website = StringField(
+        _l("Leave this field empty"), render_kw={"autocomplete": "off", "tabindex": "-1"}
+    )
+    started = HiddenField()
+    source = HiddenField()
+    ref = HiddenField()
+
+    def set_country_choices(self, language: str) -> None:
+        self.country.choices = [("", _l("Choose your country"))] + country_choices(language)
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="form-started")
+
+
+def stamp_started() -> str:
+    return _serializer().dumps(int(time.time()))
+
+
+def seconds_since_started(stamp: str | None) -> float | None:
+    """How long the signer had the form open, or None if the stamp is missing or forged."""
+    try:
+        started = _serializer().loads(stamp or "")
+    except BadSignature:
+        return None
+    return time.time() - started if isinstance(started, int) else None

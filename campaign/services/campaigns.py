@@ -1,0 +1,42 @@
+"""The link between a campaign's files and its database row."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Campaign
+from . import counting
+from .content import CampaignContent, library
+
+
+def get_row(content: CampaignContent) -> Campaign:
+    """The campaign's row, created (with its count shards) on first use."""
+    row = db.session.scalar(select(Campaign).where(Campaign.slug == content.slug))
+    if row is not None:
+        return row
+    row = Campaign(slug=content.slug, goal=content.goal)
+    db.session.add(row)
+    try:
+        db.session.flush()
+        counting.create_shards(row.id)
+        db.session.commit()
+    except IntegrityError:  # another worker created it first
+        db.session.rollback()
+        row = db.session.scalar(select(Campaign).where(Campaign.slug == content.slug))
+    return row
+
+
+def sync_all() -> list[Campaign]:
+    """Make sure every campaign in `content/` has its row (`flask content load`)."""
+    return [get_row(content) for content in library().all()]
+
+
+def current_goal(row: Campaign, content: CampaignContent, count: int) -> int:
+    """The goal shown: raised by `goal_step` each time it is reached."""
+    goal = max(row.goal, content.goal)
+    step = max(content.goal_step, 1)
+    while count >= goal:
+        goal += step
+    return goal

@@ -1,0 +1,185 @@
+"""Campaigns as files: `content/<slug>/campaign.toml` plus `case.<lang>.md`.
+
+Organizers edit these files; the service reloads them when they change. The
+database holds only what changes at run time (the current goal, counts).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import markdown
+import nh3
+from flask import current_app
+from markupsafe import Markup
+
+ALLOWED_TAGS = {
+    "a", "abbr", "blockquote", "br", "cite", "code", "em", "figcaption", "figure", "h2",
+    "h3", "h4", "hr", "li", "ol", "p", "pre", "q", "strong", "sub", "sup", "table",
+    "tbody", "td", "th", "thead", "tr", "ul",
+}  # fmt: skip
+TEXT_KEYS = ("title", "summary", "ask", "addressee", "petition_text", "share_text", "outcome")
+
+
+class ContentError(ValueError):
+    pass
+
+
+def render_markdown(source: str) -> Markup:
+    """Markdown to HTML, sanitized: organizers' text can't inject script."""
+    html = markdown.markdown(source, extensions=["extra", "sane_lists"], output_format="html")
+    clean = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}, "abbr": {"title"}, "th": {"scope"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    )
+    return Markup(clean)  # noqa: S704 - sanitized by nh3 above
+
+
+@dataclass(frozen=True)
+class CampaignText:
+    title: str
+    summary: str
+    ask: str
+    addressee: str
+    petition_text: str
+    share_text: str
+    outcome: str
+    case_html: Markup
+    petition_html: Markup
+
+
+@dataclass(frozen=True)
+class CampaignContent:
+    slug: str
+    home: bool
+    status: str
+    goal: int
+    goal_step: int
+    opens: date | None
+    closes: date | None
+    show_recent_signers: bool
+    show_comments: bool
+    default_language: str
+    languages: tuple[str, ...]
+    source_document: str
+    share_image: Path | None
+    texts: dict[str, CampaignText] = field(repr=False)
+
+    def text(self, language: str) -> CampaignText:
+        return self.texts.get(language) or self.texts[self.default_language]
+
+    def state(self, today: date | None = None) -> str:
+        """open, upcoming, closed or archived."""
+        today = today or datetime.now(UTC).date()
+        if self.status == "archived":
+            return "archived"
+        if self.closes and today > self.closes:
+            return "closed"
+        if self.opens and today < self.opens:
+            return "upcoming"
+        return "open"
+
+    @property
+    def accepts_signatures(self) -> bool:
+        return self.state() == "open"
+
+
+def load_campaign(folder: Path) -> CampaignContent:
+    meta_path = folder / "campaign.toml"
+    try:
+        meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ContentError(f"{meta_path}: {exc}") from exc
+    slug = meta.get("slug") or folder.name
+    default_language = meta.get("default_language", "en")
+    texts = {}
+    for language, values in meta.get("text", {}).items():
+        missing = [key for key in TEXT_KEYS if key not in values and key != "outcome"]
+        if missing:
+            raise ContentError(f"{meta_path}: [text.{language}] lacks {', '.join(missing)}")
+        case_path = folder / f"case.{language}.md"
+        case_html = render_markdown(case_path.read_text("utf-8") if case_path.exists() else "")
+        texts[language] = CampaignText(
+            **{key: str(values.get(key, "")).strip() for key in TEXT_KEYS},
+            case_html=case_html,
+            petition_html=render_markdown(str(values.get("petition_text", ""))),
+        )
+    if default_language not in texts:
+        raise ContentError(f"{meta_path}: no [text.{default_language}] table")
+    image = folder / meta["share_image"] if meta.get("share_image") else None
+    return CampaignContent(
+        slug=slug,
+        home=bool(meta.get("home", False)),
+        status=meta.get("status", "open"),
+        goal=int(meta.get("goal", 1000)),
+        goal_step=int(meta.get("goal_step", meta.get("goal", 1000))),
+        opens=meta.get("opens"),
+        closes=meta.get("closes"),
+        show_recent_signers=bool(meta.get("show_recent_signers", False)),
+        show_comments=bool(meta.get("show_comments", False)),
+        default_language=default_language,
+        languages=tuple(meta.get("languages", list(texts))),
+        source_document=meta.get("source_document", ""),
+        share_image=image if image and image.exists() else None,
+        texts=texts,
+    )
+
+
+class ContentLibrary:
+    """All campaigns under a folder, reloaded when a file changes (checked every 2 s)."""
+
+    CHECK_EVERY = 2.0
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+        self._campaigns: dict[str, CampaignContent] = {}
+        self._stamp: tuple = ()
+        self._checked = 0.0
+        self.version = 0  # bumped on every reload; part of page cache keys
+
+    def _current_stamp(self) -> tuple:
+        return tuple(
+            sorted((str(p), p.stat().st_mtime_ns) for p in self.root.glob("*/*") if p.is_file())
+        )
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < self.CHECK_EVERY and self._campaigns:
+            return
+        with self._lock:
+            self._checked = now
+            stamp = self._current_stamp()
+            if stamp == self._stamp:
+                return
+            campaigns = {}
+            for folder in sorted(self.root.iterdir()) if self.root.exists() else []:
+                if (folder / "campaign.toml").exists():
+                    campaign = load_campaign(folder)
+                    campaigns[campaign.slug] = campaign
+            self._campaigns, self._stamp = campaigns, stamp
+            self.version += 1
+
+    def all(self) -> list[CampaignContent]:
+        self._refresh()
+        return list(self._campaigns.values())
+
+    def get(self, slug: str) -> CampaignContent | None:
+        self._refresh()
+        return self._campaigns.get(slug)
+
+    def home(self) -> CampaignContent | None:
+        campaigns = self.all()
+        return next((c for c in campaigns if c.home), campaigns[0] if campaigns else None)
+
+
+def library() -> ContentLibrary:
+    return current_app.extensions["campaign.content"]

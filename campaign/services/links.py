@@ -1,0 +1,49 @@
+"""Signer links (confirm, withdraw, unsubscribe, data copy) and absolute URLs for mail.
+
+A link token is `<signature id>-<HMAC of the signature's random nonce>`, one HMAC
+per purpose. Nothing in the database is a usable token, a reminder can repeat the
+same link, and erasing a signature (its nonce) kills every link to it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from flask import current_app
+
+from ..models import Signature
+from . import crypto
+
+PURPOSES = ("confirm", "manage")
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def make_token(signature: Signature, purpose: str) -> str:
+    assert purpose in PURPOSES and signature.link_nonce
+    return f"{signature.id}-{crypto.keyed_hash('link:' + purpose, signature.link_nonce, 40)}"
+
+
+def parse_token(token: str) -> int | None:
+    """The signature id a token names, or None if it isn't shaped like a token."""
+    head, sep, tail = (token or "").partition("-")
+    if not sep or not head.isdigit() or len(head) > 18 or len(tail) != 40:
+        return None
+    return int(head)
+
+
+def token_matches(signature: Signature, token: str, purpose: str) -> bool:
+    if not signature.link_nonce:
+        return False
+    return hmac.compare_digest(make_token(signature, purpose), token)
+
+
+def external_url(endpoint: str, language: str | None = None, **values) -> str:
+    """An absolute URL from `BASE_URL`, usable outside a request (mail, CLI)."""
+    adapter = current_app.url_map.bind("", url_scheme="https")
+    path = adapter.build(endpoint, values)
+    prefix = f"/{language}" if language else ""
+    return f"{current_app.config['BASE_URL']}{prefix}{path}"

@@ -1,0 +1,236 @@
+"""Mail: a durable outbox, and delivery over SMTP (or to the console).
+
+`enqueue()` adds a message to the caller's transaction, so a signature and its
+mail commit together. Delivery (`flask mail work`) claims due messages under a
+lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL), sends them, and retries failures
+with backoff. A worker killed mid-send leaves its lease to expire and the message
+is sent again under the same Message-ID: at-least-once, with an idempotency key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import ssl
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formatdate
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import OutboxMessage, utcnow
+from . import crypto
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 10
+
+
+@dataclass
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def render_mail(template: str, language: str, **context) -> Mail:
+    """Render `templates/mail/<template>.txt` (and `.html` if present) in `language`.
+
+    The text template sets `subject` at top level; its module exposes it.
+    """
+    env = current_app.jinja_env
+    with force_locale(language):
+        context.setdefault("language", language)
+        module = env.get_template(f"mail/{template}.txt").make_module(context)
+        html = None
+        if env.loader and f"mail/{template}.html" in env.list_templates():
+            html = render_template(f"mail/{template}.html", **context)
+        subject = str(module.subject).strip()
+        return Mail(to=context["to"], subject=subject, text=str(module), html=html)
+
+
+def enqueue(mail: Mail, *, kind: str, signature_id: int | None = None) -> OutboxMessage:
+    payload = json.dumps(
+        {"to": mail.to, "subject": mail.subject, "text": mail.text, "html": mail.html,
+         "headers": mail.headers}
+    )  # fmt: skip
+    message = OutboxMessage(
+        idempotency_key=uuid.uuid4().hex,
+        kind=kind,
+        signature_id=signature_id,
+        payload_enc=crypto.encrypt(payload),
+        status="pending",
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(message)
+    return message
+
+
+def build_message(outbox: OutboxMessage, payload: dict) -> EmailMessage:
+    base = urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_FROM"]
+    message["To"] = payload["to"]
+    message["Subject"] = payload["subject"]
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = f"<{outbox.idempotency_key}@{base}>"
+    message["Auto-Submitted"] = "auto-generated"
+    for name, value in (payload.get("headers") or {}).items():
+        message[name] = value
+    message.set_content(payload["text"])
+    if payload.get("html"):
+        message.add_alternative(payload["html"], subtype="html")
+    return message
+
+
+class Transport:
+    """Sends one message; SMTP connections are reused across a batch."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._smtp: smtplib.SMTP | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        if self.url == "console":
+            # Headers and the plain-text part, decoded, so links can be clicked in a terminal.
+            headers = "".join(f"{k}: {v}\n" for k, v in message.items() if k != "Content-Type")
+            body = message.get_body(("plain",)).get_content()
+            sys.stdout.write(f"\n----- mail -----\n{headers}\n{body}\n----- end -----\n")
+            sys.stdout.flush()
+            return
+        if self._smtp is None:
+            self._smtp = self._connect()
+        self._smtp.send_message(message)
+
+    def _connect(self) -> smtplib.SMTP:
+        parts = urlsplit(self.url)
+        if parts.scheme not in {"smtp", "smtps"}:
+            raise ValueError(f"SMTP_URL must be smtp://, smtps:// or console, not {parts.scheme}")
+        host, timeout = parts.hostname or "localhost", 10
+        if parts.scheme == "smtps":
+            smtp = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout,
+                                    context=ssl.create_default_context())  # fmt: skip
+        else:
+            smtp = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
+            smtp.ehlo()
+            if smtp.has_extn("starttls"):
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+        if parts.username:
+            smtp.login(unquote(parts.username), unquote(parts.password or ""))
+        return smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except smtplib.SMTPException:
+                pass
+            except OSError:
+                pass
+            self._smtp = None
+
+    def reset(self) -> None:
+        """Drop a connection that failed, so the next send reconnects."""
+        try:
+            if self._smtp is not None:
+                self._smtp.close()
+        finally:
+            self._smtp = None
+
+
+def claim_due(limit: int) -> list[int]:
+    """Lease up to `limit` due messages to this worker and return their ids."""
+    now = utcnow()
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+            (OutboxMessage.locked_until.is_(None)) | (OutboxMessage.locked_until < now),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(db.session.scalars(due))
+    if ids:
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .values(locked_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+        )
+    db.session.commit()
+    return ids
+
+
+def deliver_due(limit: int = 50, transport: Transport | None = None) -> tuple[int, int]:
+    """Send what is due. Returns (sent, failed attempts)."""
+    own_transport = transport is None
+    transport = transport or Transport(current_app.config["SMTP_URL"])
+    sent = failed = 0
+    try:
+        for message_id in claim_due(limit):
+            outbox = db.session.get(OutboxMessage, message_id)
+            try:
+                payload = json.loads(crypto.decrypt(outbox.payload_enc))
+                transport.send(build_message(outbox, payload))
+            except (OSError, smtplib.SMTPException, crypto.CryptoError, ValueError) as exc:
+                transport.reset()
+                failed += 1
+                _record_failure(outbox, exc)
+                continue
+            outbox.status, outbox.sent_at = "sent", utcnow()
+            outbox.payload_enc = None  # the recipient and body are no longer kept
+            outbox.locked_until = None
+            db.session.commit()
+            sent += 1
+    finally:
+        if own_transport:
+            transport.close()
+    return sent, failed
+
+
+def _record_failure(outbox: OutboxMessage, exc: Exception) -> None:
+    delay = min(30 * 2 ** (outbox.attempts - 1), 3600)
+    outbox.last_error = f"{type(exc).__name__}: {exc}"[:500]
+    outbox.locked_until = None
+    outbox.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    if outbox.attempts >= MAX_ATTEMPTS:
+        outbox.status = "failed"
+    db.session.commit()
+    log.warning("mail %s failed (attempt %s): %s", outbox.id, outbox.attempts, outbox.last_error)
+
+
+def work(*, once: bool = False, poll_seconds: float = 1.0, batch: int = 50) -> int:
+    """The delivery loop. With `once`, send everything due, then return the number sent."""
+    total = 0
+    transport = Transport(current_app.config["SMTP_URL"])
+    try:
+        while True:
+            try:
+                sent, _ = deliver_due(batch, transport)
+            except Exception:  # noqa: BLE001 - a worker must survive a database outage
+                log.exception("mail delivery pass failed; retrying")
+                db.session.rollback()
+                sent = 0
+            total += sent
+            if sent == 0:
+                if once:
+                    return total
+                transport.close()
+                time.sleep(poll_seconds)
+    finally:
+        transport.close()

@@ -1,0 +1,173 @@
+"""The one place that reads signers' personal data back, and that erases it.
+
+Admin views, exports and the signer's own data copy go through `signer_record()`;
+withdrawal, erasure, retention and anonymization go through `erase()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from ..extensions import db
+from ..models import (
+    Campaign,
+    NameToken,
+    OutboxMessage,
+    Signature,
+    SignatureStatus,
+    utcnow,
+)
+from . import counting, crypto
+
+
+@dataclass(frozen=True)
+class SignerRecord:
+    """A signature with its personal data decrypted, for authorized readers only."""
+
+    id: int
+    name: str | None
+    email: str | None
+    comment: str | None
+    country: str
+    language: str
+    status: str
+    flagged: bool
+    public_consent: bool
+    contact_consent: bool
+    source: str | None
+    referrer_code: str | None
+    created_at: datetime
+    confirmed_at: datetime | None
+    erased: bool
+
+
+def signer_record(signature: Signature) -> SignerRecord:
+    return SignerRecord(
+        id=signature.id,
+        name=crypto.decrypt(signature.name_enc),
+        email=crypto.decrypt(signature.email_enc),
+        comment=crypto.decrypt(signature.comment_enc),
+        country=signature.country,
+        language=signature.language,
+        status=signature.status,
+        flagged=signature.flagged,
+        public_consent=signature.public_consent,
+        contact_consent=signature.contact_consent,
+        source=signature.source,
+        referrer_code=signature.referrer_code,
+        created_at=signature.created_at,
+        confirmed_at=signature.confirmed_at,
+        erased=signature.erased_at is not None,
+    )
+
+
+def public_name(full_name: str | None) -> str:
+    """First name and last initial: all the public list ever shows."""
+    words = (full_name or "").split()
+    if not words:
+        return ""
+    if len(words) == 1:
+        return words[0]
+    return f"{words[0]} {words[-1][0]}."
+
+
+def erase(signature: Signature, *, new_status: str | None = None) -> None:
+    """Remove personal data, keeping country, dates and whether it was counted.
+
+    Also drops mail not yet sent to the signer. The caller commits.
+    """
+    was_counted = signature.counted
+    if new_status:
+        signature.status = new_status
+    signature.name_enc = signature.email_enc = signature.comment_enc = None
+    signature.dedup_key = None  # the address may sign again later
+    signature.email_domain_hash = signature.ip_hash = None
+    signature.link_nonce = None  # every emailed link stops working
+    signature.public_consent = signature.contact_consent = False
+    signature.erased_at = utcnow()
+    db.session.execute(delete(NameToken).where(NameToken.signature_id == signature.id))
+    db.session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.signature_id == signature.id, OutboxMessage.status == "pending"
+        )
+    )
+    if was_counted and not signature.counted:
+        counting.adjust(signature.campaign_id, -1)
+
+
+def withdraw(signature: Signature) -> bool:
+    """The signer takes their signature back: erased, uncounted, no more mail."""
+    if signature.status == SignatureStatus.WITHDRAWN:
+        return False
+    signature.withdrawn_at = utcnow()
+    erase(signature, new_status=SignatureStatus.WITHDRAWN)
+    db.session.commit()
+    return True
+
+
+def unsubscribe(signature: Signature) -> None:
+    signature.contact_consent = False
+    signature.unsubscribed_at = utcnow()
+    db.session.commit()
+
+
+def purge_expired() -> int:
+    """Delete unconfirmed signatures past their expiry; they were never counted."""
+    cutoff = utcnow() - timedelta(days=current_app.config["CONFIRM_EXPIRY_DAYS"])
+    expired = select(Signature.id).where(
+        Signature.status == SignatureStatus.PENDING, Signature.created_at < cutoff
+    )
+    ids = list(db.session.scalars(expired))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        db.session.execute(delete(NameToken).where(NameToken.signature_id.in_(chunk)))
+        db.session.execute(delete(OutboxMessage).where(OutboxMessage.signature_id.in_(chunk)))
+        db.session.execute(delete(Signature).where(Signature.id.in_(chunk)))
+    db.session.commit()
+    return len(ids)
+
+
+def purge_ip_hashes() -> int:
+    """IP hashes are kept only as long as the abuse window needs them."""
+    cutoff = utcnow() - timedelta(days=current_app.config["IP_HASH_RETENTION_DAYS"])
+    result = db.session.execute(
+        update(Signature)
+        .where(Signature.ip_hash.is_not(None), Signature.created_at < cutoff)
+        .values(ip_hash=None)
+    )
+    db.session.commit()
+    return result.rowcount
+
+
+def anonymize_campaign(campaign: Campaign, closes: date | None, *, force: bool = False) -> int:
+    """Erase a closed campaign's personal data once its retention period is over.
+
+    Safe to run on a schedule: it does nothing before the period ends, and nothing
+    twice. Counts by country and by day survive, since rows keep those columns.
+    """
+    if not force:
+        if closes is None:
+            return 0
+        period = timedelta(days=current_app.config["ANONYMIZE_AFTER_CLOSE_DAYS"])
+        if utcnow().date() <= closes + period:
+            return 0
+    erased = 0
+    while True:
+        batch = db.session.scalars(
+            select(Signature)
+            .where(Signature.campaign_id == campaign.id, Signature.erased_at.is_(None))
+            .limit(500)
+        ).all()
+        if not batch:
+            break
+        for signature in batch:
+            erase(signature)
+        erased += len(batch)
+        db.session.commit()
+    campaign.anonymized_at = utcnow()
+    db.session.commit()
+    return erased

@@ -1,0 +1,126 @@
+"""Input rules for signatures: names, emails, comments, countries.
+
+Plain functions raising `ValueError` with a translatable message, used by the
+sign form (for messages next to fields) and by the signing service.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+
+from babel import Locale
+from email_validator import EmailNotValidError, caching_resolver, validate_email
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+NAME_MAX = 100
+COMMENT_MAX = 500
+# Ordinary punctuation found in names; ZWNJ/ZWJ join letters in Persian and Indic names.
+NAME_PUNCTUATION = set(" .,'’‘-‐‑()·\u200c\u200d")
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+URL_PATTERN = re.compile(r"(://|www\.|\b[\w-]+\.(com|net|org|io|ru|ir|info|xyz|top)\b)", re.I)
+# Not real countries in Babel's territory list.
+NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "XK", "ZZ"}
+
+
+@dataclass(frozen=True)
+class NormalizedEmail:
+    address: str  # as the signer should receive it (email-validator's `normalized`)
+    canonical: str  # the dedup form: NFC, local part case-folded, domain IDNA-normalized
+    domain: str
+
+
+def normalize_name(raw: str) -> str:
+    name = unicodedata.normalize("NFC", raw or "")
+    name = " ".join(name.split())
+    if not name:
+        raise ValueError(_l("Please enter your name."))
+    if len(name) > NAME_MAX:
+        raise ValueError(_l("Please keep your name to %(max)d characters.", max=NAME_MAX))
+    if name.startswith(FORMULA_PREFIXES):
+        raise ValueError(_l("A name can't start with = + - or @."))
+    if URL_PATTERN.search(name):
+        raise ValueError(_l("Please enter a name, not a web address."))
+    for char in name:
+        category = unicodedata.category(char)
+        if category[0] in "LM" or char in NAME_PUNCTUATION:
+            continue
+        raise ValueError(_l("Please use only letters, spaces and punctuation in your name."))
+    if not any(unicodedata.category(c)[0] == "L" for c in name):
+        raise ValueError(_l("Please enter your name."))
+    return name
+
+
+@cache
+def _resolver(timeout: float):
+    return caching_resolver(timeout=timeout)
+
+
+def normalize_email(raw: str, *, fold_aliases: bool | None = None) -> NormalizedEmail:
+    config = current_app.config
+    check_dns = config["EMAIL_CHECK_DELIVERABILITY"]
+    if not raw or not raw.strip():
+        raise ValueError(_l("Please enter your email address."))
+    if len(raw) > 254:
+        raise ValueError(_l("That email address is too long."))
+    try:
+        info = validate_email(
+            raw.strip(),
+            check_deliverability=check_dns,
+            dns_resolver=_resolver(config["EMAIL_DNS_TIMEOUT"]) if check_dns else None,
+        )
+    except EmailNotValidError as exc:
+        message = _l("That email address doesn't look right: %(reason)s", reason=str(exc))
+        raise ValueError(message) from exc
+    local, _, domain = info.normalized.rpartition("@")
+    local = unicodedata.normalize("NFC", local).casefold()
+    if fold_aliases if fold_aliases is not None else config["FOLD_EMAIL_ALIASES"]:
+        local, domain = fold_provider_aliases(local, domain)
+    return NormalizedEmail(address=info.normalized, canonical=f"{local}@{domain}", domain=domain)
+
+
+def fold_provider_aliases(local: str, domain: str) -> tuple[str, str]:
+    """Fold aliases that reach the same mailbox: `+tag`, and Gmail's dots and googlemail."""
+    local = local.split("+", 1)[0] or local
+    if domain == "googlemail.com":
+        domain = "gmail.com"
+    if domain == "gmail.com":
+        local = local.replace(".", "")
+    return local, domain
+
+
+def clean_comment(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    text = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").strip()
+    # Drop control and bidi-override characters; keep newlines and the joiners names need.
+    text = "".join(
+        c for c in text if c == "\n" or c in "\u200c\u200d" or unicodedata.category(c)[0] != "C"
+    )
+    if len(text) > COMMENT_MAX:
+        raise ValueError(_l("Please keep your comment to %(max)d characters.", max=COMMENT_MAX))
+    return text or None
+
+
+@cache
+def _countries(language: str) -> tuple[tuple[str, str], ...]:
+    names = Locale.parse(language).territories
+    codes = (code for code in names if len(code) == 2 and code.isalpha())
+    rows = [(code, names[code]) for code in codes if code not in NOT_COUNTRIES]
+    return tuple(sorted(rows, key=lambda row: row[1].casefold()))
+
+
+def country_choices(language: str = "en") -> list[tuple[str, str]]:
+    """Every ISO 3166 country, named in `language` (from Babel's CLDR data)."""
+    return list(_countries(language))
+
+
+def country_codes() -> frozenset[str]:
+    return frozenset(code for code, _ in _countries("en"))
+
+
+def country_name(code: str, language: str = "en") -> str:
+    return Locale.parse(language).territories.get(code, code)

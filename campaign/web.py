@@ -1,0 +1,116 @@
+"""App-wide pages and helpers: error pages, /healthz, fingerprinted static URLs."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from functools import cache
+from pathlib import Path
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+ERROR_TITLES = {
+    400: "That request didn't make sense",
+    403: "You don't have access to this page",
+    404: "Page not found",
+    405: "That method isn't allowed here",
+    410: "This link has expired",
+    413: "That was too much data",
+    422: "Please check the form",
+    429: "Too many requests",
+    500: "Something went wrong",
+    503: "The service is briefly unavailable",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(status: int, message: str | None = None, headers: dict | None = None):
+    title = _(ERROR_TITLES.get(status, "Error"))
+    if wants_json():
+        response = jsonify(error={"status": status, "title": title, "message": message or title})
+    else:
+        response = current_app.make_response(
+            render_template("errors/error.html", status=status, title=title, message=message)
+        )
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+@cache
+def _file_digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def asset_url(filename: str) -> str:
+    """A static file's URL with a content hash, so it can be cached for a year."""
+    folder = Path(current_app.static_folder)
+    path = folder / filename
+    version = _file_digest(str(path)) if path.is_file() else "0"
+    root = request.environ.get("campaign.original_script_name", "") if request else ""
+    return f"{root}/static/{filename}?v={version}"
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["asset_url"] = asset_url
+    app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", 0)
+
+    @app.after_request
+    def static_caching(response):
+        if request.endpoint == "static" and request.args.get("v"):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            db.session.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            return jsonify(status="error", database=f"unavailable: {type(exc).__name__}"), 503
+        return jsonify(status="ok", database="ok")
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return error_response(
+            400, _("Your form expired or came from another site. Please go back, reload the "
+                   "page and try again.")  # fmt: skip
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        headers = {}
+        if error.code == 405 and error.valid_methods:
+            headers["Allow"] = ", ".join(error.valid_methods)
+        if error.code == 429:
+            headers["Retry-After"] = "60"
+        description = None if error.code in (404, 405) else error.description
+        return error_response(error.code or 500, description, headers)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        log.error("database unavailable: %s", error)
+        db.session.rollback()
+        return error_response(
+            503, _("We can't reach our database right now. Nothing was saved; please try "
+                   "again in a minute."), {"Retry-After": "30"},  # fmt: skip
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error):
+        log.exception("unhandled error")
+        db.session.rollback()
+        return error_response(500)

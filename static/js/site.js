@@ -1,0 +1,33 @@
+// Progressive enhancement only: every page works without this file.
+(function () {
+  "use strict";
+  // Move focus to the error summary so screen-reader users hear what went wrong.
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+
+  // "Copy link" buttons and read-only link fields.
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var target = document.getElementById(button.getAttribute("data-copy"));
+      if (!target || !navigator.clipboard) { return; }
+      navigator.clipboard.writeText(target.value || target.textContent).then(function () {
+        var done = button.getAttribute("data-copied");
+        if (done) { button.textContent = done; }
+      });
+    });
+  });
+
+  // The system share sheet on devices that have one.
+  document.querySelectorAll("[data-share]").forEach(function (button) {
+    if (!navigator.share) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.share({
+        title: button.getAttribute("data-title") || document.title,
+        text: button.getAttribute("data-text") || "",
+        url: button.getAttribute("data-share")
+      }).catch(function () {});
+    });
+  });
+})();

@@ -1,0 +1,162 @@
+"""Signing end to end through the test client, with mail caught by a real SMTP server."""
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.models import OutboxMessage, Signature, SignatureStatus
+from campaign.services import counting
+from tests.conftest import SLUG, deliver, sign, sign_data
+
+
+def count(client) -> str:
+    html = client.get(f"/{SLUG}/").get_data(as_text=True)
+    start = html.index('<p class="count"><strong>') + len('<p class="count"><strong>')
+    return html[start : html.index("</strong>", start)]
+
+
+def confirm_link_path(link: str) -> str:
+    return link.replace("http://petition.test", "")
+
+
+def test_sign_confirm_and_count(client, app, mailbox):
+    response = sign(client, email="Maryam@Example.org")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/{SLUG}/check-inbox"
+    assert "Check your inbox" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+    assert deliver(app) == 1
+    [message] = mailbox.to("Maryam@example.org")
+    assert "confirm" in message["Subject"].lower()
+    assert message["Message-ID"]
+    [link] = mailbox.links(message, "confirm")
+    assert link.startswith("http://petition.test/en/")  # absolute, from BASE_URL
+    assert mailbox.links(message, "withdraw")
+
+    page = client.get(confirm_link_path(link))
+    assert page.status_code == 200
+    assert "Confirm my signature" in page.get_data(as_text=True)
+    assert count(client) == "0"  # opening the link (as a mail scanner would) changes nothing
+
+    form = sign_data(client)  # any page gives a CSRF token for this session
+    confirmed = client.post(confirm_link_path(link), data={"csrf_token": form["csrf_token"]})
+    assert confirmed.status_code == 303
+    thanks = client.get(confirmed.headers["Location"]).get_data(as_text=True)
+    assert "Thank you" in thanks
+    assert "?ref=" in thanks
+    counting.forget_cached_counts()
+    assert count(client) == "1"
+
+    again = client.post(confirm_link_path(link), data={"csrf_token": form["csrf_token"]})
+    assert again.status_code == 200  # confirming twice is harmless
+    counting.forget_cached_counts()
+    assert count(client) == "1"
+
+
+def test_repeat_signing_gives_the_same_answer_and_one_signature(client, app, mailbox):
+    first = sign(client, email="reza@example.org")
+    second = sign(client, email="  REZA@Example.ORG ", name="Someone Else")
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert db.session.scalar(select(db.func.count(Signature.id))) == 1
+    deliver(app)
+    kinds = db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
+    assert kinds == ["confirm", "already-signed"]
+    assert len(mailbox.to("reza@example.org")) == 2
+
+
+def test_repeat_mails_are_capped(client, app):
+    app.config["ALREADY_SIGNED_MAIL_LIMIT"] = 2
+    for _ in range(5):
+        assert sign(client, email="cap@example.org").status_code == 303
+    assert db.session.scalar(select(db.func.count(OutboxMessage.id))) == 1 + 2
+
+
+def test_invalid_input_is_shown_next_to_fields_and_kept(client, app):
+    response = sign(client, name="=HYPERLINK(1)", email="not-an-email", country="XX",
+                    comment="my comment")  # fmt: skip
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="name-error"' in html
+    assert 'value="not-an-email"' in html  # what was typed is kept
+    assert "my comment" in html
+    assert db.session.scalar(select(db.func.count(Signature.id))) == 0
+
+
+def test_email_error_is_next_to_its_field(client):
+    html = sign(client, email="nobody@@example.org").get_data(as_text=True)
+    assert 'id="email-error"' in html
+
+
+def test_name_in_any_script_is_accepted(client, app):
+    for i, name in enumerate(["مریم احمدی", "Zoë O’Brien-Łukasz", "李小龍", "نگار\u200cسادات"]):
+        response = sign(client, name=name, email=f"script{i}@example.org")
+        assert response.status_code == 303, name
+
+
+def test_missing_csrf_token_is_refused_with_a_message(client, app):
+    data = sign_data(client)
+    del data["csrf_token"]
+    response = client.post(f"/{SLUG}/sign", data=data)
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count(Signature.id))) == 0
+
+
+def test_tampered_token_is_404_and_expired_is_410(client, app):
+    sign(client, email="late@example.org")
+    signature = db.session.scalars(select(Signature)).one()
+    from campaign.services import links
+
+    token = links.make_token(signature, "confirm")
+    assert client.get(f"/{SLUG}/confirm/{token[:-1]}x").status_code == 404
+    assert client.get(f"/{SLUG}/confirm/garbage").status_code == 404
+    assert client.get(f"/{SLUG}/confirm/{token}").status_code == 200
+
+    signature.created_at -= timedelta(days=30)
+    db.session.commit()
+    assert client.get(f"/{SLUG}/confirm/{token}").status_code == 410
+    form = sign_data(client)
+    response = client.post(f"/{SLUG}/confirm/{token}", data={"csrf_token": form["csrf_token"]})
+    assert response.status_code == 410
+    assert db.session.get(Signature, signature.id).status == SignatureStatus.PENDING
+
+
+def test_withdraw_erases_and_uncounts(client, app, mailbox):
+    sign(client, email="leave@example.org", comment="a comment")
+    deliver(app)
+    [message] = mailbox.to("leave@example.org")
+    confirm = confirm_link_path(mailbox.links(message, "confirm")[0])
+    withdraw = confirm_link_path(mailbox.links(message, "withdraw")[0])
+    token = sign_data(client)["csrf_token"]
+    client.post(confirm, data={"csrf_token": token})
+    assert counting.confirmed_count(1, fresh=True) == 1
+
+    assert client.get(withdraw).status_code == 200
+    assert client.post(withdraw, data={"csrf_token": token}).status_code == 200
+    signature = db.session.scalars(select(Signature)).one()
+    assert signature.status == SignatureStatus.WITHDRAWN
+    assert signature.email_enc is None and signature.name_enc is None
+    assert signature.comment_enc is None and signature.dedup_key is None
+    assert counting.confirmed_count(1, fresh=True) == 0
+    assert client.get(withdraw).status_code == 410  # the link is dead; says so
+    assert sign(client, email="leave@example.org").status_code == 303  # may sign again
+
+
+def test_closed_campaign_shows_final_count_and_no_form(client, app, tmp_path):
+    import shutil
+
+    from tests.conftest import ROOT
+
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    toml = content / SLUG / "campaign.toml"
+    toml.write_text(toml.read_text().replace("closes = 2027-07-31", "closes = 2020-01-01"))
+    from campaign.services.content import ContentLibrary
+
+    app.extensions["campaign.content"] = ContentLibrary(content)
+    html = client.get(f"/{SLUG}/").get_data(as_text=True)
+    assert "This petition is closed" in html
+    assert 'action="/1988-massacre-inquiry/sign"' not in html
+    assert client.post(f"/{SLUG}/sign", data={}).status_code in (400, 409)
