@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from ..i18n import current_language
 from ..services import abuse, counting, privacy, signing
@@ -116,6 +117,17 @@ def sign(slug: str):
             getattr(form, error.field).errors.append(error.message)
             return render_campaign(content, form, 422)
     return redirect(url_for(".check_inbox", slug=slug), 303)
+
+
+def resubmit_after_csrf_failure(slug: str):
+    """The session expired (or cookies are off): ask to press Sign again, nothing lost."""
+    content = load_campaign(slug)
+    form = SignForm(meta={"csrf": False})
+    form.set_country_choices(current_language())
+    form.validate()
+    form.form_errors.append(_("Your form expired. Please check your details and press Sign again."))
+    form.started.data = form.started.data or stamp_started()
+    return render_campaign(content, form, 400)
 
 
 @bp.get("/<slug>/check-inbox")
