@@ -43,10 +43,10 @@ bench: setup
 	$(PY) bench/run.py
 
 extract-messages: setup
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o campaign/translations/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o campaign/translations/messages.pot .
 
 update-messages: extract-messages
-	$(VENV)/bin/pybabel update -i campaign/translations/messages.pot -d campaign/translations
+	$(VENV)/bin/pybabel update -i campaign/translations/messages.pot -d campaign/translations --no-location
 
 clean:
 	rm -rf $(VENV) node_modules instance/*.db*
