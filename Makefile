@@ -17,7 +17,7 @@ node_modules/axe-core/axe.min.js:
 	npm install --no-save --no-audit --no-fund --silent axe-core@4
 
 translations: $(VENV)/.installed
-	@if [ -n "$(CATALOGS)" ]; then $(VENV)/bin/pybabel compile -q -f -d campaign/translations; fi
+	@if [ -n "$(CATALOGS)" ]; then $(VENV)/bin/pybabel compile -f -d campaign/translations >/dev/null; fi
 
 setup: $(VENV)/.installed translations
 
