@@ -107,9 +107,9 @@ def image_text(content: CampaignContent, language: str, count: int) -> sharing.I
         language = "en"
     number = sharing.localized_number(bucket, language)
     if bucket < count:
-        line = ngettext("%(num)s+ signature", "%(num)s+ signatures", bucket, num=number)
+        line = ngettext("%(count)s+ signature", "%(count)s+ signatures", bucket, count=number)
     else:
-        line = ngettext("%(num)s signature", "%(num)s signatures", bucket, num=number)
+        line = ngettext("%(count)s signature", "%(count)s signatures", bucket, count=number)
     return sharing.ImageText(title=title, count_line=line, site=short_url("").rstrip("/"),
                              language=language)  # fmt: skip
 

@@ -33,7 +33,9 @@ def counted_filter(campaign_id: int) -> tuple:
     )
 
 
-def fold_small_countries(counts: dict[str, int], minimum: int = MIN_COUNTRY_GROUP) -> dict[str, int]:
+def fold_small_countries(
+    counts: dict[str, int], minimum: int = MIN_COUNTRY_GROUP
+) -> dict[str, int]:
     """Countries below `minimum` merged into "other"; largest first, "other" last."""
     kept = {code: n for code, n in counts.items() if n >= minimum and code != OTHER}
     other = sum(n for code, n in counts.items() if code not in kept)
