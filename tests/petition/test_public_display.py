@@ -22,7 +22,7 @@ def test_only_consenting_signers_appear_on_the_page(client, app):
         body = client.get(path).get_data(as_text=True)
         for secret in ("Kamran", "Secretname", "Secretcomment", "Unconfirmedname"):
             assert secret not in body, (path, secret)
-    html = client.get(f"/{SLUG}/").get_data(as_text=True)
+    html = client.get(f"/en/{SLUG}/").get_data(as_text=True)  # (the cookie now says fa)
     assert "<bdi>Shirin F.</bdi>, France" in html
     assert "Farahani" not in html  # last initial only
     assert "For my father." in html
