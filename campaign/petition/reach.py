@@ -25,7 +25,8 @@ from ..services import counting, links, sharing, validation
 from ..services.campaigns import current_goal, get_row
 from ..services.content import CampaignContent
 from . import bp, embedding
-from .routes import load_campaign, new_sign_form
+from .forms import SignForm, stamp_started
+from .routes import load_campaign, source_from_request
 
 
 def campaign_url(slug: str, language: str | None = None, **params: str | None) -> str:
@@ -205,12 +206,21 @@ def flyer(slug: str):
 # --- embedding ------------------------------------------------------------------------
 
 
+def new_embed_form(language: str) -> SignForm:
+    """The sign form without the session CSRF token (which would also set a cookie)."""
+    form = SignForm(formdata=None, meta={"csrf": False})
+    form.set_country_choices(language)
+    form.started.data = stamp_started()
+    form.source.data, form.ref.data = source_from_request()
+    return form
+
+
 def render_embed(content: CampaignContent, form=None, status: int = 200, notice: str | None = None):
     """The embed page (also re-rendered by the sign view for errors in the iframe)."""
     allow_framing()
     context = campaign_context(content)
     if form is None and content.accepts_signatures:
-        form = new_sign_form(current_language())
+        form = new_embed_form(current_language())
     embed_token = None
     if form is not None:
         embed_token = embedding.make_token(content.slug, form.started.data or "")

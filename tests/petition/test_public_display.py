@@ -83,8 +83,10 @@ def test_updates_appear_in_the_page_language(client, app):
 
 
 def test_archived_campaign_shows_final_count_and_outcome(client, app, tmp_path):
-    switch_off(app, tmp_path, **{'status = "open"': 'status = "archived"',
-                                 'outcome = ""': 'outcome = "The UN opened an inquiry."'})  # fmt: skip
+    switch_off(app, tmp_path, **{
+        'status = "open"': 'status = "archived"',
+        'outcome = ""': 'outcome = "The UN opened an inquiry."',
+    })  # fmt: skip
     html = client.get(f"/{SLUG}/").get_data(as_text=True)
     assert "This petition is archived" in html
     assert "The UN opened an inquiry." in html
