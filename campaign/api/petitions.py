@@ -17,7 +17,6 @@ from flask import Response, abort, current_app, request
 from flask_babel import gettext as _
 
 from ..extensions import limiter
-from ..i18n import current_language
 from ..models import Campaign
 from ..services import counting, links, public, sharing
 from ..services.campaigns import current_goal, get_row
@@ -26,6 +25,16 @@ from . import bp
 
 ORIGIN_SYSTEM = "campaign petition service"
 MAX_PER_PAGE = 100
+
+
+def api_language() -> str:
+    """?lang=, else Accept-Language. Not the page's cookie: responses are public and
+    cached, so they may vary only by what the request itself says."""
+    supported = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang")
+    if chosen in supported:
+        return chosen
+    return request.accept_languages.best_match(supported) or supported[0]
 
 
 def api_rate_limit() -> str:
@@ -103,6 +112,7 @@ def json_response(payload: dict) -> Response:
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     response = Response(body, mimetype="application/json")
     response.headers["Cache-Control"] = "public, max-age=60"
+    response.vary.add("Accept-Language")
     response.add_etag()
     return response.make_conditional(request)
 
@@ -120,7 +130,7 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 @bp.get("/petitions")
 @limiter.limit(api_rate_limit)
 def petitions():
-    language = current_language()
+    language = api_language()
     per_page = int_arg("per_page", 25, 1, MAX_PER_PAGE)
     page = int_arg("page", 1, 1, 10_000)
     campaigns = sorted(library().all(), key=lambda c: c.slug)
@@ -149,4 +159,4 @@ def petition(slug: str):
     content = library().get(slug) if len(slug) <= 80 else None
     if content is None:
         abort(404)
-    return json_response(cached_resource(content, current_language()))
+    return json_response(cached_resource(content, api_language()))
