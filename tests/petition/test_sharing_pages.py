@@ -212,3 +212,17 @@ def test_milestones_and_raised_goal_are_shown(client, app):
     html = client.get(f"/{SLUG}/").get_data(as_text=True)
     assert "We passed our goal of 10,000 signatures. New goal: 20,000." in html
     assert '<progress class="progress" max="20000"' in html
+
+
+def test_following_a_real_share_link_records_its_channel(client, app):
+    # Follow the Telegram share link from the page, as a recipient of the message would.
+    html = client.get(f"/{SLUG}/?ref=sharer42").get_data(as_text=True)
+    hrefs = share_hrefs(html)
+    telegram = next(h for h in hrefs if h.startswith("https://t.me/"))
+    target = parse_qs(urlsplit(telegram).query)["url"][0]
+    assert target.startswith(f"http://petition.test/{SLUG}/?source=telegram")
+    split = urlsplit(target)
+    response = sign(client, query=f"?{split.query}", email="recipient@example.org")
+    assert response.status_code == 303
+    signature = db.session.scalars(select(Signature)).one()
+    assert signature.source == "telegram"
