@@ -97,13 +97,15 @@ def cached_resource(content: CampaignContent, language: str) -> dict:
     """A few seconds of in-process caching, so the aggregates (GROUP BY country, by
     day) are computed at most once per API_CACHE_SECONDS per campaign and language."""
     store = current_app.extensions.setdefault("campaign.api_cache", {})
-    key = (content.slug, language, library().version)
+    key = (content.slug, language)
+    version = library().version  # content files changed: recompute at once
     now = time.monotonic()
     hit = store.get(key)
-    if hit and now - hit[0] < current_app.config.get("API_CACHE_SECONDS", 30):
-        return hit[1]
+    ttl = current_app.config.get("API_CACHE_SECONDS", 30)
+    if hit and hit[1] == version and now - hit[0] < ttl:
+        return hit[2]
     resource = petition_resource(content, language)
-    store[key] = (now, resource)
+    store[key] = (now, version, resource)
     return resource
 
 

@@ -3,6 +3,7 @@ plus the tags every public page carries (Open Graph, hreflang alternates)."""
 
 from __future__ import annotations
 
+import mimetypes
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -127,7 +128,7 @@ def share_image(slug: str):
     language = current_language()
     own = supplied_image(content, language)
     if own is not None:
-        response = send_file(own, mimetype="image/png", max_age=3600)
+        response = send_file(own, max_age=3600)  # type from the name: .png, .jpg
     else:
         count = counting.confirmed_count(get_row(content).id)
         text = image_text(content, language, count)
@@ -265,6 +266,8 @@ def social_tags(content: CampaignContent, count: int) -> dict:
     language = current_language()
     text = content.text(language)
     width, height = share_image_size(content, language)
+    own = supplied_image(content, language)
+    image_type = (mimetypes.guess_type(own.name)[0] if own else None) or "image/png"
     locales = sharing.OG_LOCALES
     return {
         "title": text.title,
@@ -275,6 +278,7 @@ def social_tags(content: CampaignContent, count: int) -> dict:
         "image_width": width,
         "image_height": height,
         "image_alt": text.title,
+        "image_type": image_type,
         "locale": locales.get(language, language),
         "alternate_locales": [
             locales.get(code, code) for code in content.languages if code != language

@@ -98,17 +98,18 @@ class PublicSigner:
     confirmed_at: datetime | None
 
 
-def _cached(key: tuple, compute):
+def _cached(key: tuple, version: int, compute):
     """A few seconds of in-process caching: this list is on every page view, and
-    each entry costs a decryption."""
+    each entry costs a decryption. One entry per `key`; a new `version` (the count)
+    or an old entry recomputes it, so the cache never grows with the count."""
     store = current_app.extensions.setdefault("campaign.public_cache", {})
     now = time.monotonic()
     hit = store.get(key)
     ttl = max(current_app.config.get("COUNT_CACHE_SECONDS", 2), 0) * 5
-    if hit and now - hit[0] < ttl:
-        return hit[1]
+    if hit and hit[1] == version and now - hit[0] < ttl:
+        return hit[2]
     value = compute()
-    store[key] = (now, value)
+    store[key] = (now, version, value)
     return value
 
 
@@ -145,7 +146,7 @@ def recent_signers(content: CampaignContent, campaign_id: int, count: int, limit
     """Recent consenting signers, or [] when the campaign doesn't show the list."""
     if not content.show_recent_signers:
         return []
-    return _cached(("signers", campaign_id, count, limit),
+    return _cached(("signers", campaign_id, limit), count,
                    lambda: _public_signers(campaign_id, limit, with_comments=False))  # fmt: skip
 
 
@@ -153,7 +154,7 @@ def public_comments(content: CampaignContent, campaign_id: int, count: int, limi
     """Comments of consenting signers, not hidden by an organizer; [] when switched off."""
     if not content.show_comments:
         return []
-    return _cached(("comments", campaign_id, count, limit),
+    return _cached(("comments", campaign_id, limit), count,
                    lambda: _public_signers(campaign_id, limit, with_comments=True))  # fmt: skip
 
 
