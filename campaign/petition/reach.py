@@ -212,7 +212,8 @@ def new_embed_form(language: str) -> SignForm:
     form = SignForm(formdata=None, meta={"csrf": False})
     form.set_country_choices(language)
     form.started.data = stamp_started()
-    form.source.data, form.ref.data = source_from_request()
+    source, form.ref.data = source_from_request()
+    form.source.data = source or "embed"  # organizers see what came through partner sites
     return form
 
 

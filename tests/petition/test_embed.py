@@ -56,6 +56,7 @@ def test_embed_keeps_its_language(app):
     response = app.test_client(use_cookies=False).post(f"/fa/{SLUG}/sign", data=data)
     assert response.headers["Location"] == f"/fa/{SLUG}/check-inbox?embed=1"
     assert signatures()[0].language == "fa"
+    assert signatures()[0].source == "embed"  # the default channel of the embed form
 
 
 def test_forged_posts_are_refused(app):
