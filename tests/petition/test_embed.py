@@ -116,3 +116,12 @@ def test_the_normal_form_still_needs_its_session_token(client, app):
     data["csrf_token"] = "forged"
     assert client.post(f"/{SLUG}/sign", data=data).status_code == 400
     assert signatures() == []
+
+
+def test_csrf_switched_off_still_signs(app):
+    app.config["WTF_CSRF_ENABLED"] = False
+    from tests.conftest import sign
+
+    assert sign(app.test_client(), email="nocsrf@example.org").status_code == 303
+    data = embed_form(app.test_client(), email="nocsrf-embed@example.org")
+    assert app.test_client().post(f"/{SLUG}/sign", data=data).status_code == 303
