@@ -3,6 +3,7 @@ plus the tags every public page carries (Open Graph, hreflang alternates)."""
 
 from __future__ import annotations
 
+import html
 import mimetypes
 from functools import cache
 from pathlib import Path
@@ -159,7 +160,7 @@ def campaign_context(content: CampaignContent) -> dict:
 
 def embed_snippet(slug: str) -> str:
     src = links.external_url("petition.embed", share_url_language(), slug=slug)
-    title = _("Sign the petition")
+    title = html.escape(_("Sign the petition"), quote=True)  # a translation may hold quotes
     return (
         f'<iframe src="{src}" title="{title}" width="100%" height="720" '
         f'loading="lazy" referrerpolicy="strict-origin-when-cross-origin"></iframe>'
