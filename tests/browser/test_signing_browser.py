@@ -96,7 +96,7 @@ def test_form_errors_are_shown_and_accessible(server, page):
     assert_accessible(page, "form with errors")
 
 
-def test_public_pages_are_accessible_in_every_language(live_server, page):
+def test_public_pages_are_accessible_in_every_language(live_server, page, new_context):
     """One server for every read-only page: axe on each, all failures reported together."""
     server = live_server()
     failures = []
@@ -112,6 +112,13 @@ def test_public_pages_are_accessible_in_every_language(live_server, page):
         violations = serious_violations(page)
         if violations:
             failures.append(f"{path}\n{describe(violations)}")
+    # A phone-sized screen: targets and reflow (WCAG 2.5.8, 1.4.10).
+    phone = new_context(viewport={"width": 375, "height": 740}).new_page()
+    phone.goto(f"{server.url}/{SLUG}/")
+    violations = serious_violations(phone)
+    if violations:
+        failures.append(f"/{SLUG}/ at 375 px\n{describe(violations)}")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scroll
     assert not failures, "\n".join(failures)
 
     # Keyboard: the first Tab reaches the skip link, visibly; Enter moves to the content.
