@@ -25,10 +25,13 @@ db: setup
 	$(FLASK) db upgrade
 	$(FLASK) content load
 
-# The dev server plus a mail worker that prints mail to the console.
+# The dev server plus a mail worker that prints mail to the console. Links in mail
+# point at this port unless BASE_URL is set (in the environment or .env).
 run: db
 	@echo "Serving http://127.0.0.1:$(PORT) (mail is printed here)"
 	@trap 'kill 0' INT TERM EXIT; \
+	if [ -z "$$BASE_URL" ] && ! grep -qs '^BASE_URL=' .env; then \
+	  export BASE_URL=http://127.0.0.1:$(PORT); fi; \
 	$(FLASK) mail work & \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 

@@ -167,15 +167,24 @@ def claim_due(limit: int) -> list[int]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    ids = list(db.session.scalars(due))
-    if ids:
-        db.session.execute(
+    claimed = []
+    for message_id in db.session.scalars(due).all():
+        # Re-checked row by row: SQLite has no SKIP LOCKED, so two workers may select the
+        # same rows; only one conditional UPDATE matches, and only its worker sends.
+        won = db.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+                (OutboxMessage.locked_until.is_(None)) | (OutboxMessage.locked_until < now),
+            )
             .values(locked_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
-        )
+        ).rowcount
+        if won:
+            claimed.append(message_id)
     db.session.commit()
-    return ids
+    return claimed
 
 
 def deliver_due(limit: int = 50, transport: Transport | None = None) -> tuple[int, int]:

@@ -91,19 +91,22 @@ def consent_wording_id(language: str, public_text: str, contact_text: str) -> in
         return known[digest]
     select_wording = select(ConsentWording.id).where(ConsentWording.digest == digest)
     wording_id = db.session.scalar(select_wording)
-    if wording_id is None:
-        try:
-            with db.session.begin_nested():
-                record = ConsentWording(
-                    digest=digest, language=language, public_text=public_text,
-                    contact_text=contact_text,
-                )  # fmt: skip
-                db.session.add(record)
-            wording_id = record.id
-        except IntegrityError:  # written by a concurrent request
-            wording_id = db.session.scalar(select_wording)
-    known[digest] = wording_id
-    return wording_id
+    if wording_id is not None:
+        # Found by a query, so committed: sign() asks once per transaction, before its insert.
+        known[digest] = wording_id
+        return wording_id
+    try:
+        with db.session.begin_nested():
+            record = ConsentWording(
+                digest=digest, language=language, public_text=public_text,
+                contact_text=contact_text,
+            )  # fmt: skip
+            db.session.add(record)
+        # Not cached: this row commits with the caller's transaction, and a repeat
+        # signing rolls it back; a cached id would then point at nothing.
+        return record.id
+    except IntegrityError:  # written by a concurrent request
+        return db.session.scalar(select_wording)
 
 
 def validate(data: SignatureInput) -> tuple[str, object, str | None]:

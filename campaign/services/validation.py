@@ -19,7 +19,8 @@ from flask_babel import lazy_gettext as _l
 NAME_MAX = 100
 COMMENT_MAX = 500
 # Ordinary punctuation found in names; ZWNJ/ZWJ join letters in Persian and Indic names.
-NAME_PUNCTUATION = set(" .,'’‘-‐‑()·\u200c\u200d")
+# U+30FB (katakana middle dot) separates given and family names written in katakana.
+NAME_PUNCTUATION = set(" .,'’‘-‐‑()·\u30fb\u200c\u200d")
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 URL_PATTERN = re.compile(r"(://|www\.|\b[\w-]+\.(com|net|org|io|ru|ir|info|xyz|top)\b)", re.I)
 # Not real countries in Babel's territory list.
@@ -102,6 +103,7 @@ def clean_comment(raw: str | None) -> str | None:
     )
     if len(text) > COMMENT_MAX:
         raise ValueError(_l("Please keep your comment to %(max)d characters.", max=COMMENT_MAX))
+    text = text.strip()  # again: removed characters may have hidden outer spaces
     return text or None
 
 

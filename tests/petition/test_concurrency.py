@@ -1,0 +1,93 @@
+"""Twenty people press "Sign" at the same instant with one email (in varied case),
+against a real gunicorn server with several workers and threads.
+
+The database's UNIQUE (campaign_id, dedup_key) must leave exactly one signature,
+and every submitter must get the same answer (303 to "check your inbox"), so the
+race reveals nothing. Runs on PostgreSQL when TEST_DATABASE_URL is set, else SQLite.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from campaign.extensions import db
+from campaign.models import OutboxMessage, Signature
+from tests.conftest import SLUG, hidden_fields, start_server
+
+SUBMITTERS = 20
+SPELLINGS = ["Same@Example.org", "same@example.ORG", "SAME@EXAMPLE.ORG", "same@Example.Org"]
+
+pytestmark = pytest.mark.slow
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # we want to see the 303 itself
+        return None
+
+
+class Session:
+    """One visitor: their own cookie jar, CSRF token and form timestamp."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect()
+        )
+        self.form: dict[str, str] = {}
+
+    def open_form(self) -> None:
+        with self.opener.open(f"{self.base}/{SLUG}/", timeout=30) as response:
+            self.form = hidden_fields(response.read().decode())
+        assert self.form.get("csrf_token") and self.form.get("started")
+
+    def submit(self, email: str) -> tuple[int, str]:
+        data = {**self.form, "name": "Same Person", "email": email, "country": "FR"}
+        request = urllib.request.Request(
+            f"{self.base}/{SLUG}/sign", data=urllib.parse.urlencode(data).encode(), method="POST"
+        )
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                return response.status, response.headers.get("Location", "")
+        except urllib.error.HTTPError as error:  # 3xx (not followed) and 4xx/5xx land here
+            return error.code, error.headers.get("Location", "")
+
+
+@pytest.fixture
+def busy_server(app_config, tmp_path):
+    """gunicorn with 4 workers × 4 threads: requests really run in parallel."""
+    server = start_server({**app_config, "COUNT_CACHE_SECONDS": 0}, workers=4, threads=4,
+                          log_dir=tmp_path)  # fmt: skip
+    yield server
+    server.stop()
+
+
+def test_simultaneous_signings_of_one_email_make_one_signature(busy_server, app):
+    sessions = [Session(busy_server.url) for _ in range(SUBMITTERS)]
+    for session in sessions:
+        session.open_form()
+
+    barrier = threading.Barrier(SUBMITTERS)
+
+    def go(index: int) -> tuple[int, str]:
+        barrier.wait(timeout=30)  # release all submissions together
+        return sessions[index].submit(SPELLINGS[index % len(SPELLINGS)])
+
+    with ThreadPoolExecutor(SUBMITTERS) as pool:
+        answers = list(pool.map(go, range(SUBMITTERS)))
+
+    log = busy_server.log.read_text(errors="replace")
+    assert set(answers) == {(303, f"/{SLUG}/check-inbox")}, (answers, log[-3000:])
+    assert db.session.scalar(select(func.count(Signature.id))) == 1
+    # One confirmation mail, plus the capped "already signed" notes; no more.
+    limit = app.config["ALREADY_SIGNED_MAIL_LIMIT"]
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1 + limit
+    assert db.session.scalar(select(Signature.already_signed_mails)) == limit
+    assert "Traceback" not in log

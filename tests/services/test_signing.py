@@ -1,0 +1,207 @@
+"""The signing service without HTTP: sign, confirm, repeat, remind, purge."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from campaign.extensions import db
+from campaign.models import (
+    ConsentWording,
+    NameToken,
+    OutboxMessage,
+    Signature,
+    SignatureStatus,
+    utcnow,
+)
+from campaign.services import counting, crypto, links, mail, privacy, signing
+from campaign.services.content import library
+from campaign.services.signing import SignatureInput, SigningError
+from tests.conftest import SLUG
+
+
+def content():
+    return library().get(SLUG)
+
+
+def data(email: str = "signer@example.org", **fields) -> SignatureInput:
+    values = {
+        "name": "Parisa Mohammadi", "email": email, "country": "IR",
+        "consent_public_text": "show", "consent_contact_text": "contact", **fields,
+    }  # fmt: skip
+    return SignatureInput(**values)
+
+
+def count_of(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def kinds() -> list[str]:
+    return db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
+
+
+def token(signature_id: int, purpose: str = "confirm") -> str:
+    return links.make_token(db.session.get(Signature, signature_id), purpose)
+
+
+def age(signature_id: int, **delta) -> None:
+    signature = db.session.get(Signature, signature_id)
+    signature.created_at = utcnow() - timedelta(**delta)
+    db.session.commit()
+
+
+def test_sign_records_a_pending_encrypted_signature_and_its_mail(app):
+    outcome = signing.sign(content(), data("Parisa@Example.org", comment="For my uncle",
+                                           public_consent=True, source="newsletter"))  # fmt: skip
+    assert not outcome.repeat and not outcome.flagged
+    signature = db.session.get(Signature, outcome.signature_id)
+    assert signature.status == SignatureStatus.PENDING
+    assert signature.dedup_key == signing.dedup_key("parisa@example.org")
+    assert signature.dedup_key != "parisa@example.org"  # a keyed hash, not the address
+    assert crypto.decrypt(signature.email_enc) == "Parisa@example.org"
+    assert crypto.decrypt(signature.name_enc) == "Parisa Mohammadi"
+    assert crypto.decrypt(signature.comment_enc) == "For my uncle"
+    assert "Parisa" not in (signature.email_enc + signature.name_enc)
+    assert signature.public_consent and not signature.contact_consent
+    assert signature.source == "newsletter"
+    wording = db.session.get(ConsentWording, signature.consent_wording_id)
+    assert (wording.public_text, wording.contact_text) == ("show", "contact")
+    assert count_of(NameToken) == 2  # "parisa", "mohammadi", as keyed hashes
+    assert kinds() == ["confirm"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", "http://spam.example"), ("email", "nope"), ("country", "XX"), ("comment", "x" * 501)],
+)
+def test_bad_input_raises_for_its_field_and_writes_nothing(app, field, value):
+    with pytest.raises(SigningError) as error:
+        signing.sign(content(), data(**{field: value}))
+    assert error.value.field == field and error.value.message
+    assert count_of(Signature) == count_of(OutboxMessage) == 0
+
+
+def test_repeat_signing_is_one_signature_with_a_capped_note(app):
+    app.config["ALREADY_SIGNED_MAIL_LIMIT"] = 2
+    first = signing.sign(content(), data("same@example.org"))
+    repeats = [signing.sign(content(), data(email)) for email in
+               ("SAME@example.org", "Same@EXAMPLE.org", "same@example.ORG")]  # fmt: skip
+    assert all(r.repeat and r.signature_id == first.signature_id for r in repeats)
+    assert count_of(Signature) == 1
+    # While pending, the note is the confirmation link again; then nothing past the cap.
+    assert kinds() == ["confirm", "already-signed", "already-signed"]
+
+
+def test_repeat_after_confirming_says_already_signed(app, mailbox):
+    first = signing.sign(content(), data("done@example.org"))
+    signing.confirm(content(), token(first.signature_id))
+    signing.sign(content(), data("done@example.org"))
+    mail.work(once=True)
+    confirm_mail, note = mailbox.messages
+    assert mailbox.links(confirm_mail, "confirm")
+    assert not mailbox.links(note, "confirm")  # nothing left to confirm
+    assert mailbox.links(note, "withdraw")
+
+
+def test_aliases_are_one_signer_when_folding_is_on(app):
+    app.config["FOLD_EMAIL_ALIASES"] = True
+    signing.sign(content(), data("a.b+one@gmail.com"))
+    assert signing.sign(content(), data("ab@googlemail.com")).repeat
+    app.config["FOLD_EMAIL_ALIASES"] = False
+    assert not signing.sign(content(), data("a.b+two@gmail.com")).repeat
+
+
+def test_a_repeat_in_another_language_does_not_break_later_signers(app):
+    """The consent wording a failed (repeat) signing inserted is rolled back with it;
+    the next signer with that wording must still be recorded."""
+    signing.sign(content(), data("first@example.org"))
+    french = {"language": "fr", "consent_public_text": "montrer", "consent_contact_text": "écrire"}
+    assert signing.sign(content(), data("first@example.org", **french)).repeat
+    outcome = signing.sign(content(), data("second@example.org", **french))
+    assert not outcome.repeat and outcome.signature_id is not None
+    assert count_of(Signature) == 2
+
+
+def test_confirm_counts_once_and_is_safe_to_repeat(app):
+    outcome = signing.sign(content(), data())
+    cid = db.session.get(Signature, outcome.signature_id).campaign_id
+    link = token(outcome.signature_id)
+    assert signing.check_confirmation(content(), link).state == "pending"
+    assert counting.confirmed_count(cid, fresh=True) == 0
+    result = signing.confirm(content(), link)
+    assert result.state == "confirmed" and result.signature.confirmed_at is not None
+    assert signing.confirm(content(), link).state == "already"
+    assert signing.check_confirmation(content(), link).state == "already"
+    assert counting.confirmed_count(cid, fresh=True) == 1
+
+
+def test_bad_tokens_are_invalid(app):
+    outcome = signing.sign(content(), data())
+    good = token(outcome.signature_id)
+    manage = token(outcome.signature_id, "manage")
+    for bad in ("", "garbage", good[:-1] + ("0" if good[-1] != "0" else "1"), manage,
+                f"{outcome.signature_id + 1}-{good.split('-')[1]}", "9" * 30 + "-" + "a" * 40):
+        assert signing.confirm(content(), bad).state == "invalid", bad  # fmt: skip
+    assert count_of(Signature) == 1
+    assert db.session.get(Signature, outcome.signature_id).status == SignatureStatus.PENDING
+
+
+def test_expired_link_does_not_confirm(app):
+    outcome = signing.sign(content(), data())
+    age(outcome.signature_id, days=app.config["CONFIRM_EXPIRY_DAYS"], seconds=1)
+    assert signing.confirm(content(), token(outcome.signature_id)).state == "expired"
+    assert db.session.get(Signature, outcome.signature_id).status == SignatureStatus.PENDING
+
+
+def test_closed_campaign_does_not_confirm(app):
+    outcome = signing.sign(content(), data())
+    closed = replace(content(), closes=date(2000, 1, 1))
+    assert signing.confirm(closed, token(outcome.signature_id)).state == "closed"
+
+
+def test_exactly_one_reminder(app, mailbox):
+    app.config["CONFIRM_REMINDER_HOURS"] = 48
+    old = signing.sign(content(), data("old@example.org")).signature_id
+    young = signing.sign(content(), data("young@example.org")).signature_id
+    confirmed = signing.sign(content(), data("confirmed@example.org")).signature_id
+    expired = signing.sign(content(), data("expired@example.org")).signature_id
+    signing.confirm(content(), token(confirmed))
+    age(old, hours=49)
+    age(confirmed, hours=49)
+    age(young, hours=47)
+    age(expired, days=app.config["CONFIRM_EXPIRY_DAYS"], hours=1)
+
+    assert signing.send_reminders() == 1
+    assert signing.send_reminders() == 0  # never a second one
+    assert kinds().count("reminder") == 1
+    mail.work(once=True)
+    first, reminder = mailbox.to("old@example.org")  # delivered in the order queued
+    assert reminder["Subject"] != first["Subject"]
+    [link] = mailbox.links(reminder, "confirm")
+    assert link.endswith(token(old))  # the same link as the first mail
+    assert db.session.get(Signature, old).reminder_sent_at is not None
+
+
+def test_purge_deletes_expired_unconfirmed_signatures_only(app):
+    expired = signing.sign(content(), data("expired@example.org")).signature_id
+    fresh = signing.sign(content(), data("fresh@example.org")).signature_id
+    old_confirmed = signing.sign(content(), data("kept@example.org")).signature_id
+    signing.confirm(content(), token(old_confirmed))
+    for signature_id in (expired, old_confirmed):
+        age(signature_id, days=app.config["CONFIRM_EXPIRY_DAYS"] + 1)
+
+    assert privacy.purge_expired() == 1
+    remaining = set(db.session.scalars(select(Signature.id)))
+    assert remaining == {fresh, old_confirmed}
+    assert db.session.scalar(
+        select(func.count(OutboxMessage.id)).where(OutboxMessage.signature_id == expired)
+    ) == 0
+    assert db.session.scalar(
+        select(func.count()).select_from(NameToken).where(NameToken.signature_id == expired)
+    ) == 0
+    assert privacy.purge_expired() == 0
+    # The address is free again: signing anew starts over.
+    assert not signing.sign(content(), data("expired@example.org")).repeat
