@@ -15,10 +15,10 @@ from wtforms.validators import InputRequired, ValidationError
 from ..services.validation import (
     COMMENT_MAX,
     NAME_MAX,
+    accepted_email,
     clean_comment,
     country_choices,
     country_codes,
-    normalize_email,
     normalize_name,
 )
 
@@ -52,7 +52,7 @@ class SignForm(FlaskForm):
     )
     email = EmailField(
         _l("Email"),
-        validators=[InputRequired(_l("Please enter your email address.")), rule(normalize_email)],
+        validators=[InputRequired(_l("Please enter your email address.")), rule(accepted_email)],
         render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
     )
     country = SelectField(

@@ -4,12 +4,15 @@ inbox"), so they learn nothing; what they sent is flagged rather than counted.""
 from __future__ import annotations
 
 import ipaddress
+import logging
 from dataclasses import dataclass
 
 from flask import current_app
 from limits import parse_many
 
 from ..extensions import limiter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,11 +30,29 @@ def over_limit(scope: str, limits: str, *identity: str) -> bool:
     if not limiter.enabled or not current_app.config["RATELIMIT_ENABLED"]:
         return False
     strategy = limiter.limiter
+    # The same prefix as Flask-Limiter's own keys, so instances sharing one Redis
+    # for different sites (or test runs) don't count each other's hits.
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "campaign"
     exceeded = False
     for item in parse_many(limits):
-        if not strategy.hit(item, scope, *identity):
+        if not strategy.hit(item, prefix, scope, *identity):
             exceeded = True
     return exceeded
+
+
+def _blocked_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    ranges = tuple(current_app.config["BLOCKED_IP_RANGES"])
+    cached = current_app.extensions.get("campaign.blocked_networks")
+    if cached and cached[0] == ranges:
+        return cached[1]
+    networks = []
+    for network in ranges:
+        try:
+            networks.append(ipaddress.ip_network(network.strip(), strict=False))
+        except ValueError:
+            log.warning("BLOCKED_IP_RANGES: ignoring %r, not a CIDR range", network)
+    current_app.extensions["campaign.blocked_networks"] = (ranges, networks)
+    return networks
 
 
 def ip_blocked(ip: str | None) -> bool:
@@ -41,13 +62,36 @@ def ip_blocked(ip: str | None) -> bool:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return False
-    for network in current_app.config["BLOCKED_IP_RANGES"]:
+    if getattr(address, "ipv4_mapped", None):  # ::ffff:1.2.3.4 is 1.2.3.4
+        address = address.ipv4_mapped
+    return any(address.version == n.version and address in n for n in _blocked_networks())
+
+
+def _blocked_canonicals() -> frozenset[str]:
+    """BLOCKED_EMAILS in the same canonical form as the dedup key uses."""
+    from .validation import normalize_email
+
+    listed = tuple(current_app.config["BLOCKED_EMAILS"])
+    fold = current_app.config["FOLD_EMAIL_ALIASES"]
+    cached = current_app.extensions.get("campaign.blocked_emails")
+    if cached and cached[0] == (listed, fold):
+        return cached[1]
+    canonicals = set()
+    for raw in listed:
         try:
-            if address in ipaddress.ip_network(network, strict=False):
-                return True
+            canonicals.add(normalize_email(raw).canonical)
         except ValueError:
-            continue
-    return False
+            log.warning("BLOCKED_EMAILS: ignoring %r, not an email address", raw)
+    result = frozenset(canonicals)
+    current_app.extensions["campaign.blocked_emails"] = ((listed, fold), result)
+    return result
+
+
+def email_blocked(canonical: str) -> bool:
+    """An individually blocked address. Dropped silently, unlike blocked domains: the
+    list holds people who must not be signed up (e.g. someone who asked never to be,
+    or addresses a harasser keeps using), and whoever typed it should learn nothing."""
+    return canonical in _blocked_canonicals()
 
 
 def check_signing(

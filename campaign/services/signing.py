@@ -27,10 +27,16 @@ from ..models import (
     SignatureStatus,
     utcnow,
 )
-from . import counting, crypto, links, mail
+from . import abuse, counting, crypto, links, mail
 from .campaigns import get_row
 from .content import CampaignContent
-from .validation import clean_comment, country_codes, normalize_email, normalize_name
+from .validation import (
+    check_email_policy,
+    clean_comment,
+    country_codes,
+    normalize_email,
+    normalize_name,
+)
 
 
 class SigningError(ValueError):
@@ -63,6 +69,7 @@ class SignOutcome:
     signature_id: int | None
     repeat: bool
     flagged: bool = False
+    dropped: bool = False  # a blocked address: nothing recorded, same answer
 
 
 def name_words(name: str) -> set[str]:
@@ -114,6 +121,7 @@ def validate(data: SignatureInput) -> tuple[str, object, str | None]:
         raise SigningError("name", str(exc)) from exc
     try:
         email = normalize_email(data.email)
+        check_email_policy(email)
     except ValueError as exc:
         raise SigningError("email", str(exc)) from exc
     if data.country not in country_codes():
@@ -139,6 +147,8 @@ def sign(
     that bots made (honeypot, too fast), which must not mail whoever they named.
     """
     name, email, comment = validate(data)
+    if abuse.email_blocked(email.canonical):
+        return SignOutcome(None, repeat=False, dropped=True)
     campaign = get_row(content)
     key = dedup_key(email.canonical)
     signature = Signature(
