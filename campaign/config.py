@@ -74,6 +74,7 @@ class Config:
             "RATELIMIT_SIGN_PER_PETITION", "6000 per minute"
         )
         self.RATELIMIT_CONFIRM = os.environ.get("RATELIMIT_CONFIRM", "20 per minute")
+        self.RATELIMIT_RESEND = os.environ.get("RATELIMIT_RESEND", "3 per minute;20 per hour")
         self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;50 per hour")
         self.RATELIMIT_API = os.environ.get("RATELIMIT_API", "120 per minute")
         self.MIN_FORM_SECONDS = env_int("MIN_FORM_SECONDS", 3)

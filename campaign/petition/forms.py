@@ -19,6 +19,7 @@ from ..services.validation import (
     clean_comment,
     country_choices,
     country_codes,
+    normalize_email,
     normalize_name,
 )
 
@@ -94,3 +95,13 @@ def seconds_since_started(stamp: str | None) -> float | None:
     except BadSignature:
         return None
     return time.time() - started if isinstance(started, int) else None
+
+
+class ResendForm(FlaskForm):
+    """"Send my confirmation email again", on the check-inbox page."""
+
+    email = EmailField(
+        _l("Your email address"),
+        validators=[InputRequired(_l("Please enter your email address.")), rule(normalize_email)],
+        render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
+    )

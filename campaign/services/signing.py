@@ -217,10 +217,60 @@ def repeat_signing(
     return SignOutcome(signature.id, repeat=True)
 
 
+def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:
+    """Queue the confirmation mail again for an address whose signature waits for it.
+
+    The caller answers the same whether or not anything was sent, so the form can't
+    be used to learn who signed. Returns whether a mail was queued (for tests and
+    logs only). Raises ValueError for an address that isn't one.
+    """
+    email = normalize_email(raw_email)
+    if not content.accepts_signatures:
+        return False
+    campaign = get_row(content)
+    signature = db.session.scalar(
+        select(Signature).where(
+            Signature.campaign_id == campaign.id,
+            Signature.dedup_key == dedup_key(email.canonical),
+            Signature.status == SignatureStatus.PENDING,
+            Signature.email_enc.is_not(None),
+        )
+    )
+    # Only signatures we mailed before: bot-made ones (honeypot, too fast) never were.
+    if signature is None or is_expired(signature) or not _was_mailed(signature.id):
+        return False
+    # The same cap as "already signed" notes, checked and raised in one statement.
+    allowed = db.session.execute(
+        update(Signature)
+        .where(
+            Signature.id == signature.id,
+            Signature.already_signed_mails < current_app.config["ALREADY_SIGNED_MAIL_LIMIT"],
+        )
+        .values(already_signed_mails=Signature.already_signed_mails + 1)
+    ).rowcount
+    if allowed:
+        address, name = crypto.decrypt(signature.email_enc), crypto.decrypt(signature.name_enc)
+        mail.enqueue(confirmation_mail(content, signature, address, name),
+                     kind="resend", signature_id=signature.id)  # fmt: skip
+    db.session.commit()
+    return bool(allowed)
+
+
+def _was_mailed(signature_id: int) -> bool:
+    from ..models import OutboxMessage
+
+    return db.session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.signature_id == signature_id).limit(1)
+    ) is not None
+
+
 def _signer_links(content: CampaignContent, signature: Signature) -> dict[str, str]:
     language = signature.language
     manage = links.make_token(signature, "manage")
     return {
+        "data_url": links.external_url(
+            "petition.my_data", language, slug=content.slug, token=manage
+        ),
         "confirm_url": links.external_url(
             "petition.confirm", language, slug=content.slug,
             token=links.make_token(signature, "confirm"),
