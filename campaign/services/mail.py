@@ -166,14 +166,26 @@ def claim_due(limit: int) -> list[int]:
         .with_for_update(skip_locked=True)
     )
     ids = list(db.session.scalars(due))
+    claimed: list[int] = []
     if ids:
-        db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
-            .values(locked_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+        # The lease condition is checked again in the UPDATE: on SQLite, where there is
+        # no SKIP LOCKED, two workers can read the same ids, but only one UPDATE (they
+        # are serialized) still finds each row free, and RETURNING says which.
+        claimed = list(
+            db.session.scalars(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.status == "pending",
+                    (OutboxMessage.locked_until.is_(None)) | (OutboxMessage.locked_until < now),
+                )
+                .values(locked_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+                .returning(OutboxMessage.id)
+                .execution_options(synchronize_session=False)
+            )
         )
     db.session.commit()
-    return ids
+    return sorted(claimed)
 
 
 def deliver_due(limit: int = 50, transport: Transport | None = None) -> tuple[int, int]:
