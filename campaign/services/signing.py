@@ -106,7 +106,10 @@ def consent_wording_id(language: str, public_text: str, contact_text: str) -> in
                     contact_text=contact_text,
                 )  # fmt: skip
                 db.session.add(record)
-            wording_id = record.id
+            # Not cached yet: this transaction may still roll back (e.g. the database
+            # goes away), and a cached id of a row that never committed would break
+            # every later signature's foreign key.
+            return record.id
         except IntegrityError:  # written by a concurrent request
             wording_id = db.session.scalar(select_wording)
     known[digest] = wording_id
@@ -179,14 +182,25 @@ def sign(
     db.session.add(signature)
     try:
         db.session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
         db.session.rollback()
+        if not is_dedup_conflict(exc):
+            raise  # anything else is a bug, not a repeat signing to answer silently
         return repeat_signing(content, campaign, key, send_mail=send_mail)
     if send_mail:
         mail.enqueue(confirmation_mail(content, signature, email.address, name),
                      kind="confirm", signature_id=signature.id)  # fmt: skip
     db.session.commit()
     return SignOutcome(signature.id, repeat=False, flagged=signature.flagged)
+
+
+def is_dedup_conflict(error: IntegrityError) -> bool:
+    """Whether the UNIQUE (campaign_id, dedup_key) constraint refused the insert.
+
+    PostgreSQL names the constraint; SQLite names the columns.
+    """
+    message = str(error.orig)
+    return "uq_signatures_campaign_dedup" in message or "signatures.dedup_key" in message
 
 
 def repeat_signing(
