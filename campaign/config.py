@@ -105,6 +105,8 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
         self.BABEL_DEFAULT_LOCALE = "en"
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Namespaces every limit key, so sites (or test runs) sharing a Redis don't collide.
+        self.RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "campaign")
         self.RATELIMIT_HEADERS_ENABLED = True
 
     def as_dict(self) -> dict:
