@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -70,6 +71,23 @@ class SignOutcome:
     repeat: bool
     flagged: bool = False
     dropped: bool = False  # a blocked address: nothing recorded, same answer
+
+
+def clean_source(raw: str | None) -> str | None:
+    """The ?source= tag as stored: printable, one line, at most 64 characters.
+
+    It comes straight from a URL, so it may hold anything; PostgreSQL refuses NUL
+    in text, and admin pages and CSV exports show it.
+    """
+    text = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in raw or "")
+    text = " ".join(text.split())[:64]
+    return text or None
+
+
+def clean_code(raw: str | None) -> str | None:
+    """A sharer's referral code (?ref=): only the URL-safe characters codes are made of."""
+    code = "".join(c for c in (raw or "") if c.isascii() and (c.isalnum() or c in "-_"))[:16]
+    return code or None
 
 
 def name_words(name: str) -> set[str]:
@@ -169,8 +187,8 @@ def sign(
         consent_wording_id=consent_wording_id(
             data.language, data.consent_public_text, data.consent_contact_text
         ),
-        source=(data.source or None) and data.source[:64],
-        referrer_code=(data.referrer_code or None) and data.referrer_code[:16],
+        source=clean_source(data.source),
+        referrer_code=clean_code(data.referrer_code),
         referral_code=secrets.token_urlsafe(9),
         ip_hash=crypto.ip_hash(data.ip),
         link_nonce=links.new_nonce(),
