@@ -107,6 +107,8 @@ class Config:
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         # Namespaces every limit key, so sites (or test runs) sharing a Redis don't collide.
         self.RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "campaign")
+        # If Redis is down, serve without limits (logged) rather than refuse every signer.
+        self.RATELIMIT_SWALLOW_ERRORS = env_bool("RATELIMIT_SWALLOW_ERRORS", True)
         self.RATELIMIT_HEADERS_ENABLED = True
 
     def as_dict(self) -> dict:

@@ -93,3 +93,20 @@ def test_honeypot_and_too_fast_are_answered_normally_and_never_mailed(client, ap
     rows = db.session.scalars(select(Signature).order_by(Signature.id)).all()
     assert [s.flag_reason for s in rows] == ["too fast", "honeypot"]
     assert db.session.scalar(select(db.func.count(OutboxMessage.id))) == 0
+
+
+@pytest.fixture
+def redis_down(app_config):
+    from tests.conftest import free_port
+
+    app_config.update(RATELIMIT_ENABLED=True,
+                      RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0")  # fmt: skip
+
+
+def test_limits_fail_open_when_redis_is_down(redis_down, client, app):
+    """Signing must not stop because the rate-limit store did; it is logged instead."""
+    assert sign(client, email="noredis@example.org").status_code == 303
+    signature = db.session.scalars(select(Signature)).one()
+    assert not signature.flagged
+    confirm = f"/{SLUG}/confirm/{links.make_token(signature, 'confirm')}"
+    assert client.get(confirm).status_code == 200

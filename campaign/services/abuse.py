@@ -35,8 +35,14 @@ def over_limit(scope: str, limits: str, *identity: str) -> bool:
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "campaign"
     exceeded = False
     for item in parse_many(limits):
-        if not strategy.hit(item, prefix, scope, *identity):
-            exceeded = True
+        try:
+            if not strategy.hit(item, prefix, scope, *identity):
+                exceeded = True
+        except Exception:  # noqa: BLE001 - storage down (Redis): fail open, as Flask-Limiter does
+            if not current_app.config.get("RATELIMIT_SWALLOW_ERRORS", True):
+                raise
+            log.exception("rate-limit storage unavailable; %s not limited", scope)
+            return False
     return exceeded
 
 
