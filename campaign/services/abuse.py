@@ -4,8 +4,10 @@ inbox"), so they learn nothing; what they sent is flagged rather than counted.""
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app
 from limits import parse_many
@@ -116,3 +118,93 @@ def check_signing(
     if over_limit("sign-petition", config["RATELIMIT_SIGN_PER_PETITION"], slug):
         return Verdict("rate limit (petition)")
     return CLEAN
+
+
+@dataclass(frozen=True)
+class Trend:
+    kind: str  # "ip" (daily IP hash) or "domain" (email domain hash)
+    key: str  # the keyed hash: it names no one, but lets an organizer filter on it
+    count: int  # signatures in the window
+    expected: float  # the usual number per window, from the baseline period
+
+
+def trending(
+    campaign_id: int,
+    *,
+    window: timedelta = timedelta(hours=1),
+    baseline: timedelta = timedelta(days=7),
+    factor: float = 5.0,
+    minimum: int = 20,
+) -> list[Trend]:
+    """IP hashes and email domains signing far above their own normal rate.
+
+    A group trends when it has at least `minimum` signatures in the last `window`
+    and `factor` times its average per window over the `baseline` before that.
+    Comparing each group with its own history keeps big mail providers quiet
+    while a new domain or one address hammering the form stands out.
+    """
+    from sqlalchemy import func, select
+
+    from ..extensions import db
+    from ..models import Signature, utcnow
+
+    now = utcnow()
+    start, past_start = now - window, now - baseline
+    windows_in_baseline = max((baseline - window) / window, 1.0)
+    trends: list[Trend] = []
+    for kind, column in (("ip", Signature.ip_hash), ("domain", Signature.email_domain_hash)):
+        recent = db.session.execute(
+            select(column, func.count())
+            .where(Signature.campaign_id == campaign_id, Signature.created_at >= start,
+                   column.is_not(None))
+            .group_by(column)
+            .having(func.count() >= minimum)
+        ).all()  # fmt: skip
+        for key, count in recent:
+            past = db.session.scalar(
+                select(func.count()).where(
+                    Signature.campaign_id == campaign_id, column == key,
+                    Signature.created_at >= past_start, Signature.created_at < start,
+                )
+            )  # fmt: skip
+            expected = past / windows_in_baseline
+            if count >= factor * max(expected, 1.0):
+                trends.append(Trend(kind, key, count, round(expected, 2)))
+    return sorted(trends, key=lambda t: -t.count)
+
+
+def alert_trends(campaign_id: int, slug: str, **thresholds) -> list[Trend]:
+    """Mail organizers about new trends, once per trend per day; recorded in the audit log."""
+    from sqlalchemy import select
+
+    from ..extensions import db
+    from ..models import AdminUser, AuditEvent, utcnow
+    from . import mail
+
+    fresh = []
+    since = utcnow() - timedelta(days=1)
+    for trend in trending(campaign_id, **thresholds):
+        target = f"{trend.kind}:{trend.key}"
+        seen = db.session.scalar(
+            select(AuditEvent.id).where(
+                AuditEvent.action == "abuse.trend", AuditEvent.target == target,
+                AuditEvent.campaign_id == campaign_id, AuditEvent.at >= since,
+            ).limit(1)
+        )  # fmt: skip
+        if seen is None:
+            fresh.append(trend)
+            db.session.add(AuditEvent(
+                action="abuse.trend", campaign_id=campaign_id, target=target,
+                details=json.dumps({"count": trend.count, "expected": trend.expected}),
+            ))  # fmt: skip
+    if fresh:
+        organizers = db.session.scalars(
+            select(AdminUser.email).where(
+                AdminUser.disabled.is_(False), AdminUser.role.in_(("owner", "organizer"))
+            )
+        ).all()
+        for address in organizers:
+            message = mail.render_mail("trend_alert", "en", to=address, slug=slug, trends=fresh)
+            mail.enqueue(message, kind="trend-alert")
+    db.session.commit()
+    return fresh
