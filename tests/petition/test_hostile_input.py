@@ -276,3 +276,20 @@ def test_missing_every_field_is_a_clear_4xx(client, app, token):
     html = response.get_data(as_text=True)
     assert 'id="name-error"' in html and 'id="email-error"' in html
     assert client.post(f"/{SLUG}/sign", data={}).status_code == 400  # no CSRF token
+
+
+def test_crlf_in_a_name_never_reaches_a_mail_header(client, app, mailbox):
+    assert client.post(f"/{SLUG}/sign", data=sign_data(
+        client, name="Evil\r\nBcc: victim@example.org", email="crlf1@example.org")
+    ).status_code == 422  # fmt: skip
+    assert client.post(f"/{SLUG}/sign", data=sign_data(
+        client, name="Maryam\r\nAhmadi", email="crlf2@example.org\r\nBcc: victim@example.org")
+    ).status_code == 422  # fmt: skip
+    assert client.post(f"/{SLUG}/sign", data=sign_data(
+        client, name="Maryam\r\n Ahmadi", email="crlf3@example.org")
+    ).status_code == 303  # fmt: skip
+    deliver(app)
+    [message] = mailbox.messages
+    assert message["To"] == "crlf3@example.org" and message["Bcc"] is None
+    assert "Hello Maryam Ahmadi," in message.get_body(("plain",)).get_content()
+    assert_consistent()
