@@ -17,7 +17,7 @@ node_modules/axe-core/axe.min.js:
 	npm install --no-save --no-audit --no-fund --silent axe-core@4
 
 translations: $(VENV)/.installed
-	@if [ -n "$(CATALOGS)" ]; then $(VENV)/bin/pybabel compile -q -f -d campaign/translations; fi
+	@if [ -n "$(CATALOGS)" ]; then $(VENV)/bin/pybabel compile -f -d campaign/translations >/dev/null; fi
 
 setup: $(VENV)/.installed translations
 
@@ -43,10 +43,10 @@ bench: setup
 	$(PY) bench/run.py
 
 extract-messages: setup
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o campaign/translations/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o campaign/translations/messages.pot .
 
 update-messages: extract-messages
-	$(VENV)/bin/pybabel update -i campaign/translations/messages.pot -d campaign/translations
+	$(VENV)/bin/pybabel update -i campaign/translations/messages.pot -d campaign/translations --no-location
 
 clean:
 	rm -rf $(VENV) node_modules instance/*.db*

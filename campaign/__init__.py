@@ -52,9 +52,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from .admin import bp as admin_bp
     from .api import bp as api_bp
+    from .api import pages_bp as api_pages_bp
     from .petition import bp as petition_bp
 
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(api_pages_bp)  # the human page at /api
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(petition_bp)
 

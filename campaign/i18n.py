@@ -17,6 +17,7 @@ from .extensions import babel
 RTL_LANGUAGES = {"fa", "ar", "he", "ur"}
 LANGUAGE_NAMES = {"en": "English", "fa": "فارسی", "fr": "Français"}
 COOKIE = "lang"
+PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
 
 class LanguagePrefixMiddleware:
@@ -67,8 +68,10 @@ def text_direction(language: str | None = None) -> str:
 def number(value: int) -> str:
     """A number in the page's language (Persian digits on Persian pages)."""
     language = current_language()
-    system = "arabext" if language == "fa" else "latn"  # Persian digits: ۱۲۳
-    return format_decimal(value, locale=Locale.parse(language), numbering_system=system)
+    formatted = format_decimal(value, locale=Locale.parse(language))
+    if language == "fa":  # Babel localizes the separators; the digits we map ourselves
+        formatted = formatted.translate(PERSIAN_DIGITS)
+    return formatted
 
 
 def language_url(language: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -19,16 +20,16 @@ from .extensions import db
 log = logging.getLogger(__name__)
 
 ERROR_TITLES = {
-    400: "That request didn't make sense",
-    403: "You don't have access to this page",
-    404: "Page not found",
-    405: "That method isn't allowed here",
-    410: "This link has expired",
-    413: "That was too much data",
-    422: "Please check the form",
-    429: "Too many requests",
-    500: "Something went wrong",
-    503: "The service is briefly unavailable",
+    400: _l("That request didn't make sense"),
+    403: _l("You don't have access to this page"),
+    404: _l("Page not found"),
+    405: _l("That method isn't allowed here"),
+    410: _l("This link has expired"),
+    413: _l("That was too much data"),
+    422: _l("Please check the form"),
+    429: _l("Too many requests"),
+    500: _l("Something went wrong"),
+    503: _l("The service is briefly unavailable"),
 }
 
 
@@ -37,7 +38,7 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, message: str | None = None, headers: dict | None = None):
-    title = _(ERROR_TITLES.get(status, "Error"))
+    title = str(ERROR_TITLES.get(status, _("Error")))
     if wants_json():
         response = jsonify(error={"status": status, "title": title, "message": message or title})
     else:
@@ -64,6 +65,12 @@ def asset_url(filename: str) -> str:
     return f"{root}/static/{filename}?v={version}"
 
 
+def library_has(slug: str) -> bool:
+    from .services.content import library
+
+    return library().get(slug) is not None
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["asset_url"] = asset_url
     app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", 0)
@@ -85,6 +92,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
+        if request.endpoint == "petition.sign" and library_has(request.view_args["slug"]):
+            # Keep what the signer typed: show the form again with a fresh token.
+            from .petition.routes import resubmit_after_csrf_failure
+
+            return resubmit_after_csrf_failure(request.view_args["slug"])
         return error_response(
             400, _("Your form expired or came from another site. Please go back, reload the "
                    "page and try again.")  # fmt: skip

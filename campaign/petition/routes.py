@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 
 from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 
-from ..extensions import limiter
+from ..extensions import csrf, limiter
 from ..i18n import current_language
-from ..services import abuse, counting, privacy, signing
+from ..services import abuse, counting, privacy, public, signing
 from ..services.campaigns import current_goal, get_row
 from ..services.content import CampaignContent, library
 from ..services.signing import SignatureInput, SigningError
-from . import bp
+from . import bp, embedding
 from .forms import (
     CONTACT_CONSENT,
     PUBLIC_CONSENT,
@@ -50,7 +51,14 @@ def new_sign_form(language: str) -> SignForm:
     return form
 
 
-def render_campaign(content: CampaignContent, form: SignForm | None = None, status: int = 200):
+def render_campaign(
+    content: CampaignContent, form: SignForm | None = None, status: int = 200,
+    embed: bool = False,
+):  # fmt: skip
+    if embed:  # the sign form inside a partner's iframe: answer in the iframe
+        from .reach import render_embed
+
+        return render_embed(content, form, status)
     language = current_language()
     row = get_row(content)
     count = counting.confirmed_count(row.id)
@@ -65,6 +73,11 @@ def render_campaign(content: CampaignContent, form: SignForm | None = None, stat
         count=count,
         goal=goal,
         form=form,
+        base_goal=max(row.goal, content.goal),
+        milestones=public.milestones(goal, count),
+        recent_signers=public.recent_signers(content, row.id, count),
+        comments=public.public_comments(content, row.id, count),
+        updates=public.campaign_updates(row.id, language),
     )
     return page, status
 
@@ -89,16 +102,24 @@ def campaign_page_without_slash(slug: str):
 
 
 @bp.post("/<slug>/sign")
+@csrf.exempt  # checked first thing below: the session token, or the embed form's token
 def sign(slug: str):
+    try:
+        embed = embedding.check_sign_csrf(slug)
+    except embedding.EmbedTokenInvalid as error:
+        from .reach import render_embed
+
+        return render_embed(load_campaign(slug), status=400, notice=error.description)
     content = load_campaign(slug)
     if not content.accepts_signatures:
-        return render_campaign(content, status=409)
+        return render_campaign(content, status=409, embed=embed)
     language = current_language()
-    form = SignForm()
+    # The embed form carries its own CSRF token (see embedding.py), not the session's.
+    form = SignForm(meta={"csrf": False}) if embed else SignForm()
     form.set_country_choices(language)
     if not form.validate():
         form.started.data = form.started.data or stamp_started()
-        return render_campaign(content, form, 422)
+        return render_campaign(content, form, 422, embed=embed)
     verdict = abuse.check_signing(
         slug=slug,
         ip=request.remote_addr,
@@ -125,8 +146,19 @@ def sign(slug: str):
                          send_mail=verdict.send_mail)  # fmt: skip
         except SigningError as error:
             getattr(form, error.field).errors.append(error.message)
-            return render_campaign(content, form, 422)
-    return redirect(url_for(".check_inbox", slug=slug), 303)
+            return render_campaign(content, form, 422, embed=embed)
+    return redirect(url_for(".check_inbox", slug=slug, **({"embed": 1} if embed else {})), 303)
+
+
+def resubmit_after_csrf_failure(slug: str):
+    """The session expired (or cookies are off): ask to press Sign again, nothing lost."""
+    content = load_campaign(slug)
+    form = SignForm(meta={"csrf": False})
+    form.set_country_choices(current_language())
+    form.validate()
+    form.form_errors.append(_("Your form expired. Please check your details and press Sign again."))
+    form.started.data = form.started.data or stamp_started()
+    return render_campaign(content, form, 400)
 
 
 def config_limit(name: str):
@@ -148,6 +180,10 @@ def private_page(response):
 @bp.get("/<slug>/check-inbox")
 def check_inbox(slug: str, form: ResendForm | None = None, status: int = 200):
     content = load_campaign(slug)
+    if request.args.get("embed"):
+        from .reach import render_embed_check_inbox
+
+        return render_embed_check_inbox(content)
     return render_template(
         "petition/check_inbox.html",
         campaign=content,

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from jinja2 import TemplateNotFound
 from sqlalchemy import select, update
 
 from ..extensions import db
@@ -54,9 +55,10 @@ def render_mail(template: str, language: str, **context) -> Mail:
     with force_locale(language):
         context.setdefault("language", language)
         module = env.get_template(f"mail/{template}.txt").make_module(context)
-        html = None
-        if env.loader and f"mail/{template}.html" in env.list_templates():
+        try:
             html = render_template(f"mail/{template}.html", **context)
+        except TemplateNotFound:
+            html = None
         subject = str(module.subject).strip()
         return Mail(to=context["to"], subject=subject, text=str(module), html=html)
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature, SignatureStatus
 from campaign.services import counting
-from tests.conftest import SLUG, deliver, sign, sign_data
+from tests.conftest import SLUG, deliver, hidden_fields, sign, sign_data
 
 
 def count(client) -> str:
@@ -99,9 +99,13 @@ def test_missing_csrf_token_is_refused_with_a_message(client, app):
     data = sign_data(client)
     del data["csrf_token"]
     response = client.post(f"/{SLUG}/sign", data=data)
+    html = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "expired" in response.get_data(as_text=True)
+    assert "press Sign again" in html
+    assert 'value="Maryam Ahmadi"' in html  # nothing typed is lost
     assert db.session.scalar(select(db.func.count(Signature.id))) == 0
+    resubmitted = {**data, **hidden_fields(html)}
+    assert client.post(f"/{SLUG}/sign", data=resubmitted).status_code == 303
 
 
 def test_tampered_token_is_404_and_expired_is_410(client, app):

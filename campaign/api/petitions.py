@@ -1,0 +1,164 @@
+"""GET /api/v1/petitions and /api/v1/petitions/<slug>, shaped like OSDI's petition resource.
+
+OSDI (Open Supporter Data Interface) fields: identifiers, origin_system, created_date,
+modified_date, title, description, summary, petition_text, target, total_signatures,
+browser_url, share_url, featured_image_url, _links. This service adds, under the same
+object: status, goal, languages, counts_by_country (countries with fewer than five
+signers folded into "other") and history (confirmed signatures per day).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+
+from flask import Response, abort, current_app, request
+from flask_babel import gettext as _
+
+from ..extensions import limiter
+from ..models import Campaign
+from ..services import counting, links, public, sharing
+from ..services.campaigns import current_goal, get_row
+from ..services.content import CampaignContent, library
+from . import bp
+
+ORIGIN_SYSTEM = "campaign petition service"
+MAX_PER_PAGE = 100
+
+
+def api_language() -> str:
+    """?lang=, else Accept-Language. Not the page's cookie: responses are public and
+    cached, so they may vary only by what the request itself says."""
+    supported = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang")
+    if chosen in supported:
+        return chosen
+    return request.accept_languages.best_match(supported) or supported[0]
+
+
+def api_rate_limit() -> str:
+    return current_app.config["RATELIMIT_API"]
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.replace(microsecond=0).isoformat() + "Z" if moment else None
+
+
+def api_url(endpoint: str, **values) -> str:
+    return links.external_url(endpoint, **values)
+
+
+def targets(addressee: str) -> list[dict]:
+    """OSDI's target list from the content's "addressee" (names separated by ";")."""
+    names = addressee.replace("\u061b", ";").split(";")  # also the Arabic semicolon
+    return [{"name": name.strip()} for name in names if name.strip()]
+
+
+def petition_resource(content: CampaignContent, language: str) -> dict:
+    row: Campaign = get_row(content)
+    text = content.text(language)
+    text_language = language if language in content.texts else content.default_language
+    count = counting.confirmed_count(row.id)
+    browser_url = links.external_url("petition.campaign_page", text_language, slug=content.slug)
+    last_signed = public.last_signed_at(row.id)
+    image = links.external_url("petition.share_image", text_language, slug=content.slug)
+    return {
+        "identifiers": [f"petition:{content.slug}"],
+        "origin_system": ORIGIN_SYSTEM,
+        "created_date": iso(row.created_at),
+        "modified_date": iso(max(filter(None, (row.created_at, last_signed)))),
+        "title": text.title,
+        "description": text.summary,
+        "summary": text.ask,
+        "petition_text": text.petition_text,
+        "target": targets(text.addressee),
+        "total_signatures": count,
+        "browser_url": browser_url,
+        "share_url": sharing.with_params(browser_url, source="api"),
+        "featured_image_url": sharing.with_params(image, v=str(sharing.count_bucket(count))),
+        "language": text_language,
+        "languages": list(content.languages),
+        "status": content.state(),
+        "goal": current_goal(row, content, count),
+        "opens": content.opens.isoformat() if content.opens else None,
+        "closes": content.closes.isoformat() if content.closes else None,
+        "counts_by_country": public.counts_by_country(row.id),
+        "history": public.daily_history(row.id),
+        "_links": {
+            "self": {"href": api_url("api.petition", slug=content.slug)},
+            "osdi:petitions": {"href": api_url("api.petitions")},
+            "browser": {"href": browser_url},
+        },
+    }
+
+
+def cached_resource(content: CampaignContent, language: str) -> dict:
+    """A few seconds of in-process caching, so the aggregates (GROUP BY country, by
+    day) are computed at most once per API_CACHE_SECONDS per campaign and language."""
+    store = current_app.extensions.setdefault("campaign.api_cache", {})
+    key = (content.slug, language)
+    version = library().version  # content files changed: recompute at once
+    now = time.monotonic()
+    hit = store.get(key)
+    ttl = current_app.config.get("API_CACHE_SECONDS", 30)
+    if hit and hit[1] == version and now - hit[0] < ttl:
+        return hit[2]
+    resource = petition_resource(content, language)
+    store[key] = (now, version, resource)
+    return resource
+
+
+def json_response(payload: dict) -> Response:
+    """JSON with public caching, an ETag, and 304 for a matching If-None-Match."""
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    response = Response(body, mimetype="application/json")
+    response.headers["Cache-Control"] = "public, max-age=60"
+    response.vary.add("Accept-Language")
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        abort(400, _("%(name)s must be a whole number from %(low)d to %(high)d.",
+                     name=name, low=low, high=high))  # fmt: skip
+    return int(raw)
+
+
+@bp.get("/petitions")
+@limiter.limit(api_rate_limit)
+def petitions():
+    language = api_language()
+    per_page = int_arg("per_page", 25, 1, MAX_PER_PAGE)
+    page = int_arg("page", 1, 1, 10_000)
+    campaigns = sorted(library().all(), key=lambda c: c.slug)
+    total = len(campaigns)
+    chunk = campaigns[(page - 1) * per_page : page * per_page]
+    resources = [cached_resource(content, language) for content in chunk]
+    return json_response(
+        {
+            "total_pages": max(1, -(-total // per_page)),
+            "per_page": per_page,
+            "page": page,
+            "total_records": total,
+            "_links": {
+                "self": {"href": api_url("api.petitions")},
+                "osdi:petitions": [r["_links"]["self"] for r in resources],
+                "openapi": {"href": api_url("api.openapi_document")},
+            },
+            "_embedded": {"osdi:petitions": resources},
+        }
+    )
+
+
+@bp.get("/petitions/<slug>")
+@limiter.limit(api_rate_limit)
+def petition(slug: str):
+    content = library().get(slug) if len(slug) <= 80 else None
+    if content is None:
+        abort(404)
+    return json_response(cached_resource(content, api_language()))

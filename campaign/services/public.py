@@ -1,0 +1,193 @@
+"""What the public may see of a campaign's signers: aggregates, and consenting signers only.
+
+* Counts by country fold every country with fewer than `MIN_COUNTRY_GROUP` confirmed
+  signers into "other", so that no small group can be singled out.
+* Recent signers and comments come only from counted signatures whose signer chose
+  to be shown (`public_consent`), and only when the campaign switches the list on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import CampaignUpdate, Signature, SignatureStatus, utcnow
+from . import crypto
+from .content import CampaignContent, render_markdown
+from .privacy import public_name
+
+MIN_COUNTRY_GROUP = 5
+OTHER = "other"
+
+
+def counted_filter(campaign_id: int) -> tuple:
+    return (
+        Signature.campaign_id == campaign_id,
+        Signature.status == SignatureStatus.CONFIRMED,
+        Signature.flagged.is_(False),
+    )
+
+
+def fold_small_countries(
+    counts: dict[str, int], minimum: int = MIN_COUNTRY_GROUP
+) -> dict[str, int]:
+    """Countries below `minimum` merged into "other"; largest first, "other" last."""
+    kept = {code: n for code, n in counts.items() if n >= minimum and code != OTHER}
+    other = sum(n for code, n in counts.items() if code not in kept)
+    folded = dict(sorted(kept.items(), key=lambda item: (-item[1], item[0])))
+    if other:
+        folded[OTHER] = other
+    return folded
+
+
+def counts_by_country(campaign_id: int) -> dict[str, int]:
+    rows = db.session.execute(
+        select(Signature.country, func.count(Signature.id))
+        .where(*counted_filter(campaign_id))
+        .group_by(Signature.country)
+    ).all()
+    return fold_small_countries({country: int(n) for country, n in rows})
+
+
+def counts_by_source(campaign_id: int) -> dict[str, int]:
+    """Counted signatures per share channel (?source=), "direct" for none; for organizers
+    (not public: a rare source code could point at one sharer)."""
+    rows = db.session.execute(
+        select(Signature.source, func.count(Signature.id))
+        .where(*counted_filter(campaign_id))
+        .group_by(Signature.source)
+    ).all()
+    counts = {(source or "direct"): int(n) for source, n in rows}
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def daily_history(campaign_id: int) -> list[dict]:
+    """Confirmed (counted) signatures per day of confirmation, with the running total."""
+    day = func.date(Signature.confirmed_at)
+    rows = db.session.execute(
+        select(day, func.count(Signature.id))
+        .where(*counted_filter(campaign_id), Signature.confirmed_at.is_not(None))
+        .group_by(day)
+        .order_by(day)
+    ).all()
+    history, total = [], 0
+    for value, n in rows:
+        total += int(n)
+        # SQLite returns the date as text, PostgreSQL as a date.
+        iso = value.isoformat() if isinstance(value, date | datetime) else str(value)[:10]
+        history.append({"date": iso, "count": int(n), "total": total})
+    return history
+
+
+def last_signed_at(campaign_id: int) -> datetime | None:
+    return db.session.scalar(
+        select(func.max(Signature.confirmed_at)).where(*counted_filter(campaign_id))
+    )
+
+
+@dataclass(frozen=True)
+class PublicSigner:
+    name: str  # first name and last initial
+    country: str
+    comment: str | None
+    confirmed_at: datetime | None
+
+
+def _cached(key: tuple, version: int, compute):
+    """A few seconds of in-process caching: this list is on every page view, and
+    each entry costs a decryption. One entry per `key`; a new `version` (the count)
+    or an old entry recomputes it, so the cache never grows with the count."""
+    store = current_app.extensions.setdefault("campaign.public_cache", {})
+    now = time.monotonic()
+    hit = store.get(key)
+    ttl = max(current_app.config.get("COUNT_CACHE_SECONDS", 2), 0) * 5
+    if hit and hit[1] == version and now - hit[0] < ttl:
+        return hit[2]
+    value = compute()
+    store[key] = (now, version, value)
+    return value
+
+
+def forget_cache() -> None:
+    current_app.extensions.pop("campaign.public_cache", None)
+
+
+def _public_signers(campaign_id: int, limit: int, *, with_comments: bool) -> list[PublicSigner]:
+    query = (
+        select(Signature)
+        .where(
+            *counted_filter(campaign_id),
+            Signature.public_consent.is_(True),
+            Signature.erased_at.is_(None),
+            Signature.name_enc.is_not(None),
+        )
+        .order_by(Signature.confirmed_at.desc(), Signature.id.desc())
+        .limit(limit)
+    )
+    if with_comments:
+        query = query.where(
+            Signature.comment_enc.is_not(None), Signature.comment_hidden.is_(False)
+        )
+    signers = []
+    for signature in db.session.scalars(query):
+        name = public_name(crypto.decrypt(signature.name_enc))
+        comment = crypto.decrypt(signature.comment_enc) if with_comments else None
+        if name:
+            signers.append(PublicSigner(name, signature.country, comment, signature.confirmed_at))
+    return signers
+
+
+def recent_signers(content: CampaignContent, campaign_id: int, count: int, limit: int = 10):
+    """Recent consenting signers, or [] when the campaign doesn't show the list."""
+    if not content.show_recent_signers:
+        return []
+    return _cached(("signers", campaign_id, limit), count,
+                   lambda: _public_signers(campaign_id, limit, with_comments=False))  # fmt: skip
+
+
+def public_comments(content: CampaignContent, campaign_id: int, count: int, limit: int = 10):
+    """Comments of consenting signers, not hidden by an organizer; [] when switched off."""
+    if not content.show_comments:
+        return []
+    return _cached(("comments", campaign_id, limit), count,
+                   lambda: _public_signers(campaign_id, limit, with_comments=True))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Milestone:
+    label: str  # "25%", "50%" or "goal"
+    target: int
+    reached: bool
+
+
+def milestones(goal: int, count: int) -> list[Milestone]:
+    """25 %, 50 % and the goal itself, of the goal currently shown."""
+    marks = [("25%", goal * 25 // 100), ("50%", goal // 2), ("goal", goal)]
+    return [Milestone(label, target, count >= target) for label, target in marks if target > 0]
+
+
+@dataclass(frozen=True)
+class PublishedUpdate:
+    title: str
+    body_html: str
+    published_at: datetime
+
+
+def campaign_updates(campaign_id: int, language: str, limit: int = 20) -> list[PublishedUpdate]:
+    """Published updates written in the page's language, newest first."""
+    rows = db.session.scalars(
+        select(CampaignUpdate)
+        .where(
+            CampaignUpdate.campaign_id == campaign_id,
+            CampaignUpdate.language == language,
+            CampaignUpdate.published_at <= utcnow(),
+        )
+        .order_by(CampaignUpdate.published_at.desc(), CampaignUpdate.id.desc())
+        .limit(limit)
+    ).all()
+    return [PublishedUpdate(row.title, render_markdown(row.body), row.published_at) for row in rows]

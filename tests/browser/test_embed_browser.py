@@ -1,0 +1,142 @@
+"""Real Chromium: sign through the embed page inside an iframe on another site, and
+check the share, embed and flyer pages with axe-core.
+
+The partner page is served by a tiny http.server at http://localhost:<port>, while the
+app runs under gunicorn at http://127.0.0.1:<port>: a different origin *and* a
+different site, so the browser withholds SameSite=Lax cookies from the iframe's POST,
+just as on a real partner's website.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.models import Signature
+from tests.conftest import ROOT, SLUG, free_port, require
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]  # fmt: skip
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator:
+    require(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover
+        require(False, "Playwright for Python is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def partner_site(tmp_path) -> Iterator:
+    """A static site on another origin; write pages into `.folder`, then load `.url`."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    port = free_port()
+    handler = partial(Quiet, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.folder = tmp_path
+    server.origin = f"http://localhost:{port}"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_sign_through_an_iframe_on_another_site(chromium, live_server, partner_site, app):
+    server = live_server(EMBED_ALLOWED_ORIGINS=partner_site.origin)
+    (partner_site.folder / "partner.html").write_text(
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Partner</title></head>"
+        "<body><h1>Our partner page</h1>"
+        f'<iframe src="{server.url}/{SLUG}/embed?source=partner-site" title="Petition" '
+        'width="600" height="900"></iframe></body></html>',
+        encoding="utf-8",
+    )
+    context = chromium.new_context()
+    context.set_default_timeout(20_000)
+    try:
+        page = context.new_page()
+        page.goto(f"{partner_site.origin}/partner.html")
+        frame = page.frame_locator("iframe")
+        frame.get_by_label("Full name", exact=True).fill("Parisa Karimi")
+        frame.get_by_label("Email", exact=True).fill("parisa.iframe@example.org")
+        frame.get_by_label("Country", exact=True).select_option("FR")
+        frame.get_by_role("button", name="Sign the petition").click()
+        frame.get_by_role("heading", name="Check your inbox").wait_for()
+        # It worked without a session: the embed sets no session cookie to rely on.
+        assert "session" not in {c["name"] for c in context.cookies(server.url)}
+    finally:
+        context.close()
+
+    db.session.remove()
+    signature = db.session.scalars(select(Signature)).one()
+    assert signature.source == "partner-site"
+    assert signature.country == "FR"
+
+
+def test_embed_refuses_origins_not_allowed(chromium, live_server, partner_site):
+    server = live_server(EMBED_ALLOWED_ORIGINS="https://only-this.example")
+    (partner_site.folder / "other.html").write_text(
+        f'<!doctype html><title>x</title><iframe src="{server.url}/{SLUG}/embed"></iframe>',
+        encoding="utf-8",
+    )
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{partner_site.origin}/other.html")
+        frame = page.frames[1] if len(page.frames) > 1 else None
+        assert frame is None or "Sign the petition" not in (frame.content() or "")
+    finally:
+        context.close()
+
+
+def serious(page) -> list[dict]:
+    require(AXE.exists(), f"axe-core missing at {AXE}")
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("axe.run()")
+    return [v for v in results["violations"] if v.get("impact") in ("serious", "critical")]
+
+
+PAGES = (
+    f"/{SLUG}/share", f"/{SLUG}/embed", f"/{SLUG}/flyer", f"/fa/{SLUG}/share",
+    f"/fa/{SLUG}/embed", f"/fa/{SLUG}/flyer", f"/{SLUG}/", f"/fa/{SLUG}/", "/api",
+)  # fmt: skip
+
+
+def test_reach_pages_have_no_serious_accessibility_violations(chromium, live_server):
+    server = live_server()  # one server for all pages: starting gunicorn is the slow part
+    # axe is injected as an inline script, which the pages' strict CSP would refuse.
+    context = chromium.new_context(bypass_csp=True)
+    failures = []
+    try:
+        page = context.new_page()
+        for path in PAGES:
+            response = page.goto(server.url + path)
+            assert response.status == 200, path
+            failures += [
+                f"{path} {v['id']}: {v['help']} {[n['target'] for n in v['nodes'][:3]]}"
+                for v in serious(page)
+            ]
+    finally:
+        context.close()
+    assert not failures, "\n".join(failures)

@@ -1,0 +1,127 @@
+"""The embeddable sign form: framing rules and its cookie-free CSRF token."""
+
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.models import Signature
+from tests.conftest import SLUG, hidden_fields
+
+
+def embed_form(client, path: str = f"/{SLUG}/embed", **fields) -> dict:
+    page = client.get(path)
+    assert page.status_code == 200
+    data = hidden_fields(page.get_data(as_text=True))
+    data.update({"name": "Parisa Karimi", "email": "parisa@example.org", "country": "FR"})
+    data.update(fields)
+    return data
+
+
+def signatures() -> list[Signature]:
+    return db.session.scalars(select(Signature)).all()
+
+
+def test_embed_page_may_be_framed_and_main_pages_may_not(client, app):
+    app.config["EMBED_ALLOWED_ORIGINS"] = ["https://partner.example", "https://ngo.example"]
+    embed = client.get(f"/{SLUG}/embed")
+    csp = embed.headers["Content-Security-Policy"]
+    assert "frame-ancestors https://partner.example https://ngo.example" in csp
+    assert "X-Frame-Options" not in embed.headers
+    html = embed.get_data(as_text=True)
+    assert 'name="embed_token"' in html and 'name="csrf_token"' not in html
+    assert 'class="site-header"' not in html
+    assert "Set-Cookie" not in embed.headers or "session=" not in embed.headers["Set-Cookie"]
+    for path in (f"/{SLUG}/", f"/{SLUG}/share", f"/{SLUG}/flyer", "/api"):
+        response = client.get(path)
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"], path
+        assert response.headers["X-Frame-Options"] == "DENY", path
+
+
+def test_embed_signs_without_any_cookie(app):
+    # Two clients: the POST carries none of the cookies the GET may have set, as in a
+    # cross-site iframe where SameSite=Lax cookies are withheld.
+    data = embed_form(app.test_client(), source="partner-site")
+    poster = app.test_client(use_cookies=False)
+    response = poster.post(f"/{SLUG}/sign", data=data)
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/{SLUG}/check-inbox?embed=1"
+    inbox = poster.get(response.headers["Location"])
+    assert "Check your inbox" in inbox.get_data(as_text=True)
+    assert "frame-ancestors *" in inbox.headers["Content-Security-Policy"]
+    [signature] = signatures()
+    assert signature.source == "partner-site"
+
+
+def test_embed_keeps_its_language(app):
+    data = embed_form(app.test_client(), path=f"/fa/{SLUG}/embed")
+    response = app.test_client(use_cookies=False).post(f"/fa/{SLUG}/sign", data=data)
+    assert response.headers["Location"] == f"/fa/{SLUG}/check-inbox?embed=1"
+    assert signatures()[0].language == "fa"
+    assert signatures()[0].source == "embed"  # the default channel of the embed form
+
+
+def test_forged_posts_are_refused(app):
+    client = app.test_client(use_cookies=False)
+    data = embed_form(app.test_client())
+    # No token at all: falls back to the session token, which a cross-site post lacks.
+    without = {k: v for k, v in data.items() if k != "embed_token"}
+    assert client.post(f"/{SLUG}/sign", data=without).status_code == 400
+    # A tampered token, a token bound to another form, and one for another campaign.
+    token = data["embed_token"]
+    bad_tokens = [token[:-2] + ("AA" if not token.endswith("AA") else "BB")]
+    for bad in bad_tokens:
+        assert client.post(f"/{SLUG}/sign", data={**data, "embed_token": bad}).status_code == 400
+    other_form = embed_form(app.test_client())
+    mixed = {**data, "embed_token": other_form["embed_token"]}
+    if other_form["started"] != data["started"]:
+        assert client.post(f"/{SLUG}/sign", data=mixed).status_code == 400
+    from campaign.petition import embedding
+
+    with app.test_request_context():
+        foreign = embedding.make_token("another-campaign", data["started"])
+    refused = client.post(f"/{SLUG}/sign", data={**data, "embed_token": foreign})
+    assert refused.status_code == 400
+    assert "expired or came from another site" in refused.get_data(as_text=True)
+    assert "frame-ancestors" in refused.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in refused.headers  # the message shows inside the iframe
+    assert signatures() == []
+
+
+def test_expired_embed_token_is_refused(app):
+    app.config["EMBED_TOKEN_SECONDS"] = -1
+    data = embed_form(app.test_client())
+    response = app.test_client(use_cookies=False).post(f"/{SLUG}/sign", data=data)
+    assert response.status_code == 400
+    assert signatures() == []
+
+
+def test_embed_form_errors_stay_in_the_embed(app):
+    data = embed_form(app.test_client(), email="not-an-address")
+    response = app.test_client(use_cookies=False).post(f"/{SLUG}/sign", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'class="embed"' in html and "error-summary" in html
+    assert 'name="embed_token"' in html  # a fresh token for the corrected post
+    assert "X-Frame-Options" not in response.headers
+    fixed = {**hidden_fields(html), **{k: data[k] for k in ("name", "country")},
+             "email": "fixed@example.org"}  # fmt: skip
+    again = app.test_client(use_cookies=False).post(f"/{SLUG}/sign", data=fixed)
+    assert again.status_code == 303
+
+
+def test_the_normal_form_still_needs_its_session_token(client, app):
+    from tests.conftest import sign_data
+
+    data = sign_data(client)
+    assert "embed_token" not in data
+    data["csrf_token"] = "forged"
+    assert client.post(f"/{SLUG}/sign", data=data).status_code == 400
+    assert signatures() == []
+
+
+def test_csrf_switched_off_still_signs(app):
+    app.config["WTF_CSRF_ENABLED"] = False
+    from tests.conftest import sign
+
+    assert sign(app.test_client(), email="nocsrf@example.org").status_code == 303
+    data = embed_form(app.test_client(), email="nocsrf-embed@example.org")
+    assert app.test_client().post(f"/{SLUG}/sign", data=data).status_code == 303

@@ -1,0 +1,38 @@
+"""Test data for the reach features: confirmed signatures made through the services."""
+
+from __future__ import annotations
+
+import itertools
+
+from campaign.extensions import db
+from campaign.models import Signature
+from campaign.services import counting, links, public, signing
+from campaign.services.content import library
+from campaign.services.signing import SignatureInput
+from tests.conftest import SLUG
+
+_serial = itertools.count()
+
+
+def confirmed_signature(
+    *, name: str = "Maryam Ahmadi", country: str = "DE", public_consent: bool = False,
+    comment: str | None = None, slug: str = SLUG, language: str = "en",
+    source: str | None = None, confirm: bool = True,
+) -> Signature:  # fmt: skip
+    """A signature made by the signing service, then confirmed as the email link would."""
+    content = library().get(slug)
+    n = next(_serial)
+    outcome = signing.sign(
+        content,
+        SignatureInput(
+            name=name, email=f"signer{n}@example.org", country=country, comment=comment,
+            public_consent=public_consent, language=language, source=source,
+        ),
+    )  # fmt: skip
+    signature = db.session.get(Signature, outcome.signature_id)
+    if confirm:
+        result = signing.confirm(content, links.make_token(signature, "confirm"))
+        assert result.state == "confirmed"
+    counting.forget_cached_counts()
+    public.forget_cache()
+    return signature
