@@ -293,3 +293,46 @@ def test_crlf_in_a_name_never_reaches_a_mail_header(client, app, mailbox):
     assert message["To"] == "crlf3@example.org" and message["Bcc"] is None
     assert "Hello Maryam Ahmadi," in message.get_body(("plain",)).get_content()
     assert_consistent()
+
+
+# --- the public API (read-only) ---------------------------------------------------------
+
+
+@SETTINGS
+@given(
+    path=st.sampled_from(["/api/v1/petitions", f"/api/v1/petitions/{SLUG}",
+                          "/api/v1/openapi.json"]),  # fmt: skip
+    params=st.dictionaries(
+        st.sampled_from(["page", "per_page", "lang", "x"]),
+        st.one_of(hostile_text, st.sampled_from(["²", "١٢", "0", "-1", "99999999999999999999"])),
+        max_size=3,
+    ),
+    language=st.one_of(st.none(), hostile_text.map(lambda t: t.encode("latin-1", "replace"))),
+)
+def test_api_survives_any_query(client, app, path, params, language):
+    headers = {"Accept-Language": language} if language else {}
+    query = urllib.parse.urlencode(params)
+    response = client.get(f"{path}?{query}", headers=headers)
+    assert response.status_code in (200, 400, 404), response.status_code
+    assert response.mimetype == "application/json"
+
+
+@SETTINGS
+@given(slug=hostile_text)
+def test_api_survives_any_slug(client, app, slug):
+    response = client.get(f"/api/v1/petitions/{urllib.parse.quote(slug, safe='')}")
+    assert response.status_code in (200, 404, 308), response.status_code
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_api_is_read_only(client, method):
+    assert client.open("/api/v1/petitions", method=method).status_code == 405
+
+
+@pytest.mark.parametrize("query", ["page=%C2%B2", "per_page=%C2%B2", "page=%D9%A1", "page=%00",
+                                   "per_page=1e3", "page=-0"])  # fmt: skip
+def test_api_numeric_arguments_with_odd_digits_are_400(client, query):
+    # '²'.isdigit() is True but int('²') fails: this was a 500.
+    response = client.get(f"/api/v1/petitions?{query}")
+    assert response.status_code == 400, response.status_code
+    assert response.get_json()["error"]["status"] == 400
