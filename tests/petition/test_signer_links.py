@@ -165,3 +165,12 @@ def test_ratelimit_enabled_false_turns_limits_off(app_config, client, app):
     app.config["RATELIMIT_CONFIRM"] = "1 per minute"
     for _ in range(5):
         assert client.get(f"/{SLUG}/confirm/1-{'0' * 40}").status_code == 404
+
+
+def test_resend_form_and_domain_errors_are_translated(client, app):
+    persian = client.get(f"/fa/{SLUG}/check-inbox").get_data(as_text=True)
+    assert "ایمیلی نرسید؟" in persian and "نشانی ایمیل شما" in persian
+    response = sign(client, prefix="/fa", email="someone@mailinator.com")
+    assert response.status_code == 422
+    assert "یک‌بارمصرف" in response.get_data(as_text=True)
+    assert "Renvoyer l’e-mail" in client.get(f"/fr/{SLUG}/check-inbox").get_data(as_text=True)
