@@ -275,8 +275,11 @@ def my_data(slug: str, token: str):
         )
         response.headers["Content-Disposition"] = f'attachment; filename="{slug}-my-data.json"'
         return private_page(response)
+    from ..services.validation import country_name
+
     page = render_template("petition/my_data.html", campaign=content, text=text, state="ok",
-                           data=copy, token=token)  # fmt: skip
+                           data=copy, token=token,
+                           country=country_name(copy["country"], current_language()))  # fmt: skip
     return private_page(current_app.make_response(page))
 
 

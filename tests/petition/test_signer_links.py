@@ -42,7 +42,8 @@ def test_mail_footer_links_to_the_data_copy(client, app, mailbox):
     page = client.get(path)
     assert page.status_code == 200
     body = page.get_data(as_text=True)
-    assert "copy@example.org" in body
+    assert "copy@example.org" in body and "Germany" in body
+    assert "waiting for your confirmation" in body
     assert "&lt;script&gt;x&lt;/script&gt;" in body and "<script>x" not in body
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["Referrer-Policy"] == "no-referrer"
