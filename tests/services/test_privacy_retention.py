@@ -139,3 +139,19 @@ def test_every_signer_mail_has_withdraw_and_data_links(client, app, mailbox):
     for message in mailbox.messages:
         assert mailbox.links(message, "withdraw"), message["Subject"]
         assert mailbox.links(message, "my-data"), message["Subject"]
+
+
+def test_withdrawing_drops_unsent_mail_and_stops_all_mail(client, app, mailbox):
+    from tests.conftest import deliver
+
+    sign(client, email="stop@example.org")
+    signature = only(Signature)
+    manage = links.make_token(signature, "manage")
+    token = sign_data(client)["csrf_token"]
+    assert client.post(f"/{SLUG}/withdraw/{manage}", data={"csrf_token": token}).status_code == 200
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0  # the queued mail is gone
+    assert deliver(app) == 0 and mailbox.messages == []
+    from campaign.services import signing
+
+    app.config["CONFIRM_REMINDER_HOURS"] = 0
+    assert signing.send_reminders() == 0  # and no reminder either
