@@ -58,6 +58,19 @@ def signatures_purge() -> None:
     click.echo(f"cleared {privacy.purge_ip_hashes()} IP hashes")
 
 
+@signatures_cli.command("trends")
+@click.option("--factor", default=5.0, show_default=True, help="Times the usual rate.")
+@click.option("--minimum", default=20, show_default=True, help="Signatures in the last hour.")
+def signatures_trends(factor: float, minimum: int) -> None:
+    """Alert organizers (by mail) to IP hashes or domains signing far above normal."""
+    from .services import abuse
+
+    for row in db.session.scalars(select(Campaign)).all():
+        for trend in abuse.alert_trends(row.id, row.slug, factor=factor, minimum=minimum):
+            click.echo(f"{row.slug}: {trend.kind} {trend.key} {trend.count} "
+                       f"(usually {trend.expected})")  # fmt: skip
+
+
 @counts_cli.command("repair")
 def counts_repair() -> None:
     """Recompute each campaign's counter from the signatures table."""

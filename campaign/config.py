@@ -74,6 +74,7 @@ class Config:
             "RATELIMIT_SIGN_PER_PETITION", "6000 per minute"
         )
         self.RATELIMIT_CONFIRM = os.environ.get("RATELIMIT_CONFIRM", "20 per minute")
+        self.RATELIMIT_RESEND = os.environ.get("RATELIMIT_RESEND", "3 per minute;20 per hour")
         self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;50 per hour")
         self.RATELIMIT_API = os.environ.get("RATELIMIT_API", "120 per minute")
         self.API_CACHE_SECONDS = env_int("API_CACHE_SECONDS", 30)
@@ -106,6 +107,10 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
         self.BABEL_DEFAULT_LOCALE = "en"
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Namespaces every limit key, so sites (or test runs) sharing a Redis don't collide.
+        self.RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "campaign")
+        # If Redis is down, serve without limits (logged) rather than refuse every signer.
+        self.RATELIMIT_SWALLOW_ERRORS = env_bool("RATELIMIT_SWALLOW_ERRORS", True)
         self.RATELIMIT_HEADERS_ENABLED = True
 
     def as_dict(self) -> dict:

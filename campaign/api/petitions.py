@@ -123,7 +123,8 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isascii: '²' and '١' pass isdigit() but int() refuses or misreads them.
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         abort(400, _("%(name)s must be a whole number from %(low)d to %(high)d.",
                      name=name, low=low, high=high))  # fmt: skip
     return int(raw)

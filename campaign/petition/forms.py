@@ -15,6 +15,7 @@ from wtforms.validators import InputRequired, ValidationError
 from ..services.validation import (
     COMMENT_MAX,
     NAME_MAX,
+    accepted_email,
     clean_comment,
     country_choices,
     country_codes,
@@ -52,7 +53,7 @@ class SignForm(FlaskForm):
     )
     email = EmailField(
         _l("Email"),
-        validators=[InputRequired(_l("Please enter your email address.")), rule(normalize_email)],
+        validators=[InputRequired(_l("Please enter your email address.")), rule(accepted_email)],
         render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
     )
     country = SelectField(
@@ -94,3 +95,13 @@ def seconds_since_started(stamp: str | None) -> float | None:
     except BadSignature:
         return None
     return time.time() - started if isinstance(started, int) else None
+
+
+class ResendForm(FlaskForm):
+    """"Send my confirmation email again", on the check-inbox page."""
+
+    email = EmailField(
+        _l("Your email address"),
+        validators=[InputRequired(_l("Please enter your email address.")), rule(normalize_email)],
+        render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
+    )

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 
-from ..extensions import csrf
+from ..extensions import csrf, limiter
 from ..i18n import current_language
 from ..services import abuse, counting, privacy, public, signing
 from ..services.campaigns import current_goal, get_row
 from ..services.content import CampaignContent, library
 from ..services.signing import SignatureInput, SigningError
 from . import bp, embedding
-from .forms import CONTACT_CONSENT, PUBLIC_CONSENT, SignForm, seconds_since_started, stamp_started
+from .forms import (
+    CONTACT_CONSENT,
+    PUBLIC_CONSENT,
+    ResendForm,
+    SignForm,
+    seconds_since_started,
+    stamp_started,
+)
 
 SOURCE_PARAMS = ("source", "utm_source")
 
@@ -151,8 +161,24 @@ def resubmit_after_csrf_failure(slug: str):
     return render_campaign(content, form, 400)
 
 
+def config_limit(name: str):
+    """A Flask-Limiter limit read from the config at request time."""
+    return lambda: current_app.config[name]
+
+
+def ip_and_petition() -> str:
+    return f"{get_remote_address()}/{(request.view_args or {}).get('slug', '')}"
+
+
+def private_page(response):
+    """Pages reached by a signer's secret link: never cached, never sent as Referer."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 @bp.get("/<slug>/check-inbox")
-def check_inbox(slug: str):
+def check_inbox(slug: str, form: ResendForm | None = None, status: int = 200):
     content = load_campaign(slug)
     if request.args.get("embed"):
         from .reach import render_embed_check_inbox
@@ -163,13 +189,28 @@ def check_inbox(slug: str):
         campaign=content,
         text=content.text(current_language()),
         expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],
-    )
+        resend_form=form or ResendForm(formdata=None),
+        resent=request.args.get("resent") == "1",
+    ), status
+
+
+@bp.post("/<slug>/resend")
+@limiter.limit(config_limit("RATELIMIT_RESEND"), key_func=ip_and_petition)
+def resend(slug: str):
+    """Send the confirmation mail again. The answer never says whether it did."""
+    content = load_campaign(slug)
+    form = ResendForm()
+    if not form.validate():
+        return check_inbox(slug, form, 422)
+    signing.resend_confirmation(content, form.email.data)
+    return redirect(url_for(".check_inbox", slug=slug, resent=1), 303)
 
 
 CONFIRM_STATUS = {"invalid": 404, "expired": 410, "closed": 409}
 
 
 @bp.route("/<slug>/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit(config_limit("RATELIMIT_CONFIRM"))
 def confirm(slug: str, token: str):
     """GET shows a button; only the POST confirms, since mail scanners follow links."""
     content = load_campaign(slug)
@@ -190,6 +231,7 @@ def confirm(slug: str, token: str):
 
 
 @bp.route("/<slug>/withdraw/<token>", methods=["GET", "POST"])
+@limiter.limit(config_limit("RATELIMIT_CONFIRM"))
 def withdraw(slug: str, token: str):
     content = load_campaign(slug)
     signature = signing.find_by_token(token, "manage")
@@ -212,6 +254,33 @@ def withdraw(slug: str, token: str):
         state=state,
         token=token,
     )
+
+
+@bp.get("/<slug>/my-data/<token>")
+@limiter.limit(config_limit("RATELIMIT_CONFIRM"))
+def my_data(slug: str, token: str):
+    """The signer's copy of everything held about their signature (from the mailed link)."""
+    content = load_campaign(slug)
+    signature = signing.find_by_token(token, "manage")
+    text = content.text(current_language())
+    if signature is None or signature.campaign.slug != slug:
+        gone = signing.was_erased(token)
+        page = render_template("petition/my_data.html", campaign=content, text=text,
+                               state="gone" if gone else "invalid")  # fmt: skip
+        return private_page(current_app.make_response((page, 410 if gone else 404)))
+    copy = privacy.data_copy(signature)
+    if request.args.get("format") == "json":
+        response = current_app.response_class(
+            json.dumps(copy, ensure_ascii=False, indent=2), mimetype="application/json"
+        )
+        response.headers["Content-Disposition"] = f'attachment; filename="{slug}-my-data.json"'
+        return private_page(response)
+    from ..services.validation import country_name
+
+    page = render_template("petition/my_data.html", campaign=content, text=text, state="ok",
+                           data=copy, token=token,
+                           country=country_name(copy["country"], current_language()))  # fmt: skip
+    return private_page(current_app.make_response(page))
 
 
 @bp.get("/privacy")

@@ -4,12 +4,17 @@ inbox"), so they learn nothing; what they sent is flagged rather than counted.""
 from __future__ import annotations
 
 import ipaddress
+import json
+import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app
 from limits import parse_many
 
 from ..extensions import limiter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,11 +32,35 @@ def over_limit(scope: str, limits: str, *identity: str) -> bool:
     if not limiter.enabled or not current_app.config["RATELIMIT_ENABLED"]:
         return False
     strategy = limiter.limiter
+    # The same prefix as Flask-Limiter's own keys, so instances sharing one Redis
+    # for different sites (or test runs) don't count each other's hits.
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "campaign"
     exceeded = False
     for item in parse_many(limits):
-        if not strategy.hit(item, scope, *identity):
-            exceeded = True
+        try:
+            if not strategy.hit(item, prefix, scope, *identity):
+                exceeded = True
+        except Exception:  # noqa: BLE001 - storage down (Redis): fail open, as Flask-Limiter does
+            if not current_app.config.get("RATELIMIT_SWALLOW_ERRORS", True):
+                raise
+            log.exception("rate-limit storage unavailable; %s not limited", scope)
+            return False
     return exceeded
+
+
+def _blocked_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    ranges = tuple(current_app.config["BLOCKED_IP_RANGES"])
+    cached = current_app.extensions.get("campaign.blocked_networks")
+    if cached and cached[0] == ranges:
+        return cached[1]
+    networks = []
+    for network in ranges:
+        try:
+            networks.append(ipaddress.ip_network(network.strip(), strict=False))
+        except ValueError:
+            log.warning("BLOCKED_IP_RANGES: ignoring %r, not a CIDR range", network)
+    current_app.extensions["campaign.blocked_networks"] = (ranges, networks)
+    return networks
 
 
 def ip_blocked(ip: str | None) -> bool:
@@ -41,13 +70,36 @@ def ip_blocked(ip: str | None) -> bool:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return False
-    for network in current_app.config["BLOCKED_IP_RANGES"]:
+    if getattr(address, "ipv4_mapped", None):  # ::ffff:1.2.3.4 is 1.2.3.4
+        address = address.ipv4_mapped
+    return any(address.version == n.version and address in n for n in _blocked_networks())
+
+
+def _blocked_canonicals() -> frozenset[str]:
+    """BLOCKED_EMAILS in the same canonical form as the dedup key uses."""
+    from .validation import normalize_email
+
+    listed = tuple(current_app.config["BLOCKED_EMAILS"])
+    fold = current_app.config["FOLD_EMAIL_ALIASES"]
+    cached = current_app.extensions.get("campaign.blocked_emails")
+    if cached and cached[0] == (listed, fold):
+        return cached[1]
+    canonicals = set()
+    for raw in listed:
         try:
-            if address in ipaddress.ip_network(network, strict=False):
-                return True
+            canonicals.add(normalize_email(raw).canonical)
         except ValueError:
-            continue
-    return False
+            log.warning("BLOCKED_EMAILS: ignoring %r, not an email address", raw)
+    result = frozenset(canonicals)
+    current_app.extensions["campaign.blocked_emails"] = ((listed, fold), result)
+    return result
+
+
+def email_blocked(canonical: str) -> bool:
+    """An individually blocked address. Dropped silently, unlike blocked domains: the
+    list holds people who must not be signed up (e.g. someone who asked never to be,
+    or addresses a harasser keeps using), and whoever typed it should learn nothing."""
+    return canonical in _blocked_canonicals()
 
 
 def check_signing(
@@ -66,3 +118,93 @@ def check_signing(
     if over_limit("sign-petition", config["RATELIMIT_SIGN_PER_PETITION"], slug):
         return Verdict("rate limit (petition)")
     return CLEAN
+
+
+@dataclass(frozen=True)
+class Trend:
+    kind: str  # "ip" (daily IP hash) or "domain" (email domain hash)
+    key: str  # the keyed hash: it names no one, but lets an organizer filter on it
+    count: int  # signatures in the window
+    expected: float  # the usual number per window, from the baseline period
+
+
+def trending(
+    campaign_id: int,
+    *,
+    window: timedelta = timedelta(hours=1),
+    baseline: timedelta = timedelta(days=7),
+    factor: float = 5.0,
+    minimum: int = 20,
+) -> list[Trend]:
+    """IP hashes and email domains signing far above their own normal rate.
+
+    A group trends when it has at least `minimum` signatures in the last `window`
+    and `factor` times its average per window over the `baseline` before that.
+    Comparing each group with its own history keeps big mail providers quiet
+    while a new domain or one address hammering the form stands out.
+    """
+    from sqlalchemy import func, select
+
+    from ..extensions import db
+    from ..models import Signature, utcnow
+
+    now = utcnow()
+    start, past_start = now - window, now - baseline
+    windows_in_baseline = max((baseline - window) / window, 1.0)
+    trends: list[Trend] = []
+    for kind, column in (("ip", Signature.ip_hash), ("domain", Signature.email_domain_hash)):
+        recent = db.session.execute(
+            select(column, func.count())
+            .where(Signature.campaign_id == campaign_id, Signature.created_at >= start,
+                   column.is_not(None))
+            .group_by(column)
+            .having(func.count() >= minimum)
+        ).all()  # fmt: skip
+        for key, count in recent:
+            past = db.session.scalar(
+                select(func.count()).where(
+                    Signature.campaign_id == campaign_id, column == key,
+                    Signature.created_at >= past_start, Signature.created_at < start,
+                )
+            )  # fmt: skip
+            expected = past / windows_in_baseline
+            if count >= factor * max(expected, 1.0):
+                trends.append(Trend(kind, key, count, round(expected, 2)))
+    return sorted(trends, key=lambda t: -t.count)
+
+
+def alert_trends(campaign_id: int, slug: str, **thresholds) -> list[Trend]:
+    """Mail organizers about new trends, once per trend per day; recorded in the audit log."""
+    from sqlalchemy import select
+
+    from ..extensions import db
+    from ..models import AdminUser, AuditEvent, utcnow
+    from . import mail
+
+    fresh = []
+    since = utcnow() - timedelta(days=1)
+    for trend in trending(campaign_id, **thresholds):
+        target = f"{trend.kind}:{trend.key}"
+        seen = db.session.scalar(
+            select(AuditEvent.id).where(
+                AuditEvent.action == "abuse.trend", AuditEvent.target == target,
+                AuditEvent.campaign_id == campaign_id, AuditEvent.at >= since,
+            ).limit(1)
+        )  # fmt: skip
+        if seen is None:
+            fresh.append(trend)
+            db.session.add(AuditEvent(
+                action="abuse.trend", campaign_id=campaign_id, target=target,
+                details=json.dumps({"count": trend.count, "expected": trend.expected}),
+            ))  # fmt: skip
+    if fresh:
+        organizers = db.session.scalars(
+            select(AdminUser.email).where(
+                AdminUser.disabled.is_(False), AdminUser.role.in_(("owner", "organizer"))
+            )
+        ).all()
+        for address in organizers:
+            message = mail.render_mail("trend_alert", "en", to=address, slug=slug, trends=fresh)
+            mail.enqueue(message, kind="trend-alert")
+    db.session.commit()
+    return fresh

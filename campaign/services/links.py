@@ -30,7 +30,8 @@ def make_token(signature: Signature, purpose: str) -> str:
 def parse_token(token: str) -> int | None:
     """The signature id a token names, or None if it isn't shaped like a token."""
     head, sep, tail = (token or "").partition("-")
-    if not sep or not head.isdigit() or len(head) > 18 or len(tail) != 40:
+    # isascii: str.isdigit() accepts '²' and '١', which int() refuses or misreads.
+    if not sep or not (head.isascii() and head.isdigit()) or len(head) > 18 or len(tail) != 40:
         return None
     return int(head)
 

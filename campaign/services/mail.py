@@ -167,24 +167,27 @@ def claim_due(limit: int) -> list[int]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    claimed = []
-    for message_id in db.session.scalars(due).all():
-        # Re-checked row by row: SQLite has no SKIP LOCKED, so two workers may select the
-        # same rows; only one conditional UPDATE matches, and only its worker sends.
-        won = db.session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == message_id,
-                OutboxMessage.status == "pending",
-                OutboxMessage.next_attempt_at <= now,
-                (OutboxMessage.locked_until.is_(None)) | (OutboxMessage.locked_until < now),
+    ids = list(db.session.scalars(due))
+    claimed: list[int] = []
+    if ids:
+        # The lease condition is checked again in the UPDATE: on SQLite, where there is
+        # no SKIP LOCKED, two workers can read the same ids, but only one UPDATE (they
+        # are serialized) still finds each row free, and RETURNING says which.
+        claimed = list(
+            db.session.scalars(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.status == "pending",
+                    (OutboxMessage.locked_until.is_(None)) | (OutboxMessage.locked_until < now),
+                )
+                .values(locked_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+                .returning(OutboxMessage.id)
+                .execution_options(synchronize_session=False)
             )
-            .values(locked_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
-        ).rowcount
-        if won:
-            claimed.append(message_id)
+        )
     db.session.commit()
-    return claimed
+    return sorted(claimed)
 
 
 def deliver_due(limit: int = 50, transport: Transport | None = None) -> tuple[int, int]:

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from ..extensions import db
 from ..models import (
     Campaign,
+    ConsentWording,
     NameToken,
     OutboxMessage,
     Signature,
@@ -63,6 +64,67 @@ def signer_record(signature: Signature) -> SignerRecord:
         confirmed_at=signature.confirmed_at,
         erased=signature.erased_at is not None,
     )
+
+
+def data_copy(signature: Signature) -> dict:
+    """Everything held about one signature, decrypted, for the signer's own copy.
+
+    Keyed hashes are described rather than shown: they are not the signer's data
+    in any readable form, and showing them would only help someone match them.
+    """
+    record = signer_record(signature)
+    retention = timedelta(days=current_app.config["IP_HASH_RETENTION_DAYS"])
+    wording = signature.consent_wording_id and db.session.get(
+        ConsentWording, signature.consent_wording_id
+    )
+    queued = db.session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.signature_id == signature.id, OutboxMessage.status == "pending"
+        )
+    )
+    sent = db.session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.signature_id == signature.id, OutboxMessage.status == "sent"
+        )
+    )
+
+    def when(value: datetime | None) -> str | None:
+        return value.replace(microsecond=0).isoformat() + "Z" if value else None
+
+    return {
+        "petition": signature.campaign.slug,
+        "name": record.name,
+        "email": record.email,
+        "comment": record.comment,
+        "country": record.country,
+        "language": record.language,
+        "status": record.status,
+        "counted": signature.counted,
+        "show_name_publicly": record.public_consent,
+        "email_me_about_campaign": record.contact_consent,
+        "consent_wording": {
+            "public": wording.public_text if wording else None,
+            "contact": wording.contact_text if wording else None,
+        },
+        "came_from": record.source,
+        "referred_by_code": record.referrer_code,
+        "own_referral_code": signature.referral_code,
+        "signed_at": when(record.created_at),
+        "confirmed_at": when(record.confirmed_at),
+        "reminder_sent_at": when(signature.reminder_sent_at),
+        "unsubscribed_at": when(signature.unsubscribed_at),
+        "mails_sent": sent,
+        "mails_waiting": queued,
+        "keyed_hashes": {
+            "email": signature.dedup_key is not None,
+            "email_domain": signature.email_domain_hash is not None,
+            "name_words": len(signature.name_tokens),
+            "ip_address_of_the_day": signature.ip_hash is not None,
+            "ip_hash_deleted_by": when(signature.created_at + retention)
+            if signature.ip_hash
+            else None,
+        },
+    }
 
 
 def public_name(full_name: str | None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,10 +28,16 @@ from ..models import (
     SignatureStatus,
     utcnow,
 )
-from . import counting, crypto, links, mail
+from . import abuse, counting, crypto, links, mail
 from .campaigns import get_row
 from .content import CampaignContent
-from .validation import clean_comment, country_codes, normalize_email, normalize_name
+from .validation import (
+    check_email_policy,
+    clean_comment,
+    country_codes,
+    normalize_email,
+    normalize_name,
+)
 
 
 class SigningError(ValueError):
@@ -63,6 +70,24 @@ class SignOutcome:
     signature_id: int | None
     repeat: bool
     flagged: bool = False
+    dropped: bool = False  # a blocked address: nothing recorded, same answer
+
+
+def clean_source(raw: str | None) -> str | None:
+    """The ?source= tag as stored: printable, one line, at most 64 characters.
+
+    It comes straight from a URL, so it may hold anything; PostgreSQL refuses NUL
+    in text, and admin pages and CSV exports show it.
+    """
+    text = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in raw or "")
+    text = " ".join(text.split())[:64]
+    return text or None
+
+
+def clean_code(raw: str | None) -> str | None:
+    """A sharer's referral code (?ref=): only the URL-safe characters codes are made of."""
+    code = "".join(c for c in (raw or "") if c.isascii() and (c.isalnum() or c in "-_"))[:16]
+    return code or None
 
 
 def name_words(name: str) -> set[str]:
@@ -91,22 +116,22 @@ def consent_wording_id(language: str, public_text: str, contact_text: str) -> in
         return known[digest]
     select_wording = select(ConsentWording.id).where(ConsentWording.digest == digest)
     wording_id = db.session.scalar(select_wording)
-    if wording_id is not None:
-        # Found by a query, so committed: sign() asks once per transaction, before its insert.
-        known[digest] = wording_id
-        return wording_id
-    try:
-        with db.session.begin_nested():
-            record = ConsentWording(
-                digest=digest, language=language, public_text=public_text,
-                contact_text=contact_text,
-            )  # fmt: skip
-            db.session.add(record)
-        # Not cached: this row commits with the caller's transaction, and a repeat
-        # signing rolls it back; a cached id would then point at nothing.
-        return record.id
-    except IntegrityError:  # written by a concurrent request
-        return db.session.scalar(select_wording)
+    if wording_id is None:
+        try:
+            with db.session.begin_nested():
+                record = ConsentWording(
+                    digest=digest, language=language, public_text=public_text,
+                    contact_text=contact_text,
+                )  # fmt: skip
+                db.session.add(record)
+            # Not cached yet: this transaction may still roll back (e.g. the database
+            # goes away), and a cached id of a row that never committed would break
+            # every later signature's foreign key.
+            return record.id
+        except IntegrityError:  # written by a concurrent request
+            wording_id = db.session.scalar(select_wording)
+    known[digest] = wording_id
+    return wording_id
 
 
 def validate(data: SignatureInput) -> tuple[str, object, str | None]:
@@ -117,6 +142,7 @@ def validate(data: SignatureInput) -> tuple[str, object, str | None]:
         raise SigningError("name", str(exc)) from exc
     try:
         email = normalize_email(data.email)
+        check_email_policy(email)
     except ValueError as exc:
         raise SigningError("email", str(exc)) from exc
     if data.country not in country_codes():
@@ -142,6 +168,8 @@ def sign(
     that bots made (honeypot, too fast), which must not mail whoever they named.
     """
     name, email, comment = validate(data)
+    if abuse.email_blocked(email.canonical):
+        return SignOutcome(None, repeat=False, dropped=True)
     campaign = get_row(content)
     key = dedup_key(email.canonical)
     signature = Signature(
@@ -159,8 +187,8 @@ def sign(
         consent_wording_id=consent_wording_id(
             data.language, data.consent_public_text, data.consent_contact_text
         ),
-        source=(data.source or None) and data.source[:64],
-        referrer_code=(data.referrer_code or None) and data.referrer_code[:16],
+        source=clean_source(data.source),
+        referrer_code=clean_code(data.referrer_code),
         referral_code=secrets.token_urlsafe(9),
         ip_hash=crypto.ip_hash(data.ip),
         link_nonce=links.new_nonce(),
@@ -172,14 +200,25 @@ def sign(
     db.session.add(signature)
     try:
         db.session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
         db.session.rollback()
+        if not is_dedup_conflict(exc):
+            raise  # anything else is a bug, not a repeat signing to answer silently
         return repeat_signing(content, campaign, key, send_mail=send_mail)
     if send_mail:
         mail.enqueue(confirmation_mail(content, signature, email.address, name),
                      kind="confirm", signature_id=signature.id)  # fmt: skip
     db.session.commit()
     return SignOutcome(signature.id, repeat=False, flagged=signature.flagged)
+
+
+def is_dedup_conflict(error: IntegrityError) -> bool:
+    """Whether the UNIQUE (campaign_id, dedup_key) constraint refused the insert.
+
+    PostgreSQL names the constraint; SQLite names the columns.
+    """
+    message = str(error.orig)
+    return "uq_signatures_campaign_dedup" in message or "signatures.dedup_key" in message
 
 
 def repeat_signing(
@@ -210,10 +249,60 @@ def repeat_signing(
     return SignOutcome(signature.id, repeat=True)
 
 
+def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:
+    """Queue the confirmation mail again for an address whose signature waits for it.
+
+    The caller answers the same whether or not anything was sent, so the form can't
+    be used to learn who signed. Returns whether a mail was queued (for tests and
+    logs only). Raises ValueError for an address that isn't one.
+    """
+    email = normalize_email(raw_email)
+    if not content.accepts_signatures:
+        return False
+    campaign = get_row(content)
+    signature = db.session.scalar(
+        select(Signature).where(
+            Signature.campaign_id == campaign.id,
+            Signature.dedup_key == dedup_key(email.canonical),
+            Signature.status == SignatureStatus.PENDING,
+            Signature.email_enc.is_not(None),
+        )
+    )
+    # Only signatures we mailed before: bot-made ones (honeypot, too fast) never were.
+    if signature is None or is_expired(signature) or not _was_mailed(signature.id):
+        return False
+    # The same cap as "already signed" notes, checked and raised in one statement.
+    allowed = db.session.execute(
+        update(Signature)
+        .where(
+            Signature.id == signature.id,
+            Signature.already_signed_mails < current_app.config["ALREADY_SIGNED_MAIL_LIMIT"],
+        )
+        .values(already_signed_mails=Signature.already_signed_mails + 1)
+    ).rowcount
+    if allowed:
+        address, name = crypto.decrypt(signature.email_enc), crypto.decrypt(signature.name_enc)
+        mail.enqueue(confirmation_mail(content, signature, address, name),
+                     kind="resend", signature_id=signature.id)  # fmt: skip
+    db.session.commit()
+    return bool(allowed)
+
+
+def _was_mailed(signature_id: int) -> bool:
+    from ..models import OutboxMessage
+
+    return db.session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.signature_id == signature_id).limit(1)
+    ) is not None
+
+
 def _signer_links(content: CampaignContent, signature: Signature) -> dict[str, str]:
     language = signature.language
     manage = links.make_token(signature, "manage")
     return {
+        "data_url": links.external_url(
+            "petition.my_data", language, slug=content.slug, token=manage
+        ),
         "confirm_url": links.external_url(
             "petition.confirm", language, slug=content.slug,
             token=links.make_token(signature, "confirm"),

@@ -32,6 +32,7 @@ class NormalizedEmail:
     address: str  # as the signer should receive it (email-validator's `normalized`)
     canonical: str  # the dedup form: NFC, local part case-folded, domain IDNA-normalized
     domain: str
+    ascii_domain: str = ""  # the domain in IDNA (xn--) form, for block and allow lists
 
 
 def normalize_name(raw: str) -> str:
@@ -80,7 +81,63 @@ def normalize_email(raw: str, *, fold_aliases: bool | None = None) -> Normalized
     local = unicodedata.normalize("NFC", local).casefold()
     if fold_aliases if fold_aliases is not None else config["FOLD_EMAIL_ALIASES"]:
         local, domain = fold_provider_aliases(local, domain)
-    return NormalizedEmail(address=info.normalized, canonical=f"{local}@{domain}", domain=domain)
+    return NormalizedEmail(
+        address=info.normalized,
+        canonical=f"{local}@{domain}",
+        domain=domain,
+        ascii_domain=(info.ascii_domain or domain).lower(),
+    )
+
+
+def _domain_in(domain: str, listed: str) -> bool:
+    """`domain` is `listed` or one of its subdomains."""
+    listed = listed.strip().lower().lstrip("@").strip(".")
+    return bool(listed) and (domain == listed or domain.endswith("." + listed))
+
+
+def is_disposable(domain: str) -> bool:
+    """Whether the domain (or a parent of it) is on the disposable-email-domains list."""
+    from disposable_email_domains import blocklist
+
+    labels = domain.lower().split(".")
+    return any(".".join(labels[i:]) in blocklist for i in range(len(labels) - 1))
+
+
+def check_email_policy(email: NormalizedEmail) -> None:
+    """Refuse addresses the configured domain lists exclude, with a message to the signer.
+
+    These are answered openly, not silently: the person is real and can simply use
+    another address, and a domain rule is no secret. (Blocked individual addresses,
+    by contrast, are dropped silently: see `services.abuse.email_blocked`.)
+    """
+    config = current_app.config
+    domain = email.ascii_domain or email.domain.lower()
+    allowed = [d for d in config["ALLOWED_EMAIL_DOMAINS"] if d.strip()]
+    explicitly_allowed = any(_domain_in(domain, d) for d in allowed)
+    if allowed and not explicitly_allowed:
+        raise ValueError(
+            _l("This petition accepts addresses at %(domains)s only.",
+               domains=", ".join(d.strip().lstrip("@") for d in allowed))
+        )  # fmt: skip
+    if any(_domain_in(domain, d) for d in config["BLOCKED_EMAIL_DOMAINS"]):
+        raise ValueError(
+            _l("Addresses at %(domain)s can't sign this petition. Please use another address.",
+               domain=email.domain)
+        )  # fmt: skip
+    # An organizer's explicit allow list overrides the public disposable list.
+    if config["BLOCK_DISPOSABLE_EMAIL"] and not explicitly_allowed and is_disposable(domain):
+        raise ValueError(
+            _l("%(domain)s is a disposable-mail service. Please use an address you keep: "
+               "we need it to confirm your signature, and to reach you if you withdraw.",
+               domain=email.domain)
+        )  # fmt: skip
+
+
+def accepted_email(raw: str) -> NormalizedEmail:
+    """Normalize an address and apply the domain lists (for the sign form and the API)."""
+    email = normalize_email(raw)
+    check_email_policy(email)
+    return email
 
 
 def fold_provider_aliases(local: str, domain: str) -> tuple[str, str]:

@@ -1,0 +1,92 @@
+"""A real Chromium against a real server: no request leaves the site's origin, and
+axe-core finds no serious or critical accessibility violation (English and Persian)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.models import Signature
+from campaign.services import links
+from tests.conftest import ROOT, SLUG, require
+
+CHROMIUM = "/usr/bin/chromium"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]  # fmt: skip
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def browser():
+    require(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
+            "Chromium is not installed")  # fmt: skip
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def test_no_request_leaves_the_origin(app, live_server, browser):
+    server = live_server()
+    requests: list[str] = []
+    context = browser.new_context()
+    page = context.new_page()
+    page.on("request", lambda request: requests.append(request.url))
+
+    page.goto(f"{server.url}/{SLUG}/")
+    page.fill("#name", "Maryam Ahmadi")
+    page.fill("#email", "browser@example.org")
+    page.select_option("#country", "DE")
+    page.get_by_role("button", name="Sign the petition").click()
+    page.wait_for_url(f"**/{SLUG}/check-inbox")
+    assert page.get_by_role("heading", name="Check your inbox").is_visible()
+
+    db.session.expire_all()
+    signature = db.session.scalars(select(Signature)).one()
+    page.goto(f"{server.url}/{SLUG}/confirm/{links.make_token(signature, 'confirm')}")
+    page.get_by_role("button", name="Confirm my signature").click()
+    page.wait_for_load_state("networkidle")
+    assert "your signature counts" in page.content()
+    page.goto(f"{server.url}/{SLUG}/my-data/{links.make_token(signature, 'manage')}")
+    page.wait_for_load_state("networkidle")
+    context.close()
+
+    assert len(requests) >= 8  # pages, CSS, JS: the recording works
+    outside = [url for url in requests
+               if origin(url) != server.url and not url.startswith("data:")]  # fmt: skip
+    assert outside == []
+
+
+def test_english_and_persian_pages_have_no_serious_axe_violations(live_server, browser):
+    require(AXE.exists(), "axe-core is not installed (npm install axe-core)")
+    server = live_server()
+    # The page's CSP forbids injected scripts, rightly; axe is the test's, not the page's.
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    paths = [f"{prefix}/{SLUG}/{page}" for prefix in ("", "/fa") for page in ("", "check-inbox")]
+    for path in paths:
+        page.goto(f"{server.url}{path}")
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("axe.run()")
+        assert result["passes"], "axe ran its checks"
+        serious = [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == [], (path, serious)
+    context.close()

@@ -1,0 +1,204 @@
+"""The database goes away: a 503 page with Retry-After, nothing half-written, and
+recovery without a restart when it returns (pool_pre_ping).
+
+PostgreSQL is made unreachable for real: through a TCP relay we cut, and by killing
+the app's connections with pg_terminate_backend, including in the middle of the
+signing transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+
+import pytest
+from sqlalchemy import create_engine, event, func, select, text
+
+from campaign import create_app
+from campaign.extensions import db
+from campaign.models import OutboxMessage, Signature
+from tests.conftest import (
+    SLUG,
+    TEST_DATABASE_URL,
+    free_port,
+    require,
+    sign,
+    using_postgres,
+)
+from tests.conftest import test_config as make_config
+
+
+def assert_unavailable(response) -> None:
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    if response.mimetype == "text/html":
+        assert "reach our database" in response.get_data(as_text=True)
+
+
+def test_unreachable_database_answers_503_with_retry_after(tmp_path):
+    # A PostgreSQL address where nothing listens: every backend gets this in CI.
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    app = create_app(make_config(url, WTF_CSRF_ENABLED=False))
+    client = app.test_client()
+    with app.app_context():
+        assert_unavailable(client.get("/"))
+        assert_unavailable(client.get(f"/{SLUG}/"))
+        assert_unavailable(
+            client.post(f"/{SLUG}/sign",
+                        data={"name": "Maryam Ahmadi", "email": "m@example.org", "country": "DE"})
+        )  # fmt: skip
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        assert health.get_json()["status"] == "error"
+        db.engine.dispose()
+
+
+class Relay:
+    """A TCP relay to PostgreSQL that can be cut (every connection dropped) and restored."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self.sockets: list[socket.socket] = []
+        self.listener: socket.socket | None = None
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        if self.listener:
+            # shutdown() wakes the accept() blocked in the relay's thread; close() alone doesn't.
+            with contextlib.suppress(OSError):
+                self.listener.shutdown(socket.SHUT_RDWR)
+            self.listener.close()
+            self.listener = None
+        with self.lock:
+            for sock in self.sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self.sockets = []
+
+
+def direct_counts() -> tuple[int, int]:
+    """Rows as the database has them, through a connection of our own."""
+    engine = create_engine(TEST_DATABASE_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        signatures = conn.scalar(select(func.count()).select_from(Signature.__table__))
+        mails = conn.scalar(select(func.count()).select_from(OutboxMessage.__table__))
+    engine.dispose()
+    return signatures, mails
+
+
+@pytest.fixture
+def postgres_app(database_url):
+    require(using_postgres(), "needs PostgreSQL (TEST_DATABASE_URL)")
+    from sqlalchemy.engine import make_url
+
+    real = make_url(TEST_DATABASE_URL)
+    relay = Relay((real.host or "127.0.0.1", real.port or 5432))
+    relay.start()
+    url = real.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    app = create_app(make_config(url))
+    with app.app_context():
+        yield app, relay
+        db.session.remove()
+        db.engine.dispose()
+    relay.cut()
+
+
+@pytest.mark.postgres
+def test_postgres_cut_off_answers_503_writes_nothing_and_recovers(postgres_app):
+    app, relay = postgres_app
+    client = app.test_client()
+    assert sign(client, email="before@example.org").status_code == 303
+    assert direct_counts() == (1, 1)
+    data = {**_form(client), "email": "during@example.org"}
+
+    relay.cut()
+    assert_unavailable(client.get(f"/{SLUG}/"))
+    assert_unavailable(client.post(f"/{SLUG}/sign", data=data))
+    assert client.get("/healthz").status_code == 503
+    assert direct_counts() == (1, 1)  # nothing half-written
+
+    relay.start()  # the database is back; no restart of the app
+    assert client.get(f"/{SLUG}/").status_code == 200
+    assert client.post(f"/{SLUG}/sign", data=data).status_code == 303
+    assert direct_counts() == (2, 2)
+
+
+def _form(client) -> dict:
+    from tests.conftest import sign_data
+
+    return sign_data(client)
+
+
+def terminate_app_connections() -> int:
+    engine = create_engine(TEST_DATABASE_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        killed = conn.execute(
+            text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                 "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                 "AND backend_type = 'client backend'")  # fmt: skip
+        ).scalar()
+    engine.dispose()
+    return killed
+
+
+@pytest.mark.postgres
+def test_terminated_connections_are_replaced_without_an_error(client, app):
+    require(using_postgres(), "needs PostgreSQL (TEST_DATABASE_URL)")
+    assert client.get(f"/{SLUG}/").status_code == 200  # the pool holds a connection
+    db.session.remove()
+    assert terminate_app_connections() >= 1
+    assert client.get(f"/{SLUG}/").status_code == 200  # pool_pre_ping replaced it
+    assert sign(client, email="after@example.org").status_code == 303
+
+
+@pytest.mark.postgres
+def test_connection_killed_mid_signing_leaves_no_partial_row(client, app):
+    """The signature is inserted, then the connection dies before its mail is written."""
+    require(using_postgres(), "needs PostgreSQL (TEST_DATABASE_URL)")
+    data = _form(client)
+
+    def kill_before_outbox_insert(conn, cursor, statement, parameters, context, many):
+        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+            terminate_app_connections()
+
+    event.listen(db.engine, "before_cursor_execute", kill_before_outbox_insert)
+    try:
+        response = client.post(f"/{SLUG}/sign", data={**data, "email": "mid@example.org"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", kill_before_outbox_insert)
+    assert_unavailable(response)
+    assert direct_counts() == (0, 0)  # the signature's INSERT was rolled back with it
+    again = client.post(f"/{SLUG}/sign", data={**data, "email": "mid@example.org"})
+    assert again.status_code == 303
+    assert direct_counts() == (1, 1)  # and the retry is recorded whole

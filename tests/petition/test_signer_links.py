@@ -1,0 +1,177 @@
+"""The signer's own links: the data copy, the resend form, and their rate limits."""
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from campaign.extensions import db
+from campaign.models import OutboxMessage, Signature
+from campaign.services import links
+from tests.conftest import SLUG, deliver, hidden_fields, sign, sign_data
+
+
+def csrf(client) -> str:
+    return sign_data(client)["csrf_token"]
+
+
+def outbox_kinds() -> list[str]:
+    return db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
+
+
+def resend(client, email: str):
+    page = client.get(f"/{SLUG}/check-inbox")
+    data = hidden_fields(page.get_data(as_text=True))
+    data["email"] = email
+    return client.post(f"/{SLUG}/resend", data=data)
+
+
+# --- data copy ------------------------------------------------------------------
+
+
+def test_mail_footer_links_to_the_data_copy(client, app, mailbox):
+    response = sign(client, email="copy@example.org", name="Roya Karimi",
+                    comment="<script>x</script>")  # fmt: skip
+    assert response.status_code == 303
+    deliver(app)
+    [message] = mailbox.to("copy@example.org")
+    [link] = mailbox.links(message, "my-data")
+    html = message.get_body(("html",)).get_content()
+    assert "/my-data/" in html
+    path = link.replace("http://petition.test", "")
+    page = client.get(path)
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert "copy@example.org" in body and "Germany" in body
+    assert "waiting for your confirmation" in body
+    assert "&lt;script&gt;x&lt;/script&gt;" in body and "<script>x" not in body
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_data_copy_as_json_download(client, app):
+    sign(client, email="json@example.org", name="Sara Tehrani", comment="For my uncle",
+         public_consent="y")  # fmt: skip
+    signature = db.session.scalars(select(Signature)).one()
+    token = links.make_token(signature, "manage")
+    response = client.get(f"/{SLUG}/my-data/{token}?format=json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert "attachment" in response.headers["Content-Disposition"]
+    data = json.loads(response.get_data(as_text=True))
+    assert data["email"] == "json@example.org"
+    assert data["name"] == "Sara Tehrani"
+    assert data["comment"] == "For my uncle"
+    assert data["country"] == "DE"
+    assert data["status"] == "pending" and data["counted"] is False
+    assert data["show_name_publicly"] is True
+    assert data["consent_wording"]["public"].startswith("Show my first name")
+    assert data["mails_waiting"] == 1
+    assert data["keyed_hashes"]["email"] is True
+    assert data["keyed_hashes"]["name_words"] == 2
+
+
+def test_data_copy_refuses_other_tokens_and_says_when_erased(client, app):
+    sign(client, email="gone@example.org")
+    signature = db.session.scalars(select(Signature)).one()
+    manage = links.make_token(signature, "manage")
+    confirm = links.make_token(signature, "confirm")
+    assert client.get(f"/{SLUG}/my-data/{confirm}").status_code == 404  # wrong purpose
+    tampered = manage[:-1] + ("1" if manage[-1] == "0" else "0")
+    assert client.get(f"/{SLUG}/my-data/{tampered}").status_code == 404
+    assert client.get(f"/{SLUG}/my-data/nonsense").status_code == 404
+    assert client.get(f"/{SLUG}/my-data/{manage}").status_code == 200
+    client.post(f"/{SLUG}/withdraw/{manage}", data={"csrf_token": csrf(client)})
+    response = client.get(f"/{SLUG}/my-data/{manage}")
+    assert response.status_code == 410
+    assert "gone@example.org" not in response.get_data(as_text=True)
+
+
+# --- resend ---------------------------------------------------------------------
+
+
+def test_check_inbox_has_a_resend_form(client):
+    html = client.get(f"/{SLUG}/check-inbox").get_data(as_text=True)
+    assert f'action="/{SLUG}/resend"' in html
+    assert 'name="email"' in html and 'name="csrf_token"' in html
+
+
+def test_resend_requeues_for_a_pending_signature_and_answers_neutrally(client, app, mailbox):
+    sign(client, email="slow@example.org")
+    known = resend(client, "SLOW@example.org")
+    unknown = resend(client, "never-signed@example.org")
+    assert known.status_code == unknown.status_code == 303
+    assert known.headers["Location"] == unknown.headers["Location"]
+    assert outbox_kinds() == ["confirm", "resend"]
+    deliver(app)
+    first, second = mailbox.to("slow@example.org")
+    assert mailbox.links(first, "confirm") == mailbox.links(second, "confirm")
+    page = client.get(known.headers["Location"]).get_data(as_text=True)
+    assert "If this address has a signature waiting" in page
+
+
+def test_resend_is_capped_and_skips_confirmed_and_bot_signatures(client, app):
+    app.config["ALREADY_SIGNED_MAIL_LIMIT"] = 2
+    sign(client, email="cap@example.org")
+    for _ in range(4):
+        assert resend(client, "cap@example.org").status_code == 303
+    assert outbox_kinds() == ["confirm", "resend", "resend"]
+
+    sign(client, email="bot@example.org", website="http://spam")  # honeypot: never mailed
+    assert resend(client, "bot@example.org").status_code == 303
+    assert outbox_kinds().count("resend") == 2
+
+
+def test_resend_with_a_bad_address_shows_a_field_error(client, app):
+    response = resend(client, "not-an-address")
+    assert response.status_code == 422
+    assert 'id="email-error"' in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
+
+
+# --- rate limits (in-memory storage; the Redis versions are in test_two_instances) -----
+
+
+@pytest.fixture
+def limited(app_config):
+    app_config.update(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+        RATELIMIT_CONFIRM="3 per minute",
+        RATELIMIT_RESEND="2 per minute",
+    )
+    return app_config
+
+
+def test_confirm_is_rate_limited_per_ip(limited, client, app):
+    for _ in range(3):
+        assert client.get(f"/{SLUG}/confirm/1-{'0' * 40}").status_code == 404
+    response = client.get(f"/{SLUG}/confirm/1-{'0' * 40}")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"]
+    other_ip = client.get(f"/{SLUG}/confirm/1-{'0' * 40}",
+                          environ_base={"REMOTE_ADDR": "198.51.100.4"})  # fmt: skip
+    assert other_ip.status_code == 404
+
+
+def test_resend_is_rate_limited(limited, client, app):
+    sign(client, email="r@example.org")
+    assert resend(client, "r@example.org").status_code == 303
+    assert resend(client, "r@example.org").status_code == 303
+    assert resend(client, "r@example.org").status_code == 429
+    assert outbox_kinds() == ["confirm", "resend", "resend"]
+
+
+def test_ratelimit_enabled_false_turns_limits_off(app_config, client, app):
+    app.config["RATELIMIT_CONFIRM"] = "1 per minute"
+    for _ in range(5):
+        assert client.get(f"/{SLUG}/confirm/1-{'0' * 40}").status_code == 404
+
+
+def test_resend_form_and_domain_errors_are_translated(client, app):
+    persian = client.get(f"/fa/{SLUG}/check-inbox").get_data(as_text=True)
+    assert "ایمیلی نرسید؟" in persian and "نشانی ایمیل شما" in persian
+    response = sign(client, prefix="/fa", email="someone@mailinator.com")
+    assert response.status_code == 422
+    assert "یک‌بارمصرف" in response.get_data(as_text=True)
+    assert "Renvoyer l’e-mail" in client.get(f"/fr/{SLUG}/check-inbox").get_data(as_text=True)
