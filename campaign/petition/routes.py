@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, current_app, redirect, render_template, request, url_for
 
+from ..extensions import csrf
 from ..i18n import current_language
 from ..services import abuse, counting, privacy, signing
 from ..services.campaigns import current_goal, get_row
@@ -170,6 +171,31 @@ def withdraw(slug: str, token: str):
         state = "done"
     return render_template(
         "petition/withdraw.html",
+        campaign=content,
+        text=content.text(current_language()),
+        state=state,
+        token=token,
+    )
+
+
+@bp.route("/<slug>/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058 one-click: mail clients POST without a CSRF token
+def unsubscribe(slug: str, token: str):
+    """GET asks; POST unsubscribes. Idempotent, and it changes nothing but consent."""
+    content = load_campaign(slug)
+    signature = signing.find_by_token(token, "manage")
+    if signature is None or signature.campaign.slug != slug:
+        return render_template(
+            "petition/unsubscribe.html", campaign=content, text=content.text(current_language()),
+            state="invalid",
+        ), 404  # fmt: skip
+    state = "ask"
+    if request.method == "POST":
+        if signature.contact_consent or signature.unsubscribed_at is None:
+            privacy.unsubscribe(signature)
+        state = "done"
+    return render_template(
+        "petition/unsubscribe.html",
         campaign=content,
         text=content.text(current_language()),
         state=state,
