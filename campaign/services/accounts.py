@@ -22,9 +22,26 @@ from . import abuse, audit, crypto
 ROLES = ("owner", "organizer", "viewer")
 RANK = {"viewer": 1, "organizer": 2, "owner": 3}
 PASSWORD_MIN = 12
-_hasher = PasswordHasher()
-# Verified against when the account doesn't exist, so timing doesn't reveal accounts.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def _hasher_and_dummy() -> tuple[PasswordHasher, str]:
+    """argon2id with the library's defaults (RFC 9106 low-memory profile) unless the
+    app config sets ARGON2_TIME_COST / ARGON2_MEMORY_COST (KiB)."""
+    config = current_app.config
+    time_cost = config.get("ARGON2_TIME_COST", 3)
+    memory_cost = config.get("ARGON2_MEMORY_COST", 65536)
+    key = ("campaign.argon2", time_cost, memory_cost)
+    cached = current_app.extensions.get(key)
+    if cached is None:
+        hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost)
+        # Verified against for unknown accounts, so timing doesn't reveal who has one.
+        cached = (hasher, hasher.hash("not-a-real-password"))
+        current_app.extensions[key] = cached
+    return cached
+
+
+def _hasher() -> PasswordHasher:
+    return _hasher_and_dummy()[0]
 
 
 class AccountError(ValueError):
@@ -40,7 +57,7 @@ def normalize_email(email: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def check_password_rules(password: str) -> None:
@@ -51,14 +68,15 @@ def check_password_rules(password: str) -> None:
 
 
 def verify_password(user: AdminUser | None, password: str) -> bool:
+    hasher, dummy = _hasher_and_dummy()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+        hasher.verify(user.password_hash if user else dummy, password or "")
     except (VerificationError, InvalidHashError):
         return False
     if user is None:
         return False
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
     return True
 
 

@@ -31,7 +31,16 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def forget_cached_csrf() -> None:
+    """The tests' app context outlives requests, and Flask-WTF caches the token in `g`:
+    drop it so a second test client gets a token for its own session."""
+    from flask import g
+
+    g.pop("csrf_token", None)
+
+
 def login(client, email: str, password: str = PASSWORD):
+    forget_cached_csrf()
     page = client.get("/admin/login")
     token = csrf_from(page.get_data(as_text=True))
     return client.post(
@@ -40,11 +49,29 @@ def login(client, email: str, password: str = PASSWORD):
 
 
 def token_for(client, path: str = "/admin/account") -> str:
+    forget_cached_csrf()
     return csrf_from(client.get(path).get_data(as_text=True))
+
+
+def fresh_g_per_request(app) -> None:
+    """In production each request gets its own app context (and `g`). The test app's
+    context spans the whole test, so Flask-Login's cached user and Flask-WTF's cached
+    token would leak from one client's request into another's: clear them per request."""
+
+    def clear_request_caches() -> None:
+        from flask import g
+
+        g.pop("_login_user", None)
+        g.pop("csrf_token", None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, clear_request_caches)
 
 
 @pytest.fixture
 def users(app):
+    fresh_g_per_request(app)
+    # Still argon2id, with less memory: the suite runs on 2 shared cores.
+    app.config.update(ARGON2_TIME_COST=1, ARGON2_MEMORY_COST=8192)
     return {role: accounts.create(email, PASSWORD, role) for role, email in EMAILS.items()}
 
 
