@@ -124,9 +124,10 @@ def apply_filter(query: Select, campaign_id: int, filters: SignerFilter) -> Sele
 
 
 def page(
-    campaign_id: int, filters: SignerFilter, *, before: int | None = None, size: int = PAGE_SIZE
+    campaign_id: int, filters: SignerFilter, *, before: int | None = None, size: int | None = None
 ) -> tuple[list[Signature], int | None]:
     """One page, newest first, keyset-paginated on id: (rows, id for the next page)."""
+    size = size or PAGE_SIZE
     query = apply_filter(select(Signature), campaign_id, filters)
     if before:
         query = query.where(Signature.id < before)

@@ -177,7 +177,8 @@ def test_required_2fa_sends_users_to_enrolment(app, users, as_role):
     app.config["ADMIN_REQUIRE_2FA"] = True
     client = as_role("viewer")
     response = client.get("/admin/")
-    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/account/2fa")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/admin/account/2fa")
     enrol_totp(client)
     assert client.get("/admin/").status_code == 200
 
