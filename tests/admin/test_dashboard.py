@@ -51,7 +51,9 @@ def test_top_countries_and_sources(app):
 
 def test_trending_alert_for_one_ip_or_domain(app):
     for n in range(12):
-        make_signature(f"Bot {'ABCDEFGHIJKL'[n]}x", f"bot{n}@burst.example", "US", ip="198.51.100.7")
+        make_signature(
+            f"Bot {'ABCDEFGHIJKL'[n]}x", f"bot{n}@burst.example", "US", ip="198.51.100.7"
+        )
     make_signature("Real Person", "real@example.org", "DE", ip="192.0.2.1")
     velocity = stats.velocity(campaign_row().id)
     kinds = {a.kind: a for a in velocity.alerts}
@@ -66,8 +68,8 @@ def test_no_alert_for_a_domain_that_is_always_busy(app):
         make_signature(f"Person {'ABCDEFGHIJKL'[n]}x", f"p{n}@busy.example", "DE", ip=None)
     # the same domain signed steadily over the day before: its usual rate is high
     for n in range(60):
-        make_signature(f"Earlier {chr(65 + n % 26)}{chr(97 + n // 26)}x", f"e{n}@busy.example", "DE",
-                       ip=None, ago=timedelta(hours=2 + n % 20))  # fmt: skip
+        name = f"Earlier {chr(65 + n % 26)}{chr(97 + n // 26)}x"
+        make_signature(name, f"e{n}@busy.example", "DE", ip=None, ago=timedelta(hours=2 + n % 20))
     assert [a for a in stats.trending(row.id) if a.kind == "domain"] == []
 
 

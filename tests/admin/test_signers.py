@@ -13,7 +13,6 @@ from campaign.services.signers import SignerFilter
 from tests.admin.conftest import campaign_row, make_signature, token_for
 from tests.conftest import SLUG
 
-
 WORDS = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf"]
 
 
@@ -117,7 +116,9 @@ def test_erase_keeps_country_date_and_count(app, users, as_role):
     signature = make_signature(comment="My father was executed in 1988.")
     client = as_role("owner")
     token = token_for(client, f"/admin/{SLUG}/signers/{signature.id}")
-    response = client.post(f"/admin/{SLUG}/signers/{signature.id}/erase", data={"csrf_token": token})
+    response = client.post(
+        f"/admin/{SLUG}/signers/{signature.id}/erase", data={"csrf_token": token}
+    )
     assert response.status_code == 303
     db.session.refresh(signature)
     assert signature.name_enc is None and signature.email_enc is None
@@ -159,8 +160,9 @@ def test_bulk_invalidation_dry_run_then_apply(app, users, as_role):
     assert dry.status_code == 200 and "5 signatures match" not in html
     assert count() == 5  # a dry run changes nothing
     row = campaign_row()
-    recent = moderation.BulkRule(email_domain="spam.example",
-                                 since=db.session.scalar(select(func.min(Signature.created_at))))
+    recent = moderation.BulkRule(
+        email_domain="spam.example", since=db.session.scalar(select(func.min(Signature.created_at)))
+    )
     expected = moderation.dry_run(row.id, recent)
     assert expected in (3, 4)
     assert moderation.dry_run(row.id, moderation.BulkRule(name_pattern="bot *")) == 3

@@ -51,7 +51,8 @@ def test_owner_signs_in_sees_dashboard_and_downloads_an_export(app, live_server,
 
             page.get_by_role("link", name="Signers").click()
             page.get_by_label("Search: name words, email address or @domain").fill(
-                "maryam@example.org")
+                "maryam@example.org"
+            )
             page.get_by_role("button", name="Filter").click()
             rows = page.locator("table.signers tbody tr")
             assert rows.count() == 1 and "Maryam Ahmadi" in rows.first.inner_text()
