@@ -13,6 +13,7 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -62,9 +63,9 @@ def hash_password(password: str) -> str:
 
 def check_password_rules(password: str) -> None:
     if len(password or "") < PASSWORD_MIN:
-        raise AccountError(f"The password must have at least {PASSWORD_MIN} characters.")
+        raise AccountError(_("The password must have at least %(n)d characters.", n=PASSWORD_MIN))
     if len(password) > 1024:
-        raise AccountError("The password is too long.")
+        raise AccountError(_("The password is too long."))
 
 
 def verify_password(user: AdminUser | None, password: str) -> bool:
@@ -89,12 +90,12 @@ def find(email: str) -> AdminUser | None:
 def create(email: str, password: str, role: str, *, actor: AdminUser | None = None) -> AdminUser:
     email = normalize_email(email)
     if "@" not in email or len(email) > 254:
-        raise AccountError("Please give a valid email address.")
+        raise AccountError(_("Please give a valid email address."))
     if role not in ROLES:
-        raise AccountError(f"The role must be one of {', '.join(ROLES)}.")
+        raise AccountError(_("The role must be one of %(roles)s.", roles=", ".join(ROLES)))
     check_password_rules(password)
     if find(email) is not None:
-        raise AccountError("An account with this email already exists.")
+        raise AccountError(_("An account with this email already exists."))
     user = AdminUser(
         email=email, password_hash=hash_password(password), role=role,
         session_token=secrets.token_hex(32), created_at=utcnow(),
@@ -133,7 +134,7 @@ def set_disabled(user: AdminUser, disabled: bool, *, actor: AdminUser | None = N
 
 def set_role(user: AdminUser, role: str, *, actor: AdminUser | None = None) -> None:
     if role not in ROLES:
-        raise AccountError(f"The role must be one of {', '.join(ROLES)}.")
+        raise AccountError(_("The role must be one of %(roles)s.", roles=", ".join(ROLES)))
     before = user.role
     user.role = role
     rotate_session(user)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -79,7 +80,7 @@ def split_name(name: str | None) -> tuple[str, str]:
 def preset_query(campaign_id: int, preset: str, filters: SignerFilter):
     """The preset's own rule, ANDed with the table's filters."""
     if preset not in PRESETS:
-        raise ExportError(f"Unknown preset {preset!r}.")
+        raise ExportError(_("Unknown preset %(preset)r.", preset=preset))
     query = apply_filter(select(Signature), campaign_id, filters)
     if preset in ("mailing", "delivery"):
         query = query.where(
@@ -257,9 +258,9 @@ def build(
     leaves without a record, even if the download is interrupted.
     """
     if fmt not in FORMATS:
-        raise ExportError(f"Unknown format {fmt!r}.")
+        raise ExportError(_("Unknown format %(fmt)r.", fmt=fmt))
     if preset not in PRESETS:
-        raise ExportError(f"Unknown preset {preset!r}.")
+        raise ExportError(_("Unknown preset %(preset)r.", preset=preset))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     if fmt.startswith("summary"):
         data = summary(content, campaign, language, filters)

@@ -10,6 +10,7 @@ import fnmatch
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -33,7 +34,7 @@ def _done(signature: Signature) -> None:
 def invalidate(signature: Signature, reason: str) -> bool:
     reason = (reason or "").strip()
     if not reason:
-        raise ModerationError("Please give a reason.")
+        raise ModerationError(_("Please give a reason."))
     if signature.status not in (SignatureStatus.PENDING, SignatureStatus.CONFIRMED):
         return False
     was_counted = signature.counted
@@ -104,12 +105,12 @@ def resend_confirmation(signature: Signature) -> bool:
     from .signing import confirmation_mail
 
     if signature.status != SignatureStatus.PENDING or not signature.email_enc:
-        raise ModerationError("Only pending signatures can get the confirmation mail again.")
+        raise ModerationError(_("Only pending signatures can get the confirmation mail again."))
     if confirmation_mails_sent(signature) >= RESEND_LIMIT:
         return False
     content = library().get(signature.campaign.slug)
     if content is None:
-        raise ModerationError("This campaign no longer exists in content/.")
+        raise ModerationError(_("This campaign no longer exists in content/."))
     message = confirmation_mail(content, signature, crypto.decrypt(signature.email_enc),
                                 crypto.decrypt(signature.name_enc))  # fmt: skip
     mail.enqueue(message, kind="confirm-resend", signature_id=signature.id)
@@ -161,7 +162,7 @@ def _rule_query(campaign_id: int, rule: BulkRule):
 
 def matching_ids(campaign_id: int, rule: BulkRule) -> list[int]:
     if rule.is_empty():
-        raise ModerationError("Give at least one rule (domain, IP hash, time window or name).")
+        raise ModerationError(_("Give at least one rule (domain, IP hash, time window or name)."))
     query = _rule_query(campaign_id, rule)
     if not rule.name_pattern:
         return list(db.session.scalars(query.with_only_columns(Signature.id)))
@@ -186,7 +187,7 @@ def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str) -> int:
     """Invalidate every pending or confirmed signature the rule matches, in one transaction."""
     reason = (reason or "").strip()
     if not reason:
-        raise ModerationError("Please give a reason.")
+        raise ModerationError(_("Please give a reason."))
     ids = matching_ids(campaign_id, rule)
     uncounted = 0
     now = utcnow()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, select
 
 from ..extensions import db
@@ -55,17 +56,18 @@ class SignerFilter:
             try:
                 return date.fromisoformat(raw)
             except ValueError as exc:
-                raise FilterError(f"“{name}” must be a date like 2026-01-31.") from exc
+                message = _("“%(name)s” must be a date like 2026-01-31.", name=name)
+                raise FilterError(message) from exc
 
         state = (args.get("state") or "").strip()
         if state and state not in STATES:
-            raise FilterError("Unknown state.")
+            raise FilterError(_("Unknown state."))
         contact = (args.get("contact") or "").strip()
         if contact and contact not in ("yes", "no"):
-            raise FilterError("Consent to contact must be yes or no.")
+            raise FilterError(_("Consent to contact must be yes or no."))
         country = (args.get("country") or "").strip().upper()
         if country and (len(country) != 2 or not country.isalpha()):
-            raise FilterError("The country must be a two-letter code such as DE.")
+            raise FilterError(_("The country must be a two-letter code such as DE."))
         q = (args.get("q") or "").strip()[:200]
         return cls(q=q, country=country, state=state, since=day("since"), until=day("until"),
                    contact=contact, source=(args.get("source") or "").strip()[:64])  # fmt: skip

@@ -7,6 +7,7 @@ Every update mail carries a one-click unsubscribe (RFC 8058: `List-Unsubscribe` 
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
@@ -36,7 +37,7 @@ def post(
         lang: (t.strip(), b.strip()) for lang, (t, b) in texts.items() if t.strip() and b.strip()
     }
     if not texts:
-        raise UpdateError("Write a title and a text in at least one language.")
+        raise UpdateError(_("Write a title and a text in at least one language."))
     now = utcnow()
     updates = {}
     for language, (title, body) in texts.items():

@@ -11,7 +11,7 @@ import pytest
 
 from campaign.services import accounts
 from tests.admin.conftest import make_signature
-from tests.conftest import SLUG, require
+from tests.conftest import ROOT, SLUG, require
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -72,5 +72,22 @@ def test_owner_signs_in_sees_dashboard_and_downloads_an_export(app, live_server,
             text = page.locator("table.audit").inner_text()
             assert "export" in text and "login" in text
             assert not [e for e in errors if "Content Security Policy" in e], errors
+
+            # Accessibility: axe-core finds nothing serious on the main admin pages. It is
+            # injected as a script, so this second context bypasses our strict CSP.
+            axe = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+            require(axe.exists(), "axe-core is not installed (make test installs it)")
+            context = browser.new_context(bypass_csp=True)
+            context.add_cookies(page.context.cookies())
+            checker = context.new_page()
+            for path in (f"/admin/{SLUG}/", f"/admin/{SLUG}/signers", f"/admin/{SLUG}/export",
+                         "/admin/audit"):  # fmt: skip
+                checker.goto(f"{server.url}{path}")
+                checker.add_script_tag(path=str(axe))
+                result = checker.evaluate("async () => await axe.run()")
+                bad = [(v["id"], v["impact"]) for v in result["violations"]
+                       if v["impact"] in ("serious", "critical")]  # fmt: skip
+                assert bad == [], (path, bad)
+            context.close()
         finally:
             browser.close()
