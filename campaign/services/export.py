@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select
 
 from ..extensions import db
 from ..models import Campaign, Signature, SignatureStatus
@@ -109,7 +109,14 @@ RECORD_COLUMNS = tuple(
 
 def records(campaign_id: int, preset: str, filters: SignerFilter) -> Iterator[SignerRecord]:
     """Decrypted records, streamed: a server-side cursor (PostgreSQL) or batches of BATCH."""
-    query = preset_query(campaign_id, preset, filters).with_only_columns(*RECORD_COLUMNS)
+    # Decrypt only what the preset exports: a delivery list never touches emails.
+    needed = set(PRESETS[preset].columns) | {"name"}
+    wanted = {"email_enc": "email" in needed, "comment_enc": "comment" in needed}
+    columns = [
+        column if wanted.get(column.key, True) else null().label(column.key)
+        for column in RECORD_COLUMNS
+    ]
+    query = preset_query(campaign_id, preset, filters).with_only_columns(*columns)
     result = db.session.execute(query.execution_options(yield_per=BATCH, stream_results=True))
     for row in result:
         yield signer_record(row)  # a Row has the same attribute names as a Signature
