@@ -5,9 +5,11 @@ No HTTP here: the admin's sign-in view and the `flask admin` commands both call 
 
 from __future__ import annotations
 
+import hmac
 import secrets
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 from argon2 import PasswordHasher
@@ -217,15 +219,34 @@ def provisioning_uri(user: AdminUser, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="Petition admin")
 
 
-def totp_matches(secret: str, code: str) -> bool:
+def matching_step(secret: str, code: str, now: float | None = None) -> int | None:
+    """The time step (of now, or one either side for clock drift) whose code is `code`."""
     code = (code or "").replace(" ", "")
-    return code.isdigit() and len(code) == 6 and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    now = time.time() if now is None else now
+    found = None
+    for drift in (-1, 0, 1):
+        moment = now + drift * totp.interval
+        if hmac.compare_digest(totp.at(moment), code):
+            found = totp.timecode(datetime.fromtimestamp(moment, UTC))
+    return found
+
+
+def totp_matches(secret: str, code: str) -> bool:
+    return matching_step(secret, code) is not None
 
 
 def verify_totp(user: AdminUser, code: str) -> bool:
+    """Check a sign-in code; each code works once (RFC 6238 §5.2: no replay)."""
     if not user.totp_enabled or not user.totp_secret_enc:
         return False
-    return totp_matches(crypto.decrypt(user.totp_secret_enc), code)
+    step = matching_step(crypto.decrypt(user.totp_secret_enc), code)
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        return False
+    user.totp_last_step = step
+    return True
 
 
 def enable_totp(user: AdminUser, secret: str, code: str) -> bool:
@@ -233,6 +254,7 @@ def enable_totp(user: AdminUser, secret: str, code: str) -> bool:
         return False
     user.totp_secret_enc = crypto.encrypt(secret)
     user.totp_enabled = True
+    user.totp_last_step = matching_step(secret, code)
     audit.record("account.totp_enabled", actor=user, target=user.email)
     db.session.commit()
     return True
@@ -241,6 +263,7 @@ def enable_totp(user: AdminUser, secret: str, code: str) -> bool:
 def disable_totp(user: AdminUser, *, actor: AdminUser | None = None) -> None:
     user.totp_secret_enc = None
     user.totp_enabled = False
+    user.totp_last_step = None
     rotate_session(user)
     audit.record("account.totp_reset", actor=actor, actor_email=None if actor else "cli",
                  target=user.email)  # fmt: skip

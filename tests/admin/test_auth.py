@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pyotp
 import pytest
@@ -164,10 +165,18 @@ def test_totp_enrolment_and_two_step_sign_in(app, users, as_role):
     page = client.get("/admin/login/2fa").get_data(as_text=True)
     wrong = client.post("/admin/login/2fa", data={"csrf_token": csrf_from(page), "code": "000000"})
     assert wrong.status_code == 401
-    right = client.post("/admin/login/2fa", data={
-        "csrf_token": csrf_from(page), "code": pyotp.TOTP(secret).now()})  # fmt: skip
+    # The enrolment used this time step's code; the next step's code is accepted (clock drift).
+    code = pyotp.TOTP(secret).at(time.time() + 30)
+    right = client.post("/admin/login/2fa", data={"csrf_token": csrf_from(page), "code": code})
     assert right.status_code == 303
     assert client.get("/admin/").status_code == 200
+
+    # the same code a second time (seen over a shoulder, or phished) is refused
+    other = app.test_client()
+    login(other, EMAILS["organizer"])
+    page = other.get("/admin/login/2fa").get_data(as_text=True)
+    replay = other.post("/admin/login/2fa", data={"csrf_token": csrf_from(page), "code": code})
+    assert replay.status_code == 401
     details = [json.loads(e.details or "{}") for e in db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "login"))]  # fmt: skip
     assert {"password+totp"} <= {d.get("method") for d in details}
