@@ -3,7 +3,8 @@
     .venv/bin/python bench/export_rows.py 1000000            # SQLite in a temp dir
     DATABASE_URL=postgresql://… .venv/bin/python bench/export_rows.py 1000000
 
-Rows are inserted with the same encrypted name/email (encryption isn't what is being
+It also times the signers table's first and a deep keyset page, and the dashboard's
+numbers. Rows are inserted with the same encrypted name/email (encryption isn't what is being
 measured), then `export_csv(..., "full", ...)` is streamed to /dev/null. Peak RSS
 should stay flat as N grows: the export holds one batch (export.BATCH rows) at a time.
 """
@@ -51,6 +52,16 @@ def main(total: int) -> None:
             ])  # fmt: skip
             db.session.commit()
         print(f"inserted {total} rows in {time.monotonic() - started:.1f}s")
+        from campaign.services import signers, stats
+
+        for label, before in (("first page", None), ("deep page", total // 2)):
+            started = time.monotonic()
+            rows, _ = signers.page(row.id, SignerFilter(), before=before)
+            print(f"signers table, {label}: {len(rows)} rows in "
+                  f"{(time.monotonic() - started) * 1000:.1f} ms")  # fmt: skip
+        started = time.monotonic()
+        stats.totals(row.id), stats.series(row.id, "day", 30), stats.top_countries(row.id)
+        print(f"dashboard numbers in {(time.monotonic() - started) * 1000:.0f} ms")
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.monotonic()
         size = 0

@@ -14,7 +14,6 @@ from ..extensions import db
 from ..models import Campaign, CampaignUpdate, Signature, SignatureStatus, utcnow
 from . import audit, crypto, links, mail
 from .content import CampaignContent
-from .signers import stream
 
 
 class UpdateError(ValueError):
@@ -96,19 +95,27 @@ def update_mail(
     return message
 
 
-def queue_mails(content: CampaignContent, campaign: Campaign,
-                updates: dict[str, CampaignUpdate]) -> int:  # fmt: skip
-    queued = 0
-    # Collect ids first: the streamed cursor must not be open while we add outbox rows.
-    ids = list(db.session.scalars(recipients_query(campaign.id).with_only_columns(Signature.id)))
-    for start in range(0, len(ids), 500):
-        chunk = recipients_query(campaign.id).where(Signature.id.in_(ids[start : start + 500]))
-        for signature in stream(chunk, 500):
+def queue_mails(
+    content: CampaignContent, campaign: Campaign, updates: dict[str, CampaignUpdate]
+) -> int:
+    """Queue one mail per recipient, walking the recipients by id in chunks (keyset),
+    so memory stays flat however many there are. The caller commits."""
+    queued, last_id = 0, 0
+    while True:
+        chunk = db.session.scalars(
+            recipients_query(campaign.id).where(Signature.id > last_id).limit(500)
+        ).all()
+        if not chunk:
+            return queued
+        for signature in chunk:
             update = pick(updates, signature.language, content.default_language)
             mail.enqueue(update_mail(content, signature, update), kind="update",
                          signature_id=signature.id)  # fmt: skip
             queued += 1
-    return queued
+        last_id = chunk[-1].id
+        db.session.flush()
+        for signature in chunk:
+            db.session.expunge(signature)
 
 
 def recent(campaign_id: int, limit: int = 20) -> list[CampaignUpdate]:
