@@ -89,6 +89,8 @@ class Signature(db.Model):
         UniqueConstraint("campaign_id", "dedup_key", name="uq_signatures_campaign_dedup"),
         Index("ix_signatures_campaign_status_id", "campaign_id", "status", "id"),
         Index("ix_signatures_campaign_created", "campaign_id", "created_at"),
+        # The admin's keyset pages: newest first within a campaign (migration 0002_admin).
+        Index("ix_signatures_campaign_id_id", "campaign_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
