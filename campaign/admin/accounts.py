@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import segno
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
@@ -129,8 +129,3 @@ def account_action(user_id: int, action: str):
             login_user(Organizer(user))
         flash(_("Two-factor authentication is reset for %(email)s.", email=user.email))
     return redirect(url_for("admin.accounts_page"), 303)
-
-
-@bp.app_template_global()
-def admin_request_path() -> str:
-    return request.path

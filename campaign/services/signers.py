@@ -7,7 +7,6 @@ decrypts rows in a streamed, capped pass (`fuzzy_matches`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
@@ -166,11 +165,3 @@ def fuzzy_matches(
             if len(matches) >= limit:
                 break
     return matches, scanned
-
-
-def stream(query: Select, batch: int = 1000) -> Iterator[Signature]:
-    """Rows in constant memory: a server-side cursor on PostgreSQL, batches elsewhere."""
-    result = db.session.execute(query.execution_options(yield_per=batch, stream_results=True))
-    for signature in result.scalars():
-        yield signature
-        db.session.expunge(signature)
