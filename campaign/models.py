@@ -89,6 +89,8 @@ class Signature(db.Model):
         UniqueConstraint("campaign_id", "dedup_key", name="uq_signatures_campaign_dedup"),
         Index("ix_signatures_campaign_status_id", "campaign_id", "status", "id"),
         Index("ix_signatures_campaign_created", "campaign_id", "created_at"),
+        # The admin's keyset pages: newest first within a campaign (migration 0002_admin).
+        Index("ix_signatures_campaign_id_id", "campaign_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -189,6 +191,8 @@ class AdminUser(db.Model):
     role: Mapped[str] = mapped_column(String(16))  # owner | organizer | viewer
     totp_secret_enc: Mapped[str | None] = mapped_column(Text)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The last TOTP time step accepted: a code can't be used twice (migration 0002_admin).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,7 +1,16 @@
-"""The organizers' admin."""
+"""The organizers' admin: sign-in, dashboard, signers, exports, updates, audit, accounts."""
 
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from . import auth  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    accounts,
+    audit_log,
+    auth,
+    dashboard,
+    exports,
+    sessions,
+    signers,
+    updates,
+)

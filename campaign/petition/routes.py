@@ -283,6 +283,31 @@ def my_data(slug: str, token: str):
     return private_page(current_app.make_response(page))
 
 
+@bp.route("/<slug>/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058 one-click: mail clients POST without a CSRF token
+def unsubscribe(slug: str, token: str):
+    """GET asks; POST unsubscribes. Idempotent, and it changes nothing but consent."""
+    content = load_campaign(slug)
+    signature = signing.find_by_token(token, "manage")
+    if signature is None or signature.campaign.slug != slug:
+        return render_template(
+            "petition/unsubscribe.html", campaign=content, text=content.text(current_language()),
+            state="invalid",
+        ), 404  # fmt: skip
+    state = "ask"
+    if request.method == "POST":
+        if signature.contact_consent or signature.unsubscribed_at is None:
+            privacy.unsubscribe(signature)
+        state = "done"
+    return render_template(
+        "petition/unsubscribe.html",
+        campaign=content,
+        text=content.text(current_language()),
+        state=state,
+        token=token,
+    )
+
+
 @bp.get("/privacy")
 def privacy_page():
     config = current_app.config

@@ -1,0 +1,128 @@
+"""`flask admin …` (accounts) and `flask export …` (the same files as the admin's exports)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import AdminUser
+from ..services import accounts, export
+from ..services.campaigns import get_row
+from ..services.content import library
+from ..services.signers import FilterError, SignerFilter
+
+admin_cli = AppGroup("admin", help="Admin accounts.")
+
+
+def _read_password(password_stdin: bool, prompt: str = "Password") -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+
+
+def _user(email: str) -> AdminUser:
+    user = accounts.find(email)
+    if user is None:
+        raise click.ClickException(f"no account {email}")
+    return user
+
+
+@admin_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(accounts.ROLES), default="organizer", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+def admin_create(email: str, role: str, password_stdin: bool) -> None:
+    """Create an admin account (prompts for the password)."""
+    try:
+        user = accounts.create(email, _read_password(password_stdin), role)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {user.email} ({user.role})")
+
+
+@admin_cli.command("list")
+def admin_list() -> None:
+    """List admin accounts."""
+    for user in db.session.scalars(select(AdminUser).order_by(AdminUser.email)):
+        flags = ["disabled"] if user.disabled else []
+        if user.totp_enabled:
+            flags.append("2fa")
+        if accounts.is_locked(user):
+            flags.append("locked")
+        click.echo(f"{user.email}\t{user.role}\t{','.join(flags) or 'active'}\t"
+                   f"{user.last_login_at or '-'}")  # fmt: skip
+
+
+@admin_cli.command("disable")
+@click.argument("email")
+def admin_disable(email: str) -> None:
+    """Disable an account and end its sessions."""
+    accounts.set_disabled(_user(email), True)
+    click.echo(f"disabled {email}")
+
+
+@admin_cli.command("enable")
+@click.argument("email")
+def admin_enable(email: str) -> None:
+    """Enable a disabled account."""
+    accounts.set_disabled(_user(email), False)
+    click.echo(f"enabled {email}")
+
+
+@admin_cli.command("reset-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.option("--reset-2fa", is_flag=True, help="Also remove the account's two-factor secret.")
+def admin_reset_password(email: str, password_stdin: bool, reset_2fa: bool) -> None:
+    """Set a new password (ends the account's sessions and unlocks it)."""
+    user = _user(email)
+    try:
+        accounts.set_password(user, _read_password(password_stdin, "New password"))
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if reset_2fa:
+        accounts.disable_totp(user)
+    click.echo(f"password reset for {email}")
+
+
+@click.command("export")
+@click.option("--campaign", "slug", required=True, help="The campaign's slug.")
+@click.option("--preset", type=click.Choice(sorted(export.PRESETS)), default="delivery",
+              show_default=True)  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(export.FORMATS), default="csv",
+              show_default=True)  # fmt: skip
+@click.option("--excel", is_flag=True, help="CSV with a byte-order mark, for Excel.")
+@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              help="File to write (default: stdout).")  # fmt: skip
+@click.option("--q", default="", help="Search: name words, email, or @domain.")
+@click.option("--country", default="")
+@click.option("--state", default="")
+@click.option("--since", default="", help="YYYY-MM-DD")
+@click.option("--until", default="", help="YYYY-MM-DD (inclusive)")
+@click.option("--contact", type=click.Choice(["", "yes", "no"]), default="")
+@click.option("--source", default="")
+@click.option("--language", default="en", help="Language of the summary's petition text.")
+def export_command(slug, preset, fmt, excel, output, language, **filter_args) -> None:
+    """Export signers as the admin does (recorded in the audit log)."""
+    content = library().get(slug)
+    if content is None:
+        raise click.ClickException(f"no campaign {slug!r} in content/")
+    try:
+        filters = SignerFilter.from_args(filter_args)
+    except FilterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    job = export.build(content, get_row(content), preset=preset, fmt=fmt, filters=filters,
+                       excel=excel, language=language, via="cli")  # fmt: skip
+    stream = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    try:
+        for chunk in job.chunks:
+            stream.write(chunk)
+    finally:
+        if stream is not sys.stdout:
+            stream.close()
+    if output != "-":
+        click.echo(f"wrote {job.rows} rows to {output}", err=True)

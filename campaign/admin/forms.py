@@ -1,0 +1,114 @@
+"""Admin forms. Every POST carries Flask-WTF's CSRF token."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from ..services.accounts import PASSWORD_MIN, ROLES
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    next = HiddenField()
+
+
+class TotpForm(FlaskForm):
+    code = StringField(_l("6-digit code from your authenticator app"),
+                       validators=[DataRequired(), Length(min=6, max=7)])  # fmt: skip
+
+
+class ActionForm(FlaskForm):
+    """A button that only needs the CSRF token."""
+
+
+class InvalidateForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=200)])
+
+
+class BulkForm(FlaskForm):
+    email_domain = StringField(_l("Email domain"), validators=[Optional(), Length(max=253)])
+    ip_hash = StringField(_l("IP hash"), validators=[Optional(), Length(max=32)])
+    since = DateTimeLocalField(_l("Signed from (UTC)"), format="%Y-%m-%dT%H:%M",
+                               validators=[Optional()])  # fmt: skip
+    until = DateTimeLocalField(_l("Signed before (UTC)"), format="%Y-%m-%dT%H:%M",
+                               validators=[Optional()])  # fmt: skip
+    name_pattern = StringField(_l("Name pattern (* and ? wildcards)"),
+                               validators=[Optional(), Length(max=100)])  # fmt: skip
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
+    confirm_count = HiddenField()
+
+
+FORMAT_CHOICES = [
+    ("csv", _l("CSV")), ("jsonl", _l("JSON Lines (OSDI, for Action Network and similar)")),
+    ("summary-csv", _l("Delivery summary, CSV (no personal data)")),
+    ("summary-json", _l("Delivery summary, JSON (no personal data)")),
+]  # fmt: skip
+
+
+class ExportForm(FlaskForm):
+    preset = SelectField(_l("Preset"), choices=[
+        ("mailing", _l("Mailing list: confirmed signers who consented to contact")),
+        ("delivery", _l("Delivery list: names and countries of confirmed signers")),
+        ("full", _l("Full: every field")),
+    ])  # fmt: skip
+    format = SelectField(_l("Format"), choices=FORMAT_CHOICES)
+    excel = BooleanField(_l("For Excel (adds a byte-order mark)"))
+    # The table's filters, carried along so the export matches what was shown.
+    q = HiddenField()
+    country = HiddenField()
+    state = HiddenField()
+    since = HiddenField()
+    until = HiddenField()
+    contact = HiddenField()
+    source = HiddenField()
+
+
+class UpdateForm(FlaskForm):
+    send = BooleanField(_l("Email it to signers who agreed to hear from us"), default=True)
+
+
+def add_update_fields(languages: list[str]) -> type[UpdateForm]:
+    """An UpdateForm with a title and a body for each of the campaign's languages."""
+
+    class Form(UpdateForm):
+        pass
+
+    for language in languages:
+        setattr(Form, f"title_{language}", StringField(_l("Title (%(lang)s)", lang=language),
+                validators=[Optional(), Length(max=200)]))  # fmt: skip
+        setattr(Form, f"body_{language}", TextAreaField(_l("Text (%(lang)s)", lang=language),
+                validators=[Optional(), Length(max=20000)]))  # fmt: skip
+    return Form
+
+
+NEW_PASSWORD = [DataRequired(), Length(min=PASSWORD_MIN, max=1024)]
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired()])
+    password = PasswordField(_l("New password"), validators=NEW_PASSWORD)
+    repeat = PasswordField(_l("New password again"),
+                           validators=[DataRequired(), EqualTo("password")])  # fmt: skip
+
+
+class AccountCreateForm(FlaskForm):
+    email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=[(r, r) for r in ROLES])
+    password = PasswordField(_l("First password"), validators=NEW_PASSWORD)
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=[(r, r) for r in ROLES])

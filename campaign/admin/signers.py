@@ -1,0 +1,164 @@
+"""The signers table (keyset-paginated), one signer's page, moderation and bulk rules."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ..extensions import db
+from ..models import Signature
+from ..services import moderation, signers
+from ..services.privacy import signer_record
+from . import bp
+from .auth import campaign_or_404, role_required
+from .forms import ActionForm, BulkForm, ExportForm, InvalidateForm
+
+
+def _signature_or_404(row, signature_id: int) -> Signature:
+    signature = db.session.get(Signature, signature_id)
+    if signature is None or signature.campaign_id != row.id:
+        abort(404)
+    return signature
+
+
+@bp.get("/<slug>/signers")
+@role_required("organizer")
+def signers_table(slug: str):
+    content, row = campaign_or_404(slug)
+    error, status = None, 200
+    try:
+        filters = signers.SignerFilter.from_args(request.args)
+    except signers.FilterError as exc:
+        filters, error, status = signers.SignerFilter(), str(exc), 400
+    before = request.args.get("before", "")
+    before_id = int(before) if before.isdigit() else None
+    fuzzy = request.args.get("fuzzy") == "1" and bool(filters.q)
+    scanned = None
+    if fuzzy:
+        rows, scanned = signers.fuzzy_matches(row.id, filters, filters.q)
+        next_id = None
+    else:
+        rows, next_id = signers.page(row.id, filters, before=before_id)
+    export_form = ExportForm(formdata=None, data=filters.as_dict())
+    return render_template(
+        "admin/signers.html", campaign=content, filters=filters, error=error,
+        records=[signer_record(s) for s in rows], signatures={s.id: s for s in rows},
+        next_id=next_id, fuzzy=fuzzy, scanned=scanned, export_form=export_form,
+        states=signers.STATES, args={k: v for k, v in filters.as_dict().items()},
+    ), status  # fmt: skip
+
+
+@bp.get("/<slug>/signers/<int:signature_id>")
+@role_required("organizer")
+def signer(slug: str, signature_id: int):
+    content, row = campaign_or_404(slug)
+    signature = _signature_or_404(row, signature_id)
+    return render_template(
+        "admin/signer.html", campaign=content, signature=signature,
+        record=signer_record(signature), invalidate_form=InvalidateForm(), action_form=ActionForm(),
+        resends_left=max(moderation.RESEND_LIMIT - moderation.confirmation_mails_sent(signature),
+                         0),
+    )  # fmt: skip
+
+
+def _back(slug: str, signature_id: int):
+    return redirect(url_for("admin.signer", slug=slug, signature_id=signature_id), 303)
+
+
+@bp.post("/<slug>/signers/<int:signature_id>/invalidate")
+@role_required("organizer")
+def signer_invalidate(slug: str, signature_id: int):
+    content, row = campaign_or_404(slug)
+    signature = _signature_or_404(row, signature_id)
+    form = InvalidateForm()
+    if not form.validate_on_submit():
+        flash(_("Please give a reason for the invalidation."))
+        return _back(slug, signature_id)
+    if moderation.invalidate(signature, form.reason.data):
+        flash(_("The signature is invalidated and no longer counted."))
+    else:
+        flash(_("Only pending or confirmed signatures can be invalidated."))
+    return _back(slug, signature_id)
+
+
+@bp.post("/<slug>/signers/<int:signature_id>/restore")
+@role_required("organizer")
+def signer_restore(slug: str, signature_id: int):
+    content, row = campaign_or_404(slug)
+    signature = _signature_or_404(row, signature_id)
+    if ActionForm().validate_on_submit():
+        changed = moderation.restore(signature)
+        flash(_("The signature is restored.") if changed else _("Nothing to restore."))
+    return _back(slug, signature_id)
+
+
+@bp.post("/<slug>/signers/<int:signature_id>/resend")
+@role_required("organizer")
+def signer_resend(slug: str, signature_id: int):
+    content, row = campaign_or_404(slug)
+    signature = _signature_or_404(row, signature_id)
+    if ActionForm().validate_on_submit():
+        try:
+            sent = moderation.resend_confirmation(signature)
+        except moderation.ModerationError as exc:
+            flash(str(exc))
+        else:
+            flash(_("The confirmation mail is queued again.") if sent
+                  else _("This signer has had all the confirmation mails allowed."))  # fmt: skip
+    return _back(slug, signature_id)
+
+
+@bp.post("/<slug>/signers/<int:signature_id>/comment")
+@role_required("organizer")
+def signer_comment(slug: str, signature_id: int):
+    content, row = campaign_or_404(slug)
+    signature = _signature_or_404(row, signature_id)
+    if ActionForm().validate_on_submit():
+        moderation.set_comment_hidden(signature, not signature.comment_hidden)
+        flash(_("The comment is hidden.") if signature.comment_hidden
+              else _("The comment is shown."))  # fmt: skip
+    return _back(slug, signature_id)
+
+
+@bp.post("/<slug>/signers/<int:signature_id>/erase")
+@role_required("owner")
+def signer_erase(slug: str, signature_id: int):
+    content, row = campaign_or_404(slug)
+    signature = _signature_or_404(row, signature_id)
+    if ActionForm().validate_on_submit():
+        moderation.erase(signature)
+        flash(_("The signer's personal data is erased. Country, date and count remain."))
+    return _back(slug, signature_id)
+
+
+@bp.route("/<slug>/signers/bulk", methods=["GET", "POST"])
+@role_required("organizer")
+def signers_bulk(slug: str):
+    content, row = campaign_or_404(slug)
+    form = BulkForm()
+    count, status, error = None, 200, None
+    if form.validate_on_submit():
+        rule = moderation.BulkRule(
+            email_domain=(form.email_domain.data or "").strip(),
+            ip_hash=(form.ip_hash.data or "").strip(),
+            since=form.since.data, until=form.until.data,
+            name_pattern=(form.name_pattern.data or "").strip(),
+        )  # fmt: skip
+        try:
+            count = moderation.dry_run(row.id, rule)
+            if request.form.get("apply") == "1":
+                if not (form.reason.data or "").strip():
+                    error, status = _("Please give a reason before invalidating."), 422
+                elif form.confirm_count.data != str(count):
+                    error, status = _("The number of matches changed; check the new count."), 409
+                else:
+                    done = moderation.bulk_invalidate(row.id, rule, form.reason.data)
+                    flash(_("%(n)d signatures invalidated.", n=done))
+                    return redirect(url_for("admin.signers_bulk", slug=slug), 303)
+            form.confirm_count.data = str(count)
+        except moderation.ModerationError as exc:
+            error, status = str(exc), 422
+    elif request.method == "POST":
+        status = 422
+    return render_template("admin/bulk.html", campaign=content, form=form, count=count,
+                           error=error), status  # fmt: skip

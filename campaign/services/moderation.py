@@ -1,0 +1,211 @@
+"""Organizers' actions on signatures: invalidate, restore, erase, resend, bulk rules.
+
+Each action changes the count in the same transaction as the status (a signature is
+counted iff confirmed and not flagged) and writes its audit entry with it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import OutboxMessage, Signature, SignatureStatus, utcnow
+from . import audit, counting, crypto, mail, privacy
+from .content import library
+
+RESEND_LIMIT = 3  # confirmation mails per signature, first one included
+BULK_NAME_SCAN_LIMIT = 200_000
+
+
+class ModerationError(ValueError):
+    pass
+
+
+def _done(signature: Signature) -> None:
+    db.session.commit()
+    counting.forget_cached_counts()
+
+
+def invalidate(signature: Signature, reason: str) -> bool:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ModerationError(_("Please give a reason."))
+    if signature.status not in (SignatureStatus.PENDING, SignatureStatus.CONFIRMED):
+        return False
+    was_counted = signature.counted
+    signature.status = SignatureStatus.INVALIDATED
+    signature.invalid_reason = reason[:200]
+    signature.invalidated_at = utcnow()
+    if was_counted:
+        counting.adjust(signature.campaign_id, -1)
+    audit.record("signature.invalidate", campaign_id=signature.campaign_id,
+                 target=f"signature:{signature.id}", details={"reason": reason[:200]})  # fmt: skip
+    _done(signature)
+    return True
+
+
+def restore(signature: Signature) -> bool:
+    """Undo an invalidation, or clear an abuse flag: the signature counts again if confirmed."""
+    was_counted = signature.counted
+    changed = False
+    if signature.status == SignatureStatus.INVALIDATED and signature.erased_at is None:
+        signature.status = (
+            SignatureStatus.CONFIRMED if signature.confirmed_at else SignatureStatus.PENDING
+        )
+        signature.invalid_reason = None
+        signature.invalidated_at = None
+        changed = True
+    if signature.flagged:
+        signature.flagged = False
+        signature.flag_reason = None
+        changed = True
+    if not changed:
+        return False
+    if signature.counted and not was_counted:
+        counting.adjust(signature.campaign_id, +1)
+    audit.record("signature.restore", campaign_id=signature.campaign_id,
+                 target=f"signature:{signature.id}")  # fmt: skip
+    _done(signature)
+    return True
+
+
+def erase(signature: Signature) -> bool:
+    if signature.erased_at is not None:
+        return False
+    privacy.erase(signature)
+    audit.record("signature.erase", campaign_id=signature.campaign_id,
+                 target=f"signature:{signature.id}")  # fmt: skip
+    _done(signature)
+    return True
+
+
+def set_comment_hidden(signature: Signature, hidden: bool) -> None:
+    signature.comment_hidden = hidden
+    audit.record("signature.comment_hidden" if hidden else "signature.comment_shown",
+                 campaign_id=signature.campaign_id, target=f"signature:{signature.id}")  # fmt: skip
+    db.session.commit()
+
+
+def confirmation_mails_sent(signature: Signature) -> int:
+    return db.session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.signature_id == signature.id,
+            OutboxMessage.kind.in_(("confirm", "confirm-resend")),
+        )
+    )
+
+
+def resend_confirmation(signature: Signature) -> bool:
+    """Queue the confirmation mail again, at most RESEND_LIMIT mails in all."""
+    from .signing import confirmation_mail
+
+    if signature.status != SignatureStatus.PENDING or not signature.email_enc:
+        raise ModerationError(_("Only pending signatures can get the confirmation mail again."))
+    if confirmation_mails_sent(signature) >= RESEND_LIMIT:
+        return False
+    content = library().get(signature.campaign.slug)
+    if content is None:
+        raise ModerationError(_("This campaign no longer exists in content/."))
+    message = confirmation_mail(content, signature, crypto.decrypt(signature.email_enc),
+                                crypto.decrypt(signature.name_enc))  # fmt: skip
+    mail.enqueue(message, kind="confirm-resend", signature_id=signature.id)
+    audit.record("signature.resend", campaign_id=signature.campaign_id,
+                 target=f"signature:{signature.id}")  # fmt: skip
+    db.session.commit()
+    return True
+
+
+# --- bulk invalidation by rule ---------------------------------------------
+
+
+@dataclass
+class BulkRule:
+    email_domain: str = ""
+    ip_hash: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    name_pattern: str = ""  # shell-style, case-insensitive: "*bot*", "test ?"
+
+    def is_empty(self) -> bool:
+        return not (self.email_domain or self.ip_hash or self.since or self.until
+                    or self.name_pattern)  # fmt: skip
+
+    def describe(self) -> dict:
+        return {k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in asdict(self).items() if v}  # fmt: skip
+
+
+def _rule_query(campaign_id: int, rule: BulkRule):
+    from .signing import domain_hash
+
+    query = select(Signature).where(
+        Signature.campaign_id == campaign_id,
+        Signature.status.in_((SignatureStatus.PENDING, SignatureStatus.CONFIRMED)),
+    )
+    if rule.email_domain:
+        query = query.where(
+            Signature.email_domain_hash == domain_hash(rule.email_domain.lstrip("@").strip())
+        )
+    if rule.ip_hash:
+        query = query.where(Signature.ip_hash == rule.ip_hash.strip())
+    if rule.since:
+        query = query.where(Signature.created_at >= rule.since)
+    if rule.until:
+        query = query.where(Signature.created_at < rule.until)
+    return query.order_by(Signature.id)
+
+
+def matching_ids(campaign_id: int, rule: BulkRule) -> list[int]:
+    if rule.is_empty():
+        raise ModerationError(_("Give at least one rule (domain, IP hash, time window or name)."))
+    query = _rule_query(campaign_id, rule)
+    if not rule.name_pattern:
+        return list(db.session.scalars(query.with_only_columns(Signature.id)))
+    pattern = rule.name_pattern.casefold()
+    ids = []
+    rows = db.session.execute(
+        query.with_only_columns(Signature.id, Signature.name_enc)
+        .limit(BULK_NAME_SCAN_LIMIT).execution_options(yield_per=1000)
+    )  # fmt: skip
+    for signature_id, name_enc in rows:
+        name = (crypto.decrypt(name_enc) or "").casefold()
+        if fnmatch.fnmatchcase(name, pattern):
+            ids.append(signature_id)
+    return ids
+
+
+def dry_run(campaign_id: int, rule: BulkRule) -> int:
+    return len(matching_ids(campaign_id, rule))
+
+
+def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str) -> int:
+    """Invalidate every pending or confirmed signature the rule matches, in one transaction."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ModerationError(_("Please give a reason."))
+    ids = matching_ids(campaign_id, rule)
+    uncounted = 0
+    now = utcnow()
+    for start in range(0, len(ids), 500):
+        chunk = db.session.scalars(
+            select(Signature).where(Signature.id.in_(ids[start : start + 500]))
+        )
+        for signature in chunk:
+            if signature.status not in (SignatureStatus.PENDING, SignatureStatus.CONFIRMED):
+                continue
+            uncounted += 1 if signature.counted else 0
+            signature.status = SignatureStatus.INVALIDATED
+            signature.invalid_reason = reason[:200]
+            signature.invalidated_at = now
+    counting.adjust(campaign_id, -uncounted)
+    audit.record("signature.bulk_invalidate", campaign_id=campaign_id,
+                 details={"rule": rule.describe(), "reason": reason[:200], "rows": len(ids),
+                          "uncounted": uncounted})  # fmt: skip
+    db.session.commit()
+    counting.forget_cached_counts()
+    return len(ids)

@@ -1,0 +1,167 @@
+"""Finding signers: the filters shared by the admin's table, bulk rules and exports.
+
+Personal data is encrypted, so search uses the blind indexes: an exact email by its
+dedup key, a domain by its domain hash, name words by `NameToken`. Anything fuzzier
+decrypts rows in a streamed, capped pass (`fuzzy_matches`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, select
+
+from ..extensions import db
+from ..models import NameToken, Signature, SignatureStatus
+from . import crypto
+from .signing import dedup_key, domain_hash, name_token_hashes
+from .validation import normalize_email
+
+STATES = SignatureStatus.ALL + ("flagged",)
+PAGE_SIZE = 50
+FUZZY_SCAN_LIMIT = 20000
+
+
+class FilterError(ValueError):
+    pass
+
+
+@dataclass
+class SignerFilter:
+    """Every field optional; empty means "any"."""
+
+    q: str = ""  # name words, an email address, or a domain (@example.org)
+    country: str = ""
+    state: str = ""  # pending | confirmed | invalidated | withdrawn | flagged
+    since: date | None = None
+    until: date | None = None  # inclusive
+    contact: str = ""  # "yes" | "no"
+    source: str = ""
+
+    def as_dict(self) -> dict:
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items()
+                if v not in ("", None)}  # fmt: skip
+
+    @classmethod
+    def from_args(cls, args) -> SignerFilter:
+        """From a query string (or form); raises FilterError with a readable message."""
+
+        def day(name: str) -> date | None:
+            raw = (args.get(name) or "").strip()
+            if not raw:
+                return None
+            try:
+                return date.fromisoformat(raw)
+            except ValueError as exc:
+                message = _("“%(name)s” must be a date like 2026-01-31.", name=name)
+                raise FilterError(message) from exc
+
+        state = (args.get("state") or "").strip()
+        if state and state not in STATES:
+            raise FilterError(_("Unknown state."))
+        contact = (args.get("contact") or "").strip()
+        if contact and contact not in ("yes", "no"):
+            raise FilterError(_("Consent to contact must be yes or no."))
+        country = (args.get("country") or "").strip().upper()
+        if country and (len(country) != 2 or not country.isalpha()):
+            raise FilterError(_("The country must be a two-letter code such as DE."))
+        q = (args.get("q") or "").strip()[:200]
+        return cls(q=q, country=country, state=state, since=day("since"), until=day("until"),
+                   contact=contact, source=(args.get("source") or "").strip()[:64])  # fmt: skip
+
+
+def search_condition(q: str):
+    """A SQL condition for the search box, using only blind indexes."""
+    q = q.strip()
+    if not q:
+        return None
+    if q.startswith("@") or ("@" not in q and "." in q and " " not in q):
+        return Signature.email_domain_hash == domain_hash(q.lstrip("@").strip().lower())
+    if "@" in q:
+        try:
+            email = normalize_email(q)
+        except ValueError:
+            return Signature.id.is_(None)  # matches nothing
+        return Signature.dedup_key == dedup_key(email.canonical)
+    hashes = name_token_hashes(q)
+    if not hashes:
+        return Signature.id.is_(None)
+    conditions = [
+        Signature.id.in_(select(NameToken.signature_id).where(NameToken.token_hash == h))
+        for h in hashes
+    ]
+    from sqlalchemy import and_
+
+    return and_(*conditions)
+
+
+def apply_filter(query: Select, campaign_id: int, filters: SignerFilter) -> Select:
+    query = query.where(Signature.campaign_id == campaign_id)
+    if filters.state == "flagged":
+        query = query.where(Signature.flagged.is_(True))
+    elif filters.state:
+        query = query.where(Signature.status == filters.state)
+    if filters.country:
+        query = query.where(Signature.country == filters.country)
+    if filters.since:
+        query = query.where(
+            Signature.created_at >= datetime.combine(filters.since, datetime.min.time())
+        )
+    if filters.until:
+        end = datetime.combine(filters.until + timedelta(days=1), datetime.min.time())
+        query = query.where(Signature.created_at < end)
+    if filters.contact:
+        query = query.where(Signature.contact_consent.is_(filters.contact == "yes"))
+    if filters.source:
+        query = query.where(
+            (Signature.source == filters.source) | (Signature.referrer_code == filters.source)
+        )
+    condition = search_condition(filters.q)
+    if condition is not None:
+        query = query.where(condition)
+    return query
+
+
+def page(
+    campaign_id: int, filters: SignerFilter, *, before: int | None = None, size: int | None = None
+) -> tuple[list[Signature], int | None]:
+    """One page, newest first, keyset-paginated on id: (rows, id for the next page)."""
+    size = size or PAGE_SIZE
+    query = apply_filter(select(Signature), campaign_id, filters)
+    if before:
+        query = query.where(Signature.id < before)
+    rows = db.session.scalars(query.order_by(Signature.id.desc()).limit(size + 1)).all()
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def fuzzy_matches(
+    campaign_id: int,
+    filters: SignerFilter,
+    text: str,
+    *,
+    limit: int = PAGE_SIZE,
+    scan_limit: int = FUZZY_SCAN_LIMIT,
+) -> tuple[list[Signature], int]:
+    """Substring search in decrypted names and emails, streamed and capped.
+
+    Returns (matches, rows scanned). Meant for "I only remember part of the name".
+    """
+    needle = text.casefold().strip()
+    query = apply_filter(
+        select(Signature), campaign_id, SignerFilter(**{**asdict(filters), "q": ""})
+    )
+    query = query.where(Signature.email_enc.is_not(None)).order_by(Signature.id.desc())
+    matches, scanned = [], 0
+    for signature in db.session.scalars(query.limit(scan_limit).execution_options(yield_per=500)):
+        scanned += 1
+        name = (crypto.decrypt(signature.name_enc) or "").casefold()
+        email = (crypto.decrypt(signature.email_enc) or "").casefold()
+        if needle and (needle in name or needle in email):
+            matches.append(signature)
+            if len(matches) >= limit:
+                break
+    return matches, scanned

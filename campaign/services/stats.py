@@ -1,0 +1,187 @@
+"""Numbers for the dashboard: totals, confirmation rate, time series, top lists, trending.
+
+Trending follows the UK Parliament petitions site: an alert when one IP (hash) or
+one email domain (hash) signs far above its normal rate in the last hour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Signature, SignatureStatus, utcnow
+
+TREND_MIN_COUNT = 10  # an hour with fewer signatures from one source is never an alert
+TREND_FACTOR = 5  # ... and this many times its usual hourly rate
+
+
+@dataclass
+class Totals:
+    confirmed: int = 0
+    pending: int = 0
+    invalidated: int = 0
+    withdrawn: int = 0
+    flagged: int = 0
+    ever_confirmed: int = 0
+    all: int = 0
+
+    @property
+    def confirmation_rate(self) -> float | None:
+        return self.ever_confirmed / self.all if self.all else None
+
+
+def totals(campaign_id: int) -> Totals:
+    """Every total in one pass over the campaign's rows."""
+    result = Totals()
+    was_confirmed = Signature.confirmed_at.is_not(None)
+    rows = db.session.execute(
+        select(Signature.status, Signature.flagged, was_confirmed, func.count(Signature.id))
+        .where(Signature.campaign_id == campaign_id)
+        .group_by(Signature.status, Signature.flagged, was_confirmed)
+    ).all()
+    for status, flagged, confirmed_once, count in rows:
+        result.all += count
+        if confirmed_once:
+            result.ever_confirmed += count
+        if flagged:
+            result.flagged += count
+        if status == SignatureStatus.CONFIRMED and flagged:
+            continue  # not counted: shown under "flagged"
+        if status in SignatureStatus.ALL:
+            setattr(result, status, getattr(result, status) + count)
+    return result
+
+
+def _bucket(column, unit: str):
+    """Truncate a timestamp to the hour or day, in SQL, on either database."""
+    if db.engine.dialect.name == "postgresql":
+        return func.to_char(func.date_trunc(unit, column),
+                            "YYYY-MM-DD HH24:00" if unit == "hour" else "YYYY-MM-DD")  # fmt: skip
+    return func.strftime("%Y-%m-%d %H:00" if unit == "hour" else "%Y-%m-%d", column)
+
+
+def series(campaign_id: int, unit: str = "hour", points: int = 48,
+           now: datetime | None = None) -> list[tuple[str, int]]:  # fmt: skip
+    """Signatures made per hour (or day), oldest first, with empty buckets filled in."""
+    now = now or utcnow()
+    step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
+    if unit == "hour":
+        end = now.replace(minute=0, second=0, microsecond=0)
+        fmt = "%Y-%m-%d %H:00"
+    else:
+        end = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        fmt = "%Y-%m-%d"
+    start = end - step * (points - 1)
+    bucket = _bucket(Signature.created_at, unit)
+    counts = dict(
+        db.session.execute(
+            select(bucket, func.count(Signature.id))
+            .where(Signature.campaign_id == campaign_id, Signature.created_at >= start)
+            .group_by(bucket)
+        ).all()
+    )
+    return [((start + step * n).strftime(fmt), int(counts.get((start + step * n).strftime(fmt), 0)))
+            for n in range(points)]  # fmt: skip
+
+
+def top(
+    campaign_id: int, column, limit: int = 10, counted_only: bool = True
+) -> list[tuple[str, int]]:
+    query = select(column, func.count(Signature.id)).where(
+        Signature.campaign_id == campaign_id, column.is_not(None)
+    )
+    if counted_only:
+        query = query.where(
+            Signature.status == SignatureStatus.CONFIRMED, Signature.flagged.is_(False)
+        )
+    rows = db.session.execute(
+        query.group_by(column).order_by(func.count(Signature.id).desc(), column).limit(limit)
+    ).all()
+    return [(value, int(count)) for value, count in rows]
+
+
+def top_countries(campaign_id: int, limit: int = 10) -> list[tuple[str, int]]:
+    return top(campaign_id, Signature.country, limit)
+
+
+def top_sources(campaign_id: int, limit: int = 10) -> list[tuple[str, int]]:
+    return top(campaign_id, Signature.source, limit)
+
+
+def top_referrers(campaign_id: int, limit: int = 10) -> list[tuple[str, int]]:
+    return top(campaign_id, Signature.referrer_code, limit)
+
+
+@dataclass
+class TrendAlert:
+    kind: str  # "ip" | "domain"
+    key_hash: str
+    last_hour: int
+    usual_per_hour: float
+    sample_id: int | None = None  # a signature in the group, for organizers to look at
+
+
+@dataclass
+class Velocity:
+    last_hour: int
+    previous_hour: int
+    per_hour_last_day: float
+    alerts: list[TrendAlert] = field(default_factory=list)
+
+
+def velocity(campaign_id: int, now: datetime | None = None) -> Velocity:
+    now = now or utcnow()
+    hour_ago, two_hours_ago, day_ago = (
+        now - timedelta(hours=1),
+        now - timedelta(hours=2),
+        now - timedelta(days=1),
+    )
+
+    def count_between(start: datetime, end: datetime) -> int:
+        return db.session.scalar(
+            select(func.count(Signature.id)).where(
+                Signature.campaign_id == campaign_id,
+                Signature.created_at >= start, Signature.created_at < end,
+            )
+        )  # fmt: skip
+
+    result = Velocity(
+        last_hour=count_between(hour_ago, now + timedelta(seconds=1)),
+        previous_hour=count_between(two_hours_ago, hour_ago),
+        per_hour_last_day=count_between(day_ago, now + timedelta(seconds=1)) / 24,
+    )
+    result.alerts = trending(campaign_id, now)
+    return result
+
+
+def trending(campaign_id: int, now: datetime | None = None) -> list[TrendAlert]:
+    """IP and domain hashes whose last hour is far above their own usual hourly rate.
+
+    The usual rate is the key's average per hour over the previous 24 hours (IP hashes
+    rotate daily, so for them this is mostly 0 and the floor TREND_MIN_COUNT decides).
+    """
+    now = now or utcnow()
+    hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(hours=25)
+    alerts = []
+    for kind, column in (("ip", Signature.ip_hash), ("domain", Signature.email_domain_hash)):
+        recent = db.session.execute(
+            select(column, func.count(Signature.id), func.max(Signature.id))
+            .where(Signature.campaign_id == campaign_id, Signature.created_at >= hour_ago,
+                   column.is_not(None))
+            .group_by(column)
+            .having(func.count(Signature.id) >= TREND_MIN_COUNT)
+        ).all()  # fmt: skip
+        for key, count, sample in recent:
+            before = db.session.scalar(
+                select(func.count(Signature.id)).where(
+                    Signature.campaign_id == campaign_id, column == key,
+                    Signature.created_at >= day_ago, Signature.created_at < hour_ago,
+                )
+            )  # fmt: skip
+            usual = before / 24
+            if count >= max(TREND_MIN_COUNT, TREND_FACTOR * usual):
+                alerts.append(TrendAlert(kind, key, int(count), round(usual, 2), sample))
+    return sorted(alerts, key=lambda a: -a.last_hour)
