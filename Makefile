@@ -49,7 +49,7 @@ extract-messages: setup
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o campaign/translations/messages.pot .
 
 update-messages: extract-messages
-	$(VENV)/bin/pybabel update -i campaign/translations/messages.pot -d campaign/translations --no-location
+	$(VENV)/bin/pybabel update -i campaign/translations/messages.pot -d campaign/translations
 
 clean:
 	rm -rf $(VENV) node_modules instance/*.db*
