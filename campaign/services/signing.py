@@ -28,7 +28,7 @@ from ..models import (
     utcnow,
 )
 from . import counting, crypto, links, mail
-from .campaigns import get_row
+from .campaigns import CampaignRef, campaign_ref
 from .content import CampaignContent
 from .validation import clean_comment, country_codes, normalize_email, normalize_name
 
@@ -139,7 +139,7 @@ def sign(
     that bots made (honeypot, too fast), which must not mail whoever they named.
     """
     name, email, comment = validate(data)
-    campaign = get_row(content)
+    campaign = campaign_ref(content)  # cached: no SELECT of the campaign per signature
     key = dedup_key(email.canonical)
     signature = Signature(
         campaign_id=campaign.id,
@@ -180,7 +180,7 @@ def sign(
 
 
 def repeat_signing(
-    content: CampaignContent, campaign: Campaign, key: str, *, send_mail: bool
+    content: CampaignContent, campaign: Campaign | CampaignRef, key: str, *, send_mail: bool
 ) -> SignOutcome:
     """Someone signed again with an address that has signed: mail it a note, capped."""
     signature = db.session.scalar(
