@@ -10,7 +10,7 @@ def test_put_replaces_token_and_stamp_with_markers_and_fill_restores(app):
     page = page_cache.put(("k",), html, token="TOKEN-A", started="STAMP-A")
     assert "TOKEN-A" not in page.body and "STAMP-A" not in page.body
     filled = page_cache.fill(page, token="TOKEN-B", started="STAMP-B")
-    assert filled == '<input name="csrf_token" value="TOKEN-B"><input name="started" value="STAMP-B">'
+    assert filled == html.replace("TOKEN-A", "TOKEN-B").replace("STAMP-A", "STAMP-B")
     assert page_cache.get(("k",)) is page
 
 
