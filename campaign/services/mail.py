@@ -55,10 +55,18 @@ def render_mail(template: str, language: str, **context) -> Mail:
         context.setdefault("language", language)
         module = env.get_template(f"mail/{template}.txt").make_module(context)
         html = None
-        if env.loader and f"mail/{template}.html" in env.list_templates():
+        if env.loader and _has_template(f"mail/{template}.html"):
             html = render_template(f"mail/{template}.html", **context)
         subject = str(module.subject).strip()
         return Mail(to=context["to"], subject=subject, text=str(module), html=html)
+
+
+def _has_template(name: str) -> bool:
+    """Whether a template exists, remembered per app: listing walks the filesystem."""
+    known = current_app.extensions.setdefault("campaign.mail_templates", {})
+    if name not in known:
+        known[name] = name in current_app.jinja_env.list_templates()
+    return known[name]
 
 
 def enqueue(mail: Mail, *, kind: str, signature_id: int | None = None) -> OutboxMessage:

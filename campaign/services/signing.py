@@ -175,8 +175,10 @@ def sign(
     if send_mail:
         mail.enqueue(confirmation_mail(content, signature, email.address, name),
                      kind="confirm", signature_id=signature.id)  # fmt: skip
+    # Read before the commit: afterwards the row is expired and each read is a SELECT.
+    outcome = SignOutcome(signature.id, repeat=False, flagged=signature.flagged)
     db.session.commit()
-    return SignOutcome(signature.id, repeat=False, flagged=signature.flagged)
+    return outcome
 
 
 def repeat_signing(
