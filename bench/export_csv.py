@@ -53,7 +53,7 @@ def minimal_export(campaign_id: int, limit: int, out) -> int:
         result = conn.execution_options(stream_results=True, yield_per=2000).execute(
             text(QUERY.format(campaign_id=int(campaign_id), limit=int(limit)))
         )
-        decrypt = crypto.decrypt
+        decrypt = crypto.bulk_decryptor()
         for row in result:
             writer.writerow((
                 row[0], neutralize(decrypt(row[1])), neutralize(decrypt(row[2])),

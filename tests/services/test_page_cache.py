@@ -52,3 +52,4 @@ def test_campaign_ref_is_cached_and_matches_the_row(app):
     row = get_row(content)
     assert (ref.id, ref.goal) == (row.id, row.goal)
     assert app.extensions["campaign.rows"][content.slug][1] == ref
+
