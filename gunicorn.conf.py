@@ -1,9 +1,10 @@
 """Gunicorn defaults for `gunicorn wsgi:app` (see docs/deploy.md and docs/benchmarks.md).
 
-gthread workers: keep-alive connections behind a proxy, and threads overlap the
-waits on the database and SMTP-free I/O; processes give CPU parallelism past the
-GIL. The benchmark on 2 cores found WEB_CONCURRENCY = cores and 4 threads per
-worker best; more processes only add context switches on a CPU-bound app.
+gthread workers keep connections alive behind a proxy, and their threads overlap
+the waits on PostgreSQL, Redis and the network; processes give CPU parallelism
+past the GIL. `make bench` on 2 cores found one worker per core with 4 threads
+best (gthread 2 x 4 over gthread 3 x 2 and sync 3 x 1); more processes than cores
+only add context switches on this CPU-bound app. Keep DB_POOL_SIZE >= threads.
 Every value can be overridden from the environment or the command line.
 """
 
