@@ -106,9 +106,11 @@ def main() -> None:
     began = time.perf_counter()
     with app.app_context(), open(path, "w", newline="", encoding="utf-8") as out:
         measured = "campaign.services.export.write_csv"
+        service_error = None
         try:
             written = service_export(campaign_id, limit, out)
-        except TypeError:
+        except Exception as exc:  # noqa: BLE001 - fall back, and say why in the results
+            service_error = f"{type(exc).__name__}: {exc}"[:300]
             written = None
         if written is None:
             out.seek(0)
@@ -120,6 +122,7 @@ def main() -> None:
     print(json.dumps({
         "measured": measured, "rows": written, "seconds": round(seconds, 3),
         "peak_rss_mb": round(peak_kb / 1024, 1), "bytes": os.path.getsize(path),
+        "service_error": service_error,
     }))  # fmt: skip
 
 

@@ -417,8 +417,10 @@ def run_measured(command: list[str], stdout_path: Path, env=None) -> tuple[float
     process would report this process's RSS as its own high-water mark.
     """
     began = time.perf_counter()
+    # Without GNU time (apt-get install time), peak RSS is reported as unknown.
+    prefix = [TIME, "-f", "BENCH_RSS_KB=%M"] if Path(TIME).exists() else []
     with stdout_path.open("wb") as out:
-        done = subprocess.run([TIME, "-f", "BENCH_RSS_KB=%M", *command], stdout=out,
+        done = subprocess.run([*prefix, *command], stdout=out,
                               stderr=subprocess.PIPE, env=env, cwd=ROOT, timeout=400)  # fmt: skip
     took = time.perf_counter() - began
     stderr = done.stderr.decode(errors="replace")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-TOKEN_MARK = "\x00page-cache:csrf\x00"  # noqa: S105 - a placeholder, not a secret
+TOKEN_MARK = "\x00page-cache:csrf\x00"  # noqa: S105  # nosec B105 - a placeholder
 STARTED_MARK = "\x00page-cache:started\x00"
 MAX_ENTRIES = 512  # bounds memory when query strings vary (share links, utm tags)
 
