@@ -10,6 +10,10 @@ long anything not in the key (say, an organizer's update) can stay stale.
 The page also carries per-visitor values: the session's CSRF token and the
 signed `started` timestamp. The cached copy holds markers in their place, and
 `fill()` puts this request's values in, so no visitor ever gets another's token.
+
+Anything else that differs per visitor (a flash message, "you already signed", a
+signed-in organizer's links) must not be rendered into the cached page: fill it
+per request the same way, or render that page through the uncached path.
 """
 
 from __future__ import annotations
