@@ -275,7 +275,8 @@ def is_expired(signature: Signature) -> bool:
 def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:
     """What the confirm link leads to, without changing anything (for the GET page)."""
     signature = find_by_token(token, "confirm")
-    if signature is None or signature.campaign.slug != content.slug:
+    # By id, from the cached campaign: no lazy SELECT of the campaign row per confirm.
+    if signature is None or signature.campaign_id != campaign_ref(content).id:
         return ConfirmResult("invalid")
     if signature.status != SignatureStatus.PENDING:
         state = "already" if signature.status == SignatureStatus.CONFIRMED else "invalid"
@@ -301,8 +302,7 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
     ).rowcount
     if changed and not signature.flagged:
         counting.adjust(signature.campaign_id, +1)
-    db.session.commit()
-    db.session.refresh(signature)
+    db.session.commit()  # attributes reload on first use; the redirect needs none
     return ConfirmResult("confirmed" if changed else "already", signature)
 
 
