@@ -62,6 +62,9 @@ class Config:
         self.ALREADY_SIGNED_MAIL_LIMIT = env_int("ALREADY_SIGNED_MAIL_LIMIT", 3)
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 64 * 1024)
         self.COUNT_CACHE_SECONDS = env_int("COUNT_CACHE_SECONDS", 2)
+        # Rendered campaign pages, per process (services/page_cache.py); 0 turns it off.
+        self.PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 10)
+        self.PAGE_STALE_SECONDS = env_int("PAGE_STALE_SECONDS", 30)
 
         # Privacy
         self.IP_HASH_RETENTION_DAYS = env_int("IP_HASH_RETENTION_DAYS", 7)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import time
 
+from babel import support
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.i18n import messages_path
 from wtforms.validators import InputRequired, ValidationError
 
 from ..services.validation import (
@@ -45,7 +48,40 @@ PUBLIC_CONSENT = _l("Show my first name, last initial and country on this page")
 CONTACT_CONSENT = _l("Email me about this campaign (you can unsubscribe at any time)")
 
 
+def wtforms_translations():
+    """WTForms' own messages for the current locale, loaded once per process.
+
+    Flask-WTF reads the catalog from disk on every request that builds a form;
+    on the sign POST that was a measurable share of the request (docs/benchmarks.md).
+    """
+    locale = str(get_locale() or "en")
+    cache = current_app.extensions.setdefault("campaign.wtforms_translations", {})
+    if locale not in cache:
+        catalog = support.Translations.load(messages_path(), [locale], domain="wtforms")
+        cache[locale] = _CatalogTranslations(catalog)
+    return cache[locale]
+
+
+class _CatalogTranslations:
+    """The gettext/ngettext pair WTForms asks its Meta for."""
+
+    def __init__(self, catalog) -> None:
+        self.catalog = catalog
+
+    def gettext(self, string: str) -> str:
+        return self.catalog.ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.catalog.ungettext(singular, plural, n)
+
+
 class SignForm(FlaskForm):
+    class Meta:
+        def get_translations(self, form):
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return None
+            return wtforms_translations()
+
     name = StringField(
         _l("Full name"),
         validators=[InputRequired(_l("Please enter your name.")), rule(normalize_name)],

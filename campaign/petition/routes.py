@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import json
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import generate_csrf
 
 from ..extensions import csrf, limiter
 from ..i18n import current_language
-from ..services import abuse, counting, privacy, public, signing
-from ..services.campaigns import current_goal, get_row
+from ..services import abuse, counting, page_cache, privacy, public, signing
+from ..services.campaigns import campaign_ref, current_goal
 from ..services.content import CampaignContent, library
 from ..services.signing import SignatureInput, SigningError
 from . import bp, embedding
@@ -60,26 +70,87 @@ def render_campaign(
 
         return render_embed(content, form, status)
     language = current_language()
-    row = get_row(content)
+    row = campaign_ref(content)
     count = counting.confirmed_count(row.id)
     goal = current_goal(row, content, count)
+    if form is None and status == 200 and request.method in ("GET", "HEAD"):
+        if page_cache.enabled():
+            return cached_campaign_page(content, language, count, goal)
     if form is None and content.accepts_signatures:
         form = new_sign_form(language)
     page = render_template(
-        "petition/campaign.html",
-        campaign=content,
-        text=content.text(language),
-        state=content.state(),
-        count=count,
-        goal=goal,
-        form=form,
-        base_goal=max(row.goal, content.goal),
-        milestones=public.milestones(goal, count),
-        recent_signers=public.recent_signers(content, row.id, count),
-        comments=public.public_comments(content, row.id, count),
-        updates=public.campaign_updates(row.id, language),
+        "petition/campaign.html", **campaign_context(content, language, count, goal, form)
     )
     return page, status
+
+
+def campaign_context(
+    content: CampaignContent, language: str, count: int, goal: int, form: SignForm | None
+) -> dict:
+    """Everything the campaign page template shows."""
+    row = campaign_ref(content)
+    return {
+        "campaign": content,
+        "text": content.text(language),
+        "state": content.state(),
+        "count": count,
+        "goal": goal,
+        "form": form,
+        "base_goal": max(row.goal, content.goal),
+        "milestones": public.milestones(goal, count),
+        "recent_signers": public.recent_signers(content, row.id, count),
+        "comments": public.public_comments(content, row.id, count),
+        "updates": public.campaign_updates(row.id, language),
+    }
+
+
+def cached_campaign_page(content: CampaignContent, language: str, count: int, goal: int):
+    """The campaign page from the page cache, with this visitor's token and stamp.
+
+    Adds validators (ETag, Last-Modified) and answers 304 when this session's copy
+    is current. The page is `private`: it carries the session's CSRF token, so a
+    shared cache (CDN) must not hand it to anyone else (see docs/deploy.md).
+    """
+    state = content.state()
+    key = (
+        content.slug, language, request.script_root, request.path,
+        request.query_string, count, goal, state, library().version,
+    )  # fmt: skip
+    session_field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    had_session = bool(session.get(session_field))
+    page = page_cache.get(key)
+    if page is None:
+        form = new_sign_form(language) if content.accepts_signatures else None
+        html = render_template(
+            "petition/campaign.html", **campaign_context(content, language, count, goal, form)
+        )
+        page = page_cache.put(
+            key, html, token=generate_csrf() if form else None,
+            started=form.started.data if form else None,
+        )  # fmt: skip
+    else:
+        html = page_cache.fill(page, token=generate_csrf(), started=stamp_started())
+    response = make_response(html, 200)
+    swr = current_app.config.get("PAGE_STALE_SECONDS", 30)
+    response.headers["Cache-Control"] = f"private, max-age=0, stale-while-revalidate={swr}"
+    response.last_modified = int(page.built_at)
+    # Old tokens stay valid only without a time limit; with one, a kept copy may not.
+    if current_app.config.get("WTF_CSRF_TIME_LIMIT") is None:
+        response.set_etag(page_cache.etag(page, session.get(session_field)), weak=True)
+        if request.if_none_match:
+            if request.if_none_match.contains_weak(response.get_etag()[0]):
+                return not_modified(response)
+        elif had_session and request.if_modified_since:
+            if int(page.built_at) <= request.if_modified_since.timestamp():
+                return not_modified(response)
+    return response
+
+
+def not_modified(response):
+    response.status_code = 304
+    response.set_data(b"")
+    response.headers.pop("Content-Length", None)
+    return response
 
 
 @bp.get("/")

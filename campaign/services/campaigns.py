@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from typing import NamedTuple
+
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -28,12 +32,40 @@ def get_row(content: CampaignContent) -> Campaign:
     return row
 
 
+class CampaignRef(NamedTuple):
+    """What requests need of a campaign's row, without a SELECT each time."""
+
+    id: int
+    goal: int
+
+
+def campaign_ref(content: CampaignContent) -> CampaignRef:
+    """The row's id and goal, cached per process for COUNT_CACHE_SECONDS.
+
+    The id never changes once created; the goal may be raised by an organizer and
+    shows up within the same few seconds as the count.
+    """
+    cache = current_app.extensions.setdefault("campaign.rows", {})
+    now = time.monotonic()
+    cached = cache.get(content.slug)
+    if cached and now - cached[0] < current_app.config["COUNT_CACHE_SECONDS"]:
+        return cached[1]
+    row = get_row(content)
+    ref = CampaignRef(row.id, row.goal)
+    cache[content.slug] = (now, ref)
+    return ref
+
+
+def forget_cached_rows() -> None:
+    current_app.extensions.setdefault("campaign.rows", {}).clear()
+
+
 def sync_all() -> list[Campaign]:
     """Make sure every campaign in `content/` has its row (`flask content load`)."""
     return [get_row(content) for content in library().all()]
 
 
-def current_goal(row: Campaign, content: CampaignContent, count: int) -> int:
+def current_goal(row: Campaign | CampaignRef, content: CampaignContent, count: int) -> int:
     """The goal shown: raised by `goal_step` each time it is reached."""
     goal = max(row.goal, content.goal)
     step = max(content.goal_step, 1)

@@ -29,7 +29,7 @@ from ..models import (
     utcnow,
 )
 from . import abuse, counting, crypto, links, mail
-from .campaigns import get_row
+from .campaigns import CampaignRef, campaign_ref
 from .content import CampaignContent
 from .validation import (
     check_email_policy,
@@ -170,7 +170,7 @@ def sign(
     name, email, comment = validate(data)
     if abuse.email_blocked(email.canonical):
         return SignOutcome(None, repeat=False, dropped=True)
-    campaign = get_row(content)
+    campaign = campaign_ref(content)  # cached: no SELECT of the campaign per signature
     key = dedup_key(email.canonical)
     signature = Signature(
         campaign_id=campaign.id,
@@ -208,8 +208,10 @@ def sign(
     if send_mail:
         mail.enqueue(confirmation_mail(content, signature, email.address, name),
                      kind="confirm", signature_id=signature.id)  # fmt: skip
+    # Read before the commit: afterwards the row is expired and each read is a SELECT.
+    outcome = SignOutcome(signature.id, repeat=False, flagged=signature.flagged)
     db.session.commit()
-    return SignOutcome(signature.id, repeat=False, flagged=signature.flagged)
+    return outcome
 
 
 def is_dedup_conflict(error: IntegrityError) -> bool:
@@ -222,7 +224,7 @@ def is_dedup_conflict(error: IntegrityError) -> bool:
 
 
 def repeat_signing(
-    content: CampaignContent, campaign: Campaign, key: str, *, send_mail: bool
+    content: CampaignContent, campaign: Campaign | CampaignRef, key: str, *, send_mail: bool
 ) -> SignOutcome:
     """Someone signed again with an address that has signed: mail it a note, capped."""
     signature = db.session.scalar(
@@ -259,7 +261,7 @@ def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:
     email = normalize_email(raw_email)
     if not content.accepts_signatures:
         return False
-    campaign = get_row(content)
+    campaign = campaign_ref(content)
     signature = db.session.scalar(
         select(Signature).where(
             Signature.campaign_id == campaign.id,
@@ -365,7 +367,8 @@ def is_expired(signature: Signature) -> bool:
 def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:
     """What the confirm link leads to, without changing anything (for the GET page)."""
     signature = find_by_token(token, "confirm")
-    if signature is None or signature.campaign.slug != content.slug:
+    # By id, from the cached campaign: no lazy SELECT of the campaign row per confirm.
+    if signature is None or signature.campaign_id != campaign_ref(content).id:
         return ConfirmResult("invalid")
     if signature.status != SignatureStatus.PENDING:
         state = "already" if signature.status == SignatureStatus.CONFIRMED else "invalid"
@@ -391,8 +394,7 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
     ).rowcount
     if changed and not signature.flagged:
         counting.adjust(signature.campaign_id, +1)
-    db.session.commit()
-    db.session.refresh(signature)
+    db.session.commit()  # attributes reload on first use; the redirect needs none
     return ConfirmResult("confirmed" if changed else "already", signature)
 
 

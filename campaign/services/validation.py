@@ -191,6 +191,7 @@ def country_choices(language: str = "en") -> list[tuple[str, str]]:
     return list(_countries(language))
 
 
+@cache  # the same set on every call; built once, not per validation
 def country_codes() -> frozenset[str]:
     return frozenset(code for code, _ in _countries("en"))
 
