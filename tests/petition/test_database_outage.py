@@ -126,7 +126,9 @@ def postgres_app(database_url):
     relay = Relay((real.host or "127.0.0.1", real.port or 5432))
     relay.start()
     url = real.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
-    app = create_app(make_config(url))
+    # No page or count cache: every request needs the database. (With them, a cut
+    # database still lets cached pages be read for a few seconds; see the next test.)
+    app = create_app(make_config(url, PAGE_CACHE_SECONDS=0, COUNT_CACHE_SECONDS=0))
     with app.app_context():
         yield app, relay
         db.session.remove()
@@ -152,6 +154,27 @@ def test_postgres_cut_off_answers_503_writes_nothing_and_recovers(postgres_app):
     assert client.get(f"/{SLUG}/").status_code == 200
     assert client.post(f"/{SLUG}/sign", data=data).status_code == 303
     assert direct_counts() == (2, 2)
+
+
+@pytest.mark.postgres
+def test_cached_page_is_still_read_while_signing_answers_503(database_url):
+    require(using_postgres(), "needs PostgreSQL (TEST_DATABASE_URL)")
+    from sqlalchemy.engine import make_url
+
+    real = make_url(TEST_DATABASE_URL)
+    relay = Relay((real.host or "127.0.0.1", real.port or 5432))
+    relay.start()
+    url = real.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    app = create_app(make_config(url, PAGE_CACHE_SECONDS=60, COUNT_CACHE_SECONDS=60))
+    client = app.test_client()
+    with app.app_context():
+        data = {**_form(client), "email": "during@example.org"}  # the page is now cached
+        relay.cut()
+        assert client.get(f"/{SLUG}/").status_code == 200
+        assert_unavailable(client.post(f"/{SLUG}/sign", data=data))
+        assert direct_counts() == (0, 0)
+        db.session.remove()
+        db.engine.dispose()
 
 
 def _form(client) -> dict:
