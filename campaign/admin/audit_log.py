@@ -7,6 +7,7 @@ import json
 from flask import render_template, request
 
 from ..services import audit
+from ..services.validation import parse_id
 from . import bp
 from .auth import role_required
 
@@ -16,7 +17,7 @@ from .auth import role_required
 def audit_page():
     before = request.args.get("before", "")
     action = (request.args.get("action") or "").strip()[:64] or None
-    events = audit.recent(101, int(before) if before.isdigit() else None, action)
+    events = audit.recent(101, parse_id(before), action)
     more = len(events) > 100
     events = events[:100]
     rows = [(e, json.loads(e.details) if e.details else {}) for e in events]

@@ -17,6 +17,7 @@ from flask_login import UserMixin, current_user, logout_user
 from ..extensions import db, login_manager
 from ..models import AdminUser
 from ..services.accounts import has_role
+from ..services.validation import parse_id
 from . import bp
 
 
@@ -42,7 +43,7 @@ class Organizer(UserMixin):
 @login_manager.user_loader
 def load_organizer(session_id: str) -> Organizer | None:
     user_id, _sep, token = (session_id or "").partition(":")
-    if not user_id.isdigit():
+    if parse_id(user_id) is None:
         return None
     user = db.session.get(AdminUser, int(user_id))
     if user is None or user.disabled or not hmac.compare_digest(user.session_token, token):

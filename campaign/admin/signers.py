@@ -9,6 +9,8 @@ from ..extensions import db
 from ..models import Signature
 from ..services import moderation, signers
 from ..services.privacy import signer_record
+from ..services.signing import extra_mails_left
+from ..services.validation import parse_id
 from . import bp
 from .auth import campaign_or_404, role_required
 from .forms import ActionForm, BulkForm, ExportForm, InvalidateForm
@@ -31,7 +33,7 @@ def signers_table(slug: str):
     except signers.FilterError as exc:
         filters, error, status = signers.SignerFilter(), str(exc), 400
     before = request.args.get("before", "")
-    before_id = int(before) if before.isdigit() else None
+    before_id = parse_id(before)
     fuzzy = request.args.get("fuzzy") == "1" and bool(filters.q)
     scanned = None
     if fuzzy:
@@ -56,8 +58,7 @@ def signer(slug: str, signature_id: int):
     return render_template(
         "admin/signer.html", campaign=content, signature=signature,
         record=signer_record(signature), invalidate_form=InvalidateForm(), action_form=ActionForm(),
-        resends_left=max(moderation.RESEND_LIMIT - moderation.confirmation_mails_sent(signature),
-                         0),
+        resends_left=extra_mails_left(signature),
     )  # fmt: skip
 
 

@@ -316,7 +316,7 @@ def withdraw(slug: str, token: str):
     state = "ask"
     if request.method == "POST":
         privacy.withdraw(signature)
-        counting.forget_cached_counts()
+        public.forget_public_views()
         state = "done"
     return render_template(
         "petition/withdraw.html",

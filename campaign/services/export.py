@@ -159,6 +159,18 @@ def csv_lines(rows: Iterable[Iterable[object]], *, excel: bool = False) -> Itera
     yield buffer.getvalue()
 
 
+def audit_filters(filters: SignerFilter) -> dict:
+    """The filters as the audit log keeps them: a search text can be a signer's name or
+    address, and the audit log can't be erased, so only the kind of search is kept."""
+    described = filters.as_dict()
+    if "q" in described:
+        query = described["q"]
+        described["q"] = "(email)" if "@" in query.strip("@") else (
+            "(domain)" if query.startswith("@") or "." in query else "(name)"
+        )
+    return described
+
+
 def export_csv(
     campaign_id: int, preset: str, filters: SignerFilter, *, excel: bool = False,
     limit: int | None = None,
@@ -309,7 +321,7 @@ def build(
         "export", campaign_id=campaign.id, target=content.slug,
         actor_email=None if via == "admin" else via,
         details={"preset": None if not personal else preset, "format": fmt, "excel": excel,
-                 "filters": filters.as_dict(), "rows": rows, "via": via},
+                 "filters": audit_filters(filters), "rows": rows, "via": via},
     )  # fmt: skip
     db.session.commit()
     return ExportJob(chunks, name, mimetype, rows)

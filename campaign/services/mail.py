@@ -219,11 +219,14 @@ def deliver_due(limit: int = 50, transport: Transport | None = None) -> tuple[in
 
 def _record_failure(outbox: OutboxMessage, exc: Exception) -> None:
     delay = min(30 * 2 ** (outbox.attempts - 1), 3600)
-    outbox.last_error = f"{type(exc).__name__}: {exc}"[:500]
+    # The type and SMTP code only: SMTP errors quote the recipient's address.
+    code = getattr(exc, "smtp_code", None)
+    outbox.last_error = f"{type(exc).__name__}{f' {code}' if code else ''}"
     outbox.locked_until = None
     outbox.next_attempt_at = utcnow() + timedelta(seconds=delay)
     if outbox.attempts >= MAX_ATTEMPTS:
         outbox.status = "failed"
+        outbox.payload_enc = None  # given up: keep no recipient or body
     db.session.commit()
     log.warning("mail %s failed (attempt %s): %s", outbox.id, outbox.attempts, outbox.last_error)
 

@@ -11,14 +11,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..extensions import db
-from ..models import OutboxMessage, Signature, SignatureStatus, utcnow
-from . import audit, counting, crypto, mail, privacy
+from ..models import Signature, SignatureStatus, utcnow
+from . import audit, counting, crypto, mail, privacy, public
 from .content import library
 
-RESEND_LIMIT = 3  # confirmation mails per signature, first one included
 BULK_NAME_SCAN_LIMIT = 200_000
 
 
@@ -28,13 +27,14 @@ class ModerationError(ValueError):
 
 def _done(signature: Signature) -> None:
     db.session.commit()
-    counting.forget_cached_counts()
+    public.forget_public_views()
 
 
 def invalidate(signature: Signature, reason: str) -> bool:
     reason = (reason or "").strip()
     if not reason:
         raise ModerationError(_("Please give a reason."))
+    privacy.lock_for_change(signature)
     if signature.status not in (SignatureStatus.PENDING, SignatureStatus.CONFIRMED):
         return False
     was_counted = signature.counted
@@ -51,6 +51,7 @@ def invalidate(signature: Signature, reason: str) -> bool:
 
 def restore(signature: Signature) -> bool:
     """Undo an invalidation, or clear an abuse flag: the signature counts again if confirmed."""
+    privacy.lock_for_change(signature)
     was_counted = signature.counted
     changed = False
     if signature.status == SignatureStatus.INVALIDATED and signature.erased_at is None:
@@ -75,6 +76,7 @@ def restore(signature: Signature) -> bool:
 
 
 def erase(signature: Signature) -> bool:
+    privacy.lock_for_change(signature)
     if signature.erased_at is not None:
         return False
     privacy.erase(signature)
@@ -88,25 +90,17 @@ def set_comment_hidden(signature: Signature, hidden: bool) -> None:
     signature.comment_hidden = hidden
     audit.record("signature.comment_hidden" if hidden else "signature.comment_shown",
                  campaign_id=signature.campaign_id, target=f"signature:{signature.id}")  # fmt: skip
-    db.session.commit()
-
-
-def confirmation_mails_sent(signature: Signature) -> int:
-    return db.session.scalar(
-        select(func.count(OutboxMessage.id)).where(
-            OutboxMessage.signature_id == signature.id,
-            OutboxMessage.kind.in_(("confirm", "confirm-resend")),
-        )
-    )
+    _done(signature)
 
 
 def resend_confirmation(signature: Signature) -> bool:
-    """Queue the confirmation mail again, at most RESEND_LIMIT mails in all."""
-    from .signing import confirmation_mail
+    """Queue the confirmation mail again, within the same cap as the public resend form."""
+    from .signing import confirmation_mail, take_extra_mail
 
     if signature.status != SignatureStatus.PENDING or not signature.email_enc:
         raise ModerationError(_("Only pending signatures can get the confirmation mail again."))
-    if confirmation_mails_sent(signature) >= RESEND_LIMIT:
+    if not take_extra_mail(signature.id):
+        db.session.rollback()
         return False
     content = library().get(signature.campaign.slug)
     if content is None:
@@ -136,8 +130,12 @@ class BulkRule:
                     or self.name_pattern)  # fmt: skip
 
     def describe(self) -> dict:
-        return {k: (v.isoformat() if isinstance(v, datetime) else v)
-                for k, v in asdict(self).items() if v}  # fmt: skip
+        """The rule for the audit log; a name pattern can name a person, so it is masked."""
+        described = {k: (v.isoformat() if isinstance(v, datetime) else v)
+                     for k, v in asdict(self).items() if v}  # fmt: skip
+        if "name_pattern" in described:
+            described["name_pattern"] = "(given)"
+        return described
 
 
 def _rule_query(campaign_id: int, rule: BulkRule):
@@ -191,9 +189,13 @@ def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str) -> int:
     ids = matching_ids(campaign_id, rule)
     uncounted = 0
     now = utcnow()
+    privacy.take_write_lock()  # rows are re-read under lock: a racing change can't double-count
     for start in range(0, len(ids), 500):
         chunk = db.session.scalars(
-            select(Signature).where(Signature.id.in_(ids[start : start + 500]))
+            select(Signature)
+            .where(Signature.id.in_(ids[start : start + 500]))
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         for signature in chunk:
             if signature.status not in (SignatureStatus.PENDING, SignatureStatus.CONFIRMED):

@@ -152,17 +152,37 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     signature.public_consent = signature.contact_consent = False
     signature.erased_at = utcnow()
     db.session.execute(delete(NameToken).where(NameToken.signature_id == signature.id))
+    # Unsent mail (pending or failed) still holds the address and working links.
     db.session.execute(
         delete(OutboxMessage).where(
-            OutboxMessage.signature_id == signature.id, OutboxMessage.status == "pending"
+            OutboxMessage.signature_id == signature.id, OutboxMessage.status != "sent"
         )
     )
     if was_counted and not signature.counted:
         counting.adjust(signature.campaign_id, -1)
 
 
+def lock_for_change(signature: Signature) -> None:
+    """Re-read the signature under a write lock before changing its state.
+
+    Two requests changing one signature at once (a double click on Withdraw, an
+    organizer invalidating while the signer confirms) must not both adjust the count.
+    PostgreSQL: SELECT … FOR UPDATE. SQLite: a no-op write takes the database's write
+    lock first (reads before it ran outside any transaction), then the row is re-read.
+    """
+    take_write_lock()
+    db.session.refresh(signature, with_for_update=True)
+
+
+def take_write_lock() -> None:
+    """On SQLite, start the write transaction now, so what is read next is current."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(Signature).where(Signature.id == -1).values(id=Signature.id))
+
+
 def withdraw(signature: Signature) -> bool:
     """The signer takes their signature back: erased, uncounted, no more mail."""
+    lock_for_change(signature)
     if signature.status == SignatureStatus.WITHDRAWN:
         return False
     signature.withdrawn_at = utcnow()

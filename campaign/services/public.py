@@ -117,6 +117,17 @@ def forget_cache() -> None:
     current_app.extensions.pop("campaign.public_cache", None)
 
 
+def forget_public_views() -> None:
+    """After a change the count doesn't show (an erased name, a hidden comment): drop
+    this process's cached counts, public lists and pages. Other processes catch up
+    within their cache lifetimes (COUNT_CACHE_SECONDS, PAGE_CACHE_SECONDS)."""
+    from . import counting, page_cache
+
+    counting.forget_cached_counts()
+    forget_cache()
+    page_cache.clear()
+
+
 def _public_signers(campaign_id: int, limit: int, *, with_comments: bool) -> list[PublicSigner]:
     query = (
         select(Signature)

@@ -175,7 +175,9 @@ def sign(
     signature = Signature(
         campaign_id=campaign.id,
         status=SignatureStatus.PENDING,
-        dedup_key=key,
+        # Bot-made rows (never mailed) take no dedup slot: a bot posting someone's
+        # address must not stop that person's own signature from counting.
+        dedup_key=None if flag_reason and not send_mail else key,
         email_enc=crypto.encrypt(email.address),
         name_enc=crypto.encrypt(name),
         comment_enc=crypto.encrypt(comment),
@@ -204,7 +206,7 @@ def sign(
         db.session.rollback()
         if not is_dedup_conflict(exc):
             raise  # anything else is a bug, not a repeat signing to answer silently
-        return repeat_signing(content, campaign, key, send_mail=send_mail)
+        return repeat_signing(content, campaign, key, flag_reason=flag_reason)
     if send_mail:
         mail.enqueue(confirmation_mail(content, signature, email.address, name),
                      kind="confirm", signature_id=signature.id)  # fmt: skip
@@ -223,23 +225,46 @@ def is_dedup_conflict(error: IntegrityError) -> bool:
     return "uq_signatures_campaign_dedup" in message or "signatures.dedup_key" in message
 
 
+def take_extra_mail(signature_id: int) -> bool:
+    """Count one more mail beyond the first (an "already signed" note or a resent
+    confirmation, from the form or an organizer), or refuse past ALREADY_SIGNED_MAIL_LIMIT.
+
+    Checked and raised in one statement, so parallel requests can't exceed the cap.
+    """
+    limit = current_app.config["ALREADY_SIGNED_MAIL_LIMIT"]
+    return bool(
+        db.session.execute(
+            update(Signature)
+            .where(Signature.id == signature_id, Signature.already_signed_mails < limit)
+            .values(already_signed_mails=Signature.already_signed_mails + 1)
+        ).rowcount
+    )
+
+
+def extra_mails_left(signature: Signature) -> int:
+    return max(current_app.config["ALREADY_SIGNED_MAIL_LIMIT"] - signature.already_signed_mails, 0)
+
+
 def repeat_signing(
-    content: CampaignContent, campaign: Campaign | CampaignRef, key: str, *, send_mail: bool
-) -> SignOutcome:
+    content: CampaignContent, campaign: Campaign | CampaignRef, key: str, *,
+    flag_reason: str | None,
+) -> SignOutcome:  # fmt: skip
     """Someone signed again with an address that has signed: mail it a note, capped."""
     signature = db.session.scalar(
         select(Signature).where(Signature.campaign_id == campaign.id, Signature.dedup_key == key)
     )
     if signature is None:  # erased between the insert and now; nothing to tell
         return SignOutcome(None, repeat=True)
-    limit = current_app.config["ALREADY_SIGNED_MAIL_LIMIT"]
-    # The cap is checked and raised in one statement, so parallel repeats can't exceed it.
-    allowed = db.session.execute(
-        update(Signature)
-        .where(Signature.id == signature.id, Signature.already_signed_mails < limit)
-        .values(already_signed_mails=Signature.already_signed_mails + 1)
-    ).rowcount
-    if allowed and send_mail and signature.email_enc:
+    if flag_reason is None and signature.flagged and signature.status == SignatureStatus.PENDING:
+        # First sent in a burst over the rate limit, now again within it: trust it as
+        # any signature (it still counts only once its owner confirms).
+        db.session.execute(
+            update(Signature)
+            .where(Signature.id == signature.id, Signature.status == SignatureStatus.PENDING)
+            .values(flagged=False, flag_reason=None)
+        )
+    allowed = take_extra_mail(signature.id)
+    if allowed and signature.email_enc:
         address = crypto.decrypt(signature.email_enc)
         name = crypto.decrypt(signature.name_enc)
         if signature.status == SignatureStatus.PENDING:
@@ -273,15 +298,7 @@ def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:
     # Only signatures we mailed before: bot-made ones (honeypot, too fast) never were.
     if signature is None or is_expired(signature) or not _was_mailed(signature.id):
         return False
-    # The same cap as "already signed" notes, checked and raised in one statement.
-    allowed = db.session.execute(
-        update(Signature)
-        .where(
-            Signature.id == signature.id,
-            Signature.already_signed_mails < current_app.config["ALREADY_SIGNED_MAIL_LIMIT"],
-        )
-        .values(already_signed_mails=Signature.already_signed_mails + 1)
-    ).rowcount
+    allowed = take_extra_mail(signature.id)
     if allowed:
         address, name = crypto.decrypt(signature.email_enc), crypto.decrypt(signature.name_enc)
         mail.enqueue(confirmation_mail(content, signature, address, name),

@@ -7,6 +7,8 @@ Every update mail carries a one-click unsubscribe (RFC 8058: `List-Unsubscribe` 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -14,6 +16,8 @@ from ..extensions import db
 from ..models import Campaign, CampaignUpdate, Signature, SignatureStatus, utcnow
 from . import audit, crypto, links, mail
 from .content import CampaignContent
+
+DUPLICATE_WINDOW_MINUTES = 30
 
 
 class UpdateError(ValueError):
@@ -38,6 +42,15 @@ def post(
     if not texts:
         raise UpdateError(_("Write a title and a text in at least one language."))
     now = utcnow()
+    # A double submit of the form must not mail every signer twice.
+    recent = db.session.scalars(
+        select(CampaignUpdate).where(
+            CampaignUpdate.campaign_id == campaign.id,
+            CampaignUpdate.published_at > now - timedelta(minutes=DUPLICATE_WINDOW_MINUTES),
+        )
+    ).all()
+    if any(texts.get(u.language) == (u.title, u.body) for u in recent):
+        raise UpdateError(_("This update was just posted; it is not sent twice."))
     updates = {}
     for language, (title, body) in texts.items():
         update = CampaignUpdate(campaign_id=campaign.id, language=language, title=title[:200],

@@ -14,6 +14,7 @@ from functools import cache
 from babel import Locale
 from email_validator import EmailNotValidError, caching_resolver, validate_email
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 NAME_MAX = 100
@@ -33,6 +34,17 @@ class NormalizedEmail:
     canonical: str  # the dedup form: NFC, local part case-folded, domain IDNA-normalized
     domain: str
     ascii_domain: str = ""  # the domain in IDNA (xn--) form, for block and allow lists
+
+
+def parse_id(raw: str | None) -> int | None:
+    """A database id from a query string or token, or None.
+
+    `str.isdigit()` alone accepts '²' and '١', which `int()` refuses or misreads, and
+    a long number would overflow the database's integer.
+    """
+    if raw and raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return int(raw)
+    return None
 
 
 def normalize_name(raw: str) -> str:
@@ -75,7 +87,11 @@ def normalize_email(raw: str, *, fold_aliases: bool | None = None) -> Normalized
             dns_resolver=_resolver(config["EMAIL_DNS_TIMEOUT"]) if check_dns else None,
         )
     except EmailNotValidError as exc:
-        message = _l("That email address doesn't look right: %(reason)s", reason=str(exc))
+        # email-validator explains in English only; other languages get a plain message.
+        if str(get_locale() or "en") == "en":
+            message = _l("That email address doesn't look right: %(reason)s", reason=str(exc))
+        else:
+            message = _l("That email address doesn't look right. Please check it.")
         raise ValueError(message) from exc
     local, _, domain = info.normalized.rpartition("@")
     local = unicodedata.normalize("NFC", local).casefold()

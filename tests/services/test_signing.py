@@ -205,3 +205,50 @@ def test_purge_deletes_expired_unconfirmed_signatures_only(app):
     assert privacy.purge_expired() == 0
     # The address is free again: signing anew starts over.
     assert not signing.sign(content(), data("expired@example.org")).repeat
+
+
+def test_a_bot_posting_an_address_does_not_stop_its_owner_counting(app):
+    # A honeypot post names the victim's address first; it is kept, flagged, unmailed.
+    bot = signing.sign(content(), data("victim@example.org"), flag_reason="honeypot",
+                       send_mail=False)  # fmt: skip
+    real = signing.sign(content(), data("victim@example.org"))
+    assert not real.repeat and real.signature_id != bot.signature_id
+    assert signing.confirm(content(), token(real.signature_id)).state == "confirmed"
+    assert counting.confirmed_count(1, fresh=True) == 1
+
+
+def test_a_clean_repeat_clears_a_rate_limit_flag_on_a_pending_signature(app):
+    first = signing.sign(content(), data("burst@example.org"), flag_reason="rate limit (ip)")
+    signing.sign(content(), data("burst@example.org"))
+    signing.confirm(content(), token(first.signature_id))
+    assert counting.confirmed_count(1, fresh=True) == 1
+
+
+def test_withdraw_rereads_the_signature_so_a_racing_withdrawal_counts_once(app):
+    from sqlalchemy import text
+
+    outcome = signing.sign(content(), data("twice@example.org"))
+    signing.confirm(content(), token(outcome.signature_id))
+    stale = db.session.get(Signature, outcome.signature_id)  # loaded while confirmed
+    assert stale.status == "confirmed"
+    # Meanwhile another request withdraws it, on its own connection, and commits.
+    with db.engine.begin() as other:
+        other.execute(text("UPDATE signatures SET status = 'withdrawn' WHERE id = :id"),
+                      {"id": outcome.signature_id})  # fmt: skip
+        other.execute(text("UPDATE count_shards SET confirmed = confirmed - 1 "
+                           "WHERE campaign_id = 1 AND confirmed > 0 AND shard = "
+                           "(SELECT min(shard) FROM count_shards "
+                           " WHERE campaign_id = 1 AND confirmed > 0)"))  # fmt: skip
+    assert privacy.withdraw(stale) is False  # sees the withdrawal; adjusts nothing
+    assert counting.confirmed_count(1, fresh=True) == 0
+
+
+def test_erasing_drops_unsent_and_failed_mail(app):
+    outcome = signing.sign(content(), data("gone@example.org"))
+    db.session.execute(
+        OutboxMessage.__table__.update().values(status="failed")
+        .where(OutboxMessage.signature_id == outcome.signature_id)
+    )  # fmt: skip
+    db.session.commit()
+    privacy.withdraw(db.session.get(Signature, outcome.signature_id))
+    assert count_of(OutboxMessage) == 0
