@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import Campaign, OutboxMessage, Signature
-from .services import campaigns, counting, crypto, mail, privacy, signing
+from .services import abuse, campaigns, counting, crypto, mail, privacy, signing
 from .services.content import library
 
 content_cli = AppGroup("content", help="Campaign content in content/.")
@@ -59,11 +59,12 @@ def signatures_purge() -> None:
 
 
 @signatures_cli.command("trends")
-@click.option("--factor", default=5.0, show_default=True, help="Times the usual rate.")
-@click.option("--minimum", default=20, show_default=True, help="Signatures in the last hour.")
+@click.option("--factor", default=abuse.TREND_FACTOR, show_default=True,
+              help="Times the usual rate.")
+@click.option("--minimum", default=abuse.TREND_MINIMUM, show_default=True,
+              help="Signatures in the last hour.")
 def signatures_trends(factor: float, minimum: int) -> None:
     """Alert organizers (by mail) to IP hashes or domains signing far above normal."""
-    from .services import abuse
 
     for row in db.session.scalars(select(Campaign)).all():
         for trend in abuse.alert_trends(row.id, row.slug, factor=factor, minimum=minimum):

@@ -7,7 +7,7 @@ import ipaddress
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from limits import parse_many
@@ -128,13 +128,19 @@ class Trend:
     expected: float  # the usual number per window, from the baseline period
 
 
+TREND_MINIMUM = 10  # an hour with fewer signatures from one source never trends
+TREND_FACTOR = 5.0  # ... nor one under this many times its usual rate
+TREND_BASELINE = timedelta(days=1)  # the usual rate: per window over this period before
+
+
 def trending(
     campaign_id: int,
     *,
     window: timedelta = timedelta(hours=1),
-    baseline: timedelta = timedelta(days=7),
-    factor: float = 5.0,
-    minimum: int = 20,
+    baseline: timedelta = TREND_BASELINE,
+    factor: float = TREND_FACTOR,
+    minimum: int = TREND_MINIMUM,
+    now: datetime | None = None,
 ) -> list[Trend]:
     """IP hashes and email domains signing far above their own normal rate.
 
@@ -148,7 +154,7 @@ def trending(
     from ..extensions import db
     from ..models import Signature, utcnow
 
-    now = utcnow()
+    now = now or utcnow()
     start, past_start = now - window, now - baseline
     windows_in_baseline = max((baseline - window) / window, 1.0)
     trends: list[Trend] = []

@@ -13,9 +13,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Signature, SignatureStatus, utcnow
-
-TREND_MIN_COUNT = 10  # an hour with fewer signatures from one source is never an alert
-TREND_FACTOR = 5  # ... and this many times its usual hourly rate
+from . import abuse
 
 
 @dataclass
@@ -121,7 +119,6 @@ class TrendAlert:
     key_hash: str
     last_hour: int
     usual_per_hour: float
-    sample_id: int | None = None  # a signature in the group, for organizers to look at
 
 
 @dataclass
@@ -158,30 +155,8 @@ def velocity(campaign_id: int, now: datetime | None = None) -> Velocity:
 
 
 def trending(campaign_id: int, now: datetime | None = None) -> list[TrendAlert]:
-    """IP and domain hashes whose last hour is far above their own usual hourly rate.
-
-    The usual rate is the key's average per hour over the previous 24 hours (IP hashes
-    rotate daily, so for them this is mostly 0 and the floor TREND_MIN_COUNT decides).
-    """
-    now = now or utcnow()
-    hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(hours=25)
-    alerts = []
-    for kind, column in (("ip", Signature.ip_hash), ("domain", Signature.email_domain_hash)):
-        recent = db.session.execute(
-            select(column, func.count(Signature.id), func.max(Signature.id))
-            .where(Signature.campaign_id == campaign_id, Signature.created_at >= hour_ago,
-                   column.is_not(None))
-            .group_by(column)
-            .having(func.count(Signature.id) >= TREND_MIN_COUNT)
-        ).all()  # fmt: skip
-        for key, count, sample in recent:
-            before = db.session.scalar(
-                select(func.count(Signature.id)).where(
-                    Signature.campaign_id == campaign_id, column == key,
-                    Signature.created_at >= day_ago, Signature.created_at < hour_ago,
-                )
-            )  # fmt: skip
-            usual = before / 24
-            if count >= max(TREND_MIN_COUNT, TREND_FACTOR * usual):
-                alerts.append(TrendAlert(kind, key, int(count), round(usual, 2), sample))
-    return sorted(alerts, key=lambda a: -a.last_hour)
+    """The dashboard's view of `abuse.trending`, the one trend check (alert mails use it too)."""
+    return [
+        TrendAlert(t.kind, t.key, t.count, t.expected)
+        for t in abuse.trending(campaign_id, now=now)
+    ]
