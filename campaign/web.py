@@ -87,7 +87,8 @@ def init_app(app: Flask) -> None:
             db.session.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
             db.session.rollback()
-            return jsonify(status="error", database=f"unavailable: {type(exc).__name__}"), 503
+            body = jsonify(status="error", database=f"unavailable: {type(exc).__name__}")
+            return body, 503, {"Retry-After": "30"}
         return jsonify(status="ok", database="ok")
 
     @app.errorhandler(CSRFError)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -38,6 +38,16 @@ def _start_session(user: AdminUser, next_url: str | None):
     return redirect(safe_next(next_url), 303)
 
 
+
+
+def retry_after(status: int) -> dict[str, str]:
+    """429 and 423 say when to try again (the rate-limit window; the lockout)."""
+    if status == 429:
+        return {"Retry-After": "60"}
+    if status == 423:
+        return {"Retry-After": str(current_app.config["LOGIN_LOCK_MINUTES"] * 60)}
+    return {}
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
@@ -64,7 +74,7 @@ def login():
             error, status = _("That email address and password don't match an account."), 401
     elif request.method == "POST":
         status = 422
-    return render_template("admin/login.html", form=form, error=error), status
+    return render_template("admin/login.html", form=form, error=error), status, retry_after(status)
 
 
 @bp.route("/login/2fa", methods=["GET", "POST"])
@@ -93,7 +103,8 @@ def login_totp():
             error, status = _("That code is wrong or expired."), 401
     elif request.method == "POST":
         status = 422
-    return render_template("admin/login_totp.html", form=form, error=error), status
+    return (render_template("admin/login_totp.html", form=form, error=error), status,
+            retry_after(status))  # fmt: skip
 
 
 @bp.post("/logout")

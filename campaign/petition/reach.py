@@ -24,7 +24,7 @@ from flask_babel import ngettext
 from ..i18n import current_language, url_language
 from ..security import allow_framing
 from ..services import counting, links, sharing, validation
-from ..services.campaigns import current_goal, get_row
+from ..services.campaigns import campaign_ref, current_goal
 from ..services.content import CampaignContent
 from . import bp, embedding
 from .forms import SignForm, stamp_started
@@ -131,7 +131,7 @@ def share_image(slug: str):
     if own is not None:
         response = send_file(own, max_age=3600)  # type from the name: .png, .jpg
     else:
-        count = counting.confirmed_count(get_row(content).id)
+        count = counting.confirmed_count(campaign_ref(content).id)
         text = image_text(content, language, count)
         key = sharing.ImageCache.key(slug, text.language, sharing.count_bucket(count), text)
         data = image_cache().get_or_render(key, text)
@@ -145,9 +145,10 @@ def share_image(slug: str):
 # --- share page, QR code, flyer -------------------------------------------------------
 
 
-def campaign_context(content: CampaignContent) -> dict:
+def counter_context(content: CampaignContent) -> dict:
+    """The campaign, its text and its count: what the share, flyer and embed pages show."""
     language = current_language()
-    row = get_row(content)
+    row = campaign_ref(content)
     count = counting.confirmed_count(row.id)
     return {
         "campaign": content,
@@ -172,7 +173,7 @@ def share_page(slug: str):
     content = load_campaign(slug)
     return render_template(
         "petition/share.html",
-        **campaign_context(content),
+        **counter_context(content),
         share_links=share_links_for(content),
         page_url=campaign_url(slug, share_url_language()),
         embed_code=embed_snippet(slug),
@@ -199,7 +200,7 @@ def flyer(slug: str):
     source = source_param("flyer")
     return render_template(
         "petition/flyer.html",
-        **campaign_context(content),
+        **counter_context(content),
         source=source,
         short_url=short_url(slug),
     )
@@ -221,7 +222,7 @@ def new_embed_form(language: str) -> SignForm:
 def render_embed(content: CampaignContent, form=None, status: int = 200, notice: str | None = None):
     """The embed page (also re-rendered by the sign view for errors in the iframe)."""
     allow_framing()
-    context = campaign_context(content)
+    context = counter_context(content)
     if form is None and content.accepts_signatures:
         form = new_embed_form(current_language())
     embed_token = None
