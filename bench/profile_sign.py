@@ -37,7 +37,7 @@ def main(n: int = 300) -> None:
         upgrade()
     client = app.test_client()
     page = client.get(f"/{SLUG}/").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     started = re.search(r'name="started" type="hidden" value="([^"]+)"', page).group(1)
     data = {"csrf_token": token, "started": started, "name": "Bench Signer", "country": "DE"}
     for i in range(20):  # warm up

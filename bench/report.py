@@ -138,9 +138,16 @@ def measurements(run: dict) -> list[str]:
         check = dig(run, db, kind, "check")
         if not check:
             return "–"
-        errors = (dig(run, db, kind, "errors") or 0) + (dig(run, db, kind, "other_status") or 0)
+        errors = dig(run, db, kind, "errors") or 0
+        other = dig(run, db, kind, "other_status") or 0
+        if check.get("tokens_exhausted"):
+            # Past the last token, wrk repeats confirmations: answered 200 "already confirmed".
+            other_note = f"{other} repeats after the tokens ran out"
+        else:
+            other_note = f"{other} other answers"
         return (f"{check['acknowledged']:,} answered 303, {check['lost']} lost, {errors} errors, "
-                f"{check.get('unacknowledged_rows', 0)} rows cut off unanswered by wrk's stop")
+                f"{other_note}, {check.get('unacknowledged_rows', 0)} rows cut off unanswered "
+                "by wrk's stop")
 
     lines.append(f"| Sign: rows vs answers | {checks('sqlite', 'sign')} | "
                  f"{checks('postgresql', 'sign')} |")  # fmt: skip

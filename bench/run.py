@@ -198,11 +198,15 @@ def visitor(base: str, path: str) -> dict[str, str]:
         html = response.read().decode()
         cookies = response.headers.get_all("Set-Cookie") or []
     cookie = "; ".join(c.split(";", 1)[0] for c in cookies)
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
-    started = re.search(r'name="started" type="hidden" value="([^"]+)"', html)
-    if not (csrf and started and cookie):
+    hidden = {}
+    for tag in re.findall(r"<input[^>]*>", html):  # attribute order varies
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if 'type="hidden"' in tag and name and value:
+            hidden[name.group(1)] = value.group(1)
+    if not (hidden.get("csrf_token") and hidden.get("started") and cookie):
         raise RuntimeError("could not read the sign form's hidden fields")
-    return {"BENCH_COOKIE": cookie, "BENCH_CSRF": csrf.group(1), "BENCH_STARTED": started.group(1)}
+    return {"BENCH_COOKIE": cookie, "BENCH_CSRF": hidden["csrf_token"],
+            "BENCH_STARTED": hidden["started"]}  # fmt: skip
 
 
 # --- the app in-process (migrations, checks, tokens, mail) ------------------------
