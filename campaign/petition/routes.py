@@ -301,30 +301,38 @@ def confirm(slug: str, token: str):
     ), CONFIRM_STATUS.get(result.state, 200)
 
 
+def signer_from_link(slug: str, token: str):
+    """The signature a mailed manage link (withdraw, my-data, unsubscribe) names, or None."""
+    signature = signing.find_by_token(token, "manage")
+    return signature if signature is not None and signature.campaign.slug == slug else None
+
+
+def dead_link_page(content: CampaignContent, token: str, template: str):
+    """A manage link that matches nothing: 410 if its signature was erased (every link
+    to it stops matching), else 404."""
+    gone = signing.was_erased(token)
+    page = render_template(template, campaign=content, text=content.text(current_language()),
+                           state="gone" if gone else "invalid")  # fmt: skip
+    return private_page(current_app.make_response((page, 410 if gone else 404)))
+
+
 @bp.route("/<slug>/withdraw/<token>", methods=["GET", "POST"])
 @limiter.limit(config_limit("RATELIMIT_CONFIRM"))
 def withdraw(slug: str, token: str):
     content = load_campaign(slug)
-    signature = signing.find_by_token(token, "manage")
-    if signature is None or signature.campaign.slug != slug:
-        # An erased signature's links stop matching; say so rather than "not found".
-        gone = signing.was_erased(token)
-        return render_template(
-            "petition/withdraw.html", campaign=content, text=content.text(current_language()),
-            state="gone" if gone else "invalid",
-        ), 410 if gone else 404  # fmt: skip
+    signature = signer_from_link(slug, token)
+    if signature is None:
+        return dead_link_page(content, token, "petition/withdraw.html")
     state = "ask"
     if request.method == "POST":
         privacy.withdraw(signature)
         public.forget_public_views()
         state = "done"
-    return render_template(
-        "petition/withdraw.html",
-        campaign=content,
-        text=content.text(current_language()),
-        state=state,
-        token=token,
-    )
+    page = render_template(
+        "petition/withdraw.html", campaign=content, text=content.text(current_language()),
+        state=state, token=token,
+    )  # fmt: skip
+    return private_page(current_app.make_response(page))
 
 
 @bp.get("/<slug>/my-data/<token>")
@@ -332,13 +340,10 @@ def withdraw(slug: str, token: str):
 def my_data(slug: str, token: str):
     """The signer's copy of everything held about their signature (from the mailed link)."""
     content = load_campaign(slug)
-    signature = signing.find_by_token(token, "manage")
+    signature = signer_from_link(slug, token)
     text = content.text(current_language())
-    if signature is None or signature.campaign.slug != slug:
-        gone = signing.was_erased(token)
-        page = render_template("petition/my_data.html", campaign=content, text=text,
-                               state="gone" if gone else "invalid")  # fmt: skip
-        return private_page(current_app.make_response((page, 410 if gone else 404)))
+    if signature is None:
+        return dead_link_page(content, token, "petition/my_data.html")
     copy = privacy.data_copy(signature)
     if request.args.get("format") == "json":
         response = current_app.response_class(
@@ -359,24 +364,19 @@ def my_data(slug: str, token: str):
 def unsubscribe(slug: str, token: str):
     """GET asks; POST unsubscribes. Idempotent, and it changes nothing but consent."""
     content = load_campaign(slug)
-    signature = signing.find_by_token(token, "manage")
-    if signature is None or signature.campaign.slug != slug:
-        return render_template(
-            "petition/unsubscribe.html", campaign=content, text=content.text(current_language()),
-            state="invalid",
-        ), 404  # fmt: skip
+    signature = signer_from_link(slug, token)
+    if signature is None:
+        return dead_link_page(content, token, "petition/unsubscribe.html")
     state = "ask"
     if request.method == "POST":
         if signature.contact_consent or signature.unsubscribed_at is None:
             privacy.unsubscribe(signature)
         state = "done"
-    return render_template(
-        "petition/unsubscribe.html",
-        campaign=content,
-        text=content.text(current_language()),
-        state=state,
-        token=token,
-    )
+    page = render_template(
+        "petition/unsubscribe.html", campaign=content, text=content.text(current_language()),
+        state=state, token=token,
+    )  # fmt: skip
+    return private_page(current_app.make_response(page))
 
 
 @bp.get("/privacy")
