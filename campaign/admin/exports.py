@@ -34,5 +34,4 @@ def export_page(slug: str):
             return response
     elif form.is_submitted():
         error, status = _("Please check the form."), 422
-    return render_template("admin/export.html", campaign=content, form=form, error=error,
-                           presets=export.PRESETS), status  # fmt: skip
+    return render_template("admin/export.html", campaign=content, form=form, error=error), status

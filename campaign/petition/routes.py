@@ -129,20 +129,30 @@ def cached_campaign_page(content: CampaignContent, language: str, count: int, go
             started=form.started.data if form else None,
         )  # fmt: skip
     else:
-        html = page_cache.fill(page, token=generate_csrf(), started=stamp_started())
-    response = make_response(html, 200)
+        html = None  # filled below, unless this session's copy is current
+    response = make_response(html or "", 200)
     swr = current_app.config.get("PAGE_STALE_SECONDS", 30)
     response.headers["Cache-Control"] = f"private, max-age=0, stale-while-revalidate={swr}"
     response.last_modified = int(page.built_at)
     # Old tokens stay valid only without a time limit; with one, a kept copy may not.
-    if current_app.config.get("WTF_CSRF_TIME_LIMIT") is None:
+    validators = current_app.config.get("WTF_CSRF_TIME_LIMIT") is None
+    if validators and had_session:  # only a session's own copy can be current
         response.set_etag(page_cache.etag(page, session.get(session_field)), weak=True)
         if request.if_none_match:
             if request.if_none_match.contains_weak(response.get_etag()[0]):
                 return not_modified(response)
-        elif had_session and request.if_modified_since:
+        elif request.if_modified_since:
             if int(page.built_at) <= request.if_modified_since.timestamp():
                 return not_modified(response)
+    if html is None:
+        # A closed campaign's page has no form: no token, so no session for its readers.
+        has_form = content.accepts_signatures
+        response.set_data(page_cache.fill(
+            page, token=generate_csrf() if has_form else "",
+            started=stamp_started() if has_form else "",
+        ))  # fmt: skip
+    if validators and not had_session:
+        response.set_etag(page_cache.etag(page, session.get(session_field)), weak=True)
     return response
 
 

@@ -56,10 +56,6 @@ def campaign_ref(content: CampaignContent) -> CampaignRef:
     return ref
 
 
-def forget_cached_rows() -> None:
-    current_app.extensions.setdefault("campaign.rows", {}).clear()
-
-
 def sync_all() -> list[Campaign]:
     """Make sure every campaign in `content/` has its row (`flask content load`)."""
     return [get_row(content) for content in library().all()]
@@ -69,6 +65,6 @@ def current_goal(row: Campaign | CampaignRef, content: CampaignContent, count: i
     """The goal shown: raised by `goal_step` each time it is reached."""
     goal = max(row.goal, content.goal)
     step = max(content.goal_step, 1)
-    while count >= goal:
-        goal += step
+    if count >= goal:  # one step past the count, whatever the count
+        goal += ((count - goal) // step + 1) * step
     return goal

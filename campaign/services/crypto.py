@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -92,15 +91,6 @@ def ip_hash(ip: str | None, when: datetime | None = None) -> str | None:
         return None
     day = (when or datetime.now(UTC)).strftime("%Y-%m-%d")
     return keyed_hash(f"ip:{day}", ip, 32)
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def token_digest(token: str) -> str:
-    """Tokens are stored hashed, so a database dump can't confirm or withdraw anyone."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def generate_fernet_key() -> str:

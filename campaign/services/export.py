@@ -34,23 +34,21 @@ BATCH = 1000  # rows fetched per round trip; memory is bounded by this, not the 
 
 @dataclass(frozen=True)
 class Preset:
-    key: str
-    label: str
+    """The columns a preset exports; which rows it takes is in `preset_query`, and its
+    label is the export form's (`admin/forms.py`)."""
+
     columns: tuple[str, ...]
-    min_role: str = "organizer"
 
 
 PRESETS = {
+    # Confirmed signers who consented to contact.
     "mailing": Preset(
-        "mailing", "Mailing list: confirmed signers who consented to contact",
         ("email", "name", "given_name", "family_name", "country", "language", "action_date"),
     ),
-    "delivery": Preset(
-        "delivery", "Delivery list: names and countries of confirmed signers",
-        ("name", "country", "action_date"),
-    ),
+    # Names and countries of confirmed signers, for delivery to the UN.
+    "delivery": Preset(("name", "country", "action_date")),
+    # Every field of every matching signature.
     "full": Preset(
-        "full", "Full: every field of every matching signature",
         ("id", "name", "email", "country", "language", "status", "flagged", "comment",
          "public_consent", "contact_consent", "source", "referrer_code", "created_at",
          "confirmed_at"),

@@ -54,18 +54,6 @@ def counts_by_country(campaign_id: int) -> dict[str, int]:
     return fold_small_countries({country: int(n) for country, n in rows})
 
 
-def counts_by_source(campaign_id: int) -> dict[str, int]:
-    """Counted signatures per share channel (?source=), "direct" for none; for organizers
-    (not public: a rare source code could point at one sharer)."""
-    rows = db.session.execute(
-        select(Signature.source, func.count(Signature.id))
-        .where(*counted_filter(campaign_id))
-        .group_by(Signature.source)
-    ).all()
-    counts = {(source or "direct"): int(n) for source, n in rows}
-    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-
-
 def daily_history(campaign_id: int) -> list[dict]:
     """Confirmed (counted) signatures per day of confirmation, with the running total."""
     day = func.date(Signature.confirmed_at)

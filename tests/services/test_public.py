@@ -86,12 +86,3 @@ def test_milestones():
     assert [(m.label, m.target, m.reached) for m in marks] == [
         ("25%", 2500, True), ("50%", 5000, True), ("goal", 10000, False)
     ]  # fmt: skip
-
-
-def test_counts_by_source_for_organizers(app):
-    confirmed_signature(source="telegram")
-    confirmed_signature(source="telegram")
-    confirmed_signature(source="x")
-    signature = confirmed_signature()
-    confirmed_signature(source="x", confirm=False)
-    assert public.counts_by_source(signature.campaign_id) == {"telegram": 2, "direct": 1, "x": 1}
