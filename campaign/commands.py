@@ -40,7 +40,7 @@ def mail_work(once: bool, poll: float) -> None:
 @mail_cli.command("status")
 def mail_status() -> None:
     """Count outbox messages by status."""
-    for status in ("pending", "sent", "failed"):
+    for status in ("pending", "sent", "dropped", "failed"):
         total = db.session.query(OutboxMessage).filter_by(status=status).count()
         click.echo(f"{status}: {total}")
 

@@ -18,7 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -72,6 +72,8 @@ class ConsentWording(db.Model):
     language: Mapped[str] = mapped_column(String(8))
     public_text: Mapped[str] = mapped_column(Text)
     contact_text: Mapped[str] = mapped_column(Text)
+    # The comment box's wording (migration 0003_signing); NULL for older wordings.
+    comment_text: Mapped[str | None] = mapped_column(Text)
 
 
 class SignatureStatus:
@@ -85,8 +87,13 @@ class SignatureStatus:
 class Signature(db.Model):
     __tablename__ = "signatures"
     __table_args__ = (
-        # One signature per person per petition, enforced by the database.
-        UniqueConstraint("campaign_id", "dedup_key", name="uq_signatures_campaign_dedup"),
+        # One counted signature per person per petition, enforced by the database: only
+        # rows that were confirmed hold the address's slot. Each submission is its own
+        # pending row (migration 0003_signing), so a stranger's earlier one decides nothing.
+        Index("uq_signatures_campaign_dedup_held", "campaign_id", "dedup_key", unique=True,
+              sqlite_where=text("confirmed_at IS NOT NULL"),
+              postgresql_where=text("confirmed_at IS NOT NULL")),  # fmt: skip
+        Index("ix_signatures_campaign_dedup", "campaign_id", "dedup_key"),
         Index("ix_signatures_campaign_status_id", "campaign_id", "status", "id"),
         Index("ix_signatures_campaign_created", "campaign_id", "created_at"),
         # The admin's keyset pages: newest first within a campaign (migration 0002_admin).
@@ -142,6 +149,11 @@ class Signature(db.Model):
         back_populates="signature", cascade="all, delete-orphan"
     )
 
+    # A comment is public only under its own consent (migration 0003_signing).
+    comment_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the worker decided to mail this submission its confirmation link.
+    mailed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
     @property
     def counted(self) -> bool:
         return self.status == SignatureStatus.CONFIRMED and not self.flagged
@@ -180,6 +192,10 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Mail the worker renders at send time (migration 0003_signing): no payload is
+    # stored, only the language and a small JSON context naming no one.
+    language: Mapped[str | None] = mapped_column(String(8))
+    context: Mapped[str | None] = mapped_column(Text)
 
 
 class AdminUser(db.Model):

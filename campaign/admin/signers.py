@@ -9,7 +9,7 @@ from ..extensions import db
 from ..models import Signature
 from ..services import moderation, signers
 from ..services.privacy import signer_record
-from ..services.signing import extra_mails_left
+from ..services.signer_mail import extra_mails_left
 from ..services.validation import parse_id
 from . import bp
 from .auth import campaign_or_404, role_required

@@ -26,6 +26,7 @@ from ..services.content import CampaignContent, library
 from ..services.signing import SignatureInput, SigningError
 from . import bp, embedding
 from .forms import (
+    COMMENT_CONSENT,
     CONTACT_CONSENT,
     PUBLIC_CONSENT,
     ResendForm,
@@ -221,6 +222,8 @@ def sign(slug: str):
             ip=request.remote_addr,
             consent_public_text=str(PUBLIC_CONSENT),
             consent_contact_text=str(CONTACT_CONSENT),
+            comment_consent=form.comment_consent.data,
+            consent_comment_text=str(COMMENT_CONSENT),
         )
         try:
             signing.sign(content, data, flag_reason=verdict.flag_reason,
@@ -301,14 +304,29 @@ def confirm(slug: str, token: str):
             return redirect(url_for(".confirm", slug=slug, token=token), 303)
     else:
         result = signing.check_confirmation(content, token)
-    return render_template(
+    pending = result.state == "pending"
+    page = render_template(
         "petition/confirm.html",
         campaign=content,
         text=content.text(current_language()),
         state=result.state,
         signature=result.signature,
         token=token,
-    ), CONFIRM_STATUS.get(result.state, 200)
+        preview=signing.preview(result.signature) if pending else None,
+    )
+    # It shows the submission's name and comment: never cached, never sent as Referer.
+    return private_page(current_app.make_response((page, CONFIRM_STATUS.get(result.state, 200))))
+
+
+@bp.post("/<slug>/confirm/<token>/discard")
+@limiter.limit(config_limit("RATELIMIT_CONFIRM"))
+def discard(slug: str, token: str):
+    """"This is not me": delete the pending submission this confirm link belongs to."""
+    content = load_campaign(slug)
+    done = signing.discard(content, token)
+    page = render_template("petition/discarded.html", campaign=content,
+                           text=content.text(current_language()), done=done)  # fmt: skip
+    return private_page(current_app.make_response((page, 200 if done else 404)))
 
 
 def signer_from_link(slug: str, token: str):

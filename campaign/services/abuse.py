@@ -25,6 +25,9 @@ class Verdict:
 
 
 CLEAN = Verdict()
+# Sent faster than MIN_FORM_SECONDS: maybe a bot, maybe a browser's autofill. Mailed
+# like any signature; confirming it from the mailbox clears this flag (signing.confirm).
+FAST = "too fast"
 
 
 def over_limit(scope: str, limits: str, *identity: str) -> bool:
@@ -110,14 +113,14 @@ def check_signing(
     if honeypot:
         return Verdict("honeypot", send_mail=False)
     minimum = current_app.config["MIN_FORM_SECONDS"]
-    if minimum and (seconds_open is None or seconds_open < minimum):
-        return Verdict("too fast", send_mail=False)
+    fast = bool(minimum and (seconds_open is None or seconds_open < minimum))
     config = current_app.config
+    # Fast forms count against the limits too: they are mailed now.
     if over_limit("sign-ip", config["RATELIMIT_SIGN"], slug, ip or "-"):
         return Verdict("rate limit (ip)")
     if over_limit("sign-petition", config["RATELIMIT_SIGN_PER_PETITION"], slug):
         return Verdict("rate limit (petition)")
-    return CLEAN
+    return Verdict(FAST) if fast else CLEAN
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,14 @@
 """Mail: a durable outbox, and delivery over SMTP (or to the console).
 
 `enqueue()` adds a message to the caller's transaction, so a signature and its
-mail commit together. Delivery (`flask mail work`) claims due messages under a
-lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL), sends them, and retries failures
-with backoff. A worker killed mid-send leaves its lease to expire and the message
-is sent again under the same Message-ID: at-least-once, with an idempotency key.
+mail commit together. Signer mail is queued by `enqueue_render()` with no body at
+all: the worker renders it at send time through the renderer registered for its
+kind (services/signer_mail.py), so the sign request renders no template.
+Delivery (`flask mail work`) claims due messages under a lease (`FOR UPDATE SKIP
+LOCKED` on PostgreSQL), re-takes each message's lease right before sending it (a
+batch that outlasts its lease can't be sent twice), and retries failures with
+backoff. A worker killed mid-send leaves its lease to expire and the message is
+sent again under the same Message-ID: at-least-once, with an idempotency key.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import ssl
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
@@ -25,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 from flask import current_app, render_template
 from flask_babel import force_locale
 from jinja2 import TemplateNotFound
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from ..extensions import db
 from ..models import OutboxMessage, utcnow
@@ -78,6 +83,31 @@ def enqueue(mail: Mail, *, kind: str, signature_id: int | None = None) -> Outbox
     )
     db.session.add(message)
     return message
+
+
+def enqueue_render(
+    kind: str, signature_id: int, language: str, context: dict | None = None
+) -> None:
+    """Queue mail the worker renders at send time: one Core INSERT in the caller's
+    transaction, no template, no encryption. `context` must name no one."""
+    now = utcnow()
+    db.session.execute(
+        insert(OutboxMessage).values(
+            idempotency_key=uuid.uuid4().hex, kind=kind, signature_id=signature_id,
+            payload_enc=None, status="pending", attempts=0, next_attempt_at=now,
+            created_at=now, language=language, context=json.dumps(context or {}),
+        )
+    )  # fmt: skip
+
+
+# Renderers for mail queued by `enqueue_render`, by kind. Each returns the mail to send
+# now, or None when there is nothing to send any more (the message is then dropped).
+Renderer = Callable[[OutboxMessage], "Mail | None"]
+RENDERERS: dict[str, Renderer] = {}
+
+
+def register_renderer(kind: str, renderer: Renderer) -> None:
+    RENDERERS[kind] = renderer
 
 
 def build_message(outbox: OutboxMessage, payload: dict) -> EmailMessage:
@@ -155,6 +185,11 @@ class Transport:
 
 def claim_due(limit: int) -> list[int]:
     """Lease up to `limit` due messages to this worker and return their ids."""
+    return _claim(limit)[0]
+
+
+def _claim(limit: int) -> tuple[list[int], datetime]:
+    """Lease due messages; returns their ids and the lease's end, which names this claim."""
     now = utcnow()
     due = (
         select(OutboxMessage.id)
@@ -187,7 +222,49 @@ def claim_due(limit: int) -> list[int]:
             )
         )
     db.session.commit()
-    return sorted(claimed)
+    return sorted(claimed), now + LEASE
+
+
+def take_lease(message_id: int, lease: datetime) -> bool:
+    """Renew this claim's lease on one message right before sending it, or learn it is
+    lost: a batch slower than LEASE may have been claimed again by another worker, which
+    set its own lease end. Conditional on our lease end, so exactly one worker sends."""
+    taken = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending",
+               OutboxMessage.locked_until == lease)
+        .values(locked_until=utcnow() + LEASE)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # fmt: skip
+    db.session.commit()
+    return bool(taken)
+
+
+def _payload(outbox: OutboxMessage) -> dict | None:
+    """What to send: the stored payload, or mail rendered now for its kind."""
+    if outbox.payload_enc is not None:
+        return json.loads(crypto.decrypt(outbox.payload_enc))
+    renderer = RENDERERS.get(outbox.kind)
+    if renderer is None:
+        raise ValueError(f"no renderer for mail kind {outbox.kind!r}")
+    rendered = renderer(outbox)
+    if rendered is None:
+        return None
+    return {"to": rendered.to, "subject": rendered.subject, "text": rendered.text,
+            "html": rendered.html, "headers": rendered.headers}  # fmt: skip
+
+
+def _finish(message_id: int, status: str) -> None:
+    """Mark a message sent or dropped. A Core UPDATE: a withdrawal may have deleted the
+    row meanwhile, and then there is nothing left to mark (no error)."""
+    now = utcnow()
+    db.session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == message_id)
+        .values(status=status, sent_at=now if status == "sent" else None, payload_enc=None,
+                locked_until=None)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    db.session.commit()
 
 
 def deliver_due(limit: int = 50, transport: Transport | None = None) -> tuple[int, int]:
@@ -196,20 +273,25 @@ def deliver_due(limit: int = 50, transport: Transport | None = None) -> tuple[in
     transport = transport or Transport(current_app.config["SMTP_URL"])
     sent = failed = 0
     try:
-        for message_id in claim_due(limit):
+        ids, lease = _claim(limit)
+        for message_id in ids:
+            if not take_lease(message_id, lease):
+                continue  # claimed again by another worker, or deleted by a withdrawal
             outbox = db.session.get(OutboxMessage, message_id)
+            if outbox is None:
+                continue
             try:
-                payload = json.loads(crypto.decrypt(outbox.payload_enc))
+                payload = _payload(outbox)
+                if payload is None:
+                    _finish(message_id, "dropped")
+                    continue
                 transport.send(build_message(outbox, payload))
             except (OSError, smtplib.SMTPException, crypto.CryptoError, ValueError) as exc:
                 transport.reset()
                 failed += 1
-                _record_failure(outbox, exc)
+                _record_failure(message_id, exc)
                 continue
-            outbox.status, outbox.sent_at = "sent", utcnow()
-            outbox.payload_enc = None  # the recipient and body are no longer kept
-            outbox.locked_until = None
-            db.session.commit()
+            _finish(message_id, "sent")  # the recipient and body are no longer kept
             sent += 1
     finally:
         if own_transport:
@@ -217,18 +299,27 @@ def deliver_due(limit: int = 50, transport: Transport | None = None) -> tuple[in
     return sent, failed
 
 
-def _record_failure(outbox: OutboxMessage, exc: Exception) -> None:
-    delay = min(30 * 2 ** (outbox.attempts - 1), 3600)
+def _record_failure(message_id: int, exc: Exception) -> None:
+    db.session.rollback()
+    attempts = db.session.scalar(
+        select(OutboxMessage.attempts).where(OutboxMessage.id == message_id)
+    )
+    if attempts is None:  # deleted meanwhile (a withdrawal): nothing to retry
+        return
+    delay = min(30 * 2 ** (attempts - 1), 3600)
     # The type and SMTP code only: SMTP errors quote the recipient's address.
     code = getattr(exc, "smtp_code", None)
-    outbox.last_error = f"{type(exc).__name__}{f' {code}' if code else ''}"
-    outbox.locked_until = None
-    outbox.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    if outbox.attempts >= MAX_ATTEMPTS:
-        outbox.status = "failed"
-        outbox.payload_enc = None  # given up: keep no recipient or body
+    error = f"{type(exc).__name__}{f' {code}' if code else ''}"
+    values = {"last_error": error, "locked_until": None,
+              "next_attempt_at": utcnow() + timedelta(seconds=delay)}  # fmt: skip
+    if attempts >= MAX_ATTEMPTS:
+        values.update(status="failed", payload_enc=None)  # given up: keep no recipient or body
+    db.session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
     db.session.commit()
-    log.warning("mail %s failed (attempt %s): %s", outbox.id, outbox.attempts, outbox.last_error)
+    log.warning("mail %s failed (attempt %s): %s", message_id, attempts, error)
 
 
 def work(*, once: bool = False, poll_seconds: float = 1.0, batch: int = 50) -> int:

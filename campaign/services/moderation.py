@@ -17,6 +17,7 @@ from ..extensions import db
 from ..models import Signature, SignatureStatus, utcnow
 from . import audit, counting, crypto, mail, privacy, public
 from .content import library
+from .signer_mail import take_extra_mail
 
 BULK_NAME_SCAN_LIMIT = 200_000
 
@@ -95,8 +96,6 @@ def set_comment_hidden(signature: Signature, hidden: bool) -> None:
 
 def resend_confirmation(signature: Signature) -> bool:
     """Queue the confirmation mail again, within the same cap as the public resend form."""
-    from .signing import confirmation_mail, take_extra_mail
-
     if signature.status != SignatureStatus.PENDING or not signature.email_enc:
         raise ModerationError(_("Only pending signatures can get the confirmation mail again."))
     if not take_extra_mail(signature.id):
@@ -105,9 +104,8 @@ def resend_confirmation(signature: Signature) -> bool:
     content = library().get(signature.campaign.slug)
     if content is None:
         raise ModerationError(_("This campaign no longer exists in content/."))
-    message = confirmation_mail(content, signature, crypto.decrypt(signature.email_enc),
-                                crypto.decrypt(signature.name_enc))  # fmt: skip
-    mail.enqueue(message, kind="confirm-resend", signature_id=signature.id)
+    mail.enqueue_render("confirm-resend", signature.id, signature.language,
+                        {"slug": content.slug})  # the worker renders it  # fmt: skip
     audit.record("signature.resend", campaign_id=signature.campaign_id,
                  target=f"signature:{signature.id}")  # fmt: skip
     db.session.commit()

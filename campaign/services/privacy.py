@@ -22,7 +22,8 @@ from ..models import (
     SignatureStatus,
     utcnow,
 )
-from . import counting, crypto
+from . import counting
+from .sealed import unseal
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,9 @@ class SignerRecord:
 def signer_record(signature: Signature) -> SignerRecord:
     return SignerRecord(
         id=signature.id,
-        name=crypto.decrypt(signature.name_enc),
-        email=crypto.decrypt(signature.email_enc),
-        comment=crypto.decrypt(signature.comment_enc),
+        name=unseal("name", signature.name_enc, signature.id),
+        email=unseal("email", signature.email_enc, signature.id),
+        comment=unseal("comment", signature.comment_enc, signature.id),
         country=signature.country,
         language=signature.language,
         status=signature.status,
@@ -98,12 +99,15 @@ def data_copy(signature: Signature) -> dict:
         "comment": record.comment,
         "country": record.country,
         "language": record.language,
+        # The status only: whether an organizer's abuse flag holds it back is theirs to
+        # know, and showing it would tell an abuser their flag (issue 9.18).
         "status": record.status,
-        "counted": signature.counted,
         "show_name_publicly": record.public_consent,
+        "show_comment_publicly": signature.comment_consent,
         "email_me_about_campaign": record.contact_consent,
         "consent_wording": {
             "public": wording.public_text if wording else None,
+            "comment": wording.comment_text if wording else None,
             "contact": wording.contact_text if wording else None,
         },
         "came_from": record.source,
@@ -198,19 +202,32 @@ def unsubscribe(signature: Signature) -> None:
 
 
 def purge_expired() -> int:
-    """Delete unconfirmed signatures past their expiry; they were never counted."""
+    """Delete unconfirmed signatures past their expiry; they were never counted.
+
+    Each DELETE re-checks the status and age itself (RETURNING the ids it removed), so a
+    confirm committed after the ids were chosen keeps its row: no read-then-delete race.
+    """
     cutoff = utcnow() - timedelta(days=current_app.config["CONFIRM_EXPIRY_DAYS"])
-    expired = select(Signature.id).where(
-        Signature.status == SignatureStatus.PENDING, Signature.created_at < cutoff
-    )
-    ids = list(db.session.scalars(expired))
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        db.session.execute(delete(NameToken).where(NameToken.signature_id.in_(chunk)))
-        db.session.execute(delete(OutboxMessage).where(OutboxMessage.signature_id.in_(chunk)))
-        db.session.execute(delete(Signature).where(Signature.id.in_(chunk)))
+    deleted = 0
+    while True:
+        chunk = select(Signature.id).where(
+            Signature.status == SignatureStatus.PENDING, Signature.created_at < cutoff
+        ).limit(500)
+        ids = list(db.session.scalars(
+            delete(Signature)
+            .where(Signature.id.in_(chunk.scalar_subquery()),
+                   Signature.status == SignatureStatus.PENDING, Signature.created_at < cutoff)
+            .returning(Signature.id)
+            .execution_options(synchronize_session=False)
+        ))  # fmt: skip
+        if not ids:
+            break
+        # Name tokens go with their row (ON DELETE CASCADE); the mail has no foreign key.
+        db.session.execute(delete(OutboxMessage).where(OutboxMessage.signature_id.in_(ids)))
+        db.session.commit()
+        deleted += len(ids)
     db.session.commit()
-    return len(ids)
+    return deleted
 
 
 def purge_ip_hashes() -> int:

@@ -2,8 +2,9 @@
 
 * Counts by country fold every country with fewer than `MIN_COUNTRY_GROUP` confirmed
   signers into "other", so that no small group can be singled out.
-* Recent signers and comments come only from counted signatures whose signer chose
-  to be shown (`public_consent`), and only when the campaign switches the list on.
+* Recent signers come only from counted signatures whose signer chose to be shown
+  (`public_consent`), comments only from those whose signer ticked the separate
+  comment box (`comment_consent`), and only when the campaign switches the list on.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import CampaignUpdate, Signature, SignatureStatus, utcnow
-from . import crypto
 from .content import CampaignContent, render_markdown
 from .privacy import public_name
+from .sealed import unseal
 
 MIN_COUNTRY_GROUP = 5
 OTHER = "other"
@@ -117,27 +118,31 @@ def forget_public_views() -> None:
 
 
 def _public_signers(campaign_id: int, limit: int, *, with_comments: bool) -> list[PublicSigner]:
+    """Recent signers who chose to be shown or, `with_comments`, comments whose signer
+    chose to publish them (their own box, `comment_consent`); a comment carries its
+    signer's name only if they also chose to be shown."""
     query = (
         select(Signature)
-        .where(
-            *counted_filter(campaign_id),
-            Signature.public_consent.is_(True),
-            Signature.erased_at.is_(None),
-            Signature.name_enc.is_not(None),
-        )
+        .where(*counted_filter(campaign_id), Signature.erased_at.is_(None),
+               Signature.name_enc.is_not(None))
         .order_by(Signature.confirmed_at.desc(), Signature.id.desc())
         .limit(limit)
-    )
+    )  # fmt: skip
     if with_comments:
         query = query.where(
-            Signature.comment_enc.is_not(None), Signature.comment_hidden.is_(False)
-        )
+            Signature.comment_consent.is_(True), Signature.comment_enc.is_not(None),
+            Signature.comment_hidden.is_(False),
+        )  # fmt: skip
+    else:
+        query = query.where(Signature.public_consent.is_(True))
     signers = []
     for signature in db.session.scalars(query):
-        name = public_name(crypto.decrypt(signature.name_enc))
-        comment = crypto.decrypt(signature.comment_enc) if with_comments else None
-        if name:
-            signers.append(PublicSigner(name, signature.country, comment, signature.confirmed_at))
+        shown = signature.public_consent
+        name = public_name(unseal("name", signature.name_enc, signature.id)) if shown else ""
+        comment = unseal("comment", signature.comment_enc, signature.id) if with_comments else None
+        if name or comment:
+            country = signature.country if shown else ""
+            signers.append(PublicSigner(name, country, comment, signature.confirmed_at))
     return signers
 
 

@@ -16,21 +16,19 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..models import (
-    Campaign,
-    ConsentWording,
-    NameToken,
-    Signature,
-    SignatureStatus,
-    utcnow,
-)
+from ..models import ConsentWording, NameToken, Signature, SignatureStatus, utcnow
 from . import abuse, counting, crypto, links, mail
-from .campaigns import CampaignRef, campaign_ref
+from .abuse import FAST
+from .campaigns import campaign_ref
 from .content import CampaignContent
+from .privacy import public_name
+from .sealed import seal, unseal
+from .signer_mail import delete_submissions, is_expired, take_extra_mail
 from .validation import (
     check_email_policy,
     clean_comment,
@@ -63,6 +61,8 @@ class SignatureInput:
     ip: str | None = None
     consent_public_text: str = ""
     consent_contact_text: str = ""
+    comment_consent: bool = False
+    consent_comment_text: str = ""
 
 
 @dataclass
@@ -107,9 +107,11 @@ def domain_hash(domain: str) -> str:
     return crypto.keyed_hash("domain", domain.lower(), 32)
 
 
-def consent_wording_id(language: str, public_text: str, contact_text: str) -> int:
+def consent_wording_id(
+    language: str, public_text: str, contact_text: str, comment_text: str = ""
+) -> int:
     """The id of this exact consent wording, stored once and shared by signatures."""
-    wording = f"{language}\x00{public_text}\x00{contact_text}"
+    wording = f"{language}\x00{public_text}\x00{contact_text}\x00{comment_text}"
     digest = hashlib.sha256(wording.encode()).hexdigest()
     known = current_app.extensions.setdefault("campaign.consent_wordings", {})
     if digest in known:
@@ -121,7 +123,7 @@ def consent_wording_id(language: str, public_text: str, contact_text: str) -> in
             with db.session.begin_nested():
                 record = ConsentWording(
                     digest=digest, language=language, public_text=public_text,
-                    contact_text=contact_text,
+                    contact_text=contact_text, comment_text=comment_text,
                 )  # fmt: skip
                 db.session.add(record)
             # Not cached yet: this transaction may still roll back (e.g. the database
@@ -161,127 +163,74 @@ def sign(
     flag_reason: str | None = None,
     send_mail: bool = True,
 ) -> SignOutcome:
-    """Record a signature (pending) and its confirmation mail, in one transaction.
+    """Record one submission (pending) and its bodiless mail, in one transaction.
 
-    `flag_reason` records a signature that abuse checks caught: it is kept, but not
-    counted until an organizer restores it. `send_mail=False` is for signatures
-    that bots made (honeypot, too fast), which must not mail whoever they named.
+    Every submission is its own row with its own link, whether or not the address has
+    signed before: the request does the same work either way (one signature INSERT,
+    its name-token rows, one outbox INSERT, all Core), so neither its answer nor its
+    timing says whether the address signed. The mail worker decides what to send
+    (services/signer_mail.py). `flag_reason` records a signature that abuse checks
+    caught: it is kept, but not counted until an organizer restores it (or, for
+    FAST, until its mailbox owner confirms). `send_mail=False` is for bot-made rows
+    (the honeypot), which must not mail whoever they named.
     """
     name, email, comment = validate(data)
     if abuse.email_blocked(email.canonical):
         return SignOutcome(None, repeat=False, dropped=True)
     campaign = campaign_ref(content)  # cached: no SELECT of the campaign per signature
-    key = dedup_key(email.canonical)
-    signature = Signature(
-        campaign_id=campaign.id,
-        status=SignatureStatus.PENDING,
-        # Bot-made rows (never mailed) take no dedup slot: a bot posting someone's
-        # address must not stop that person's own signature from counting.
-        dedup_key=None if flag_reason and not send_mail else key,
-        email_enc=crypto.encrypt(email.address),
-        name_enc=crypto.encrypt(name),
-        comment_enc=crypto.encrypt(comment),
-        email_domain_hash=domain_hash(email.domain),
-        country=data.country,
-        language=data.language,
-        public_consent=data.public_consent,
-        contact_consent=data.contact_consent,
-        consent_wording_id=consent_wording_id(
-            data.language, data.consent_public_text, data.consent_contact_text
+    now = utcnow()
+    values = {
+        "campaign_id": campaign.id, "status": SignatureStatus.PENDING,
+        # Bot-made rows (never mailed) name no address: they can't stand for anyone.
+        "dedup_key": dedup_key(email.canonical) if send_mail else None,
+        "email_enc": seal("email", email.address), "name_enc": seal("name", name),
+        "comment_enc": seal("comment", comment),
+        "email_domain_hash": domain_hash(email.domain), "country": data.country,
+        "language": data.language, "public_consent": data.public_consent,
+        "contact_consent": data.contact_consent,
+        "comment_consent": bool(data.comment_consent and comment),
+        "consent_wording_id": consent_wording_id(
+            data.language, data.consent_public_text, data.consent_contact_text,
+            data.consent_comment_text,
         ),
-        source=clean_source(data.source),
-        referrer_code=clean_code(data.referrer_code),
-        referral_code=secrets.token_urlsafe(9),
-        ip_hash=crypto.ip_hash(data.ip),
-        link_nonce=links.new_nonce(),
-        flagged=flag_reason is not None,
-        flag_reason=flag_reason,
-        created_at=utcnow(),
-    )
-    signature.name_tokens = [NameToken(token_hash=h) for h in name_token_hashes(name)]
-    db.session.add(signature)
+        "comment_hidden": False, "source": clean_source(data.source),
+        "referrer_code": clean_code(data.referrer_code),
+        "referral_code": secrets.token_urlsafe(9), "ip_hash": crypto.ip_hash(data.ip),
+        "link_nonce": links.new_nonce(), "flagged": flag_reason is not None,
+        "flag_reason": flag_reason, "already_signed_mails": 0, "created_at": now,
+    }  # fmt: skip
     try:
-        db.session.flush()
-    except IntegrityError as exc:
+        signature_id = db.session.execute(
+            insert(Signature).values(values).returning(Signature.id)
+        ).scalar_one()
+        tokens = [{"signature_id": signature_id, "token_hash": h} for h in name_token_hashes(name)]
+        if tokens:
+            db.session.execute(insert(NameToken), tokens)
+        if send_mail:
+            mail.enqueue_render("confirm", signature_id, data.language, {"slug": content.slug})
+        db.session.commit()
+    except Exception:
         db.session.rollback()
-        if not is_dedup_conflict(exc):
-            raise  # anything else is a bug, not a repeat signing to answer silently
-        return repeat_signing(content, campaign, key, flag_reason=flag_reason)
-    if send_mail:
-        mail.enqueue(confirmation_mail(content, signature, email.address, name),
-                     kind="confirm", signature_id=signature.id)  # fmt: skip
-    # Read before the commit: afterwards the row is expired and each read is a SELECT.
-    outcome = SignOutcome(signature.id, repeat=False, flagged=signature.flagged)
-    db.session.commit()
-    return outcome
+        raise
+    return SignOutcome(signature_id, repeat=False, flagged=flag_reason is not None)
 
 
 def is_dedup_conflict(error: IntegrityError) -> bool:
-    """Whether the UNIQUE (campaign_id, dedup_key) constraint refused the insert.
+    """Whether the partial unique index on confirmed (campaign_id, dedup_key) refused.
 
-    PostgreSQL names the constraint; SQLite names the columns.
+    PostgreSQL names the index; SQLite names the columns.
     """
     message = str(error.orig)
-    return "uq_signatures_campaign_dedup" in message or "signatures.dedup_key" in message
-
-
-def take_extra_mail(signature_id: int) -> bool:
-    """Count one more mail beyond the first (an "already signed" note or a resent
-    confirmation, from the form or an organizer), or refuse past ALREADY_SIGNED_MAIL_LIMIT.
-
-    Checked and raised in one statement, so parallel requests can't exceed the cap.
-    """
-    limit = current_app.config["ALREADY_SIGNED_MAIL_LIMIT"]
-    return bool(
-        db.session.execute(
-            update(Signature)
-            .where(Signature.id == signature_id, Signature.already_signed_mails < limit)
-            .values(already_signed_mails=Signature.already_signed_mails + 1)
-        ).rowcount
-    )
-
-
-def extra_mails_left(signature: Signature) -> int:
-    return max(current_app.config["ALREADY_SIGNED_MAIL_LIMIT"] - signature.already_signed_mails, 0)
-
-
-def repeat_signing(
-    content: CampaignContent, campaign: Campaign | CampaignRef, key: str, *,
-    flag_reason: str | None,
-) -> SignOutcome:  # fmt: skip
-    """Someone signed again with an address that has signed: mail it a note, capped."""
-    signature = db.session.scalar(
-        select(Signature).where(Signature.campaign_id == campaign.id, Signature.dedup_key == key)
-    )
-    if signature is None:  # erased between the insert and now; nothing to tell
-        return SignOutcome(None, repeat=True)
-    if flag_reason is None and signature.flagged and signature.status == SignatureStatus.PENDING:
-        # First sent in a burst over the rate limit, now again within it: trust it as
-        # any signature (it still counts only once its owner confirms).
-        db.session.execute(
-            update(Signature)
-            .where(Signature.id == signature.id, Signature.status == SignatureStatus.PENDING)
-            .values(flagged=False, flag_reason=None)
-        )
-    allowed = take_extra_mail(signature.id)
-    if allowed and signature.email_enc:
-        address = crypto.decrypt(signature.email_enc)
-        name = crypto.decrypt(signature.name_enc)
-        if signature.status == SignatureStatus.PENDING:
-            message = confirmation_mail(content, signature, address, name)
-        else:
-            message = already_signed_mail(content, signature, address, name)
-        mail.enqueue(message, kind="already-signed", signature_id=signature.id)
-    db.session.commit()
-    return SignOutcome(signature.id, repeat=True)
+    return "uq_signatures_campaign_dedup_held" in message or "signatures.dedup_key" in message
 
 
 def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:
-    """Queue the confirmation mail again for an address whose signature waits for it.
+    """Queue the confirmation mail again for an address whose submission waits for it.
 
-    The caller answers the same whether or not anything was sent, so the form can't
-    be used to learn who signed. Returns whether a mail was queued (for tests and
-    logs only). Raises ValueError for an address that isn't one.
+    The newest submission that was mailed gets its own link again. The caller answers
+    the same whether or not anything was sent, so the form can't be used to learn who
+    signed. Returns whether a mail was queued (for tests and logs only). Raises
+    ValueError for an address that isn't one.
     """
     email = normalize_email(raw_email)
     if not content.accepts_signatures:
@@ -293,65 +242,17 @@ def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:
             Signature.dedup_key == dedup_key(email.canonical),
             Signature.status == SignatureStatus.PENDING,
             Signature.email_enc.is_not(None),
-        )
+            # Only submissions we mailed: bot-made ones (honeypot) never were.
+            Signature.mailed_at.is_not(None),
+        ).order_by(Signature.id.desc()).limit(1)
     )
-    # Only signatures we mailed before: bot-made ones (honeypot, too fast) never were.
-    if signature is None or is_expired(signature) or not _was_mailed(signature.id):
+    if signature is None or is_expired(signature):
         return False
     allowed = take_extra_mail(signature.id)
     if allowed:
-        address, name = crypto.decrypt(signature.email_enc), crypto.decrypt(signature.name_enc)
-        mail.enqueue(confirmation_mail(content, signature, address, name),
-                     kind="resend", signature_id=signature.id)  # fmt: skip
+        mail.enqueue_render("resend", signature.id, signature.language, {"slug": content.slug})
     db.session.commit()
     return bool(allowed)
-
-
-def _was_mailed(signature_id: int) -> bool:
-    from ..models import OutboxMessage
-
-    return db.session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.signature_id == signature_id).limit(1)
-    ) is not None
-
-
-def _signer_links(content: CampaignContent, signature: Signature) -> dict[str, str]:
-    language = signature.language
-    manage = links.make_token(signature, "manage")
-    return {
-        "data_url": links.external_url(
-            "petition.my_data", language, slug=content.slug, token=manage
-        ),
-        "confirm_url": links.external_url(
-            "petition.confirm", language, slug=content.slug,
-            token=links.make_token(signature, "confirm"),
-        ),
-        "withdraw_url": links.external_url(
-            "petition.withdraw", language, slug=content.slug, token=manage
-        ),
-        "page_url": links.external_url("petition.campaign_page", language, slug=content.slug),
-    }  # fmt: skip
-
-
-def confirmation_mail(
-    content: CampaignContent, signature: Signature, address: str, name: str
-) -> mail.Mail:
-    text = content.text(signature.language)
-    return mail.render_mail(
-        "confirm", signature.language, to=address, name=name, title=text.title,
-        expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],
-        **_signer_links(content, signature),
-    )  # fmt: skip
-
-
-def already_signed_mail(
-    content: CampaignContent, signature: Signature, address: str, name: str
-) -> mail.Mail:
-    text = content.text(signature.language)
-    return mail.render_mail(
-        "already_signed", signature.language, to=address, name=name, title=text.title,
-        **_signer_links(content, signature),
-    )  # fmt: skip
 
 
 @dataclass
@@ -376,11 +277,6 @@ def was_erased(token: str) -> bool:
     return signature is not None and signature.erased_at is not None
 
 
-def is_expired(signature: Signature) -> bool:
-    expiry = timedelta(days=current_app.config["CONFIRM_EXPIRY_DAYS"])
-    return signature.status == SignatureStatus.PENDING and signature.created_at < utcnow() - expiry
-
-
 def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:
     """What the confirm link leads to, without changing anything (for the GET page)."""
     signature = find_by_token(token, "confirm")
@@ -398,54 +294,143 @@ def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:
 
 
 def confirm(content: CampaignContent, token: str) -> ConfirmResult:
-    """Confirm a signature. Safe to repeat: a second confirm changes nothing."""
+    """Confirm exactly this submission. Safe to repeat: a second confirm changes nothing.
+
+    In one transaction: the conditional UPDATE (only the request that moves it out of
+    pending counts it, however many race), the count decided from the row *as updated*
+    (RETURNING flagged: a restore committed meanwhile can't make the shards drift), and
+    the address's other pending submissions deleted. If another submission of the
+    address was confirmed first, the partial unique index refuses this one: it is
+    deleted and the answer is "already".
+    """
     result = check_confirmation(content, token)
     if result.state != "pending":
         return result
-    signature = result.signature
-    # Only the request that moves it out of pending counts it, however many race.
-    changed = db.session.execute(
-        update(Signature)
-        .where(Signature.id == signature.id, Signature.status == SignatureStatus.PENDING)
-        .values(status=SignatureStatus.CONFIRMED, confirmed_at=utcnow())
-    ).rowcount
-    if changed and not signature.flagged:
-        counting.adjust(signature.campaign_id, +1)
+    signature_id, key = result.signature.id, result.signature.dedup_key
+    # The time trap only suspects a form; the mailbox owner confirming clears that.
+    fast = Signature.flag_reason == FAST
+    try:
+        flagged = db.session.execute(
+            update(Signature)
+            .where(Signature.id == signature_id, Signature.status == SignatureStatus.PENDING)
+            .values(status=SignatureStatus.CONFIRMED, confirmed_at=utcnow(),
+                    flagged=case((fast, False), else_=Signature.flagged),
+                    flag_reason=case((fast, None), else_=Signature.flag_reason))
+            .returning(Signature.flagged)
+            .execution_options(synchronize_session=False)
+        ).scalar()  # fmt: skip
+    except IntegrityError as exc:
+        db.session.rollback()
+        if not is_dedup_conflict(exc):
+            raise
+        delete_submissions([signature_id])
+        db.session.commit()
+        return ConfirmResult("already", _held(result.signature.campaign_id, key))
+    if flagged is None:  # a concurrent confirm (or withdrawal) got there first
+        db.session.rollback()
+        return check_confirmation(content, token)
+    if key is not None:
+        others = select(Signature.id).where(
+            Signature.campaign_id == result.signature.campaign_id, Signature.dedup_key == key,
+            Signature.status == SignatureStatus.PENDING, Signature.id != signature_id,
+        )  # fmt: skip
+        delete_submissions(list(db.session.scalars(others)))
+    if not flagged:
+        counting.adjust(result.signature.campaign_id, +1)
     db.session.commit()  # attributes reload on first use; the redirect needs none
-    return ConfirmResult("confirmed" if changed else "already", signature)
+    return ConfirmResult("confirmed", result.signature)
 
 
-def send_reminders(limit: int = 1000) -> int:
-    """One reminder to each signer who hasn't confirmed after CONFIRM_REMINDER_HOURS."""
-    from .content import library
+def _held(campaign_id: int, key: str | None) -> Signature | None:
+    """The address's confirmed signature (for the thank-you page's share link)."""
+    if key is None:
+        return None
+    return db.session.scalar(
+        select(Signature).where(Signature.campaign_id == campaign_id, Signature.dedup_key == key,
+                                Signature.confirmed_at.is_not(None))
+    )  # fmt: skip
 
+
+def discard(content: CampaignContent, token: str) -> bool:
+    """"This is not me": delete a pending submission from its own confirm link.
+
+    Only the mailbox owner has that link, so only they can discard what was sent in
+    their name. Returns whether a submission was deleted.
+    """
+    result = check_confirmation(content, token)
+    if result.state not in ("pending", "expired", "closed"):
+        return False
+    delete_submissions([result.signature.id])
+    db.session.commit()
+    return True
+
+
+@dataclass(frozen=True)
+class ConfirmPreview:
+    """What confirming one submission publishes and stores, shown before the button."""
+
+    name: str  # stored, encrypted, never shown in full
+    public_name: str | None  # as shown on the page, or None: not shown
+    country: str
+    comment: str | None
+    comment_public: bool
+    contact: bool
+
+
+def preview(signature: Signature) -> ConfirmPreview:
+    name = unseal("name", signature.name_enc, signature.id) or ""
+    comment = unseal("comment", signature.comment_enc, signature.id)
+    return ConfirmPreview(
+        name=name, public_name=public_name(name) if signature.public_consent else None,
+        country=signature.country, comment=comment,
+        comment_public=bool(comment and signature.comment_consent),
+        contact=signature.contact_consent,
+    )  # fmt: skip
+
+
+def due_reminders(limit: int) -> list[int]:
+    """Submissions owed their one reminder: the newest mailed one of each address."""
     config = current_app.config
     now = utcnow()
-    due = db.session.scalars(
-        select(Signature)
+    newer = aliased(Signature)
+    return list(db.session.scalars(
+        select(Signature.id)
         .where(
             Signature.status == SignatureStatus.PENDING,
             Signature.reminder_sent_at.is_(None),
+            Signature.mailed_at.is_not(None),
             Signature.email_enc.is_not(None),
             Signature.flagged.is_(False),
             Signature.created_at < now - timedelta(hours=config["CONFIRM_REMINDER_HOURS"]),
             Signature.created_at > now - timedelta(days=config["CONFIRM_EXPIRY_DAYS"]),
+            ~exists().where(
+                newer.campaign_id == Signature.campaign_id, newer.dedup_key == Signature.dedup_key,
+                newer.status == SignatureStatus.PENDING, newer.id > Signature.id,
+            ),
         )
         .order_by(Signature.id)
         .limit(limit)
-    ).all()
+    ))  # fmt: skip
+
+
+def send_reminders(limit: int = 1000) -> int:
+    """One reminder to each signer who hasn't confirmed after CONFIRM_REMINDER_HOURS.
+
+    Each is claimed by a conditional UPDATE before it is queued, so overlapping runs
+    (two cron jobs, two hosts) can't both queue one; the worker renders it.
+    """
     sent = 0
-    for signature in due:
-        content = library().get(signature.campaign.slug)
-        if content is None or not content.accepts_signatures:
-            continue
-        message = mail.render_mail(
-            "reminder", signature.language, to=crypto.decrypt(signature.email_enc),
-            name=crypto.decrypt(signature.name_enc), title=content.text(signature.language).title,
-            expiry_days=config["CONFIRM_EXPIRY_DAYS"], **_signer_links(content, signature),
-        )  # fmt: skip
-        mail.enqueue(message, kind="reminder", signature_id=signature.id)
-        signature.reminder_sent_at = now
+    for signature_id in due_reminders(limit):
+        claimed = db.session.execute(
+            update(Signature)
+            .where(Signature.id == signature_id, Signature.reminder_sent_at.is_(None),
+                   Signature.status == SignatureStatus.PENDING)
+            .values(reminder_sent_at=utcnow())
+            .returning(Signature.language)
+            .execution_options(synchronize_session=False)
+        ).scalar()  # fmt: skip
+        if claimed is not None:
+            mail.enqueue_render("reminder", signature_id, claimed)
+            sent += 1
         db.session.commit()  # one at a time: a crash can't re-send a whole batch
-        sent += 1
     return sent

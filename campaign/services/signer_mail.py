@@ -1,0 +1,189 @@
+"""Signer mail, rendered by the mail worker at send time (`flask mail work`).
+
+The sign request only writes the submission and a bodiless outbox row, the same work
+for a first and a repeat signing (so the answer's timing tells nothing). The worker
+decides, per submission, what the address gets:
+
+* the address already holds a confirmed (or confirmed, then invalidated) signature:
+  the submission is deleted and the address gets the capped "already signed" note;
+* otherwise the submission gets its own confirmation link, which confirms exactly what
+  was sent with it; the first is free, then at most ALREADY_SIGNED_MAIL_LIMIT more
+  while earlier ones wait, and submissions past that cap are deleted unmailed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from ..extensions import db
+from ..models import NameToken, OutboxMessage, Signature, SignatureStatus, utcnow
+from . import links, privacy
+from .content import CampaignContent, library
+from .mail import Mail, register_renderer, render_mail
+from .sealed import unseal
+
+
+def take_extra_mail(signature_id: int) -> bool:
+    """Count one more mail beyond the first (an "already signed" note or a resent
+    confirmation, from the form or an organizer), or refuse past ALREADY_SIGNED_MAIL_LIMIT.
+
+    Checked and raised in one statement, so parallel requests can't exceed the cap.
+    """
+    limit = current_app.config["ALREADY_SIGNED_MAIL_LIMIT"]
+    return bool(
+        db.session.execute(
+            update(Signature)
+            .where(Signature.id == signature_id, Signature.already_signed_mails < limit)
+            .values(already_signed_mails=Signature.already_signed_mails + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
+
+
+def extra_mails_left(signature: Signature) -> int:
+    return max(current_app.config["ALREADY_SIGNED_MAIL_LIMIT"] - signature.already_signed_mails, 0)
+
+
+def delete_submissions(ids: list[int], *, keep_outbox_id: int | None = None) -> None:
+    """Delete pending submissions with their name tokens and their mail (but the one
+    message being handled, if any). The caller commits."""
+    if not ids:
+        return
+    outbox = delete(OutboxMessage).where(OutboxMessage.signature_id.in_(ids))
+    if keep_outbox_id is not None:
+        outbox = outbox.where(OutboxMessage.id != keep_outbox_id)
+    db.session.execute(outbox)
+    db.session.execute(delete(NameToken).where(NameToken.signature_id.in_(ids)))
+    db.session.execute(
+        delete(Signature)
+        .where(Signature.id.in_(ids), Signature.status == SignatureStatus.PENDING)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def signer_links(content: CampaignContent, signature: Signature) -> dict[str, str]:
+    language = signature.language
+    manage = links.make_token(signature, "manage")
+    return {
+        "data_url": links.external_url(
+            "petition.my_data", language, slug=content.slug, token=manage
+        ),
+        "confirm_url": links.external_url(
+            "petition.confirm", language, slug=content.slug,
+            token=links.make_token(signature, "confirm"),
+        ),
+        "withdraw_url": links.external_url(
+            "petition.withdraw", language, slug=content.slug, token=manage
+        ),
+        "page_url": links.external_url("petition.campaign_page", language, slug=content.slug),
+    }  # fmt: skip
+
+
+def is_expired(signature: Signature) -> bool:
+    expiry = timedelta(days=current_app.config["CONFIRM_EXPIRY_DAYS"])
+    return signature.status == SignatureStatus.PENDING and signature.created_at < utcnow() - expiry
+
+
+def mail_for(template: str, content: CampaignContent, signature: Signature) -> Mail:
+    """One of the signer mails (confirm, already_signed, reminder) for `signature`."""
+    return render_mail(
+        template, signature.language, to=unseal("email", signature.email_enc, signature.id),
+        name=unseal("name", signature.name_enc, signature.id),
+        title=content.text(signature.language).title,
+        expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],
+        **signer_links(content, signature),
+    )  # fmt: skip
+
+
+def _content(outbox: OutboxMessage, signature: Signature) -> CampaignContent | None:
+    slug = json.loads(outbox.context or "{}").get("slug") or signature.campaign.slug
+    return library().get(slug)
+
+
+def _pending(outbox: OutboxMessage) -> tuple[Signature, CampaignContent] | None:
+    """The still-pending, unexpired submission a message is about, and its campaign."""
+    signature = db.session.get(Signature, outbox.signature_id)
+    if signature is None or signature.status != SignatureStatus.PENDING:
+        return None
+    if not signature.email_enc or is_expired(signature):
+        return None
+    content = _content(outbox, signature)
+    if content is None or not content.accepts_signatures:
+        return None
+    return signature, content
+
+
+def render_submission(outbox: OutboxMessage) -> Mail | None:
+    """A new submission's mail: decided here, at send time, not on the request."""
+    found = _pending(outbox)
+    if found is None:
+        return None
+    signature, content = found
+    if signature.mailed_at is not None:  # decided on an earlier attempt: send it again
+        return mail_for("confirm", content, signature)
+    # Serialize deciders of one address: SQLite takes its write lock, PostgreSQL locks
+    # the address's rows (in id order, so two workers can't deadlock).
+    privacy.take_write_lock()
+    rows = db.session.execute(
+        select(Signature.id, Signature.status, Signature.confirmed_at, Signature.mailed_at)
+        .where(Signature.campaign_id == signature.campaign_id,
+               Signature.dedup_key == signature.dedup_key)
+        .order_by(Signature.id)
+        .with_for_update()
+    ).all()  # fmt: skip
+    if signature.dedup_key is None or all(row.id != signature.id for row in rows):
+        db.session.rollback()
+        return None
+    held = next((row for row in rows if row.confirmed_at is not None), None)
+    if held is not None:
+        # The address has signed: this submission is redundant; a capped note instead.
+        delete_submissions([signature.id], keep_outbox_id=outbox.id)
+        allowed = held.status == SignatureStatus.CONFIRMED and take_extra_mail(held.id)
+        outbox.kind, outbox.signature_id = "already-signed", held.id
+        db.session.commit()
+        return render_already_signed(outbox) if allowed else None
+    mailed = sum(
+        1 for row in rows
+        if row.id != signature.id and row.mailed_at is not None
+        and row.status == SignatureStatus.PENDING
+    )  # fmt: skip
+    if mailed > current_app.config["ALREADY_SIGNED_MAIL_LIMIT"]:
+        delete_submissions([signature.id], keep_outbox_id=outbox.id)  # over the cap
+        db.session.commit()
+        return None
+    db.session.execute(
+        update(Signature).where(Signature.id == signature.id).values(mailed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    db.session.commit()
+    return mail_for("confirm", content, signature)
+
+
+def render_already_signed(outbox: OutboxMessage) -> Mail | None:
+    signature = db.session.get(Signature, outbox.signature_id)
+    if signature is None or not signature.email_enc or not signature.link_nonce:
+        return None
+    content = _content(outbox, signature)
+    return None if content is None else mail_for("already_signed", content, signature)
+
+
+def render_confirm_again(outbox: OutboxMessage) -> Mail | None:
+    """A resent confirmation (from the form or an organizer): only while still pending."""
+    found = _pending(outbox)
+    return None if found is None else mail_for("confirm", found[1], found[0])
+
+
+def render_reminder(outbox: OutboxMessage) -> Mail | None:
+    found = _pending(outbox)
+    return None if found is None else mail_for("reminder", found[1], found[0])
+
+
+register_renderer("confirm", render_submission)
+register_renderer("already-signed", render_already_signed)
+register_renderer("resend", render_confirm_again)
+register_renderer("confirm-resend", render_confirm_again)
+register_renderer("reminder", render_reminder)
