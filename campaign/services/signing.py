@@ -22,11 +22,10 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import ConsentWording, NameToken, Signature, SignatureStatus, utcnow
-from . import abuse, counting, crypto, links, mail
+from . import abuse, counting, crypto, links, mail, privacy
 from .abuse import FAST
 from .campaigns import campaign_ref
 from .content import CampaignContent
-from .privacy import public_name
 from .sealed import seal, unseal
 from .signer_mail import delete_submissions, is_expired, take_extra_mail
 from .validation import (
@@ -307,6 +306,16 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
     if result.state != "pending":
         return result
     signature_id, key = result.signature.id, result.signature.dedup_key
+    campaign_id = result.signature.campaign_id
+    # Lock the address's rows first, in id order: two of its submissions confirmed at
+    # once then queue here instead of deadlocking on each other's rows (PostgreSQL).
+    privacy.take_write_lock()
+    if key is not None:
+        db.session.execute(
+            select(Signature.id).where(Signature.campaign_id == campaign_id,
+                                       Signature.dedup_key == key)
+            .order_by(Signature.id).with_for_update()
+        ).all()  # fmt: skip
     # The time trap only suspects a form; the mailbox owner confirming clears that.
     fast = Signature.flag_reason == FAST
     try:
@@ -325,18 +334,18 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
             raise
         delete_submissions([signature_id])
         db.session.commit()
-        return ConfirmResult("already", _held(result.signature.campaign_id, key))
+        return ConfirmResult("already", _held(campaign_id, key))
     if flagged is None:  # a concurrent confirm (or withdrawal) got there first
         db.session.rollback()
         return check_confirmation(content, token)
     if key is not None:
         others = select(Signature.id).where(
-            Signature.campaign_id == result.signature.campaign_id, Signature.dedup_key == key,
+            Signature.campaign_id == campaign_id, Signature.dedup_key == key,
             Signature.status == SignatureStatus.PENDING, Signature.id != signature_id,
         )  # fmt: skip
         delete_submissions(list(db.session.scalars(others)))
     if not flagged:
-        counting.adjust(result.signature.campaign_id, +1)
+        counting.adjust(campaign_id, +1)
     db.session.commit()  # attributes reload on first use; the redirect needs none
     return ConfirmResult("confirmed", result.signature)
 
@@ -381,7 +390,7 @@ def preview(signature: Signature) -> ConfirmPreview:
     name = unseal("name", signature.name_enc, signature.id) or ""
     comment = unseal("comment", signature.comment_enc, signature.id)
     return ConfirmPreview(
-        name=name, public_name=public_name(name) if signature.public_consent else None,
+        name=name, public_name=privacy.public_name(name) if signature.public_consent else None,
         country=signature.country, comment=comment,
         comment_public=bool(comment and signature.comment_consent),
         contact=signature.contact_consent,

@@ -13,7 +13,7 @@ from tests.reach_data import confirmed_signature
 
 def test_only_consenting_signers_appear_on_the_page(client, app):
     confirmed_signature(name="Shirin Farahani", public_consent=True, country="FR",
-                        comment="For my father.")  # fmt: skip
+                        comment="For my father.", comment_consent=True)  # fmt: skip
     confirmed_signature(name="Kamran Secretname", public_consent=False, country="SE",
                         comment="Secretcomment words")  # fmt: skip
     confirmed_signature(name="Pending Unconfirmedname", public_consent=True, confirm=False)
@@ -34,7 +34,8 @@ def test_country_names_follow_the_page_language(client, app):
 
 
 def test_hidden_comment_is_never_shown(client, app):
-    signature = confirmed_signature(name="Ali Rezaei", public_consent=True, comment="Hideme")
+    signature = confirmed_signature(name="Ali Rezaei", public_consent=True, comment="Hideme",
+                                    comment_consent=True)  # fmt: skip
     signature.comment_hidden = True
     db.session.commit()
     public.forget_cache()

@@ -54,23 +54,87 @@ def test_sign_confirm_and_count(client, app, mailbox):
     assert count(client) == "1"
 
 
-def test_repeat_signing_gives_the_same_answer_and_one_signature(client, app, mailbox):
+def test_repeat_signing_gives_the_same_answer_and_its_own_link(client, app, mailbox):
     first = sign(client, email="reza@example.org")
     second = sign(client, email="  REZA@Example.ORG ", name="Someone Else")
     assert first.status_code == second.status_code == 303
     assert first.headers["Location"] == second.headers["Location"]
-    assert db.session.scalar(select(db.func.count(Signature.id))) == 1
+    assert db.session.scalar(select(db.func.count(Signature.id))) == 2  # one per submission
     deliver(app)
     kinds = db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
-    assert kinds == ["confirm", "already-signed"]
-    assert len(mailbox.to("reza@example.org")) == 2
+    assert kinds == ["confirm", "confirm"]
+    one, two = mailbox.messages  # each to the address as typed with it
+    assert mailbox.links(one, "confirm") != mailbox.links(two, "confirm")
 
 
-def test_repeat_mails_are_capped(client, app):
+def test_repeat_mails_are_capped(client, app, mailbox):
     app.config["ALREADY_SIGNED_MAIL_LIMIT"] = 2
     for _ in range(5):
         assert sign(client, email="cap@example.org").status_code == 303
-    assert db.session.scalar(select(db.func.count(OutboxMessage.id))) == 1 + 2
+    assert deliver(app) == 1 + 2
+    assert db.session.scalar(select(db.func.count(Signature.id))) == 1 + 2  # the rest deleted
+
+
+def post_link(client, path: str):
+    token = sign_data(client)["csrf_token"]  # any page gives a CSRF token for this session
+    return client.post(path, data={"csrf_token": token})
+
+
+def test_consent_hijack_stranger_cannot_publish_owner(client, app, mailbox):
+    """Issue 9.1: a stranger signs the owner's address first, public, with a comment;
+    the owner then signs with their own name and no consent. Confirming the owner's
+    mail must publish nothing of the stranger's (it used to confirm the earlier row)."""
+    sign(client, email="owner@example.org", name="Stranger Chosenname", public_consent="y",
+         comment="Stranger's words", comment_consent="y")  # fmt: skip
+    sign(client, email="owner@example.org", name="Owner Realname")
+    deliver(app)
+    strangers, owners = mailbox.to("owner@example.org")
+    owner_link = confirm_link_path(mailbox.links(owners, "confirm")[0])
+    preview = client.get(owner_link).get_data(as_text=True)
+    assert "Owner Realname" in preview and "Stranger" not in preview
+    assert post_link(client, owner_link).status_code == 303
+    page = client.get(f"/{SLUG}/").get_data(as_text=True)
+    assert "Stranger" not in page and "Owner" not in page  # the owner chose not to be shown
+    # The stranger's submission went with the owner's confirmation; its link is dead.
+    assert db.session.scalar(select(db.func.count(Signature.id))) == 1
+    stranger_link = confirm_link_path(mailbox.links(strangers, "confirm")[0])
+    assert "Stranger" not in client.get(stranger_link).get_data(as_text=True)
+
+
+def test_confirm_page_shows_what_it_publishes_and_a_stranger_submission_can_be_discarded(
+    client, app, mailbox
+):
+    sign(client, email="victim@example.org", name="Impostor Words", public_consent="y",
+         comment="Words I never wrote", comment_consent="y")  # fmt: skip
+    deliver(app)
+    link = confirm_link_path(mailbox.links(mailbox.to("victim@example.org")[0], "confirm")[0])
+    page = client.get(link)
+    html = page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+    preview = html[html.index('class="confirm-preview"'):html.index("Confirm my signature</button>")]
+    for shown in ("Impostor Words", "<bdi>Impostor W.</bdi>, Germany", "Words I never wrote",
+                  "Shown on the petition page.", "This is not me"):
+        assert shown in preview, shown
+    discarded = post_link(client, link + "/discard")
+    assert discarded.status_code == 200 and discarded.headers["Cache-Control"] == "no-store"
+    assert db.session.scalar(select(db.func.count(Signature.id))) == 0
+    assert post_link(client, link).status_code == 404  # nothing left to confirm
+
+
+def test_confirming_one_submission_deletes_the_addresss_other_pending_ones(
+    client, app, mailbox
+):
+    sign(client, email="twice@example.org", name="First Try")
+    sign(client, email="twice@example.org", name="Second Try")
+    deliver(app)
+    one, two = (confirm_link_path(mailbox.links(m, "confirm")[0])
+                for m in mailbox.to("twice@example.org"))  # fmt: skip
+    first_id = db.session.scalars(select(Signature.id).order_by(Signature.id)).first()
+    assert post_link(client, one).status_code == 303
+    assert db.session.scalars(select(Signature.id)).all() == [first_id]
+    assert post_link(client, two).status_code == 404  # gone with the first confirmation
+    counting.forget_cached_counts()
+    assert count(client) == "1"
 
 
 def test_invalid_input_is_shown_next_to_fields_and_kept(client, app):

@@ -62,14 +62,29 @@ def test_recent_signers_only_consenting_counted_signers(app):
 
 def test_comments_respect_consent_switch_and_hiding(app):
     content = library().get(SLUG)
-    shown = confirmed_signature(name="Ali Rezaei", public_consent=True, comment="For my uncle.")
+    shown = confirmed_signature(name="Ali Rezaei", public_consent=True, comment="For my uncle.",
+                                comment_consent=True)  # fmt: skip
     confirmed_signature(name="No Consent", public_consent=False, comment="private words")
-    hidden = confirmed_signature(name="Hidden Comment", public_consent=True, comment="spam spam")
+    hidden = confirmed_signature(name="Hidden Comment", public_consent=True, comment="spam spam",
+                                 comment_consent=True)  # fmt: skip
     hidden.comment_hidden = True
     db.session.commit()
     public.forget_cache()
     comments = public.public_comments(content, shown.campaign_id, count=3)
     assert [(c.name, c.comment) for c in comments] == [("Ali R.", "For my uncle.")]
+
+
+def test_comment_published_under_name_consent_alone_stays_private(app):
+    """Issue 9.2: ticking "show my name" used to publish the comment too."""
+    content = library().get(SLUG)
+    named = confirmed_signature(name="Named Only", public_consent=True, comment="my private why")
+    anonymous = confirmed_signature(name="Quiet Person", public_consent=False,
+                                    comment="public words", comment_consent=True)  # fmt: skip
+    public.forget_cache()
+    comments = public.public_comments(content, named.campaign_id, count=2)
+    # Only the comment whose own box was ticked, and without the name it didn't consent to.
+    assert [(c.name, c.country, c.comment) for c in comments] == [("", "", "public words")]
+    assert [s.name for s in public.recent_signers(content, anonymous.campaign_id, 2)] == ["Named O."]
 
 
 def test_lists_switched_off_by_the_campaign(app):

@@ -84,45 +84,52 @@ def test_bad_input_raises_for_its_field_and_writes_nothing(app, field, value):
     assert count_of(Signature) == count_of(OutboxMessage) == 0
 
 
-def test_repeat_signing_is_one_signature_with_a_capped_note(app):
+def test_repeat_submissions_each_get_their_own_link_capped(app, mailbox):
     app.config["ALREADY_SIGNED_MAIL_LIMIT"] = 2
-    first = signing.sign(content(), data("same@example.org"))
-    repeats = [signing.sign(content(), data(email)) for email in
-               ("SAME@example.org", "Same@EXAMPLE.org", "same@example.ORG")]  # fmt: skip
-    assert all(r.repeat and r.signature_id == first.signature_id for r in repeats)
-    assert count_of(Signature) == 1
-    # While pending, the note is the confirmation link again; then nothing past the cap.
-    assert kinds() == ["confirm", "already-signed", "already-signed"]
+    ids = [signing.sign(content(), data(email)).signature_id for email in
+           ("same@example.org", "SAME@example.org", "Same@EXAMPLE.org", "same@example.ORG")]
+    assert len(set(ids)) == 4 and count_of(Signature) == 4  # one row per submission
+    assert kinds() == ["confirm"] * 4  # the request decides nothing: the worker does
+    mail.work(once=True)
+    # The first mail, then two more while earlier ones wait; the fourth is deleted unmailed.
+    assert len(mailbox.messages) == 3
+    links_sent = [mailbox.links(m, "confirm")[0] for m in mailbox.messages]
+    assert [link.rsplit("/", 1)[1] for link in links_sent] == [token(i) for i in ids[:3]]
+    assert db.session.get(Signature, ids[3]) is None
 
 
 def test_repeat_after_confirming_says_already_signed(app, mailbox):
     first = signing.sign(content(), data("done@example.org"))
+    mail.work(once=True)
     signing.confirm(content(), token(first.signature_id))
-    signing.sign(content(), data("done@example.org"))
+    repeat = signing.sign(content(), data("done@example.org"))
     mail.work(once=True)
     confirm_mail, note = mailbox.messages
     assert mailbox.links(confirm_mail, "confirm")
     assert not mailbox.links(note, "confirm")  # nothing left to confirm
     assert mailbox.links(note, "withdraw")
+    assert db.session.get(Signature, repeat.signature_id) is None  # redundant: deleted
+    assert count_of(Signature) == 1
 
 
 def test_aliases_are_one_signer_when_folding_is_on(app):
     app.config["FOLD_EMAIL_ALIASES"] = True
-    signing.sign(content(), data("a.b+one@gmail.com"))
-    assert signing.sign(content(), data("ab@googlemail.com")).repeat
+    one = signing.sign(content(), data("a.b+one@gmail.com")).signature_id
+    two = signing.sign(content(), data("ab@googlemail.com")).signature_id
+    key = db.session.get(Signature, one).dedup_key
+    assert db.session.get(Signature, two).dedup_key == key
     app.config["FOLD_EMAIL_ALIASES"] = False
-    assert not signing.sign(content(), data("a.b+two@gmail.com")).repeat
+    three = signing.sign(content(), data("a.b+two@gmail.com")).signature_id
+    assert db.session.get(Signature, three).dedup_key != key
 
 
 def test_a_repeat_in_another_language_does_not_break_later_signers(app):
-    """The consent wording a failed (repeat) signing inserted is rolled back with it;
-    the next signer with that wording must still be recorded."""
     signing.sign(content(), data("first@example.org"))
     french = {"language": "fr", "consent_public_text": "montrer", "consent_contact_text": "écrire"}
-    assert signing.sign(content(), data("first@example.org", **french)).repeat
+    assert signing.sign(content(), data("first@example.org", **french)).signature_id
     outcome = signing.sign(content(), data("second@example.org", **french))
-    assert not outcome.repeat and outcome.signature_id is not None
-    assert count_of(Signature) == 2
+    assert outcome.signature_id is not None
+    assert count_of(Signature) == 3
 
 
 def test_confirm_counts_once_and_is_safe_to_repeat(app):
@@ -168,6 +175,7 @@ def test_exactly_one_reminder(app, mailbox):
     young = signing.sign(content(), data("young@example.org")).signature_id
     confirmed = signing.sign(content(), data("confirmed@example.org")).signature_id
     expired = signing.sign(content(), data("expired@example.org")).signature_id
+    mail.work(once=True)  # the worker mails each submission its link (mailed_at)
     signing.confirm(content(), token(confirmed))
     age(old, hours=49)
     age(confirmed, hours=49)
@@ -217,11 +225,12 @@ def test_a_bot_posting_an_address_does_not_stop_its_owner_counting(app):
     assert counting.confirmed_count(1, fresh=True) == 1
 
 
-def test_a_clean_repeat_clears_a_rate_limit_flag_on_a_pending_signature(app):
+def test_a_clean_repeat_counts_though_an_earlier_submission_was_rate_limited(app):
     first = signing.sign(content(), data("burst@example.org"), flag_reason="rate limit (ip)")
-    signing.sign(content(), data("burst@example.org"))
-    signing.confirm(content(), token(first.signature_id))
+    clean = signing.sign(content(), data("burst@example.org"))
+    assert signing.confirm(content(), token(clean.signature_id)).state == "confirmed"
     assert counting.confirmed_count(1, fresh=True) == 1
+    assert db.session.get(Signature, first.signature_id) is None  # the address's other one
 
 
 def test_withdraw_rereads_the_signature_so_a_racing_withdrawal_counts_once(app):
