@@ -8,8 +8,9 @@ from sqlalchemy import select
 from campaign import create_app
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
-from campaign.services import counting, links
-from tests.conftest import SLUG, hidden_fields, sign, sign_data
+from campaign.services import counting, links, signing
+from campaign.services.content import library
+from tests.conftest import SLUG, deliver, hidden_fields, sign, sign_data
 from tests.conftest import test_config as make_config
 
 
@@ -82,17 +83,48 @@ def test_over_the_limit_signing_is_shadow_flagged_not_counted(sign_limit, client
     assert counting.confirmed_count(rows[0].campaign_id, fresh=True) == 2
 
 
-def test_honeypot_and_too_fast_are_answered_normally_and_never_mailed(client, app):
+def test_honeypot_is_never_mailed_and_too_fast_is_mailed_flagged(client, app):
     app.config["MIN_FORM_SECONDS"] = 3
     page = client.get(f"/{SLUG}/")
     data = hidden_fields(page.get_data(as_text=True))
-    data.update(name="Bot Bot", email="fast@example.org", country="DE")
+    data.update(name="Quick Hands", email="fast@example.org", country="DE")
     assert client.post(f"/{SLUG}/sign", data=data).status_code == 303  # too fast
     app.config["MIN_FORM_SECONDS"] = 0
     assert sign(client, email="trap@example.org", website="x").status_code == 303
     rows = db.session.scalars(select(Signature).order_by(Signature.id)).all()
     assert [s.flag_reason for s in rows] == ["too fast", "honeypot"]
-    assert db.session.scalar(select(db.func.count(OutboxMessage.id))) == 0
+    # Autofill can be that fast (issue 9.17): the fast one gets its mail; the bot's doesn't.
+    mailed = db.session.scalars(select(OutboxMessage.signature_id)).all()
+    assert mailed == [rows[0].id]
+
+
+def test_autofill_fast_signer_counts_after_confirming(client, app, mailbox):
+    """Issue 9.17: a browser's autofill sent the form within MIN_FORM_SECONDS. The mailbox
+    owner still gets the link, and confirming it counts; other flags still hold."""
+    app.config["MIN_FORM_SECONDS"] = 3
+    data = hidden_fields(client.get(f"/{SLUG}/").get_data(as_text=True))
+    data.update(name="Autofill Person", email="autofill@example.org", country="DE")
+    assert client.post(f"/{SLUG}/sign", data=data).status_code == 303
+    deliver(app)
+    [message] = mailbox.to("autofill@example.org")
+    fast = db.session.scalar(select(Signature))
+    assert fast.flagged and fast.flag_reason == "too fast"
+    link = mailbox.links(message, "confirm")[0].replace("http://petition.test", "")
+    assert client.get(link).status_code == 200
+    token = hidden_fields(client.get(f"/{SLUG}/").get_data(as_text=True))["csrf_token"]
+    assert client.post(link, data={"csrf_token": token}).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Signature, fast.id).counted
+    assert counting.confirmed_count(fast.campaign_id, fresh=True) == 1
+    # A rate-limit flag is another signal: confirming doesn't clear it.
+    other = signing.sign(library().get(SLUG), signing.SignatureInput(
+        name="Burst Sender", email="burst@example.org", country="DE"),
+        flag_reason="rate limit (ip)")  # fmt: skip
+    held = db.session.get(Signature, other.signature_id)
+    signing.confirm(library().get(SLUG), links.make_token(held, "confirm"))
+    db.session.expire_all()
+    assert not db.session.get(Signature, other.signature_id).counted
+    assert counting.confirmed_count(fast.campaign_id, fresh=True) == 1
 
 
 @pytest.fixture

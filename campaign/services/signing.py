@@ -181,7 +181,7 @@ def sign(
     values = {
         "campaign_id": campaign.id, "status": SignatureStatus.PENDING,
         # Bot-made rows (never mailed) name no address: they can't stand for anyone.
-        "dedup_key": dedup_key(email.canonical) if send_mail else None,
+        "dedup_key": None if flag_reason and not send_mail else dedup_key(email.canonical),
         "email_enc": seal("email", email.address), "name_enc": seal("name", name),
         "comment_enc": seal("comment", comment),
         "email_domain_hash": domain_hash(email.domain), "country": data.country,
