@@ -111,7 +111,8 @@ def test_confirm_page_shows_what_it_publishes_and_a_stranger_submission_can_be_d
     page = client.get(link)
     html = page.get_data(as_text=True)
     assert page.headers["Cache-Control"] == "no-store"
-    preview = html[html.index('class="confirm-preview"'):html.index("Confirm my signature</button>")]
+    start = html.index('class="confirm-preview"')
+    preview = html[start : html.index("Confirm my signature</button>")]
     for shown in ("Impostor Words", "<bdi>Impostor W.</bdi>, Germany", "Words I never wrote",
                   "Shown on the petition page.", "This is not me"):
         assert shown in preview, shown

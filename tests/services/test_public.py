@@ -84,7 +84,8 @@ def test_comment_published_under_name_consent_alone_stays_private(app):
     comments = public.public_comments(content, named.campaign_id, count=2)
     # Only the comment whose own box was ticked, and without the name it didn't consent to.
     assert [(c.name, c.country, c.comment) for c in comments] == [("", "", "public words")]
-    assert [s.name for s in public.recent_signers(content, anonymous.campaign_id, 2)] == ["Named O."]
+    recent = public.recent_signers(content, anonymous.campaign_id, 2)
+    assert [s.name for s in recent] == ["Named O."]
 
 
 def test_lists_switched_off_by_the_campaign(app):
