@@ -269,9 +269,17 @@ def _finish(message_id: int, status: str) -> None:
 
 def deliver_due(limit: int = 50, transport: Transport | None = None) -> tuple[int, int]:
     """Send what is due. Returns (sent, failed attempts)."""
+    return deliver_batch(limit, transport)[:2]
+
+
+def deliver_batch(limit: int = 50, transport: Transport | None = None) -> tuple[int, int, int]:
+    """Send what is due. Returns (sent, failed attempts, claimed): a batch whose mail
+    was all dropped (e.g. confirmations of submissions confirmed meanwhile) sends
+    nothing, yet more may be due behind it."""
     own_transport = transport is None
     transport = transport or Transport(current_app.config["SMTP_URL"])
     sent = failed = 0
+    ids: list[int] = []
     try:
         ids, lease = _claim(limit)
         for message_id in ids:
@@ -296,7 +304,7 @@ def deliver_due(limit: int = 50, transport: Transport | None = None) -> tuple[in
     finally:
         if own_transport:
             transport.close()
-    return sent, failed
+    return sent, failed, len(ids)
 
 
 def _record_failure(message_id: int, exc: Exception) -> None:
@@ -329,13 +337,13 @@ def work(*, once: bool = False, poll_seconds: float = 1.0, batch: int = 50) -> i
     try:
         while True:
             try:
-                sent, _ = deliver_due(batch, transport)
+                sent, _, claimed = deliver_batch(batch, transport)
             except Exception:  # noqa: BLE001 - a worker must survive a database outage
                 log.exception("mail delivery pass failed; retrying")
                 db.session.rollback()
-                sent = 0
+                sent = claimed = 0
             total += sent
-            if sent == 0:
+            if claimed == 0:
                 if once:
                     return total
                 transport.close()
