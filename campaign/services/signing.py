@@ -1,9 +1,11 @@
-"""Signing: validate, normalize, deduplicate and record a signature with its mail.
+"""Signing: validate, normalize and record each submission with its mail; confirm.
 
-The one rule that matters most: a signature and the mail it causes commit in one
-transaction, and the database's UNIQUE (campaign_id, dedup_key) decides who signed
-first. A repeat signing gets the same answer as a first one, so no one can use the
-form to find out whether an address has signed.
+The rules that matter most: a submission and the mail it causes commit in one
+transaction; each submission is its own row whose link confirms exactly its data (a
+stranger who typed the address first decides nothing); and only a confirmed row holds
+the address's slot (a partial unique index). A repeat signing gets the same answer,
+after the same work, as a first one, so no one can use the form to find out whether
+an address has signed.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class SignatureInput:
 @dataclass
 class SignOutcome:
     signature_id: int | None
-    repeat: bool
+    repeat: bool  # always False now: the request doesn't know (the mail worker decides)
     flagged: bool = False
     dropped: bool = False  # a blocked address: nothing recorded, same answer
 
