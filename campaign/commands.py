@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import Campaign, OutboxMessage, Signature
-from .services import abuse, campaigns, counting, crypto, mail, privacy, signing
+from .services import abuse, campaigns, counting, crypto, mail, privacy, signer_mail
 from .services.content import library
 
 content_cli = AppGroup("content", help="Campaign content in content/.")
@@ -48,7 +48,7 @@ def mail_status() -> None:
 @signatures_cli.command("remind")
 def signatures_remind() -> None:
     """Queue the single reminder for signatures not yet confirmed."""
-    click.echo(f"queued {signing.send_reminders()} reminders")
+    click.echo(f"queued {signer_mail.send_reminders()} reminders")
 
 
 @signatures_cli.command("purge")

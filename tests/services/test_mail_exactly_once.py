@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select, update
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature, SignatureStatus, utcnow
-from campaign.services import counting, mail, moderation, privacy, signing
+from campaign.services import counting, mail, moderation, privacy, signer_mail, signing
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
 from tests.conftest import SLUG, Mailbox
@@ -89,7 +89,7 @@ def test_overlapping_remind_runs_queue_one_reminder_each(app, monkeypatch):
     mail.work(once=True)
     db.session.execute(update(Signature).values(created_at=utcnow() - timedelta(hours=2)))
     db.session.commit()
-    due = signing.due_reminders
+    due = signer_mail.due_reminders
     ran_inside = []
 
     def due_then_another_run(limit):
@@ -97,11 +97,11 @@ def test_overlapping_remind_runs_queue_one_reminder_each(app, monkeypatch):
         if not ran_inside:  # a second cron run starts and finishes while this one holds
             ran_inside.append(True)
             with app.app_context():
-                ran_inside.append(signing.send_reminders())
+                ran_inside.append(signer_mail.send_reminders())
         return found
 
-    monkeypatch.setattr(signing, "due_reminders", due_then_another_run)
-    outer = signing.send_reminders()
+    monkeypatch.setattr(signer_mail, "due_reminders", due_then_another_run)
+    outer = signer_mail.send_reminders()
     assert ran_inside[1] + outer == 3
     kinds = db.session.scalars(
         select(OutboxMessage.signature_id).where(OutboxMessage.kind == "reminder")

@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from campaign.extensions import db
 from campaign.models import Signature, utcnow
-from campaign.services import links, mail, signing
+from campaign.services import links, mail, signer_mail, signing
 from campaign.services.content import library
 from tests.conftest import SLUG, require
 
@@ -47,7 +47,7 @@ def test_signer_mail_scores_below_spamassassin_threshold(app, mailbox):
     db.session.execute(update(Signature).where(Signature.id == waiting)
                        .values(created_at=utcnow() - timedelta(hours=2)))  # fmt: skip
     db.session.commit()
-    assert signing.send_reminders() == 1
+    assert signer_mail.send_reminders() == 1
     mail.work(once=True)  # the already-signed note and the reminder
     subjects = [m["Subject"] for m in mailbox.messages]
     assert len(subjects) == 4, subjects

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import Campaign, NameToken, OutboxMessage, Signature, SignatureStatus
-from campaign.services import counting, crypto, links, privacy
+from campaign.services import counting, crypto, links, privacy, signer_mail
 from campaign.services.content import library
 from tests.conftest import SLUG, sign, sign_data
 
@@ -135,7 +135,7 @@ def test_every_signer_mail_has_withdraw_and_data_links(client, app, mailbox):
     signature.created_at -= timedelta(hours=1)
     db.session.commit()
     deliver(app)
-    assert signing.send_reminders() == 1  # reminder
+    assert signer_mail.send_reminders() == 1  # reminder
     deliver(app)
     signing.confirm(library().get(SLUG), links.make_token(signature, "confirm"))
     sign(client, email="links@example.org")  # already-signed note
@@ -156,7 +156,6 @@ def test_withdrawing_drops_unsent_mail_and_stops_all_mail(client, app, mailbox):
     assert client.post(f"/{SLUG}/withdraw/{manage}", data={"csrf_token": token}).status_code == 200
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0  # the queued mail is gone
     assert deliver(app) == 0 and mailbox.messages == []
-    from campaign.services import signing
 
     app.config["CONFIRM_REMINDER_HOURS"] = 0
-    assert signing.send_reminders() == 0  # and no reminder either
+    assert signer_mail.send_reminders() == 0  # and no reminder either

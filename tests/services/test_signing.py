@@ -17,7 +17,7 @@ from campaign.models import (
     SignatureStatus,
     utcnow,
 )
-from campaign.services import counting, crypto, links, mail, privacy, signing
+from campaign.services import counting, crypto, links, mail, privacy, signer_mail, signing
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput, SigningError
 from tests.conftest import SLUG
@@ -182,8 +182,8 @@ def test_exactly_one_reminder(app, mailbox):
     age(young, hours=47)
     age(expired, days=app.config["CONFIRM_EXPIRY_DAYS"], hours=1)
 
-    assert signing.send_reminders() == 1
-    assert signing.send_reminders() == 0  # never a second one
+    assert signer_mail.send_reminders() == 1
+    assert signer_mail.send_reminders() == 0  # never a second one
     assert kinds().count("reminder") == 1
     mail.work(once=True)
     first, reminder = mailbox.to("old@example.org")  # delivered in the order queued
