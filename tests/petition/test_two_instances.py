@@ -78,12 +78,14 @@ def test_dedup_counts_and_rate_limits_hold_across_two_servers(app, app_config, l
     one, two = live_server(**shared), live_server(**shared)
     a, b = Browser(one.url), Browser(two.url)
 
-    # Dedup: the same person through both servers is one signature.
+    # Dedup: the same person through both servers is one address (its own row and link
+    # per submission; the first confirmation ends the other, checked below).
     assert a.sign("Both@Example.org") == 303
     assert b.sign("both@example.ORG", name="Someone Else") == 303
-    [signature] = signatures()
+    signature, other = signatures()
+    assert signature.dedup_key == other.dedup_key
     kinds = db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
-    assert kinds == ["confirm", "already-signed"]
+    assert kinds == ["confirm", "confirm"]
 
     # Signing limits are shared: the third signing from this IP, on either server, is
     # answered as usual but flagged and not counted.
@@ -101,6 +103,7 @@ def test_dedup_counts_and_rate_limits_hold_across_two_servers(app, app_config, l
     assert status == 303
     assert b.count() == "1"
     assert a.count() == "1"
+    assert other.id not in [row.id for row in signatures()]  # gone with the confirmation
 
     # Confirm limits are shared: hit 3 on the other server passes, then both refuse.
     assert b.request(f"/{SLUG}/confirm/1-{'0' * 40}")[0] == 404
