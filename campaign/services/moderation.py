@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Signature, SignatureStatus, utcnow
-from . import audit, counting, crypto, mail, privacy, public
+from . import audit, counting, mail, privacy, public
 from .content import library
+from .sealed import unseal
 from .signer_mail import take_extra_mail
 
 BULK_NAME_SCAN_LIMIT = 200_000
@@ -169,7 +170,7 @@ def matching_ids(campaign_id: int, rule: BulkRule) -> list[int]:
         .limit(BULK_NAME_SCAN_LIMIT).execution_options(yield_per=1000)
     )  # fmt: skip
     for signature_id, name_enc in rows:
-        name = (crypto.decrypt(name_enc) or "").casefold()
+        name = (unseal("name", name_enc, signature_id) or "").casefold()
         if fnmatch.fnmatchcase(name, pattern):
             ids.append(signature_id)
     return ids
