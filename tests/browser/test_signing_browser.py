@@ -14,9 +14,12 @@ from tests.conftest import SLUG, deliver
 
 
 @pytest.fixture
-def server(live_server, mailbox):
+def server(live_server, mailbox, app):
     """The app under gunicorn, mailing the test's SMTP server, counts never cached."""
-    return live_server(SMTP_URL=mailbox.url, COUNT_CACHE_SECONDS=0)
+    server = live_server(SMTP_URL=mailbox.url, COUNT_CACHE_SECONDS=0)
+    # The mail worker (here: the test's app) renders the links, from the same BASE_URL.
+    app.config["BASE_URL"] = server.url
+    return server
 
 
 def shown_count(page) -> str:
