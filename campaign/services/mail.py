@@ -34,6 +34,8 @@ from . import crypto
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+# The payload is bound to its column and its row's idempotency key (services/crypto.py).
+PAYLOAD = "outbox.payload_enc"
 MAX_ATTEMPTS = 10
 
 
@@ -68,11 +70,12 @@ def enqueue(mail: Mail, *, kind: str, signature_id: int | None = None) -> Outbox
         {"to": mail.to, "subject": mail.subject, "text": mail.text, "html": mail.html,
          "headers": mail.headers}
     )  # fmt: skip
+    key = uuid.uuid4().hex
     message = OutboxMessage(
-        idempotency_key=uuid.uuid4().hex,
+        idempotency_key=key,
         kind=kind,
         signature_id=signature_id,
-        payload_enc=crypto.encrypt(payload),
+        payload_enc=crypto.encrypt_field(payload, column=PAYLOAD, row_key=key),
         status="pending",
         next_attempt_at=utcnow(),
     )
@@ -199,7 +202,8 @@ def deliver_due(limit: int = 50, transport: Transport | None = None) -> tuple[in
         for message_id in claim_due(limit):
             outbox = db.session.get(OutboxMessage, message_id)
             try:
-                payload = json.loads(crypto.decrypt(outbox.payload_enc))
+                payload = json.loads(crypto.decrypt_field(
+                    outbox.payload_enc, column=PAYLOAD, row_key=outbox.idempotency_key))
                 transport.send(build_message(outbox, payload))
             except (OSError, smtplib.SMTPException, crypto.CryptoError, ValueError) as exc:
                 transport.reset()

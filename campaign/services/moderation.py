@@ -105,8 +105,8 @@ def resend_confirmation(signature: Signature) -> bool:
     content = library().get(signature.campaign.slug)
     if content is None:
         raise ModerationError(_("This campaign no longer exists in content/."))
-    message = confirmation_mail(content, signature, crypto.decrypt(signature.email_enc),
-                                crypto.decrypt(signature.name_enc))  # fmt: skip
+    message = confirmation_mail(content, signature, crypto.signer_value(signature, "email_enc"),
+                                crypto.signer_value(signature, "name_enc"))  # fmt: skip
     mail.enqueue(message, kind="confirm-resend", signature_id=signature.id)
     audit.record("signature.resend", campaign_id=signature.campaign_id,
                  target=f"signature:{signature.id}")  # fmt: skip
@@ -167,11 +167,12 @@ def matching_ids(campaign_id: int, rule: BulkRule) -> list[int]:
     pattern = rule.name_pattern.casefold()
     ids = []
     rows = db.session.execute(
-        query.with_only_columns(Signature.id, Signature.name_enc)
+        query.with_only_columns(Signature.id, Signature.name_enc, Signature.row_key)
         .limit(BULK_NAME_SCAN_LIMIT).execution_options(yield_per=1000)
     )  # fmt: skip
-    for signature_id, name_enc in rows:
-        name = (crypto.decrypt(name_enc) or "").casefold()
+    decrypt = crypto.field_decryptor("signatures.name_enc")
+    for signature_id, name_enc, row_key in rows:
+        name = (decrypt(name_enc, row_key) or "").casefold()
         if fnmatch.fnmatchcase(name, pattern):
             ids.append(signature_id)
     return ids

@@ -49,9 +49,9 @@ class SignerRecord:
 def signer_record(signature: Signature) -> SignerRecord:
     return SignerRecord(
         id=signature.id,
-        name=crypto.decrypt(signature.name_enc),
-        email=crypto.decrypt(signature.email_enc),
-        comment=crypto.decrypt(signature.comment_enc),
+        name=crypto.signer_value(signature, "name_enc"),
+        email=crypto.signer_value(signature, "email_enc"),
+        comment=crypto.signer_value(signature, "comment_enc"),
         country=signature.country,
         language=signature.language,
         status=signature.status,

@@ -134,8 +134,8 @@ def _public_signers(campaign_id: int, limit: int, *, with_comments: bool) -> lis
         )
     signers = []
     for signature in db.session.scalars(query):
-        name = public_name(crypto.decrypt(signature.name_enc))
-        comment = crypto.decrypt(signature.comment_enc) if with_comments else None
+        name = public_name(crypto.signer_value(signature, "name_enc"))
+        comment = crypto.signer_value(signature, "comment_enc") if with_comments else None
         if name:
             signers.append(PublicSigner(name, signature.country, comment, signature.confirmed_at))
     return signers

@@ -156,10 +156,12 @@ def fuzzy_matches(
     )
     query = query.where(Signature.email_enc.is_not(None)).order_by(Signature.id.desc())
     matches, scanned = [], 0
+    name_of = crypto.field_decryptor("signatures.name_enc")
+    email_of = crypto.field_decryptor("signatures.email_enc")
     for signature in db.session.scalars(query.limit(scan_limit).execution_options(yield_per=500)):
         scanned += 1
-        name = (crypto.decrypt(signature.name_enc) or "").casefold()
-        email = (crypto.decrypt(signature.email_enc) or "").casefold()
+        name = (name_of(signature.name_enc, signature.row_key) or "").casefold()
+        email = (email_of(signature.email_enc, signature.row_key) or "").casefold()
         if needle and (needle in name or needle in email):
             matches.append(signature)
             if len(matches) >= limit:

@@ -172,15 +172,17 @@ def sign(
         return SignOutcome(None, repeat=False, dropped=True)
     campaign = campaign_ref(content)  # cached: no SELECT of the campaign per signature
     key = dedup_key(email.canonical)
+    row_key = crypto.new_row_key()
     signature = Signature(
         campaign_id=campaign.id,
         status=SignatureStatus.PENDING,
         # Bot-made rows (never mailed) take no dedup slot: a bot posting someone's
         # address must not stop that person's own signature from counting.
         dedup_key=None if flag_reason and not send_mail else key,
-        email_enc=crypto.encrypt(email.address),
-        name_enc=crypto.encrypt(name),
-        comment_enc=crypto.encrypt(comment),
+        row_key=row_key,
+        email_enc=crypto.seal_signer(email.address, "email_enc", row_key),
+        name_enc=crypto.seal_signer(name, "name_enc", row_key),
+        comment_enc=crypto.seal_signer(comment, "comment_enc", row_key),
         email_domain_hash=domain_hash(email.domain),
         country=data.country,
         language=data.language,
@@ -265,8 +267,8 @@ def repeat_signing(
         )
     allowed = take_extra_mail(signature.id)
     if allowed and signature.email_enc:
-        address = crypto.decrypt(signature.email_enc)
-        name = crypto.decrypt(signature.name_enc)
+        address = crypto.signer_value(signature, "email_enc")
+        name = crypto.signer_value(signature, "name_enc")
         if signature.status == SignatureStatus.PENDING:
             message = confirmation_mail(content, signature, address, name)
         else:
@@ -300,7 +302,8 @@ def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:
         return False
     allowed = take_extra_mail(signature.id)
     if allowed:
-        address, name = crypto.decrypt(signature.email_enc), crypto.decrypt(signature.name_enc)
+        address = crypto.signer_value(signature, "email_enc")
+        name = crypto.signer_value(signature, "name_enc")
         mail.enqueue(confirmation_mail(content, signature, address, name),
                      kind="resend", signature_id=signature.id)  # fmt: skip
     db.session.commit()
@@ -440,8 +443,8 @@ def send_reminders(limit: int = 1000) -> int:
         if content is None or not content.accepts_signatures:
             continue
         message = mail.render_mail(
-            "reminder", signature.language, to=crypto.decrypt(signature.email_enc),
-            name=crypto.decrypt(signature.name_enc), title=content.text(signature.language).title,
+            "reminder", signature.language, to=crypto.signer_value(signature, "email_enc"),
+            name=crypto.signer_value(signature, "name_enc"), title=content.text(signature.language).title,
             expiry_days=config["CONFIRM_EXPIRY_DAYS"], **_signer_links(content, signature),
         )  # fmt: skip
         mail.enqueue(message, kind="reminder", signature_id=signature.id)
