@@ -444,7 +444,8 @@ def send_reminders(limit: int = 1000) -> int:
             continue
         message = mail.render_mail(
             "reminder", signature.language, to=crypto.signer_value(signature, "email_enc"),
-            name=crypto.signer_value(signature, "name_enc"), title=content.text(signature.language).title,
+            name=crypto.signer_value(signature, "name_enc"),
+            title=content.text(signature.language).title,
             expiry_days=config["CONFIRM_EXPIRY_DAYS"], **_signer_links(content, signature),
         )  # fmt: skip
         mail.enqueue(message, kind="reminder", signature_id=signature.id)

@@ -220,17 +220,23 @@ def test_next_redirect_stays_inside_the_admin(app, users):
     assert response.headers["Location"] == "/admin/"
 
 
-def test_audit_events_cannot_be_changed(app, users):
-    from sqlalchemy import text
+def test_audit_log_refuses_update_delete_and_truncate(app, users):
+    """Tampering with the audit log: UPDATE and DELETE (row triggers) and TRUNCATE (a
+    statement trigger on PostgreSQL; SQLite has no TRUNCATE: "DELETE FROM" is it)."""
+    from sqlalchemy import func, text
     from sqlalchemy.exc import DatabaseError
 
-    with pytest.raises(DatabaseError):
-        db.session.execute(text("UPDATE audit_events SET action = 'x'"))
-        db.session.flush()
-    db.session.rollback()
-    with pytest.raises(DatabaseError):
-        db.session.execute(text("DELETE FROM audit_events"))
-    db.session.rollback()
+    before = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    assert before > 0
+    statements = ["UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"]
+    if db.engine.dialect.name == "postgresql":
+        statements.append("TRUNCATE audit_events")
+    for statement in statements:
+        with pytest.raises(DatabaseError, match="append-only"):
+            db.session.execute(text(statement))
+            db.session.flush()
+        db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before
 
 
 # --- CLI ---------------------------------------------------------------------
