@@ -281,3 +281,22 @@ def test_owner_manages_accounts_in_the_admin(app, users, as_role):
     html = client.get("/admin/audit").get_data(as_text=True)
     for action in ("account.create", "account.role", "account.disable", "login"):
         assert action in html
+
+
+def test_totp_enrolment_secret_is_not_in_the_session_cookie(app, users, as_role):
+    """Flask's session cookie is signed, not encrypted: anyone holding it (a shared
+    computer, a proxy log, malware) could read a secret kept there and mint codes."""
+    client = as_role("organizer")
+    page = client.get("/admin/account/2fa").get_data(as_text=True)
+    secret = page.split('id="totp-secret">')[1].split("<")[0]
+    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
+    session = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+    assert secret not in repr(session)
+    user = accounts.find(EMAILS["organizer"])
+    assert user.totp_pending_enc and secret not in user.totp_pending_enc
+    # the same secret on a reload (the QR code the user scanned stays valid)
+    again = client.get("/admin/account/2fa").get_data(as_text=True)
+    assert secret in again
+    enrol_totp(client)
+    db.session.expire_all()
+    assert accounts.find(EMAILS["organizer"]).totp_pending_enc is None
