@@ -22,7 +22,12 @@ campaign_cli = AppGroup("campaign", help="Campaign lifecycle.")
 
 @content_cli.command("load")
 def content_load() -> None:
-    """Check content/ and create database rows for new campaigns."""
+    """Check content/ and create database rows for new campaigns.
+
+    Refuses (exit status 1) a campaign.toml naming a file outside its folder."""
+    problems = [f"{c.slug}: {p}" for c in library().all() for p in c.problems]
+    if problems:
+        raise click.ClickException("refused:\n" + "\n".join(problems))
     for row in campaigns.sync_all():
         click.echo(f"{row.slug}: ok")
 
