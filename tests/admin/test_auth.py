@@ -42,7 +42,7 @@ def test_secure_cookie_over_https(database_url, monkeypatch):
     from tests.conftest import test_config
 
     monkeypatch.setenv("BASE_URL", "https://petition.example")
-    app = create_app(test_config(database_url))
+    app = create_app(test_config(database_url, SMTP_URL="smtp://127.0.0.1:25"))
     with app.app_context():
         accounts.create("tls@admin.test", PASSWORD, "viewer")
         client = app.test_client()
