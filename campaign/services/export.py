@@ -23,7 +23,7 @@ from ..models import Campaign, Signature, SignatureStatus
 from . import audit, csv_stream
 from .content import CampaignContent
 from .privacy import SignerRecord, signer_record
-from .signers import SignerFilter, apply_filter
+from .signers import SignerFilter, apply_filter, masked_filters
 
 FORMATS = ("csv", "jsonl", "summary-csv", "summary-json")
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -157,16 +157,7 @@ def csv_lines(rows: Iterable[Iterable[object]], *, excel: bool = False) -> Itera
     yield buffer.getvalue()
 
 
-def audit_filters(filters: SignerFilter) -> dict:
-    """The filters as the audit log keeps them: a search text can be a signer's name or
-    address, and the audit log can't be erased, so only the kind of search is kept."""
-    described = filters.as_dict()
-    if "q" in described:
-        query = described["q"]
-        described["q"] = "(email)" if "@" in query.strip("@") else (
-            "(domain)" if query.startswith("@") or "." in query else "(name)"
-        )
-    return described
+audit_filters = masked_filters  # the same masking as the signers table's looks
 
 
 def export_csv(
