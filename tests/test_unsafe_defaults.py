@@ -8,14 +8,14 @@ import logging
 import pytest
 
 from campaign import UnsafeSettings, create_app
-from tests.conftest import test_config
+from tests import conftest
 
 REAL_SMTP = "smtp://mail.example.net:587"
 
 
 def production(database_url: str, **overrides) -> dict:
     settings = {"BASE_URL": "https://petition.example", "SMTP_URL": REAL_SMTP, **overrides}
-    return test_config(database_url, **settings)
+    return conftest.test_config(database_url, **settings)
 
 
 @pytest.mark.parametrize("missing", ["HASH_KEY", "SECRET_KEY", "ENCRYPTION_KEYS"])
@@ -48,7 +48,7 @@ def test_allow_dev_secrets_starts_a_test_site_and_warns_every_start(database_url
 
 
 def test_development_runs_with_no_settings_and_warns(database_url, caplog):
-    settings = test_config(database_url, BASE_URL="http://127.0.0.1:5000", SECRET_KEY="",
+    settings = conftest.test_config(database_url, BASE_URL="http://127.0.0.1:5000", SECRET_KEY="",
                            HASH_KEY="", ENCRYPTION_KEYS=[])  # fmt: skip
     with caplog.at_level(logging.WARNING):
         app = create_app(settings)

@@ -176,11 +176,18 @@ def export_csv(
             column = type_coerce(column, String).label(name)  # SQLite's text, unparsed
         selected.append(column)
     query = preset_query(campaign_id, preset, filters).with_only_columns(*selected).limit(limit)
-    # Core, not ORM: plain tuples, nothing per row to load.
-    result = db.session.connection().execute(
-        query.execution_options(yield_per=BATCH, stream_results=True)
-    )
-    return csv_stream.csv_text(columns, csv_stream.csv_rows(result, columns, BATCH), excel=excel)
+
+    def chunks() -> Iterator[str]:
+        # Run when the first chunk is asked for, after `build` commits its audit event
+        # (a commit would close PostgreSQL's server-side cursor). Core, not ORM: plain
+        # tuples, nothing per row to load.
+        result = db.session.connection().execute(
+            query.execution_options(yield_per=BATCH, stream_results=True)
+        )
+        yield from csv_stream.csv_text(columns, csv_stream.csv_rows(result, columns, BATCH),
+                                       excel=excel)  # fmt: skip
+
+    return chunks()
 
 
 def osdi_signature(record: SignerRecord, preset: str) -> dict:
