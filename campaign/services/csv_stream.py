@@ -121,14 +121,20 @@ def csv_rows(result: Result, columns: Sequence[str], batch: int) -> Iterator[lis
         yield out
 
 
+def header_text(header: Sequence[str], *, excel: bool = False) -> str:
+    buffer = io.StringIO()
+    if excel:
+        buffer.write(BOM)
+    csv.writer(buffer, lineterminator="\r\n").writerow([neutralize(cell) for cell in header])
+    return buffer.getvalue()
+
+
 def csv_text(header: Sequence[str], batches: Iterator[list[tuple]], *,
              excel: bool = False) -> Iterator[str]:  # fmt: skip
     """The header, then one chunk of CSV text per batch."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    if excel:
-        buffer.write(BOM)
-    writer.writerow([neutralize(cell) for cell in header])
+    buffer.write(header_text(header, excel=excel))
     for rows in batches:
         writer.writerows(rows)
         yield buffer.getvalue()
