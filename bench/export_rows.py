@@ -4,8 +4,8 @@
     DATABASE_URL=postgresql://… .venv/bin/python bench/export_rows.py 1000000
 
 It also times the signers table's first and a deep keyset page, and the dashboard's
-numbers. Rows are inserted with the same encrypted name/email (encryption isn't what is being
-measured), then `export_csv(..., "full", ...)` is streamed to /dev/null. Peak RSS
+numbers. Rows are inserted with the same name/email, encrypted for each row (AES-GCM
+binds a value to its row), then `export_csv(..., "full", ...)` is streamed to /dev/null. Peak RSS
 should stay flat as N grows: the export holds one batch (export.BATCH rows) at a time.
 """
 
@@ -41,13 +41,15 @@ def main(total: int) -> None:
 
         upgrade()
         row = get_row(library().home())
-        name, email = crypto.encrypt("Bench Signer"), crypto.encrypt("bench@example.org")
+        seal = crypto.seal_signer  # bound to each row's key, as the app writes them
         started = time.monotonic()
         for start in range(0, total, 10_000):
             db.session.execute(insert(Signature), [
                 {"campaign_id": row.id, "status": "confirmed", "dedup_key": f"b{n}",
-                 "email_enc": email, "name_enc": name, "country": "DE", "language": "en",
-                 "referral_code": f"r{n}", "contact_consent": True}
+                 "row_key": f"{n:032x}", "email_enc": seal("bench@example.org", "email_enc",
+                                                           f"{n:032x}"),
+                 "name_enc": seal("Bench Signer", "name_enc", f"{n:032x}"), "country": "DE",
+                 "language": "en", "referral_code": f"r{n}", "contact_consent": True}
                 for n in range(start, min(start + 10_000, total))
             ])  # fmt: skip
             db.session.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -16,8 +17,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import INSTANCE_DIR, PROJECT_ROOT, Config
 from .extensions import csrf, db, limiter, login_manager, migrate
+from .services.crypto import generate_key
 
 log = logging.getLogger("campaign")
+SECRET_NAMES = ("SECRET_KEY", "HASH_KEY", "ENCRYPTION_KEYS")
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -82,36 +85,51 @@ def configure_logging(app: Flask) -> None:
     root.setLevel(app.config["LOG_LEVEL"])
 
 
+class UnsafeSettings(RuntimeError):
+    """Production settings that would put signers at risk: refuse to start."""
+
+
 def ensure_secrets(app: Flask) -> None:
-    """Outside production, generate missing keys once and keep them under `instance/`.
+    """Refuse unsafe production settings; outside production, make development keys.
 
-    Losing `ENCRYPTION_KEYS` loses every signer's data, so production must set all
-    three in the environment; `REQUIRE_SECRETS=1` refuses to start without them.
+    Production is a BASE_URL with https (or `REQUIRE_SECRETS=1`): there the three
+    keys must come from the environment, and mail can't go to the console, unless
+    `ALLOW_DEV_SECRETS=1` (a staging site). A key generated per host would differ
+    between instances: each would refuse the others' links and dedup differently,
+    and losing the host would lose every signer's data.
+
+    Elsewhere (`make run` on http://127.0.0.1) missing keys are generated once into
+    `instance/dev-secrets.json`, and every start logs a warning while they are used.
     """
-    names = ("SECRET_KEY", "HASH_KEY", "ENCRYPTION_KEYS")
-    if all(app.config.get(name) for name in names):
+    config = app.config
+    missing = [name for name in SECRET_NAMES if not config.get(name)]
+    production = config["BASE_URL"].startswith("https://")
+    required = os.environ.get("REQUIRE_SECRETS", "").lower() in {"1", "true", "yes"}
+    guarded = required or (production and not config.get("ALLOW_DEV_SECRETS"))
+    if missing and guarded:
+        raise UnsafeSettings(f"missing required settings: {', '.join(missing)} "
+                             "(set them, or ALLOW_DEV_SECRETS=1 for a test site)")  # fmt: skip
+    if production and not config.get("ALLOW_DEV_SECRETS") and config["SMTP_URL"] == "console":
+        raise UnsafeSettings("SMTP_URL=console with an https BASE_URL: signers would get "
+                             "no mail (set SMTP_URL, or ALLOW_DEV_SECRETS=1 for a test site)")
+    if not missing:
         return
-    if os.environ.get("REQUIRE_SECRETS", "").lower() in {"1", "true", "yes"}:
-        missing = [name for name in names if not app.config.get(name)]
-        raise RuntimeError(f"missing required settings: {', '.join(missing)}")
-    from .services.crypto import generate_fernet_key
-
     path = Path(app.instance_path) / "dev-secrets.json"
     stored = json.loads(path.read_text()) if path.exists() else {}
     if not stored:
-        import secrets
-
         stored = {
             "SECRET_KEY": secrets.token_hex(32),
             "HASH_KEY": secrets.token_hex(32),
-            "ENCRYPTION_KEYS": [generate_fernet_key()],
+            "ENCRYPTION_KEYS": [generate_key()],
         }
         path.write_text(json.dumps(stored))
         path.chmod(0o600)
-        log.warning("generated development keys in %s; set them in production", path)
-    for name in names:
-        if not app.config.get(name):
-            app.config[name] = stored[name]
+    for name in missing:
+        config[name] = stored[name]
+    # Every start, not only the first: a forgotten setting must stay visible.
+    log.warning("DEVELOPMENT KEYS in use for %s (from %s, this host only): set them in "
+                "the environment before real signers use this site", ", ".join(missing),
+                path)  # fmt: skip
 
 
 def configure_database(app: Flask) -> None:

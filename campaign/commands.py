@@ -8,8 +8,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .extensions import db
-from .models import Campaign, OutboxMessage, Signature
-from .services import abuse, campaigns, counting, crypto, mail, privacy, signer_mail
+from .models import Campaign, OutboxMessage
+from .services import abuse, campaigns, counting, crypto, mail, privacy, rotation, signer_mail
 from .services.content import library
 
 content_cli = AppGroup("content", help="Campaign content in content/.")
@@ -22,7 +22,12 @@ campaign_cli = AppGroup("campaign", help="Campaign lifecycle.")
 
 @content_cli.command("load")
 def content_load() -> None:
-    """Check content/ and create database rows for new campaigns."""
+    """Check content/ and create database rows for new campaigns.
+
+    Refuses (exit status 1) a campaign.toml naming a file outside its folder."""
+    problems = [f"{c.slug}: {p}" for c in library().all() for p in c.problems]
+    if problems:
+        raise click.ClickException("refused:\n" + "\n".join(problems))
     for row in campaigns.sync_all():
         click.echo(f"{row.slug}: ok")
 
@@ -81,39 +86,26 @@ def counts_repair() -> None:
 
 @keys_cli.command("generate")
 def keys_generate() -> None:
-    """Print a new Fernet key for ENCRYPTION_KEYS."""
-    click.echo(crypto.generate_fernet_key())
+    """Print a new key for ENCRYPTION_KEYS (32 random bytes, urlsafe base64)."""
+    click.echo(crypto.generate_key())
 
 
 @keys_cli.command("rotate")
 @click.option("--batch", default=500, show_default=True)
 def keys_rotate(batch: int) -> None:
-    """Re-encrypt personal data under the first key in ENCRYPTION_KEYS.
+    """Re-encrypt every encrypted column under the first key in ENCRYPTION_KEYS.
 
     Put the new key first and keep the old ones while this runs: both decrypt, so
-    the site keeps working. Afterwards the old keys can be removed.
+    the site keeps working. It can be interrupted and run again. Remove an old key
+    only after a run that reports 0 unreadable and 0 skipped.
     """
-    total, last_id = 0, 0
-    while True:
-        rows = db.session.scalars(
-            select(Signature).where(Signature.id > last_id).order_by(Signature.id).limit(batch)
-        ).all()
-        if not rows:
-            break
-        for row in rows:
-            row.email_enc = crypto.rotate(row.email_enc)
-            row.name_enc = crypto.rotate(row.name_enc)
-            row.comment_enc = crypto.rotate(row.comment_enc)
-        last_id = rows[-1].id
-        total += len(rows)
-        db.session.commit()
-    pending = db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.payload_enc.is_not(None))
-    ).all()
-    for message in pending:
-        message.payload_enc = crypto.rotate(message.payload_enc)
-    db.session.commit()
-    click.echo(f"re-encrypted {total} signatures and {len(pending)} queued mails")
+    try:
+        report = rotation.rotate_all(batch)
+    except rotation.RotationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for table, done in report.tables.items():
+        click.echo(f"{table}: re-encrypted {done.rewritten}, already current {done.current}, "
+                   f"changed meanwhile {done.skipped}, unreadable {done.unreadable}")  # fmt: skip
 
 
 @campaign_cli.command("anonymize")

@@ -41,6 +41,9 @@ class Config:
         self.SECRET_KEY = os.environ.get("SECRET_KEY", "")
         self.ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS")
         self.HASH_KEY = os.environ.get("HASH_KEY", "")
+        # A test or staging site on https may run with development keys and console
+        # mail; production refuses both (create_app's ensure_secrets).
+        self.ALLOW_DEV_SECRETS = env_bool("ALLOW_DEV_SECRETS", False)
 
         self.SQLALCHEMY_DATABASE_URI = os.environ.get(
             "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'campaign.db'}"

@@ -7,6 +7,7 @@ Lookups use keyed hashes ("blind indexes"), so the database alone reveals no one
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -26,6 +27,12 @@ from .extensions import db
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def new_row_key() -> str:
+    """A random per-row key (the same as `services.crypto.new_row_key`, which the
+    services call before an INSERT; models import no services)."""
+    return secrets.token_hex(16)
 
 
 def utcnow() -> datetime:
@@ -143,6 +150,9 @@ class Signature(db.Model):
     invalidated_at: Mapped[datetime | None] = mapped_column(DateTime)
     erased_at: Mapped[datetime | None] = mapped_column(DateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Random, set before the INSERT: the encrypted columns are bound to it (AES-GCM
+    # associated data, services/crypto.py), so a value can't be moved to another row.
+    row_key: Mapped[str | None] = mapped_column(String(32), default=new_row_key)
 
     campaign: Mapped[Campaign] = relationship()
     name_tokens: Mapped[list[NameToken]] = relationship(
@@ -216,6 +226,10 @@ class AdminUser(db.Model):
     session_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A TOTP secret being enrolled, encrypted, until a code confirms it (never in the
+    # session cookie, which its owner's browser, and anything reading it, can decode).
+    totp_pending_enc: Mapped[str | None] = mapped_column(Text)
+    totp_pending_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class AuditEvent(db.Model):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import segno
-from flask import abort, flash, redirect, render_template, session, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
@@ -46,13 +46,11 @@ def totp_setup():
     user = current_user.user
     if user.totp_enabled:
         return render_template("admin/totp.html", enabled=True, form=None)
-    secret = session.get("totp_secret") or accounts.new_totp_secret()
-    session["totp_secret"] = secret
+    secret = accounts.pending_totp_secret(user)  # server-side, never in the cookie
     form = TotpForm()
     status = 200
     if form.validate_on_submit():
         if accounts.enable_totp(user, secret, form.code.data):
-            session.pop("totp_secret", None)
             flash(_("Two-factor authentication is on."))
             return redirect(url_for("admin.account"), 303)
         form.code.errors.append(_("That code is wrong or expired."))

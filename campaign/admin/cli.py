@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -106,7 +107,11 @@ def admin_reset_password(email: str, password_stdin: bool, reset_2fa: bool) -> N
 @click.option("--contact", type=click.Choice(["", "yes", "no"]), default="")
 @click.option("--source", default="")
 @click.option("--language", default="en", help="Language of the summary's petition text.")
-def export_command(slug, preset, fmt, excel, output, language, **filter_args) -> None:
+@click.option("--processes", type=click.IntRange(1, 64), default=os.cpu_count() or 1,
+              show_default="the number of CPUs",
+              help="Processes for a large CSV export (decrypting is CPU-bound).")  # fmt: skip
+def export_command(slug, preset, fmt, excel, output, language, processes,
+                   **filter_args) -> None:  # fmt: skip
     """Export signers as the admin does (recorded in the audit log)."""
     content = library().get(slug)
     if content is None:
@@ -116,7 +121,8 @@ def export_command(slug, preset, fmt, excel, output, language, **filter_args) ->
     except FilterError as exc:
         raise click.ClickException(str(exc)) from exc
     job = export.build(content, get_row(content), preset=preset, fmt=fmt, filters=filters,
-                       excel=excel, language=language, via="cli")  # fmt: skip
+                       excel=excel, language=language, via="cli",
+                       processes=processes)  # fmt: skip
     stream = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
     try:
         for chunk in job.chunks:

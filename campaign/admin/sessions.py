@@ -67,11 +67,11 @@ def login():
             return redirect(url_for("admin.login_totp"), 303)
         if result.state == "limited":
             error, status = _("Too many sign-in attempts. Please wait a few minutes."), 429
-        elif result.state == "locked":
-            error, status = _("This account is locked for a while after too many failed "
-                              "sign-ins. Please try again later."), 423  # fmt: skip
         else:
-            error, status = _("That email address and password don't match an account."), 401
+            # Locked, unknown, disabled or wrong: one answer, so no address is confirmed.
+            error, status = _("That email address and password don't match an account, or "
+                              "the account is locked for a while after too many failed "
+                              "sign-ins."), 401  # fmt: skip
     elif request.method == "POST":
         status = 422
     return render_template("admin/login.html", form=form, error=error), status, retry_after(status)

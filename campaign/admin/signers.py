@@ -8,7 +8,6 @@ from flask_babel import gettext as _
 from ..extensions import db
 from ..models import Signature
 from ..services import moderation, signers
-from ..services.privacy import signer_record
 from ..services.signer_mail import extra_mails_left
 from ..services.validation import parse_id
 from . import bp
@@ -35,17 +34,12 @@ def signers_table(slug: str):
     before = request.args.get("before", "")
     before_id = parse_id(before)
     fuzzy = request.args.get("fuzzy") == "1" and bool(filters.q)
-    scanned = None
-    if fuzzy:
-        rows, scanned = signers.fuzzy_matches(row.id, filters, filters.q)
-        next_id = None
-    else:
-        rows, next_id = signers.page(row.id, filters, before=before_id)
+    listing = signers.browse(row.id, content.slug, filters, before=before_id, fuzzy=fuzzy)
     export_form = ExportForm(formdata=None, data=filters.as_dict())
     return render_template(
         "admin/signers.html", campaign=content, filters=filters, error=error,
-        records=[signer_record(s) for s in rows], signatures={s.id: s for s in rows},
-        next_id=next_id, fuzzy=fuzzy, scanned=scanned, export_form=export_form,
+        records=listing.records, signatures=listing.signatures, next_id=listing.next_id,
+        fuzzy=fuzzy, scanned=listing.scanned, export_form=export_form,
         states=signers.STATES, args={k: v for k, v in filters.as_dict().items()},
     ), status  # fmt: skip
 
@@ -57,7 +51,8 @@ def signer(slug: str, signature_id: int):
     signature = _signature_or_404(row, signature_id)
     return render_template(
         "admin/signer.html", campaign=content, signature=signature,
-        record=signer_record(signature), invalidate_form=InvalidateForm(), action_form=ActionForm(),
+        record=signers.look_at(row.id, signature), invalidate_form=InvalidateForm(),
+        action_form=ActionForm(),
         resends_left=extra_mails_left(signature),
     )  # fmt: skip
 

@@ -75,7 +75,10 @@ def supplied_image(content: CampaignContent, language: str) -> Path | None:
         return None
     own = content.share_image
     localized = own.with_name(f"{own.stem}.{language}{own.suffix}")
-    return localized if localized.is_file() else own
+    # Never follow a file (a symlink, say) out of the campaign's folder.
+    if localized.is_file() and content.contains(localized):
+        return localized
+    return own if content.contains(own) else None
 
 
 @cache

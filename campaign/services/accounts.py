@@ -6,6 +6,7 @@ No HTTP here: the admin's sign-in view and the `flask admin` commands both call 
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -16,15 +17,20 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models import AdminUser, utcnow
 from . import abuse, audit, crypto
 
+log = logging.getLogger(__name__)
+# Bound to the column and the account id (services/crypto.py).
+TOTP = "admin_users.totp_secret_enc"
+TOTP_PENDING = "admin_users.totp_pending_enc"
 ROLES = ("owner", "organizer", "viewer")
 RANK = {"viewer": 1, "organizer": 2, "owner": 3}
 PASSWORD_MIN = 12
+PENDING_TOTP_LIFETIME = timedelta(minutes=30)
 
 
 def _hasher_and_dummy() -> tuple[PasswordHasher, str]:
@@ -166,13 +172,29 @@ def rate_limited(email: str, ip: str | None) -> bool:
 
 
 def record_failure(user: AdminUser | None, email: str, ip_hash: str | None, why: str) -> None:
+    """Count a failed attempt in one atomic UPDATE (a read-modify-write would lose
+    increments to parallel guesses, and the lockout would never trigger)."""
     config = current_app.config
     if user is not None:
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= config["LOGIN_LOCK_AFTER"]:
-            user.locked_until = utcnow() + timedelta(minutes=config["LOGIN_LOCK_MINUTES"])
-            user.failed_logins = 0
-            audit.record("login.locked", actor=user, target=user.email)
+        failed = db.session.execute(
+            update(AdminUser).where(AdminUser.id == user.id)
+            .values(failed_logins=func.coalesce(AdminUser.failed_logins, 0) + 1)
+            .returning(AdminUser.failed_logins)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()  # fmt: skip
+        if failed >= config["LOGIN_LOCK_AFTER"]:
+            # Conditional: of parallel attempts past the limit, one locks and resets.
+            locked = db.session.execute(
+                update(AdminUser)
+                .where(AdminUser.id == user.id,
+                       AdminUser.failed_logins >= config["LOGIN_LOCK_AFTER"])
+                .values(failed_logins=0, locked_until=utcnow()
+                        + timedelta(minutes=config["LOGIN_LOCK_MINUTES"]))
+                .execution_options(synchronize_session=False)
+            ).rowcount  # fmt: skip
+            if locked:
+                audit.record("login.locked", actor=user, target=user.email)
+        db.session.expire(user, ["failed_logins", "locked_until"])
     audit.record("login.failed", actor=user, actor_email=normalize_email(email)[:254],
                  details={"reason": why, "ip_hash": ip_hash})  # fmt: skip
     db.session.commit()
@@ -242,19 +264,54 @@ def verify_totp(user: AdminUser, code: str) -> bool:
     """Check a sign-in code; each code works once (RFC 6238 §5.2: no replay)."""
     if not user.totp_enabled or not user.totp_secret_enc:
         return False
-    step = matching_step(crypto.decrypt(user.totp_secret_enc), code)
-    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+    try:
+        secret = crypto.decrypt_field(user.totp_secret_enc, column=TOTP, row_key=user.id)
+    except crypto.CryptoError:
+        # Its key was removed before `flask keys rotate` rewrote it: refuse the code
+        # (an owner can reset 2FA) rather than fail the sign-in with a 500.
+        log.error("admin %s: TOTP secret cannot be decrypted; reset its 2FA", user.id)
         return False
-    user.totp_last_step = step
-    return True
+    step = matching_step(secret, code)
+    if step is None:
+        return False
+    # Conditional UPDATE: of two submissions of one code at once, the database lets
+    # exactly one move totp_last_step forward (the other waits for the row, then misses).
+    accepted = db.session.execute(
+        update(AdminUser)
+        .where(AdminUser.id == user.id,
+               (AdminUser.totp_last_step.is_(None)) | (AdminUser.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # fmt: skip
+    db.session.expire(user, ["totp_last_step"])
+    return accepted == 1
+
+
+def pending_totp_secret(user: AdminUser) -> str:
+    """The secret being enrolled: kept encrypted on the account, not in the session
+    cookie (Flask's cookie is signed, not encrypted). A fresh one after a while."""
+    if user.totp_pending_enc and user.totp_pending_at and (
+        utcnow() - user.totp_pending_at < PENDING_TOTP_LIFETIME
+    ):
+        try:
+            return crypto.decrypt_field(user.totp_pending_enc, column=TOTP_PENDING,
+                                        row_key=user.id)  # fmt: skip
+        except crypto.CryptoError:
+            pass  # its key is gone: start over with a new secret
+    secret = new_totp_secret()
+    user.totp_pending_enc = crypto.encrypt_field(secret, column=TOTP_PENDING, row_key=user.id)
+    user.totp_pending_at = utcnow()
+    db.session.commit()
+    return secret
 
 
 def enable_totp(user: AdminUser, secret: str, code: str) -> bool:
     if not totp_matches(secret, code):
         return False
-    user.totp_secret_enc = crypto.encrypt(secret)
+    user.totp_secret_enc = crypto.encrypt_field(secret, column=TOTP, row_key=user.id)
     user.totp_enabled = True
     user.totp_last_step = matching_step(secret, code)
+    user.totp_pending_enc = user.totp_pending_at = None
     audit.record("account.totp_enabled", actor=user, target=user.email)
     db.session.commit()
     return True
@@ -263,6 +320,7 @@ def enable_totp(user: AdminUser, secret: str, code: str) -> bool:
 def disable_totp(user: AdminUser, *, actor: AdminUser | None = None) -> None:
     user.totp_secret_enc = None
     user.totp_enabled = False
+    user.totp_pending_enc = user.totp_pending_at = None
     user.totp_last_step = None
     rotate_session(user)
     audit.record("account.totp_reset", actor=actor, actor_email=None if actor else "cli",

@@ -6,6 +6,7 @@ database holds only what changes at run time (the current goal, counts).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import tomllib
@@ -23,6 +24,7 @@ ALLOWED_TAGS = {
     "h3", "h4", "hr", "li", "ol", "p", "pre", "q", "strong", "sub", "sup", "table",
     "tbody", "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
+log = logging.getLogger(__name__)
 TEXT_KEYS = ("title", "summary", "ask", "addressee", "petition_text", "share_text", "outcome")
 
 
@@ -73,6 +75,13 @@ class CampaignContent:
     source_document: str
     share_image: Path | None
     texts: dict[str, CampaignText] = field(repr=False)
+    # The campaign's folder (resolved) and what was refused while loading it.
+    folder: Path | None = None
+    problems: tuple[str, ...] = ()
+
+    def contains(self, path: Path) -> bool:
+        """Whether `path`, symlinks followed, is a file inside this campaign's folder."""
+        return self.folder is not None and confined(self.folder, path) is not None
 
     def text(self, language: str) -> CampaignText:
         return self.texts.get(language) or self.texts[self.default_language]
@@ -93,8 +102,39 @@ class CampaignContent:
         return self.state() == "open"
 
 
+def confined(root: Path, path: Path) -> Path | None:
+    """`path` with symlinks resolved, if it is a file inside `root`; else None.
+
+    A campaign.toml naming "/proc/self/environ", "../../.env" or a symlink pointing
+    out of the folder must never make the service read (or publish) that file.
+    """
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not resolved.is_relative_to(root.resolve()) or not resolved.is_file():
+        return None
+    return resolved
+
+
+def content_path(folder: Path, name: str, problems: list[str]) -> Path | None:
+    """A path named in campaign.toml, relative to the campaign's folder and inside it."""
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        problems.append(f"{name!r} must be a file name inside {folder}")
+        return None
+    candidate = folder / relative
+    if not candidate.exists() and not candidate.is_symlink():
+        return None  # optional files may be absent
+    resolved = confined(folder, candidate)
+    if resolved is None:
+        problems.append(f"{name!r} resolves outside {folder} (or is not a file)")
+    return resolved
+
+
 def load_campaign(folder: Path) -> CampaignContent:
     meta_path = folder / "campaign.toml"
+    problems: list[str] = []
     try:
         meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -106,8 +146,8 @@ def load_campaign(folder: Path) -> CampaignContent:
         missing = [key for key in TEXT_KEYS if key not in values and key != "outcome"]
         if missing:
             raise ContentError(f"{meta_path}: [text.{language}] lacks {', '.join(missing)}")
-        case_path = folder / f"case.{language}.md"
-        case_html = render_markdown(case_path.read_text("utf-8") if case_path.exists() else "")
+        case_path = content_path(folder, f"case.{language}.md", problems)
+        case_html = render_markdown(case_path.read_text("utf-8") if case_path else "")
         texts[language] = CampaignText(
             **{key: str(values.get(key, "")).strip() for key in TEXT_KEYS},
             case_html=case_html,
@@ -115,7 +155,8 @@ def load_campaign(folder: Path) -> CampaignContent:
         )
     if default_language not in texts:
         raise ContentError(f"{meta_path}: no [text.{default_language}] table")
-    image = folder / meta["share_image"] if meta.get("share_image") else None
+    image = content_path(folder, str(meta["share_image"]), problems) if meta.get(
+        "share_image") else None  # fmt: skip
     return CampaignContent(
         slug=slug,
         home=bool(meta.get("home", False)),
@@ -129,8 +170,10 @@ def load_campaign(folder: Path) -> CampaignContent:
         default_language=default_language,
         languages=tuple(meta.get("languages", list(texts))),
         source_document=meta.get("source_document", ""),
-        share_image=image if image and image.exists() else None,
+        share_image=image,
         texts=texts,
+        folder=folder.resolve(),
+        problems=tuple(problems),
     )
 
 
@@ -165,6 +208,8 @@ class ContentLibrary:
             for folder in sorted(self.root.iterdir()) if self.root.exists() else []:
                 if (folder / "campaign.toml").exists():
                     campaign = load_campaign(folder)
+                    for problem in campaign.problems:  # refused, and said on every reload
+                        log.warning("content %s: %s", campaign.slug, problem)
                     campaigns[campaign.slug] = campaign
             self._campaigns, self._stamp = campaigns, stamp
             self.version += 1

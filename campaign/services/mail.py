@@ -39,6 +39,8 @@ from . import crypto
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+# The payload is bound to its column and its row's idempotency key (services/crypto.py).
+PAYLOAD = "outbox.payload_enc"
 MAX_ATTEMPTS = 10
 
 
@@ -73,11 +75,12 @@ def enqueue(mail: Mail, *, kind: str, signature_id: int | None = None) -> Outbox
         {"to": mail.to, "subject": mail.subject, "text": mail.text, "html": mail.html,
          "headers": mail.headers}
     )  # fmt: skip
+    key = uuid.uuid4().hex
     message = OutboxMessage(
-        idempotency_key=uuid.uuid4().hex,
+        idempotency_key=key,
         kind=kind,
         signature_id=signature_id,
-        payload_enc=crypto.encrypt(payload),
+        payload_enc=crypto.encrypt_field(payload, column=PAYLOAD, row_key=key),
         status="pending",
         next_attempt_at=utcnow(),
     )
@@ -243,7 +246,8 @@ def take_lease(message_id: int, lease: datetime) -> bool:
 def _payload(outbox: OutboxMessage) -> dict | None:
     """What to send: the stored payload, or mail rendered now for its kind."""
     if outbox.payload_enc is not None:
-        return json.loads(crypto.decrypt(outbox.payload_enc))
+        return json.loads(crypto.decrypt_field(
+            outbox.payload_enc, column=PAYLOAD, row_key=outbox.idempotency_key))
     renderer = RENDERERS.get(outbox.kind)
     if renderer is None:
         raise ValueError(f"no renderer for mail kind {outbox.kind!r}")

@@ -166,11 +166,11 @@ def matching_ids(campaign_id: int, rule: BulkRule) -> list[int]:
     pattern = rule.name_pattern.casefold()
     ids = []
     rows = db.session.execute(
-        query.with_only_columns(Signature.id, Signature.name_enc)
+        query.with_only_columns(Signature.id, Signature.name_enc, Signature.row_key)
         .limit(BULK_NAME_SCAN_LIMIT).execution_options(yield_per=1000)
     )  # fmt: skip
-    for signature_id, name_enc in rows:
-        name = (unseal("name", name_enc, signature_id) or "").casefold()
+    for signature_id, name_enc, row_key in rows:
+        name = (unseal("name", name_enc, row_key) or "").casefold()
         if fnmatch.fnmatchcase(name, pattern):
             ids.append(signature_id)
     return ids

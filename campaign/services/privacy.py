@@ -50,9 +50,9 @@ class SignerRecord:
 def signer_record(signature: Signature) -> SignerRecord:
     return SignerRecord(
         id=signature.id,
-        name=unseal("name", signature.name_enc, signature.id),
-        email=unseal("email", signature.email_enc, signature.id),
-        comment=unseal("comment", signature.comment_enc, signature.id),
+        name=unseal("name", signature.name_enc, signature.row_key),
+        email=unseal("email", signature.email_enc, signature.row_key),
+        comment=unseal("comment", signature.comment_enc, signature.row_key),
         country=signature.country,
         language=signature.language,
         status=signature.status,

@@ -138,8 +138,10 @@ def _public_signers(campaign_id: int, limit: int, *, with_comments: bool) -> lis
     signers = []
     for signature in db.session.scalars(query):
         shown = signature.public_consent
-        name = public_name(unseal("name", signature.name_enc, signature.id)) if shown else ""
-        comment = unseal("comment", signature.comment_enc, signature.id) if with_comments else None
+        name = public_name(unseal("name", signature.name_enc, signature.row_key)) if shown else ""
+        comment = (
+            unseal("comment", signature.comment_enc, signature.row_key) if with_comments else None
+        )
         if name or comment:
             country = signature.country if shown else ""
             signers.append(PublicSigner(name, country, comment, signature.confirmed_at))

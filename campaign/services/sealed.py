@@ -1,7 +1,9 @@
 """Every encryption and decryption of a signature's personal fields, in one place.
 
-Callers name the column (and the row, once known), so a cipher that binds each value
-to its column and row (associated data) can be wired in here alone.
+Each value is bound to its column and its row's random `row_key` (AES-GCM associated
+data, services/crypto.py), so a ciphertext moved to another row or column won't open.
+The row key is made before the INSERT (`crypto.new_row_key`), since a Core insert
+learns the row's id only afterwards.
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ from . import crypto
 FIELDS = ("email", "name", "comment")
 
 
-def seal(column: str, value: str | None, row_id: int | None = None) -> str | None:
+def seal(column: str, value: str | None, row_key: str) -> str | None:
     """Encrypt one signature field (`column` is "email", "name" or "comment")."""
     _check(column)
-    return crypto.encrypt(value)
+    return crypto.seal_signer(value, f"{column}_enc", row_key)
 
 
-def unseal(column: str, token: str | None, row_id: int | None = None) -> str | None:
+def unseal(column: str, token: str | None, row_key: str | None) -> str | None:
     """Decrypt one signature field sealed by `seal`."""
     _check(column)
-    return crypto.decrypt(token)
+    return crypto.decrypt_field(token, column=f"signatures.{column}_enc", row_key=row_key)
 
 
 def _check(column: str) -> None:

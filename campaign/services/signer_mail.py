@@ -92,8 +92,8 @@ def is_expired(signature: Signature) -> bool:
 def mail_for(template: str, content: CampaignContent, signature: Signature) -> Mail:
     """One of the signer mails (confirm, already_signed, reminder) for `signature`."""
     return render_mail(
-        template, signature.language, to=unseal("email", signature.email_enc, signature.id),
-        name=unseal("name", signature.name_enc, signature.id),
+        template, signature.language, to=unseal("email", signature.email_enc, signature.row_key),
+        name=unseal("name", signature.name_enc, signature.row_key),
         title=content.text(signature.language).title,
         expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],
         **signer_links(content, signature),

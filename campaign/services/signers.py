@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, select
 
 from ..extensions import db
 from ..models import NameToken, Signature, SignatureStatus
-from . import crypto
+from . import audit, crypto
+from .privacy import SignerRecord, signer_record
 from .signing import dedup_key, domain_hash, name_token_hashes
 from .validation import normalize_email
 
@@ -92,8 +93,6 @@ def search_condition(q: str):
         Signature.id.in_(select(NameToken.signature_id).where(NameToken.token_hash == h))
         for h in hashes
     ]
-    from sqlalchemy import and_
-
     return and_(*conditions)
 
 
@@ -156,12 +155,63 @@ def fuzzy_matches(
     )
     query = query.where(Signature.email_enc.is_not(None)).order_by(Signature.id.desc())
     matches, scanned = [], 0
+    name_of = crypto.field_decryptor("signatures.name_enc")
+    email_of = crypto.field_decryptor("signatures.email_enc")
     for signature in db.session.scalars(query.limit(scan_limit).execution_options(yield_per=500)):
         scanned += 1
-        name = (crypto.decrypt(signature.name_enc) or "").casefold()
-        email = (crypto.decrypt(signature.email_enc) or "").casefold()
+        name = (name_of(signature.name_enc, signature.row_key) or "").casefold()
+        email = (email_of(signature.email_enc, signature.row_key) or "").casefold()
         if needle and (needle in name or needle in email):
             matches.append(signature)
             if len(matches) >= limit:
                 break
     return matches, scanned
+
+
+# --- looking at signers, audited ---------------------------------------------------
+
+
+def masked_filters(filters: SignerFilter) -> dict:
+    """The filters as the audit log keeps them: a search text can be a signer's name or
+    address, and the audit log can't be erased, so only the kind of search is kept."""
+    described = filters.as_dict()
+    if "q" in described:
+        query = described["q"]
+        described["q"] = "(email)" if "@" in query.strip("@") else (
+            "(domain)" if query.startswith("@") or "." in query else "(name)"
+        )
+    return described
+
+
+@dataclass
+class Listing:
+    records: list[SignerRecord]
+    signatures: dict[int, Signature]
+    next_id: int | None
+    scanned: int | None  # rows decrypted by a substring search
+
+
+def browse(campaign_id: int, slug: str, filters: SignerFilter, *, before: int | None = None,
+           fuzzy: bool = False) -> Listing:  # fmt: skip
+    """A page of the signers table (or a substring search), audited before it is shown:
+    who, which filters (search text masked), which kind of search, how many rows."""
+    scanned = next_id = None
+    if fuzzy:
+        rows, scanned = fuzzy_matches(campaign_id, filters, filters.q)
+    else:
+        rows, next_id = page(campaign_id, filters, before=before)
+    search = ("substring" if fuzzy else "exact") if filters.q else None
+    audit.record_look(
+        "signers.search" if search else "signers.view", campaign_id=campaign_id, target=slug,
+        details={"filters": masked_filters(filters), "search": search, "before": before,
+                 "rows": len(rows), "scanned": scanned},
+    )  # fmt: skip
+    return Listing([signer_record(s) for s in rows], {s.id: s for s in rows}, next_id, scanned)
+
+
+def look_at(campaign_id: int, signature: Signature) -> SignerRecord:
+    """One signer's page: audited, then decrypted."""
+    audit.record_look("signer.view", campaign_id=campaign_id, target=f"signature {signature.id}",
+                      details={"rows": 1})  # fmt: skip
+    return signer_record(signature)
+

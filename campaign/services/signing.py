@@ -178,12 +178,15 @@ def sign(
         return SignOutcome(None, repeat=False, dropped=True)
     campaign = campaign_ref(content)  # cached: no SELECT of the campaign per signature
     now = utcnow()
+    row_key = crypto.new_row_key()
     values = {
         "campaign_id": campaign.id, "status": SignatureStatus.PENDING,
         # Bot-made rows (never mailed) name no address: they can't stand for anyone.
         "dedup_key": None if flag_reason and not send_mail else dedup_key(email.canonical),
-        "email_enc": seal("email", email.address), "name_enc": seal("name", name),
-        "comment_enc": seal("comment", comment),
+        "row_key": row_key,
+        "email_enc": seal("email", email.address, row_key),
+        "name_enc": seal("name", name, row_key),
+        "comment_enc": seal("comment", comment, row_key),
         "email_domain_hash": domain_hash(email.domain), "country": data.country,
         "language": data.language, "public_consent": data.public_consent,
         "contact_consent": data.contact_consent,
@@ -387,8 +390,8 @@ class ConfirmPreview:
 
 
 def preview(signature: Signature) -> ConfirmPreview:
-    name = unseal("name", signature.name_enc, signature.id) or ""
-    comment = unseal("comment", signature.comment_enc, signature.id)
+    name = unseal("name", signature.name_enc, signature.row_key) or ""
+    comment = unseal("comment", signature.comment_enc, signature.row_key)
     return ConfirmPreview(
         name=name, public_name=privacy.public_name(name) if signature.public_consent else None,
         country=signature.country, comment=comment,

@@ -96,8 +96,9 @@ def update_mail(
     unsubscribe_url = links.external_url("petition.unsubscribe", language, slug=content.slug,
                                          token=manage)  # fmt: skip
     message = mail.render_mail(
-        "update", update.language, to=crypto.decrypt(signature.email_enc),
-        name=crypto.decrypt(signature.name_enc), campaign_title=content.text(update.language).title,
+        "update", update.language, to=crypto.signer_value(signature, "email_enc"),
+        name=crypto.signer_value(signature, "name_enc"),
+        campaign_title=content.text(update.language).title,
         update_title=update.title, body=update.body, unsubscribe_url=unsubscribe_url,
         withdraw_url=links.external_url("petition.withdraw", language, slug=content.slug,
                                         token=manage),

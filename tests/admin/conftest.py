@@ -122,9 +122,9 @@ def make_signature(
     )  # fmt: skip
     signature = db.session.get(Signature, outcome.signature_id)
     if raw_name is not None:
-        signature.name_enc = crypto.encrypt(raw_name)
+        signature.name_enc = crypto.seal_signer(raw_name, "name_enc", signature.row_key)
     if raw_comment is not None:
-        signature.comment_enc = crypto.encrypt(raw_comment)
+        signature.comment_enc = crypto.seal_signer(raw_comment, "comment_enc", signature.row_key)
     if ago is not None:
         signature.created_at = utcnow() - ago
     if status != SignatureStatus.PENDING:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pyotp
@@ -41,7 +42,7 @@ def test_secure_cookie_over_https(database_url, monkeypatch):
     from tests.conftest import test_config
 
     monkeypatch.setenv("BASE_URL", "https://petition.example")
-    app = create_app(test_config(database_url))
+    app = create_app(test_config(database_url, SMTP_URL="smtp://127.0.0.1:25"))
     with app.app_context():
         accounts.create("tls@admin.test", PASSWORD, "viewer")
         client = app.test_client()
@@ -64,9 +65,9 @@ def test_wrong_password_is_refused_audited_and_locks_the_account(app, users):
         response = login(client, EMAILS["organizer"], "wrong password!!")
         assert response.status_code == 401
         assert "don&#39;t match" in response.get_data(as_text=True)
-    # locked now: even the right password is refused
+    # locked now: even the right password is refused, with the usual answer
     response = login(client, EMAILS["organizer"])
-    assert response.status_code == 423
+    assert response.status_code == 401
     assert actions().count("login.failed") == 4
     assert "login.locked" in actions()
     user = accounts.find(EMAILS["organizer"])
@@ -74,6 +75,23 @@ def test_wrong_password_is_refused_audited_and_locks_the_account(app, users):
     # an owner's reset unlocks
     accounts.set_password(user, "another long password")
     assert login(app.test_client(), EMAILS["organizer"], "another long password").status_code == 303
+
+
+def body_without_token(response) -> str:
+    return re.sub(r'value="[^"]*"', "", response.get_data(as_text=True))
+
+
+def test_locked_account_and_unknown_address_get_the_same_answer(app, users):
+    """Account enumeration: a 423 only for real (locked) accounts told which exist."""
+    app.config["LOGIN_LOCK_AFTER"] = 2
+    for _ in range(2):
+        login(app.test_client(), EMAILS["viewer"], "wrong password!!")
+    assert accounts.find(EMAILS["viewer"]).locked_until is not None
+    locked = login(app.test_client(), EMAILS["viewer"], "wrong password!!")
+    unknown = login(app.test_client(), "nobody@admin.test", "wrong password!!")
+    assert locked.status_code == unknown.status_code == 401
+    assert body_without_token(locked) == body_without_token(unknown)
+    assert "Retry-After" not in locked.headers and "Retry-After" not in unknown.headers
 
 
 def test_unknown_account_gets_the_same_answer(app, users):
@@ -155,7 +173,8 @@ def enrol_totp(client) -> str:
 def test_totp_enrolment_and_two_step_sign_in(app, users, as_role):
     secret = enrol_totp(as_role("organizer"))
     user = accounts.find(EMAILS["organizer"])
-    assert user.totp_enabled and crypto.decrypt(user.totp_secret_enc) == secret
+    assert user.totp_enabled and crypto.decrypt_field(
+        user.totp_secret_enc, column="admin_users.totp_secret_enc", row_key=user.id) == secret
     assert secret not in (user.totp_secret_enc or "")
 
     client = app.test_client()
@@ -201,17 +220,23 @@ def test_next_redirect_stays_inside_the_admin(app, users):
     assert response.headers["Location"] == "/admin/"
 
 
-def test_audit_events_cannot_be_changed(app, users):
-    from sqlalchemy import text
+def test_audit_log_refuses_update_delete_and_truncate(app, users):
+    """Tampering with the audit log: UPDATE and DELETE (row triggers) and TRUNCATE (a
+    statement trigger on PostgreSQL; SQLite has no TRUNCATE: "DELETE FROM" is it)."""
+    from sqlalchemy import func, text
     from sqlalchemy.exc import DatabaseError
 
-    with pytest.raises(DatabaseError):
-        db.session.execute(text("UPDATE audit_events SET action = 'x'"))
-        db.session.flush()
-    db.session.rollback()
-    with pytest.raises(DatabaseError):
-        db.session.execute(text("DELETE FROM audit_events"))
-    db.session.rollback()
+    before = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    assert before > 0
+    statements = ["UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"]
+    if db.engine.dialect.name == "postgresql":
+        statements.append("TRUNCATE audit_events")
+    for statement in statements:
+        with pytest.raises(DatabaseError, match="append-only"):
+            db.session.execute(text(statement))
+            db.session.flush()
+        db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before
 
 
 # --- CLI ---------------------------------------------------------------------
@@ -256,3 +281,22 @@ def test_owner_manages_accounts_in_the_admin(app, users, as_role):
     html = client.get("/admin/audit").get_data(as_text=True)
     for action in ("account.create", "account.role", "account.disable", "login"):
         assert action in html
+
+
+def test_totp_enrolment_secret_is_not_in_the_session_cookie(app, users, as_role):
+    """Flask's session cookie is signed, not encrypted: anyone holding it (a shared
+    computer, a proxy log, malware) could read a secret kept there and mint codes."""
+    client = as_role("organizer")
+    page = client.get("/admin/account/2fa").get_data(as_text=True)
+    secret = page.split('id="totp-secret">')[1].split("<")[0]
+    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
+    session = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+    assert secret not in repr(session)
+    user = accounts.find(EMAILS["organizer"])
+    assert user.totp_pending_enc and secret not in user.totp_pending_enc
+    # the same secret on a reload (the QR code the user scanned stays valid)
+    again = client.get("/admin/account/2fa").get_data(as_text=True)
+    assert secret in again
+    enrol_totp(client)
+    db.session.expire_all()
+    assert accounts.find(EMAILS["organizer"]).totp_pending_enc is None

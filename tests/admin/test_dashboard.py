@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
@@ -27,16 +27,21 @@ def test_totals_and_confirmation_rate(app):
 
 
 def test_series_fill_every_hour_and_day(app):
-    make_signature("Maryam Ahmadi", "a@example.org", ago=timedelta(hours=3))
-    make_signature("Reza Karimi", "b@example.org", ago=timedelta(hours=3, minutes=1))
-    make_signature("Sara Tehrani", "c@example.org", ago=timedelta(days=2))
+    # A fixed "now" half-way through an hour: the two signatures 3 h and 3 h 1 min ago
+    # share an hour whatever the wall clock says (this failed in each hour's first minute).
+    now = datetime(2026, 3, 10, 12, 30)
+    for name, email, ago in (("Maryam Ahmadi", "a@example.org", timedelta(hours=3)),
+                             ("Reza Karimi", "b@example.org", timedelta(hours=3, minutes=1)),
+                             ("Sara Tehrani", "c@example.org", timedelta(days=2))):  # fmt: skip
+        make_signature(name, email).created_at = now - ago
+    db.session.commit()
     row = campaign_row()
-    hourly = stats.series(row.id, "hour", 48)
-    daily = stats.series(row.id, "day", 30)
+    hourly = stats.series(row.id, "hour", 48, now=now)
+    daily = stats.series(row.id, "day", 30, now=now)
     assert len(hourly) == 48 and len(daily) == 30
     assert sum(v for _, v in hourly) == 2  # the one from 2 days ago is before the 48 hours
     assert sum(v for _, v in daily) == 3
-    assert max(v for _, v in hourly) == 2
+    assert dict(hourly)["2026-03-10 09:00"] == 2
 
 
 def test_top_countries_and_sources(app):

@@ -186,3 +186,47 @@ def test_bulk_rule_needs_a_rule(app, users):
 
     with pytest.raises(moderation.ModerationError):
         moderation.dry_run(campaign_row().id, moderation.BulkRule())
+
+
+def looks() -> list[tuple[str, str | None, dict]]:
+    import json
+
+    db.session.expire_all()
+    return [(e.action, e.actor_email, json.loads(e.details or "{}")) for e in db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action.in_(
+            ["signers.view", "signers.search", "signer.view", "export"])
+        ).order_by(AuditEvent.id))]  # fmt: skip
+
+
+def test_every_look_at_personal_data_is_audited_with_terms_masked(app, users, as_role):
+    """An organizer browsing, searching (exact and decrypting substring search),
+    opening a signer's page or exporting left no trace: each now writes who, what,
+    the filters with the search text masked, and how many rows."""
+    from tests.admin.conftest import EMAILS
+
+    first = make_signature("Maryam Ahmadi", "maryam@example.org", "DE")
+    make_signature("Reza Karimi", "reza@example.org", "FR")
+    client = as_role("organizer")
+    assert client.get(f"/admin/{SLUG}/signers?country=FR").status_code == 200
+    assert client.get(f"/admin/{SLUG}/signers?q=maryam@example.org").status_code == 200
+    assert client.get(f"/admin/{SLUG}/signers?q=Ahmad&fuzzy=1").status_code == 200
+    assert client.get(f"/admin/{SLUG}/signers/{first.id}").status_code == 200
+    token = token_for(client, f"/admin/{SLUG}/export")
+    response = client.post(f"/admin/{SLUG}/export", data={
+        "csrf_token": token, "preset": "full", "format": "csv", "q": "Karimi"})  # fmt: skip
+    assert response.status_code == 200
+    response.get_data()
+    seen = looks()
+    assert [action for action, _, _ in seen] == [
+        "signers.view", "signers.search", "signers.search", "signer.view", "export"]
+    assert {email for _, email, _ in seen} == {EMAILS["organizer"]}
+    table, exact, substring, page, export = (details for _, _, details in seen)
+    assert table["filters"] == {"country": "FR"} and table["rows"] == 1
+    assert (exact["search"], exact["filters"]["q"], exact["rows"]) == ("exact", "(email)", 1)
+    assert (substring["search"], substring["filters"]["q"]) == ("substring", "(name)")
+    assert substring["rows"] == 1 and substring["scanned"] == 2
+    assert page["rows"] == 1
+    assert export["filters"]["q"] == "(name)" and export["rows"] == 1
+    everything = repr(seen)
+    for term in ("maryam", "Ahmad", "Karimi"):
+        assert term not in everything

@@ -4,6 +4,7 @@ import io
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import pytest
 from PIL import Image
 from sqlalchemy import select
 
@@ -226,3 +227,39 @@ def test_following_a_real_share_link_records_its_channel(client, app):
     assert response.status_code == 303
     signature = db.session.scalars(select(Signature)).one()
     assert signature.source == "telegram"
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink", "localized-symlink"])
+def test_share_image_path_traversal_is_refused(client, app, tmp_path, how):
+    """campaign.toml's share_image named /proc/self/environ, and the service served it
+    as a PNG. Absolute paths, ../ and symlinks out of the folder are all refused:
+    `flask content load` fails, and the page serves its generated image instead."""
+    import shutil
+
+    from campaign.services.content import ContentLibrary
+    from tests.conftest import ROOT
+
+    secret = tmp_path / "secret.env"
+    secret.write_text("HASH_KEY=leaked-if-served\n")
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    folder = content / SLUG
+    name = {"absolute": str(secret), "dotdot": "../../secret.env"}.get(how, "share.png")
+    if how == "symlink":
+        (folder / "share.png").symlink_to(secret)
+    if how == "localized-symlink":  # the per-language variant beside a real image
+        Image.new("RGB", (1200, 630), "#123456").save(folder / "share.png")
+        (folder / "share.fr.png").symlink_to(secret)
+    toml = folder / "campaign.toml"
+    toml.write_text(f'share_image = "{name}"\n' + toml.read_text())
+    app.extensions["campaign.content"] = ContentLibrary(content)
+    result = app.test_cli_runner().invoke(args=["content", "load"])
+    if how == "localized-symlink":
+        assert result.exit_code == 0, result.output  # the named image itself is fine
+    else:
+        assert result.exit_code != 0 and "refused" in result.output
+    for prefix in ("", "/fr"):
+        response = client.get(f"{prefix}/{SLUG}/share.png")
+        assert response.status_code == 200
+        assert b"leaked-if-served" not in response.data
+        assert response.data.startswith(b"\x89PNG")

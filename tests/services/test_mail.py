@@ -135,7 +135,8 @@ def test_a_crashed_send_is_retried_under_the_same_message_id(app, mailbox):
     # A worker claims the message and sends it, then dies before recording it.
     [claimed] = mail.claim_due(10)
     message = db.session.get(OutboxMessage, claimed)
-    payload = json.loads(crypto.decrypt(message.payload_enc))
+    payload = json.loads(crypto.decrypt_field(message.payload_enc, column=mail.PAYLOAD,
+                                              row_key=message.idempotency_key))
     transport = mail.Transport(mailbox.url)
     transport.send(mail.build_message(message, payload))
     transport.close()
