@@ -72,6 +72,8 @@ class ConsentWording(db.Model):
     language: Mapped[str] = mapped_column(String(8))
     public_text: Mapped[str] = mapped_column(Text)
     contact_text: Mapped[str] = mapped_column(Text)
+    # The delivery consent's wording (migration 0006_delivery); NULL for older rows.
+    delivery_text: Mapped[str | None] = mapped_column(Text)
 
 
 class SignatureStatus:
@@ -136,6 +138,9 @@ class Signature(db.Model):
     invalidated_at: Mapped[datetime | None] = mapped_column(DateTime)
     erased_at: Mapped[datetime | None] = mapped_column(DateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Named (name and country) in the pack delivered to the addressee: its own consent,
+    # off by default, separate from being shown on the page (migration 0006_delivery).
+    delivery_consent: Mapped[bool] = mapped_column(Boolean, default=False)
 
     campaign: Mapped[Campaign] = relationship()
     name_tokens: Mapped[list[NameToken]] = relationship(

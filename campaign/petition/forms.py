@@ -46,6 +46,9 @@ def known_country(code: str) -> None:
 
 PUBLIC_CONSENT = _l("Show my first name, last initial and country on this page")
 CONTACT_CONSENT = _l("Email me about this campaign (you can unsubscribe at any time)")
+DELIVERY_CONSENT = _l(
+    "Give my full name and country to the addressees when the petition is delivered"
+)
 
 
 def wtforms_translations():
@@ -104,6 +107,7 @@ class SignForm(FlaskForm):
     )  # fmt: skip
     public_consent = BooleanField(PUBLIC_CONSENT, default=False)
     contact_consent = BooleanField(CONTACT_CONSENT, default=False)
+    delivery_consent = BooleanField(DELIVERY_CONSENT, default=False)
     # Abuse checks: a field people never see, and when the form was shown.
     website = StringField(
         _l("Leave this field empty"), render_kw={"autocomplete": "off", "tabindex": "-1"}

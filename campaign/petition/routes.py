@@ -27,6 +27,7 @@ from ..services.signing import SignatureInput, SigningError
 from . import bp, embedding
 from .forms import (
     CONTACT_CONSENT,
+    DELIVERY_CONSENT,
     PUBLIC_CONSENT,
     ResendForm,
     SignForm,
@@ -221,6 +222,8 @@ def sign(slug: str):
             ip=request.remote_addr,
             consent_public_text=str(PUBLIC_CONSENT),
             consent_contact_text=str(CONTACT_CONSENT),
+            delivery_consent=form.delivery_consent.data,
+            consent_delivery_text=str(DELIVERY_CONSENT),
         )
         try:
             signing.sign(content, data, flag_reason=verdict.flag_reason,

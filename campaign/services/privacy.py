@@ -102,9 +102,11 @@ def data_copy(signature: Signature) -> dict:
         "counted": signature.counted,
         "show_name_publicly": record.public_consent,
         "email_me_about_campaign": record.contact_consent,
+        "name_in_delivery_pack": signature.delivery_consent,
         "consent_wording": {
             "public": wording.public_text if wording else None,
             "contact": wording.contact_text if wording else None,
+            "delivery": wording.delivery_text if wording else None,
         },
         "came_from": record.source,
         "referred_by_code": record.referrer_code,
@@ -150,6 +152,7 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     signature.email_domain_hash = signature.ip_hash = None
     signature.link_nonce = None  # every emailed link stops working
     signature.public_consent = signature.contact_consent = False
+    signature.delivery_consent = False
     signature.erased_at = utcnow()
     db.session.execute(delete(NameToken).where(NameToken.signature_id == signature.id))
     # Unsent mail (pending or failed) still holds the address and working links.

@@ -63,6 +63,8 @@ class SignatureInput:
     ip: str | None = None
     consent_public_text: str = ""
     consent_contact_text: str = ""
+    delivery_consent: bool = False
+    consent_delivery_text: str = ""
 
 
 @dataclass
@@ -107,9 +109,13 @@ def domain_hash(domain: str) -> str:
     return crypto.keyed_hash("domain", domain.lower(), 32)
 
 
-def consent_wording_id(language: str, public_text: str, contact_text: str) -> int:
+def consent_wording_id(
+    language: str, public_text: str, contact_text: str, delivery_text: str = ""
+) -> int:
     """The id of this exact consent wording, stored once and shared by signatures."""
     wording = f"{language}\x00{public_text}\x00{contact_text}"
+    if delivery_text:  # appended only when shown, so older wordings keep their digest
+        wording += f"\x00delivery\x00{delivery_text}"
     digest = hashlib.sha256(wording.encode()).hexdigest()
     known = current_app.extensions.setdefault("campaign.consent_wordings", {})
     if digest in known:
@@ -121,7 +127,7 @@ def consent_wording_id(language: str, public_text: str, contact_text: str) -> in
             with db.session.begin_nested():
                 record = ConsentWording(
                     digest=digest, language=language, public_text=public_text,
-                    contact_text=contact_text,
+                    contact_text=contact_text, delivery_text=delivery_text or None,
                 )  # fmt: skip
                 db.session.add(record)
             # Not cached yet: this transaction may still roll back (e.g. the database
@@ -186,8 +192,10 @@ def sign(
         language=data.language,
         public_consent=data.public_consent,
         contact_consent=data.contact_consent,
+        delivery_consent=data.delivery_consent,
         consent_wording_id=consent_wording_id(
-            data.language, data.consent_public_text, data.consent_contact_text
+            data.language, data.consent_public_text, data.consent_contact_text,
+            data.consent_delivery_text,
         ),
         source=clean_source(data.source),
         referrer_code=clean_code(data.referrer_code),
