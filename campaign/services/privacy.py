@@ -6,6 +6,7 @@ withdrawal, erasure, retention and anonymization go through `erase()`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -137,6 +138,28 @@ def public_name(full_name: str | None) -> str:
     if len(words) == 1:
         return words[0]
     return f"{words[0]} {words[-1][0]}."
+
+
+def delivery_names(campaign_id: int, batch: int = 1000) -> Iterator[tuple[str, str]]:
+    """(full name, country) of counted signers who consented to be named in the
+    delivery pack, streamed in batches of plain columns (no ORM objects), by country."""
+    query = (
+        select(Signature.name_enc, Signature.country)
+        .where(
+            Signature.campaign_id == campaign_id,
+            Signature.status == SignatureStatus.CONFIRMED,
+            Signature.flagged.is_(False),
+            Signature.delivery_consent.is_(True),
+            Signature.erased_at.is_(None),
+            Signature.name_enc.is_not(None),
+        )
+        .order_by(Signature.country, Signature.id)
+        .execution_options(yield_per=batch, stream_results=True)
+    )
+    for name_enc, country in db.session.execute(query):
+        name = crypto.decrypt(name_enc)
+        if name:
+            yield name, country
 
 
 def erase(signature: Signature, *, new_status: str | None = None) -> None:
