@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from itertools import islice
+from itertools import chain, groupby, islice
+from operator import itemgetter
 from pathlib import Path
 
 from flask import current_app, has_request_context, render_template, url_for
@@ -29,7 +30,8 @@ from .charts import bar_chart
 from .content import CampaignContent, render_markdown
 from .validation import country_name
 
-NAMES_PER_PARAGRAPH = 200  # names flow as text: far fewer layout boxes than a table
+NAMES_PER_PARAGRAPH = 200  # names flow as plain text: far fewer layout boxes than a table
+NAMES_PER_PART = 5000  # names laid out per WeasyPrint document (bounds its memory)
 
 
 class DeliveryError(RuntimeError):
@@ -124,20 +126,46 @@ def daily_points(history: list[dict]) -> list[tuple[str, int]]:
     return points
 
 
-def name_paragraphs(campaign_id: int, language: str) -> Iterator[list[tuple[str, str]]]:
-    """Consenting signers' names with their country's name, a paragraph at a time."""
-    names = privacy.delivery_names(campaign_id)
-    known: dict[str, str] = {}
-    while chunk := list(islice(names, NAMES_PER_PARAGRAPH)):
-        yield [(name, known.get(code) or known.setdefault(code, country_name(code, language)))
-               for name, code in chunk]  # fmt: skip
+@dataclass(frozen=True)
+class NameGroup:
+    """Up to NAMES_PER_PARAGRAPH consenting signers of one country (names only: the
+    country is the group's heading, which keeps the text to lay out short)."""
+
+    code: str
+    country: str
+    names: list[str]
+
+
+def name_groups(campaign_id: int, language: str) -> Iterator[NameGroup]:
+    """Consenting signers' names, streamed by country, a paragraph at a time."""
+    stream = privacy.delivery_names(campaign_id)
+    for code, rows in groupby(stream, key=itemgetter(1)):
+        country = country_name(code, language)
+        while chunk := [name for name, _code in islice(rows, NAMES_PER_PARAGRAPH)]:
+            yield NameGroup(code, country, chunk)
+
+
+def name_parts(groups: Iterator[NameGroup]) -> Iterator[list[NameGroup]]:
+    """Groups in parts of about NAMES_PER_PART names: each part is laid out as its own
+    PDF and its layout freed, so memory stays flat however many names there are."""
+    part: list[NameGroup] = []
+    size = 0
+    for group in groups:
+        part.append(group)
+        size += len(group.names)
+        if size >= NAMES_PER_PART:
+            yield part
+            part, size = [], 0
+    if part:
+        yield part
 
 
 def render_html(
     content: CampaignContent, campaign: Campaign, numbers: PackNumbers, *,
-    language: str, stylesheet: str,
+    language: str, stylesheet: str, with_names: bool = True,
 ) -> str:  # fmt: skip
-    """The pack as one HTML document (the PDF's source, and a printable page)."""
+    """The pack as one HTML document. Without names (for the PDF, which adds them in
+    parts), the names section holds its heading and counts only."""
     points = daily_points(numbers.history)
     chart = bar_chart(points, title=_("Confirmed signatures per day"),
                       label_every=max(1, len(points) // 8)) if points else None  # fmt: skip
@@ -153,7 +181,8 @@ def render_html(
                    for code, count in numbers.by_country.items()],  # fmt: skip
         min_country_group=public.MIN_COUNTRY_GROUP,
         chart=chart,
-        names=name_paragraphs(campaign.id, language),
+        names=name_groups(campaign.id, language) if with_names else (),
+        names_follow=not with_names and numbers.named > 0,
         stylesheet=stylesheet,
         source_document=content.source_document,
     )
@@ -163,12 +192,24 @@ def stylesheet_path() -> Path:
     return Path(current_app.static_folder) / "css" / "delivery.css"
 
 
-def write_pdf(html: str) -> bytes:
+def write_pdf(
+    content: CampaignContent, campaign: Campaign, numbers: PackNumbers, *, language: str
+) -> bytes:
+    """The pack as a PDF: the main document, then the names in parts, concatenated."""
     # Imported here, not at the top: WeasyPrint loads Pango and fonts (~30 MB, seconds),
     # which no web worker should pay for until someone makes a pack. (No import cycle.)
     from . import pdf
 
-    return pdf.html_to_pdf(html, Path(current_app.static_folder))
+    base = Path(current_app.static_folder)
+    stylesheet = stylesheet_path().resolve().as_uri()
+    main = render_html(content, campaign, numbers, language=language, stylesheet=stylesheet,
+                       with_names=False)  # fmt: skip
+    documents = (
+        render_template("delivery/names.html", language=language, names=part,
+                        text_direction=text_direction(language), stylesheet=stylesheet)
+        for part in name_parts(name_groups(campaign.id, language))
+    )  # fmt: skip
+    return pdf.concatenate(pdf.html_to_pdf(html, base) for html in chain([main], documents))
 
 
 @dataclass
@@ -192,17 +233,16 @@ def build(
         raise DeliveryError(f"unknown format {fmt!r}")
     language = language if language in content.texts else content.default_language
     begin_snapshot()
-    # The PDF reads the stylesheet from disk; a browser from the site's static URL.
-    stylesheet = (
-        stylesheet_path().resolve().as_uri()
-        if fmt == "pdf" or not has_request_context()
-        else url_for("static", filename="css/delivery.css")
-    )
     with force_locale(language):
         numbers = gather(campaign)
-        html = render_html(content, campaign, numbers, language=language, stylesheet=stylesheet)
+        if fmt == "pdf":
+            body = write_pdf(content, campaign, numbers, language=language)
+        else:  # a browser reads the stylesheet from the site (from disk outside a request)
+            stylesheet = (url_for("static", filename="css/delivery.css")
+                          if has_request_context() else stylesheet_path().resolve().as_uri())
+            body = render_html(content, campaign, numbers, language=language,
+                               stylesheet=stylesheet).encode()  # fmt: skip
     db.session.commit()  # end the snapshot
-    body = write_pdf(html) if fmt == "pdf" else html.encode()
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     audit.record(
         "delivery_pack", campaign_id=campaign.id, target=content.slug,

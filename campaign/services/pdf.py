@@ -6,8 +6,11 @@ Kept apart from `delivery` because importing WeasyPrint loads Pango and fontconf
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from io import BytesIO
 from pathlib import Path
 
+from pypdf import PdfWriter
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
@@ -35,3 +38,14 @@ def html_to_pdf(html: str, base_dir: Path) -> bytes:
     fetcher = LocalFileFetcher((base_dir, *FONT_DIRS))
     base_url = base_dir.resolve().as_uri() + "/"
     return HTML(string=html, base_url=base_url, url_fetcher=fetcher).write_pdf()
+
+
+def concatenate(documents: Iterable[bytes]) -> bytes:
+    """One PDF of the given PDFs' pages, in order; each is read as it comes."""
+    writer = PdfWriter()
+    for document in documents:
+        writer.append(BytesIO(document))
+    writer.compress_identical_objects()  # the fonts each part embedded, shared once
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
