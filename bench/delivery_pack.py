@@ -67,14 +67,16 @@ def measure(url: str, slug: str, path: str, name_all: bool) -> dict:
         row = get_row(content)
         if name_all:
             name_everyone(row.id)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         pack = delivery.build(content, row, fmt="pdf", via="bench")
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     Path(path).write_bytes(pack.body)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "measured": "campaign.services.delivery.build (PDF)", "total": pack.numbers.total,
         "named": pack.numbers.named, "seconds": round(seconds, 2),
+        # CPU time too: on a shared machine the wall clock measures the neighbours.
+        "cpu_seconds": round(cpu, 2),
         "peak_rss_mb": round(peak_kb / 1024, 1), "bytes": len(pack.body),
         "target": {"seconds": TARGET_SECONDS, "peak_rss_mb": TARGET_RSS_MB},
     }  # fmt: skip

@@ -156,8 +156,9 @@ def delivery_names(campaign_id: int, batch: int = 1000) -> Iterator[tuple[str, s
         .order_by(Signature.country, Signature.id)
         .execution_options(yield_per=batch, stream_results=True)
     )
+    decrypt = crypto.bulk_decryptor()  # the keyring looked up once, not per name
     for name_enc, country in db.session.execute(query):
-        name = crypto.decrypt(name_enc)
+        name = decrypt(name_enc)
         if name:
             yield name, country
 
