@@ -160,6 +160,12 @@ def name_parts(groups: Iterator[NameGroup]) -> Iterator[list[NameGroup]]:
         yield part
 
 
+def isolate(text: str) -> str:
+    """Left-to-right text (an ISO date) kept in order inside right-to-left Persian:
+    without the isolates, 2026-11-29 reads 29-11-2026."""
+    return f"\u2066{text}\u2069"
+
+
 def render_html(
     content: CampaignContent, campaign: Campaign, numbers: PackNumbers, *,
     language: str, stylesheet: str, with_names: bool = True,
@@ -183,6 +189,7 @@ def render_html(
         chart=chart,
         names=name_groups(campaign.id, language) if with_names else (),
         names_follow=not with_names and numbers.named > 0,
+        isolate=isolate,
         stylesheet=stylesheet,
         source_document=content.source_document,
     )
