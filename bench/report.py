@@ -180,6 +180,12 @@ def measurements(run: dict) -> list[str]:
         lines.append(f"| CSV export, {int(rows):,} rows | {export('sqlite', rows)} | "
                      f"{export('postgresql', rows)} |")  # fmt: skip
 
+    pack = dig(run, "sqlite", "delivery_pack")
+    if pack:
+        lines.append(f"| Delivery pack PDF, {pack['named']:,} signers named | "
+                     f"{pack['seconds']:.1f} s, {pack['peak_rss_mb']:.0f} MB peak RSS "
+                     f"(target < 60 s, < 300 MB) | – |")  # fmt: skip
+
     def mail(db: str) -> str:
         data = dig(run, db, "mail")
         return f"{data['messages_per_s']:,.0f} msg/s ({data['sent']:,} sent)" if data else "–"

@@ -8,7 +8,8 @@ PostgreSQL database of its own that it drops at the end) and measures with wrk:
 * on SQLite and PostgreSQL: campaign page GET, sign POST, confirm POST (each with
   zero errors and zero lost, checked row by row against the database), page
   latency at 0 and at 1,000,000 signatures, CSV export of 100,000 and 1,000,000
-  rows against sqlite3 -csv / psql \\copy, and mail delivery to aiosmtpd;
+  rows against sqlite3 -csv / psql \\copy, the delivery pack (PDF) naming 100,000
+  signers (SQLite), and mail delivery to aiosmtpd;
 * on PostgreSQL with Redis: signing through one app instance and through two.
 
 Results go to bench/results/<date>.json; bench/report.py turns every results file
@@ -470,6 +471,18 @@ def measure_export(database_url: str, campaign_id: int, rows: int, work: Path) -
     }  # fmt: skip
 
 
+def measure_delivery_pack(database_url: str, work: Path) -> dict:
+    """The delivery pack (PDF) naming every seeded signer: bench/delivery_pack.py."""
+    out, printed = work / "pack.pdf", work / "pack-report.json"
+    env = {**os.environ, **KEYS, "PYTHONPATH": str(ROOT)}
+    took, rss = run_measured([sys.executable, str(BENCH / "delivery_pack.py"), database_url,
+                              SLUG, str(out), "--name-all"], printed, env=env)  # fmt: skip
+    ours = json.loads(printed.read_text().strip().splitlines()[-1])
+    ours["process_seconds"], ours["peak_rss_mb"] = round(took, 3), round(rss, 1)
+    out.unlink(missing_ok=True)
+    return ours
+
+
 # --- one database ---------------------------------------------------------------------
 
 
@@ -569,6 +582,10 @@ def seed_and_export(name: str, database_url: str, campaign_id: int, work: Path, 
             database_url, campaign_id, target, work
         )
         log(f"{name}: export {out['export'][str(target)]}")
+        if name == "sqlite" and target == SMALL_ROWS and elapsed() < BUDGET_S - 240:
+            log(f"{name}: delivery pack naming {target:,} signers")
+            out["delivery_pack"] = measure_delivery_pack(database_url, work)
+            log(f"{name}: delivery pack {out['delivery_pack']}")
 
 
 def dig_export(out: dict, rows: int) -> float | None:

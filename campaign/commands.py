@@ -125,8 +125,9 @@ def campaign_anonymize(slug: str | None, force: bool) -> None:
 def register_commands(app: Flask) -> None:
     for group in (content_cli, mail_cli, signatures_cli, counts_cli, keys_cli, campaign_cli):
         app.cli.add_command(group)
-    # The admin's commands: `flask admin …` and `flask export …`.
-    from .admin.cli import admin_cli, export_command
+    # The admin's commands: `flask admin …`, `flask export …` and `flask delivery …`.
+    from .admin.cli import admin_cli, delivery_cli, export_command
 
     app.cli.add_command(admin_cli)
     app.cli.add_command(export_command)
+    app.cli.add_command(delivery_cli)

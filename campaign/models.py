@@ -81,6 +81,8 @@ class ConsentWording(db.Model):
     contact_text: Mapped[str] = mapped_column(Text)
     # The comment box's wording (migration 0003_signing); NULL for older wordings.
     comment_text: Mapped[str | None] = mapped_column(Text)
+    # The delivery consent's wording (migration 0006_delivery); NULL for older rows.
+    delivery_text: Mapped[str | None] = mapped_column(Text)
 
 
 class SignatureStatus:
@@ -153,6 +155,9 @@ class Signature(db.Model):
     # Random, set before the INSERT: the encrypted columns are bound to it (AES-GCM
     # associated data, services/crypto.py), so a value can't be moved to another row.
     row_key: Mapped[str | None] = mapped_column(String(32), default=new_row_key)
+    # Named (name and country) in the pack delivered to the addressee: its own consent,
+    # off by default, separate from being shown on the page (migration 0006_delivery).
+    delivery_consent: Mapped[bool] = mapped_column(Boolean, default=False)
 
     campaign: Mapped[Campaign] = relationship()
     name_tokens: Mapped[list[NameToken]] = relationship(

@@ -1,4 +1,5 @@
-"""The organizers' admin: sign-in, dashboard, signers, exports, updates, audit, accounts."""
+"""The organizers' admin: sign-in, dashboard, signers, exports, delivery pack, updates,
+audit, accounts."""
 
 from flask import Blueprint
 
@@ -9,6 +10,7 @@ from . import (  # noqa: E402,F401
     audit_log,
     auth,
     dashboard,
+    delivery,
     exports,
     sessions,
     signers,

@@ -1,4 +1,5 @@
-"""`flask admin …` (accounts) and `flask export …` (the same files as the admin's exports)."""
+"""`flask admin …` (accounts), `flask export …` (the same files as the admin's exports) and
+`flask delivery pack` (the admin's delivery pack)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import AdminUser
-from ..services import accounts, export
+from ..services import accounts, delivery, export
 from ..services.campaigns import get_row
 from ..services.content import library
 from ..services.signers import FilterError, SignerFilter
@@ -132,3 +133,27 @@ def export_command(slug, preset, fmt, excel, output, language, processes,
             stream.close()
     if output != "-":
         click.echo(f"wrote {job.rows} rows to {output}", err=True)
+
+
+delivery_cli = AppGroup("delivery", help="The delivery pack for a petition's addressees.")
+
+
+@delivery_cli.command("pack")
+@click.option("--campaign", "slug", required=True, help="The campaign's slug.")
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default: <slug>-delivery-<time>.pdf here).")  # fmt: skip
+@click.option("--language", default=None,
+              help="Language of the headings (default: the campaign's).")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf",
+              show_default=True)  # fmt: skip
+def delivery_pack(slug: str, output: str | None, language: str | None, fmt: str) -> None:
+    """Make the delivery pack, as the admin does (recorded in the audit log)."""
+    content = library().get(slug)
+    if content is None:
+        raise click.ClickException(f"no campaign {slug!r} in content/")
+    pack = delivery.build(content, get_row(content), language=language, fmt=fmt, via="cli")
+    path = output or pack.filename
+    with open(path, "wb") as stream:
+        stream.write(pack.body)
+    click.echo(f"wrote {path}: {pack.numbers.total} confirmed signatures, "
+               f"{pack.numbers.named} named, {pack.numbers.unnamed} not named")  # fmt: skip

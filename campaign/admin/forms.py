@@ -112,3 +112,12 @@ class AccountCreateForm(FlaskForm):
 
 class RoleForm(FlaskForm):
     role = SelectField(_l("Role"), choices=[(r, r) for r in ROLES])
+
+
+class DeliveryForm(FlaskForm):
+    """The delivery pack: the language of its headings, and PDF or printable page."""
+
+    language = SelectField(_l("Language of the headings"), choices=[])
+    format = SelectField(_l("Format"), choices=[
+        ("pdf", _l("PDF")), ("html", _l("Web page, to print from the browser")),
+    ])  # fmt: skip

@@ -49,6 +49,9 @@ CONTACT_CONSENT = _l("Email me about this campaign (you can unsubscribe at any t
 # Its own box, off by default: a comment is published only under wording that says so.
 COMMENT_CONSENT = _l("Show my comment on this page (with my first name and last initial only "
                      "if I ticked the box above)")
+DELIVERY_CONSENT = _l(
+    "Give my full name and country to the addressees when the petition is delivered"
+)
 
 
 def wtforms_translations():
@@ -108,6 +111,7 @@ class SignForm(FlaskForm):
     public_consent = BooleanField(PUBLIC_CONSENT, default=False)
     contact_consent = BooleanField(CONTACT_CONSENT, default=False)
     comment_consent = BooleanField(COMMENT_CONSENT, default=False)
+    delivery_consent = BooleanField(DELIVERY_CONSENT, default=False)
     # Abuse checks: a field people never see, and when the form was shown.
     website = StringField(
         _l("Leave this field empty"), render_kw={"autocomplete": "off", "tabindex": "-1"}

@@ -28,6 +28,7 @@ from . import bp, embedding
 from .forms import (
     COMMENT_CONSENT,
     CONTACT_CONSENT,
+    DELIVERY_CONSENT,
     PUBLIC_CONSENT,
     ResendForm,
     SignForm,
@@ -224,6 +225,8 @@ def sign(slug: str):
             consent_contact_text=str(CONTACT_CONSENT),
             comment_consent=form.comment_consent.data,
             consent_comment_text=str(COMMENT_CONSENT),
+            delivery_consent=form.delivery_consent.data,
+            consent_delivery_text=str(DELIVERY_CONSENT),
         )
         try:
             signing.sign(content, data, flag_reason=verdict.flag_reason,

@@ -6,6 +6,7 @@ withdrawal, erasure, retention and anonymization go through `erase()`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -23,7 +24,7 @@ from ..models import (
     utcnow,
 )
 from . import counting
-from .sealed import unseal
+from .sealed import unseal, unsealer
 
 
 @dataclass(frozen=True)
@@ -105,10 +106,12 @@ def data_copy(signature: Signature) -> dict:
         "show_name_publicly": record.public_consent,
         "show_comment_publicly": signature.comment_consent,
         "email_me_about_campaign": record.contact_consent,
+        "name_in_delivery_pack": signature.delivery_consent,
         "consent_wording": {
             "public": wording.public_text if wording else None,
             "comment": wording.comment_text if wording else None,
             "contact": wording.contact_text if wording else None,
+            "delivery": wording.delivery_text if wording else None,
         },
         "came_from": record.source,
         "referred_by_code": record.referrer_code,
@@ -141,6 +144,29 @@ def public_name(full_name: str | None) -> str:
     return f"{words[0]} {words[-1][0]}."
 
 
+def delivery_names(campaign_id: int, batch: int = 1000) -> Iterator[tuple[str, str]]:
+    """(full name, country) of counted signers who consented to be named in the
+    delivery pack, streamed in batches of plain columns (no ORM objects), by country."""
+    query = (
+        select(Signature.name_enc, Signature.row_key, Signature.country)
+        .where(
+            Signature.campaign_id == campaign_id,
+            Signature.status == SignatureStatus.CONFIRMED,
+            Signature.flagged.is_(False),
+            Signature.delivery_consent.is_(True),
+            Signature.erased_at.is_(None),
+            Signature.name_enc.is_not(None),
+        )
+        .order_by(Signature.country, Signature.id)
+        .execution_options(yield_per=batch, stream_results=True)
+    )
+    decrypt = unsealer("name")
+    for name_enc, row_key, country in db.session.execute(query):
+        name = decrypt(name_enc, row_key)
+        if name:
+            yield name, country
+
+
 def erase(signature: Signature, *, new_status: str | None = None) -> None:
     """Remove personal data, keeping country, dates and whether it was counted.
 
@@ -154,6 +180,7 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     signature.email_domain_hash = signature.ip_hash = None
     signature.link_nonce = None  # every emailed link stops working
     signature.public_consent = signature.contact_consent = False
+    signature.delivery_consent = False
     signature.erased_at = utcnow()
     db.session.execute(delete(NameToken).where(NameToken.signature_id == signature.id))
     # Unsent mail (pending or failed) still holds the address and working links.

@@ -62,6 +62,8 @@ class SignatureInput:
     consent_contact_text: str = ""
     comment_consent: bool = False
     consent_comment_text: str = ""
+    delivery_consent: bool = False
+    consent_delivery_text: str = ""
 
 
 @dataclass
@@ -107,10 +109,13 @@ def domain_hash(domain: str) -> str:
 
 
 def consent_wording_id(
-    language: str, public_text: str, contact_text: str, comment_text: str = ""
+    language: str, public_text: str, contact_text: str, comment_text: str = "",
+    delivery_text: str = "",
 ) -> int:
     """The id of this exact consent wording, stored once and shared by signatures."""
     wording = f"{language}\x00{public_text}\x00{contact_text}\x00{comment_text}"
+    if delivery_text:  # appended only when shown, so older wordings keep their digest
+        wording += f"\x00delivery\x00{delivery_text}"
     digest = hashlib.sha256(wording.encode()).hexdigest()
     known = current_app.extensions.setdefault("campaign.consent_wordings", {})
     if digest in known:
@@ -123,6 +128,7 @@ def consent_wording_id(
                 record = ConsentWording(
                     digest=digest, language=language, public_text=public_text,
                     contact_text=contact_text, comment_text=comment_text,
+                    delivery_text=delivery_text or None,
                 )  # fmt: skip
                 db.session.add(record)
             # Not cached yet: this transaction may still roll back (e.g. the database
@@ -191,9 +197,10 @@ def sign(
         "language": data.language, "public_consent": data.public_consent,
         "contact_consent": data.contact_consent,
         "comment_consent": bool(data.comment_consent and comment),
+        "delivery_consent": data.delivery_consent,
         "consent_wording_id": consent_wording_id(
             data.language, data.consent_public_text, data.consent_contact_text,
-            data.consent_comment_text,
+            data.consent_comment_text, data.consent_delivery_text,
         ),
         "comment_hidden": False, "source": clean_source(data.source),
         "referrer_code": clean_code(data.referrer_code),

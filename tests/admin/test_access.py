@@ -38,6 +38,8 @@ def matrix(signature_id: int, target_id: int) -> list[tuple[str, str, str, dict]
         ("POST", f"/admin/{SLUG}/signers/bulk", "organizer", {"email_domain": "example.org"}),
         ("GET", f"/admin/{SLUG}/export", "organizer", {}),
         ("POST", f"/admin/{SLUG}/export", "organizer", {"preset": "full", "format": "csv"}),
+        ("GET", f"/admin/{SLUG}/delivery", "organizer", {}),
+        ("POST", f"/admin/{SLUG}/delivery", "organizer", {"language": "en", "format": "html"}),
         ("GET", f"/admin/{SLUG}/updates", "organizer", {}),
         ("POST", f"/admin/{SLUG}/updates", "organizer", {"title_en": "", "body_en": ""}),
         ("GET", "/admin/audit", "owner", {}),

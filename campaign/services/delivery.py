@@ -1,0 +1,267 @@
+"""The delivery pack: what organizers hand to a petition's addressees, as a PDF.
+
+One HTML template (templates/delivery/pack.html, with a print stylesheet) is the
+source of both the PDF (WeasyPrint) and the printable web page. The numbers are the
+ones the dashboard and the API show (the same functions compute them), read in one
+snapshot so they add up. Names come only from signers who gave the separate delivery
+consent, decrypted by `privacy.delivery_names`, the one reader of personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from itertools import chain, groupby, islice
+from operator import itemgetter
+from pathlib import Path
+
+from flask import current_app, has_request_context, render_template, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from markupsafe import Markup
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..i18n import text_direction
+from ..models import Campaign, Signature, utcnow
+from . import audit, counting, privacy, public, stats
+from .charts import bar_chart
+from .content import CampaignContent, render_markdown
+from .validation import country_name
+
+NAMES_PER_PARAGRAPH = 200  # names flow as plain text: far fewer layout boxes than a table
+NAMES_PER_PART = 5000  # names laid out per WeasyPrint document (bounds its memory)
+
+
+class DeliveryError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class PackText:
+    language: str
+    direction: str
+    title: str
+    addressee: str
+    petition_html: Markup
+
+
+@dataclass
+class PackNumbers:
+    """Every number in the pack, from one snapshot of the database."""
+
+    total: int
+    counted_at: datetime
+    by_country: dict[str, int]
+    history: list[dict]
+    named: int
+    totals: stats.Totals
+    repeat_signings: int
+
+    @property
+    def unnamed(self) -> int:
+        return max(self.total - self.named, 0)
+
+
+def named_count(campaign_id: int) -> int:
+    return db.session.scalar(
+        select(func.count(Signature.id)).where(
+            *public.counted_filter(campaign_id),
+            Signature.delivery_consent.is_(True),
+            Signature.erased_at.is_(None),
+            Signature.name_enc.is_not(None),
+        )
+    )
+
+
+def begin_snapshot() -> None:
+    """Read everything that follows from one snapshot (PostgreSQL REPEATABLE READ),
+    so the total, the countries and the names can't drift apart mid-pack."""
+    db.session.commit()  # end whatever the request read so far
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def gather(campaign: Campaign) -> PackNumbers:
+    """The pack's numbers: the same functions as the dashboard and the API."""
+    totals = stats.totals(campaign.id)
+    return PackNumbers(
+        total=counting.confirmed_count(campaign.id, fresh=True),
+        counted_at=utcnow().replace(microsecond=0),
+        by_country=public.counts_by_country(campaign.id),
+        history=public.daily_history(campaign.id),
+        named=named_count(campaign.id),
+        totals=totals,
+        repeat_signings=int(db.session.scalar(
+            select(func.coalesce(func.sum(Signature.already_signed_mails), 0))
+            .where(Signature.campaign_id == campaign.id)
+        )),  # fmt: skip
+    )
+
+
+def texts(content: CampaignContent) -> list[PackText]:
+    """The addressee and petition text in each of the campaign's languages."""
+    result = []
+    for language in content.languages:
+        if language not in content.texts:
+            continue
+        text = content.texts[language]
+        html = text.petition_html or render_markdown(text.petition_text)
+        result.append(PackText(language, text_direction(language), text.title,
+                               text.addressee, html))  # fmt: skip
+    return result
+
+
+def daily_points(history: list[dict]) -> list[tuple[str, int]]:
+    """Confirmed signatures per day, from the first day to the last, gaps as zero."""
+    if not history:
+        return []
+    counts = {item["date"]: item["count"] for item in history}
+    day, last = date.fromisoformat(history[0]["date"]), date.fromisoformat(history[-1]["date"])
+    points = []
+    while day <= last:
+        points.append((day.isoformat(), counts.get(day.isoformat(), 0)))
+        day += timedelta(days=1)
+    return points
+
+
+@dataclass(frozen=True)
+class NameGroup:
+    """Up to NAMES_PER_PARAGRAPH consenting signers of one country (names only: the
+    country is the group's heading, which keeps the text to lay out short)."""
+
+    code: str
+    country: str
+    names: list[str]
+
+
+def name_groups(campaign_id: int, language: str) -> Iterator[NameGroup]:
+    """Consenting signers' names, streamed by country, a paragraph at a time."""
+    stream = privacy.delivery_names(campaign_id)
+    for code, rows in groupby(stream, key=itemgetter(1)):
+        country = country_name(code, language)
+        while chunk := [name for name, _code in islice(rows, NAMES_PER_PARAGRAPH)]:
+            yield NameGroup(code, country, chunk)
+
+
+def name_parts(groups: Iterator[NameGroup]) -> Iterator[list[NameGroup]]:
+    """Groups in parts of about NAMES_PER_PART names: each part is laid out as its own
+    PDF and its layout freed, so memory stays flat however many names there are."""
+    part: list[NameGroup] = []
+    size = 0
+    for group in groups:
+        part.append(group)
+        size += len(group.names)
+        if size >= NAMES_PER_PART:
+            yield part
+            part, size = [], 0
+    if part:
+        yield part
+
+
+def isolate(text: str) -> str:
+    """Left-to-right text (an ISO date) kept in order inside right-to-left Persian:
+    without the isolates, 2026-11-29 reads 29-11-2026."""
+    return f"\u2066{text}\u2069"
+
+
+def render_html(
+    content: CampaignContent, campaign: Campaign, numbers: PackNumbers, *,
+    language: str, stylesheet: str, with_names: bool = True,
+) -> str:  # fmt: skip
+    """The pack as one HTML document. Without names (for the PDF, which adds them in
+    parts), the names section holds its heading and counts only."""
+    points = daily_points(numbers.history)
+    chart = bar_chart(points, title=_("Confirmed signatures per day"),
+                      label_every=max(1, len(points) // 8)) if points else None  # fmt: skip
+    return render_template(
+        "delivery/pack.html",
+        campaign=content,
+        language=language,
+        text_direction=text_direction(language),
+        title=content.text(language).title,
+        texts=texts(content),
+        n=numbers,
+        countries=[(code, country_name(code, language) if code != public.OTHER else None, count)
+                   for code, count in numbers.by_country.items()],  # fmt: skip
+        min_country_group=public.MIN_COUNTRY_GROUP,
+        chart=chart,
+        names=name_groups(campaign.id, language) if with_names else (),
+        names_follow=not with_names and numbers.named > 0,
+        isolate=isolate,
+        stylesheet=stylesheet,
+        source_document=content.source_document,
+    )
+
+
+def stylesheet_path() -> Path:
+    return Path(current_app.static_folder) / "css" / "delivery.css"
+
+
+def write_pdf(
+    content: CampaignContent, campaign: Campaign, numbers: PackNumbers, *, language: str
+) -> bytes:
+    """The pack as a PDF: the main document, then the names in parts, concatenated."""
+    # Imported here, not at the top: WeasyPrint loads Pango and fonts (~30 MB, seconds),
+    # which no web worker should pay for until someone makes a pack. (No import cycle.)
+    from . import pdf
+
+    base = Path(current_app.static_folder)
+    stylesheet = stylesheet_path().resolve().as_uri()
+    main = render_html(content, campaign, numbers, language=language, stylesheet=stylesheet,
+                       with_names=False)  # fmt: skip
+    documents = (
+        render_template("delivery/names.html", language=language, names=part,
+                        text_direction=text_direction(language), stylesheet=stylesheet)
+        for part in name_parts(name_groups(campaign.id, language))
+    )  # fmt: skip
+    return pdf.concatenate(pdf.html_to_pdf(html, base) for html in chain([main], documents))
+
+
+@dataclass
+class Pack:
+    body: bytes
+    filename: str
+    mimetype: str
+    numbers: PackNumbers
+
+
+def build(
+    content: CampaignContent, campaign: Campaign, *, language: str | None = None,
+    fmt: str = "pdf", via: str = "admin",
+) -> Pack:  # fmt: skip
+    """Make the pack (PDF, or the printable HTML) and record it in the audit log.
+
+    The audit entry is committed before the pack is returned: no names leave
+    without a record.
+    """
+    if fmt not in ("pdf", "html"):
+        raise DeliveryError(f"unknown format {fmt!r}")
+    language = language if language in content.texts else content.default_language
+    begin_snapshot()
+    with force_locale(language):
+        numbers = gather(campaign)
+        if fmt == "pdf":
+            body = write_pdf(content, campaign, numbers, language=language)
+        else:  # a browser reads the stylesheet from the site (from disk outside a request)
+            stylesheet = (url_for("static", filename="css/delivery.css")
+                          if has_request_context() else stylesheet_path().resolve().as_uri())
+            body = render_html(content, campaign, numbers, language=language,
+                               stylesheet=stylesheet).encode()  # fmt: skip
+    db.session.commit()  # end the snapshot
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    audit.record(
+        "delivery_pack", campaign_id=campaign.id, target=content.slug,
+        actor_email=None if via == "admin" else via,
+        details={"format": fmt, "language": language, "total": numbers.total,
+                 "named": numbers.named, "counted_at": numbers.counted_at.isoformat() + "Z",
+                 "via": via},
+    )  # fmt: skip
+    db.session.commit()
+    return Pack(
+        body,
+        f"{content.slug}-delivery-{stamp}.{fmt}",
+        "application/pdf" if fmt == "pdf" else "text/html; charset=utf-8",
+        numbers,
+    )

@@ -1,0 +1,84 @@
+"""The case as readers see it: dated by its own text, attributed, typeset per language."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+
+import pytest
+
+from campaign.services.content import load_campaign
+from tests.conftest import ROOT, SLUG
+
+# Every way a page could write the date bar of the saved web page.
+DATE_2024 = re.compile(r"2024|۲۰۲۴")
+# Each language's words for "this date is not the report's date".
+NOT_THE_REPORTS_DATE = {
+    "en": "not the report's date",
+    "fr": "et non celle du rapport",
+    "fa": "نه تاریخ گزارش",
+}
+ABOUT_2020 = {"en": "about 2020", "fr": "vers 2020", "fa": "حدود سال ۲۰۲۰"}
+PREFIX = {"en": "", "fr": "/fr", "fa": "/fa"}
+
+
+def visible_text(page: str) -> str:
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return html_lib.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?؟])\s+|\n", text) if s.strip()]
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "fa"])
+def test_page_date_bar_is_not_presented_as_the_reports_date(client, language):
+    """Regression: the case said "a report dated 13 July 2024", the date bar of the
+    web page the report was saved from, which made Raisi head of the judiciary in 2024."""
+    page = client.get(f"{PREFIX[language]}/{SLUG}/")
+    assert page.status_code == 200
+    text = visible_text(page.get_data(as_text=True))
+    assert ABOUT_2020[language] in text
+    mentions = [s for s in sentences(text) if DATE_2024.search(s)]
+    for sentence in mentions:
+        assert NOT_THE_REPORTS_DATE[language] in sentence, sentence
+    # The short texts shown everywhere (summary, petition, share, source) carry no 2024.
+    content = load_campaign(ROOT / "content" / SLUG)
+    texts = content.text(language)
+    for field in (texts.title, texts.summary, texts.ask, texts.petition_text, texts.share_text,
+                  content.source_document):  # fmt: skip
+        assert not DATE_2024.search(field), field
+
+
+def test_mek_is_spelled_out_at_first_use(app):
+    case = load_campaign(ROOT / "content" / SLUG).text("en").case_html
+    assert case.index("People's Mojahedin Organization of Iran (PMOI/MEK)") < case.index("MEK)")
+    first_bare = re.search(r"(?<!/)MEK\b", case)
+    assert first_bare is None or first_bare.start() > case.index("(PMOI/MEK)")
+
+
+def test_the_recording_is_from_1988_and_the_interview_from_2016(app):
+    case = load_campaign(ROOT / "content" / SLUG).text("en").case_html
+    assert "The 1988 audio recording" in case
+    assert "2016 audio recording" not in case
+
+
+def test_only_attias_is_quoted_on_the_families_need(app):
+    content = load_campaign(ROOT / "content" / SLUG)
+    assert "Families, they said" not in content.text("en").petition_text
+    assert "Attias" in content.text("en").petition_text
+
+
+def test_french_uses_non_breaking_spaces_in_punctuation(app):
+    content = load_campaign(ROOT / "content" / SLUG)
+    french = content.text("fr")
+    for text in (french.case_html, french.title, french.petition_text, french.summary):
+        plain = html_lib.unescape(re.sub(r"<[^>]+>", "", text))
+        assert not re.search(r" [:;?!»]|« ", plain), plain[:200]
+    assert "«\u00a0" in html_lib.unescape(french.case_html)
+
+
+def test_persian_says_more_than_a_dozen_and_gives_the_solar_year(app):
+    case = load_campaign(ROOT / "content" / SLUG).text("fa").case_html
+    assert "بیش از دوازده" in case and "بیش از ده شاهد" not in case
+    assert case.index("۱۹۸۸ (۱۳۶۷)") <= case.index("۱۹۸۸")
