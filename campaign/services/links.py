@@ -3,6 +3,11 @@
 A link token is `<signature id>-<HMAC of the signature's random nonce>`, one HMAC
 per purpose. Nothing in the database is a usable token, a reminder can repeat the
 same link, and erasing a signature (its nonce) kills every link to it.
+
+Each purpose has its own token, so a link opens only what it was made for: the
+unsubscribe token, which travels in a `List-Unsubscribe` header that mail
+providers fetch and forwarding keeps, can unsubscribe and nothing else; the data
+copy and withdraw tokens appear only in mail bodies.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from flask import current_app
 from ..models import Signature
 from . import crypto
 
-PURPOSES = ("confirm", "manage")
+PURPOSES = ("confirm", "withdraw", "data", "unsubscribe")
 
 
 def new_nonce() -> str:

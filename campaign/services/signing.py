@@ -317,17 +317,18 @@ def _was_mailed(signature_id: int) -> bool:
 
 def _signer_links(content: CampaignContent, signature: Signature) -> dict[str, str]:
     language = signature.language
-    manage = links.make_token(signature, "manage")
     return {
         "data_url": links.external_url(
-            "petition.my_data", language, slug=content.slug, token=manage
+            "petition.my_data", language, slug=content.slug,
+            token=links.make_token(signature, "data"),
         ),
         "confirm_url": links.external_url(
             "petition.confirm", language, slug=content.slug,
             token=links.make_token(signature, "confirm"),
         ),
         "withdraw_url": links.external_url(
-            "petition.withdraw", language, slug=content.slug, token=manage
+            "petition.withdraw", language, slug=content.slug,
+            token=links.make_token(signature, "withdraw"),
         ),
         "page_url": links.external_url("petition.campaign_page", language, slug=content.slug),
     }  # fmt: skip
@@ -361,19 +362,16 @@ class ConfirmResult:
 
 
 def find_by_token(token: str, purpose: str) -> Signature | None:
+    """The signature a link names, if its HMAC for `purpose` matches, else None.
+
+    Every failure (malformed, unknown id, erased or withdrawn row, wrong purpose)
+    ends here alike, so callers can't answer them differently.
+    """
     signature_id = links.parse_token(token)
-    if signature_id is None:
-        return None
-    signature = db.session.get(Signature, signature_id)
+    signature = db.session.get(Signature, signature_id) if signature_id is not None else None
     if signature is None or not links.token_matches(signature, token, purpose):
         return None
     return signature
-
-
-def was_erased(token: str) -> bool:
-    signature_id = links.parse_token(token)
-    signature = db.session.get(Signature, signature_id) if signature_id else None
-    return signature is not None and signature.erased_at is not None
 
 
 def is_expired(signature: Signature) -> bool:

@@ -91,16 +91,18 @@ def recipients_query(campaign_id: int):
 def update_mail(
     content: CampaignContent, signature: Signature, update: CampaignUpdate
 ) -> mail.Mail:
-    manage = links.make_token(signature, "manage")
     language = signature.language
-    unsubscribe_url = links.external_url("petition.unsubscribe", language, slug=content.slug,
-                                         token=manage)  # fmt: skip
+    # The header carries the unsubscribe-only token: providers fetch it, forwards keep it.
+    unsubscribe_url = links.external_url(
+        "petition.unsubscribe", language, slug=content.slug,
+        token=links.make_token(signature, "unsubscribe"),
+    )  # fmt: skip
     message = mail.render_mail(
         "update", update.language, to=crypto.decrypt(signature.email_enc),
         name=crypto.decrypt(signature.name_enc), campaign_title=content.text(update.language).title,
         update_title=update.title, body=update.body, unsubscribe_url=unsubscribe_url,
         withdraw_url=links.external_url("petition.withdraw", language, slug=content.slug,
-                                        token=manage),
+                                        token=links.make_token(signature, "withdraw")),
         page_url=links.external_url("petition.campaign_page", language, slug=content.slug),
     )  # fmt: skip
     message.headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"

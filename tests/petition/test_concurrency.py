@@ -46,7 +46,7 @@ class Session:
     def open_form(self) -> None:
         with self.opener.open(f"{self.base}/{SLUG}/", timeout=30) as response:
             self.form = hidden_fields(response.read().decode())
-        assert self.form.get("csrf_token") and self.form.get("started")
+        assert self.form.get("started") and "csrf_token" not in self.form
 
     def submit(self, email: str) -> tuple[int, str]:
         data = {**self.form, "name": "Same Person", "email": email, "country": "FR"}
