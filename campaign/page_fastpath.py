@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 
 from flask import request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.http import parse_cookie, parse_etags
 
 from .services import page_cache
@@ -26,9 +27,27 @@ SKIP_HEADERS = {"set-cookie", "date"}
 
 
 def offer(seconds: int) -> None:
-    """Let the fast path keep this request's response (a 200 GET) for `seconds`."""
+    """Mark this response as the same for every visitor, and let the fast path keep
+    it (a 200 GET) for `seconds`."""
+    request.environ["campaign.shared_page"] = True
     if seconds > 0:
         request.environ["campaign.fastpath.seconds"] = seconds
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask adds `Vary: Cookie` whenever anything touched the session, and
+    Flask-Login touches it on every request. A page marked shared by `offer()` is
+    the same whatever the cookie, so it keeps the `Vary` its view and hooks set
+    (a shared cache would otherwise keep one copy per visitor)."""
+
+    def save_session(self, app, session, response) -> None:
+        vary = response.headers.get("Vary")
+        super().save_session(app, session, response)
+        if request.environ.get("campaign.shared_page"):
+            if vary is None:
+                response.headers.pop("Vary", None)
+            else:
+                response.headers["Vary"] = vary
 
 
 def request_key(environ: dict) -> tuple:

@@ -9,7 +9,7 @@ from campaign import create_app
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
 from campaign.services import counting, links
-from tests.conftest import SLUG, hidden_fields, sign, sign_data
+from tests.conftest import SLUG, hidden_fields, sign
 from tests.conftest import test_config as make_config
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from flask import (
     abort,
@@ -149,7 +150,10 @@ def campaign_page(slug: str):
 @bp.get("/<slug>")
 def campaign_page_without_slash(slug: str):
     load_campaign(slug)
-    return redirect(url_for(".campaign_page", slug=slug, **request.args), 308)
+    # The query is re-encoded, not passed as url_for keywords: `?slug=` or `?_method=`
+    # would collide with url_for's own arguments (a 500 before).
+    query = urlencode(list(request.args.items(multi=True)))
+    return redirect(url_for(".campaign_page", slug=slug) + (f"?{query}" if query else ""), 308)
 
 
 @bp.post("/<slug>/sign")

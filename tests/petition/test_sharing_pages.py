@@ -139,7 +139,7 @@ def test_utm_source_is_accepted(client, app):
 
 
 def test_thank_you_page_gives_referral_share_links(client, app, mailbox):
-    from tests.conftest import deliver, sign_data
+    from tests.conftest import deliver
 
     sign(client, email="sharer@example.org")
     deliver(app)

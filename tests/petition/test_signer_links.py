@@ -72,7 +72,8 @@ def test_data_copy_refuses_other_tokens_and_dies_with_the_signature(client, app)
     signature = db.session.scalars(select(Signature)).one()
     data = links.make_token(signature, "data")
     for other in ("confirm", "withdraw", "unsubscribe"):  # wrong purpose
-        assert client.get(f"/{SLUG}/my-data/{links.make_token(signature, other)}").status_code == 404
+        wrong = links.make_token(signature, other)
+        assert client.get(f"/{SLUG}/my-data/{wrong}").status_code == 404
     tampered = data[:-1] + ("1" if data[-1] == "0" else "0")
     assert client.get(f"/{SLUG}/my-data/{tampered}").status_code == 404
     assert client.get(f"/{SLUG}/my-data/nonsense").status_code == 404

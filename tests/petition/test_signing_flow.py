@@ -7,7 +7,7 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature, SignatureStatus
 from campaign.services import counting
-from tests.conftest import SLUG, deliver, hidden_fields, sign, sign_data
+from tests.conftest import SLUG, deliver, sign, sign_data
 
 
 def count(client) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import Campaign, NameToken, OutboxMessage, Signature, SignatureStatus
 from campaign.services import counting, crypto, links, privacy
-from tests.conftest import SLUG, sign, sign_data
+from tests.conftest import SLUG, sign
 
 
 def use_keys(app, keys: list[str]) -> None:
