@@ -61,6 +61,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(petition_bp)
 
     from .commands import register_commands
+    from .services import updates
+
+    # The mail worker expands published updates into outbox rows (services/mail.py).
+    app.extensions["campaign.outbox_preparers"] = [updates.expand_published]
 
     register_commands(app)
 
