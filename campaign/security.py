@@ -8,6 +8,7 @@ Also the cross-site check for the public forms, which carry no session token.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, request
@@ -26,6 +27,8 @@ def allow_framing() -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.after_request(signer_link_headers)
+
     @app.after_request
     def security_headers(response):
         framing = request.environ.get("campaign.allow_framing", False)
@@ -98,6 +101,20 @@ def cross_site_verdict(*, secret_url: bool = False) -> str | None:
     if referer:
         return None if _origin_of(referer) in trusted_origins() else "referer"
     return None
+
+
+# The routes of the links mailed to signers: /<slug>/<purpose>/<token>.
+SIGNER_LINK = re.compile(r"^/[^/]+/(?:confirm|withdraw|my-data|unsubscribe)/")
+
+
+def signer_link_headers(response):
+    """Every answer on a mailed-link URL (pages, POST results, redirects and errors
+    alike, a 405 included): never stored by a cache or the browser, never sent on as
+    a Referer, since the URL is the signer's key."""
+    if SIGNER_LINK.match(request.path):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def refuse_cross_site() -> None:

@@ -84,6 +84,39 @@ def test_data_copy_refuses_other_tokens_and_dies_with_the_signature(client, app)
     assert "gone@example.org" not in response.get_data(as_text=True)
 
 
+def test_every_signer_link_page_is_no_store_and_no_referrer(client, app, mailbox):
+    """Before, the confirm page had no `Cache-Control: no-store` and sent
+    `Referrer-Policy: strict-origin-when-cross-origin`. Walk every page a mail link
+    reaches, its POST result, the redirect and the dead-link answer."""
+    sign(client, email="walk@example.org", contact_consent="y")
+    deliver(app)
+    [message] = mailbox.to("walk@example.org")
+    local = {kind: mailbox.links(message, kind)[0].replace("http://petition.test", "")
+             for kind in ("confirm", "withdraw", "my-data")}  # fmt: skip
+    signature = db.session.scalars(select(Signature)).one()
+    unsubscribe = f"/en/{SLUG}/unsubscribe/{links.make_token(signature, 'unsubscribe')}"
+    confirmed = client.post(local["confirm"])
+    responses = {
+        "confirm GET": client.get(local["confirm"]),
+        "confirm POST (redirect)": confirmed,
+        "confirm result": client.get(confirmed.headers["Location"]),
+        "my-data GET": client.get(local["my-data"]),
+        "my-data JSON": client.get(local["my-data"] + "?format=json"),
+        "unsubscribe GET": client.get(unsubscribe),
+        "unsubscribe POST": client.post(unsubscribe),
+        "withdraw GET": client.get(local["withdraw"]),
+        "withdraw POST": client.post(local["withdraw"]),
+        "dead withdraw link": client.get(local["withdraw"]),
+        "dead confirm link": client.get(local["confirm"]),
+        "forged my-data link": client.get(f"/{SLUG}/my-data/1-{'0' * 40}"),
+        "wrong method": client.put(local["confirm"]),
+    }
+    assert confirmed.status_code == 303 and responses["withdraw POST"].status_code == 200
+    for name, response in responses.items():
+        assert response.headers.get("Cache-Control") == "no-store", name
+        assert response.headers.get("Referrer-Policy") == "no-referrer", name
+
+
 def test_forged_link_does_not_reveal_erased_ids(client, app):
     """A forger who tries ids gets one answer whether an id is unknown, erased or
     withdrawn: before, an erased id gave 410 and an unknown one 404."""
