@@ -8,8 +8,8 @@ PostgreSQL database of its own that it drops at the end) and measures with wrk:
 * on SQLite and PostgreSQL: campaign page GET, sign POST, confirm POST (each with
   zero errors and zero lost, checked row by row against the database), page
   latency at 0 and at 1,000,000 signatures, the page GET through nginx's cache
-  configured as docs/deploy.md says (SQLite run, when nginx is installed), CSV export of 100,000 and 1,000,000
-  rows against sqlite3 -csv / psql \\copy, and mail delivery to aiosmtpd;
+  configured as docs/deploy.md says (SQLite run, when nginx is installed), CSV export
+  of 100,000 and 1,000,000 rows against sqlite3 -csv / psql \\copy, and mail delivery to aiosmtpd;
 * on PostgreSQL with Redis: signing through one app instance and through two.
 
 Results go to bench/results/<date>.json; bench/report.py turns every results file

@@ -71,8 +71,8 @@ def spend(token: str) -> bool:
     """Mark the token used; False if it already was (within its lifetime)."""
     key = hashlib.sha256(token.encode()).hexdigest()[:32]
     seconds = max_age() + 60
-    strategy = getattr(limiter, "limiter", None)
-    if strategy is not None and limiter.enabled:
+    if limiter.enabled and current_app.config.get("RATELIMIT_ENABLED", True):
+        strategy = limiter.limiter  # as abuse.over_limit: only once the limiter is set up
         prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "campaign"
         try:  # one hit allowed per token lifetime, counted in the shared storage
             return strategy.hit(RateLimitItemPerSecond(1, seconds), prefix, "embed-token", key)

@@ -122,6 +122,27 @@ def test_replayed_embed_token_is_refused(app):
     assert app.config["EMBED_TOKEN_SECONDS"] <= 30 * 60  # short-lived by default
 
 
+def test_replayed_embed_token_is_refused_through_the_shared_limit_storage(app_config):
+    """With rate limits on, the spent token is kept in their storage (Redis when set),
+    which every instance shares."""
+    import os
+
+    from campaign import create_app
+    from tests.conftest import TEST_REDIS_URL, require
+
+    require(bool(TEST_REDIS_URL), "TEST_REDIS_URL is not set")
+    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_SIGN="1000 per minute",
+                      RATELIMIT_STORAGE_URI=TEST_REDIS_URL,
+                      RATELIMIT_KEY_PREFIX=f"test-embed-{os.getpid()}-{id(app_config)}")
+    one, two = create_app(app_config), create_app(app_config)  # two instances
+    with one.app_context():
+        data = embed_form(one.test_client(), email="shared@example.org")
+        assert one.test_client().post(f"/{SLUG}/sign", data=data).status_code == 303
+    with two.app_context():
+        replay = two.test_client().post(f"/{SLUG}/sign", data=data)
+    assert replay.status_code == 400
+
+
 def test_the_normal_form_needs_no_session_token_but_a_same_site_post(client, app):
     from tests.conftest import sign_data
 
