@@ -22,6 +22,7 @@ from ..services import abuse, counting, page_cache, privacy, public, signing
 from ..services.campaigns import campaign_ref, current_goal
 from ..services.content import CampaignContent, library
 from ..services.links import make_token as signer_link_token
+from ..services.links import referral_code as signer_referral_code
 from ..services.signing import SignatureInput, SigningError
 from . import bp, embedding
 from .forms import (
@@ -268,6 +269,7 @@ def confirm(slug: str, token: str):
         text=content.text(current_language()),
         state=result.state,
         signature=result.signature,
+        referral_code=signer_referral_code(result.signature) if result.signature else None,
         token=token,
     ), CONFIRM_STATUS.get(result.state, 200)
 

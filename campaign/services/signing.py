@@ -9,7 +9,6 @@ form to find out whether an address has signed.
 from __future__ import annotations
 
 import hashlib
-import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
@@ -172,6 +171,7 @@ def sign(
         return SignOutcome(None, repeat=False, dropped=True)
     campaign = campaign_ref(content)  # cached: no SELECT of the campaign per signature
     key = dedup_key(email.canonical)
+    nonce, referrer = links.new_nonce(), clean_code(data.referrer_code)
     signature = Signature(
         campaign_id=campaign.id,
         status=SignatureStatus.PENDING,
@@ -190,10 +190,11 @@ def sign(
             data.language, data.consent_public_text, data.consent_contact_text
         ),
         source=clean_source(data.source),
-        referrer_code=clean_code(data.referrer_code),
-        referral_code=secrets.token_urlsafe(9),
+        # Keyed hashes only: a dump must not show who recruited whom (links.py).
+        referrer_code=links.referrer_hash(referrer) if referrer else None,
+        referral_code=links.own_referral_hash(nonce),
         ip_hash=crypto.ip_hash(data.ip),
-        link_nonce=links.new_nonce(),
+        link_nonce=nonce,
         flagged=flag_reason is not None,
         flag_reason=flag_reason,
         created_at=utcnow(),
