@@ -213,13 +213,6 @@ def ip_and_petition() -> str:
     return f"{get_remote_address()}/{(request.view_args or {}).get('slug', '')}"
 
 
-def private_page(response):
-    """Pages reached by a signer's secret link: never cached, never sent as Referer."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
-
-
 @bp.get("/<slug>/check-inbox")
 def check_inbox(slug: str, form: ResendForm | None = None, status: int = 200):
     content = load_campaign(slug)
@@ -285,7 +278,7 @@ def dead_link_page(content: CampaignContent, template: str):
     withdrawn, so a forged link tells a prober nothing about who signed."""
     page = render_template(template, campaign=content, text=content.text(current_language()),
                            state="invalid")  # fmt: skip
-    return private_page(current_app.make_response((page, 404)))
+    return page, 404  # no-store, no-referrer: security.signer_link_headers
 
 
 @bp.route("/<slug>/withdraw/<token>", methods=["GET", "POST"])
@@ -305,7 +298,7 @@ def withdraw(slug: str, token: str):
         "petition/withdraw.html", campaign=content, text=content.text(current_language()),
         state=state, token=token, data_token=data_token,
     )  # fmt: skip
-    return private_page(current_app.make_response(page))
+    return page
 
 
 @bp.get("/<slug>/my-data/<token>")
@@ -323,14 +316,14 @@ def my_data(slug: str, token: str):
             json.dumps(copy, ensure_ascii=False, indent=2), mimetype="application/json"
         )
         response.headers["Content-Disposition"] = f'attachment; filename="{slug}-my-data.json"'
-        return private_page(response)
+        return response
     from ..services.validation import country_name
 
     page = render_template("petition/my_data.html", campaign=content, text=text, state="ok",
                            data=copy, token=token,
                            withdraw_token=signer_link_token(signature, "withdraw"),
                            country=country_name(copy["country"], current_language()))  # fmt: skip
-    return private_page(current_app.make_response(page))
+    return page
 
 
 @bp.route("/<slug>/unsubscribe/<token>", methods=["GET", "POST"])
@@ -349,7 +342,7 @@ def unsubscribe(slug: str, token: str):
         "petition/unsubscribe.html", campaign=content, text=content.text(current_language()),
         state=state, token=token,
     )  # fmt: skip
-    return private_page(current_app.make_response(page))
+    return page
 
 
 @bp.get("/privacy")
