@@ -128,6 +128,7 @@ def measurements(run: dict) -> list[str]:
 
     for label, keys, rate, unit in (
         ("Campaign page GET", ("get",), "rps", "req/s"),
+        ("Campaign page GET through nginx's cache", ("get_nginx",), "rps", "req/s"),
         ("Sign POST", ("sign",), "signatures_per_s", "sig/s"),
         ("Confirm POST", ("confirm",), "confirmations_per_s", "conf/s"),
     ):

@@ -7,9 +7,10 @@ PostgreSQL database of its own that it drops at the end) and measures with wrk:
   same gunicorn settings as the app;
 * on SQLite and PostgreSQL: campaign page GET, sign POST, confirm POST (each with
   zero errors and zero lost, checked row by row against the database), page
-  latency at 0 and at 1,000,000 signatures, CSV export of 100,000 and 1,000,000
-  rows against sqlite3 -csv / psql \\copy, the delivery pack (PDF) naming 100,000
-  signers (SQLite), and mail delivery to aiosmtpd;
+  latency at 0 and at 1,000,000 signatures, the page GET through nginx's cache
+  configured as docs/deploy.md says (SQLite run, when nginx is installed), CSV export
+  of 100,000 and 1,000,000 rows against sqlite3 -csv / psql \\copy, the delivery pack
+  (PDF) naming 100,000 signers (SQLite), and mail delivery to aiosmtpd;
 * on PostgreSQL with Redis: signing through one app instance and through two.
 
 Results go to bench/results/<date>.json; bench/report.py turns every results file
@@ -194,7 +195,9 @@ def summary(result: dict, rate_key: str = "rps") -> dict:
 
 
 def visitor(base: str, path: str) -> dict[str, str]:
-    """A session cookie, its CSRF token and a `started` stamp, as a browser gets them."""
+    """The sign form's `started` stamp, as a browser gets it. The public page sets no
+    cookie and carries no CSRF token (docs/SECURITY.md, "Public forms"); wrk's POSTs
+    send no Origin or Sec-Fetch-Site, like any non-browser client, and are accepted."""
     with urllib.request.urlopen(base + path, timeout=10) as response:
         html = response.read().decode()
         cookies = response.headers.get_all("Set-Cookie") or []
@@ -204,10 +207,48 @@ def visitor(base: str, path: str) -> dict[str, str]:
         name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
         if 'type="hidden"' in tag and name and value:
             hidden[name.group(1)] = value.group(1)
-    if not (hidden.get("csrf_token") and hidden.get("started") and cookie):
+    if not hidden.get("started"):
         raise RuntimeError("could not read the sign form's hidden fields")
-    return {"BENCH_COOKIE": cookie, "BENCH_CSRF": hidden["csrf_token"],
+    return {"BENCH_COOKIE": cookie, "BENCH_CSRF": hidden.get("csrf_token", ""),
             "BENCH_STARTED": hidden["started"]}  # fmt: skip
+
+
+@contextmanager
+def nginx_in_front(app_url: str, work: Path):
+    """nginx with docs/deploy.md's configuration in front of `app_url` (or None if nginx
+    is missing): the page through a real shared cache."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(binary).exists():
+        yield None
+        return
+    block = re.search(r"```nginx\n(.*?)```", (ROOT / "docs" / "deploy.md").read_text(), re.S)
+    tmp, port = work / "nginx", free_port()
+    for name in ("logs", "client", "proxy", "cache"):
+        (tmp / name).mkdir(parents=True, exist_ok=True)
+    site = (block.group(1).replace("/var/cache/nginx/petition", str(tmp / "cache"))
+            .replace("server 127.0.0.1:8000;", f"server {app_url.split('//')[1]};")
+            .replace("listen 80;", f"listen 127.0.0.1:{port};")
+            .replace("/srv/petition/static/", f"{ROOT / 'static'}/"))  # fmt: skip
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (tmp / "nginx.conf").write_text(
+        f"{user}worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/logs/error.log;\n"
+        f"events {{ worker_connections 1024; }}\nhttp {{ access_log off; "
+        f"client_body_temp_path {tmp}/client; proxy_temp_path {tmp}/proxy;\n{site}\n}}\n"
+    )
+    process = subprocess.Popen([binary, "-p", str(tmp), "-c", str(tmp / "nginx.conf"),
+                                "-g", "daemon off;"])  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 # --- the app in-process (migrations, checks, tokens, mail) ------------------------
@@ -498,6 +539,11 @@ def bench_database(name: str, database_url: str, settings, work: Path, results: 
         out["latency_0"] = summary(wrk(server.url + page, "get", seconds=5, connections=1))
         log(f"{name}: campaign page GET")
         out["get"] = summary(wrk(server.url + page, "get"))
+        if name == "sqlite":  # the same page through nginx's cache (docs/deploy.md)
+            with nginx_in_front(server.url, work) as cached:
+                if cached:
+                    log(f"{name}: campaign page GET through nginx")
+                    out["get_nginx"] = summary(wrk(cached + page, "get"))
         log(f"{name}: {out['get']['rps']} req/s; sign POST")
         before = count_rows(database_url)
         form = visitor(server.url, page)

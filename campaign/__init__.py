@@ -64,9 +64,20 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(petition_bp)
 
     from .commands import register_commands
+    from .services import updates
+
+    # The mail worker expands published updates into outbox rows (services/mail.py).
+    app.extensions["campaign.outbox_preparers"] = [updates.expand_published]
 
     register_commands(app)
 
+    from . import page_fastpath
+    from .services import page_cache
+
+    # Innermost of the three: it sees the request as Flask will (proxy headers applied,
+    # language prefix moved to SCRIPT_NAME), and answers cached public pages itself.
+    app.wsgi_app = page_fastpath.PublicPageMiddleware(app.wsgi_app, page_cache.responses(app))
+    app.session_interface = page_fastpath.SessionInterface()
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -84,7 +84,7 @@ class Config:
         self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;50 per hour")
         self.RATELIMIT_API = os.environ.get("RATELIMIT_API", "120 per minute")
         self.API_CACHE_SECONDS = env_int("API_CACHE_SECONDS", 30)
-        self.EMBED_TOKEN_SECONDS = env_int("EMBED_TOKEN_SECONDS", 2 * 3600)
+        self.EMBED_TOKEN_SECONDS = env_int("EMBED_TOKEN_SECONDS", 30 * 60)
         self.MIN_FORM_SECONDS = env_int("MIN_FORM_SECONDS", 3)
         self.BLOCKED_EMAIL_DOMAINS = env_list("BLOCKED_EMAIL_DOMAINS")
         self.ALLOWED_EMAIL_DOMAINS = env_list("ALLOWED_EMAIL_DOMAINS")

@@ -97,14 +97,18 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def remember_language(response):
+        # A page shared by every visitor (Cache-Control: public) sets no cookie: a
+        # shared cache would not store it, and a plain visit should leave no trace.
+        shared = response.cache_control.public
         chosen = request.environ.get("campaign.language_chosen")
-        if chosen and request.cookies.get(COOKIE) != chosen:
+        if chosen and request.cookies.get(COOKIE) != chosen and not shared:
             response.set_cookie(
                 COOKIE, chosen, max_age=365 * 86400, samesite="Lax", httponly=True,
                 secure=app.config["SESSION_COOKIE_SECURE"],
             )  # fmt: skip
-        response.vary.add("Accept-Language")
-        response.vary.add("Cookie")
+        if not (shared and url_language()):  # a URL prefix alone decides the language
+            response.vary.add("Accept-Language")
+            response.vary.add("Cookie")
         return response
 
     @app.context_processor

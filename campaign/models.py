@@ -265,3 +265,28 @@ class CampaignUpdate(db.Model):
     author_id: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     emailed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The publish (form submission) it came from (migration 0004_links).
+    publication_id: Mapped[int | None] = mapped_column(
+        ForeignKey("update_publications.id"), index=True
+    )
+
+
+class UpdatePublication(db.Model):
+    """One press of "Publish" on the updates form: its updates (one per language) and
+    the state of their mailing, which the mail worker expands in batches.
+
+    `publish_key` is the form's one-time nonce: a double-clicked (or resent) form
+    carries the same key, and UNIQUE makes the second publish a no-op.
+    """
+
+    __tablename__ = "update_publications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    publish_key: Mapped[str] = mapped_column(String(64), unique=True)
+    send_mail: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The last signature id queued: the worker's keyset cursor, so expansion resumes.
+    mail_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    mails_queued: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    mail_done_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -2,11 +2,17 @@
 
 Pages load nothing from other origins, run no inline script, and refuse to be
 framed, except the embed page, which allows the origins in EMBED_ALLOWED_ORIGINS.
+
+Also the cross-site check for the public forms, which carry no session token.
 """
 
 from __future__ import annotations
 
-from flask import Flask, request
+import re
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, current_app, request
+from flask_babel import gettext as _
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -21,6 +27,8 @@ def allow_framing() -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.after_request(signer_link_headers)
+
     @app.after_request
     def security_headers(response):
         framing = request.environ.get("campaign.allow_framing", False)
@@ -40,3 +48,83 @@ def init_app(app: Flask) -> None:
                 "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
             )
         return response
+
+
+# --- cross-site POSTs to the public forms ----------------------------------------------
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def _origin_of(url: str) -> str | None:
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def trusted_origins() -> set[str]:
+    """This site's origins: the one the request was made to, and BASE_URL's."""
+    origins = {request.host_url.rstrip("/").lower()}
+    base = _origin_of(current_app.config.get("BASE_URL", ""))
+    if base:
+        origins.add(base)
+    return origins
+
+
+def cross_site_verdict(*, secret_url: bool = False) -> str | None:
+    """Why this unsafe request must be refused as cross-site, or None to accept it.
+
+    The rule (docs/SECURITY.md, "Public forms"), in order:
+    1. `Sec-Fetch-Site` (every current browser sends it): accept `same-origin` and
+       `none` (typed, bookmarked); refuse `same-site` and `cross-site`.
+    2. Else `Origin`: accept only one of this site's origins. `null` is refused,
+       except on a `secret_url` (a mailed link's page): those pages send
+       `Referrer-Policy: no-referrer`, which makes a browser send `Origin: null` on
+       their own POST, and their URL's token is itself the secret a forger lacks.
+    3. Else `Referer`: accept only a URL on one of this site's origins.
+    4. None of the three: accept. Browsers send at least one on a POST, so such a
+       request comes from a program (or a mail provider's one-click unsubscribe),
+       which could have sent any header it liked; CSRF is an attack through a
+       victim's browser, and that browser always says where the request came from.
+    """
+    if request.method in SAFE_METHODS:
+        return None
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site:
+        return None if fetch_site in ("same-origin", "none") else f"sec-fetch-site={fetch_site}"
+    origin = request.headers.get("Origin")
+    if origin:
+        if origin == "null" and secret_url:
+            return None
+        return None if origin.lower() in trusted_origins() else "origin"
+    referer = request.headers.get("Referer")
+    if referer:
+        return None if _origin_of(referer) in trusted_origins() else "referer"
+    return None
+
+
+# The routes of the links mailed to signers: /<slug>/<purpose>/<token>.
+SIGNER_LINK = re.compile(r"^/[^/]+/(?:confirm|withdraw|my-data|unsubscribe)/")
+
+
+def signer_link_headers(response):
+    """Every answer on a mailed-link URL (pages, POST results, redirects and errors
+    alike, a 405 included): never stored by a cache or the browser, never sent on as
+    a Referer, since the URL is the signer's key."""
+    if SIGNER_LINK.match(request.path):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def refuse_cross_site() -> None:
+    """A before_request hook for blueprints whose forms are public (no session token).
+
+    Runs before the view, so a refused request writes nothing.
+    """
+    secret_url = bool(request.view_args and "token" in request.view_args)
+    if cross_site_verdict(secret_url=secret_url) is not None:
+        abort(403, description=_(
+            "This form was sent from another website, so we did not accept it. If you "
+            "meant to sign, open the petition on our site and send the form from there."
+        ))  # fmt: skip

@@ -65,12 +65,6 @@ def asset_url(filename: str) -> str:
     return f"{root}/static/{filename}?v={version}"
 
 
-def library_has(slug: str) -> bool:
-    from .services.content import library
-
-    return library().get(slug) is not None
-
-
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["asset_url"] = asset_url
     app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", 0)
@@ -92,12 +86,7 @@ def init_app(app: Flask) -> None:
         return jsonify(status="ok", database="ok")
 
     @app.errorhandler(CSRFError)
-    def csrf_error(error):
-        if request.endpoint == "petition.sign" and library_has(request.view_args["slug"]):
-            # Keep what the signer typed: show the form again with a fresh token.
-            from .petition.routes import resubmit_after_csrf_failure
-
-            return resubmit_after_csrf_failure(request.view_args["slug"])
+    def csrf_error(error):  # the admin's forms: the public ones carry no session token
         return error_response(
             400, _("Your form expired or came from another site. Please go back, reload the "
                    "page and try again.")  # fmt: skip

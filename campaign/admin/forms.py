@@ -78,6 +78,8 @@ class ExportForm(FlaskForm):
 
 class UpdateForm(FlaskForm):
     send = BooleanField(_l("Email it to signers who agreed to hear from us"), default=True)
+    # One per form shown: a double click or a resent form publishes once.
+    publish_key = HiddenField(validators=[DataRequired(), Length(max=64)])
 
 
 def add_update_fields(languages: list[str]) -> type[UpdateForm]:

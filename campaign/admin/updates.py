@@ -18,6 +18,8 @@ def updates_page(slug: str):
     content, row = campaign_or_404(slug)
     languages = list(content.languages)
     form = add_update_fields(languages)()
+    if not form.is_submitted():
+        form.publish_key.data = updates.new_publish_key()  # one publish per form shown
     error, status = None, 200
     if form.validate_on_submit():
         texts = {
@@ -25,12 +27,18 @@ def updates_page(slug: str):
             for lang in languages
         }
         try:
-            _posted, queued = updates.post(content, row, texts, author_id=current_user.user.id,
-                                           send=form.send.data)  # fmt: skip
+            _posted, fresh = updates.post(content, row, texts, author_id=current_user.user.id,
+                                          send=form.send.data,
+                                          publish_key=form.publish_key.data)  # fmt: skip
         except updates.UpdateError as exc:
             error, status = str(exc), 422
         else:
-            flash(_("The update is published; %(n)d mails are queued.", n=queued))
+            if not fresh:
+                flash(_("This update was already published; nothing was sent twice."))
+            elif form.send.data:
+                flash(_("The update is published; its mails are being queued."))
+            else:
+                flash(_("The update is published."))
             return redirect(url_for("admin.updates_page", slug=slug), 303)
     elif form.is_submitted():
         status = 422

@@ -2,6 +2,14 @@
 
 from flask import Blueprint
 
+from ..extensions import csrf
+from ..security import refuse_cross_site
+
 bp = Blueprint("petition", __name__, template_folder="../../templates/petition")
+# The public forms change nothing a session owns, so they carry no session token
+# (and the campaign page sets no cookie): cross-site posts are refused by where the
+# browser says they came from instead (docs/SECURITY.md, "Public forms").
+bp.before_request(refuse_cross_site)
+csrf.exempt(bp)
 
 from . import reach, routes  # noqa: E402,F401  (reach: share, QR code, flyer, embed)

@@ -1,36 +1,43 @@
-"""CSRF protection for the sign form when it is embedded in a partner's iframe.
+"""The embed form's own token, for the sign form inside a partner's iframe.
 
-The normal form uses Flask-WTF's token, which lives in the session cookie. That
-cookie is SameSite=Lax, and browsers do not send Lax cookies with a POST made from
-a cross-site iframe, so the session token can never match there. The embed form
-therefore carries its own token instead:
+Public forms are protected from cross-site posting by the origin check
+(security.refuse_cross_site); a POST from our iframe is same-origin, so it passes
+that too. The embed form additionally carries a token, which is:
 
 * signed with SECRET_KEY (itsdangerous), so it cannot be forged;
 * bound to the campaign slug and to the form's `started` stamp, so a token lifted
   from one form does not validate another campaign's or another rendering's post;
-* short-lived (EMBED_TOKEN_SECONDS, two hours by default).
+* short-lived (EMBED_TOKEN_SECONDS, 30 minutes by default: long enough to fill
+  the form, not a bearer pass for an afternoon);
+* single-use: the first post that presents it spends it (in the rate-limit
+  storage, Redis when REDIS_URL is set, so every instance sees it), and a second
+  post with the same token is refused. A form shown again after an error gets a
+  new token.
 
-It needs no cookie at all, so it works in any browser's iframe on any origin. What
-CSRF protects here is the integrity of the count (no blind cross-site posting
-without first loading our form); the signer still has to confirm by email, and the
-abuse checks (rate limits, honeypot, timing) apply to embed posts like any other.
-A post without a valid embed token falls back to the session token, so a forged
-post is refused either way.
+It needs no cookie at all, so it works in any browser's iframe on any origin.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import secrets
+import threading
+import time
 
 from flask import current_app, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from limits import RateLimitItemPerSecond
 
-from ..extensions import csrf
+from ..extensions import limiter
 
+log = logging.getLogger(__name__)
 FIELD = "embed_token"
-DEFAULT_MAX_AGE = 2 * 3600
+DEFAULT_MAX_AGE = 30 * 60
+_spent_here: dict[str, float] = {}  # when no shared storage is configured (tests, dev)
+_spent_lock = threading.Lock()
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -42,13 +49,13 @@ def _bind(started: str | None) -> str:
 
 
 def make_token(slug: str, started: str) -> str:
-    return _serializer().dumps({"slug": slug, "form": _bind(started)})
+    # A random part: a form shown again within the same second gets a token of its own.
+    return _serializer().dumps({"slug": slug, "form": _bind(started), "n": secrets.token_hex(4)})
 
 
 def token_is_valid(token: str, slug: str, started: str | None) -> bool:
-    max_age = current_app.config.get("EMBED_TOKEN_SECONDS", DEFAULT_MAX_AGE)
     try:
-        data = _serializer().loads(token, max_age=max_age)
+        data = _serializer().loads(token, max_age=max_age())
     except (BadSignature, SignatureExpired):
         return False
     return (
@@ -56,25 +63,44 @@ def token_is_valid(token: str, slug: str, started: str | None) -> bool:
     )
 
 
+def max_age() -> int:
+    return current_app.config.get("EMBED_TOKEN_SECONDS", DEFAULT_MAX_AGE)
+
+
+def spend(token: str) -> bool:
+    """Mark the token used; False if it already was (within its lifetime)."""
+    key = hashlib.sha256(token.encode()).hexdigest()[:32]
+    seconds = max_age() + 60
+    if limiter.enabled and current_app.config.get("RATELIMIT_ENABLED", True):
+        strategy = limiter.limiter  # as abuse.over_limit: only once the limiter is set up
+        prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "campaign"
+        try:  # one hit allowed per token lifetime, counted in the shared storage
+            return strategy.hit(RateLimitItemPerSecond(1, seconds), prefix, "embed-token", key)
+        except Exception:  # noqa: BLE001 - storage down (Redis): fall back to this process
+            log.warning("rate-limit storage unavailable; embed tokens spent per process")
+    now = time.monotonic()
+    with _spent_lock:
+        for old in [k for k, until in _spent_here.items() if until < now]:
+            del _spent_here[old]
+        if key in _spent_here:
+            return False
+        _spent_here[key] = now + seconds
+        return True
+
+
 class EmbedTokenInvalid(CSRFError):
     """A bad embed token: answered inside the iframe, not with a page that refuses framing."""
 
 
-def check_sign_csrf(slug: str) -> bool:
-    """Validate the sign POST's CSRF token; True if it came from the embed form.
-
-    Raises CSRFError (answered with a 400 page) when neither token is valid.
-    """
+def check_embed_token(slug: str) -> bool:
+    """True if the sign POST came from the embed form, whose token must be valid and
+    unspent; raises EmbedTokenInvalid otherwise. The page's own form has no token."""
     token = request.form.get(FIELD)
-    config = current_app.config
-    if not config.get("WTF_CSRF_ENABLED", True):  # switched off (e.g. load tests)
-        return token is not None
     if token is None:
-        # The page's own form: the session token, as CSRFProtect checks it elsewhere.
-        if config.get("WTF_CSRF_CHECK_DEFAULT", True):
-            csrf.protect()
         return False
-    if not token_is_valid(token, slug, request.form.get("started")):
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):  # switched off (e.g. load tests)
+        return True
+    if not token_is_valid(token, slug, request.form.get("started")) or not spend(token):
         raise EmbedTokenInvalid(
             _("This form expired or came from another site. Please reload it and try again.")
         )

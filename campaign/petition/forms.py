@@ -83,6 +83,10 @@ class _CatalogTranslations:
 
 class SignForm(FlaskForm):
     class Meta:
+        # No session token: the public forms are guarded by the origin check
+        # (security.refuse_cross_site), so the campaign page needs no session.
+        csrf = False
+
         def get_translations(self, form):
             if not current_app.config.get("WTF_I18N_ENABLED", True):
                 return None
@@ -143,6 +147,9 @@ def seconds_since_started(stamp: str | None) -> float | None:
 
 class ResendForm(FlaskForm):
     """"Send my confirmation email again", on the check-inbox page."""
+
+    class Meta:
+        csrf = False  # guarded by the origin check, like the sign form
 
     email = EmailField(
         _l("Your email address"),

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from flask import (
     abort,
     current_app,
-    make_response,
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import generate_csrf
 
-from ..extensions import csrf, limiter
+from .. import page_fastpath
+from ..extensions import limiter
 from ..i18n import current_language
 from ..services import abuse, counting, page_cache, privacy, public, signing
 from ..services.campaigns import campaign_ref, current_goal
 from ..services.content import CampaignContent, library
+from ..services.links import make_token as signer_link_token
+from ..services.links import referral_code as signer_referral_code
 from ..services.signing import SignatureInput, SigningError
 from . import bp, embedding
 from .forms import (
@@ -107,62 +107,34 @@ def campaign_context(
 
 
 def cached_campaign_page(content: CampaignContent, language: str, count: int, goal: int):
-    """The campaign page from the page cache, with this visitor's token and stamp.
+    """The campaign page, the same bytes for every visitor in a language and count.
 
-    Adds validators (ETag, Last-Modified) and answers 304 when this session's copy
-    is current. The page is `private`: it carries the session's CSRF token, so a
-    shared cache (CDN) must not hand it to anyone else (see docs/deploy.md).
+    No session and no per-visitor token (the sign form is guarded by the origin
+    check), so it is `public`: nginx or a CDN may serve it, and this process's fast
+    path (campaign/page_fastpath.py) answers repeats before Flask runs. The count
+    may lag by COUNT_CACHE_SECONDS (the max-age), and by the stale-while-revalidate
+    window while a shared cache refreshes it.
     """
-    state = content.state()
     key = (
         content.slug, language, request.script_root, request.path,
-        request.query_string, count, goal, state, library().version,
+        request.query_string, count, goal, content.state(), library().version,
     )  # fmt: skip
-    session_field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    had_session = bool(session.get(session_field))
     page = page_cache.get(key)
     if page is None:
         form = new_sign_form(language) if content.accepts_signatures else None
-        html = render_template(
+        page = page_cache.put(key, render_template(
             "petition/campaign.html", **campaign_context(content, language, count, goal, form)
-        )
-        page = page_cache.put(
-            key, html, token=generate_csrf() if form else None,
-            started=form.started.data if form else None,
-        )  # fmt: skip
-    else:
-        html = None  # filled below, unless this session's copy is current
-    response = make_response(html or "", 200)
-    swr = current_app.config.get("PAGE_STALE_SECONDS", 30)
-    response.headers["Cache-Control"] = f"private, max-age=0, stale-while-revalidate={swr}"
-    response.last_modified = int(page.built_at)
-    # Old tokens stay valid only without a time limit; with one, a kept copy may not.
-    validators = current_app.config.get("WTF_CSRF_TIME_LIMIT") is None
-    if validators and had_session:  # only a session's own copy can be current
-        response.set_etag(page_cache.etag(page, session.get(session_field)), weak=True)
-        if request.if_none_match:
-            if request.if_none_match.contains_weak(response.get_etag()[0]):
-                return not_modified(response)
-        elif request.if_modified_since:
-            if int(page.built_at) <= request.if_modified_since.timestamp():
-                return not_modified(response)
-    if html is None:
-        # A closed campaign's page has no form: no token, so no session for its readers.
-        has_form = content.accepts_signatures
-        response.set_data(page_cache.fill(
-            page, token=generate_csrf() if has_form else "",
-            started=stamp_started() if has_form else "",
         ))  # fmt: skip
-    if validators and not had_session:
-        response.set_etag(page_cache.etag(page, session.get(session_field)), weak=True)
-    return response
-
-
-def not_modified(response):
-    response.status_code = 304
-    response.set_data(b"")
-    response.headers.pop("Content-Length", None)
-    return response
+    response = current_app.response_class(page.body, mimetype="text/html")
+    config = current_app.config
+    response.headers["Cache-Control"] = (
+        f"public, max-age={config['COUNT_CACHE_SECONDS']}, "
+        f"stale-while-revalidate={config['PAGE_STALE_SECONDS']}"
+    )
+    response.set_etag(page.etag)  # strong: the bytes are the same for everyone
+    response.last_modified = int(page.built_at)
+    page_fastpath.offer(page_cache.fast_seconds(config))
+    return response.make_conditional(request)
 
 
 @bp.get("/")
@@ -181,14 +153,16 @@ def campaign_page(slug: str):
 @bp.get("/<slug>")
 def campaign_page_without_slash(slug: str):
     load_campaign(slug)
-    return redirect(url_for(".campaign_page", slug=slug, **request.args), 308)
+    # The query is re-encoded, not passed as url_for keywords: `?slug=` or `?_method=`
+    # would collide with url_for's own arguments (a 500 before).
+    query = urlencode(list(request.args.items(multi=True)))
+    return redirect(url_for(".campaign_page", slug=slug) + (f"?{query}" if query else ""), 308)
 
 
 @bp.post("/<slug>/sign")
-@csrf.exempt  # checked first thing below: the session token, or the embed form's token
 def sign(slug: str):
-    try:
-        embed = embedding.check_sign_csrf(slug)
+    try:  # cross-site posts were refused before this view (security.refuse_cross_site)
+        embed = embedding.check_embed_token(slug)
     except embedding.EmbedTokenInvalid as error:
         from .reach import render_embed
 
@@ -197,8 +171,7 @@ def sign(slug: str):
     if not content.accepts_signatures:
         return render_campaign(content, status=409, embed=embed)
     language = current_language()
-    # The embed form carries its own CSRF token (see embedding.py), not the session's.
-    form = SignForm(meta={"csrf": False}) if embed else SignForm()
+    form = SignForm()
     form.set_country_choices(language)
     if not form.validate():
         form.started.data = form.started.data or stamp_started()
@@ -237,17 +210,6 @@ def sign(slug: str):
     return redirect(url_for(".check_inbox", slug=slug, **({"embed": 1} if embed else {})), 303)
 
 
-def resubmit_after_csrf_failure(slug: str):
-    """The session expired (or cookies are off): ask to press Sign again, nothing lost."""
-    content = load_campaign(slug)
-    form = SignForm(meta={"csrf": False})
-    form.set_country_choices(current_language())
-    form.validate()
-    form.form_errors.append(_("Your form expired. Please check your details and press Sign again."))
-    form.started.data = form.started.data or stamp_started()
-    return render_campaign(content, form, 400)
-
-
 def config_limit(name: str):
     """A Flask-Limiter limit read from the config at request time."""
     return lambda: current_app.config[name]
@@ -255,13 +217,6 @@ def config_limit(name: str):
 
 def ip_and_petition() -> str:
     return f"{get_remote_address()}/{(request.view_args or {}).get('slug', '')}"
-
-
-def private_page(response):
-    """Pages reached by a signer's secret link: never cached, never sent as Referer."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 @bp.get("/<slug>/check-inbox")
@@ -314,11 +269,13 @@ def confirm(slug: str, token: str):
         text=content.text(current_language()),
         state=result.state,
         signature=result.signature,
+        referral_code=signer_referral_code(result.signature) if result.signature else None,
         token=token,
         preview=signing.preview(result.signature) if pending else None,
     )
-    # It shows the submission's name and comment: never cached, never sent as Referer.
-    return private_page(current_app.make_response((page, CONFIRM_STATUS.get(result.state, 200))))
+    # It shows the submission's name and comment: security.signer_link_headers makes it
+    # no-store and no-referrer, as every mailed-link URL.
+    return page, CONFIRM_STATUS.get(result.state, 200)
 
 
 @bp.post("/<slug>/confirm/<token>/discard")
@@ -329,41 +286,41 @@ def discard(slug: str, token: str):
     done = signing.discard(content, token)
     page = render_template("petition/discarded.html", campaign=content,
                            text=content.text(current_language()), done=done)  # fmt: skip
-    return private_page(current_app.make_response((page, 200 if done else 404)))
+    return page, 200 if done else 404
 
 
-def signer_from_link(slug: str, token: str):
-    """The signature a mailed manage link (withdraw, my-data, unsubscribe) names, or None."""
-    signature = signing.find_by_token(token, "manage")
+def signer_from_link(slug: str, token: str, purpose: str):
+    """The signature a mailed link names for this purpose (withdraw, data, unsubscribe)."""
+    signature = signing.find_by_token(token, purpose)
     return signature if signature is not None and signature.campaign.slug == slug else None
 
 
-def dead_link_page(content: CampaignContent, token: str, template: str):
-    """A manage link that matches nothing: 410 if its signature was erased (every link
-    to it stops matching), else 404."""
-    gone = signing.was_erased(token)
+def dead_link_page(content: CampaignContent, template: str):
+    """Any link that matches nothing: one 404, whether its id is unknown, erased or
+    withdrawn, so a forged link tells a prober nothing about who signed."""
     page = render_template(template, campaign=content, text=content.text(current_language()),
-                           state="gone" if gone else "invalid")  # fmt: skip
-    return private_page(current_app.make_response((page, 410 if gone else 404)))
+                           state="invalid")  # fmt: skip
+    return page, 404  # no-store, no-referrer: security.signer_link_headers
 
 
 @bp.route("/<slug>/withdraw/<token>", methods=["GET", "POST"])
 @limiter.limit(config_limit("RATELIMIT_CONFIRM"))
 def withdraw(slug: str, token: str):
     content = load_campaign(slug)
-    signature = signer_from_link(slug, token)
+    signature = signer_from_link(slug, token, "withdraw")
     if signature is None:
-        return dead_link_page(content, token, "petition/withdraw.html")
+        return dead_link_page(content, "petition/withdraw.html")
     state = "ask"
     if request.method == "POST":
         privacy.withdraw(signature)
         public.forget_public_views()
         state = "done"
+    data_token = signer_link_token(signature, "data") if state == "ask" else None
     page = render_template(
         "petition/withdraw.html", campaign=content, text=content.text(current_language()),
-        state=state, token=token,
+        state=state, token=token, data_token=data_token,
     )  # fmt: skip
-    return private_page(current_app.make_response(page))
+    return page
 
 
 @bp.get("/<slug>/my-data/<token>")
@@ -371,33 +328,33 @@ def withdraw(slug: str, token: str):
 def my_data(slug: str, token: str):
     """The signer's copy of everything held about their signature (from the mailed link)."""
     content = load_campaign(slug)
-    signature = signer_from_link(slug, token)
+    signature = signer_from_link(slug, token, "data")
     text = content.text(current_language())
     if signature is None:
-        return dead_link_page(content, token, "petition/my_data.html")
+        return dead_link_page(content, "petition/my_data.html")
     copy = privacy.data_copy(signature)
     if request.args.get("format") == "json":
         response = current_app.response_class(
             json.dumps(copy, ensure_ascii=False, indent=2), mimetype="application/json"
         )
         response.headers["Content-Disposition"] = f'attachment; filename="{slug}-my-data.json"'
-        return private_page(response)
+        return response
     from ..services.validation import country_name
 
     page = render_template("petition/my_data.html", campaign=content, text=text, state="ok",
                            data=copy, token=token,
+                           withdraw_token=signer_link_token(signature, "withdraw"),
                            country=country_name(copy["country"], current_language()))  # fmt: skip
-    return private_page(current_app.make_response(page))
+    return page
 
 
 @bp.route("/<slug>/unsubscribe/<token>", methods=["GET", "POST"])
-@csrf.exempt  # RFC 8058 one-click: mail clients POST without a CSRF token
 def unsubscribe(slug: str, token: str):
     """GET asks; POST unsubscribes. Idempotent, and it changes nothing but consent."""
     content = load_campaign(slug)
-    signature = signer_from_link(slug, token)
+    signature = signer_from_link(slug, token, "unsubscribe")
     if signature is None:
-        return dead_link_page(content, token, "petition/unsubscribe.html")
+        return dead_link_page(content, "petition/unsubscribe.html")
     state = "ask"
     if request.method == "POST":
         if signature.contact_consent or signature.unsubscribed_at is None:
@@ -407,7 +364,7 @@ def unsubscribe(slug: str, token: str):
         "petition/unsubscribe.html", campaign=content, text=content.text(current_language()),
         state=state, token=token,
     )  # fmt: skip
-    return private_page(current_app.make_response(page))
+    return page
 
 
 @bp.get("/privacy")

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models import COUNT_SHARDS, Campaign, CountShard, Signature, SignatureStatus
+from . import page_cache
 
 
 def create_shards(campaign_id: int) -> None:
@@ -62,6 +63,7 @@ def confirmed_count(campaign_id: int, *, fresh: bool = False) -> int:
 
 def forget_cached_counts() -> None:
     _cache().clear()
+    page_cache.responses().clear()  # finished pages show a count too
 
 
 def counted_in_table(campaign_id: int) -> int:

@@ -334,6 +334,16 @@ def _record_failure(message_id: int, exc: Exception) -> None:
     log.warning("mail %s failed (attempt %s): %s", message_id, attempts, error)
 
 
+def prepare_outbox() -> int:
+    """Run the app's outbox preparers (e.g. `updates.expand_published`, wired in
+    `create_app` so this module imports none of them): work that turns a
+    published thing into outbox rows. Returns the rows they queued."""
+    queued = 0
+    for prepare in current_app.extensions.get("campaign.outbox_preparers", ()):
+        queued += prepare()
+    return queued
+
+
 def work(*, once: bool = False, poll_seconds: float = 1.0, batch: int = 50) -> int:
     """The delivery loop. With `once`, send everything due, then return the number sent."""
     total = 0
@@ -341,13 +351,14 @@ def work(*, once: bool = False, poll_seconds: float = 1.0, batch: int = 50) -> i
     try:
         while True:
             try:
+                prepared = prepare_outbox()
                 sent, _, claimed = deliver_batch(batch, transport)
             except Exception:  # noqa: BLE001 - a worker must survive a database outage
                 log.exception("mail delivery pass failed; retrying")
                 db.session.rollback()
-                sent = claimed = 0
+                sent = claimed = prepared = 0
             total += sent
-            if claimed == 0:
+            if claimed == 0 and prepared == 0:
                 if once:
                     return total
                 transport.close()

@@ -1,19 +1,25 @@
-"""Rendered campaign pages, cached per process, per language and per count.
+"""Rendered public pages, the same bytes for every visitor in a language and count.
 
 Rendering the campaign page is the expensive part of a visit (the sign form alone
-has a ~250-option country list). A spike is many visitors asking for the same
-page, so each worker keeps the rendered HTML keyed by everything the page depends
-on: campaign, language, URL (prefix, path and query), count, goal, state and the
-content version. A count change makes a new key; `PAGE_CACHE_SECONDS` bounds how
-long anything not in the key (say, an organizer's update) can stay stale.
+has a ~250-option country list). The page carries nothing per visitor: no session,
+no CSRF token (the public forms are guarded by the origin check instead, see
+docs/SECURITY.md), and a `started` stamp minted when the page is built. So it can
+be cached whole, here and in any shared cache in front (nginx, a CDN).
 
-The page also carries per-visitor values: the session's CSRF token and the
-signed `started` timestamp. The cached copy holds markers in their place, and
-`fill()` puts this request's values in, so no visitor ever gets another's token.
+Two layers, both per process:
 
-Anything else that differs per visitor (a flash message, "you already signed", a
-signed-in organizer's links) must not be rendered into the cached page: fill it
-per request the same way, or render that page through the uncached path.
+* `get`/`put`: the rendered HTML keyed by everything the page depends on
+  (campaign, language, URL, count, goal, state, content version), with a strong
+  ETag (a hash of the bytes). `PAGE_CACHE_SECONDS` bounds how long anything not in
+  the key (say, an organizer's update) can stay stale.
+* `responses()`: finished responses (status, headers, body) that
+  `campaign.page_fastpath` answers before Flask runs, keyed by the raw request
+  (host, path, query, URL language or the raw inputs of language negotiation). They
+  live `fast_seconds()`, at most COUNT_CACHE_SECONDS, so the count they show lags
+  by no more than the count cache does.
+
+Anything that differs per visitor (a flash message, "you already signed", a
+signed-in organizer's links) must never be rendered into these pages.
 """
 
 from __future__ import annotations
@@ -22,18 +28,25 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import Flask, current_app
 
-TOKEN_MARK = "\x00page-cache:csrf\x00"  # noqa: S105  # nosec B105 - a placeholder
-STARTED_MARK = "\x00page-cache:started\x00"
 MAX_ENTRIES = 512  # bounds memory when query strings vary (share links, utm tags)
 
 
 @dataclass(frozen=True)
 class CachedPage:
-    body: str  # the rendered page, with markers for the per-request values
-    digest: str  # identifies this body; part of the ETag
+    body: bytes  # the rendered page, exactly as sent
+    etag: str  # strong validator: a hash of the body
     built_at: float  # wall-clock seconds, for Last-Modified
+    expires: float  # monotonic seconds
+
+
+@dataclass(frozen=True)
+class FastResponse:
+    status: str
+    headers: list[tuple[str, str]]  # prepared once, sent as they are
+    body: bytes
+    etag: str
     expires: float  # monotonic seconds
 
 
@@ -41,8 +54,19 @@ def _store() -> dict[tuple, CachedPage]:
     return current_app.extensions.setdefault("campaign.page_cache", {})
 
 
+def responses(app: Flask | None = None) -> dict[tuple, FastResponse]:
+    """The finished responses the WSGI fast path serves (shared with it by reference)."""
+    return (app or current_app).extensions.setdefault("campaign.page_responses", {})
+
+
 def enabled() -> bool:
     return current_app.config.get("PAGE_CACHE_SECONDS", 10) > 0
+
+
+def fast_seconds(config) -> int:
+    """How long a finished response may be served without Flask: never longer than
+    the count it shows may lag (COUNT_CACHE_SECONDS), nor than the page cache."""
+    return max(0, min(config.get("COUNT_CACHE_SECONDS", 2), config.get("PAGE_CACHE_SECONDS", 10)))
 
 
 def get(key: tuple) -> CachedPage | None:
@@ -52,45 +76,26 @@ def get(key: tuple) -> CachedPage | None:
     return page
 
 
-def put(key: tuple, html: str, *, token: str | None, started: str | None) -> CachedPage:
-    """Cache `html` with this request's token and stamp replaced by markers."""
-    body = html
-    if token:
-        body = body.replace(token, TOKEN_MARK)
-    if started:
-        body = body.replace(started, STARTED_MARK)
-    digest = hashlib.sha256(repr(key).encode() + body.encode()).hexdigest()[:20]
+def put(key: tuple, html: str) -> CachedPage:
+    body = html.encode()
     page = CachedPage(
         body=body,
-        digest=digest,
+        etag=hashlib.sha256(body).hexdigest()[:32],
         built_at=time.time(),
         expires=time.monotonic() + current_app.config.get("PAGE_CACHE_SECONDS", 10),
     )
-    store = _store()
+    bounded_set(_store(), key, page)
+    return page
+
+
+def bounded_set(store: dict, key: tuple, value: object) -> None:
     if len(store) >= MAX_ENTRIES:
         # Drop the oldest half: dicts keep insertion order, so this is FIFO.
         for old in list(store)[: MAX_ENTRIES // 2]:
             store.pop(old, None)
-    store[key] = page
-    return page
-
-
-def fill(page: CachedPage, *, token: str, started: str) -> str:
-    """The cached page with this request's CSRF token and timestamp."""
-    return page.body.replace(TOKEN_MARK, token).replace(STARTED_MARK, started)
-
-
-def etag(page: CachedPage, session_secret: str | None) -> str:
-    """A weak ETag for the page as this session sees it.
-
-    Bodies differ between requests only in the CSRF token and timestamp, and any
-    token signed for this session stays valid (WTF_CSRF_TIME_LIMIT is None), so a
-    copy this session already holds is as good as a fresh one: same ETag. Another
-    session gets another ETag, and can never be told its copy is current.
-    """
-    seed = f"{page.digest}\x00{session_secret or ''}".encode()
-    return hashlib.sha256(seed).hexdigest()[:32]
+    store[key] = value
 
 
 def clear() -> None:
     _store().clear()
+    responses().clear()

@@ -23,7 +23,7 @@ from ..models import (
     SignatureStatus,
     utcnow,
 )
-from . import counting
+from . import counting, links
 from .sealed import unseal, unsealer
 
 
@@ -114,8 +114,9 @@ def data_copy(signature: Signature) -> dict:
             "delivery": wording.delivery_text if wording else None,
         },
         "came_from": record.source,
-        "referred_by_code": record.referrer_code,
-        "own_referral_code": signature.referral_code,
+        # Only a keyed hash of the code you came with is kept, so it can't be shown.
+        "came_through_a_share_link": record.referrer_code is not None,
+        "own_referral_code": links.referral_code(signature),
         "signed_at": when(record.created_at),
         "confirmed_at": when(record.confirmed_at),
         "reminder_sent_at": when(signature.reminder_sent_at),

@@ -19,6 +19,11 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import segno
 from babel import Locale
 from babel.numbers import format_decimal
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Signature, SignatureStatus
+from . import links
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,25 @@ SOURCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 # Open Graph wants language_TERRITORY.
 OG_LOCALES = {"en": "en_US", "fa": "fa_IR", "fr": "fr_FR"}
 RTL = {"fa", "ar", "he", "ur"}
+
+
+def referral_count(signature: Signature) -> int:
+    """How many counted signatures came through this signer's share link (?ref=).
+
+    Computable only with HASH_KEY: the signer's code is derived from its link nonce,
+    and the recruits store a keyed hash of it (services/links.py).
+    """
+    code = links.referral_code(signature)
+    if code is None:
+        return 0
+    return db.session.scalar(
+        select(func.count(Signature.id)).where(
+            Signature.campaign_id == signature.campaign_id,
+            Signature.referrer_code == links.referrer_hash(code),
+            Signature.status == SignatureStatus.CONFIRMED,
+            Signature.flagged.is_(False),
+        )
+    ) or 0
 
 
 def valid_source(source: str | None) -> bool:

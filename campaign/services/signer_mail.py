@@ -68,17 +68,18 @@ def delete_submissions(ids: list[int], *, keep_outbox_id: int | None = None) -> 
 
 def signer_links(content: CampaignContent, signature: Signature) -> dict[str, str]:
     language = signature.language
-    manage = links.make_token(signature, "manage")
     return {
         "data_url": links.external_url(
-            "petition.my_data", language, slug=content.slug, token=manage
+            "petition.my_data", language, slug=content.slug,
+            token=links.make_token(signature, "data"),
         ),
         "confirm_url": links.external_url(
             "petition.confirm", language, slug=content.slug,
             token=links.make_token(signature, "confirm"),
         ),
         "withdraw_url": links.external_url(
-            "petition.withdraw", language, slug=content.slug, token=manage
+            "petition.withdraw", language, slug=content.slug,
+            token=links.make_token(signature, "withdraw"),
         ),
         "page_url": links.external_url("petition.campaign_page", language, slug=content.slug),
     }  # fmt: skip

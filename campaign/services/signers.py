@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, select
 
 from ..extensions import db
 from ..models import NameToken, Signature, SignatureStatus
-from . import audit, crypto
+from . import audit, crypto, links
 from .privacy import SignerRecord, signer_record
 from .signing import dedup_key, domain_hash, name_token_hashes
 from .validation import normalize_email
@@ -115,7 +115,8 @@ def apply_filter(query: Select, campaign_id: int, filters: SignerFilter) -> Sele
         query = query.where(Signature.contact_consent.is_(filters.contact == "yes"))
     if filters.source:
         query = query.where(
-            (Signature.source == filters.source) | (Signature.referrer_code == filters.source)
+            (Signature.source == filters.source)
+            | (Signature.referrer_code == links.referrer_hash(filters.source))  # kept hashed
         )
     condition = search_condition(filters.q)
     if condition is not None:

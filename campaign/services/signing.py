@@ -11,7 +11,6 @@ an address has signed.
 from __future__ import annotations
 
 import hashlib
-import secrets
 import unicodedata
 from dataclasses import dataclass
 
@@ -184,6 +183,7 @@ def sign(
         return SignOutcome(None, repeat=False, dropped=True)
     campaign = campaign_ref(content)  # cached: no SELECT of the campaign per signature
     now = utcnow()
+    nonce, referrer = links.new_nonce(), clean_code(data.referrer_code)
     row_key = crypto.new_row_key()
     values = {
         "campaign_id": campaign.id, "status": SignatureStatus.PENDING,
@@ -203,9 +203,10 @@ def sign(
             data.consent_comment_text, data.consent_delivery_text,
         ),
         "comment_hidden": False, "source": clean_source(data.source),
-        "referrer_code": clean_code(data.referrer_code),
-        "referral_code": secrets.token_urlsafe(9), "ip_hash": crypto.ip_hash(data.ip),
-        "link_nonce": links.new_nonce(), "flagged": flag_reason is not None,
+        # Keyed hashes only: a dump must not show who recruited whom (links.py).
+        "referrer_code": links.referrer_hash(referrer) if referrer else None,
+        "referral_code": links.own_referral_hash(nonce), "ip_hash": crypto.ip_hash(data.ip),
+        "link_nonce": nonce, "flagged": flag_reason is not None,
         "flag_reason": flag_reason, "already_signed_mails": 0, "created_at": now,
     }  # fmt: skip
     try:
@@ -271,19 +272,18 @@ class ConfirmResult:
 
 
 def find_by_token(token: str, purpose: str) -> Signature | None:
+    """The signature a link names, if its HMAC for `purpose` matches, else None.
+
+    Every failure (malformed, unknown id, erased or withdrawn row, wrong purpose)
+    ends here alike, so callers can't answer them differently.
+    """
     signature_id = links.parse_token(token)
-    if signature_id is None:
-        return None
-    signature = db.session.get(Signature, signature_id)
+    signature = db.session.get(Signature, signature_id) if signature_id is not None else None
     if signature is None or not links.token_matches(signature, token, purpose):
         return None
     return signature
 
 
-def was_erased(token: str) -> bool:
-    signature_id = links.parse_token(token)
-    signature = db.session.get(Signature, signature_id) if signature_id else None
-    return signature is not None and signature.erased_at is not None
 
 
 def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:

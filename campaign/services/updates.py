@@ -1,27 +1,47 @@
 """Campaign updates: organizers post news; it is stored, and mailed through the outbox
 to confirmed signers who consented to contact, each in the signer's own language.
 
+Publishing is idempotent (one `UpdatePublication` per form nonce, UNIQUE), and the
+request queues no mail: the mail worker expands each publication into outbox rows
+in batches (`expand_published`), so a large list never holds up the organizer's
+request or a transaction.
+
 Every update mail carries a one-click unsubscribe (RFC 8058: `List-Unsubscribe` with
 `List-Unsubscribe-Post: List-Unsubscribe=One-Click`) and the withdraw link.
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Campaign, CampaignUpdate, Signature, SignatureStatus, utcnow
+from ..models import (
+    Campaign,
+    CampaignUpdate,
+    Signature,
+    SignatureStatus,
+    UpdatePublication,
+    utcnow,
+)
 from . import audit, crypto, links, mail
-from .content import CampaignContent
+from .content import CampaignContent, library
 
 DUPLICATE_WINDOW_MINUTES = 30
 
 
 class UpdateError(ValueError):
     pass
+
+
+def new_publish_key() -> str:
+    """The one-time key a freshly shown updates form carries (see `post`)."""
+    return secrets.token_urlsafe(24)
 
 
 def post(
@@ -31,18 +51,26 @@ def post(
     *,
     author_id: int | None = None,
     send: bool = True,
-) -> tuple[list[CampaignUpdate], int]:
-    """Store one update per language given (title, body) and queue the mails.
+    publish_key: str | None = None,
+) -> tuple[list[CampaignUpdate], bool]:
+    """Store one update per language given (title, body), in one transaction.
 
-    Returns (the updates, mails queued). Everything commits in one transaction.
+    Returns (the updates, whether this call published them). A second call with the
+    same `publish_key` (a double-clicked or resent form) publishes nothing and
+    returns the first call's updates. Mail is not queued here: `expand_published`,
+    run by the mail worker, turns the publication into outbox rows in batches.
     """
     texts = {
         lang: (t.strip(), b.strip()) for lang, (t, b) in texts.items() if t.strip() and b.strip()
     }
     if not texts:
         raise UpdateError(_("Write a title and a text in at least one language."))
+    publish_key = (publish_key or new_publish_key())[:64]
+    earlier = published_with(publish_key)
+    if earlier is not None:
+        return earlier, False
     now = utcnow()
-    # A double submit of the form must not mail every signer twice.
+    # The same text posted again from another copy of the form is refused too.
     recent = db.session.scalars(
         select(CampaignUpdate).where(
             CampaignUpdate.campaign_id == campaign.id,
@@ -51,22 +79,39 @@ def post(
     ).all()
     if any(texts.get(u.language) == (u.title, u.body) for u in recent):
         raise UpdateError(_("This update was just posted; it is not sent twice."))
-    updates = {}
+    publication = UpdatePublication(campaign_id=campaign.id, publish_key=publish_key,
+                                    send_mail=send, mail_cursor=0, mails_queued=0,
+                                    created_at=now)  # fmt: skip
+    try:
+        with db.session.begin_nested():
+            db.session.add(publication)
+    except IntegrityError:  # the same key, committed by a parallel request just now
+        db.session.rollback()
+        return published_with(publish_key) or [], False
+    updates = []
     for language, (title, body) in texts.items():
         update = CampaignUpdate(campaign_id=campaign.id, language=language, title=title[:200],
-                                body=body, author_id=author_id, published_at=now)  # fmt: skip
+                                body=body, author_id=author_id, published_at=now,
+                                publication_id=publication.id)  # fmt: skip
         db.session.add(update)
-        updates[language] = update
+        updates.append(update)
     db.session.flush()
-    queued = queue_mails(content, campaign, updates) if send else 0
-    if send:
-        for update in updates.values():
-            update.emailed_at = utcnow()
     audit.record("update.post", campaign_id=campaign.id, target=content.slug,
-                 details={"languages": sorted(updates), "mails": queued,
-                          "ids": [u.id for u in updates.values()]})  # fmt: skip
+                 details={"languages": sorted(texts), "mail": send,
+                          "ids": [u.id for u in updates]})  # fmt: skip
     db.session.commit()
-    return list(updates.values()), queued
+    return updates, True
+
+
+def published_with(publish_key: str) -> list[CampaignUpdate] | None:
+    publication_id = db.session.scalar(
+        select(UpdatePublication.id).where(UpdatePublication.publish_key == publish_key)
+    )
+    if publication_id is None:
+        return None
+    return list(db.session.scalars(
+        select(CampaignUpdate).where(CampaignUpdate.publication_id == publication_id)
+    ))  # fmt: skip
 
 
 def pick(updates: dict[str, CampaignUpdate], language: str, default: str) -> CampaignUpdate:
@@ -91,17 +136,19 @@ def recipients_query(campaign_id: int):
 def update_mail(
     content: CampaignContent, signature: Signature, update: CampaignUpdate
 ) -> mail.Mail:
-    manage = links.make_token(signature, "manage")
     language = signature.language
-    unsubscribe_url = links.external_url("petition.unsubscribe", language, slug=content.slug,
-                                         token=manage)  # fmt: skip
+    # The header carries the unsubscribe-only token: providers fetch it, forwards keep it.
+    unsubscribe_url = links.external_url(
+        "petition.unsubscribe", language, slug=content.slug,
+        token=links.make_token(signature, "unsubscribe"),
+    )  # fmt: skip
     message = mail.render_mail(
         "update", update.language, to=crypto.signer_value(signature, "email_enc"),
         name=crypto.signer_value(signature, "name_enc"),
         campaign_title=content.text(update.language).title,
         update_title=update.title, body=update.body, unsubscribe_url=unsubscribe_url,
         withdraw_url=links.external_url("petition.withdraw", language, slug=content.slug,
-                                        token=manage),
+                                        token=links.make_token(signature, "withdraw")),
         page_url=links.external_url("petition.campaign_page", language, slug=content.slug),
     )  # fmt: skip
     message.headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
@@ -109,27 +156,65 @@ def update_mail(
     return message
 
 
-def queue_mails(
-    content: CampaignContent, campaign: Campaign, updates: dict[str, CampaignUpdate]
-) -> int:
-    """Queue one mail per recipient, walking the recipients by id in chunks (keyset),
-    so memory stays flat however many there are. The caller commits."""
-    queued, last_id = 0, 0
-    while True:
-        chunk = db.session.scalars(
-            recipients_query(campaign.id).where(Signature.id > last_id).limit(500)
-        ).all()
-        if not chunk:
-            return queued
-        for signature in chunk:
-            update = pick(updates, signature.language, content.default_language)
-            mail.enqueue(update_mail(content, signature, update), kind="update",
-                         signature_id=signature.id)  # fmt: skip
-            queued += 1
-        last_id = chunk[-1].id
-        db.session.flush()
-        for signature in chunk:
-            db.session.expunge(signature)
+def expand_published(batch: int = 500) -> int:
+    """Queue the mails of published updates, one batch of recipients per publication
+    per call; the mail worker calls this on every pass. Returns the mails queued.
+
+    Each batch commits with its cursor advance, conditional on the cursor being
+    where this worker read it: two workers racing on one publication can't both
+    commit a batch, so every recipient gets one mail. A crash mid-way loses
+    nothing; the next pass resumes from the cursor.
+    """
+    queued = 0
+    pending = db.session.scalars(
+        select(UpdatePublication)
+        .where(UpdatePublication.send_mail.is_(True), UpdatePublication.mail_done_at.is_(None))
+        .order_by(UpdatePublication.id)
+    ).all()
+    for publication in pending:
+        queued += _expand_batch(publication, batch)
+    return queued
+
+
+def _expand_batch(publication: UpdatePublication, batch: int) -> int:
+    cursor, publication_id = publication.mail_cursor, publication.id
+    updates = {u.language: u for u in db.session.scalars(
+        select(CampaignUpdate).where(CampaignUpdate.publication_id == publication_id)
+    )}  # fmt: skip
+    content = library().get(publication_campaign_slug(publication.campaign_id))
+    chunk = db.session.scalars(
+        recipients_query(publication.campaign_id).where(Signature.id > cursor).limit(batch)
+    ).all() if updates and content is not None else []  # fmt: skip
+    now = utcnow()
+    for signature in chunk:
+        update = pick(updates, signature.language, content.default_language)
+        mail.enqueue(update_mail(content, signature, update), kind="update",
+                     signature_id=signature.id)  # fmt: skip
+    done = len(chunk) < batch
+    moved = db.session.execute(
+        sa_update(UpdatePublication)
+        .where(UpdatePublication.id == publication_id, UpdatePublication.mail_cursor == cursor,
+               UpdatePublication.mail_done_at.is_(None))
+        .values(mail_cursor=chunk[-1].id if chunk else cursor,
+                mails_queued=UpdatePublication.mails_queued + len(chunk),
+                mail_done_at=now if done else None)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # fmt: skip
+    if not moved:  # another worker took this batch first
+        db.session.rollback()
+        return 0
+    if done:
+        for update in updates.values():
+            update.emailed_at = now
+        audit.record("update.mailed", campaign_id=publication.campaign_id,
+                     details={"publication": publication_id,
+                              "mails": publication.mails_queued + len(chunk)})  # fmt: skip
+    db.session.commit()
+    return len(chunk)
+
+
+def publication_campaign_slug(campaign_id: int) -> str:
+    return db.session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id)) or ""
 
 
 def recent(campaign_id: int, limit: int = 20) -> list[CampaignUpdate]:

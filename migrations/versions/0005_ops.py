@@ -2,14 +2,14 @@
 TOTP enrolment secret, and a statement-level guard against TRUNCATE of the audit log
 
 Revision ID: 0005_ops
-Revises: 0003_signing
+Revises: 0004_links
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_ops"
-down_revision = "0003_signing"
+down_revision = "0004_links"
 branch_labels = None
 depends_on = None
 

@@ -3,12 +3,20 @@ signers with a one-click unsubscribe (RFC 8058), and the public unsubscribe rout
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import CampaignUpdate, Signature
-from tests.admin.conftest import make_signature, token_for
-from tests.conftest import SLUG, deliver
+from tests.admin.conftest import forget_cached_csrf, make_signature
+from tests.conftest import SLUG, deliver, hidden_fields
+
+
+def form_for(client) -> dict:
+    """The updates form's hidden fields: the CSRF token and this form's publish key."""
+    forget_cached_csrf()
+    return hidden_fields(client.get(f"/admin/{SLUG}/updates").get_data(as_text=True))
 
 
 def test_update_is_stored_and_mailed_in_each_signers_language(app, users, as_role, mailbox):
@@ -18,9 +26,8 @@ def test_update_is_stored_and_mailed_in_each_signers_language(app, users, as_rol
     make_signature("Reza Karimi", "reza@example.org", "FR", contact=False)
     make_signature("Sara Tehrani", "sara@example.org", "SE", status="pending")
     client = as_role("organizer")
-    token = token_for(client, f"/admin/{SLUG}/updates")
     response = client.post(f"/admin/{SLUG}/updates", data={
-        "csrf_token": token, "send": "y",
+        **form_for(client), "send": "y",
         "title_en": "The UN heard us", "body_en": "Our petition <b>was</b> received.",
         "title_fa": "سازمان ملل صدای ما را شنید", "body_fa": "دادخواست ما دریافت شد.",
     })  # fmt: skip
@@ -28,9 +35,11 @@ def test_update_is_stored_and_mailed_in_each_signers_language(app, users, as_rol
     stored = db.session.scalars(select(CampaignUpdate).order_by(CampaignUpdate.language)).all()
     assert [(u.language, u.title) for u in stored] == [
         ("en", "The UN heard us"), ("fa", "سازمان ملل صدای ما را شنید")]  # fmt: skip
-    assert all(u.emailed_at for u in stored)
+    assert not any(u.emailed_at for u in stored)  # the worker queues the mail
 
     assert deliver(app) == 3
+    db.session.expire_all()  # the worker ran in its own app context and session
+    assert all(u.emailed_at for u in db.session.scalars(select(CampaignUpdate)))
     assert mailbox.to("reza@example.org") == [] and mailbox.to("sara@example.org") == []
     [english] = mailbox.to("maryam@example.org")
     [persian] = mailbox.to("nima@example.org")
@@ -51,8 +60,7 @@ def test_update_is_stored_and_mailed_in_each_signers_language(app, users, as_rol
 
 def test_update_needs_a_title_and_text(app, users, as_role):
     client = as_role("organizer")
-    token = token_for(client, f"/admin/{SLUG}/updates")
-    response = client.post(f"/admin/{SLUG}/updates", data={"csrf_token": token,
+    response = client.post(f"/admin/{SLUG}/updates", data={**form_for(client),
                                                            "title_en": "Only a title"})  # fmt: skip
     assert response.status_code == 422
     assert db.session.scalars(select(CampaignUpdate)).all() == []
@@ -61,7 +69,7 @@ def test_update_needs_a_title_and_text(app, users, as_role):
 def unsubscribe_path(signature: Signature) -> str:
     from campaign.services import links
 
-    return f"/{SLUG}/unsubscribe/{links.make_token(signature, 'manage')}"
+    return f"/{SLUG}/unsubscribe/{links.make_token(signature, 'unsubscribe')}"
 
 
 def test_one_click_unsubscribe_without_csrf_is_idempotent(app, client):
@@ -85,9 +93,69 @@ def test_unsubscribe_with_a_bad_token_is_404(app, client):
     assert client.post(f"/{SLUG}/unsubscribe/garbage").status_code == 404
 
 
-def test_other_public_posts_still_need_csrf(app, client):
+def test_other_public_posts_refuse_cross_site_requests(app, client):
     signature = make_signature()
     from campaign.services import links
 
-    token = links.make_token(signature, "manage")
-    assert client.post(f"/{SLUG}/withdraw/{token}").status_code == 400
+    token = links.make_token(signature, "withdraw")
+    response = client.post(f"/{SLUG}/withdraw/{token}", headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 403
+
+
+def test_double_clicked_update_publishes_once(app, users, as_role, mailbox):
+    """Two posts of one form (a double click) published and mailed twice before."""
+    make_signature("Maryam Ahmadi", "maryam@example.org", "DE")
+    client = as_role("organizer")
+    data = {**form_for(client), "send": "y", "title_en": "Hearing", "body_en": "Next week."}
+    first = client.post(f"/admin/{SLUG}/updates", data=data)
+    second = client.post(f"/admin/{SLUG}/updates", data=data)
+    assert first.status_code == second.status_code == 303
+    assert len(db.session.scalars(select(CampaignUpdate)).all()) == 1
+    assert deliver(app) == 1
+    assert len(mailbox.to("maryam@example.org")) == 1
+    # The same key through the service, as a parallel request would send it.
+    from campaign.models import Campaign
+    from campaign.services import updates
+    from campaign.services.content import library
+
+    campaign = db.session.scalars(select(Campaign)).one()
+    again, fresh = updates.post(library().get(SLUG), campaign, {"en": ("Hearing", "Next week.")},
+                                publish_key=data["publish_key"])  # fmt: skip
+    assert not fresh and [u.title for u in again] == ["Hearing"]
+    assert deliver(app) == 0
+
+
+def test_update_recipients_queued_by_worker(app, users, as_role, mailbox):
+    """The request queues no mail; `flask mail work` expands the update in batches,
+    resumes from its cursor, and a racing second worker can't queue a batch twice."""
+    from campaign.models import UpdatePublication
+    from campaign.services import mail, updates
+
+    for n in range(5):
+        make_signature(f"Signer {'ABCDE'[n]}", f"s{n}@example.org", "DE")
+    client = as_role("organizer")
+    response = client.post(f"/admin/{SLUG}/updates", data={
+        **form_for(client), "send": "y", "title_en": "News", "body_en": "Text"})  # fmt: skip
+    assert response.status_code == 303
+    assert outbox() == []  # nothing queued on the request
+    assert updates.expand_published(batch=2) == 2
+    publication = db.session.scalars(select(UpdatePublication)).one()
+    assert publication.mail_done_at is None and len(outbox()) == 2
+    # A second worker that read the same cursor before this batch loses the race.
+    stale = SimpleNamespace(id=publication.id, campaign_id=publication.campaign_id,
+                            mail_cursor=publication.mail_cursor)  # fmt: skip
+    assert updates.expand_published(batch=2) == 2
+    assert updates._expand_batch(stale, 2) == 0
+    assert len(outbox()) == 4
+    assert deliver(app) == 5  # `flask mail work` queues the last one and sends all
+    for n in range(5):
+        assert len(mailbox.to(f"s{n}@example.org")) == 1
+    db.session.expire_all()
+    assert db.session.scalars(select(UpdatePublication)).one().mail_done_at is not None
+    assert mail.prepare_outbox() == 0  # done: nothing more
+
+
+def outbox() -> list:
+    from campaign.models import OutboxMessage
+
+    return db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "update")).all()

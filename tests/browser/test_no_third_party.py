@@ -61,7 +61,7 @@ def test_no_request_leaves_the_origin(app, live_server, browser):
     page.get_by_role("button", name="Confirm my signature").click()
     page.wait_for_load_state("networkidle")
     assert "your signature counts" in page.content()
-    page.goto(f"{server.url}/{SLUG}/my-data/{links.make_token(signature, 'manage')}")
+    page.goto(f"{server.url}/{SLUG}/my-data/{links.make_token(signature, 'data')}")
     page.wait_for_load_state("networkidle")
     context.close()
 

@@ -49,7 +49,7 @@ class Session:
     def open_form(self) -> None:
         with self.opener.open(f"{self.base}/{SLUG}/", timeout=30) as response:
             self.form = hidden_fields(response.read().decode())
-        assert self.form.get("csrf_token") and self.form.get("started")
+        assert self.form.get("started") and "csrf_token" not in self.form
 
     def post(self, path: str) -> int:
         data = urllib.parse.urlencode({"csrf_token": self.form["csrf_token"]}).encode()

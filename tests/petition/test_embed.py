@@ -1,4 +1,4 @@
-"""The embeddable sign form: framing rules and its cookie-free CSRF token."""
+"""The embeddable sign form: framing rules and its cookie-free, single-use token."""
 
 from sqlalchemy import select
 
@@ -62,9 +62,11 @@ def test_embed_keeps_its_language(app):
 def test_forged_posts_are_refused(app):
     client = app.test_client(use_cookies=False)
     data = embed_form(app.test_client())
-    # No token at all: falls back to the session token, which a cross-site post lacks.
+    # Sent from another site, with or without a token: refused by the origin check.
     without = {k: v for k, v in data.items() if k != "embed_token"}
-    assert client.post(f"/{SLUG}/sign", data=without).status_code == 400
+    for sent in (without, data):
+        refused = client.post(f"/{SLUG}/sign", data=sent, headers={"Sec-Fetch-Site": "cross-site"})
+        assert refused.status_code == 403
     # A tampered token, a token bound to another form, and one for another campaign.
     token = data["embed_token"]
     bad_tokens = [token[:-2] + ("AA" if not token.endswith("AA") else "BB")]
@@ -108,14 +110,49 @@ def test_embed_form_errors_stay_in_the_embed(app):
     assert again.status_code == 303
 
 
-def test_the_normal_form_still_needs_its_session_token(client, app):
+def test_replayed_embed_token_is_refused(app):
+    """The embed token was a reusable two-hour bearer token; now a post spends it."""
+    data = embed_form(app.test_client(), email="once@example.org")
+    poster = app.test_client(use_cookies=False)
+    assert poster.post(f"/{SLUG}/sign", data=data).status_code == 303
+    replay = poster.post(f"/{SLUG}/sign", data={**data, "email": "twice@example.org"})
+    assert replay.status_code == 400
+    assert "expired or came from another site" in replay.get_data(as_text=True)
+    assert [s.id for s in signatures()] and len(signatures()) == 1
+    assert app.config["EMBED_TOKEN_SECONDS"] <= 30 * 60  # short-lived by default
+
+
+def test_replayed_embed_token_is_refused_through_the_shared_limit_storage(app_config):
+    """With rate limits on, the spent token is kept in their storage (Redis when set),
+    which every instance shares."""
+    import os
+
+    from campaign import create_app
+    from tests.conftest import TEST_REDIS_URL, require
+
+    require(bool(TEST_REDIS_URL), "TEST_REDIS_URL is not set")
+    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_SIGN="1000 per minute",
+                      RATELIMIT_STORAGE_URI=TEST_REDIS_URL,
+                      RATELIMIT_KEY_PREFIX=f"test-embed-{os.getpid()}-{id(app_config)}")
+    one, two = create_app(app_config), create_app(app_config)  # two instances
+    with one.app_context():
+        data = embed_form(one.test_client(), email="shared@example.org")
+        assert one.test_client().post(f"/{SLUG}/sign", data=data).status_code == 303
+    with two.app_context():
+        replay = two.test_client().post(f"/{SLUG}/sign", data=data)
+    assert replay.status_code == 400
+
+
+def test_the_normal_form_needs_no_session_token_but_a_same_site_post(client, app):
     from tests.conftest import sign_data
 
     data = sign_data(client)
-    assert "embed_token" not in data
-    data["csrf_token"] = "forged"
-    assert client.post(f"/{SLUG}/sign", data=data).status_code == 400
+    assert "embed_token" not in data and "csrf_token" not in data
+    evil = client.post(f"/{SLUG}/sign", data=data, headers={"Origin": "https://evil.example"})
+    assert evil.status_code == 403
     assert signatures() == []
+    ours = client.post(f"/{SLUG}/sign", data=data, headers={"Origin": "http://localhost"})
+    assert ours.status_code == 303
 
 
 def test_csrf_switched_off_still_signs(app):

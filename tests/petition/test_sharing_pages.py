@@ -130,7 +130,36 @@ def test_signature_through_a_share_link_stores_source_and_ref(client, app):
     response = sign(client, query="?source=telegram&ref=friend123", email="via-share@example.org")
     assert response.status_code == 303
     signature = db.session.scalars(select(Signature)).one()
-    assert (signature.source, signature.referrer_code) == ("telegram", "friend123")
+    from campaign.services import links
+
+    assert signature.source == "telegram"
+    assert signature.referrer_code == links.referrer_hash("friend123")  # never the code
+
+
+def test_referral_codes_in_a_dump_do_not_show_who_recruited_whom(client, app, mailbox):
+    """Codes sat in clear: a dump joined each recruit's referrer_code to its
+    recruiter's referral_code. Now neither column holds a code, nothing joins, and
+    the sharer's own count still works (with HASH_KEY)."""
+    from campaign.services import links, sharing, signing
+    from campaign.services.content import library
+
+    sign(client, email="recruiter@example.org")
+    recruiter = db.session.scalars(select(Signature)).one()
+    code = links.referral_code(recruiter)
+    for n in range(3):
+        sign(client, query=f"?ref={code}", email=f"recruit{n}@example.org")
+    rows = db.session.scalars(select(Signature).order_by(Signature.id)).all()
+    own_codes = {row.referral_code for row in rows}
+    referrers = {row.referrer_code for row in rows if row.referrer_code}
+    assert len(referrers) == 1 and not own_codes & referrers  # no join in a dump
+    dump = " ".join(f"{row.referral_code} {row.referrer_code}" for row in rows)
+    assert code not in dump
+    assert sharing.referral_count(recruiter) == 0  # nobody confirmed yet
+    content = library().get(SLUG)
+    for row in rows[1:3]:
+        signing.confirm(content, links.make_token(row, "confirm"))
+    assert sharing.referral_count(recruiter) == 2
+    assert sharing.referral_count(rows[1]) == 0
 
 
 def test_utm_source_is_accepted(client, app):
@@ -140,16 +169,17 @@ def test_utm_source_is_accepted(client, app):
 
 
 def test_thank_you_page_gives_referral_share_links(client, app, mailbox):
-    from tests.conftest import deliver, sign_data
+    from tests.conftest import deliver
 
     sign(client, email="sharer@example.org")
     deliver(app)
     [message] = mailbox.to("sharer@example.org")
     confirm = local(mailbox.links(message, "confirm")[0])
-    token = sign_data(client)["csrf_token"]
-    thanks = client.post(confirm, data={"csrf_token": token}, follow_redirects=True)
+    thanks = client.post(confirm, follow_redirects=True)
     html = thanks.get_data(as_text=True)
-    code = db.session.scalars(select(Signature)).one().referral_code
+    from campaign.services import links
+
+    code = links.referral_code(db.session.scalars(select(Signature)).one())
     hrefs = share_hrefs(html)
     assert len(hrefs) == 5
     for href in hrefs:

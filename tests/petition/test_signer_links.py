@@ -8,11 +8,7 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
 from campaign.services import links
-from tests.conftest import SLUG, deliver, hidden_fields, sign, sign_data
-
-
-def csrf(client) -> str:
-    return sign_data(client)["csrf_token"]
+from tests.conftest import SLUG, deliver, hidden_fields, sign
 
 
 def outbox_kinds() -> list[str]:
@@ -53,7 +49,7 @@ def test_data_copy_as_json_download(client, app):
     sign(client, email="json@example.org", name="Sara Tehrani", comment="For my uncle",
          public_consent="y")  # fmt: skip
     signature = db.session.scalars(select(Signature)).one()
-    token = links.make_token(signature, "manage")
+    token = links.make_token(signature, "data")
     response = client.get(f"/{SLUG}/my-data/{token}?format=json")
     assert response.status_code == 200
     assert response.mimetype == "application/json"
@@ -72,20 +68,120 @@ def test_data_copy_as_json_download(client, app):
     assert data["keyed_hashes"]["name_words"] == 2
 
 
-def test_data_copy_refuses_other_tokens_and_says_when_erased(client, app):
+def test_data_copy_refuses_other_tokens_and_dies_with_the_signature(client, app):
     sign(client, email="gone@example.org")
     signature = db.session.scalars(select(Signature)).one()
-    manage = links.make_token(signature, "manage")
-    confirm = links.make_token(signature, "confirm")
-    assert client.get(f"/{SLUG}/my-data/{confirm}").status_code == 404  # wrong purpose
-    tampered = manage[:-1] + ("1" if manage[-1] == "0" else "0")
+    data = links.make_token(signature, "data")
+    for other in ("confirm", "withdraw", "unsubscribe"):  # wrong purpose
+        wrong = links.make_token(signature, other)
+        assert client.get(f"/{SLUG}/my-data/{wrong}").status_code == 404
+    tampered = data[:-1] + ("1" if data[-1] == "0" else "0")
     assert client.get(f"/{SLUG}/my-data/{tampered}").status_code == 404
     assert client.get(f"/{SLUG}/my-data/nonsense").status_code == 404
-    assert client.get(f"/{SLUG}/my-data/{manage}").status_code == 200
-    client.post(f"/{SLUG}/withdraw/{manage}", data={"csrf_token": csrf(client)})
-    response = client.get(f"/{SLUG}/my-data/{manage}")
-    assert response.status_code == 410
+    assert client.get(f"/{SLUG}/my-data/{data}").status_code == 200
+    client.post(f"/{SLUG}/withdraw/{links.make_token(signature, 'withdraw')}")
+    response = client.get(f"/{SLUG}/my-data/{data}")
+    assert response.status_code == 404
     assert "gone@example.org" not in response.get_data(as_text=True)
+
+
+def test_every_signer_link_page_is_no_store_and_no_referrer(client, app, mailbox):
+    """Before, the confirm page had no `Cache-Control: no-store` and sent
+    `Referrer-Policy: strict-origin-when-cross-origin`. Walk every page a mail link
+    reaches, its POST result, the redirect and the dead-link answer."""
+    sign(client, email="walk@example.org", contact_consent="y")
+    deliver(app)
+    [message] = mailbox.to("walk@example.org")
+    local = {kind: mailbox.links(message, kind)[0].replace("http://petition.test", "")
+             for kind in ("confirm", "withdraw", "my-data")}  # fmt: skip
+    signature = db.session.scalars(select(Signature)).one()
+    unsubscribe = f"/en/{SLUG}/unsubscribe/{links.make_token(signature, 'unsubscribe')}"
+    confirmed = client.post(local["confirm"])
+    responses = {
+        "confirm GET": client.get(local["confirm"]),
+        "confirm POST (redirect)": confirmed,
+        "confirm result": client.get(confirmed.headers["Location"]),
+        "my-data GET": client.get(local["my-data"]),
+        "my-data JSON": client.get(local["my-data"] + "?format=json"),
+        "unsubscribe GET": client.get(unsubscribe),
+        "unsubscribe POST": client.post(unsubscribe),
+        "withdraw GET": client.get(local["withdraw"]),
+        "withdraw POST": client.post(local["withdraw"]),
+        "dead withdraw link": client.get(local["withdraw"]),
+        "dead confirm link": client.get(local["confirm"]),
+        "forged my-data link": client.get(f"/{SLUG}/my-data/1-{'0' * 40}"),
+        "wrong method": client.put(local["confirm"]),
+    }
+    assert confirmed.status_code == 303 and responses["withdraw POST"].status_code == 200
+    for name, response in responses.items():
+        assert response.headers.get("Cache-Control") == "no-store", name
+        assert response.headers.get("Referrer-Policy") == "no-referrer", name
+
+
+def test_forged_link_does_not_reveal_erased_ids(client, app):
+    """A forger who tries ids gets one answer whether an id is unknown, erased or
+    withdrawn: before, an erased id gave 410 and an unknown one 404."""
+    from campaign.services import privacy
+
+    for n in range(3):
+        sign(client, email=f"forge{n}@example.org")
+    live, withdrawn, erased = db.session.scalars(select(Signature).order_by(Signature.id)).all()
+    privacy.withdraw(withdrawn)
+    erased_id = erased.id
+    db.session.delete(erased)  # gone entirely, as after purging
+    db.session.commit()
+    forged = "0" * 40
+    answers = set()
+    for route in ("withdraw", "my-data", "unsubscribe", "confirm"):
+        for signature_id in (live.id, withdrawn.id, erased_id, 999999):
+            response = client.get(f"/{SLUG}/{route}/{signature_id}-{forged}")
+            body = response.get_data(as_text=True).replace(f"{signature_id}-{forged}", "T")
+            answers.add((route, response.status_code, body))
+    assert {(route, status) for route, status, _ in answers} == {
+        (route, 404) for route in ("withdraw", "my-data", "unsubscribe", "confirm")
+    }
+    assert len(answers) == 4  # one page per route, whatever the id
+    # The same holds for a real link once its signature is withdrawn: dead, and 404.
+    token = links.make_token(live, "withdraw")
+    client.post(f"/{SLUG}/withdraw/{token}")
+    assert client.get(f"/{SLUG}/withdraw/{token}").status_code == 404
+
+
+def test_unsubscribe_header_token_cannot_open_my_data_or_withdraw(client, app, mailbox):
+    """List-Unsubscribe travels in a header that providers fetch and forwards keep: its
+    token unsubscribes and does nothing else."""
+    from campaign.models import Campaign
+    from campaign.services import updates
+    from campaign.services.content import library
+
+    sign(client, email="news@example.org", name="Nasrin Sotoudeh", contact_consent="y")
+    deliver(app)
+    [confirm_mail] = mailbox.to("news@example.org")
+    client.post(mailbox.links(confirm_mail, "confirm")[0].replace("http://petition.test", ""))
+    content = library().get(SLUG)
+    updates.post(content, db.session.scalars(select(Campaign)).one(), {"en": ("News", "Text")})
+    if hasattr(updates, "expand_published"):
+        updates.expand_published()
+    deliver(app)
+    update_mail = mailbox.to("news@example.org")[-1]
+    header = update_mail["List-Unsubscribe"].strip("<>")
+    token = header.rsplit("/", 1)[1]
+    path = header.replace("http://petition.test", "")
+    assert "/unsubscribe/" in path
+    for route in ("my-data", "withdraw", "confirm"):
+        response = client.get(f"/{SLUG}/{route}/{token}")
+        assert response.status_code == 404, route
+        assert "news@example.org" not in response.get_data(as_text=True)
+    assert client.post(f"/{SLUG}/withdraw/{token}").status_code == 404
+    # No header of any mail carries the data-copy or withdraw links.
+    for message in mailbox.messages:
+        for name, value in message.items():
+            assert "/my-data/" not in value and "/withdraw/" not in value, name
+    assert client.post(path).status_code == 200  # and it does unsubscribe
+    signature = db.session.scalars(select(Signature)).one()
+    db.session.refresh(signature)
+    assert signature.unsubscribed_at is not None and signature.status == "confirmed"
+
 
 
 # --- resend ---------------------------------------------------------------------
@@ -94,7 +190,7 @@ def test_data_copy_refuses_other_tokens_and_says_when_erased(client, app):
 def test_check_inbox_has_a_resend_form(client):
     html = client.get(f"/{SLUG}/check-inbox").get_data(as_text=True)
     assert f'action="/{SLUG}/resend"' in html
-    assert 'name="email"' in html and 'name="csrf_token"' in html
+    assert 'name="email"' in html and 'name="csrf_token"' not in html
 
 
 def test_resend_requeues_for_a_pending_signature_and_answers_neutrally(client, app, mailbox):

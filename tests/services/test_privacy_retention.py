@@ -13,7 +13,7 @@ from campaign.extensions import db
 from campaign.models import Campaign, NameToken, OutboxMessage, Signature, SignatureStatus
 from campaign.services import counting, crypto, links, privacy, signer_mail
 from campaign.services.content import library
-from tests.conftest import SLUG, sign, sign_data
+from tests.conftest import SLUG, sign
 
 
 def use_keys(app, keys: list[str]) -> None:
@@ -94,10 +94,8 @@ def test_no_raw_ip_or_user_agent_is_stored(client, app):
 def test_anonymize_erases_closed_campaigns_and_keeps_counts(client, app):
     for n, country in enumerate(["DE", "IR", "IR"]):
         sign(client, email=f"anon{n}@example.org", country=country)
-    token = sign_data(client)["csrf_token"]
     for signature in db.session.scalars(select(Signature)).all():
-        client.post(f"/{SLUG}/confirm/{links.make_token(signature, 'confirm')}",
-                    data={"csrf_token": token})  # fmt: skip
+        client.post(f"/{SLUG}/confirm/{links.make_token(signature, 'confirm')}")  # fmt: skip
     campaign = only(Campaign)
     assert counting.confirmed_count(campaign.id, fresh=True) == 3
     days = app.config["ANONYMIZE_AFTER_CLOSE_DAYS"]
@@ -151,9 +149,8 @@ def test_withdrawing_drops_unsent_mail_and_stops_all_mail(client, app, mailbox):
 
     sign(client, email="stop@example.org")
     signature = only(Signature)
-    manage = links.make_token(signature, "manage")
-    token = sign_data(client)["csrf_token"]
-    assert client.post(f"/{SLUG}/withdraw/{manage}", data={"csrf_token": token}).status_code == 200
+    withdraw = links.make_token(signature, "withdraw")
+    assert client.post(f"/{SLUG}/withdraw/{withdraw}").status_code == 200
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0  # the queued mail is gone
     assert deliver(app) == 0 and mailbox.messages == []
 

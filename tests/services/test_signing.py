@@ -148,8 +148,8 @@ def test_confirm_counts_once_and_is_safe_to_repeat(app):
 def test_bad_tokens_are_invalid(app):
     outcome = signing.sign(content(), data())
     good = token(outcome.signature_id)
-    manage = token(outcome.signature_id, "manage")
-    for bad in ("", "garbage", good[:-1] + ("0" if good[-1] != "0" else "1"), manage,
+    withdraw = token(outcome.signature_id, "withdraw")
+    for bad in ("", "garbage", good[:-1] + ("0" if good[-1] != "0" else "1"), withdraw,
                 f"{outcome.signature_id + 1}-{good.split('-')[1]}", "9" * 30 + "-" + "a" * 40):
         assert signing.confirm(content(), bad).state == "invalid", bad  # fmt: skip
     assert count_of(Signature) == 1
