@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import Campaign, OutboxMessage, Signature
-from .services import abuse, campaigns, counting, crypto, mail, privacy, signing
+from .services import abuse, campaigns, counting, crypto, mail, privacy, signing, transparency
 from .services.content import library
 
 content_cli = AppGroup("content", help="Campaign content in content/.")
@@ -32,7 +32,8 @@ def content_load() -> None:
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between polls.")
 def mail_work(once: bool, poll: float) -> None:
     """Deliver mail from the outbox (a worker loop; several may run at once)."""
-    sent = mail.work(once=once, poll_seconds=poll)
+    # Each pass first appends pending changes to the transparency log (and checkpoints).
+    sent = mail.work(once=once, poll_seconds=poll, tick=transparency.publish_due)
     if once:
         click.echo(f"sent {sent}")
 
@@ -135,6 +136,9 @@ def register_commands(app: Flask) -> None:
         app.cli.add_command(group)
     # The admin's commands: `flask admin …` and `flask export …`.
     from .admin.cli import admin_cli, export_command
+    from .tlog_cli import count_cli
+
+    app.cli.add_command(count_cli)
 
     app.cli.add_command(admin_cli)
     app.cli.add_command(export_command)

@@ -89,6 +89,13 @@ class Config:
         self.BLOCKED_IP_RANGES = env_list("BLOCKED_IP_RANGES")
         self.BLOCKED_EMAILS = env_list("BLOCKED_EMAILS")
 
+        # Transparency log (services/transparency.py): the Ed25519 key that signs its
+        # checkpoints (base64 seed; dev: instance/tlog-signing.key), the origin's host
+        # (default: BASE_URL's), and how often a grown log gets a new checkpoint.
+        self.TLOG_SIGNING_KEY = os.environ.get("TLOG_SIGNING_KEY", "")
+        self.TLOG_ORIGIN = os.environ.get("TLOG_ORIGIN", "")
+        self.TLOG_CHECKPOINT_SECONDS = env_int("TLOG_CHECKPOINT_SECONDS", 60)
+
         # Admin
         self.SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
         self.ADMIN_REQUIRE_2FA = env_bool("ADMIN_REQUIRE_2FA", False)

@@ -15,6 +15,7 @@ import smtplib
 import ssl
 import sys
 import time
+from collections.abc import Callable
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -231,13 +232,18 @@ def _record_failure(outbox: OutboxMessage, exc: Exception) -> None:
     log.warning("mail %s failed (attempt %s): %s", outbox.id, outbox.attempts, outbox.last_error)
 
 
-def work(*, once: bool = False, poll_seconds: float = 1.0, batch: int = 50) -> int:
-    """The delivery loop. With `once`, send everything due, then return the number sent."""
+def work(*, once: bool = False, poll_seconds: float = 1.0, batch: int = 50,
+         tick: Callable[[], object] | None = None) -> int:  # fmt: skip
+    """The delivery loop. With `once`, send everything due, then return the number sent.
+
+    `tick` runs before each pass (the CLI passes the transparency log's publisher)."""
     total = 0
     transport = Transport(current_app.config["SMTP_URL"])
     try:
         while True:
             try:
+                if tick is not None:
+                    tick()
                 sent, _ = deliver_due(batch, transport)
             except Exception:  # noqa: BLE001 - a worker must survive a database outage
                 log.exception("mail delivery pass failed; retrying")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Signature, SignatureStatus, utcnow
-from . import audit, counting, crypto, mail, privacy, public
+from . import audit, counting, crypto, mail, privacy, public, transparency
 from .content import library
 
 BULK_NAME_SCAN_LIMIT = 200_000
@@ -43,6 +43,7 @@ def invalidate(signature: Signature, reason: str) -> bool:
     signature.invalidated_at = utcnow()
     if was_counted:
         counting.adjust(signature.campaign_id, -1)
+        transparency.note_remove(signature, "invalidated")
     audit.record("signature.invalidate", campaign_id=signature.campaign_id,
                  target=f"signature:{signature.id}", details={"reason": reason[:200]})  # fmt: skip
     _done(signature)
@@ -69,6 +70,7 @@ def restore(signature: Signature) -> bool:
         return False
     if signature.counted and not was_counted:
         counting.adjust(signature.campaign_id, +1)
+        transparency.note_add(signature)  # the same commitment, appended again
     audit.record("signature.restore", campaign_id=signature.campaign_id,
                  target=f"signature:{signature.id}")  # fmt: skip
     _done(signature)
@@ -201,6 +203,8 @@ def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str) -> int:
             if signature.status not in (SignatureStatus.PENDING, SignatureStatus.CONFIRMED):
                 continue
             uncounted += 1 if signature.counted else 0
+            if signature.counted:
+                transparency.note_remove(signature, "invalidated")
             signature.status = SignatureStatus.INVALIDATED
             signature.invalid_reason = reason[:200]
             signature.invalidated_at = now

@@ -22,7 +22,7 @@ from ..models import (
     SignatureStatus,
     utcnow,
 )
-from . import counting, crypto
+from . import counting, crypto, transparency
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,7 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     )
     if was_counted and not signature.counted:
         counting.adjust(signature.campaign_id, -1)
+        transparency.note_remove(signature, "withdrawn" if new_status == SignatureStatus.WITHDRAWN else "erased")
 
 
 def lock_for_change(signature: Signature) -> None:

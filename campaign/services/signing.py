@@ -28,7 +28,7 @@ from ..models import (
     SignatureStatus,
     utcnow,
 )
-from . import abuse, counting, crypto, links, mail
+from . import abuse, counting, crypto, links, mail, transparency
 from .campaigns import CampaignRef, campaign_ref
 from .content import CampaignContent
 from .validation import (
@@ -411,6 +411,7 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
     ).rowcount
     if changed and not signature.flagged:
         counting.adjust(signature.campaign_id, +1)
+        transparency.note_add(signature)  # the public log's add, same transaction
     db.session.commit()  # attributes reload on first use; the redirect needs none
     return ConfirmResult("confirmed" if changed else "already", signature)
 
