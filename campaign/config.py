@@ -69,6 +69,9 @@ class Config:
         # Privacy
         self.IP_HASH_RETENTION_DAYS = env_int("IP_HASH_RETENTION_DAYS", 7)
         self.ANONYMIZE_AFTER_CLOSE_DAYS = env_int("ANONYMIZE_AFTER_CLOSE_DAYS", 90)
+        # The API's per-country counts and daily history describe midnight UTC this
+        # many days ago, so they can't be differenced against the live count.
+        self.PUBLIC_STATS_DELAY_DAYS = env_int("PUBLIC_STATS_DELAY_DAYS", 1)
 
         # Abuse resistance
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)

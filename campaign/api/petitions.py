@@ -4,7 +4,8 @@ OSDI (Open Supporter Data Interface) fields: identifiers, origin_system, created
 modified_date, title, description, summary, petition_text, target, total_signatures,
 browser_url, share_url, featured_image_url, _links. This service adds, under the same
 object: status, goal, languages, counts_by_country (countries with fewer than five
-signers folded into "other") and history (confirmed signatures per day).
+signers folded into "other") and history (confirmed signatures per day); both are as of
+midnight UTC, PUBLIC_STATS_DELAY_DAYS ago (services/public.stats_cutoff), never live.
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ def petition_resource(content: CampaignContent, language: str) -> dict:
         "identifiers": [f"petition:{content.slug}"],
         "origin_system": ORIGIN_SYSTEM,
         "created_date": iso(row.created_at),
-        "modified_date": iso(max(filter(None, (row.created_at, last_signed)))),
+        # To the hour only: an exact time would time-stamp the latest confirmation.
+        "modified_date": iso(
+            max(filter(None, (row.created_at, last_signed))).replace(minute=0, second=0)
+        ),
         "title": text.title,
         "description": text.summary,
         "summary": text.ask,

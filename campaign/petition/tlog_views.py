@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from ..extensions import csrf, limiter
 from ..i18n import current_language
-from ..services import receipts, tlog, transparency
+from ..services import receipts, tlog, tlog_keys, tlog_store
 from ..services.campaigns import campaign_ref
 from . import bp
 from .routes import config_limit, load_campaign, private_page
@@ -37,7 +37,7 @@ def transparency_key(slug: str) -> str:
     """The verifier key shown on the campaign page (key loaded once per process)."""
     keys = current_app.extensions.setdefault("campaign.tlog_vkeys", {})
     if slug not in keys:
-        keys[slug] = transparency.verifier_key(slug)
+        keys[slug] = tlog_keys.verifier_key(slug)
     return keys[slug]
 
 
@@ -48,14 +48,14 @@ def signer_receipt(signature) -> dict | None:
     if raw is None:
         return None
     slug = signature.campaign.slug
-    index = transparency.index_of(signature.campaign_id, tlog.commitment(raw).hex())
-    text = receipts.text(transparency.origin(slug), index, raw)
+    index = tlog_store.index_of(signature.campaign_id, tlog.commitment(raw).hex())
+    text = receipts.text(tlog_keys.origin(slug), index, raw)
     return {"text": text, "index": index, "qr": receipts.qr_data_uri(text)}
 
 
 @bp.get("/<slug>/log/checkpoint")
 def log_checkpoint(slug: str):
-    last = transparency.latest_checkpoint(_campaign_id(slug))
+    last = tlog_store.latest_checkpoint(_campaign_id(slug))
     if last is None:
         abort(404)
     return _plain(last.note, "text/plain", "public, max-age=5")
@@ -64,8 +64,10 @@ def log_checkpoint(slug: str):
 @bp.get("/<slug>/log/checkpoints")
 def log_checkpoints(slug: str):
     """Every checkpoint ever signed, oldest first, so anyone can check the log only grew."""
-    notes = [{"size": c.size, "note": c.note, "published": c.created_at.isoformat() + "Z"}
-             for c in transparency.all_checkpoints(_campaign_id(slug))]  # fmt: skip
+    notes = [
+        {"size": c.size, "note": c.note, "published": c.created_at.isoformat() + "Z"}
+        for c in tlog_store.all_checkpoints(_campaign_id(slug))
+    ]
     return _plain(json.dumps(notes), "application/json", "public, max-age=5")
 
 
@@ -83,7 +85,11 @@ def _tile_address(rest: str) -> tuple[int, int]:
         abort(404)
     if not sep:
         return n, tlog.TILE_WIDTH
-    if not (width.isascii() and width.isdigit()) or width.startswith("0") or not 0 < int(width) < 256:
+    if (
+        not (width.isascii() and width.isdigit())
+        or width.startswith("0")
+        or not 0 < int(width) < 256
+    ):
         abort(404)
     return n, int(width)
 
@@ -91,7 +97,7 @@ def _tile_address(rest: str) -> tuple[int, int]:
 @bp.get("/<slug>/log/tile/entries/<path:rest>")
 def log_entries(slug: str, rest: str):
     n, width = _tile_address(rest)
-    data = transparency.entries_bytes(_campaign_id(slug), n, width)
+    data = tlog_store.entries_bytes(_campaign_id(slug), n, width)
     if data is None:
         abort(404)
     return _plain(data, "application/octet-stream", IMMUTABLE)
@@ -102,7 +108,7 @@ def log_tile(slug: str, level: int, rest: str):
     if level > 63:
         abort(404)
     n, width = _tile_address(rest)
-    data = transparency.tile_bytes(_campaign_id(slug), level, n, width)
+    data = tlog_store.tile_bytes(_campaign_id(slug), level, n, width)
     if data is None:
         abort(404)
     return _plain(data, "application/octet-stream", IMMUTABLE)
@@ -122,11 +128,15 @@ def log_verify(slug: str):
         if raw is None:
             status = 422
         else:
-            check = transparency.check_receipt(campaign_id, commitment)
+            check = tlog_store.check_receipt(campaign_id, commitment)
     page = render_template(
-        "petition/log_verify.html", campaign=content, text=content.text(current_language()),
-        check=check, invalid=status == 422, key=transparency_key(slug),
-        b64=lambda h: base64.b64encode(h).decode(), error=_("That is not a receipt. A receipt "
-        "ends with a 43-character secret."),
-    )  # fmt: skip
+        "petition/log_verify.html",
+        campaign=content,
+        text=content.text(current_language()),
+        check=check,
+        invalid=status == 422,
+        key=transparency_key(slug),
+        b64=lambda h: base64.b64encode(h).decode(),
+        error=_("That is not a receipt. A receipt ends with a 43-character secret."),
+    )
     return private_page(make_response(page, status))

@@ -15,8 +15,8 @@ import smtplib
 import ssl
 import sys
 import time
-from collections.abc import Callable
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage

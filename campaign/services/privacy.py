@@ -160,7 +160,7 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     )
     if was_counted and not signature.counted:
         counting.adjust(signature.campaign_id, -1)
-        transparency.note_remove(signature, "withdrawn" if new_status == SignatureStatus.WITHDRAWN else "erased")
+        transparency.note_remove(signature, new_status or "erased")
 
 
 def lock_for_change(signature: Signature) -> None:

@@ -23,7 +23,9 @@ from .content import library
 def secret(signature: Signature) -> bytes | None:
     if not signature.link_nonce:
         return None
-    return bytes.fromhex(crypto.keyed_hash("tlog-receipt", f"{signature.id}:{signature.link_nonce}"))
+    return bytes.fromhex(
+        crypto.keyed_hash("tlog-receipt", f"{signature.id}:{signature.link_nonce}")
+    )
 
 
 def encode_secret(raw: bytes) -> str:
@@ -73,11 +75,15 @@ def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int]]) -> 
             continue
         receipt = text(origin, index_of[signature.id], raw)
         message = mail.render_mail(
-            "receipt", signature.language, to=crypto.decrypt(signature.email_enc),
-            name=crypto.decrypt(signature.name_enc), title=content.text(signature.language).title,
-            receipt=receipt, index=index_of[signature.id],
+            "receipt",
+            signature.language,
+            to=crypto.decrypt(signature.email_enc),
+            name=crypto.decrypt(signature.name_enc),
+            title=content.text(signature.language).title,
+            receipt=receipt,
+            index=index_of[signature.id],
             verify_url=links.external_url("petition.log_verify", signature.language, slug=slug),
-        )  # fmt: skip
+        )
         mail.enqueue(message, kind="receipt", signature_id=signature.id)
         queued += 1
     return queued

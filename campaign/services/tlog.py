@@ -85,7 +85,9 @@ def inclusion_proof(stored: StoredHash, index: int, size: int) -> list[bytes]:
     return proof
 
 
-def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
     """RFC 9162 §2.1.3.2."""
     if not 0 <= index < size:
         return False
@@ -123,8 +125,9 @@ def consistency_proof(stored: StoredHash, old: int, new: int) -> list[bytes]:
     return sub(old, 0, new, True)
 
 
-def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes,
-                       proof: Sequence[bytes]) -> bool:  # fmt: skip
+def verify_consistency(
+    old: int, new: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> bool:
     """RFC 9162 §2.1.4.2."""
     if old == new:
         return not proof and old_root == new_root
@@ -243,7 +246,12 @@ def parse_entry(entry: bytes) -> tuple[str, str, str]:
     if len(parts) == 3 and parts[0] == "add" and len(parts[1]) == 64:
         bytes.fromhex(parts[1])
         return parts[0], parts[1], parts[2]
-    if len(parts) == 3 and parts[0] == "remove" and parts[1].isdigit() and parts[2] in REMOVE_REASONS:
+    if (
+        len(parts) == 3
+        and parts[0] == "remove"
+        and parts[1].isdigit()
+        and parts[2] in REMOVE_REASONS
+    ):
         return parts[0], parts[1], parts[2]
     raise ValueError("not a log entry")
 
@@ -296,7 +304,7 @@ def open_checkpoint(note: str, vkey: str) -> tuple[str, int, bytes]:
         prefix = f"{EM_DASH} {name} "
         if not line.startswith(prefix):
             continue
-        blob = base64.b64decode(line[len(prefix):], validate=True)
+        blob = base64.b64decode(line[len(prefix) :], validate=True)
         if blob[:4] != kid:
             continue
         try:

@@ -14,24 +14,17 @@ signature was counted. Nothing else about the signer is in the log.
 
 from __future__ import annotations
 
-import base64
-import logging
-import os
-from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
 from sqlalchemy import delete, func, insert, select, update
 
 from ..extensions import db
 from ..models import Campaign, Signature, TlogCheckpoint, TlogEntry, TlogPending, TlogTile, utcnow
 from . import receipts, tlog
+from .tlog_keys import origin, signing_key
+from .tlog_store import TileReader, latest_checkpoint, log_count, tree_size
 
-log = logging.getLogger(__name__)
-KEY_FILE = "tlog-signing.key"
 BATCH = 5000
 
 
@@ -41,98 +34,28 @@ BATCH = 5000
 def note_add(signature: Signature) -> None:
     """The signature became counted: queue an add (a restore re-adds the same commitment)."""
     secret = receipts.secret(signature)
-    db.session.add(TlogPending(campaign_id=signature.campaign_id, signature_id=signature.id,
-                               action="add", created_at=utcnow(),
-                               commitment=tlog.commitment(secret).hex() if secret else None))  # fmt: skip
+    db.session.add(
+        TlogPending(
+            campaign_id=signature.campaign_id,
+            signature_id=signature.id,
+            action="add",
+            created_at=utcnow(),
+            commitment=tlog.commitment(secret).hex() if secret else None,
+        )
+    )
 
 
 def note_remove(signature: Signature, reason: str) -> None:
     """The signature stopped counting (withdrawn, invalidated, erased): queue a remove."""
-    db.session.add(TlogPending(campaign_id=signature.campaign_id, signature_id=signature.id,
-                               action="remove", reason=reason, created_at=utcnow()))  # fmt: skip
-
-
-# --- keys ---------------------------------------------------------------------
-
-
-def generate_key() -> str:
-    return base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
-
-
-def signing_key() -> Ed25519PrivateKey:
-    """TLOG_SIGNING_KEY (base64 seed), else instance/tlog-signing.key (dev: made once)."""
-    encoded = current_app.config.get("TLOG_SIGNING_KEY") or ""
-    path = Path(current_app.instance_path) / KEY_FILE
-    if not encoded and path.exists():
-        encoded = path.read_text().strip()
-    if not encoded:
-        if os.environ.get("REQUIRE_SECRETS", "").lower() in {"1", "true", "yes"}:
-            raise RuntimeError("missing required setting: TLOG_SIGNING_KEY")
-        encoded = write_key_file()
-        log.warning("generated a development log signing key in %s", path)
-    return Ed25519PrivateKey.from_private_bytes(base64.b64decode(encoded))
-
-
-def write_key_file(overwrite: bool = False) -> str:
-    path = Path(current_app.instance_path) / KEY_FILE
-    if path.exists() and not overwrite:
-        return path.read_text().strip()
-    encoded = generate_key()
-    path.write_text(encoded + "\n")
-    path.chmod(0o600)
-    return encoded
-
-
-def origin(slug: str) -> str:
-    """The checkpoint origin: the log's URL prefix without its scheme."""
-    host = current_app.config.get("TLOG_ORIGIN") or urlsplit(current_app.config["BASE_URL"]).netloc
-    return f"{host.rstrip('/')}/{slug}/log"
-
-
-def verifier_key(slug: str) -> str:
-    public = signing_key().public_key().public_bytes_raw()
-    return tlog.verifier_key(origin(slug), public)
-
-
-# --- reading the tree ---------------------------------------------------------
-
-
-class TileReader:
-    """Reads stored hashes (tlog.StoredHash) from a campaign's tiles, caching per use."""
-
-    def __init__(self, campaign_id: int) -> None:
-        self.campaign_id = campaign_id
-        self.tiles: dict[tuple[int, int], bytes] = {}
-
-    def tile(self, level: int, n: int) -> bytes:
-        key = (level, n)
-        if key not in self.tiles:
-            self.tiles[key] = db.session.scalar(
-                select(TlogTile.hashes).where(TlogTile.campaign_id == self.campaign_id,
-                                              TlogTile.level == level, TlogTile.idx == n)
-            ) or b""  # fmt: skip
-        return self.tiles[key]
-
-    def __call__(self, level: int, i: int) -> bytes:
-        n, offset = divmod(i, tlog.TILE_WIDTH)
-        blob = self.tile(level, n)[offset * tlog.HASH_SIZE : (offset + 1) * tlog.HASH_SIZE]
-        if len(blob) != tlog.HASH_SIZE:
-            raise LookupError("hash not in the log yet")
-        return blob
-
-
-def tree_size(campaign_id: int) -> int:
-    last = db.session.scalar(select(func.max(TlogEntry.idx)).where(TlogEntry.campaign_id == campaign_id))
-    return 0 if last is None else last + 1
-
-
-def log_count(campaign_id: int) -> int:
-    """adds − removes in the log as published (not yet checkpointed entries included)."""
-    rows = dict(db.session.execute(
-        select(TlogEntry.commitment.is_(None), func.count()).where(TlogEntry.campaign_id == campaign_id)
-        .group_by(TlogEntry.commitment.is_(None))
-    ).all())  # fmt: skip
-    return rows.get(False, 0) - rows.get(True, 0)
+    db.session.add(
+        TlogPending(
+            campaign_id=signature.campaign_id,
+            signature_id=signature.id,
+            action="remove",
+            reason=reason,
+            created_at=utcnow(),
+        )
+    )
 
 
 # --- appending ------------------------------------------------------------------
@@ -141,7 +64,9 @@ def log_count(campaign_id: int) -> int:
 def _lock(campaign_id: int) -> None:
     """One appender per campaign: row lock on PostgreSQL, write lock on SQLite."""
     if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(TlogPending).where(TlogPending.id == -1).values(id=TlogPending.id))
+        db.session.execute(
+            update(TlogPending).where(TlogPending.id == -1).values(id=TlogPending.id)
+        )
     else:
         db.session.execute(select(Campaign.id).where(Campaign.id == campaign_id).with_for_update())
 
@@ -154,20 +79,29 @@ def append_leaves(campaign_id: int, start: int, leaf_hashes: list[bytes]) -> Non
         n, offset = divmod(start, tlog.TILE_WIDTH)
         old = b""
         if offset:
-            old = db.session.scalar(select(TlogTile.hashes).where(
-                TlogTile.campaign_id == campaign_id, TlogTile.level == level, TlogTile.idx == n))  # fmt: skip
+            old = db.session.scalar(
+                select(TlogTile.hashes).where(
+                    TlogTile.campaign_id == campaign_id, TlogTile.level == level, TlogTile.idx == n
+                )
+            )
         blob = old + b"".join(hashes)
         tiles, completed = [], []
         for i in range(0, len(blob), tlog.TILE_WIDTH * tlog.HASH_SIZE):
             chunk = blob[i : i + tlog.TILE_WIDTH * tlog.HASH_SIZE]
-            tiles.append({"campaign_id": campaign_id, "level": level, "idx": n + len(tiles), "hashes": chunk})
+            tiles.append(
+                {"campaign_id": campaign_id, "level": level, "idx": n + len(tiles), "hashes": chunk}
+            )
             if len(chunk) == tlog.TILE_WIDTH * tlog.HASH_SIZE:
                 parts = [chunk[j : j + 32] for j in range(0, len(chunk), 32)]
                 completed.append(tlog.perfect_root(parts))
         if offset:
-            db.session.execute(update(TlogTile).where(
-                TlogTile.campaign_id == campaign_id, TlogTile.level == level, TlogTile.idx == n
-            ).values(hashes=tiles[0]["hashes"]))  # fmt: skip
+            db.session.execute(
+                update(TlogTile)
+                .where(
+                    TlogTile.campaign_id == campaign_id, TlogTile.level == level, TlogTile.idx == n
+                )
+                .values(hashes=tiles[0]["hashes"])
+            )
             tiles = tiles[1:]
         if tiles:
             db.session.execute(insert(TlogTile), tiles)
@@ -178,9 +112,11 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
     """Append up to `limit` pending changes, in order, in one transaction. Returns how many."""
     _lock(campaign_id)
     pending = db.session.scalars(
-        select(TlogPending).where(TlogPending.campaign_id == campaign_id)
-        .order_by(TlogPending.id).limit(limit)
-    ).all()  # fmt: skip
+        select(TlogPending)
+        .where(TlogPending.campaign_id == campaign_id)
+        .order_by(TlogPending.id)
+        .limit(limit)
+    ).all()
     if not pending:
         db.session.rollback()
         return 0
@@ -188,16 +124,26 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
     rows, added, last_add = [], [], {}
     for item in pending:
         if item.action == "add" and item.commitment:
-            data = tlog.add_entry(bytes.fromhex(item.commitment), item.created_at.strftime("%Y-%m-%dT%H"))
-            row = {"signature_id": item.signature_id, "commitment": item.commitment, "target_index": None}
+            data = tlog.add_entry(
+                bytes.fromhex(item.commitment), item.created_at.strftime("%Y-%m-%dT%H")
+            )
+            row = {
+                "signature_id": item.signature_id,
+                "commitment": item.commitment,
+                "target_index": None,
+            }
             last_add[item.signature_id] = size + len(rows)
             added.append((item.signature_id, size + len(rows)))
         elif item.action == "remove":
             target = last_add.get(item.signature_id)
             if target is None:
-                target = db.session.scalar(select(func.max(TlogEntry.idx)).where(
-                    TlogEntry.campaign_id == campaign_id, TlogEntry.signature_id == item.signature_id,
-                    TlogEntry.commitment.is_not(None)))  # fmt: skip
+                target = db.session.scalar(
+                    select(func.max(TlogEntry.idx)).where(
+                        TlogEntry.campaign_id == campaign_id,
+                        TlogEntry.signature_id == item.signature_id,
+                        TlogEntry.commitment.is_not(None),
+                    )
+                )
             if target is None:  # counted before the log existed: nothing to cancel
                 continue
             data = tlog.remove_entry(target, item.reason or "invalidated")
@@ -209,7 +155,9 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
     if rows:
         db.session.execute(insert(TlogEntry), rows)
         append_leaves(campaign_id, size, [tlog.leaf_hash(r["data"]) for r in rows])
-        _unlink_removed(campaign_id, [r["target_index"] for r in rows if r["target_index"] is not None])
+        _unlink_removed(
+            campaign_id, [r["target_index"] for r in rows if r["target_index"] is not None]
+        )
     db.session.execute(delete(TlogPending).where(TlogPending.id.in_([p.id for p in pending])))
     if added:  # receipts go out in the same transaction as their leaves
         slug = db.session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
@@ -221,8 +169,11 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
 def _unlink_removed(campaign_id: int, indexes: list[int]) -> None:
     """A cancelled add no longer needs to know its signature: drop the link."""
     if indexes:
-        db.session.execute(update(TlogEntry).where(
-            TlogEntry.campaign_id == campaign_id, TlogEntry.idx.in_(indexes)).values(signature_id=None))  # fmt: skip
+        db.session.execute(
+            update(TlogEntry)
+            .where(TlogEntry.campaign_id == campaign_id, TlogEntry.idx.in_(indexes))
+            .values(signature_id=None)
+        )
 
 
 # --- checkpoints ----------------------------------------------------------------
@@ -238,8 +189,13 @@ def sign_checkpoint(campaign_id: int) -> TlogCheckpoint:
     root = tlog.root_hash(TileReader(campaign_id), size)
     name = origin(slug)
     note = tlog.sign_note(tlog.checkpoint_body(name, size, root), name, signing_key())
-    row = TlogCheckpoint(campaign_id=campaign_id, size=size, count=log_count(campaign_id),
-                         note=note, created_at=utcnow())  # fmt: skip
+    row = TlogCheckpoint(
+        campaign_id=campaign_id,
+        size=size,
+        count=log_count(campaign_id),
+        note=note,
+        created_at=utcnow(),
+    )
     db.session.add(row)
     db.session.commit()
     return row
@@ -255,16 +211,6 @@ def checkpoint(campaign) -> str:
     while publish(campaign_id):
         pass
     return sign_checkpoint(campaign_id).note
-
-
-def latest_checkpoint(campaign_id: int) -> TlogCheckpoint | None:
-    return db.session.scalar(select(TlogCheckpoint).where(TlogCheckpoint.campaign_id == campaign_id)
-                             .order_by(TlogCheckpoint.id.desc()).limit(1))  # fmt: skip
-
-
-def all_checkpoints(campaign_id: int) -> list[TlogCheckpoint]:
-    return list(db.session.scalars(select(TlogCheckpoint).where(
-        TlogCheckpoint.campaign_id == campaign_id).order_by(TlogCheckpoint.id)))  # fmt: skip
 
 
 def publish_due(*, force_checkpoint: bool = False) -> int:
@@ -284,78 +230,3 @@ def publish_due(*, force_checkpoint: bool = False) -> int:
             sign_checkpoint(campaign_id)
     db.session.rollback()
     return appended
-
-
-# --- serving --------------------------------------------------------------------
-
-
-def tile_bytes(campaign_id: int, level: int, n: int, width: int) -> bytes | None:
-    """A tile as served; None unless the latest checkpoint's tree holds it (full or
-    this exact partial width)."""
-    last = latest_checkpoint(campaign_id)
-    size = last.size if last else 0
-    have = tlog.tile_width(level, n, size)
-    if width == tlog.TILE_WIDTH and have != tlog.TILE_WIDTH or width > have:
-        return None
-    blob = TileReader(campaign_id).tile(level, n)
-    return blob[: width * tlog.HASH_SIZE] if len(blob) >= width * tlog.HASH_SIZE else None
-
-
-def entries_bytes(campaign_id: int, n: int, width: int) -> bytes | None:
-    last = latest_checkpoint(campaign_id)
-    have = tlog.tile_width(0, n, last.size if last else 0)
-    if width == tlog.TILE_WIDTH and have != tlog.TILE_WIDTH or width > have:
-        return None
-    start = n * tlog.TILE_WIDTH
-    data = db.session.scalars(select(TlogEntry.data).where(
-        TlogEntry.campaign_id == campaign_id, TlogEntry.idx >= start, TlogEntry.idx < start + width
-    ).order_by(TlogEntry.idx)).all()  # fmt: skip
-    return tlog.entry_bundle([bytes(d) for d in data])
-
-
-# --- receipts -------------------------------------------------------------------
-
-
-@dataclass
-class ReceiptCheck:
-    state: str  # included | removed | pending (not in a checkpoint yet) | unknown
-    index: int | None = None
-    reason: str | None = None
-    removal_index: int | None = None
-    note: str = ""
-    size: int = 0
-    proof: list[bytes] = field(default_factory=list)
-    removal_proof: list[bytes] = field(default_factory=list)
-
-
-def index_of(campaign_id: int, commitment_hex: str) -> int | None:
-    """The latest add with this commitment (a restore adds it again)."""
-    return db.session.scalar(select(func.max(TlogEntry.idx)).where(
-        TlogEntry.campaign_id == campaign_id, TlogEntry.commitment == commitment_hex))  # fmt: skip
-
-
-def check_receipt(campaign_id: int, commitment_hex: str) -> ReceiptCheck:
-    """Where a receipt's add is, whether a remove cancels it, and the inclusion proofs
-    against the latest checkpoint. Logs nothing."""
-    index = index_of(campaign_id, commitment_hex) if commitment_hex else None
-    if index is None:
-        return ReceiptCheck("unknown")
-    last = latest_checkpoint(campaign_id)
-    if last is None or index >= last.size:
-        return ReceiptCheck("pending", index)
-    reader = TileReader(campaign_id)
-    result = ReceiptCheck("included", index, note=last.note, size=last.size,
-                          proof=tlog.inclusion_proof(reader, index, last.size))  # fmt: skip
-    removal = db.session.execute(select(TlogEntry.idx, TlogEntry.data).where(
-        TlogEntry.campaign_id == campaign_id, TlogEntry.target_index == index,
-        TlogEntry.idx < last.size).limit(1)).first()  # fmt: skip
-    if removal is not None:
-        result.state, result.removal_index = "removed", removal.idx
-        result.reason = tlog.parse_entry(bytes(removal.data))[2]
-        result.removal_proof = tlog.inclusion_proof(reader, removal.idx, last.size)
-    return result
-
-
-def entry_at(campaign_id: int, index: int) -> bytes:
-    return bytes(db.session.scalar(select(TlogEntry.data).where(
-        TlogEntry.campaign_id == campaign_id, TlogEntry.idx == index)))  # fmt: skip

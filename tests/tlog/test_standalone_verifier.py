@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from campaign.services import privacy, tlog, transparency
-from campaign.services.tlog_verify import verify
+from campaign.services import privacy, tlog, tlog_keys, transparency
+from campaign.services.tlog_verify import Tree, verify
 from tests.conftest import SLUG, free_port
 from tests.tlog.helpers import sign_and_confirm
 
@@ -68,10 +68,8 @@ def static_server():
 
 def sign_note(note_body: str) -> str:
     """The compromised server's own key signs whatever it likes."""
-    from flask import current_app  # noqa: F401  (app context from the fixture)
-
     name = note_body.split("\n")[0]
-    return tlog.sign_note(note_body, name, transparency.signing_key())
+    return tlog.sign_note(note_body, name, tlog_keys.signing_key())
 
 
 @pytest.fixture
@@ -92,7 +90,7 @@ def test_verifier_accepts_the_live_instance_and_prints_both_counts(published, ap
     assert report.checkpoints == 2
     runner = app.test_cli_runner()
     result = runner.invoke(args=["count", "verify", f"{server.url}/{SLUG}/",
-                                 "--key", transparency.verifier_key(SLUG)])  # fmt: skip
+                                 "--key", tlog_keys.verifier_key(SLUG)])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "verified count: 4" in result.output and "site count: 4" in result.output
 
@@ -130,14 +128,14 @@ def test_a_hidden_removal_is_detected(published, client, tmp_path, static_server
     """The server drops the remove leaf, rebuilds the tiles, and signs a new checkpoint."""
     log = tampered_copy(client, tmp_path)
     bundle_path = log / "tile" / "entries" / "000.p" / "6"
-    entries = [e for e in tlog.parse_entry_bundle(bundle_path.read_bytes()) if not e.startswith(b"remove")]
+    entries = [
+        e for e in tlog.parse_entry_bundle(bundle_path.read_bytes()) if not e.startswith(b"remove")
+    ]
     shutil.rmtree(log / "tile")
     (log / "tile" / "entries" / "000.p").mkdir(parents=True)
     (log / "tile" / "entries" / "000.p" / "5").write_bytes(tlog.entry_bundle(entries))
     (log / "tile" / "0" / "000.p").mkdir(parents=True)
     (log / "tile" / "0" / "000.p" / "5").write_bytes(b"".join(tlog.leaf_hash(e) for e in entries))
-    from campaign.services.tlog_verify import Tree
-
     root = tlog.root_hash(Tree([tlog.leaf_hash(e) for e in entries]), 5)
     origin = f"petition.test/{SLUG}/log"
     note = sign_note(tlog.checkpoint_body(origin, 5, root))

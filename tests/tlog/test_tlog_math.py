@@ -39,7 +39,9 @@ def test_inclusion_proofs_verify_and_a_wrong_leaf_fails(size):
         assert not tlog.verify_inclusion(tlog.leaf_hash(b"forged"), index, size, proof, root)
 
 
-@pytest.mark.parametrize("old,new", [(1, 2), (3, 7), (4, 8), (255, 256), (256, 600), (300, 513), (7, 7)])
+@pytest.mark.parametrize(
+    "old,new", [(1, 2), (3, 7), (4, 8), (255, 256), (256, 600), (300, 513), (7, 7)]
+)
 def test_consistency_proofs_verify_and_a_fork_fails(old, new):
     proof = tlog.consistency_proof(TREE, old, new)
     old_root, new_root = tlog.root_hash(TREE, old), tlog.root_hash(TREE, new)

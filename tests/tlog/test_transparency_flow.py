@@ -9,7 +9,15 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, TlogEntry, TlogPending
-from campaign.services import counting, moderation, privacy, tlog, transparency
+from campaign.services import (
+    counting,
+    moderation,
+    privacy,
+    tlog,
+    tlog_keys,
+    tlog_store,
+    transparency,
+)
 from campaign.services.campaigns import get_row
 from campaign.services.content import library
 from tests.conftest import SLUG, deliver
@@ -21,8 +29,14 @@ def campaign_id() -> int:
 
 
 def entries() -> list[str]:
-    return [bytes(d).decode() for d in db.session.scalars(
-        select(TlogEntry.data).where(TlogEntry.campaign_id == campaign_id()).order_by(TlogEntry.idx))]
+    return [
+        bytes(d).decode()
+        for d in db.session.scalars(
+            select(TlogEntry.data)
+            .where(TlogEntry.campaign_id == campaign_id())
+            .order_by(TlogEntry.idx)
+        )
+    ]
 
 
 def test_confirm_queues_an_add_in_the_same_transaction_and_publish_appends_it(client, app):
@@ -46,12 +60,15 @@ def test_count_in_the_log_equals_the_page_count_through_every_change(client, app
     moderation.erase(three)  # an organizer's erasure keeps the signature counted
     note = transparency.checkpoint(library().get(SLUG))
     cid = campaign_id()
-    assert counting.confirmed_count(cid, fresh=True) == 3 == transparency.log_count(cid)
-    kinds = [e.split(" ")[0] + (" " + e.split(" ")[2] if e.startswith("remove") else "") for e in entries()]
+    assert counting.confirmed_count(cid, fresh=True) == 3 == tlog_store.log_count(cid)
+    kinds = [
+        e.split(" ")[0] + (" " + e.split(" ")[2] if e.startswith("remove") else "")
+        for e in entries()
+    ]
     assert kinds == ["add", "add", "add", "add", "remove withdrawn", "remove invalidated", "add"]
     # the restored signature's new add carries the same commitment as its first
     assert entries()[6].split(" ")[1] == entries()[1].split(" ")[1]
-    origin, size, _ = tlog.open_checkpoint(note, transparency.verifier_key(SLUG))
+    origin, size, _ = tlog.open_checkpoint(note, tlog_keys.verifier_key(SLUG))
     assert (origin, size) == (f"petition.test/{SLUG}/log", 7)
 
 
@@ -59,10 +76,12 @@ def test_bulk_invalidation_appears_as_numbers_without_names(client, app):
     sign_and_confirm(client, "a@bots.example", name="Bot One")
     sign_and_confirm(client, "b@bots.example", name="Bot Two")
     sign_and_confirm(client, "real@example.org")
-    moderation.bulk_invalidate(campaign_id(), moderation.BulkRule(email_domain="bots.example"), "bots")
+    moderation.bulk_invalidate(
+        campaign_id(), moderation.BulkRule(email_domain="bots.example"), "bots"
+    )
     transparency.checkpoint(SLUG)
     assert [e.split(" ")[0] for e in entries()].count("remove") == 2
-    assert transparency.log_count(campaign_id()) == 1
+    assert tlog_store.log_count(campaign_id()) == 1
 
 
 def test_thank_you_page_shows_the_receipt_and_the_mail_brings_it(client, app, mailbox):
@@ -71,7 +90,7 @@ def test_thank_you_page_shows_the_receipt_and_the_mail_brings_it(client, app, ma
     assert receipt.startswith(f"petition.test/{SLUG}/log - ")  # index not assigned yet
     assert 'src="data:image/svg+xml' in html
     transparency.checkpoint(SLUG)
-    [mailed] = [m for m in db.session.scalars(select(OutboxMessage.kind))] [-1:]
+    [mailed] = [m for m in db.session.scalars(select(OutboxMessage.kind))][-1:]
     assert mailed == "receipt"
     deliver(app)
     [message] = [m for m in mailbox.to("receipt@example.org") if "receipt" in m["Subject"].lower()]
@@ -104,19 +123,29 @@ def test_tiles_and_entries_are_served_as_c2sp_static_resources(client, app):
         sign_and_confirm(client, f"t{n}@example.org")
     transparency.checkpoint(SLUG)
     checkpoint = client.get(f"/{SLUG}/log/checkpoint")
-    assert checkpoint.mimetype == "text/plain" and "max-age=5" in checkpoint.headers["Cache-Control"]
+    assert (
+        checkpoint.mimetype == "text/plain" and "max-age=5" in checkpoint.headers["Cache-Control"]
+    )
     tile = client.get(f"/{SLUG}/log/tile/0/000.p/3")
     assert tile.status_code == 200 and len(tile.data) == 96
     assert "immutable" in tile.headers["Cache-Control"]
     bundle = client.get(f"/{SLUG}/log/tile/entries/000.p/3")
     assert [tlog.leaf_hash(e) for e in tlog.parse_entry_bundle(bundle.data)] == [
-        tile.data[i : i + 32] for i in range(0, 96, 32)]
+        tile.data[i : i + 32] for i in range(0, 96, 32)
+    ]
     # beyond the checkpoint, malformed or full-but-partial: 404, never a 500
-    for path in ("tile/0/000.p/4", "tile/0/000", "tile/0/0", "tile/0/000.p/0", "tile/99/000",
-                 "tile/entries/x1/000", "tile/1/000.p/1"):
+    for path in (
+        "tile/0/000.p/4",
+        "tile/0/000",
+        "tile/0/0",
+        "tile/0/000.p/0",
+        "tile/99/000",
+        "tile/entries/x1/000",
+        "tile/1/000.p/1",
+    ):
         assert client.get(f"/{SLUG}/log/{path}").status_code == 404, path
 
 
 def test_campaign_page_publishes_the_verifier_key(client, app):
     body = client.get(f"/{SLUG}/").get_data(as_text=True)
-    assert transparency.verifier_key(SLUG) in body
+    assert tlog_keys.verifier_key(SLUG) in body

@@ -1,0 +1,183 @@
+"""Reading a campaign's transparency log: stored tiles, sizes, checkpoints, the tile and
+entry-bundle bytes the routes serve, and receipt lookups with inclusion proofs.
+Written to only by services/transparency.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import TlogCheckpoint, TlogEntry, TlogTile
+from . import tlog
+
+# --- reading the tree ---------------------------------------------------------
+
+
+class TileReader:
+    """Reads stored hashes (tlog.StoredHash) from a campaign's tiles, caching per use."""
+
+    def __init__(self, campaign_id: int) -> None:
+        self.campaign_id = campaign_id
+        self.tiles: dict[tuple[int, int], bytes] = {}
+
+    def tile(self, level: int, n: int) -> bytes:
+        key = (level, n)
+        if key not in self.tiles:
+            self.tiles[key] = (
+                db.session.scalar(
+                    select(TlogTile.hashes).where(
+                        TlogTile.campaign_id == self.campaign_id,
+                        TlogTile.level == level,
+                        TlogTile.idx == n,
+                    )
+                )
+                or b""
+            )
+        return self.tiles[key]
+
+    def __call__(self, level: int, i: int) -> bytes:
+        n, offset = divmod(i, tlog.TILE_WIDTH)
+        blob = self.tile(level, n)[offset * tlog.HASH_SIZE : (offset + 1) * tlog.HASH_SIZE]
+        if len(blob) != tlog.HASH_SIZE:
+            raise LookupError("hash not in the log yet")
+        return blob
+
+
+def tree_size(campaign_id: int) -> int:
+    last = db.session.scalar(
+        select(func.max(TlogEntry.idx)).where(TlogEntry.campaign_id == campaign_id)
+    )
+    return 0 if last is None else last + 1
+
+
+def log_count(campaign_id: int) -> int:
+    """adds − removes in the log as published (not yet checkpointed entries included)."""
+    rows = dict(
+        db.session.execute(
+            select(TlogEntry.commitment.is_(None), func.count())
+            .where(TlogEntry.campaign_id == campaign_id)
+            .group_by(TlogEntry.commitment.is_(None))
+        ).all()
+    )
+    return rows.get(False, 0) - rows.get(True, 0)
+
+
+def latest_checkpoint(campaign_id: int) -> TlogCheckpoint | None:
+    return db.session.scalar(
+        select(TlogCheckpoint)
+        .where(TlogCheckpoint.campaign_id == campaign_id)
+        .order_by(TlogCheckpoint.id.desc())
+        .limit(1)
+    )
+
+
+def all_checkpoints(campaign_id: int) -> list[TlogCheckpoint]:
+    return list(
+        db.session.scalars(
+            select(TlogCheckpoint)
+            .where(TlogCheckpoint.campaign_id == campaign_id)
+            .order_by(TlogCheckpoint.id)
+        )
+    )
+
+
+# --- serving --------------------------------------------------------------------
+
+
+def tile_bytes(campaign_id: int, level: int, n: int, width: int) -> bytes | None:
+    """A tile as served; None unless the latest checkpoint's tree holds it (full or
+    this exact partial width)."""
+    last = latest_checkpoint(campaign_id)
+    size = last.size if last else 0
+    have = tlog.tile_width(level, n, size)
+    if width == tlog.TILE_WIDTH and have != tlog.TILE_WIDTH or width > have:
+        return None
+    blob = TileReader(campaign_id).tile(level, n)
+    return blob[: width * tlog.HASH_SIZE] if len(blob) >= width * tlog.HASH_SIZE else None
+
+
+def entries_bytes(campaign_id: int, n: int, width: int) -> bytes | None:
+    last = latest_checkpoint(campaign_id)
+    have = tlog.tile_width(0, n, last.size if last else 0)
+    if width == tlog.TILE_WIDTH and have != tlog.TILE_WIDTH or width > have:
+        return None
+    start = n * tlog.TILE_WIDTH
+    data = db.session.scalars(
+        select(TlogEntry.data)
+        .where(
+            TlogEntry.campaign_id == campaign_id,
+            TlogEntry.idx >= start,
+            TlogEntry.idx < start + width,
+        )
+        .order_by(TlogEntry.idx)
+    ).all()
+    return tlog.entry_bundle([bytes(d) for d in data])
+
+
+# --- receipts -------------------------------------------------------------------
+
+
+@dataclass
+class ReceiptCheck:
+    state: str  # included | removed | pending (not in a checkpoint yet) | unknown
+    index: int | None = None
+    reason: str | None = None
+    removal_index: int | None = None
+    note: str = ""
+    size: int = 0
+    proof: list[bytes] = field(default_factory=list)
+    removal_proof: list[bytes] = field(default_factory=list)
+
+
+def index_of(campaign_id: int, commitment_hex: str) -> int | None:
+    """The latest add with this commitment (a restore adds it again)."""
+    return db.session.scalar(
+        select(func.max(TlogEntry.idx)).where(
+            TlogEntry.campaign_id == campaign_id, TlogEntry.commitment == commitment_hex
+        )
+    )
+
+
+def check_receipt(campaign_id: int, commitment_hex: str) -> ReceiptCheck:
+    """Where a receipt's add is, whether a remove cancels it, and the inclusion proofs
+    against the latest checkpoint. Logs nothing."""
+    index = index_of(campaign_id, commitment_hex) if commitment_hex else None
+    if index is None:
+        return ReceiptCheck("unknown")
+    last = latest_checkpoint(campaign_id)
+    if last is None or index >= last.size:
+        return ReceiptCheck("pending", index)
+    reader = TileReader(campaign_id)
+    result = ReceiptCheck(
+        "included",
+        index,
+        note=last.note,
+        size=last.size,
+        proof=tlog.inclusion_proof(reader, index, last.size),
+    )
+    removal = db.session.execute(
+        select(TlogEntry.idx, TlogEntry.data)
+        .where(
+            TlogEntry.campaign_id == campaign_id,
+            TlogEntry.target_index == index,
+            TlogEntry.idx < last.size,
+        )
+        .limit(1)
+    ).first()
+    if removal is not None:
+        result.state, result.removal_index = "removed", removal.idx
+        result.reason = tlog.parse_entry(bytes(removal.data))[2]
+        result.removal_proof = tlog.inclusion_proof(reader, removal.idx, last.size)
+    return result
+
+
+def entry_at(campaign_id: int, index: int) -> bytes:
+    return bytes(
+        db.session.scalar(
+            select(TlogEntry.data).where(
+                TlogEntry.campaign_id == campaign_id, TlogEntry.idx == index
+            )
+        )
+    )
