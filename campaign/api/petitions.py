@@ -26,6 +26,7 @@ from . import bp
 
 ORIGIN_SYSTEM = "campaign petition service"
 MAX_PER_PAGE = 100
+MAX_PAGE = 10_000  # the OpenAPI document says the same (openapi.py)
 
 
 def api_language() -> str:
@@ -35,6 +36,8 @@ def api_language() -> str:
     chosen = request.args.get("lang")
     if chosen in supported:
         return chosen
+    if chosen is not None:  # the document's enum forbids it: say so, don't guess
+        abort(400, _("lang must be one of: %(languages)s.", languages=", ".join(supported)))
     return request.accept_languages.best_match(supported) or supported[0]
 
 
@@ -139,7 +142,7 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 def petitions():
     language = api_language()
     per_page = int_arg("per_page", 25, 1, MAX_PER_PAGE)
-    page = int_arg("page", 1, 1, 10_000)
+    page = int_arg("page", 1, 1, MAX_PAGE)
     campaigns = sorted(library().all(), key=lambda c: c.slug)
     total = len(campaigns)
     chunk = campaigns[(page - 1) * per_page : page * per_page]
