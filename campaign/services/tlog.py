@@ -44,6 +44,15 @@ def perfect_root(hashes: Sequence[bytes]) -> bytes:
     return level[0]
 
 
+def inner_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the perfect tree over `hashes` (2^k of them), leaves first."""
+    levels = [list(hashes)]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below), 2)])
+    return levels
+
+
 def largest_power_below(n: int) -> int:
     """The largest power of two strictly smaller than n (n > 1), RFC 6962's k."""
     return 1 << ((n - 1).bit_length() - 1)
@@ -56,6 +65,9 @@ def subtree_hash(stored: StoredHash, lo: int, hi: int) -> bytes:
         height = size.bit_length() - 1
         tile_level, rest = divmod(height, TILE_HEIGHT)
         first = lo >> (tile_level * TILE_HEIGHT)
+        perfect = getattr(stored, "perfect", None)  # a reader may keep a tile's inner nodes
+        if perfect is not None:
+            return perfect(tile_level, first, rest)
         return perfect_root([stored(tile_level, first + i) for i in range(1 << rest)])
     k = largest_power_below(size)
     return node_hash(subtree_hash(stored, lo, lo + k), subtree_hash(stored, lo + k, hi))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -15,8 +16,17 @@ from . import tlog
 # --- reading the tree ---------------------------------------------------------
 
 
+FULL_TILE = tlog.TILE_WIDTH * tlog.HASH_SIZE
+CACHED_TILES = 4096  # full tiles are immutable: up to 32 MB of them kept per process
+
+
+def _full_tiles() -> dict:
+    return current_app.extensions.setdefault("campaign.tlog_tiles", {})
+
+
 class TileReader:
-    """Reads stored hashes (tlog.StoredHash) from a campaign's tiles, caching per use."""
+    """Reads stored hashes (tlog.StoredHash) from a campaign's tiles. Full tiles never
+    change, so they are kept per process; partial ones only for this reader's use."""
 
     def __init__(self, campaign_id: int) -> None:
         self.campaign_id = campaign_id
@@ -24,8 +34,11 @@ class TileReader:
 
     def tile(self, level: int, n: int) -> bytes:
         key = (level, n)
+        full = _full_tiles()
+        if (self.campaign_id, *key) in full:
+            return full[(self.campaign_id, *key)]
         if key not in self.tiles:
-            self.tiles[key] = (
+            self.tiles[key] = blob = bytes(
                 db.session.scalar(
                     select(TlogTile.hashes).where(
                         TlogTile.campaign_id == self.campaign_id,
@@ -35,7 +48,26 @@ class TileReader:
                 )
                 or b""
             )
+            if len(blob) == FULL_TILE:
+                if len(full) >= CACHED_TILES:
+                    full.clear()
+                full[(self.campaign_id, *key)] = blob
         return self.tiles[key]
+
+    def perfect(self, level: int, first: int, height: int) -> bytes:
+        """The root of 2^height stored hashes from `first`: a lookup in a full tile's
+        inner nodes (computed once per process), else hashed here."""
+        n, offset = divmod(first, tlog.TILE_WIDTH)
+        blob = self.tile(level, n)
+        if len(blob) == FULL_TILE:
+            inner = _full_tiles().setdefault(("inner", self.campaign_id, level, n), None)
+            if inner is None:
+                hashes = [blob[j : j + tlog.HASH_SIZE] for j in range(0, FULL_TILE, tlog.HASH_SIZE)]
+                inner = _full_tiles()[("inner", self.campaign_id, level, n)] = tlog.inner_levels(
+                    hashes
+                )
+            return inner[height][offset >> height]
+        return tlog.perfect_root([self(level, first + i) for i in range(1 << height)])
 
     def __call__(self, level: int, i: int) -> bytes:
         n, offset = divmod(i, tlog.TILE_WIDTH)
@@ -133,11 +165,13 @@ class ReceiptCheck:
 
 def index_of(campaign_id: int, commitment_hex: str) -> int | None:
     """The latest add with this commitment (a restore adds it again)."""
-    return db.session.scalar(
-        select(func.max(TlogEntry.idx)).where(
+    # Not SQL's MAX(): SQLite would walk the primary key backwards instead of this index.
+    found = db.session.scalars(
+        select(TlogEntry.idx).where(
             TlogEntry.campaign_id == campaign_id, TlogEntry.commitment == commitment_hex
         )
-    )
+    ).all()
+    return max(found) if found else None
 
 
 def check_receipt(campaign_id: int, commitment_hex: str) -> ReceiptCheck:
@@ -157,15 +191,13 @@ def check_receipt(campaign_id: int, commitment_hex: str) -> ReceiptCheck:
         size=last.size,
         proof=tlog.inclusion_proof(reader, index, last.size),
     )
-    removal = db.session.execute(
-        select(TlogEntry.idx, TlogEntry.data)
-        .where(
-            TlogEntry.campaign_id == campaign_id,
-            TlogEntry.target_index == index,
-            TlogEntry.idx < last.size,
+    # By the target's index alone (an idx range would steer SQLite off that index).
+    removals = db.session.execute(
+        select(TlogEntry.idx, TlogEntry.data).where(
+            TlogEntry.campaign_id == campaign_id, TlogEntry.target_index == index
         )
-        .limit(1)
-    ).first()
+    ).all()
+    removal = next((r for r in removals if r.idx < last.size), None)
     if removal is not None:
         result.state, result.removal_index = "removed", removal.idx
         result.reason = tlog.parse_entry(bytes(removal.data))[2]
