@@ -48,6 +48,14 @@ def count_publish() -> None:
     click.echo(f"appended {appended}")
 
 
+@count_cli.command("backfill")
+def count_backfill() -> None:
+    """Queue adds for signatures counted before the log existed, then publish."""
+    for row in db.session.scalars(select(Campaign)).all():
+        click.echo(f"{row.slug}: queued {transparency.backfill(row.id)}")
+    transparency.publish_due(force_checkpoint=True)
+
+
 @count_cli.command("verify")
 @click.argument("url")
 @click.option("--key", help="The verifier key to trust (default: the one the site serves).")

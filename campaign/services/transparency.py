@@ -14,13 +14,23 @@ signature was counted. Nothing else about the signer is in the log.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import secrets
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, insert, select, update
 
 from ..extensions import db
-from ..models import Campaign, Signature, TlogCheckpoint, TlogEntry, TlogPending, TlogTile, utcnow
+from ..models import (
+    Campaign,
+    Signature,
+    SignatureStatus,
+    TlogCheckpoint,
+    TlogEntry,
+    TlogPending,
+    TlogTile,
+    utcnow,
+)
 from . import receipts, tlog
 from .tlog_keys import origin, signing_key
 from .tlog_store import TileReader, latest_checkpoint, log_count, tree_size
@@ -32,18 +42,43 @@ BIG_BATCH = 50_000  # catching up (checkpoint for a pack, `flask count publish`)
 # --- hooks: one call next to each counting.adjust ----------------------------
 
 
-def note_add(signature: Signature) -> None:
+def note_add(signature: Signature, when: datetime | None = None) -> None:
     """The signature became counted: queue an add (a restore re-adds the same commitment)."""
-    secret = receipts.secret(signature)
+    # An erased signature has no nonce, so no receipt: a random commitment nobody holds.
+    secret = receipts.secret(signature) or secrets.token_bytes(32)
     db.session.add(
         TlogPending(
             campaign_id=signature.campaign_id,
             signature_id=signature.id,
             action="add",
-            created_at=utcnow(),
-            commitment=tlog.commitment(secret).hex() if secret else None,
+            created_at=when or utcnow(),
+            commitment=tlog.commitment(secret).hex(),
         )
     )
+
+
+def backfill(campaign_id: int) -> int:
+    """Queue an add for each counted signature the log doesn't have yet (signatures
+    counted before the log existed), dated by confirmation, oldest first."""
+    known = (
+        select(TlogEntry.signature_id)
+        .where(TlogEntry.campaign_id == campaign_id, TlogEntry.signature_id.is_not(None))
+        .union(select(TlogPending.signature_id).where(TlogPending.campaign_id == campaign_id))
+    )
+    missing = db.session.scalars(
+        select(Signature)
+        .where(
+            Signature.campaign_id == campaign_id,
+            Signature.status == SignatureStatus.CONFIRMED,
+            Signature.flagged.is_(False),
+            Signature.id.not_in(known),
+        )
+        .order_by(Signature.confirmed_at, Signature.id)
+    ).all()
+    for signature in missing:
+        note_add(signature, when=signature.confirmed_at)
+    db.session.commit()
+    return len(missing)
 
 
 def note_remove(signature: Signature, reason: str) -> None:

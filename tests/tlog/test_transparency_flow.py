@@ -149,3 +149,30 @@ def test_tiles_and_entries_are_served_as_c2sp_static_resources(client, app):
 def test_campaign_page_publishes_the_verifier_key(client, app):
     body = client.get(f"/{SLUG}/").get_data(as_text=True)
     assert tlog_keys.verifier_key(SLUG) in body
+
+
+def test_backfill_logs_signatures_counted_before_the_log_existed(client, app):
+    sign_and_confirm(client, "early@example.org")
+    sign_and_confirm(client, "early2@example.org")
+    db.session.execute(TlogPending.__table__.delete())  # as if confirmed before the log
+    db.session.commit()
+    assert transparency.backfill(campaign_id()) == 2
+    assert transparency.backfill(campaign_id()) == 0  # queued already: not twice
+    transparency.checkpoint(SLUG)
+    assert transparency.backfill(campaign_id()) == 0  # appended: not twice either
+    assert tlog_store.log_count(campaign_id()) == 2
+
+
+def test_cli_publish_and_verify_receipt(client, app):
+    signature, html = sign_and_confirm(client, "cli@example.org")
+    runner = app.test_cli_runner()
+    published = runner.invoke(args=["count", "publish"])
+    assert published.exit_code == 0 and f"{SLUG}: size 1, count 1" in published.output
+    result = runner.invoke(args=["count", "verify-receipt", SLUG], input=receipt_from(html) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "included and not removed" in result.output
+    assert "proof verified against the signed checkpoint" in result.output
+    privacy.withdraw(signature)
+    runner.invoke(args=["count", "publish"])
+    result = runner.invoke(args=["count", "verify-receipt", SLUG], input=receipt_from(html) + "\n")
+    assert result.exit_code == 0 and "removed (withdrawn) by leaf 1" in result.output
