@@ -37,7 +37,11 @@ def transparency_key(slug: str) -> str:
     """The verifier key shown on the campaign page (key loaded once per process)."""
     keys = current_app.extensions.setdefault("campaign.tlog_vkeys", {})
     if slug not in keys:
-        keys[slug] = tlog_keys.verifier_key(slug)
+        try:
+            keys[slug] = tlog_keys.verifier_key(slug)
+        except RuntimeError:  # no key configured in production: show none, don't fail
+            current_app.logger.error("TLOG_SIGNING_KEY is not set")
+            return ""
     return keys[slug]
 
 

@@ -241,9 +241,13 @@ def work(*, once: bool = False, poll_seconds: float = 1.0, batch: int = 50,
     transport = Transport(current_app.config["SMTP_URL"])
     try:
         while True:
-            try:
-                if tick is not None:
+            if tick is not None:
+                try:
                     tick()
+                except Exception:  # noqa: BLE001 - the tick must never stop delivery
+                    log.exception("worker tick failed; delivering anyway")
+                    db.session.rollback()
+            try:
                 sent, _ = deliver_due(batch, transport)
             except Exception:  # noqa: BLE001 - a worker must survive a database outage
                 log.exception("mail delivery pass failed; retrying")
