@@ -238,9 +238,10 @@ class TlogPending(db.Model):
     or `flask count publish` appends these to the transparency log in batches."""
 
     __tablename__ = "tlog_pending"
+    __table_args__ = (Index("ix_tlog_pending_campaign_id", "campaign_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     signature_id: Mapped[int] = mapped_column(BigId)
     action: Mapped[str] = mapped_column(String(8))  # add | remove
     reason: Mapped[str | None] = mapped_column(String(16))  # for remove
@@ -253,7 +254,7 @@ class TlogEntry(db.Model):
 
     __tablename__ = "tlog_entries"
     __table_args__ = (
-        Index("ix_tlog_entries_commitment", "campaign_id", "commitment"),
+        Index("ix_tlog_entries_commitment", "campaign_id", "commitment_key"),
         Index("ix_tlog_entries_target", "campaign_id", "target_index"),
         Index("ix_tlog_entries_signature", "campaign_id", "signature_id"),
     )
@@ -263,7 +264,9 @@ class TlogEntry(db.Model):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     # Private to the server: which signature an add is for, so its removal can name it.
     signature_id: Mapped[int | None] = mapped_column(BigId)
-    commitment: Mapped[str | None] = mapped_column(String(64))  # add: hex, for receipts
+    # An add's commitment, first 8 bytes as a signed integer: a small index for receipt
+    # lookups (the full commitment is in `data`). NULL for a remove.
+    commitment_key: Mapped[int | None] = mapped_column(BigInteger)
     target_index: Mapped[int | None] = mapped_column(BigInteger)  # remove: the add it cancels
 
 

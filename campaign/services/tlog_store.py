@@ -84,15 +84,14 @@ def tree_size(campaign_id: int) -> int:
     return 0 if last is None else last + 1
 
 
-def log_count(campaign_id: int) -> int:
-    """adds − removes in the log as published (not yet checkpointed entries included)."""
-    rows = dict(
-        db.session.execute(
-            select(TlogEntry.commitment.is_(None), func.count())
-            .where(TlogEntry.campaign_id == campaign_id)
-            .group_by(TlogEntry.commitment.is_(None))
-        ).all()
+def log_count(campaign_id: int, start: int = 0, end: int | None = None) -> int:
+    """adds − removes among leaves [start, end) (default: every leaf appended so far)."""
+    query = select(TlogEntry.target_index.is_not(None), func.count()).where(
+        TlogEntry.campaign_id == campaign_id, TlogEntry.idx >= start
     )
+    if end is not None:
+        query = query.where(TlogEntry.idx < end)
+    rows = dict(db.session.execute(query.group_by(TlogEntry.target_index.is_not(None))).all())
     return rows.get(False, 0) - rows.get(True, 0)
 
 
@@ -163,14 +162,21 @@ class ReceiptCheck:
     removal_proof: list[bytes] = field(default_factory=list)
 
 
+def commitment_key(commitment_hex: str) -> int:
+    """The indexed part of a commitment: its first 8 bytes, as a signed 64-bit integer."""
+    return int.from_bytes(bytes.fromhex(commitment_hex[:16]), "big", signed=True)
+
+
 def index_of(campaign_id: int, commitment_hex: str) -> int | None:
     """The latest add with this commitment (a restore adds it again)."""
-    # Not SQL's MAX(): SQLite would walk the primary key backwards instead of this index.
-    found = db.session.scalars(
-        select(TlogEntry.idx).where(
-            TlogEntry.campaign_id == campaign_id, TlogEntry.commitment == commitment_hex
+    rows = db.session.execute(
+        select(TlogEntry.idx, TlogEntry.data).where(
+            TlogEntry.campaign_id == campaign_id,
+            TlogEntry.commitment_key == commitment_key(commitment_hex),
         )
     ).all()
+    needle = f"add {commitment_hex} ".encode()
+    found = [row.idx for row in rows if bytes(row.data).startswith(needle)]
     return max(found) if found else None
 
 

@@ -18,7 +18,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from ..extensions import db
 from ..models import (
@@ -31,7 +31,7 @@ from ..models import (
     TlogTile,
     utcnow,
 )
-from . import receipts, tlog
+from . import receipts, tlog, tlog_store
 from .tlog_keys import origin, signing_key
 from .tlog_store import TileReader, latest_checkpoint, log_count, tree_size
 
@@ -175,7 +175,7 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
             data = tlog.add_entry(bytes.fromhex(item.commitment), hours[hour])
             row = {
                 "signature_id": item.signature_id,
-                "commitment": item.commitment,
+                "commitment_key": tlog_store.commitment_key(item.commitment),
                 "target_index": None,
             }
             last_add[item.signature_id] = size + len(rows)
@@ -183,17 +183,19 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
         elif item.action == "remove":
             target = last_add.get(item.signature_id)
             if target is None:
-                target = db.session.scalar(
-                    select(func.max(TlogEntry.idx)).where(
+                # Not SQL's MAX(): SQLite would walk the primary key instead of the index.
+                adds = db.session.scalars(
+                    select(TlogEntry.idx).where(
                         TlogEntry.campaign_id == campaign_id,
                         TlogEntry.signature_id == item.signature_id,
-                        TlogEntry.commitment.is_not(None),
+                        TlogEntry.target_index.is_(None),
                     )
-                )
+                ).all()
+                target = max(adds) if adds else None
             if target is None:  # counted before the log existed: nothing to cancel
                 continue
             data = tlog.remove_entry(target, item.reason or "invalidated")
-            row = {"signature_id": None, "commitment": None, "target_index": target}
+            row = {"signature_id": None, "commitment_key": None, "target_index": target}
             last_add.pop(item.signature_id, None)
         else:
             continue
@@ -232,7 +234,8 @@ def _unlink_removed(campaign_id: int, indexes: list[int]) -> None:
 
 
 def sign_checkpoint(campaign_id: int) -> TlogCheckpoint:
-    """Sign the tree as it is now; a new row only if it grew (every row is kept)."""
+    """Sign the tree as it is now; a new row only if it grew (every row is kept).
+    Leaves below `size` never change, so a publish running meanwhile can't skew it."""
     slug = db.session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
     size = tree_size(campaign_id)
     last = latest_checkpoint(campaign_id)
@@ -244,7 +247,8 @@ def sign_checkpoint(campaign_id: int) -> TlogCheckpoint:
     row = TlogCheckpoint(
         campaign_id=campaign_id,
         size=size,
-        count=log_count(campaign_id),
+        # The last checkpoint's count plus what was appended since: no full scan.
+        count=(last.count if last else 0) + log_count(campaign_id, last.size if last else 0, size),
         note=note,
         created_at=utcnow(),
     )

@@ -26,17 +26,19 @@ def upgrade():
         sa.Column("commitment", sa.String(64), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
-    op.create_index("ix_tlog_pending_campaign_id", "tlog_pending", ["campaign_id"])
+    op.create_index("ix_tlog_pending_campaign_id", "tlog_pending", ["campaign_id", "id"])
     op.create_table(
         "tlog_entries",
         sa.Column("campaign_id", sa.Integer(), sa.ForeignKey("campaigns.id"), primary_key=True),
         sa.Column("idx", sa.BigInteger(), primary_key=True, autoincrement=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.Column("signature_id", BigId, nullable=True),
-        sa.Column("commitment", sa.String(64), nullable=True),
+        sa.Column("commitment_key", sa.BigInteger(), nullable=True),
         sa.Column("target_index", sa.BigInteger(), nullable=True),
     )
-    op.create_index("ix_tlog_entries_commitment", "tlog_entries", ["campaign_id", "commitment"])
+    op.create_index(
+        "ix_tlog_entries_commitment", "tlog_entries", ["campaign_id", "commitment_key"]
+    )
     op.create_index("ix_tlog_entries_target", "tlog_entries", ["campaign_id", "target_index"])
     op.create_index("ix_tlog_entries_signature", "tlog_entries", ["campaign_id", "signature_id"])
     op.create_table(
