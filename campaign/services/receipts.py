@@ -74,6 +74,7 @@ def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int]]) -> 
         if raw is None or not signature.email_enc or not signature.counted:
             continue
         receipt = text(origin, index_of[signature.id], raw)
+        manage = links.make_token(signature, "manage")  # the footer's withdraw and copy links
         message = mail.render_mail(
             "receipt",
             signature.language,
@@ -83,6 +84,12 @@ def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int]]) -> 
             receipt=receipt,
             index=index_of[signature.id],
             verify_url=links.external_url("petition.log_verify", signature.language, slug=slug),
+            withdraw_url=links.external_url(
+                "petition.withdraw", signature.language, slug=slug, token=manage
+            ),
+            data_url=links.external_url(
+                "petition.my_data", signature.language, slug=slug, token=manage
+            ),
         )
         mail.enqueue(message, kind="receipt", signature_id=signature.id)
         queued += 1

@@ -100,6 +100,8 @@ def test_thank_you_page_shows_the_receipt_and_the_mail_brings_it(client, app, ma
     body = message.get_body(("plain",)).get_content()
     secret = receipt.split(" ")[-1]
     assert f"petition.test/{SLUG}/log 0 {secret}" in body
+    assert f"/{SLUG}/log/verify" in body
+    assert mailbox.links(message, "withdraw") and mailbox.links(message, "my-data")
     # the thank-you page, seen again, shows the index once appended
     token = links.make_token(signature, "confirm")
     again = client.get(f"/{SLUG}/confirm/{token}").get_data(as_text=True)
