@@ -51,7 +51,7 @@ def measure(database_url: str, rows: int = 1_000_000, proofs: int = 300) -> dict
         commitments = [hashlib.sha256(b"bench%d" % i).hexdigest() for i in range(rows)]
         started = time.perf_counter()
         for start in range(0, rows, 20_000):  # the queue, as confirmations would fill it
-            db.session.execute(insert(TlogPending), [
+            db.session.execute(insert(TlogPending.__table__), [
                 {"campaign_id": campaign_id, "signature_id": -1 - i, "action": "add",
                  "commitment": commitments[i], "created_at": now}
                 for i in range(start, min(rows, start + 20_000))])  # fmt: skip
