@@ -3,6 +3,7 @@ re-adds on restore; checkpoints, tiles, receipts and the verify page."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 
@@ -212,3 +213,12 @@ def test_a_failing_log_tick_does_not_stop_mail_delivery(client, app, mailbox):
     sign(client, email="still@example.org")
     assert mail.work(once=True, tick=broken) == 1
     assert mailbox.to("still@example.org")
+
+
+def test_keygen_prints_a_key_and_key_prints_the_published_verifier_key(client, app):
+    client.get(f"/{SLUG}/")  # the campaign's row
+    runner = app.test_cli_runner()
+    printed = runner.invoke(args=["count", "keygen", "--print-only"]).output.strip()
+    assert len(base64.b64decode(printed)) == 32
+    shown = runner.invoke(args=["count", "key"]).output
+    assert f"{SLUG}: {tlog_keys.verifier_key(SLUG)}" in shown
