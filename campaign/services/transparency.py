@@ -198,7 +198,10 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
                 target = max(adds) if adds else None
             if target is None:  # counted before the log existed: nothing to cancel
                 continue
-            data = tlog.remove_entry(target, reason or "invalidated")
+            # An unknown reason must not wedge the queue: it is still a removal.
+            data = tlog.remove_entry(
+                target, reason if reason in tlog.REMOVE_REASONS else "invalidated"
+            )
             rows.append((campaign_id, index, data, None, None, target))
     if rows:
         _driver(
