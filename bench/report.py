@@ -104,6 +104,14 @@ def targets(run: dict) -> list[tuple[str, str, str, str]]:
                          f"{big['baseline']['seconds']:.1f} s)", "≤ 5 ×", verdict(ratio <= 5)))
             rows.append(("Export peak RSS < 150 MB", f"{rss:.0f} MB", "< 150 MB",
                          verdict(rss < 150)))  # fmt: skip
+    tlog = run.get("tlog")  # bench/tlog.py
+    if tlog:
+        rows.append((f"Transparency log: {tlog['adds']:,} adds → tiles + checkpoint",
+                     f"{tlog['tiles_and_checkpoint_s']:.1f} s", "< 60 s",
+                     verdict(tlog["tiles_and_checkpoint_s"] < 60)))  # fmt: skip
+        rows.append(("Transparency log: inclusion proof served",
+                     f"p50 {tlog['proof_ms_median']:.2f} ms, p95 {tlog['proof_ms_p95']:.2f} ms",
+                     "< 5 ms", verdict(tlog["proof_ms_median"] < 5)))  # fmt: skip
     return rows
 
 

@@ -9,7 +9,17 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import Campaign, OutboxMessage
-from .services import abuse, campaigns, counting, crypto, mail, privacy, rotation, signer_mail
+from .services import (
+    abuse,
+    campaigns,
+    counting,
+    crypto,
+    mail,
+    privacy,
+    rotation,
+    signer_mail,
+    transparency,
+)
 from .services.content import library
 
 content_cli = AppGroup("content", help="Campaign content in content/.")
@@ -37,7 +47,8 @@ def content_load() -> None:
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between polls.")
 def mail_work(once: bool, poll: float) -> None:
     """Deliver mail from the outbox (a worker loop; several may run at once)."""
-    sent = mail.work(once=once, poll_seconds=poll)
+    # Each pass first appends pending changes to the transparency log (and checkpoints).
+    sent = mail.work(once=once, poll_seconds=poll, tick=transparency.publish_due)
     if once:
         click.echo(f"sent {sent}")
 
@@ -127,6 +138,9 @@ def register_commands(app: Flask) -> None:
         app.cli.add_command(group)
     # The admin's commands: `flask admin …`, `flask export …` and `flask delivery …`.
     from .admin.cli import admin_cli, delivery_cli, export_command
+    from .tlog_cli import count_cli
+
+    app.cli.add_command(count_cli)
 
     app.cli.add_command(admin_cli)
     app.cli.add_command(export_command)

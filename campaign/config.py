@@ -72,6 +72,9 @@ class Config:
         # Privacy
         self.IP_HASH_RETENTION_DAYS = env_int("IP_HASH_RETENTION_DAYS", 7)
         self.ANONYMIZE_AFTER_CLOSE_DAYS = env_int("ANONYMIZE_AFTER_CLOSE_DAYS", 90)
+        # The API's per-country counts and daily history describe midnight UTC this
+        # many days ago, so they can't be differenced against the live count.
+        self.PUBLIC_STATS_DELAY_DAYS = env_int("PUBLIC_STATS_DELAY_DAYS", 1)
 
         # Abuse resistance
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
@@ -91,6 +94,13 @@ class Config:
         self.BLOCK_DISPOSABLE_EMAIL = env_bool("BLOCK_DISPOSABLE_EMAIL", True)
         self.BLOCKED_IP_RANGES = env_list("BLOCKED_IP_RANGES")
         self.BLOCKED_EMAILS = env_list("BLOCKED_EMAILS")
+
+        # Transparency log (services/transparency.py): the Ed25519 key that signs its
+        # checkpoints (base64 seed; dev: instance/tlog-signing.key), the origin's host
+        # (default: BASE_URL's), and how often a grown log gets a new checkpoint.
+        self.TLOG_SIGNING_KEY = os.environ.get("TLOG_SIGNING_KEY", "")
+        self.TLOG_ORIGIN = os.environ.get("TLOG_ORIGIN", "")
+        self.TLOG_CHECKPOINT_SECONDS = env_int("TLOG_CHECKPOINT_SECONDS", 60)
 
         # Admin
         self.SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -34,6 +35,8 @@ KEYS = {
     "SECRET_KEY": "test-secret-key",
     "HASH_KEY": "test-hash-key",
     "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+    # The transparency log's checkpoint key (base64 Ed25519 seed).
+    "TLOG_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
 }
 
 

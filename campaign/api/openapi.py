@@ -7,7 +7,7 @@ from flask import current_app
 
 from ..extensions import limiter
 from . import bp
-from .petitions import api_rate_limit, json_response
+from .petitions import MAX_PAGE, api_rate_limit, json_response
 
 HREF = {
     "type": "object",
@@ -87,7 +87,7 @@ COLLECTION = {
     "properties": {
         "total_pages": {"type": "integer", "minimum": 1},
         "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
-        "page": {"type": "integer", "minimum": 1},
+        "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
         "total_records": {"type": "integer", "minimum": 0},
         "_links": {
             "type": "object",
@@ -157,7 +157,8 @@ LANG = {
     "name": "lang",
     "in": "query",
     "required": False,
-    "description": "Language of the texts (en, fa, fr). Else Accept-Language.",
+    "description": "Language of the texts (en, fa, fr), else Accept-Language. Any other "
+    "value is refused (400).",
     "schema": {"type": "string", "enum": ["en", "fa", "fr"]},
 }
 
@@ -189,7 +190,7 @@ def document() -> dict:
                     "parameters": [
                         LANG,
                         {"name": "page", "in": "query", "required": False,
-                         "schema": {"type": "integer", "minimum": 1}},
+                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
                         {"name": "per_page", "in": "query", "required": False,
                          "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
                     ],  # fmt: skip
@@ -210,7 +211,7 @@ def document() -> dict:
                     ],  # fmt: skip
                     "responses": {
                         "200": _json("Petition", "The petition."),
-                        **_errors(304, 404, 405, 429),
+                        **_errors(304, 400, 404, 405, 429),
                     },
                 }
             },

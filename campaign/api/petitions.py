@@ -4,7 +4,8 @@ OSDI (Open Supporter Data Interface) fields: identifiers, origin_system, created
 modified_date, title, description, summary, petition_text, target, total_signatures,
 browser_url, share_url, featured_image_url, _links. This service adds, under the same
 object: status, goal, languages, counts_by_country (countries with fewer than five
-signers folded into "other") and history (confirmed signatures per day).
+signers folded into "other") and history (confirmed signatures per day); both are as of
+midnight UTC, PUBLIC_STATS_DELAY_DAYS ago (services/public.stats_cutoff), never live.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from . import bp
 
 ORIGIN_SYSTEM = "campaign petition service"
 MAX_PER_PAGE = 100
+MAX_PAGE = 10_000  # the OpenAPI document says the same (openapi.py)
 
 
 def api_language() -> str:
@@ -34,6 +36,8 @@ def api_language() -> str:
     chosen = request.args.get("lang")
     if chosen in supported:
         return chosen
+    if chosen is not None:  # the document's enum forbids it: say so, don't guess
+        abort(400, _("lang must be one of: %(languages)s.", languages=", ".join(supported)))
     return request.accept_languages.best_match(supported) or supported[0]
 
 
@@ -67,7 +71,10 @@ def petition_resource(content: CampaignContent, language: str) -> dict:
         "identifiers": [f"petition:{content.slug}"],
         "origin_system": ORIGIN_SYSTEM,
         "created_date": iso(row.created_at),
-        "modified_date": iso(max(filter(None, (row.created_at, last_signed)))),
+        # To the hour only: an exact time would time-stamp the latest confirmation.
+        "modified_date": iso(
+            max(filter(None, (row.created_at, last_signed))).replace(minute=0, second=0)
+        ),
         "title": text.title,
         "description": text.summary,
         "summary": text.ask,
@@ -135,7 +142,7 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 def petitions():
     language = api_language()
     per_page = int_arg("per_page", 25, 1, MAX_PER_PAGE)
-    page = int_arg("page", 1, 1, 10_000)
+    page = int_arg("page", 1, 1, MAX_PAGE)
     campaigns = sorted(library().all(), key=lambda c: c.slug)
     total = len(campaigns)
     chunk = campaigns[(page - 1) * per_page : page * per_page]

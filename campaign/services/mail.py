@@ -344,12 +344,21 @@ def prepare_outbox() -> int:
     return queued
 
 
-def work(*, once: bool = False, poll_seconds: float = 1.0, batch: int = 50) -> int:
-    """The delivery loop. With `once`, send everything due, then return the number sent."""
+def work(*, once: bool = False, poll_seconds: float = 1.0, batch: int = 50,
+         tick: Callable[[], object] | None = None) -> int:  # fmt: skip
+    """The delivery loop. With `once`, send everything due, then return the number sent.
+
+    `tick` runs before each pass (the CLI passes the transparency log's publisher)."""
     total = 0
     transport = Transport(current_app.config["SMTP_URL"])
     try:
         while True:
+            if tick is not None:
+                try:
+                    tick()
+                except Exception:  # noqa: BLE001 - the tick must never stop delivery
+                    log.exception("worker tick failed; delivering anyway")
+                    db.session.rollback()
             try:
                 prepared = prepare_outbox()
                 sent, _, claimed = deliver_batch(batch, transport)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Signature, SignatureStatus, utcnow
-from . import audit, counting, mail, privacy, public
+from . import audit, counting, mail, privacy, public, transparency
 from .content import library
 from .sealed import unseal
 from .signer_mail import take_extra_mail
@@ -45,6 +45,7 @@ def invalidate(signature: Signature, reason: str) -> bool:
     signature.invalidated_at = utcnow()
     if was_counted:
         counting.adjust(signature.campaign_id, -1)
+        transparency.note_remove(signature, "invalidated")
     audit.record("signature.invalidate", campaign_id=signature.campaign_id,
                  target=f"signature:{signature.id}", details={"reason": reason[:200]})  # fmt: skip
     _done(signature)
@@ -71,6 +72,7 @@ def restore(signature: Signature) -> bool:
         return False
     if signature.counted and not was_counted:
         counting.adjust(signature.campaign_id, +1)
+        transparency.note_add(signature)  # the same commitment, appended again
     audit.record("signature.restore", campaign_id=signature.campaign_id,
                  target=f"signature:{signature.id}")  # fmt: skip
     _done(signature)
@@ -200,6 +202,8 @@ def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str) -> int:
             if signature.status not in (SignatureStatus.PENDING, SignatureStatus.CONFIRMED):
                 continue
             uncounted += 1 if signature.counted else 0
+            if signature.counted:
+                transparency.note_remove(signature, "invalidated")
             signature.status = SignatureStatus.INVALIDATED
             signature.invalid_reason = reason[:200]
             signature.invalidated_at = now

@@ -23,7 +23,7 @@ from ..models import (
     SignatureStatus,
     utcnow,
 )
-from . import counting, links
+from . import counting, links, transparency
 from .sealed import unseal, unsealer
 
 
@@ -192,6 +192,7 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     )
     if was_counted and not signature.counted:
         counting.adjust(signature.campaign_id, -1)
+        transparency.note_remove(signature, new_status or "erased")
 
 
 def lock_for_change(signature: Signature) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import CampaignUpdate, Signature, SignatureStatus, utcnow
@@ -46,21 +46,46 @@ def fold_small_countries(
     return folded
 
 
-def counts_by_country(campaign_id: int) -> dict[str, int]:
+def stats_cutoff(now: datetime | None = None) -> datetime:
+    """The moment the public aggregates describe: midnight UTC, PUBLIC_STATS_DELAY_DAYS
+    ago. Per-country counts and the daily history are computed as of then, so they
+    change once a day, in whole days, and can't be differenced against the live
+    total to time-stamp (or place in a country) a single confirmation or withdrawal."""
+    now = now or utcnow()
+    midnight = datetime.combine(now.date(), datetime.min.time())
+    return midnight - timedelta(days=current_app.config.get("PUBLIC_STATS_DELAY_DAYS", 1))
+
+
+def counted_as_of(campaign_id: int, cutoff: datetime) -> tuple:
+    """Signatures that were counted at `cutoff`, whatever happened to them since: a later
+    withdrawal or invalidation shows only once the cutoff passes it."""
+    return (
+        Signature.campaign_id == campaign_id,
+        Signature.flagged.is_(False),
+        Signature.status.in_((SignatureStatus.CONFIRMED, SignatureStatus.WITHDRAWN,
+                              SignatureStatus.INVALIDATED)),
+        Signature.confirmed_at < cutoff,
+        or_(Signature.withdrawn_at.is_(None), Signature.withdrawn_at >= cutoff),
+        or_(Signature.invalidated_at.is_(None), Signature.invalidated_at >= cutoff),
+    )  # fmt: skip
+
+
+def counts_by_country(campaign_id: int, cutoff: datetime | None = None) -> dict[str, int]:
     rows = db.session.execute(
         select(Signature.country, func.count(Signature.id))
-        .where(*counted_filter(campaign_id))
+        .where(*counted_as_of(campaign_id, cutoff or stats_cutoff()))
         .group_by(Signature.country)
     ).all()
     return fold_small_countries({country: int(n) for country, n in rows})
 
 
-def daily_history(campaign_id: int) -> list[dict]:
-    """Confirmed (counted) signatures per day of confirmation, with the running total."""
+def daily_history(campaign_id: int, cutoff: datetime | None = None) -> list[dict]:
+    """Counted signatures per day of confirmation, with the running total, for whole
+    days before the cutoff only (as counted at the cutoff)."""
     day = func.date(Signature.confirmed_at)
     rows = db.session.execute(
         select(day, func.count(Signature.id))
-        .where(*counted_filter(campaign_id), Signature.confirmed_at.is_not(None))
+        .where(*counted_as_of(campaign_id, cutoff or stats_cutoff()))
         .group_by(day)
         .order_by(day)
     ).all()

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import ConsentWording, NameToken, Signature, SignatureStatus, utcnow
-from . import abuse, counting, crypto, links, mail, privacy
+from . import abuse, counting, crypto, links, mail, privacy, transparency
 from .abuse import FAST
 from .campaigns import campaign_ref
 from .content import CampaignContent
@@ -356,6 +356,7 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
         delete_submissions(list(db.session.scalars(others)))
     if not flagged:
         counting.adjust(campaign_id, +1)
+        transparency.note_add(result.signature)  # the public log's add, same transaction
     db.session.commit()  # attributes reload on first use; the redirect needs none
     return ConfirmResult("confirmed", result.signature)
 

@@ -66,6 +66,7 @@ def test_errors_are_json_and_match_the_error_schema(client, app, openapi):
 
 
 def test_small_countries_are_folded_into_other(client, app, openapi):
+    app.config["PUBLIC_STATS_DELAY_DAYS"] = -1  # aggregates as of tomorrow: include today
     for _ in range(6):
         confirmed_signature(country="DE")
     for _ in range(5):
@@ -94,6 +95,7 @@ def test_cors_caching_and_etag(client, app):
 
 
 def test_aggregates_are_cached_in_process(client, app):
+    app.config["PUBLIC_STATS_DELAY_DAYS"] = -1
     client.get(f"/api/v1/petitions/{SLUG}")
     confirmed_signature(country="DE")  # within the cache window: not yet visible
     assert client.get(f"/api/v1/petitions/{SLUG}").get_json()["history"] == []

@@ -1,0 +1,146 @@
+"""The transparency log over HTTP: C2SP tlog-tiles under /<slug>/log/, and the public
+receipt check. Tiles and entry bundles are immutable (long public caching), so any
+static mirror or CDN can serve them; the checkpoint changes, so it is cached briefly."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from flask import abort, current_app, make_response, render_template, request
+from flask_babel import gettext as _
+
+from ..extensions import csrf, limiter
+from ..i18n import current_language
+from ..services import receipts, tlog, tlog_keys, tlog_store
+from ..services.campaigns import campaign_ref
+from . import bp
+from .routes import config_limit, load_campaign, private_page
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _plain(body: str | bytes, mimetype: str, cache: str):
+    response = make_response(body)
+    response.mimetype = mimetype
+    response.headers["Cache-Control"] = cache
+    response.headers["Access-Control-Allow-Origin"] = "*"  # public data, for any verifier
+    return response
+
+
+def _campaign_id(slug: str) -> int:
+    return campaign_ref(load_campaign(slug)).id
+
+
+@bp.app_template_global("transparency_key")
+def transparency_key(slug: str) -> str:
+    """The verifier key shown on the campaign page (key loaded once per process)."""
+    keys = current_app.extensions.setdefault("campaign.tlog_vkeys", {})
+    if slug not in keys:
+        try:
+            keys[slug] = tlog_keys.verifier_key(slug)
+        except RuntimeError:  # no key configured in production: show none, don't fail
+            current_app.logger.error("TLOG_SIGNING_KEY is not set")
+            return ""
+    return keys[slug]
+
+
+@bp.app_template_global("signer_receipt")
+def signer_receipt(signature) -> dict | None:
+    """The thank-you page's receipt: text, QR code, and the leaf index once appended."""
+    raw = receipts.secret(signature) if signature is not None and signature.counted else None
+    if raw is None:
+        return None
+    slug = signature.campaign.slug
+    index = tlog_store.index_of(signature.campaign_id, tlog.commitment(raw).hex())
+    text = receipts.text(tlog_keys.origin(slug), index, raw)
+    return {"text": text, "index": index, "qr": receipts.qr_data_uri(text)}
+
+
+@bp.get("/<slug>/log/checkpoint")
+def log_checkpoint(slug: str):
+    last = tlog_store.latest_checkpoint(_campaign_id(slug))
+    if last is None:
+        abort(404)
+    return _plain(last.note, "text/plain", "public, max-age=5")
+
+
+@bp.get("/<slug>/log/checkpoints")
+def log_checkpoints(slug: str):
+    """Every checkpoint ever signed, oldest first, so anyone can check the log only grew."""
+    notes = [
+        {"size": c.size, "note": c.note, "published": c.created_at.isoformat() + "Z"}
+        for c in tlog_store.all_checkpoints(_campaign_id(slug))
+    ]
+    return _plain(json.dumps(notes), "application/json", "public, max-age=5")
+
+
+@bp.get("/<slug>/log/key")
+def log_key(slug: str):
+    load_campaign(slug)
+    return _plain(transparency_key(slug) + "\n", "text/plain", "public, max-age=300")
+
+
+def _tile_address(rest: str) -> tuple[int, int]:
+    index, sep, width = rest.partition(".p/")
+    try:
+        n = tlog.parse_tile_index(index)
+    except ValueError:
+        abort(404)
+    if not sep:
+        return n, tlog.TILE_WIDTH
+    if (
+        not (width.isascii() and width.isdigit())
+        or width.startswith("0")
+        or not 0 < int(width) < 256
+    ):
+        abort(404)
+    return n, int(width)
+
+
+@bp.get("/<slug>/log/tile/entries/<path:rest>")
+def log_entries(slug: str, rest: str):
+    n, width = _tile_address(rest)
+    data = tlog_store.entries_bytes(_campaign_id(slug), n, width)
+    if data is None:
+        abort(404)
+    return _plain(data, "application/octet-stream", IMMUTABLE)
+
+
+@bp.get("/<slug>/log/tile/<int:level>/<path:rest>")
+def log_tile(slug: str, level: int, rest: str):
+    if level > 63:
+        abort(404)
+    n, width = _tile_address(rest)
+    data = tlog_store.tile_bytes(_campaign_id(slug), level, n, width)
+    if data is None:
+        abort(404)
+    return _plain(data, "application/octet-stream", IMMUTABLE)
+
+
+@bp.route("/<slug>/log/verify", methods=["GET", "POST"])
+@limiter.limit(config_limit("RATELIMIT_CONFIRM"), methods=["POST"])
+@csrf.exempt  # holds no session state; a forged POST only checks a receipt
+def log_verify(slug: str):
+    """Check a receipt. POST, so the secret is in no URL or access log; never stored,
+    never logged, and the answer is no-store."""
+    content = load_campaign(slug)
+    campaign_id = campaign_ref(content).id
+    check, status = None, 200
+    if request.method == "POST":
+        raw, commitment = receipts.check(request.form.get("receipt", ""))
+        if raw is None:
+            status = 422
+        else:
+            check = tlog_store.check_receipt(campaign_id, commitment)
+    page = render_template(
+        "petition/log_verify.html",
+        campaign=content,
+        text=content.text(current_language()),
+        check=check,
+        invalid=status == 422,
+        key=transparency_key(slug),
+        b64=lambda h: base64.b64encode(h).decode(),
+        error=_("That is not a receipt. A receipt ends with a 43-character secret."),
+    )
+    return private_page(make_response(page, status))

@@ -1,0 +1,102 @@
+"""Signers' receipts for the transparency log: the secret, its text form, QR code and mail.
+
+The secret is derived, never stored: HMAC(HASH_KEY, signature id + the signature's
+random link nonce). The thank-you page can show it again, and once the signature is
+erased (its nonce gone), nobody, the server included, can recompute it and link the
+leaf back to the row. The log holds only SHA-256 of it (tlog.commitment).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import segno
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Campaign, Signature
+from . import crypto, links, mail, tlog
+from .content import library
+
+
+def secret(signature: Signature) -> bytes | None:
+    if not signature.link_nonce:
+        return None
+    return bytes.fromhex(
+        crypto.keyed_hash("tlog-receipt", f"{signature.id}:{signature.link_nonce}")
+    )
+
+
+def encode_secret(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def text(origin: str, index: int | None, raw: bytes) -> str:
+    """`<origin> <leaf index> <secret>`; the index is "-" until the leaf is appended."""
+    return f"{origin} {'-' if index is None else index} {encode_secret(raw)}"
+
+
+def parse(receipt: str) -> bytes | None:
+    """The secret from a pasted receipt (the whole line or just the secret), or None."""
+    token = (receipt or "").strip().split()[-1:] or [""]
+    candidate = token[0]
+    if len(candidate) != 43 or not candidate.isascii():
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(candidate + "=")
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == 32 else None
+
+
+def qr_data_uri(receipt: str) -> str:
+    """The receipt as a QR code (the text itself, never a URL: nothing to log)."""
+    return segno.make(receipt, error="m").svg_data_uri(scale=4, border=2)
+
+
+def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int]]) -> int:
+    """Mail each newly appended add's signer their receipt, in the caller's transaction.
+
+    Skipped for signatures erased or uncounted since (no address, or nothing to prove).
+    """
+    if not added:
+        return 0
+    slug = db.session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
+    content = library().get(slug)
+    if content is None:
+        return 0
+    index_of = dict(added)
+    signatures = db.session.scalars(select(Signature).where(Signature.id.in_(index_of))).all()
+    queued = 0
+    for signature in signatures:
+        raw = secret(signature)
+        if raw is None or not signature.email_enc or not signature.counted:
+            continue
+        receipt = text(origin, index_of[signature.id], raw)
+        manage = links.make_token(signature, "manage")  # the footer's withdraw and copy links
+        message = mail.render_mail(
+            "receipt",
+            signature.language,
+            to=crypto.decrypt(signature.email_enc),
+            name=crypto.decrypt(signature.name_enc),
+            title=content.text(signature.language).title,
+            receipt=receipt,
+            index=index_of[signature.id],
+            verify_url=links.external_url("petition.log_verify", signature.language, slug=slug),
+            withdraw_url=links.external_url(
+                "petition.withdraw", signature.language, slug=slug, token=manage
+            ),
+            data_url=links.external_url(
+                "petition.my_data", signature.language, slug=slug, token=manage
+            ),
+        )
+        mail.enqueue(message, kind="receipt", signature_id=signature.id)
+        queued += 1
+    return queued
+
+
+def check(receipt: str) -> tuple[bytes | None, str]:
+    """(secret, its commitment hex) for a receipt, or (None, "")."""
+    raw = parse(receipt)
+    return (raw, tlog.commitment(raw).hex()) if raw else (None, "")

@@ -1,0 +1,335 @@
+"""Merkle-tree math for the transparency log: RFC 6962/9162 hashing, C2SP tiles and
+signed notes. Pure functions over bytes, no Flask and no database, so the standalone
+verifier (`campaign/services/tlog_verify.py`) and the server share one implementation.
+
+Leaf hash = SHA-256(0x00 || entry), node hash = SHA-256(0x01 || left || right).
+Tiles (c2sp.org/tlog-tiles) hold 256 hashes; level-L tiles hold the hashes of the
+tree's level 8·L, so any node is at most 255 hashes away from a stored one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+from collections.abc import Callable, Sequence
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+TILE_HEIGHT = 8
+TILE_WIDTH = 1 << TILE_HEIGHT
+HASH_SIZE = 32
+ED25519_ALG = b"\x01"
+EM_DASH = "\u2014"
+
+# A function giving the hash at tree level 8·L, index i: the server reads it from its
+# stored tiles, the verifier from fetched ones.
+StoredHash = Callable[[int, int], bytes]
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def perfect_root(hashes: Sequence[bytes]) -> bytes:
+    """Root of a perfect subtree whose 2^k leaves (or stored nodes) are `hashes`."""
+    level = list(hashes)
+    while len(level) > 1:
+        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def inner_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the perfect tree over `hashes` (2^k of them), leaves first."""
+    levels = [list(hashes)]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below), 2)])
+    return levels
+
+
+def largest_power_below(n: int) -> int:
+    """The largest power of two strictly smaller than n (n > 1), RFC 6962's k."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def subtree_hash(stored: StoredHash, lo: int, hi: int) -> bytes:
+    """MTH(D[lo:hi]), reading stored tile hashes for perfect, aligned subtrees."""
+    size = hi - lo
+    if size & (size - 1) == 0 and lo % size == 0:
+        height = size.bit_length() - 1
+        tile_level, rest = divmod(height, TILE_HEIGHT)
+        first = lo >> (tile_level * TILE_HEIGHT)
+        perfect = getattr(stored, "perfect", None)  # a reader may keep a tile's inner nodes
+        if perfect is not None:
+            return perfect(tile_level, first, rest)
+        return perfect_root([stored(tile_level, first + i) for i in range(1 << rest)])
+    k = largest_power_below(size)
+    return node_hash(subtree_hash(stored, lo, lo + k), subtree_hash(stored, lo + k, hi))
+
+
+def root_hash(stored: StoredHash, size: int) -> bytes:
+    if size == 0:
+        return hashlib.sha256(b"").digest()
+    return subtree_hash(stored, 0, size)
+
+
+def inclusion_proof(stored: StoredHash, index: int, size: int) -> list[bytes]:
+    """RFC 9162 §2.1.3.1 PATH(index, D[0:size])."""
+    if not 0 <= index < size:
+        raise ValueError("index outside the tree")
+    proof: list[bytes] = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = largest_power_below(hi - lo)
+        if index < lo + k:
+            proof.append(subtree_hash(stored, lo + k, hi))
+            hi = lo + k
+        else:
+            proof.append(subtree_hash(stored, lo, lo + k))
+            lo = lo + k
+    proof.reverse()  # leaf-to-root order, as RFC 9162 sends it
+    return proof
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """RFC 9162 §2.1.3.2."""
+    if not 0 <= index < size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def consistency_proof(stored: StoredHash, old: int, new: int) -> list[bytes]:
+    """RFC 9162 §2.1.4.1 PROOF(old, D[0:new])."""
+    if not 0 < old <= new:
+        raise ValueError("bad sizes")
+
+    def sub(m: int, lo: int, hi: int, complete: bool) -> list[bytes]:
+        n = hi - lo
+        if m == n:
+            return [] if complete else [subtree_hash(stored, lo, hi)]
+        k = largest_power_below(n)
+        if m <= k:
+            return sub(m, lo, lo + k, complete) + [subtree_hash(stored, lo + k, hi)]
+        return sub(m - k, lo + k, hi, False) + [subtree_hash(stored, lo, lo + k)]
+
+    return sub(old, 0, new, True)
+
+
+def verify_consistency(
+    old: int, new: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """RFC 9162 §2.1.4.2."""
+    if old == new:
+        return not proof and old_root == new_root
+    if not 0 < old < new or not proof:
+        return False
+    proof = list(proof)
+    if old & (old - 1) == 0:
+        proof.insert(0, old_root)
+    fn, sn = old - 1, new - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == old_root and sr == new_root
+
+
+# --- tiles (c2sp.org/tlog-tiles) --------------------------------------------
+
+
+def tile_index_path(n: int) -> str:
+    """1234067 → "x001/x234/067"."""
+    groups = [f"{n % 1000:03d}"]
+    n //= 1000
+    while n:
+        groups.append(f"x{n % 1000:03d}")
+        n //= 1000
+    return "/".join(reversed(groups))
+
+
+def parse_tile_index(path: str) -> int:
+    parts = path.split("/")
+    if not parts or any(len(p) != 4 or p[0] != "x" or not p[1:].isdigit() for p in parts[:-1]):
+        raise ValueError("bad tile index")
+    if len(parts[-1]) != 3 or not parts[-1].isdigit() or not parts[-1].isascii():
+        raise ValueError("bad tile index")
+    value = 0
+    for part in parts:
+        value = value * 1000 + int(part.lstrip("x"))
+    return value
+
+
+def tile_path(level: int | str, n: int, width: int = TILE_WIDTH) -> str:
+    suffix = "" if width == TILE_WIDTH else f".p/{width}"
+    return f"tile/{level}/{tile_index_path(n)}{suffix}"
+
+
+def tile_width(level: int, n: int, size: int) -> int:
+    """How many hashes tile (level, n) holds in a tree of `size`: 0 if none."""
+    stored = size >> (TILE_HEIGHT * level)  # hashes that exist at this level
+    return max(0, min(TILE_WIDTH, stored - n * TILE_WIDTH))
+
+
+def tiles_for(size: int) -> list[tuple[int, int, int]]:
+    """Every (level, index, width) tile a tree of `size` has."""
+    out = []
+    level = 0
+    while size >> (TILE_HEIGHT * level):
+        count = size >> (TILE_HEIGHT * level)
+        for n in range(-(-count // TILE_WIDTH)):
+            out.append((level, n, tile_width(level, n, size)))
+        level += 1
+    return out
+
+
+def entry_bundle(entries: Sequence[bytes]) -> bytes:
+    """Big-endian uint16 length-prefixed entries."""
+    return b"".join(struct.pack(">H", len(e)) + e for e in entries)
+
+
+def parse_entry_bundle(data: bytes) -> list[bytes]:
+    entries, pos = [], 0
+    while pos < len(data):
+        if pos + 2 > len(data):
+            raise ValueError("truncated bundle")
+        (length,) = struct.unpack_from(">H", data, pos)
+        pos += 2
+        if pos + length > len(data):
+            raise ValueError("truncated bundle")
+        entries.append(data[pos : pos + length])
+        pos += length
+    return entries
+
+
+# --- entries ----------------------------------------------------------------
+
+REMOVE_REASONS = ("withdrawn", "invalidated", "erased")
+
+
+def add_entry(commitment: bytes, hour: str) -> bytes:
+    """`add <sha256(receipt secret), hex> <YYYY-MM-DDTHH>`: nothing else about the signer."""
+    return f"add {commitment.hex()} {hour}".encode("ascii")
+
+
+def remove_entry(index: int, reason: str) -> bytes:
+    if reason not in REMOVE_REASONS:
+        raise ValueError(f"unknown reason {reason!r}")
+    return f"remove {index} {reason}".encode("ascii")
+
+
+def parse_entry(entry: bytes) -> tuple[str, str, str]:
+    """("add", commitment hex, hour) or ("remove", index, reason); ValueError otherwise."""
+    parts = entry.decode("ascii").split(" ")
+    if len(parts) == 3 and parts[0] == "add" and len(parts[1]) == 64:
+        bytes.fromhex(parts[1])
+        return parts[0], parts[1], parts[2]
+    if (
+        len(parts) == 3
+        and parts[0] == "remove"
+        and parts[1].isdigit()
+        and parts[2] in REMOVE_REASONS
+    ):
+        return parts[0], parts[1], parts[2]
+    raise ValueError("not a log entry")
+
+
+def commitment(secret: bytes) -> bytes:
+    return hashlib.sha256(b"petition-receipt\x00" + secret).digest()
+
+
+# --- signed notes (c2sp.org/signed-note, tlog-checkpoint) ---------------------
+
+
+def key_id(name: str, public_key: bytes) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + ED25519_ALG + public_key).digest()[:4]
+
+
+def verifier_key(name: str, public_key: bytes) -> str:
+    """The vkey text a verifier configures: name+hex key id+base64(0x01||key)."""
+    encoded = base64.b64encode(ED25519_ALG + public_key).decode()
+    return f"{name}+{key_id(name, public_key).hex()}+{encoded}"
+
+
+def parse_verifier_key(vkey: str) -> tuple[str, bytes, bytes]:
+    name, kid, encoded = vkey.strip().split("+", 2)  # a name has no "+", base64 may
+    raw = base64.b64decode(encoded, validate=True)
+    if raw[:1] != ED25519_ALG or len(raw) != 33 or key_id(name, raw[1:]).hex() != kid:
+        raise ValueError("not an Ed25519 verifier key")
+    return name, bytes.fromhex(kid), raw[1:]
+
+
+def checkpoint_body(origin: str, size: int, root: bytes) -> str:
+    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+
+
+def sign_note(body: str, name: str, private_key: Ed25519PrivateKey) -> str:
+    public = private_key.public_key().public_bytes_raw()
+    signature = private_key.sign(body.encode())
+    blob = base64.b64encode(key_id(name, public) + signature).decode()
+    return f"{body}\n{EM_DASH} {name} {blob}\n"
+
+
+def open_checkpoint(note: str, vkey: str) -> tuple[str, int, bytes]:
+    """Check a checkpoint's signature by `vkey`; return (origin, size, root)."""
+    name, kid, public = parse_verifier_key(vkey)
+    body, sep, signatures = note.partition("\n\n")
+    if not sep:
+        raise ValueError("not a signed note")
+    body += "\n"
+    good = False
+    for line in signatures.splitlines():
+        prefix = f"{EM_DASH} {name} "
+        if not line.startswith(prefix):
+            continue
+        blob = base64.b64decode(line[len(prefix) :], validate=True)
+        if blob[:4] != kid:
+            continue
+        try:
+            Ed25519PublicKey.from_public_bytes(public).verify(blob[4:], body.encode())
+            good = True
+        except InvalidSignature:
+            raise ValueError("bad checkpoint signature") from None
+    if not good:
+        raise ValueError("checkpoint not signed by the log's key")
+    lines = body.split("\n")
+    if len(lines) < 4 or lines[0] != name or not lines[1].isdigit():
+        raise ValueError("malformed checkpoint")
+    root = base64.b64decode(lines[2], validate=True)
+    if len(root) != HASH_SIZE:
+        raise ValueError("malformed checkpoint")
+    return lines[0], int(lines[1]), root

@@ -1,0 +1,288 @@
+"""The per-campaign transparency log: every change to "counted" becomes a public leaf.
+
+* `note_add` / `note_remove` run next to each `counting.adjust`, in the same
+  transaction, and only write a `tlog_pending` row (cheap, off the critical path).
+* `publish` (the mail worker's loop, or `flask count publish`) appends pending rows in
+  order, in batches: leaves, tiles (c2sp.org/tlog-tiles) and, at most every
+  TLOG_CHECKPOINT_SECONDS, a signed checkpoint (c2sp.org/tlog-checkpoint).
+* adds − removes in the log = the count on the page, up to the publishing lag.
+
+A leaf is `add <commitment> <hour>` or `remove <index> <reason>`: the commitment is a
+hash of a receipt secret only the signer gets (see receipts.py), the hour is when the
+signature was counted. Nothing else about the signer is in the log.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import insert, select, update
+
+from ..extensions import db
+from ..models import (
+    Campaign,
+    Signature,
+    SignatureStatus,
+    TlogCheckpoint,
+    TlogEntry,
+    TlogPending,
+    TlogTile,
+    utcnow,
+)
+from . import receipts, tlog, tlog_store
+from .tlog_keys import origin, signing_key
+from .tlog_store import TileReader, latest_checkpoint, log_count, tree_size
+
+BATCH = 5000  # the worker's pass: small transactions
+BIG_BATCH = 50_000  # catching up (checkpoint for a pack, `flask count publish`)
+
+
+# --- hooks: one call next to each counting.adjust ----------------------------
+
+
+def note_add(signature: Signature, when: datetime | None = None) -> None:
+    """The signature became counted: queue an add (a restore re-adds the same commitment)."""
+    # An erased signature has no nonce, so no receipt: a random commitment nobody holds.
+    secret = receipts.secret(signature) or secrets.token_bytes(32)
+    db.session.add(
+        TlogPending(
+            campaign_id=signature.campaign_id,
+            signature_id=signature.id,
+            action="add",
+            created_at=when or utcnow(),
+            commitment=tlog.commitment(secret).hex(),
+        )
+    )
+
+
+def backfill(campaign_id: int) -> int:
+    """Queue an add for each counted signature the log doesn't have yet (signatures
+    counted before the log existed), dated by confirmation, oldest first."""
+    known = (
+        select(TlogEntry.signature_id)
+        .where(TlogEntry.campaign_id == campaign_id, TlogEntry.signature_id.is_not(None))
+        .union(select(TlogPending.signature_id).where(TlogPending.campaign_id == campaign_id))
+    )
+    missing = db.session.scalars(
+        select(Signature)
+        .where(
+            Signature.campaign_id == campaign_id,
+            Signature.status == SignatureStatus.CONFIRMED,
+            Signature.flagged.is_(False),
+            Signature.id.not_in(known),
+        )
+        .order_by(Signature.confirmed_at, Signature.id)
+    ).all()
+    for signature in missing:
+        note_add(signature, when=signature.confirmed_at)
+    db.session.commit()
+    return len(missing)
+
+
+def note_remove(signature: Signature, reason: str) -> None:
+    """The signature stopped counting (withdrawn, invalidated, erased): queue a remove."""
+    db.session.add(
+        TlogPending(
+            campaign_id=signature.campaign_id,
+            signature_id=signature.id,
+            action="remove",
+            reason=reason,
+            created_at=utcnow(),
+        )
+    )
+
+
+# --- appending ------------------------------------------------------------------
+
+
+def _lock(campaign_id: int) -> None:
+    """One appender per campaign: row lock on PostgreSQL, write lock on SQLite."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(
+            update(TlogPending).where(TlogPending.id == -1).values(id=TlogPending.id)
+        )
+    else:
+        db.session.execute(select(Campaign.id).where(Campaign.id == campaign_id).with_for_update())
+
+
+def append_leaves(campaign_id: int, start: int, leaf_hashes: list[bytes]) -> None:
+    """Write the new leaf hashes into level-0 tiles, and each tile they complete into the
+    level above. Only the rightmost tile of each level is ever rewritten."""
+    level, hashes = 0, leaf_hashes
+    while hashes:
+        n, offset = divmod(start, tlog.TILE_WIDTH)
+        old = b""
+        if offset:
+            old = db.session.scalar(
+                select(TlogTile.hashes).where(
+                    TlogTile.campaign_id == campaign_id, TlogTile.level == level, TlogTile.idx == n
+                )
+            )
+        blob = old + b"".join(hashes)
+        tiles, completed = [], []
+        for i in range(0, len(blob), tlog.TILE_WIDTH * tlog.HASH_SIZE):
+            chunk = blob[i : i + tlog.TILE_WIDTH * tlog.HASH_SIZE]
+            tiles.append(
+                {"campaign_id": campaign_id, "level": level, "idx": n + len(tiles), "hashes": chunk}
+            )
+            if len(chunk) == tlog.TILE_WIDTH * tlog.HASH_SIZE:
+                parts = [chunk[j : j + 32] for j in range(0, len(chunk), 32)]
+                completed.append(tlog.perfect_root(parts))
+        if offset:
+            db.session.execute(
+                update(TlogTile)
+                .where(
+                    TlogTile.campaign_id == campaign_id, TlogTile.level == level, TlogTile.idx == n
+                )
+                .values(hashes=tiles[0]["hashes"])
+                .execution_options(synchronize_session=False)
+            )
+            tiles = tiles[1:]
+        if tiles:
+            db.session.execute(insert(TlogTile.__table__), tiles)
+        level, start, hashes = level + 1, n, completed
+
+
+def _driver(statement: str, params: tuple | list[tuple]):
+    """A statement straight on the driver (a list of tuples: executemany): at a million
+    leaves, SQLAlchemy's per-row parameter processing costs more than the database.
+    `statement` is a constant written with "?" placeholders."""
+    connection = db.session.connection()
+    if connection.dialect.paramstyle != "qmark":
+        statement = statement.replace("?", "%s")
+    return connection.exec_driver_sql(statement, params)
+
+
+def _hour(moment) -> str:
+    """YYYY-MM-DDTHH, from a datetime (PostgreSQL) or SQLite's "YYYY-MM-DD HH:…" text."""
+    if isinstance(moment, str):
+        return f"{moment[:10]}T{moment[11:13]}"
+    return moment.isoformat(timespec="hours")
+
+
+def publish(campaign_id: int, limit: int = BATCH) -> int:
+    """Append up to `limit` pending changes, in order, in one transaction. Returns how many."""
+    _lock(campaign_id)
+    # Plain driver rows: no per-row type processing (created_at stays as stored).
+    pending = _driver(
+        "SELECT id, signature_id, action, reason, commitment, created_at FROM tlog_pending "
+        "WHERE campaign_id = ? ORDER BY id LIMIT ?",
+        (campaign_id, limit),
+    ).all()
+    if not pending:
+        db.session.rollback()
+        return 0
+    size = tree_size(campaign_id)
+    rows, added, last_add = [], [], {}
+    for _id, signature_id, action, reason, commitment, created_at in pending:
+        index = size + len(rows)
+        if action == "add" and commitment:
+            data = tlog.add_entry(bytes.fromhex(commitment), _hour(created_at))
+            key = tlog_store.commitment_key(commitment)
+            rows.append((campaign_id, index, data, signature_id, key, None))
+            last_add[signature_id] = index
+            added.append((signature_id, index))
+        elif action == "remove":
+            target = last_add.pop(signature_id, None)
+            if target is None:
+                # Not SQL's MAX(): SQLite would walk the primary key instead of the index.
+                adds = db.session.scalars(
+                    select(TlogEntry.idx).where(
+                        TlogEntry.campaign_id == campaign_id,
+                        TlogEntry.signature_id == signature_id,
+                        TlogEntry.target_index.is_(None),
+                    )
+                ).all()
+                target = max(adds) if adds else None
+            if target is None:  # counted before the log existed: nothing to cancel
+                continue
+            # An unknown reason must not wedge the queue: it is still a removal.
+            data = tlog.remove_entry(
+                target, reason if reason in tlog.REMOVE_REASONS else "invalidated"
+            )
+            rows.append((campaign_id, index, data, None, None, target))
+    if rows:
+        _driver(
+            "INSERT INTO tlog_entries (campaign_id, idx, data, signature_id, commitment_key, "
+            "target_index) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        append_leaves(campaign_id, size, [tlog.leaf_hash(row[2]) for row in rows])
+        _unlink_removed(campaign_id, [row[5] for row in rows if row[5] is not None])
+    _driver("DELETE FROM tlog_pending WHERE id = ?", [(row[0],) for row in pending])
+    if added:  # receipts go out in the same transaction as their leaves
+        slug = db.session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
+        receipts.queue_mails(campaign_id, origin(slug), added)
+    db.session.commit()
+    return len(rows)
+
+
+def _unlink_removed(campaign_id: int, indexes: list[int]) -> None:
+    """A cancelled add no longer needs to know its signature: drop the link."""
+    if indexes:
+        db.session.execute(
+            update(TlogEntry)
+            .where(TlogEntry.campaign_id == campaign_id, TlogEntry.idx.in_(indexes))
+            .values(signature_id=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+# --- checkpoints ----------------------------------------------------------------
+
+
+def sign_checkpoint(campaign_id: int) -> TlogCheckpoint:
+    """Sign the tree as it is now; a new row only if it grew (every row is kept).
+    Leaves below `size` never change, so a publish running meanwhile can't skew it."""
+    slug = db.session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
+    size = tree_size(campaign_id)
+    last = latest_checkpoint(campaign_id)
+    if last is not None and last.size == size:
+        return last
+    root = tlog.root_hash(TileReader(campaign_id), size)
+    name = origin(slug)
+    note = tlog.sign_note(tlog.checkpoint_body(name, size, root), name, signing_key())
+    row = TlogCheckpoint(
+        campaign_id=campaign_id,
+        size=size,
+        # The last checkpoint's count plus what was appended since: no full scan.
+        count=(last.count if last else 0) + log_count(campaign_id, last.size if last else 0, size),
+        note=note,
+        created_at=utcnow(),
+    )
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def checkpoint(campaign) -> str:
+    """Publish what is pending and sign a checkpoint; returns the note text (for the
+    delivery pack). `campaign` is a Campaign row, its content, or a slug."""
+    slug = campaign if isinstance(campaign, str) else campaign.slug
+    campaign_id = db.session.scalar(select(Campaign.id).where(Campaign.slug == slug))
+    if campaign_id is None:
+        raise LookupError(slug)
+    while publish(campaign_id, limit=BIG_BATCH):
+        pass
+    return sign_checkpoint(campaign_id).note
+
+
+def publish_due(*, force_checkpoint: bool = False) -> int:
+    """The worker's tick: append what is pending everywhere; checkpoint a grown log at
+    most every TLOG_CHECKPOINT_SECONDS, and every log at least hourly."""
+    appended = 0
+    every = timedelta(seconds=current_app.config.get("TLOG_CHECKPOINT_SECONDS", 60))
+    for campaign_id in db.session.scalars(select(Campaign.id)).all():
+        while (done := publish(campaign_id, limit=BIG_BATCH if force_checkpoint else BATCH)) > 0:
+            appended += done
+        last = latest_checkpoint(campaign_id)
+        grown = last is None or last.size != tree_size(campaign_id)
+        age = utcnow() - last.created_at if last else timedelta.max
+        if force_checkpoint or (grown and age >= every) or age >= timedelta(hours=1):
+            if last is None and tree_size(campaign_id) == 0 and not force_checkpoint:
+                continue
+            sign_checkpoint(campaign_id)
+    db.session.rollback()
+    return appended

@@ -1,0 +1,101 @@
+"""`flask count …`: the transparency log's operator commands (services/transparency.py)."""
+
+from __future__ import annotations
+
+import base64
+import sys
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Campaign
+from .services import receipts, tlog, tlog_keys, tlog_store, tlog_verify, transparency
+
+count_cli = AppGroup("count", help="The public, verifiable log of the count.")
+
+
+@count_cli.command("keygen")
+@click.option("--force", is_flag=True, help="Replace an existing instance/ key file.")
+@click.option("--print-only", is_flag=True, help="Print a key for TLOG_SIGNING_KEY; write nothing.")
+def count_keygen(force: bool, print_only: bool) -> None:
+    """Make the Ed25519 key that signs checkpoints (keep it like ENCRYPTION_KEYS)."""
+    if print_only:
+        click.echo(tlog_keys.generate_key())
+        return
+    tlog_keys.write_key_file(overwrite=force)
+    for slug in db.session.scalars(select(Campaign.slug)):
+        click.echo(f"{slug}: {tlog_keys.verifier_key(slug)}")
+
+
+@count_cli.command("key")
+def count_key() -> None:
+    """Print each campaign's verifier key (publish it in docs, give it to witnesses)."""
+    for slug in db.session.scalars(select(Campaign.slug)):
+        click.echo(f"{slug}: {tlog_keys.verifier_key(slug)}")
+
+
+@count_cli.command("publish")
+def count_publish() -> None:
+    """Append pending changes and sign a checkpoint for every campaign (run hourly)."""
+    appended = transparency.publish_due(force_checkpoint=True)
+    for row in db.session.scalars(select(Campaign)).all():
+        last = tlog_store.latest_checkpoint(row.id)
+        click.echo(
+            f"{row.slug}: size {last.size if last else 0}, count {last.count if last else 0}"
+        )
+    click.echo(f"appended {appended}")
+
+
+@count_cli.command("backfill")
+def count_backfill() -> None:
+    """Queue adds for signatures counted before the log existed, then publish."""
+    for row in db.session.scalars(select(Campaign)).all():
+        click.echo(f"{row.slug}: queued {transparency.backfill(row.id)}")
+    transparency.publish_due(force_checkpoint=True)
+
+
+@count_cli.command("verify")
+@click.argument("url")
+@click.option("--key", help="The verifier key to trust (default: the one the site serves).")
+def count_verify(url: str, key: str | None) -> None:
+    """Verify a campaign's log over HTTP, without this app's database."""
+    report = tlog_verify.verify(url, key)
+    click.echo("\n".join(report.lines()))
+    sys.exit(0 if report.ok else 1)
+
+
+@count_cli.command("verify-receipt")
+@click.argument("slug")
+@click.option(
+    "--receipt", prompt=True, hide_input=True, help="Asked for, so it stays out of shell history."
+)
+def count_verify_receipt(slug: str, receipt: str) -> None:
+    """Show a receipt's inclusion proof against the latest checkpoint, and check it."""
+    campaign_id = db.session.scalar(select(Campaign.id).where(Campaign.slug == slug))
+    raw, commitment = receipts.check(receipt)
+    if campaign_id is None or raw is None:
+        raise click.ClickException("unknown campaign or not a receipt")
+    check = tlog_store.check_receipt(campaign_id, commitment)
+    if check.state in ("unknown", "pending"):
+        click.echo(
+            {"unknown": "not in the log", "pending": "appended, not yet checkpointed"}[check.state]
+        )
+        sys.exit(1)
+    _, size, root = tlog.open_checkpoint(check.note, tlog_keys.verifier_key(slug))
+    leaf = tlog.leaf_hash(tlog_store.entry_at(campaign_id, check.index))
+    ok = tlog.verify_inclusion(leaf, check.index, size, check.proof, root)
+    click.echo(f"leaf {check.index} of {size}; proof:")
+    for node in check.proof:
+        click.echo("  " + base64.b64encode(node).decode())
+    if check.state == "removed":
+        removal = tlog.leaf_hash(tlog_store.entry_at(campaign_id, check.removal_index))
+        ok = ok and tlog.verify_inclusion(
+            removal, check.removal_index, size, check.removal_proof, root
+        )
+        click.echo(f"removed ({check.reason}) by leaf {check.removal_index}")
+    else:
+        click.echo("included and not removed")
+    click.echo("proof verified against the signed checkpoint" if ok else "PROOF FAILED")
+    sys.exit(0 if ok else 1)
