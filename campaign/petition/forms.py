@@ -100,7 +100,7 @@ class SignForm(FlaskForm):
     comment = TextAreaField(
         _l("Why I signed (optional)"),
         validators=[rule(clean_comment)],
-        render_kw={"maxlength": COMMENT_MAX, "rows": 3},
+        render_kw={"maxlength": COMMENT_MAX, "rows": 2},
     )  # fmt: skip
     public_consent = BooleanField(PUBLIC_CONSENT, default=False)
     contact_consent = BooleanField(CONTACT_CONSENT, default=False)
