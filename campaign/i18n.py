@@ -107,6 +107,10 @@ def init_app(app: Flask) -> None:
         response.vary.add("Cookie")
         return response
 
+    # Mail templates render without context processors; they need numbers too
+    # (Persian digits in Persian mail).
+    app.jinja_env.globals["format_number"] = number
+
     @app.context_processor
     def language_context() -> dict:
         language = current_language()

@@ -141,3 +141,13 @@ class ResendForm(FlaskForm):
         validators=[InputRequired(_l("Please enter your email address.")), rule(normalize_email)],
         render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
     )
+
+
+class CorrectEmailForm(FlaskForm):
+    """"Wrong address? Correct it", on the check-inbox page."""
+
+    email = EmailField(
+        _l("Correct email address"),
+        validators=[InputRequired(_l("Please enter your email address.")), rule(normalize_email)],
+        render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
+    )

@@ -18,8 +18,8 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from ..i18n import current_language, url_language
 from ..security import allow_framing
@@ -55,6 +55,12 @@ def source_param(default: str) -> str:
     if not sharing.valid_source(source):
         abort(400, _("A source code is up to 64 letters, digits, dots, dashes or slashes."))
     return source
+
+
+def ref_param() -> str | None:
+    """A signer's share code (?ref=) for their personal QR code and flyer, if well formed."""
+    ref = request.args.get("ref") or None
+    return ref if ref and sharing.valid_ref(ref) else None
 
 
 def share_links_for(content: CampaignContent, ref: str | None = None) -> list[sharing.ShareLink]:
@@ -109,10 +115,11 @@ def image_text(content: CampaignContent, language: str, count: int) -> sharing.I
         title = content.text("en").title
         language = "en"
     number = sharing.localized_number(bucket, language)
-    if bucket < count:
-        line = ngettext("%(count)s+ signature", "%(count)s+ signatures", bucket, count=number)
-    else:
-        line = ngettext("%(count)s signature", "%(count)s signatures", bucket, count=number)
+    with force_locale(language):  # one language per image: no Latin digits in Persian words
+        if bucket < count:
+            line = ngettext("%(count)s+ signature", "%(count)s+ signatures", bucket, count=number)
+        else:
+            line = ngettext("%(count)s signature", "%(count)s signatures", bucket, count=number)
     return sharing.ImageText(title=title, count_line=line, site=short_url("").rstrip("/"),
                              language=language)  # fmt: skip
 
@@ -184,7 +191,7 @@ def share_page(slug: str):
 def qr_code(slug: str):
     content = load_campaign(slug)
     source = source_param("qr")
-    url = campaign_url(slug, share_url_language(), source=source)
+    url = campaign_url(slug, share_url_language(), source=source, ref=ref_param())
     svg = sharing.qr_svg(url, title=content.text(current_language()).title)
     response = Response(svg, mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=86400"
@@ -198,11 +205,16 @@ def qr_code(slug: str):
 def flyer(slug: str):
     content = load_campaign(slug)
     source = source_param("flyer")
+    ref = ref_param()
     return render_template(
         "petition/flyer.html",
         **counter_context(content),
         source=source,
+        ref=ref,
+        event=request.args.get("source", ""),
         short_url=short_url(slug),
+        # What the QR code opens, printed in full when it carries a source or a code.
+        full_url=campaign_url(slug, share_url_language(), source=source, ref=ref),
     )
 
 

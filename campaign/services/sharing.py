@@ -19,6 +19,10 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import segno
 from babel import Locale
 from babel.numbers import format_decimal
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Signature, SignatureStatus
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,14 @@ SOURCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 # Open Graph wants language_TERRITORY.
 OG_LOCALES = {"en": "en_US", "fa": "fa_IR", "fr": "fr_FR"}
 RTL = {"fa", "ar", "he", "ur"}
+
+
+REF_PATTERN = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
+
+
+def valid_ref(ref: str | None) -> bool:
+    """A referral code as `signing` makes them (URL-safe base64)."""
+    return bool(ref) and REF_PATTERN.fullmatch(ref) is not None
 
 
 def valid_source(source: str | None) -> bool:
@@ -81,6 +93,20 @@ def share_links(
             f"mailto:?subject={q(title)}&body={q(text + chr(10) + chr(10) + url_for('email'))}",
         ),
     ]  # fmt: skip
+
+
+def signed_through(signature: Signature) -> int:
+    """How many counted signatures came through this signer's share link (?ref=)."""
+    if not signature.referral_code:
+        return 0
+    return db.session.scalar(
+        select(func.count(Signature.id)).where(
+            Signature.campaign_id == signature.campaign_id,
+            Signature.referrer_code == signature.referral_code,
+            Signature.status == SignatureStatus.CONFIRMED,
+            Signature.flagged.is_(False),
+        )
+    ) or 0
 
 
 # --- QR codes -------------------------------------------------------------------
