@@ -14,7 +14,6 @@ from functools import cache
 from babel import Locale
 from email_validator import EmailNotValidError, caching_resolver, validate_email
 from flask import current_app
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 NAME_MAX = 100
@@ -76,10 +75,12 @@ def _resolver(timeout: float):
 # email-validator explains in a library's words and in English only; we say it our
 # way, in the signer's language. Matched on its messages (stable across 2.x).
 EMAIL_PROBLEMS = (
-    (("exactly one @-sign", "'@'"), _l("An email address needs one @ sign, like name@example.org.")),
+    (("exactly one @-sign", "'@'"),
+     _l("An email address needs one @ sign, like name@example.org.")),
     (("space",), _l("Please remove the spaces from your email address.")),
     (("something before the @-sign",), _l("Please add the part before the @ sign.")),
-    (("something after the @-sign",), _l("Please add the part after the @ sign, like example.org.")),
+    (("something after the @-sign",),
+     _l("Please add the part after the @ sign, like example.org.")),
     (("should have a period", "not valid. it should"),
      _l("The part after the @ sign needs a dot, like example.org.")),
     (("period",), _l("Please check the dots in your email address: two in a row, or one at "
