@@ -6,11 +6,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..extensions import db
+from ..i18n import current_language
 from ..models import Signature
 from ..services import moderation, signers
 from ..services.privacy import signer_record
 from ..services.signing import extra_mails_left
-from ..services.validation import parse_id
+from ..services.validation import country_choices, parse_id
 from . import bp
 from .auth import campaign_or_404, role_required
 from .forms import ActionForm, BulkForm, ExportForm, InvalidateForm
@@ -42,8 +43,10 @@ def signers_table(slug: str):
     else:
         rows, next_id = signers.page(row.id, filters, before=before_id)
     export_form = ExportForm(formdata=None, data=filters.as_dict())
+    total = len(rows) if fuzzy else signers.matching_count(row.id, filters)
     return render_template(
-        "admin/signers.html", campaign=content, filters=filters, error=error,
+        "admin/signers.html", campaign=content, filters=filters, error=error, total=total,
+        countries=country_choices(current_language()),
         records=[signer_record(s) for s in rows], signatures={s.id: s for s in rows},
         next_id=next_id, fuzzy=fuzzy, scanned=scanned, export_form=export_form,
         states=signers.STATES, args={k: v for k, v in filters.as_dict().items()},

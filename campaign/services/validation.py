@@ -240,3 +240,15 @@ def country_codes() -> frozenset[str]:
 
 def country_name(code: str, language: str = "en") -> str:
     return Locale.parse(language).territories.get(code, code)
+
+
+def country_code_for(text: str, languages: tuple[str, ...] = ("en", "fa", "fr")) -> str | None:
+    """The ISO code for a country typed by name ("Germany", "آلمان", "allemagne") or code."""
+    wanted = " ".join((text or "").split()).casefold()
+    if len(wanted) == 2 and wanted.upper() in country_codes():
+        return wanted.upper()
+    for language in languages:
+        for code, name in _countries(language):
+            if name.casefold() == wanted:
+                return code
+    return None
