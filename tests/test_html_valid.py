@@ -28,7 +28,8 @@ def rendered_pages(client, admin) -> dict[str, str]:
         pages[f"campaign-{language}"] = f"/{language}/{SLUG}/"
     for name, path in {
         "check-inbox": f"/{SLUG}/check-inbox", "thank-you": f"/{SLUG}/confirm/{confirm}",
-        "confirm-invalid": f"/{SLUG}/confirm/1-{'0' * 40}", "withdraw": f"/{SLUG}/withdraw/{manage}",
+        "confirm-invalid": f"/{SLUG}/confirm/1-{'0' * 40}",
+        "withdraw": f"/{SLUG}/withdraw/{manage}",
         "my-data": f"/{SLUG}/my-data/{manage}", "unsubscribe": f"/{SLUG}/unsubscribe/{manage}",
         "privacy": "/privacy", "share": f"/{SLUG}/share", "flyer": f"/{SLUG}/flyer",
         "embed": f"/{SLUG}/embed", "api": "/api", "not-found": "/no-such-campaign/",
