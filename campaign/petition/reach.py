@@ -166,11 +166,13 @@ def counter_context(content: CampaignContent) -> dict:
     }
 
 
+# Tall enough for the whole form at a phone's width in every language (measured in
+# Chromium: tests/browser/test_reach_screens_browser.py).
 def embed_snippet(slug: str) -> str:
     src = links.external_url("petition.embed", share_url_language(), slug=slug)
     title = html.escape(_("Sign the petition"), quote=True)  # a translation may hold quotes
     return (
-        f'<iframe src="{src}" title="{title}" width="100%" height="720" '
+        f'<iframe src="{src}" title="{title}" width="100%" height="1200" '
         f'loading="lazy" referrerpolicy="strict-origin-when-cross-origin"></iframe>'
     )
 
@@ -212,9 +214,8 @@ def flyer(slug: str):
         source=source,
         ref=ref,
         event=request.args.get("source", ""),
-        short_url=short_url(slug),
-        # What the QR code opens, printed in full when it carries a source or a code.
-        full_url=campaign_url(slug, share_url_language(), source=source, ref=ref),
+        # The printed link carries the same ?source= (and ?ref=) as the QR code.
+        short_url=sharing.with_params(short_url(slug), source=request.args.get("source"), ref=ref),
     )
 
 
