@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("petition", __name__, template_folder="../../templates/petition")
 
-from . import reach, routes  # noqa: E402,F401  (reach: share, QR code, flyer, embed)
+from . import reach, rights, routes  # noqa: E402,F401  (reach: share, QR code, flyer, embed)

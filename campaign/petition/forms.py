@@ -151,3 +151,13 @@ class CorrectEmailForm(FlaskForm):
         validators=[InputRequired(_l("Please enter your email address.")), rule(normalize_email)],
         render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
     )
+
+
+class LinksForm(FlaskForm):
+    """"Mail me my links again", on /privacy (same neutral answer as resending)."""
+
+    email = EmailField(
+        _l("The email address you signed with"),
+        validators=[InputRequired(_l("Please enter your email address.")), rule(normalize_email)],
+        render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
+    )

@@ -25,7 +25,7 @@ from ..i18n import current_language, url_language
 from ..security import allow_framing
 from ..services import counting, links, sharing, validation
 from ..services.campaigns import campaign_ref, current_goal
-from ..services.content import CampaignContent
+from ..services.content import CampaignContent, library
 from . import bp, embedding
 from .forms import SignForm, stamp_started
 from .routes import load_campaign, source_from_request
@@ -311,4 +311,6 @@ def reach_context() -> dict:
         "campaign_url": campaign_url,
         "share_url_language": share_url_language,
         "country_name": lambda code: validation.country_name(code, current_language()),
+        # Who runs the site: the home campaign's organizer (footer, /privacy).
+        "site_organizer": lambda: library().home(),
     }

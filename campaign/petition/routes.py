@@ -29,6 +29,7 @@ from .forms import (
     CONTACT_CONSENT,
     PUBLIC_CONSENT,
     CorrectEmailForm,
+    LinksForm,
     ResendForm,
     SignForm,
     seconds_since_started,
@@ -427,12 +428,15 @@ def unsubscribe(slug: str, token: str):
 
 
 @bp.get("/privacy")
-def privacy_page():
+def privacy_page(links_form: LinksForm | None = None, status: int = 200):
     config = current_app.config
     return render_template(
         "petition/privacy.html",
         expiry_days=config["CONFIRM_EXPIRY_DAYS"],
         ip_days=config["IP_HASH_RETENTION_DAYS"],
         anonymize_days=config["ANONYMIZE_AFTER_CLOSE_DAYS"],
-    )
+        # "Mail me my links again": data rights for a signer who lost their mail.
+        links_form=links_form or LinksForm(formdata=None),
+        links_sent=request.args.get("sent") == "1",
+    ), status
 

@@ -73,6 +73,9 @@ class CampaignContent:
     source_document: str
     share_image: Path | None
     texts: dict[str, CampaignText] = field(repr=False)
+    # Who runs the campaign and how to reach them (footer and /privacy).
+    organizer_name: str = ""
+    organizer_contact: str = ""
 
     def text(self, language: str) -> CampaignText:
         return self.texts.get(language) or self.texts[self.default_language]
@@ -131,6 +134,8 @@ def load_campaign(folder: Path) -> CampaignContent:
         source_document=meta.get("source_document", ""),
         share_image=image if image and image.exists() else None,
         texts=texts,
+        organizer_name=str(meta.get("organizer_name", "")).strip(),
+        organizer_contact=str(meta.get("organizer_contact", "")).strip(),
     )
 
 

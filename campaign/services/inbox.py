@@ -9,7 +9,7 @@ address. The answers stay neutral: nothing here tells whether an address has sig
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -87,3 +87,34 @@ def correct_email(content: CampaignContent, note: dict | None, new_raw: str) -> 
                  kind="resend", signature_id=signature.id)  # fmt: skip
     db.session.commit()
     return email.address
+
+
+def mail_links_again(content: CampaignContent, raw_email: str) -> bool:
+    """Mail a signer their links (data copy, withdraw) again, for the data-rights form.
+
+    A pending signature gets its confirmation mail again. The caller answers the same
+    either way; the mail count is capped like every extra mail. Returns whether a mail
+    was queued (for tests and logs only). Raises ValueError for an address that isn't one.
+    """
+    email = normalize_email(raw_email)
+    if content.state() not in ("open", "closed"):  # archived: personal data is gone
+        return False
+    signature = db.session.scalar(
+        select(Signature).where(
+            Signature.campaign_id == campaign_ref(content).id,
+            Signature.dedup_key == signing.dedup_key(email.canonical),
+            Signature.email_enc.is_not(None),
+        )
+    )
+    if signature is None or signature.status != SignatureStatus.CONFIRMED:
+        return signing.resend_confirmation(content, raw_email) if signature else False
+    if not signing.take_extra_mail(signature.id):
+        db.session.commit()
+        return False
+    address, name = crypto.decrypt(signature.email_enc), crypto.decrypt(signature.name_enc)
+    text = content.text(signature.language)
+    message = mail.render_mail("links", signature.language, to=address, name=name,
+                               title=text.title, **signing._signer_links(content, signature))
+    mail.enqueue(message, kind="links", signature_id=signature.id)
+    db.session.commit()
+    return True
