@@ -43,11 +43,11 @@ def test_erase_needs_a_confirmation_page_in_a_danger_style(desk, app):
     zone = page.locator(".danger-zone")
     # Apart from everyday actions: below them and the back link, in a red frame.
     assert zone.bounding_box()["y"] > page.locator("form.action").last.bounding_box()["y"]
-    assert page.evaluate("getComputedStyle(document.querySelector('.danger-zone')).borderTopColor") \
-        == "rgb(163, 0, 0)"  # fmt: skip
-    invalidate = page.get_by_role("button", name="Invalidate")
-    assert page.evaluate("(b) => getComputedStyle(b).backgroundColor", invalidate.element_handle()) \
-        != "rgb(163, 0, 0)"  # everyday actions are not styled as danger  # fmt: skip
+    style = "(e) => getComputedStyle(e)"
+    assert page.evaluate(f"{style}.borderTopColor", zone.element_handle()) == "rgb(163, 0, 0)"
+    invalidate = page.get_by_role("button", name="Invalidate").element_handle()
+    # Everyday actions are not styled as danger.
+    assert page.evaluate(f"{style}.backgroundColor", invalidate) != "rgb(163, 0, 0)"
     zone.get_by_role("link", name="Erase personal data…").click()
     assert page.get_by_role("heading", level=1).inner_text().startswith("Erase the personal data")
     assert "the email address, so we can never write to this signer again" in page.content()
@@ -64,7 +64,8 @@ def test_dashboard_charts_are_legible_and_say_what_they_count(desk):
     server, page, _ = desk
     page.goto(f"{server.url}/admin/{SLUG}/")
     sizes = page.evaluate(
-        "[...document.querySelectorAll('svg.chart text')].map(t => t.getBoundingClientRect().height)"
+        "[...document.querySelectorAll('svg.chart text')]"
+        ".map(t => t.getBoundingClientRect().height)"
     )
     assert sizes and min(sizes) >= 12, sizes  # rendered size on screen, not just the attribute
     ticks = page.locator("svg.chart").first.locator("text[text-anchor=end]").all_text_contents()
