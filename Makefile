@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 node_modules/axe-core/axe.min.js:
-	npm install --no-save --no-audit --no-fund --silent axe-core@4
+	npm install --no-save --no-audit --no-fund --silent axe-core@4 vnu-jar
 
 translations: $(VENV)/.installed
 	@if [ -n "$(CATALOGS)" ]; then $(VENV)/bin/pybabel compile -f -d campaign/translations >/dev/null; fi
@@ -35,7 +35,11 @@ run: db
 	$(FLASK) mail work & \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-test: setup node_modules/axe-core/axe.min.js
+# The W3C Nu HTML checker (tests/test_html_valid.py runs it; needs java).
+node_modules/vnu-jar/build/dist/vnu.jar:
+	npm install --no-save --no-audit --no-fund --silent axe-core@4 vnu-jar
+
+test: setup node_modules/axe-core/axe.min.js node_modules/vnu-jar/build/dist/vnu.jar
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -10,7 +10,7 @@ from __future__ import annotations
 from babel import Locale
 from babel.numbers import format_decimal
 from flask import Flask, request
-from flask_babel import format_date, get_locale, refresh
+from flask_babel import format_date, format_datetime, get_locale, refresh
 
 from .extensions import babel
 
@@ -111,6 +111,10 @@ def init_app(app: Flask) -> None:
             response.vary.add("Cookie")
         return response
 
+    # Mail templates render without context processors; they need numbers too
+    # (Persian digits in Persian mail).
+    app.jinja_env.globals["format_number"] = number
+
     @app.context_processor
     def language_context() -> dict:
         language = current_language()
@@ -122,4 +126,6 @@ def init_app(app: Flask) -> None:
             "language_url": language_url,
             "format_number": number,
             "format_date": format_date,
+            # Timestamps for people: the page's locale, to the second, never microseconds.
+            "format_datetime": lambda value: format_datetime(value, "medium") if value else "—",
         }

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 
 from flask import render_template, request
+from sqlalchemy import select
 
+from ..extensions import db
+from ..models import Campaign
 from ..services import audit
 from ..services.validation import parse_id
 from . import bp
@@ -21,5 +24,18 @@ def audit_page():
     more = len(events) > 100
     events = events[:100]
     rows = [(e, json.loads(e.details) if e.details else {}) for e in events]
-    return render_template("admin/audit.html", rows=rows, action=action or "",
+    # Targets link to their pages: a signature's page needs its campaign's slug.
+    slugs = dict(db.session.execute(select(Campaign.id, Campaign.slug)).all())
+    return render_template("admin/audit.html", rows=rows, action=action or "", slugs=slugs,
+                           actions=AUDIT_ACTIONS,
                            next_id=events[-1].id if more and events else None)  # fmt: skip
+
+
+# Every action the code records, for the filter's list (labels are in the template).
+AUDIT_ACTIONS = (
+    "export", "signature.invalidate", "signature.bulk_invalidate", "signature.restore",
+    "signature.erase", "signature.resend", "signature.comment_hidden", "signature.comment_shown",
+    "update.post", "login", "login.failed", "login.locked", "logout", "account.create",
+    "account.role", "account.disable", "account.enable", "account.password",
+    "account.totp_enabled", "account.totp_reset",
+)

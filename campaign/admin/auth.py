@@ -17,6 +17,7 @@ from flask_login import UserMixin, current_user, logout_user
 from ..extensions import db, login_manager
 from ..models import AdminUser
 from ..services.accounts import has_role
+from ..services.content import library
 from ..services.validation import parse_id
 from . import bp
 
@@ -115,7 +116,12 @@ def admin_headers(response):
 def admin_context() -> dict:
     if not request or not request.blueprint == "admin":
         return {}
-    return {"admin_user": current_user if current_user.is_authenticated else None}
+    user = current_user if current_user.is_authenticated else None
+    # The menu names the same pages everywhere: pages without a campaign (audit,
+    # accounts) link to the home campaign's dashboard, signers, export and updates.
+    campaigns = library().all() if user else []
+    menu = library().home() or (campaigns[0] if campaigns else None)
+    return {"admin_user": user, "menu_campaign": menu}
 
 
 def campaign_or_404(slug: str):

@@ -6,10 +6,11 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..extensions import db
+from ..i18n import current_language
 from ..models import Signature
 from ..services import moderation, signers
 from ..services.signer_mail import extra_mails_left
-from ..services.validation import parse_id
+from ..services.validation import country_choices, parse_id
 from . import bp
 from .auth import campaign_or_404, role_required
 from .forms import ActionForm, BulkForm, ExportForm, InvalidateForm
@@ -36,8 +37,10 @@ def signers_table(slug: str):
     fuzzy = request.args.get("fuzzy") == "1" and bool(filters.q)
     listing = signers.browse(row.id, content.slug, filters, before=before_id, fuzzy=fuzzy)
     export_form = ExportForm(formdata=None, data=filters.as_dict())
+    total = len(listing.records) if fuzzy else signers.matching_count(row.id, filters)
     return render_template(
-        "admin/signers.html", campaign=content, filters=filters, error=error,
+        "admin/signers.html", campaign=content, filters=filters, error=error, total=total,
+        countries=country_choices(current_language()),
         records=listing.records, signatures=listing.signatures, next_id=listing.next_id,
         fuzzy=fuzzy, scanned=listing.scanned, export_form=export_form,
         states=signers.STATES, args={k: v for k, v in filters.as_dict().items()},
@@ -46,15 +49,16 @@ def signers_table(slug: str):
 
 @bp.get("/<slug>/signers/<int:signature_id>")
 @role_required("organizer")
-def signer(slug: str, signature_id: int):
+def signer(slug: str, signature_id: int, invalidate_form: InvalidateForm | None = None,
+           status: int = 200):  # fmt: skip
     content, row = campaign_or_404(slug)
     signature = _signature_or_404(row, signature_id)
     return render_template(
         "admin/signer.html", campaign=content, signature=signature,
-        record=signers.look_at(row.id, signature), invalidate_form=InvalidateForm(),
-        action_form=ActionForm(),
+        record=signers.look_at(row.id, signature), action_form=ActionForm(),
+        invalidate_form=invalidate_form or InvalidateForm(formdata=None),
         resends_left=extra_mails_left(signature),
-    )  # fmt: skip
+    ), status  # fmt: skip
 
 
 def _back(slug: str, signature_id: int):
@@ -67,9 +71,10 @@ def signer_invalidate(slug: str, signature_id: int):
     content, row = campaign_or_404(slug)
     signature = _signature_or_404(row, signature_id)
     form = InvalidateForm()
-    if not form.validate_on_submit():
-        flash(_("Please give a reason for the invalidation."))
-        return _back(slug, signature_id)
+    if not form.validate_on_submit():  # the message goes beside the reason field
+        if not (form.reason.data or "").strip():
+            form.reason.errors = [_("Please give a reason for the invalidation.")]
+        return signer(slug, signature_id, invalidate_form=form, status=422)
     if moderation.invalidate(signature, form.reason.data):
         flash(_("The signature is invalidated and no longer counted."))
     else:
@@ -116,15 +121,20 @@ def signer_comment(slug: str, signature_id: int):
     return _back(slug, signature_id)
 
 
-@bp.post("/<slug>/signers/<int:signature_id>/erase")
+@bp.route("/<slug>/signers/<int:signature_id>/erase", methods=["GET", "POST"])
 @role_required("owner")
 def signer_erase(slug: str, signature_id: int):
+    """Irreversible, so never one click: GET (or a POST without `confirm`) asks first."""
     content, row = campaign_or_404(slug)
     signature = _signature_or_404(row, signature_id)
-    if ActionForm().validate_on_submit():
-        moderation.erase(signature)
-        flash(_("The signer's personal data is erased. Country, date and count remain."))
-    return _back(slug, signature_id)
+    form = ActionForm()
+    if request.method == "POST" and request.form.get("confirm") == "erase":
+        if form.validate_on_submit():
+            moderation.erase(signature)
+            flash(_("The signer's personal data is erased. Country, date and count remain."))
+        return _back(slug, signature_id)
+    return render_template("admin/erase.html", campaign=content, signature=signature,
+                           record=signers.look_at(row.id, signature), action_form=form)  # fmt: skip
 
 
 @bp.route("/<slug>/signers/bulk", methods=["GET", "POST"])

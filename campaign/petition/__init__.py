@@ -12,4 +12,4 @@ bp = Blueprint("petition", __name__, template_folder="../../templates/petition")
 bp.before_request(refuse_cross_site)
 csrf.exempt(bp)
 
-from . import reach, routes, tlog_views  # noqa: E402,F401  (reach: share, QR code, flyer, embed)
+from . import reach, rights, routes, tlog_views  # noqa: E402,F401  (reach: share, QR code, flyer, embed)

@@ -110,7 +110,7 @@ class SignForm(FlaskForm):
     comment = TextAreaField(
         _l("Why I signed (optional)"),
         validators=[rule(clean_comment)],
-        render_kw={"maxlength": COMMENT_MAX, "rows": 3},
+        render_kw={"maxlength": COMMENT_MAX, "rows": 2},
     )  # fmt: skip
     public_consent = BooleanField(PUBLIC_CONSENT, default=False)
     contact_consent = BooleanField(CONTACT_CONSENT, default=False)
@@ -153,6 +153,26 @@ class ResendForm(FlaskForm):
 
     email = EmailField(
         _l("Your email address"),
+        validators=[InputRequired(_l("Please enter your email address.")), rule(normalize_email)],
+        render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
+    )
+
+
+class CorrectEmailForm(FlaskForm):
+    """"Wrong address? Correct it", on the check-inbox page."""
+
+    email = EmailField(
+        _l("Correct email address"),
+        validators=[InputRequired(_l("Please enter your email address.")), rule(normalize_email)],
+        render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
+    )
+
+
+class LinksForm(FlaskForm):
+    """"Mail me my links again", on /privacy (same neutral answer as resending)."""
+
+    email = EmailField(
+        _l("The email address you signed with"),
         validators=[InputRequired(_l("Please enter your email address.")), rule(normalize_email)],
         render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
     )

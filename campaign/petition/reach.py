@@ -18,14 +18,14 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from ..i18n import current_language, url_language
 from ..security import allow_framing
 from ..services import counting, links, sharing, validation
 from ..services.campaigns import campaign_ref, current_goal
-from ..services.content import CampaignContent
+from ..services.content import CampaignContent, library
 from . import bp, embedding
 from .forms import SignForm, stamp_started
 from .routes import load_campaign, source_from_request
@@ -55,6 +55,12 @@ def source_param(default: str) -> str:
     if not sharing.valid_source(source):
         abort(400, _("A source code is up to 64 letters, digits, dots, dashes or slashes."))
     return source
+
+
+def ref_param() -> str | None:
+    """A signer's share code (?ref=) for their personal QR code and flyer, if well formed."""
+    ref = request.args.get("ref") or None
+    return ref if ref and sharing.valid_ref(ref) else None
 
 
 def share_links_for(content: CampaignContent, ref: str | None = None) -> list[sharing.ShareLink]:
@@ -112,10 +118,11 @@ def image_text(content: CampaignContent, language: str, count: int) -> sharing.I
         title = content.text("en").title
         language = "en"
     number = sharing.localized_number(bucket, language)
-    if bucket < count:
-        line = ngettext("%(count)s+ signature", "%(count)s+ signatures", bucket, count=number)
-    else:
-        line = ngettext("%(count)s signature", "%(count)s signatures", bucket, count=number)
+    with force_locale(language):  # one language per image: no Latin digits in Persian words
+        if bucket < count:
+            line = ngettext("%(count)s+ signature", "%(count)s+ signatures", bucket, count=number)
+        else:
+            line = ngettext("%(count)s signature", "%(count)s signatures", bucket, count=number)
     return sharing.ImageText(title=title, count_line=line, site=short_url("").rstrip("/"),
                              language=language)  # fmt: skip
 
@@ -162,11 +169,13 @@ def counter_context(content: CampaignContent) -> dict:
     }
 
 
+# Tall enough for the whole form at a phone's width in every language (measured in
+# Chromium: tests/browser/test_reach_screens_browser.py).
 def embed_snippet(slug: str) -> str:
     src = links.external_url("petition.embed", share_url_language(), slug=slug)
     title = html.escape(_("Sign the petition"), quote=True)  # a translation may hold quotes
     return (
-        f'<iframe src="{src}" title="{title}" width="100%" height="720" '
+        f'<iframe src="{src}" title="{title}" width="100%" height="1200" '
         f'loading="lazy" referrerpolicy="strict-origin-when-cross-origin"></iframe>'
     )
 
@@ -187,7 +196,7 @@ def share_page(slug: str):
 def qr_code(slug: str):
     content = load_campaign(slug)
     source = source_param("qr")
-    url = campaign_url(slug, share_url_language(), source=source)
+    url = campaign_url(slug, share_url_language(), source=source, ref=ref_param())
     svg = sharing.qr_svg(url, title=content.text(current_language()).title)
     response = Response(svg, mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=86400"
@@ -201,11 +210,15 @@ def qr_code(slug: str):
 def flyer(slug: str):
     content = load_campaign(slug)
     source = source_param("flyer")
+    ref = ref_param()
     return render_template(
         "petition/flyer.html",
         **counter_context(content),
         source=source,
-        short_url=short_url(slug),
+        ref=ref,
+        event=request.args.get("source", ""),
+        # The printed link carries the same ?source= (and ?ref=) as the QR code.
+        short_url=sharing.with_params(short_url(slug), source=request.args.get("source"), ref=ref),
     )
 
 
@@ -301,4 +314,6 @@ def reach_context() -> dict:
         "campaign_url": campaign_url,
         "share_url_language": share_url_language,
         "country_name": lambda code: validation.country_name(code, current_language()),
+        # Who runs the site: the home campaign's organizer (footer, /privacy).
+        "site_organizer": lambda: library().home(),
     }

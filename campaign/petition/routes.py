@@ -11,6 +11,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_limiter.util import get_remote_address
@@ -18,7 +19,7 @@ from flask_limiter.util import get_remote_address
 from .. import page_fastpath
 from ..extensions import limiter
 from ..i18n import current_language
-from ..services import abuse, counting, page_cache, privacy, public, signing
+from ..services import abuse, counting, inbox, page_cache, privacy, public, sharing, signing
 from ..services.campaigns import campaign_ref, current_goal
 from ..services.content import CampaignContent, library
 from ..services.links import make_token as signer_link_token
@@ -30,6 +31,8 @@ from .forms import (
     CONTACT_CONSENT,
     DELIVERY_CONSENT,
     PUBLIC_CONSENT,
+    CorrectEmailForm,
+    LinksForm,
     ResendForm,
     SignForm,
     seconds_since_started,
@@ -182,6 +185,7 @@ def sign(slug: str):
         honeypot=form.website.data,
         seconds_open=seconds_since_started(form.started.data),
     )
+    outcome = None
     if not verdict.drop:
         data = SignatureInput(
             name=form.name.data,
@@ -202,11 +206,13 @@ def sign(slug: str):
             consent_delivery_text=str(DELIVERY_CONSENT),
         )
         try:
-            signing.sign(content, data, flag_reason=verdict.flag_reason,
-                         send_mail=verdict.send_mail)  # fmt: skip
+            outcome = signing.sign(content, data, flag_reason=verdict.flag_reason,
+                                   send_mail=verdict.send_mail)  # fmt: skip
         except SigningError as error:
             getattr(form, error.field).errors.append(error.message)
             return render_campaign(content, form, 422, embed=embed)
+    if not embed:  # check-inbox shows the address masked and resends without retyping
+        session[inbox.NOTE_KEY] = inbox.make_note(slug, form.email.data, outcome)
     return redirect(url_for(".check_inbox", slug=slug, **({"embed": 1} if embed else {})), 303)
 
 
@@ -220,19 +226,24 @@ def ip_and_petition() -> str:
 
 
 @bp.get("/<slug>/check-inbox")
-def check_inbox(slug: str, form: ResendForm | None = None, status: int = 200):
+def check_inbox(slug: str, form: ResendForm | None = None, status: int = 200,
+                correct_form: CorrectEmailForm | None = None):  # fmt: skip
     content = load_campaign(slug)
     if request.args.get("embed"):
         from .reach import render_embed_check_inbox
 
         return render_embed_check_inbox(content)
+    noted = inbox.noted_email(session.get(inbox.NOTE_KEY), slug)
     return render_template(
         "petition/check_inbox.html",
         campaign=content,
         text=content.text(current_language()),
         expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],
         resend_form=form or ResendForm(formdata=None),
+        correct_form=correct_form or CorrectEmailForm(formdata=None),
+        masked_email=inbox.mask_email(noted) if noted else None,
         resent=request.args.get("resent") == "1",
+        corrected=request.args.get("corrected") == "1",
     ), status
 
 
@@ -241,11 +252,34 @@ def check_inbox(slug: str, form: ResendForm | None = None, status: int = 200):
 def resend(slug: str):
     """Send the confirmation mail again. The answer never says whether it did."""
     content = load_campaign(slug)
+    noted = inbox.noted_email(session.get(inbox.NOTE_KEY), slug)
+    if noted and "email" not in request.form:  # "send it again" to the address just typed
+        try:
+            signing.resend_confirmation(content, noted)
+        except ValueError:
+            pass  # an address the form refused never reaches a note; nothing to send
+        return redirect(url_for(".check_inbox", slug=slug, resent=1), 303)
     form = ResendForm()
     if not form.validate():
         return check_inbox(slug, form, 422)
     signing.resend_confirmation(content, form.email.data)
     return redirect(url_for(".check_inbox", slug=slug, resent=1), 303)
+
+
+@bp.post("/<slug>/correct-email")
+@limiter.limit(config_limit("RATELIMIT_RESEND"), key_func=ip_and_petition)
+def correct_email(slug: str):
+    """Move this session's pending signature to a corrected address (same answer always)."""
+    content = load_campaign(slug)
+    form = CorrectEmailForm()
+    if not form.validate():
+        return check_inbox(slug, status=422, correct_form=form)
+    note = session.get(inbox.NOTE_KEY)
+    inbox.correct_email(content, note, form.email.data)  # same answer whatever it did
+    if note and note.get("slug") == slug:
+        session[inbox.NOTE_KEY] = {**note, **inbox.make_note(slug, form.email.data, None),
+                                   "sid": note.get("sid")}  # fmt: skip
+    return redirect(url_for(".check_inbox", slug=slug, corrected=1), 303)
 
 
 CONFIRM_STATUS = {"invalid": 404, "expired": 410, "closed": 409}
@@ -263,6 +297,8 @@ def confirm(slug: str, token: str):
     else:
         result = signing.check_confirmation(content, token)
     pending = result.state == "pending"
+    thanked = result.state in ("confirmed", "already")
+    row = campaign_ref(content)
     page = render_template(
         "petition/confirm.html",
         campaign=content,
@@ -272,6 +308,9 @@ def confirm(slug: str, token: str):
         referral_code=signer_referral_code(result.signature) if result.signature else None,
         token=token,
         preview=signing.preview(result.signature) if pending else None,
+        # The thank-you page: the count, and how many signed through this signer's link.
+        count=counting.confirmed_count(row.id) if thanked else None,
+        signed_through=sharing.referral_count(result.signature) if thanked else 0,
     )
     # It shows the submission's name and comment: security.signer_link_headers makes it
     # no-store and no-referrer, as every mailed-link URL.
@@ -368,12 +407,15 @@ def unsubscribe(slug: str, token: str):
 
 
 @bp.get("/privacy")
-def privacy_page():
+def privacy_page(links_form: LinksForm | None = None, status: int = 200):
     config = current_app.config
     return render_template(
         "petition/privacy.html",
         expiry_days=config["CONFIRM_EXPIRY_DAYS"],
         ip_days=config["IP_HASH_RETENTION_DAYS"],
         anonymize_days=config["ANONYMIZE_AFTER_CLOSE_DAYS"],
-    )
+        # "Mail me my links again": data rights for a signer who lost their mail.
+        links_form=links_form or LinksForm(formdata=None),
+        links_sent=request.args.get("sent") == "1",
+    ), status
 

@@ -82,6 +82,9 @@ class CampaignContent:
     def contains(self, path: Path) -> bool:
         """Whether `path`, symlinks followed, is a file inside this campaign's folder."""
         return self.folder is not None and confined(self.folder, path) is not None
+    # Who runs the campaign and how to reach them (footer and /privacy).
+    organizer_name: str = ""
+    organizer_contact: str = ""
 
     def text(self, language: str) -> CampaignText:
         return self.texts.get(language) or self.texts[self.default_language]
@@ -174,6 +177,8 @@ def load_campaign(folder: Path) -> CampaignContent:
         texts=texts,
         folder=folder.resolve(),
         problems=tuple(problems),
+        organizer_name=str(meta.get("organizer_name", "")).strip(),
+        organizer_contact=str(meta.get("organizer_contact", "")).strip(),
     )
 
 

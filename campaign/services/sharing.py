@@ -52,6 +52,12 @@ def referral_count(signature: Signature) -> int:
             Signature.flagged.is_(False),
         )
     ) or 0
+REF_PATTERN = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
+
+
+def valid_ref(ref: str | None) -> bool:
+    """A referral code as `signing` makes them (URL-safe base64)."""
+    return bool(ref) and REF_PATTERN.fullmatch(ref) is not None
 
 
 def valid_source(source: str | None) -> bool:

@@ -11,14 +11,14 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, func, select
 
 from ..extensions import db
 from ..models import NameToken, Signature, SignatureStatus
 from . import audit, crypto, links
 from .privacy import SignerRecord, signer_record
 from .signing import dedup_key, domain_hash, name_token_hashes
-from .validation import normalize_email
+from .validation import country_code_for, normalize_email
 
 STATES = SignatureStatus.ALL + ("flagged",)
 PAGE_SIZE = 50
@@ -65,9 +65,11 @@ class SignerFilter:
         contact = (args.get("contact") or "").strip()
         if contact and contact not in ("yes", "no"):
             raise FilterError(_("Consent to contact must be yes or no."))
-        country = (args.get("country") or "").strip().upper()
-        if country and (len(country) != 2 or not country.isalpha()):
-            raise FilterError(_("The country must be a two-letter code such as DE."))
+        typed = (args.get("country") or "").strip()
+        country = country_code_for(typed) if typed else ""
+        if typed and not country:  # a name in any of our languages, or an ISO code
+            raise FilterError(_("No country is called “%(name)s”. Pick one from the list.",
+                                name=typed[:60]))  # fmt: skip
         q = (args.get("q") or "").strip()[:200]
         return cls(q=q, country=country, state=state, since=day("since"), until=day("until"),
                    contact=contact, source=(args.get("source") or "").strip()[:64])  # fmt: skip
@@ -122,6 +124,12 @@ def apply_filter(query: Select, campaign_id: int, filters: SignerFilter) -> Sele
     if condition is not None:
         query = query.where(condition)
     return query
+
+
+def matching_count(campaign_id: int, filters: SignerFilter) -> int:
+    """How many signers the filters match (the table shows them a page at a time)."""
+    query = apply_filter(select(func.count(Signature.id)), campaign_id, filters)
+    return db.session.scalar(query) or 0
 
 
 def page(

@@ -109,6 +109,16 @@ def top_sources(campaign_id: int, limit: int = 10) -> list[tuple[str, int]]:
     return top(campaign_id, Signature.source, limit)
 
 
+def direct_count(campaign_id: int) -> int:
+    """Counted signatures that came with no source: direct visits (typed or bookmarked)."""
+    return int(db.session.scalar(
+        select(func.count(Signature.id)).where(
+            Signature.campaign_id == campaign_id, Signature.source.is_(None),
+            Signature.status == SignatureStatus.CONFIRMED, Signature.flagged.is_(False),
+        )
+    ) or 0)  # fmt: skip
+
+
 def top_referrers(campaign_id: int, limit: int = 10) -> list[tuple[str, int]]:
     return top(campaign_id, Signature.referrer_code, limit)
 

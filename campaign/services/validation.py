@@ -14,7 +14,6 @@ from functools import cache
 from babel import Locale
 from email_validator import EmailNotValidError, caching_resolver, validate_email
 from flask import current_app
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 NAME_MAX = 100
@@ -73,6 +72,38 @@ def _resolver(timeout: float):
     return caching_resolver(timeout=timeout)
 
 
+# email-validator explains in a library's words and in English only; we say it our
+# way, in the signer's language. Matched on its messages (stable across 2.x).
+EMAIL_PROBLEMS = (
+    (("exactly one @-sign", "'@'"),
+     _l("An email address needs one @ sign, like name@example.org.")),
+    (("space",), _l("Please remove the spaces from your email address.")),
+    (("something before the @-sign",), _l("Please add the part before the @ sign.")),
+    (("something after the @-sign",),
+     _l("Please add the part after the @ sign, like example.org.")),
+    (("should have a period", "not valid. it should"),
+     _l("The part after the @ sign needs a dot, like example.org.")),
+    (("period",), _l("Please check the dots in your email address: two in a row, or one at "
+                     "the start or end of a part, can't be right.")),
+    (("after the @-sign contains invalid characters", "hyphen", "after the @-sign is not"),
+     _l("The part after the @ sign can't be right. Please check it for typos.")),
+    (("before the @-sign", "invalid character"),
+     _l("The part before the @ sign has a character email addresses can't use.")),
+    (("does not exist", "does not accept email", "dns"),
+     _l("We can't find that email provider. Please check the part after the @ sign.")),
+    (("too long",), _l("That email address is too long.")),
+)
+
+
+def email_problem(exc: Exception):
+    """Our message for one of email-validator's refusals."""
+    reason = str(exc).lower()
+    for needles, message in EMAIL_PROBLEMS:
+        if any(needle in reason for needle in needles):
+            return message
+    return _l("That email address doesn't look right. Please check it.")
+
+
 def normalize_email(raw: str, *, fold_aliases: bool | None = None) -> NormalizedEmail:
     config = current_app.config
     check_dns = config["EMAIL_CHECK_DELIVERABILITY"]
@@ -87,12 +118,7 @@ def normalize_email(raw: str, *, fold_aliases: bool | None = None) -> Normalized
             dns_resolver=_resolver(config["EMAIL_DNS_TIMEOUT"]) if check_dns else None,
         )
     except EmailNotValidError as exc:
-        # email-validator explains in English only; other languages get a plain message.
-        if str(get_locale() or "en") == "en":
-            message = _l("That email address doesn't look right: %(reason)s", reason=str(exc))
-        else:
-            message = _l("That email address doesn't look right. Please check it.")
-        raise ValueError(message) from exc
+        raise ValueError(email_problem(exc)) from exc
     local, _, domain = info.normalized.rpartition("@")
     local = unicodedata.normalize("NFC", local).casefold()
     if fold_aliases if fold_aliases is not None else config["FOLD_EMAIL_ALIASES"]:
@@ -214,3 +240,15 @@ def country_codes() -> frozenset[str]:
 
 def country_name(code: str, language: str = "en") -> str:
     return Locale.parse(language).territories.get(code, code)
+
+
+def country_code_for(text: str, languages: tuple[str, ...] = ("en", "fa", "fr")) -> str | None:
+    """The ISO code for a country typed by name ("Germany", "آلمان", "allemagne") or code."""
+    wanted = " ".join((text or "").split()).casefold()
+    if len(wanted) == 2 and wanted.upper() in country_codes():
+        return wanted.upper()
+    for language in languages:
+        for code, name in _countries(language):
+            if name.casefold() == wanted:
+                return code
+    return None

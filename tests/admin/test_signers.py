@@ -86,8 +86,10 @@ def test_invalidate_and_restore_change_the_count(app, users, as_role):
     client = as_role("organizer")
     token = token_for(client, f"/admin/{SLUG}/signers/{signature.id}")
     path = f"/admin/{SLUG}/signers/{signature.id}"
-    assert client.post(f"{path}/invalidate", data={"csrf_token": token}).status_code == 303
-    assert count() == 1  # no reason, nothing changed
+    refused = client.post(f"{path}/invalidate", data={"csrf_token": token})
+    assert refused.status_code == 422  # no reason, nothing changed; the message sits by the field
+    assert 'id="reason-error"' in refused.get_data(as_text=True)
+    assert count() == 1
     response = client.post(f"{path}/invalidate", data={"csrf_token": token, "reason": "duplicate"})
     assert response.status_code == 303
     db.session.refresh(signature)
@@ -117,7 +119,8 @@ def test_erase_keeps_country_date_and_count(app, users, as_role):
     client = as_role("owner")
     token = token_for(client, f"/admin/{SLUG}/signers/{signature.id}")
     response = client.post(
-        f"/admin/{SLUG}/signers/{signature.id}/erase", data={"csrf_token": token}
+        f"/admin/{SLUG}/signers/{signature.id}/erase",
+        data={"csrf_token": token, "confirm": "erase"},  # the confirmation page's form
     )
     assert response.status_code == 303
     db.session.refresh(signature)

@@ -225,7 +225,7 @@ def test_flyer_has_title_ask_qr_and_short_url(client):
     assert "UN: open an inquiry" in html
     assert "We ask the United Nations" in html
     assert f"/{SLUG}/qr.svg?source=leaflet" in html
-    assert f"petition.test/{SLUG}</bdi>" in html
+    assert f"petition.test/{SLUG}?source=leaflet</bdi>" in html  # the printed link counts too
     assert 'media="print"' in html
 
 

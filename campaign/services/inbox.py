@@ -1,0 +1,120 @@
+"""The check-inbox page's memory: which address the mail went to, and fixing a typo.
+
+The sign view keeps a note in the signer's own session: the address they typed,
+encrypted (the session cookie is signed, not secret), and the id of the signature
+that request created, if it created one. With it the page can show the address
+masked, resend without retyping, and move a still-pending signature to a corrected
+address. The answers stay neutral: nothing here tells whether an address has signed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Signature, SignatureStatus
+from . import crypto, links, mail, signing
+from .campaigns import campaign_ref
+from .content import CampaignContent
+from .validation import normalize_email
+
+NOTE_KEY = "inbox"
+
+
+def make_note(slug: str, typed_email: str, outcome: signing.SignOutcome | None) -> dict:
+    """What the session keeps after a sign POST (the address encrypted)."""
+    created = outcome.signature_id if outcome and not outcome.repeat else None
+    return {"slug": slug, "email": crypto.encrypt(typed_email or ""), "sid": created}
+
+
+def noted_email(note: dict | None, slug: str) -> str | None:
+    """The address this browser typed when it signed this petition, if it did."""
+    if not note or note.get("slug") != slug or not note.get("email"):
+        return None
+    try:
+        return crypto.decrypt(note["email"]) or None
+    except (crypto.CryptoError, UnicodeError, AttributeError):  # a retired key: no note
+        return None
+
+
+def mask_email(address: str) -> str:
+    """`sh****@example.org`: enough to spot a typo in the domain, not to read the name."""
+    local, _, domain = address.partition("@")
+    keep = 1 if len(local) <= 3 else 2
+    return f"{local[:keep]}{'•' * max(len(local) - keep, 1)}@{domain}"
+
+
+def correct_email(content: CampaignContent, note: dict | None, new_raw: str) -> str | None:
+    """Move the signature this session created to a corrected address and mail it there.
+
+    Returns the corrected address (for the next note) when the signature is still
+    pending; None otherwise. A corrected address that has already signed gets the
+    usual capped "already signed" note, and the typo's signature is left to expire.
+    Raises ValueError for an address that isn't one.
+    """
+    email = normalize_email(new_raw)
+    signature_id = (note or {}).get("sid")
+    if not signature_id or note.get("slug") != content.slug or not content.accepts_signatures:
+        return None
+    signature = db.session.get(Signature, signature_id)
+    if (signature is None or signature.status != SignatureStatus.PENDING
+            or signature.campaign_id != campaign_ref(content).id
+            or signing.is_expired(signature) or not signature.email_enc):  # fmt: skip
+        return None
+    if not signing.take_extra_mail(signature.id):  # capped like resending: no mail cannon
+        db.session.commit()
+        return None
+    key = signing.dedup_key(email.canonical)
+    try:
+        db.session.execute(
+            update(Signature)
+            .where(Signature.id == signature.id, Signature.status == SignatureStatus.PENDING)
+            .values(
+                email_enc=crypto.encrypt(email.address), dedup_key=key,
+                email_domain_hash=signing.domain_hash(email.domain),
+                link_nonce=links.new_nonce(),  # the link mailed to the typo stops working
+            )
+        )  # fmt: skip
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        signing.repeat_signing(content, campaign_ref(content), key, flag_reason=None)
+        return email.address
+    db.session.refresh(signature)
+    name = crypto.decrypt(signature.name_enc)
+    mail.enqueue(signing.confirmation_mail(content, signature, email.address, name),
+                 kind="resend", signature_id=signature.id)  # fmt: skip
+    db.session.commit()
+    return email.address
+
+
+def mail_links_again(content: CampaignContent, raw_email: str) -> bool:
+    """Mail a signer their links (data copy, withdraw) again, for the data-rights form.
+
+    A pending signature gets its confirmation mail again. The caller answers the same
+    either way; the mail count is capped like every extra mail. Returns whether a mail
+    was queued (for tests and logs only). Raises ValueError for an address that isn't one.
+    """
+    email = normalize_email(raw_email)
+    if content.state() not in ("open", "closed"):  # archived: personal data is gone
+        return False
+    signature = db.session.scalar(
+        select(Signature).where(
+            Signature.campaign_id == campaign_ref(content).id,
+            Signature.dedup_key == signing.dedup_key(email.canonical),
+            Signature.email_enc.is_not(None),
+        )
+    )
+    if signature is None or signature.status != SignatureStatus.CONFIRMED:
+        return signing.resend_confirmation(content, raw_email) if signature else False
+    if not signing.take_extra_mail(signature.id):
+        db.session.commit()
+        return False
+    address, name = crypto.decrypt(signature.email_enc), crypto.decrypt(signature.name_enc)
+    text = content.text(signature.language)
+    message = mail.render_mail("links", signature.language, to=address, name=name,
+                               title=text.title, **signing._signer_links(content, signature))
+    mail.enqueue(message, kind="links", signature_id=signature.id)
+    db.session.commit()
+    return True

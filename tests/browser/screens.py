@@ -1,0 +1,27 @@
+"""Helpers for the screen tests: confirmed signers made through the services."""
+
+from __future__ import annotations
+
+from campaign.extensions import db
+from campaign.models import Signature
+from campaign.services import links, signing
+from campaign.services.content import library
+from tests.conftest import SLUG
+
+NAMES = ["Shirin Rahimi", "Dariush Karimi", "Marie Dupont", "Leila Ahmadi", "Reza Tehrani"]
+
+
+def confirmed_signers(app, n: int, *, public: bool = False, referrer: str | None = None,
+                      start: int = 0) -> list[Signature]:  # fmt: skip
+    """`n` confirmed signatures (emails s<i>@example.org), as if each clicked their link."""
+    content = library().get(SLUG)
+    made = []
+    for i in range(start, start + n):
+        outcome = signing.sign(content, signing.SignatureInput(
+            name=NAMES[i % len(NAMES)], email=f"s{i}@example.org", country="DE",
+            public_consent=public, referrer_code=referrer, ip="127.0.0.1",
+        ))  # fmt: skip
+        signature = db.session.get(Signature, outcome.signature_id)
+        signing.confirm(content, links.make_token(signature, "confirm"))
+        made.append(db.session.get(Signature, outcome.signature_id))
+    return made

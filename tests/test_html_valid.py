@@ -1,0 +1,79 @@
+"""Every page template, rendered, passes the W3C Nu HTML checker (vnu.jar, errors only).
+
+All pages are rendered through the test client first and checked in ONE `java -jar`
+run (the JVM start is most of the cost). Public and admin pages, with error states
+where they are cheap to reach.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess  # nosec B404 - runs the local checker on files we wrote
+from pathlib import Path
+
+from campaign.services import links
+from tests.admin.conftest import as_role, make_signature, users  # noqa: F401 (fixtures)
+from tests.conftest import ROOT, SLUG, require, sign_data
+
+VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+
+
+def rendered_pages(client, admin) -> dict[str, str]:
+    signature = make_signature(comment="Pour mon oncle.")
+    confirm = links.make_token(signature, "confirm")
+    manage = links.make_token(signature, "manage")
+    pages = {}
+    for language in ("en", "fa", "fr"):
+        pages[f"campaign-{language}"] = f"/{language}/{SLUG}/"
+    for name, path in {
+        "check-inbox": f"/{SLUG}/check-inbox", "thank-you": f"/{SLUG}/confirm/{confirm}",
+        "confirm-invalid": f"/{SLUG}/confirm/1-{'0' * 40}",
+        "withdraw": f"/{SLUG}/withdraw/{manage}",
+        "my-data": f"/{SLUG}/my-data/{manage}", "unsubscribe": f"/{SLUG}/unsubscribe/{manage}",
+        "privacy": "/privacy", "share": f"/{SLUG}/share", "flyer": f"/{SLUG}/flyer",
+        "embed": f"/{SLUG}/embed", "api": "/api", "not-found": "/no-such-campaign/",
+    }.items():  # fmt: skip
+        pages[name] = path
+    html = {name: client.get(path).get_data(as_text=True) for name, path in pages.items()}
+    # Error states: the sign form and the resend form with bad input.
+    data = sign_data(client, email="not@an@address", name="=x", comment="")
+    html["campaign-errors"] = client.post(f"/{SLUG}/sign", data=data).get_data(as_text=True)
+    html["check-inbox-errors"] = client.post(
+        f"/{SLUG}/resend", data={"email": "nope"}).get_data(as_text=True)  # fmt: skip
+    for name, path in {
+        "admin-index": "/admin/", "admin-dashboard": f"/admin/{SLUG}/",
+        "admin-signers": f"/admin/{SLUG}/signers?country=Germany",
+        "admin-signer": f"/admin/{SLUG}/signers/{signature.id}",
+        "admin-export": f"/admin/{SLUG}/export", "admin-bulk": f"/admin/{SLUG}/signers/bulk",
+        "admin-updates": f"/admin/{SLUG}/updates", "admin-audit": "/admin/audit",
+        "admin-accounts": "/admin/accounts", "admin-account": "/admin/account",
+        "admin-2fa": "/admin/account/2fa",
+    }.items():  # fmt: skip
+        response = admin.get(path)
+        assert response.status_code < 500, (path, response.status_code)
+        html[name] = response.get_data(as_text=True)
+    html["admin-login"] = client.get("/admin/login").get_data(as_text=True)
+    return html
+
+
+def test_every_page_passes_the_nu_html_checker(app, client, as_role, tmp_path):  # noqa: F811
+    java = shutil.which("java")
+    require(java is not None, "java is not installed")
+    require(VNU.exists(), f"vnu.jar missing at {VNU} (run `make test` to install)")
+    pages = rendered_pages(client, as_role("owner"))
+    files = []
+    for name, html in pages.items():
+        path = tmp_path / f"{name}.html"
+        path.write_text(html, encoding="utf-8")
+        files.append(str(path))
+    result = subprocess.run(  # nosec B603 - fixed argv, our own files
+        [java, "-jar", str(VNU), "--errors-only", "--format", "json", *files],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    messages = json.loads(result.stderr or "{}").get("messages", [])
+    problems = [
+        f"{Path(m.get('url', '')).name}:{m.get('lastLine')}: {m.get('message')}"
+        for m in messages if m.get("type") == "error"
+    ]
+    assert not problems, "\n".join(problems)
