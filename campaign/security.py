@@ -103,8 +103,9 @@ def cross_site_verdict(*, secret_url: bool = False) -> str | None:
     return None
 
 
-# The routes of the links mailed to signers: /<slug>/<purpose>/<token>.
-SIGNER_LINK = re.compile(r"^/[^/]+/(?:confirm|withdraw|my-data|unsubscribe)/")
+# The routes of the links mailed to signers (/<slug>/<purpose>/<token>), and the
+# receipt check (/<slug>/log/verify), whose form carries a signer's receipt.
+SIGNER_LINK = re.compile(r"^/[^/]+/(?:(?:confirm|withdraw|my-data|unsubscribe)/|log/verify$)")
 
 
 def signer_link_headers(response):

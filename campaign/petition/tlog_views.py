@@ -15,7 +15,7 @@ from ..i18n import current_language
 from ..services import receipts, tlog, tlog_keys, tlog_store
 from ..services.campaigns import campaign_ref
 from . import bp
-from .routes import config_limit, load_campaign, private_page
+from .routes import config_limit, load_campaign
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -143,4 +143,4 @@ def log_verify(slug: str):
         b64=lambda h: base64.b64encode(h).decode(),
         error=_("That is not a receipt. A receipt ends with a 43-character secret."),
     )
-    return private_page(make_response(page, status))
+    return make_response(page, status)  # no-store, no-referrer: security.signer_link_headers

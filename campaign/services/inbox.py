@@ -10,13 +10,15 @@ address. The answers stay neutral: nothing here tells whether an address has sig
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Signature, SignatureStatus
-from . import crypto, links, mail, signing
+from . import crypto, links, signing
 from .campaigns import campaign_ref
 from .content import CampaignContent
+from .mail import enqueue_render
+from .sealed import seal
+from .signer_mail import is_expired, take_extra_mail
 from .validation import normalize_email
 
 NOTE_KEY = "inbox"
@@ -46,12 +48,12 @@ def mask_email(address: str) -> str:
 
 
 def correct_email(content: CampaignContent, note: dict | None, new_raw: str) -> str | None:
-    """Move the signature this session created to a corrected address and mail it there.
+    """Move the submission this session created to a corrected address and mail it there.
 
-    Returns the corrected address (for the next note) when the signature is still
-    pending; None otherwise. A corrected address that has already signed gets the
-    usual capped "already signed" note, and the typo's signature is left to expire.
-    Raises ValueError for an address that isn't one.
+    Returns the corrected address (for the next note) when the submission is still
+    pending; None otherwise. The mail worker then decides, as for any submission,
+    whether the corrected address gets a confirmation link or the capped "already
+    signed" note (services/signer_mail.py). Raises ValueError for an address that isn't one.
     """
     email = normalize_email(new_raw)
     signature_id = (note or {}).get("sid")
@@ -60,31 +62,24 @@ def correct_email(content: CampaignContent, note: dict | None, new_raw: str) -> 
     signature = db.session.get(Signature, signature_id)
     if (signature is None or signature.status != SignatureStatus.PENDING
             or signature.campaign_id != campaign_ref(content).id
-            or signing.is_expired(signature) or not signature.email_enc):  # fmt: skip
+            or is_expired(signature) or not signature.email_enc):  # fmt: skip
         return None
-    if not signing.take_extra_mail(signature.id):  # capped like resending: no mail cannon
+    if not take_extra_mail(signature.id):  # capped like resending: no mail cannon
         db.session.commit()
         return None
-    key = signing.dedup_key(email.canonical)
-    try:
-        db.session.execute(
-            update(Signature)
-            .where(Signature.id == signature.id, Signature.status == SignatureStatus.PENDING)
-            .values(
-                email_enc=crypto.encrypt(email.address), dedup_key=key,
-                email_domain_hash=signing.domain_hash(email.domain),
-                link_nonce=links.new_nonce(),  # the link mailed to the typo stops working
-            )
-        )  # fmt: skip
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        signing.repeat_signing(content, campaign_ref(content), key, flag_reason=None)
-        return email.address
-    db.session.refresh(signature)
-    name = crypto.decrypt(signature.name_enc)
-    mail.enqueue(signing.confirmation_mail(content, signature, email.address, name),
-                 kind="resend", signature_id=signature.id)  # fmt: skip
+    db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature.id, Signature.status == SignatureStatus.PENDING)
+        .values(
+            email_enc=seal("email", email.address, signature.row_key),
+            dedup_key=signing.dedup_key(email.canonical),
+            email_domain_hash=signing.domain_hash(email.domain),
+            link_nonce=links.new_nonce(),  # the link mailed to the typo stops working
+            mailed_at=None,  # the worker decides afresh for the corrected address
+        )
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    enqueue_render("confirm", signature.id, signature.language, {"slug": content.slug})
     db.session.commit()
     return email.address
 
@@ -92,9 +87,10 @@ def correct_email(content: CampaignContent, note: dict | None, new_raw: str) -> 
 def mail_links_again(content: CampaignContent, raw_email: str) -> bool:
     """Mail a signer their links (data copy, withdraw) again, for the data-rights form.
 
-    A pending signature gets its confirmation mail again. The caller answers the same
-    either way; the mail count is capped like every extra mail. Returns whether a mail
-    was queued (for tests and logs only). Raises ValueError for an address that isn't one.
+    A pending submission gets its confirmation mail again. The caller answers the same
+    either way; the mail count is capped like every extra mail, and the worker renders
+    the mail. Returns whether a mail was queued (for tests and logs only). Raises
+    ValueError for an address that isn't one.
     """
     email = normalize_email(raw_email)
     if content.state() not in ("open", "closed"):  # archived: personal data is gone
@@ -103,18 +99,15 @@ def mail_links_again(content: CampaignContent, raw_email: str) -> bool:
         select(Signature).where(
             Signature.campaign_id == campaign_ref(content).id,
             Signature.dedup_key == signing.dedup_key(email.canonical),
+            Signature.status == SignatureStatus.CONFIRMED,
             Signature.email_enc.is_not(None),
         )
     )
-    if signature is None or signature.status != SignatureStatus.CONFIRMED:
-        return signing.resend_confirmation(content, raw_email) if signature else False
-    if not signing.take_extra_mail(signature.id):
+    if signature is None:
+        return signing.resend_confirmation(content, raw_email)
+    if not take_extra_mail(signature.id):
         db.session.commit()
         return False
-    address, name = crypto.decrypt(signature.email_enc), crypto.decrypt(signature.name_enc)
-    text = content.text(signature.language)
-    message = mail.render_mail("links", signature.language, to=address, name=name,
-                               title=text.title, **signing._signer_links(content, signature))
-    mail.enqueue(message, kind="links", signature_id=signature.id)
+    enqueue_render("links", signature.id, signature.language, {"slug": content.slug})
     db.session.commit()
     return True

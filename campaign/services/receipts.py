@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import Campaign, Signature
 from . import crypto, links, mail, tlog
 from .content import library
+from .sealed import unseal
 
 
 def secret(signature: Signature) -> bytes | None:
@@ -74,21 +75,22 @@ def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int]]) -> 
         if raw is None or not signature.email_enc or not signature.counted:
             continue
         receipt = text(origin, index_of[signature.id], raw)
-        manage = links.make_token(signature, "manage")  # the footer's withdraw and copy links
         message = mail.render_mail(
             "receipt",
             signature.language,
-            to=crypto.decrypt(signature.email_enc),
-            name=crypto.decrypt(signature.name_enc),
+            to=unseal("email", signature.email_enc, signature.row_key),
+            name=unseal("name", signature.name_enc, signature.row_key),
             title=content.text(signature.language).title,
             receipt=receipt,
             index=index_of[signature.id],
             verify_url=links.external_url("petition.log_verify", signature.language, slug=slug),
             withdraw_url=links.external_url(
-                "petition.withdraw", signature.language, slug=slug, token=manage
+                "petition.withdraw", signature.language, slug=slug,
+                token=links.make_token(signature, "withdraw"),
             ),
             data_url=links.external_url(
-                "petition.my_data", signature.language, slug=slug, token=manage
+                "petition.my_data", signature.language, slug=slug,
+                token=links.make_token(signature, "data"),
             ),
         )
         mail.enqueue(message, kind="receipt", signature_id=signature.id)

@@ -179,6 +179,17 @@ def render_confirm_again(outbox: OutboxMessage) -> Mail | None:
     return None if found is None else mail_for("confirm", found[1], found[0])
 
 
+def render_links(outbox: OutboxMessage) -> Mail | None:
+    """The data-rights form's mail: a confirmed signer's withdraw and data-copy links."""
+    signature = db.session.get(Signature, outbox.signature_id)
+    if signature is None or signature.status != SignatureStatus.CONFIRMED:
+        return None
+    if not signature.email_enc or not signature.link_nonce:
+        return None
+    content = _content(outbox, signature)
+    return None if content is None else mail_for("links", content, signature)
+
+
 def render_reminder(outbox: OutboxMessage) -> Mail | None:
     found = _pending(outbox)
     return None if found is None else mail_for("reminder", found[1], found[0])
@@ -237,3 +248,4 @@ register_renderer("already-signed", render_already_signed)
 register_renderer("resend", render_confirm_again)
 register_renderer("confirm-resend", render_confirm_again)
 register_renderer("reminder", render_reminder)
+register_renderer("links", render_links)
