@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..i18n import text_direction
 from ..models import Campaign, Signature, utcnow
-from . import audit, counting, privacy, public, stats
+from . import audit, counting, links, privacy, public, stats, transparency
 from .charts import bar_chart
 from .content import CampaignContent, render_markdown
 from .validation import country_name
@@ -58,6 +58,10 @@ class PackNumbers:
     named: int
     totals: stats.Totals
     repeat_signings: int
+    # The transparency log's signed checkpoint the pack counts from (services/transparency.py).
+    checkpoint_note: str = ""
+    checkpoint_count: int | None = None
+    log_url: str = ""
 
     @property
     def unnamed(self) -> int:
@@ -86,11 +90,14 @@ def begin_snapshot() -> None:
 def gather(campaign: Campaign) -> PackNumbers:
     """The pack's numbers: the same functions as the dashboard and the API."""
     totals = stats.totals(campaign.id)
+    now = utcnow().replace(microsecond=0)
+    # The API publishes countries and days as of a delayed cutoff (so they can't be
+    # differenced to time single confirmations); the pack is made once, as of now.
     return PackNumbers(
         total=counting.confirmed_count(campaign.id, fresh=True),
-        counted_at=utcnow().replace(microsecond=0),
-        by_country=public.counts_by_country(campaign.id),
-        history=public.daily_history(campaign.id),
+        counted_at=now,
+        by_country=public.counts_by_country(campaign.id, cutoff=now + timedelta(seconds=1)),
+        history=public.daily_history(campaign.id, cutoff=now + timedelta(seconds=1)),
         named=named_count(campaign.id),
         totals=totals,
         repeat_signings=int(db.session.scalar(
@@ -239,9 +246,14 @@ def build(
     if fmt not in ("pdf", "html"):
         raise DeliveryError(f"unknown format {fmt!r}")
     language = language if language in content.texts else content.default_language
+    # The signed checkpoint the pack counts from: every count change so far appended,
+    # then signed, so a reader can check the pack's number against the public log.
+    logged = transparency.checkpoint_row(content.slug)
     begin_snapshot()
     with force_locale(language):
         numbers = gather(campaign)
+        numbers.checkpoint_note, numbers.checkpoint_count = logged.note, logged.count
+        numbers.log_url = links.external_url("petition.log_checkpoint", slug=content.slug)
         if fmt == "pdf":
             body = write_pdf(content, campaign, numbers, language=language)
         else:  # a browser reads the stylesheet from the site (from disk outside a request)

@@ -45,7 +45,7 @@ PRESETS = {
     "mailing": Preset(
         ("email", "name", "given_name", "family_name", "country", "language", "action_date"),
     ),
-    # Names and countries of confirmed signers, for delivery to the UN.
+    # Names and countries of confirmed signers who agreed to be named in the delivery.
     "delivery": Preset(("name", "country", "action_date")),
     # Every field of every matching signature.
     "full": Preset(
@@ -88,6 +88,8 @@ def preset_query(campaign_id: int, preset: str, filters: SignerFilter):
         )
     if preset == "mailing":
         query = query.where(Signature.contact_consent.is_(True), Signature.email_enc.is_not(None))
+    if preset == "delivery":  # names go to the addressee only with that consent
+        query = query.where(Signature.delivery_consent.is_(True))
     return query.order_by(Signature.id)
 
 

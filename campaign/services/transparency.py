@@ -258,15 +258,21 @@ def sign_checkpoint(campaign_id: int) -> TlogCheckpoint:
 
 
 def checkpoint(campaign) -> str:
-    """Publish what is pending and sign a checkpoint; returns the note text (for the
-    delivery pack). `campaign` is a Campaign row, its content, or a slug."""
+    """Publish what is pending and sign a checkpoint; returns the note text.
+    `campaign` is a Campaign row, its content, or a slug."""
+    return checkpoint_row(campaign).note
+
+
+def checkpoint_row(campaign) -> TlogCheckpoint:
+    """`checkpoint`, as the stored row (note, tree size and count): the delivery pack
+    counts from it."""
     slug = campaign if isinstance(campaign, str) else campaign.slug
     campaign_id = db.session.scalar(select(Campaign.id).where(Campaign.slug == slug))
     if campaign_id is None:
         raise LookupError(slug)
     while publish(campaign_id, limit=BIG_BATCH):
         pass
-    return sign_checkpoint(campaign_id).note
+    return sign_checkpoint(campaign_id)
 
 
 def publish_due(*, force_checkpoint: bool = False) -> int:

@@ -6,10 +6,10 @@ import csv
 import io
 import json
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from campaign.extensions import db
-from campaign.models import AuditEvent
+from campaign.models import AuditEvent, Signature
 from tests.admin.conftest import make_signature, token_for
 from tests.conftest import SLUG
 
@@ -21,10 +21,11 @@ def export_events() -> list[dict]:
 
 def test_each_preset_downloads_and_is_audited(app, users, as_role):
     make_signature("Maryam Ahmadi", "maryam@example.org", "DE")
-    make_signature("Reza Karimi", "reza@example.net", "FR", contact=False)
+    make_signature("Reza Karimi", "reza@example.net", "FR", contact=False).delivery_consent = True
+    db.session.commit()
     client = as_role("organizer")
     token = token_for(client, f"/admin/{SLUG}/export")
-    expected = {"mailing": 1, "delivery": 2, "full": 2}
+    expected = {"mailing": 1, "delivery": 1, "full": 2}
     for preset, rows in expected.items():
         response = client.post(f"/admin/{SLUG}/export", data={
             "csrf_token": token, "preset": preset, "format": "csv"})  # fmt: skip
@@ -43,7 +44,7 @@ def test_each_preset_downloads_and_is_audited(app, users, as_role):
     assert json.loads(summary.get_data(as_text=True))["total_signatures"] == 2
     events = export_events()
     assert [(e["preset"], e["rows"]) for e in events[:3]] == [
-        ("mailing", 1), ("delivery", 2), ("full", 2)]  # fmt: skip
+        ("mailing", 1), ("delivery", 1), ("full", 2)]  # fmt: skip
     assert events[3]["filters"] == {"country": "FR"} and events[3]["format"] == "jsonl"
     assert all(e["actor"] == "organizer@admin.test" for e in events)
 
@@ -63,6 +64,8 @@ def test_bad_export_request_is_a_clear_4xx(app, users, as_role):
 def test_cli_export_writes_the_same_file_and_is_audited(app, tmp_path):
     make_signature("Maryam Ahmadi", "maryam@example.org", "DE")
     make_signature("Evil Name", "evil@example.org", "DE", raw_name="=cmd|' /C calc'!A0")
+    db.session.execute(update(Signature).values(delivery_consent=True))  # named in a delivery
+    db.session.commit()
     out = tmp_path / "delivery.csv"
     result = app.test_cli_runner().invoke(args=[
         "export", "--campaign", SLUG, "--preset", "delivery", "--format", "csv", "--excel",

@@ -82,6 +82,10 @@ def test_presets_select_the_right_signers(app):
     make_signature("Reza Karimi", "reza@example.net", "FR", contact=False)
     make_signature("Sara Tehrani", "sara@example.org", "SE", status=SignatureStatus.PENDING)
     make_signature("Nima Rahimi", "nima@example.org", "IR", status=SignatureStatus.INVALIDATED)
+    unnamed = make_signature("Leila Unnamed", "leila@example.org", "FR", contact=False)
+    for signature in db.session.scalars(select(Signature)):
+        signature.delivery_consent = signature is not unnamed  # named in the delivery
+    db.session.commit()
     campaign_id = campaign_row().id
 
     def rows(preset: str) -> list[dict]:
@@ -92,7 +96,7 @@ def test_presets_select_the_right_signers(app):
     delivery = rows("delivery")
     assert [r["name"] for r in delivery] == ["Maryam Ahmadi", "Reza Karimi"]
     assert set(delivery[0]) == {"name", "country", "action_date"}  # no email in a delivery list
-    assert len(rows("full")) == 4
+    assert len(rows("full")) == 5
     # the table's filters narrow any preset
     only_fr = export.export_csv(campaign_id, "delivery", SignerFilter(country="FR"))
     assert [r["name"] for r in read_csv("".join(only_fr))] == ["Reza Karimi"]
@@ -110,7 +114,8 @@ def test_excel_option_adds_a_bom_and_utf8_survives(app):
 def test_jsonl_is_in_the_osdi_shape(app):
     make_signature("Maryam Ahmadi Tehrani", "maryam@example.org", "DE", comment="Justice",
                    source="newsletter")  # fmt: skip
-    make_signature("Cher", "cher@example.org", "FR", contact=False)
+    make_signature("Cher", "cher@example.org", "FR", contact=False).delivery_consent = True
+    db.session.commit()
     lines = "".join(export.export_jsonl(campaign_row().id, "full", SignerFilter())).splitlines()
     first, second = (json.loads(line) for line in lines)
     assert first["given_name"] == "Maryam Ahmadi" and first["family_name"] == "Tehrani"
