@@ -1,5 +1,6 @@
 """Recent signers, comments and updates on the campaign page: consent only."""
 
+import re
 import shutil
 from datetime import timedelta
 
@@ -30,7 +31,8 @@ def test_only_consenting_signers_appear_on_the_page(client, app):
 
 def test_country_names_follow_the_page_language(client, app):
     confirmed_signature(name="Shirin Farahani", public_consent=True, country="DE")
-    assert "<bdi>Shirin F.</bdi>, Allemagne" in client.get(f"/fr/{SLUG}/").get_data(as_text=True)
+    html = client.get(f"/fr/{SLUG}/").get_data(as_text=True)
+    assert re.search(r"<bdi[^>]*>Shirin F\.</bdi>, Allemagne", html)
 
 
 def test_hidden_comment_is_never_shown(client, app):
@@ -41,7 +43,8 @@ def test_hidden_comment_is_never_shown(client, app):
     public.forget_cache()
     html = client.get(f"/{SLUG}/").get_data(as_text=True)
     assert "Hideme" not in html
-    assert "<bdi>Ali R.</bdi>" in html  # still a recent signer; only the comment is hidden
+    # still a recent signer; only the comment is hidden
+    assert re.search(r"<bdi[^>]*>Ali R\.</bdi>", html)
 
 
 def switch_off(app, tmp_path, **replacements):
