@@ -12,6 +12,7 @@ import shutil
 import subprocess  # nosec B404 - runs the local checker on files we wrote
 from pathlib import Path
 
+from campaign.models import SignatureStatus
 from campaign.services import links
 from tests.admin.conftest import as_role, make_signature, users  # noqa: F401 (fixtures)
 from tests.conftest import ROOT, SLUG, require, sign_data
@@ -22,17 +23,21 @@ VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 def rendered_pages(client, admin) -> dict[str, str]:
     signature = make_signature(comment="Pour mon oncle.")
     confirm = links.make_token(signature, "confirm")
-    manage = links.make_token(signature, "manage")
-    pages = {}
+    withdraw, data = (links.make_token(signature, p) for p in ("withdraw", "data"))
+    unsubscribe = links.make_token(signature, "unsubscribe")  # one token per purpose
+    pending = make_signature("Reza Karimi", "reza@example.net", "FR", comment="For my uncle.",
+                             status=SignatureStatus.PENDING)  # fmt: skip
+    pages = {"confirm-pending": f"/{SLUG}/confirm/{links.make_token(pending, 'confirm')}"}
     for language in ("en", "fa", "fr"):
         pages[f"campaign-{language}"] = f"/{language}/{SLUG}/"
     for name, path in {
         "check-inbox": f"/{SLUG}/check-inbox", "thank-you": f"/{SLUG}/confirm/{confirm}",
         "confirm-invalid": f"/{SLUG}/confirm/1-{'0' * 40}",
-        "withdraw": f"/{SLUG}/withdraw/{manage}",
-        "my-data": f"/{SLUG}/my-data/{manage}", "unsubscribe": f"/{SLUG}/unsubscribe/{manage}",
+        "withdraw": f"/{SLUG}/withdraw/{withdraw}",
+        "my-data": f"/{SLUG}/my-data/{data}", "unsubscribe": f"/{SLUG}/unsubscribe/{unsubscribe}",
         "privacy": "/privacy", "share": f"/{SLUG}/share", "flyer": f"/{SLUG}/flyer",
         "embed": f"/{SLUG}/embed", "api": "/api", "not-found": "/no-such-campaign/",
+        "log-verify": f"/{SLUG}/log/verify",
     }.items():  # fmt: skip
         pages[name] = path
     html = {name: client.get(path).get_data(as_text=True) for name, path in pages.items()}
@@ -41,6 +46,8 @@ def rendered_pages(client, admin) -> dict[str, str]:
     html["campaign-errors"] = client.post(f"/{SLUG}/sign", data=data).get_data(as_text=True)
     html["check-inbox-errors"] = client.post(
         f"/{SLUG}/resend", data={"email": "nope"}).get_data(as_text=True)  # fmt: skip
+    html["log-verify-errors"] = client.post(
+        f"/{SLUG}/log/verify", data={"receipt": "nope"}).get_data(as_text=True)  # fmt: skip
     for name, path in {
         "admin-index": "/admin/", "admin-dashboard": f"/admin/{SLUG}/",
         "admin-signers": f"/admin/{SLUG}/signers?country=Germany",

@@ -175,7 +175,7 @@ def embed_snippet(slug: str) -> str:
     src = links.external_url("petition.embed", share_url_language(), slug=slug)
     title = html.escape(_("Sign the petition"), quote=True)  # a translation may hold quotes
     return (
-        f'<iframe src="{src}" title="{title}" width="100%" height="1200" '
+        f'<iframe src="{src}" title="{title}" width="100%" height="1300" '
         f'loading="lazy" referrerpolicy="strict-origin-when-cross-origin"></iframe>'
     )
 

@@ -5,89 +5,83 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 
 import pytest
 
+from campaign.extensions import db
 from campaign.services import accounts
 from tests.admin.conftest import make_signature
 from tests.conftest import ROOT, SLUG, require
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]  # fmt: skip
 
-
-def test_owner_signs_in_sees_dashboard_and_downloads_an_export(app, live_server, tmp_path):
-    require(os.path.exists(CHROMIUM), "Chromium is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require(False, "Playwright is not installed")
+def test_owner_signs_in_sees_dashboard_and_downloads_an_export(app, live_server, tmp_path,
+                                                               browser):  # fmt: skip
+    # `browser` is the run's one Chromium (tests/browser/conftest.py): a second
+    # sync_playwright() can't start while that one's event loop is running.
     accounts.create("owner@browser.test", "a long browser password", "owner")
-    make_signature("Maryam Ahmadi", "maryam@example.org", "DE", source="twitter")
-    make_signature("Reza Karimi", "reza@example.net", "FR")
+    signers = [make_signature("Maryam Ahmadi", "maryam@example.org", "DE", source="twitter"),
+               make_signature("Reza Karimi", "reza@example.net", "FR")]  # fmt: skip
+    for signature in signers:  # the delivery preset names only signers who consented
+        signature.delivery_consent = True
+    db.session.commit()
     server = live_server()
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(accept_downloads=True)
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(f"{server.url}/admin/")
-            assert "/admin/login" in page.url
-            page.get_by_label("Email address").fill("owner@browser.test")
-            page.get_by_label("Password").fill("a long browser password")
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{server.url}/admin/")
-            page.locator("main .admin-list a").first.click()
-            page.wait_for_url(f"{server.url}/admin/{SLUG}/")
-            assert page.locator("#stat-counted").inner_text() == "2"
-            assert page.locator("svg.chart").count() == 2
-            assert page.locator("svg.chart").first.is_visible()
+    owner = browser.new_context(accept_downloads=True)
+    try:
+        page = owner.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"{server.url}/admin/")
+        assert "/admin/login" in page.url
+        page.get_by_label("Email address").fill("owner@browser.test")
+        page.get_by_label("Password").fill("a long browser password")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{server.url}/admin/")
+        page.locator("main .admin-list a").first.click()
+        page.wait_for_url(f"{server.url}/admin/{SLUG}/")
+        assert page.locator("#stat-counted").inner_text() == "2"
+        assert page.locator("svg.chart").count() == 2
+        assert page.locator("svg.chart").first.is_visible()
 
-            page.get_by_role("link", name="Signers").click()
-            page.get_by_label("Search: name words, email address or @domain").fill(
-                "maryam@example.org"
-            )
-            page.get_by_role("button", name="Filter").click()
-            rows = page.locator("table.signers tbody tr")
-            assert rows.count() == 1 and "Maryam Ahmadi" in rows.first.inner_text()
+        page.get_by_role("link", name="Signers").click()
+        page.get_by_label("Search: name words, email address or @domain").fill("maryam@example.org")
+        page.get_by_role("button", name="Filter").click()
+        rows = page.locator("table.signers tbody tr")
+        assert rows.count() == 1 and "Maryam Ahmadi" in rows.first.inner_text()
 
-            page.get_by_role("link", name="Export").first.click()
-            page.get_by_label("Preset").select_option("delivery")
-            with page.expect_download() as info:
-                page.locator("#export-button").click()
-            download = info.value
-            path = tmp_path / download.suggested_filename
-            download.save_as(path)
-            assert download.suggested_filename.endswith(".csv")
-            rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
-            assert sorted(r["name"] for r in rows) == ["Maryam Ahmadi", "Reza Karimi"]
+        page.get_by_role("link", name="Export").first.click()
+        page.get_by_label("Preset").select_option("delivery")
+        with page.expect_download() as info:
+            page.locator("#export-button").click()
+        download = info.value
+        path = tmp_path / download.suggested_filename
+        download.save_as(path)
+        assert download.suggested_filename.endswith(".csv")
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+        assert sorted(r["name"] for r in rows) == ["Maryam Ahmadi", "Reza Karimi"]
 
-            page.goto(f"{server.url}/admin/audit")
-            text = page.locator("table.audit").inner_text()
-            assert "exported 2 signers" in text and "signed in" in text  # sentences (issue 10)
-            assert not [e for e in errors if "Content Security Policy" in e], errors
+        page.goto(f"{server.url}/admin/audit")
+        text = page.locator("table.audit").inner_text()
+        assert "exported 2 signers" in text and "signed in" in text  # sentences (issue 10)
+        assert not [e for e in errors if "Content Security Policy" in e], errors
 
-            # Accessibility: axe-core finds nothing serious on the main admin pages. It is
-            # injected as a script, so this second context bypasses our strict CSP.
-            axe = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-            require(axe.exists(), "axe-core is not installed (make test installs it)")
-            context = browser.new_context(bypass_csp=True)
-            context.add_cookies(page.context.cookies())
-            checker = context.new_page()
-            for path in (f"/admin/{SLUG}/", f"/admin/{SLUG}/signers", f"/admin/{SLUG}/export",
-                         "/admin/audit"):  # fmt: skip
-                checker.goto(f"{server.url}{path}")
-                checker.add_script_tag(path=str(axe))
-                result = checker.evaluate("async () => await axe.run()")
-                bad = [(v["id"], v["impact"]) for v in result["violations"]
-                       if v["impact"] in ("serious", "critical")]  # fmt: skip
-                assert bad == [], (path, bad)
-            context.close()
-        finally:
-            browser.close()
+        # Accessibility: axe-core finds nothing serious on the main admin pages. It is
+        # injected as a script, so this second context bypasses our strict CSP.
+        axe = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+        require(axe.exists(), "axe-core is not installed (make test installs it)")
+        context = browser.new_context(bypass_csp=True)
+        context.add_cookies(page.context.cookies())
+        checker = context.new_page()
+        for path in (f"/admin/{SLUG}/", f"/admin/{SLUG}/signers", f"/admin/{SLUG}/export",
+                     "/admin/audit"):  # fmt: skip
+            checker.goto(f"{server.url}{path}")
+            checker.add_script_tag(path=str(axe))
+            result = checker.evaluate("async () => await axe.run()")
+            bad = [(v["id"], v["impact"]) for v in result["violations"]
+                   if v["impact"] in ("serious", "critical")]  # fmt: skip
+            assert bad == [], (path, bad)
+        context.close()
+    finally:
+        owner.close()

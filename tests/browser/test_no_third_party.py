@@ -3,8 +3,6 @@ axe-core finds no serious or critical accessibility violation (English and Persi
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,24 +13,13 @@ from campaign.models import Signature
 from campaign.services import links
 from tests.conftest import ROOT, SLUG, require
 
-CHROMIUM = "/usr/bin/chromium"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]  # fmt: skip
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture
-def browser():
-    require(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
-            "Chromium is not installed")  # fmt: skip
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+# `browser` is the run's one Chromium (tests/browser/conftest.py): a second
+# sync_playwright() can't start while that one's event loop is running.
 
 
 def origin(url: str) -> str:

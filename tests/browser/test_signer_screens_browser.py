@@ -11,8 +11,11 @@ from tests.conftest import SLUG, deliver
 
 
 @pytest.fixture
-def server(live_server, mailbox):
-    return live_server(SMTP_URL=mailbox.url, COUNT_CACHE_SECONDS=0)
+def server(live_server, mailbox, app):
+    server = live_server(SMTP_URL=mailbox.url, COUNT_CACHE_SECONDS=0)
+    # The mail worker (here: the test's app) renders the links, from the same BASE_URL.
+    app.config["BASE_URL"] = server.url
+    return server
 
 
 def test_check_inbox_shows_masked_address_resends_and_corrects_a_typo(
@@ -26,6 +29,7 @@ def test_check_inbox_shows_masked_address_resends_and_corrects_a_typo(
     assert sent_to.inner_text() == "sh••••@exmaple.org"  # enough to spot the typo
     assert sent_to.get_attribute("dir") == "ltr"
     assert "shirin@" not in page.content()  # never the full address in the page
+    deliver(app)  # the worker renders and sends the first mail (resending needs it sent)
 
     # Resend without retyping: one button, no email field in that form.
     assert page.locator("form.resend-again input[type=email]").count() == 0
@@ -67,7 +71,8 @@ def test_thank_you_page_has_its_title_count_back_link_share_link_qr_and_referral
     from campaign.services import links
 
     [sharer] = confirmed_signers(app, 1)
-    confirmed_signers(app, 2, referrer=sharer.referral_code, start=1)
+    code = links.referral_code(sharer)  # the row stores only a keyed hash of it
+    confirmed_signers(app, 2, referrer=code, start=1)
     page.goto(f"{server.url}/en/{SLUG}/confirm/{links.make_token(sharer, 'confirm')}")
     assert page.title().startswith("Thank you for signing ·")
     assert "3 people have signed so far." in page.locator(".thanks-count").inner_text()
@@ -75,11 +80,11 @@ def test_thank_you_page_has_its_title_count_back_link_share_link_qr_and_referral
     assert back.is_visible() and back.get_attribute("href").endswith(f"/{SLUG}/")
     assert page.locator(".through-count").inner_text() == "2 people have signed through your link."
     link = page.locator("#referral-link")
-    assert f"ref={sharer.referral_code}" in link.input_value()
+    assert f"ref={code}" in link.input_value()
     box = link.bounding_box()
     assert box["width"] >= 300 and box["y"] + box["height"] <= 900  # prominent, first screen
     qr = page.locator(".my-qr img")
     assert qr.is_visible() and page.evaluate("(img) => img.naturalWidth", qr.element_handle()) > 0
-    assert f"ref={sharer.referral_code}" in qr.get_attribute("src")
+    assert f"ref={code}" in qr.get_attribute("src")
     assert page.get_by_role("link", name="Print a flyer with your code").is_visible()
     assert not serious_violations(page), describe(serious_violations(page))
