@@ -165,12 +165,20 @@ def render_submission(outbox: OutboxMessage) -> Mail | None:
     return mail_for("confirm", content, signature)
 
 
-def render_already_signed(outbox: OutboxMessage) -> Mail | None:
+def _mail_to_signer(outbox: OutboxMessage, template: str, *, confirmed: bool) -> Mail | None:
+    """`template` for the signature a message is about, while it still has an address
+    and links (and, with `confirmed`, only while it is confirmed)."""
     signature = db.session.get(Signature, outbox.signature_id)
     if signature is None or not signature.email_enc or not signature.link_nonce:
         return None
+    if confirmed and signature.status != SignatureStatus.CONFIRMED:
+        return None
     content = _content(outbox, signature)
-    return None if content is None else mail_for("already_signed", content, signature)
+    return None if content is None else mail_for(template, content, signature)
+
+
+def render_already_signed(outbox: OutboxMessage) -> Mail | None:
+    return _mail_to_signer(outbox, "already_signed", confirmed=False)
 
 
 def render_confirm_again(outbox: OutboxMessage) -> Mail | None:
@@ -181,13 +189,7 @@ def render_confirm_again(outbox: OutboxMessage) -> Mail | None:
 
 def render_links(outbox: OutboxMessage) -> Mail | None:
     """The data-rights form's mail: a confirmed signer's withdraw and data-copy links."""
-    signature = db.session.get(Signature, outbox.signature_id)
-    if signature is None or signature.status != SignatureStatus.CONFIRMED:
-        return None
-    if not signature.email_enc or not signature.link_nonce:
-        return None
-    content = _content(outbox, signature)
-    return None if content is None else mail_for("links", content, signature)
+    return _mail_to_signer(outbox, "links", confirmed=True)
 
 
 def render_reminder(outbox: OutboxMessage) -> Mail | None:
