@@ -44,6 +44,7 @@ test: setup node_modules/axe-core/axe.min.js node_modules/vnu-jar/build/dist/vnu
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/bandit -q -c pyproject.toml -r campaign
 
 bench: setup

@@ -33,12 +33,16 @@ TARGET_SECONDS, TARGET_RSS_MB = 60, 300  # issue 12: 100,000 names, < 60 s, < 30
 def make_app(url: str):
     from campaign import create_app
 
-    return create_app({
-        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": os.environ["SECRET_KEY"],
-        "HASH_KEY": os.environ["HASH_KEY"],
-        "ENCRYPTION_KEYS": os.environ["ENCRYPTION_KEYS"].split(","), "LOG_LEVEL": "WARNING",
-        **({"CONTENT_DIR": os.environ["CONTENT_DIR"]} if os.environ.get("CONTENT_DIR") else {}),
-    })  # fmt: skip
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": os.environ["SECRET_KEY"],
+            "HASH_KEY": os.environ["HASH_KEY"],
+            "ENCRYPTION_KEYS": os.environ["ENCRYPTION_KEYS"].split(","),
+            "LOG_LEVEL": "WARNING",
+            **({"CONTENT_DIR": os.environ["CONTENT_DIR"]} if os.environ.get("CONTENT_DIR") else {}),
+        }
+    )
 
 
 def name_everyone(campaign_id: int) -> None:
@@ -47,8 +51,9 @@ def name_everyone(campaign_id: int) -> None:
     from campaign.extensions import db
     from campaign.models import Signature
 
-    db.session.execute(update(Signature).where(Signature.campaign_id == campaign_id)
-                       .values(delivery_consent=True))  # fmt: skip
+    db.session.execute(
+        update(Signature).where(Signature.campaign_id == campaign_id).values(delivery_consent=True)
+    )
     db.session.commit()
 
 
@@ -73,13 +78,16 @@ def measure(url: str, slug: str, path: str, name_all: bool) -> dict:
     Path(path).write_bytes(pack.body)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
-        "measured": "campaign.services.delivery.build (PDF)", "total": pack.numbers.total,
-        "named": pack.numbers.named, "seconds": round(seconds, 2),
+        "measured": "campaign.services.delivery.build (PDF)",
+        "total": pack.numbers.total,
+        "named": pack.numbers.named,
+        "seconds": round(seconds, 2),
         # CPU time too: on a shared machine the wall clock measures the neighbours.
         "cpu_seconds": round(cpu, 2),
-        "peak_rss_mb": round(peak_kb / 1024, 1), "bytes": len(pack.body),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "bytes": len(pack.body),
         "target": {"seconds": TARGET_SECONDS, "peak_rss_mb": TARGET_RSS_MB},
-    }  # fmt: skip
+    }
 
 
 def standalone(rows: int) -> None:
@@ -107,8 +115,17 @@ def standalone(rows: int) -> None:
         db.session.remove()
         db.engine.dispose()
     out = work / "pack.pdf"
-    command = ["/usr/bin/time", "-f", "BENCH_RSS_KB=%M", sys.executable, __file__, url,
-               "1988-massacre-inquiry", str(out), "--name-all"]  # fmt: skip
+    command = [
+        "/usr/bin/time",
+        "-f",
+        "BENCH_RSS_KB=%M",
+        sys.executable,
+        __file__,
+        url,
+        "1988-massacre-inquiry",
+        str(out),
+        "--name-all",
+    ]
     began = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     report = json.loads(done.stdout.strip().splitlines()[-1])

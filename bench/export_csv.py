@@ -59,10 +59,18 @@ def minimal_export(campaign_id: int, limit: int, out) -> int:
         email = crypto.field_decryptor("signatures.email_enc")
         comment = crypto.field_decryptor("signatures.comment_enc")
         for row in result:
-            writer.writerow((
-                row[0], neutralize(name(row[1], row[8])), neutralize(email(row[2], row[8])),
-                neutralize(comment(row[3], row[8])), row[4], row[5], row[6], row[7],
-            ))  # fmt: skip
+            writer.writerow(
+                (
+                    row[0],
+                    neutralize(name(row[1], row[8])),
+                    neutralize(email(row[2], row[8])),
+                    neutralize(comment(row[3], row[8])),
+                    row[4],
+                    row[5],
+                    row[6],
+                    row[7],
+                )
+            )
             written += 1
     return written
 
@@ -76,8 +84,9 @@ def service_export(campaign_id: int, limit: int, out) -> int:
     lines = 0
     # As `flask export` runs it: one process per CPU for a large export.
     processes = os.cpu_count() or 1
-    for chunk in export.export_csv(campaign_id, "full", SignerFilter(), limit=limit,
-                                   processes=processes):  # fmt: skip
+    for chunk in export.export_csv(
+        campaign_id, "full", SignerFilter(), limit=limit, processes=processes
+    ):
         out.write(chunk)
         lines += chunk.count("\r\n")
     return lines - 1  # less the header
@@ -87,11 +96,15 @@ def main() -> None:
     url, campaign_id, limit, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     from campaign import create_app
 
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": os.environ["SECRET_KEY"],
-        "HASH_KEY": os.environ["HASH_KEY"],
-        "ENCRYPTION_KEYS": os.environ["ENCRYPTION_KEYS"].split(","), "LOG_LEVEL": "WARNING",
-    })  # fmt: skip
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": os.environ["SECRET_KEY"],
+            "HASH_KEY": os.environ["HASH_KEY"],
+            "ENCRYPTION_KEYS": os.environ["ENCRYPTION_KEYS"].split(","),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     began = time.perf_counter()
     minimal = "--minimal" in sys.argv[5:]
     with app.app_context(), open(path, "w", newline="", encoding="utf-8") as out:
@@ -103,10 +116,17 @@ def main() -> None:
             written = service_export(campaign_id, limit, out)
     seconds = time.perf_counter() - began
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({
-        "measured": measured, "rows": written, "seconds": round(seconds, 3),
-        "peak_rss_mb": round(peak_kb / 1024, 1), "bytes": os.path.getsize(path),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "measured": measured,
+                "rows": written,
+                "seconds": round(seconds, 3),
+                "peak_rss_mb": round(peak_kb / 1024, 1),
+                "bytes": os.path.getsize(path),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

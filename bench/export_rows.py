@@ -26,10 +26,14 @@ from campaign.extensions import db
 
 def main(total: int) -> None:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "HASH_KEY": "bench",
-        "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
-    })  # fmt: skip
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "bench",
+            "HASH_KEY": "bench",
+            "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+        }
+    )
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -44,14 +48,24 @@ def main(total: int) -> None:
         seal = crypto.seal_signer  # bound to each row's key, as the app writes them
         started = time.monotonic()
         for start in range(0, total, 10_000):
-            db.session.execute(insert(Signature), [
-                {"campaign_id": row.id, "status": "confirmed", "dedup_key": f"b{n}",
-                 "row_key": f"{n:032x}", "email_enc": seal("bench@example.org", "email_enc",
-                                                           f"{n:032x}"),
-                 "name_enc": seal("Bench Signer", "name_enc", f"{n:032x}"), "country": "DE",
-                 "language": "en", "referral_code": f"r{n}", "contact_consent": True}
-                for n in range(start, min(start + 10_000, total))
-            ])  # fmt: skip
+            db.session.execute(
+                insert(Signature),
+                [
+                    {
+                        "campaign_id": row.id,
+                        "status": "confirmed",
+                        "dedup_key": f"b{n}",
+                        "row_key": f"{n:032x}",
+                        "email_enc": seal("bench@example.org", "email_enc", f"{n:032x}"),
+                        "name_enc": seal("Bench Signer", "name_enc", f"{n:032x}"),
+                        "country": "DE",
+                        "language": "en",
+                        "referral_code": f"r{n}",
+                        "contact_consent": True,
+                    }
+                    for n in range(start, min(start + 10_000, total))
+                ],
+            )
             db.session.commit()
         print(f"inserted {total} rows in {time.monotonic() - started:.1f}s")
         from campaign.services import signers, stats
@@ -59,8 +73,10 @@ def main(total: int) -> None:
         for label, before in (("first page", None), ("deep page", total // 2)):
             started = time.monotonic()
             rows, _ = signers.page(row.id, SignerFilter(), before=before)
-            print(f"signers table, {label}: {len(rows)} rows in "
-                  f"{(time.monotonic() - started) * 1000:.1f} ms")  # fmt: skip
+            print(
+                f"signers table, {label}: {len(rows)} rows in "
+                f"{(time.monotonic() - started) * 1000:.1f} ms"
+            )
         started = time.monotonic()
         stats.totals(row.id), stats.series(row.id, "day", 30), stats.top_countries(row.id)
         print(f"dashboard numbers in {(time.monotonic() - started) * 1000:.0f} ms")
@@ -73,8 +89,10 @@ def main(total: int) -> None:
                 sink.write(chunk)
         elapsed = time.monotonic() - started
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(f"exported {size / 1e6:.1f} MB in {elapsed:.1f}s ({total / elapsed:,.0f} rows/s); "
-              f"peak RSS {rss_before / 1024:.0f} MB before, {rss_after / 1024:.0f} MB after")
+        print(
+            f"exported {size / 1e6:.1f} MB in {elapsed:.1f}s ({total / elapsed:,.0f} rows/s); "
+            f"peak RSS {rss_before / 1024:.0f} MB before, {rss_after / 1024:.0f} MB after"
+        )
 
 
 if __name__ == "__main__":

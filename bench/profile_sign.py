@@ -26,10 +26,14 @@ def main(n: int = 300) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="campaign-profile-"))
     config = {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'p.db'}",
-        "SECRET_KEY": "k", "HASH_KEY": "h", "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
-        "RATELIMIT_ENABLED": False, "MIN_FORM_SECONDS": 0, "SMTP_URL": "console",
+        "SECRET_KEY": "k",
+        "HASH_KEY": "h",
+        "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+        "RATELIMIT_ENABLED": False,
+        "MIN_FORM_SECONDS": 0,
+        "SMTP_URL": "console",
         "LOG_LEVEL": "WARNING",
-    }  # fmt: skip
+    }
     app = create_app(config)
     with app.app_context():
         from flask_migrate import upgrade

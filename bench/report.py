@@ -70,48 +70,88 @@ def targets(run: dict) -> list[tuple[str, str, str, str]]:
     for db, label in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
         get = dig(run, db, "get", "rps")
         if get and ceiling:
-            rows.append((f"Page GET ≥ 0.7 × ceiling ({label})", f"{get / ceiling:.2f} ×",
-                         "≥ 0.70 ×", verdict(get / ceiling >= 0.7)))  # fmt: skip
+            rows.append(
+                (
+                    f"Page GET ≥ 0.7 × ceiling ({label})",
+                    f"{get / ceiling:.2f} ×",
+                    "≥ 0.70 ×",
+                    verdict(get / ceiling >= 0.7),
+                )
+            )
         sign = dig(run, db, "sign", "signatures_per_s")
         if sign and ceiling:
-            rows.append((f"Signing ≥ 0.2 × ceiling ({label})", f"{sign / ceiling:.2f} ×",
-                         "≥ 0.20 ×", verdict(sign / ceiling >= 0.2)))  # fmt: skip
+            rows.append(
+                (
+                    f"Signing ≥ 0.2 × ceiling ({label})",
+                    f"{sign / ceiling:.2f} ×",
+                    "≥ 0.20 ×",
+                    verdict(sign / ceiling >= 0.2),
+                )
+            )
         if db == "sqlite" and sign:
-            rows.append(("Signing ≥ 300/s (SQLite)", f"{sign:,.0f}/s", "≥ 300/s",
-                         verdict(sign >= 300)))  # fmt: skip
+            rows.append(
+                ("Signing ≥ 300/s (SQLite)", f"{sign:,.0f}/s", "≥ 300/s", verdict(sign >= 300))
+            )
         lost = dig(run, db, "sign", "check", "lost")
         errors = dig(run, db, "sign", "errors")
         other = dig(run, db, "sign", "other_status")
         if lost is not None:
-            rows.append((f"Signing: zero errors, zero lost ({label})",
-                         f"{(errors or 0) + (other or 0)} errors, {lost} lost", "0, 0",
-                         verdict(lost == 0 and not errors and not other)))  # fmt: skip
+            rows.append(
+                (
+                    f"Signing: zero errors, zero lost ({label})",
+                    f"{(errors or 0) + (other or 0)} errors, {lost} lost",
+                    "0, 0",
+                    verdict(lost == 0 and not errors and not other),
+                )
+            )
         # Against the empty control campaign measured alongside (same machine load);
         # the run at 0 signatures, minutes earlier, is shown in the table below.
         at0 = dig(run, db, "latency_control", "p50_ms") or dig(run, db, "latency_0", "p50_ms")
         full = dig(run, db, "latency_full", "p50_ms")
         if at0 and full:
             change = full / at0 - 1
-            rows.append((f"Page latency at {run.get('rows', 0):,} within 10 % of at 0 ({label})",
-                         f"p50 {at0:.2f} → {full:.2f} ms ({change:+.0%})", "≤ +10 %",
-                         verdict(change <= 0.10)))  # fmt: skip
+            rows.append(
+                (
+                    f"Page latency at {run.get('rows', 0):,} within 10 % of at 0 ({label})",
+                    f"p50 {at0:.2f} → {full:.2f} ms ({change:+.0%})",
+                    "≤ +10 %",
+                    verdict(change <= 0.10),
+                )
+            )
         big = dig(run, db, "export", str(run.get("rows")))
         if big and db == "sqlite":
             ratio = big["time_ratio"]
             rss = big["export"]["peak_rss_mb"]
-            rows.append((f"Export {big['rows']:,} rows within 5 × {big['baseline']['tool']}",
-                         f"{ratio:.1f} × ({big['export']['seconds']:.1f} s vs "
-                         f"{big['baseline']['seconds']:.1f} s)", "≤ 5 ×", verdict(ratio <= 5)))
-            rows.append(("Export peak RSS < 150 MB", f"{rss:.0f} MB", "< 150 MB",
-                         verdict(rss < 150)))  # fmt: skip
+            rows.append(
+                (
+                    f"Export {big['rows']:,} rows within 5 × {big['baseline']['tool']}",
+                    f"{ratio:.1f} × ({big['export']['seconds']:.1f} s vs "
+                    f"{big['baseline']['seconds']:.1f} s)",
+                    "≤ 5 ×",
+                    verdict(ratio <= 5),
+                )
+            )
+            rows.append(
+                ("Export peak RSS < 150 MB", f"{rss:.0f} MB", "< 150 MB", verdict(rss < 150))
+            )
     tlog = run.get("tlog")  # bench/tlog.py
     if tlog:
-        rows.append((f"Transparency log: {tlog['adds']:,} adds → tiles + checkpoint",
-                     f"{tlog['tiles_and_checkpoint_s']:.1f} s", "< 60 s",
-                     verdict(tlog["tiles_and_checkpoint_s"] < 60)))  # fmt: skip
-        rows.append(("Transparency log: inclusion proof served",
-                     f"p50 {tlog['proof_ms_median']:.2f} ms, p95 {tlog['proof_ms_p95']:.2f} ms",
-                     "< 5 ms", verdict(tlog["proof_ms_median"] < 5)))  # fmt: skip
+        rows.append(
+            (
+                f"Transparency log: {tlog['adds']:,} adds → tiles + checkpoint",
+                f"{tlog['tiles_and_checkpoint_s']:.1f} s",
+                "< 60 s",
+                verdict(tlog["tiles_and_checkpoint_s"] < 60),
+            )
+        )
+        rows.append(
+            (
+                "Transparency log: inclusion proof served",
+                f"p50 {tlog['proof_ms_median']:.2f} ms, p95 {tlog['proof_ms_p95']:.2f} ms",
+                "< 5 ms",
+                verdict(tlog["proof_ms_median"] < 5),
+            )
+        )
     return rows
 
 
@@ -131,8 +171,10 @@ def measurements(run: dict) -> list[str]:
             return "–"
         value = data.get(rate)
         share = f" ({value / ceiling:.2f} × ceiling)" if value and ceiling else ""
-        return (f"{fmt(value)} {unit}{share}, p50 {fmt(data.get('p50_ms'), 2)} ms, "
-                f"p99 {fmt(data.get('p99_ms'), 2)} ms")  # fmt: skip
+        return (
+            f"{fmt(value)} {unit}{share}, p50 {fmt(data.get('p50_ms'), 2)} ms, "
+            f"p99 {fmt(data.get('p99_ms'), 2)} ms"
+        )
 
     for label, keys, rate, unit in (
         ("Campaign page GET", ("get",), "rps", "req/s"),
@@ -140,8 +182,10 @@ def measurements(run: dict) -> list[str]:
         ("Sign POST", ("sign",), "signatures_per_s", "sig/s"),
         ("Confirm POST", ("confirm",), "confirmations_per_s", "conf/s"),
     ):
-        lines.append(f"| {label} | {cell('sqlite', *keys, rate=rate, unit=unit)} | "
-                     f"{cell('postgresql', *keys, rate=rate, unit=unit)} |")  # fmt: skip
+        lines.append(
+            f"| {label} | {cell('sqlite', *keys, rate=rate, unit=unit)} | "
+            f"{cell('postgresql', *keys, rate=rate, unit=unit)} |"
+        )
 
     def checks(db: str, kind: str) -> str:
         check = dig(run, db, kind, "check")
@@ -154,46 +198,65 @@ def measurements(run: dict) -> list[str]:
             other_note = f"{other} repeats after the tokens ran out"
         else:
             other_note = f"{other} other answers"
-        return (f"{check['acknowledged']:,} answered 303, {check['lost']} lost, {errors} errors, "
-                f"{other_note}, {check.get('unacknowledged_rows', 0)} rows cut off unanswered "
-                "by wrk's stop")
+        return (
+            f"{check['acknowledged']:,} answered 303, {check['lost']} lost, {errors} errors, "
+            f"{other_note}, {check.get('unacknowledged_rows', 0)} rows cut off unanswered "
+            "by wrk's stop"
+        )
 
-    lines.append(f"| Sign: rows vs answers | {checks('sqlite', 'sign')} | "
-                 f"{checks('postgresql', 'sign')} |")  # fmt: skip
-    lines.append(f"| Confirm: rows vs answers | {checks('sqlite', 'confirm')} | "
-                 f"{checks('postgresql', 'confirm')} |")  # fmt: skip
+    lines.append(
+        f"| Sign: rows vs answers | {checks('sqlite', 'sign')} | {checks('postgresql', 'sign')} |"
+    )
+    lines.append(
+        f"| Confirm: rows vs answers | {checks('sqlite', 'confirm')} | "
+        f"{checks('postgresql', 'confirm')} |"
+    )
 
     def latency(db: str, key: str) -> str:
         data = dig(run, db, key)
         return f"p50 {fmt(data['p50_ms'], 2)} ms, p99 {fmt(data['p99_ms'], 2)} ms" if data else "–"
 
-    lines.append(f"| Page latency, 1 connection, 0 signatures | {latency('sqlite', 'latency_0')} | "
-                 f"{latency('postgresql', 'latency_0')} |")  # fmt: skip
-    lines.append("| Page latency, 1 connection, empty control campaign beside the full one | "
-                 f"{latency('sqlite', 'latency_control')} | "
-                 f"{latency('postgresql', 'latency_control')} |")  # fmt: skip
-    lines.append(f"| Page latency, 1 connection, {run.get('rows', 0):,} signatures | "
-                 f"{latency('sqlite', 'latency_full')} | {latency('postgresql', 'latency_full')} |")
+    lines.append(
+        f"| Page latency, 1 connection, 0 signatures | {latency('sqlite', 'latency_0')} | "
+        f"{latency('postgresql', 'latency_0')} |"
+    )
+    lines.append(
+        "| Page latency, 1 connection, empty control campaign beside the full one | "
+        f"{latency('sqlite', 'latency_control')} | "
+        f"{latency('postgresql', 'latency_control')} |"
+    )
+    lines.append(
+        f"| Page latency, 1 connection, {run.get('rows', 0):,} signatures | "
+        f"{latency('sqlite', 'latency_full')} | {latency('postgresql', 'latency_full')} |"
+    )
 
     def export(db: str, rows: str) -> str:
         data = dig(run, db, "export", rows)
         if not data:
             return "–"
         ours, base = data["export"], data["baseline"]
-        return (f"{ours['seconds']:.1f} s, {ours['peak_rss_mb']:.0f} MB peak RSS; "
-                f"{base['tool']} {base['seconds']:.2f} s, {base['peak_rss_mb']:.0f} MB "
-                f"({data['time_ratio']:.1f} ×)")
+        return (
+            f"{ours['seconds']:.1f} s, {ours['peak_rss_mb']:.0f} MB peak RSS; "
+            f"{base['tool']} {base['seconds']:.2f} s, {base['peak_rss_mb']:.0f} MB "
+            f"({data['time_ratio']:.1f} ×)"
+        )
 
-    for rows in sorted({*dig(run, "sqlite", "export", default={}),
-                        *dig(run, "postgresql", "export", default={})}, key=int):  # fmt: skip
-        lines.append(f"| CSV export, {int(rows):,} rows | {export('sqlite', rows)} | "
-                     f"{export('postgresql', rows)} |")  # fmt: skip
+    for rows in sorted(
+        {*dig(run, "sqlite", "export", default={}), *dig(run, "postgresql", "export", default={})},
+        key=int,
+    ):
+        lines.append(
+            f"| CSV export, {int(rows):,} rows | {export('sqlite', rows)} | "
+            f"{export('postgresql', rows)} |"
+        )
 
     pack = dig(run, "sqlite", "delivery_pack")
     if pack:
-        lines.append(f"| Delivery pack PDF, {pack['named']:,} signers named | "
-                     f"{pack['seconds']:.1f} s, {pack['peak_rss_mb']:.0f} MB peak RSS "
-                     f"(target < 60 s, < 300 MB) | – |")  # fmt: skip
+        lines.append(
+            f"| Delivery pack PDF, {pack['named']:,} signers named | "
+            f"{pack['seconds']:.1f} s, {pack['peak_rss_mb']:.0f} MB peak RSS "
+            f"(target < 60 s, < 300 MB) | – |"
+        )
 
     def mail(db: str) -> str:
         data = dig(run, db, "mail")
@@ -202,13 +265,17 @@ def measurements(run: dict) -> list[str]:
     lines.append(f"| Mail delivery to aiosmtpd | {mail('sqlite')} | {mail('postgresql')} |")
     scale = dig(run, "postgresql", "scale_out")
     if scale and "one" in scale:
-        lines.append(f"| Signing, 1 instance (PostgreSQL + Redis) | | "
-                     f"{fmt(scale['one']['signatures_per_s'])} sig/s, p99 "
-                     f"{fmt(scale['one']['p99_ms'], 1)} ms |")
-        lines.append(f"| Signing, 2 instances (PostgreSQL + Redis) | | "
-                     f"{fmt(scale['two']['signatures_per_s'])} sig/s "
-                     f"({' + '.join(fmt(x) for x in scale['two']['per_instance'])}), p99 "
-                     f"{fmt(scale['two']['p99_ms'], 1)} ms, {scale['two']['lost']} lost |")
+        lines.append(
+            f"| Signing, 1 instance (PostgreSQL + Redis) | | "
+            f"{fmt(scale['one']['signatures_per_s'])} sig/s, p99 "
+            f"{fmt(scale['one']['p99_ms'], 1)} ms |"
+        )
+        lines.append(
+            f"| Signing, 2 instances (PostgreSQL + Redis) | | "
+            f"{fmt(scale['two']['signatures_per_s'])} sig/s "
+            f"({' + '.join(fmt(x) for x in scale['two']['per_instance'])}), p99 "
+            f"{fmt(scale['two']['p99_ms'], 1)} ms, {scale['two']['lost']} lost |"
+        )
     return lines
 
 
@@ -236,35 +303,47 @@ def svg(runs: list[dict]) -> str:
         f"per run</text>",
     ]
     for tick in [i / 10 for i in range(0, int(top_value * 10) + 1, 2)]:
-        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(tick):.1f}" '
-                     f'y2="{y(tick):.1f}" stroke="#ddd"/>')  # fmt: skip
-        parts.append(f'<text x="{left - 8}" y="{y(tick) + 4:.1f}" text-anchor="end">'
-                     f"{tick:.1f}</text>")  # fmt: skip
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y(tick):.1f}" '
+            f'y2="{y(tick):.1f}" stroke="#ddd"/>'
+        )
+        parts.append(
+            f'<text x="{left - 8}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:.1f}</text>'
+        )
     for value, label in ((0.7, "GET target 0.7"), (0.2, "sign target 0.2")):
-        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(value):.1f}" '
-                     f'y2="{y(value):.1f}" stroke="#888" stroke-dasharray="6 4"/>')
-        parts.append(f'<text x="{left + plot_w - 4}" y="{y(value) - 4:.1f}" '
-                     f'text-anchor="end" fill="#555">{label}</text>')  # fmt: skip
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y(value):.1f}" '
+            f'y2="{y(value):.1f}" stroke="#888" stroke-dasharray="6 4"/>'
+        )
+        parts.append(
+            f'<text x="{left + plot_w - 4}" y="{y(value) - 4:.1f}" '
+            f'text-anchor="end" fill="#555">{label}</text>'
+        )
     for i, run in enumerate(runs):
         label = escape(run["_file"].removesuffix(".json"))
-        parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 18}" text-anchor="middle">'
-                     f"{label}</text>")  # fmt: skip
+        parts.append(
+            f'<text x="{x(i):.1f}" y="{height - bottom + 18}" text-anchor="middle">{label}</text>'
+        )
     for n, name in enumerate(names):
         color = colors[n % len(colors)]
         points = [(x(i), y(s[name])) for i, s in enumerate(series) if s.get(name)]
         if len(points) > 1:
             path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
-            parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" '
-                         f'stroke-width="2"/>')  # fmt: skip
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>'
+            )
         for px, py in points:
             parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4" fill="{color}"/>')
         ly = top + 16 * n + 10
-        parts.append(f'<rect x="{width - right + 16}" y="{ly - 9}" width="12" height="12" '
-                     f'fill="{color}"/>')  # fmt: skip
+        parts.append(
+            f'<rect x="{width - right + 16}" y="{ly - 9}" width="12" height="12" fill="{color}"/>'
+        )
         parts.append(f'<text x="{width - right + 34}" y="{ly + 1}">{escape(name)}</text>')
     parts.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}" stroke="#333"/>')
-    parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" '
-                 f'y2="{top + plot_h}" stroke="#333"/>')  # fmt: skip
+    parts.append(
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" '
+        f'y2="{top + plot_h}" stroke="#333"/>'
+    )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -297,8 +376,11 @@ def generated(runs: list[dict]) -> str:
         "",
         "| Worker class | Workers | Threads | req/s | p99 ms |",
         "|---|---|---|---|---|",
-        *[f"| {t['settings'][0]} | {t['settings'][1]} | {t['settings'][2]} | {fmt(t['rps'])} | "
-          f"{fmt(t['p99_ms'], 1)} |" for t in dig(latest, "gunicorn", "trials", default=[])],
+        *[
+            f"| {t['settings'][0]} | {t['settings'][1]} | {t['settings'][2]} | {fmt(t['rps'])} | "
+            f"{fmt(t['p99_ms'], 1)} |"
+            for t in dig(latest, "gunicorn", "trials", default=[])
+        ],
         "",
         "### Trend",
         "",
@@ -306,8 +388,12 @@ def generated(runs: list[dict]) -> str:
         "",
         "| Run | " + " | ".join(ratios(latest)) + " |",
         "|---|" + "---|" * len(ratios(latest)),
-        *[f"| {r['_file'].removesuffix('.json')} | "
-          + " | ".join(fmt(v, 2) for v in ratios(r).values()) + " |" for r in runs],
+        *[
+            f"| {r['_file'].removesuffix('.json')} | "
+            + " | ".join(fmt(v, 2) for v in ratios(r).values())
+            + " |"
+            for r in runs
+        ],
         "",
         END,
     ]

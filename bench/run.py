@@ -123,17 +123,36 @@ def app_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 def start_server(
-    target: str, env: dict[str, str], settings: tuple[str, int, int], work: Path,
+    target: str,
+    env: dict[str, str],
+    settings: tuple[str, int, int],
+    work: Path,
     health: str = "/healthz",
-) -> Server:  # fmt: skip
+) -> Server:
     worker_class, workers, threads = settings
     port = free_port()
     log_path = work / f"gunicorn-{port}.log"
     command = [
-        sys.executable, "-m", "gunicorn", "--config", "/dev/null", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
-        "--keep-alive", "5", "--log-level", "warning", "--preload", target,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "/dev/null",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(threads),
+        "--keep-alive",
+        "5",
+        "--log-level",
+        "warning",
+        "--preload",
+        target,
+    ]
     env = {**env, "BASE_URL": f"http://127.0.0.1:{port}", "PYTHONPATH": f"{ROOT}:{BENCH}"}
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT
@@ -146,8 +165,9 @@ def start_server(
                 if response.status == 200:
                     # Warm every worker: imports, templates, the page cache.
                     for _ in range(workers * 4):
-                        urllib.request.urlopen(url + (f"/{SLUG}/" if "wsgi" in target else "/"),
-                                               timeout=10).read()  # fmt: skip
+                        urllib.request.urlopen(
+                            url + (f"/{SLUG}/" if "wsgi" in target else "/"), timeout=10
+                        ).read()
                     return Server(process, url, log_path)
         except OSError:
             time.sleep(0.3)
@@ -167,19 +187,38 @@ def serving(target: str, env: dict[str, str], settings, work: Path, health: str 
 # --- load ----------------------------------------------------------------------
 
 
-def wrk(url: str, mode: str, *, seconds: int = SECONDS, connections: int = 8,
-        env: dict[str, str] | None = None) -> dict:  # fmt: skip
+def wrk(
+    url: str,
+    mode: str,
+    *,
+    seconds: int = SECONDS,
+    connections: int = 8,
+    env: dict[str, str] | None = None,
+) -> dict:
     """Run wrk with bench.lua; -t = -c, so each thread owns one connection."""
     command = [
-        WRK, f"-t{connections}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-        "-s", str(LUA), url,
-    ]  # fmt: skip
-    run_env = {**os.environ, "BENCH_MODE": mode, "BENCH_THREADS": str(connections),
-               "BENCH_RUN": RUN_ID, **(env or {})}  # fmt: skip
+        WRK,
+        f"-t{connections}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        url,
+    ]
+    run_env = {
+        **os.environ,
+        "BENCH_MODE": mode,
+        "BENCH_THREADS": str(connections),
+        "BENCH_RUN": RUN_ID,
+        **(env or {}),
+    }
     path = urllib.parse.urlsplit(url).path or "/"
     run_env.setdefault("BENCH_PATH", path)
-    done = subprocess.run(command, env=run_env, capture_output=True, text=True,
-                          timeout=seconds + 60)  # fmt: skip
+    done = subprocess.run(
+        command, env=run_env, capture_output=True, text=True, timeout=seconds + 60
+    )
     line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk failed: {done.stdout}\n{done.stderr}")
@@ -211,8 +250,11 @@ def visitor(base: str, path: str) -> dict[str, str]:
             hidden[name.group(1)] = value.group(1)
     if not hidden.get("started"):
         raise RuntimeError("could not read the sign form's hidden fields")
-    return {"BENCH_COOKIE": cookie, "BENCH_CSRF": hidden.get("csrf_token", ""),
-            "BENCH_STARTED": hidden["started"]}  # fmt: skip
+    return {
+        "BENCH_COOKIE": cookie,
+        "BENCH_CSRF": hidden.get("csrf_token", ""),
+        "BENCH_STARTED": hidden["started"],
+    }
 
 
 @contextmanager
@@ -227,18 +269,22 @@ def nginx_in_front(app_url: str, work: Path):
     tmp, port = work / "nginx", free_port()
     for name in ("logs", "client", "proxy", "cache"):
         (tmp / name).mkdir(parents=True, exist_ok=True)
-    site = (block.group(1).replace("/var/cache/nginx/petition", str(tmp / "cache"))
-            .replace("server 127.0.0.1:8000;", f"server {app_url.split('//')[1]};")
-            .replace("listen 80;", f"listen 127.0.0.1:{port};")
-            .replace("/srv/petition/static/", f"{ROOT / 'static'}/"))  # fmt: skip
+    site = (
+        block.group(1)
+        .replace("/var/cache/nginx/petition", str(tmp / "cache"))
+        .replace("server 127.0.0.1:8000;", f"server {app_url.split('//')[1]};")
+        .replace("listen 80;", f"listen 127.0.0.1:{port};")
+        .replace("/srv/petition/static/", f"{ROOT / 'static'}/")
+    )
     user = "user root;\n" if os.geteuid() == 0 else ""
     (tmp / "nginx.conf").write_text(
         f"{user}worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/logs/error.log;\n"
         f"events {{ worker_connections 1024; }}\nhttp {{ access_log off; "
         f"client_body_temp_path {tmp}/client; proxy_temp_path {tmp}/proxy;\n{site}\n}}\n"
     )
-    process = subprocess.Popen([binary, "-p", str(tmp), "-c", str(tmp / "nginx.conf"),
-                                "-g", "daemon off;"])  # fmt: skip
+    process = subprocess.Popen(
+        [binary, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"]
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(50):
@@ -260,11 +306,17 @@ def make_app(database_url: str, **overrides):
     from campaign import create_app
 
     config = {
-        "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": KEYS["SECRET_KEY"],
-        "HASH_KEY": KEYS["HASH_KEY"], "ENCRYPTION_KEYS": [KEYS["ENCRYPTION_KEYS"]],
-        "LOG_LEVEL": "WARNING", "EMAIL_CHECK_DELIVERABILITY": False, "RATELIMIT_ENABLED": False,
-        "SMTP_URL": "console", "CONTENT_DIR": os.environ["CONTENT_DIR"], **overrides,
-    }  # fmt: skip
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": KEYS["SECRET_KEY"],
+        "HASH_KEY": KEYS["HASH_KEY"],
+        "ENCRYPTION_KEYS": [KEYS["ENCRYPTION_KEYS"]],
+        "LOG_LEVEL": "WARNING",
+        "EMAIL_CHECK_DELIVERABILITY": False,
+        "RATELIMIT_ENABLED": False,
+        "SMTP_URL": "console",
+        "CONTENT_DIR": os.environ["CONTENT_DIR"],
+        **overrides,
+    }
     return create_app(config)
 
 
@@ -364,9 +416,10 @@ def confirm_tokens(database_url: str, path: Path) -> int:
     app = make_app(database_url)
     with app.app_context():
         pending = db.session.scalars(
-            select(Signature).where(Signature.status == SignatureStatus.PENDING)
+            select(Signature)
+            .where(Signature.status == SignatureStatus.PENDING)
             .order_by(Signature.id)
-        ).all()  # fmt: skip
+        ).all()
         tokens = [make_token(s, "confirm") for s in pending]
         db.session.remove()
         db.engine.dispose()
@@ -384,9 +437,10 @@ def check_confirmations(database_url: str, result: dict, campaign_id: int) -> di
     app = make_app(database_url)
     with app.app_context():
         confirmed = db.session.scalar(
-            select(func.count()).select_from(Signature)
+            select(func.count())
+            .select_from(Signature)
             .where(Signature.status == SignatureStatus.CONFIRMED)
-        )  # fmt: skip
+        )
         shards = db.session.scalar(
             select(func.sum(CountShard.confirmed)).where(CountShard.campaign_id == campaign_id)
         )
@@ -413,10 +467,19 @@ def measure_mail(database_url: str, work: Path, limit: int = 3000, seconds: floa
 
     port = free_port()
     sink = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-         "-c", "aiosmtpd.handlers.Sink"],
-        stdout=(work / "aiosmtpd.log").open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+        ],
+        stdout=(work / "aiosmtpd.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -428,9 +491,10 @@ def measure_mail(database_url: str, work: Path, limit: int = 3000, seconds: floa
         app = make_app(database_url, SMTP_URL=f"smtp://127.0.0.1:{port}")
         with app.app_context():
             pending = db.session.scalar(
-                select(func.count()).select_from(OutboxMessage)
+                select(func.count())
+                .select_from(OutboxMessage)
                 .where(OutboxMessage.status == "pending")
-            )  # fmt: skip
+            )
             transport = mail.Transport(app.config["SMTP_URL"])
             sent = failed = 0
             began = time.perf_counter()
@@ -448,8 +512,13 @@ def measure_mail(database_url: str, work: Path, limit: int = 3000, seconds: floa
     finally:
         sink.terminate()
         sink.wait(10)
-    return {"pending_before": pending, "sent": sent, "failed": failed,
-            "seconds": round(took, 3), "messages_per_s": round(sent / took, 1) if took else 0}
+    return {
+        "pending_before": pending,
+        "sent": sent,
+        "failed": failed,
+        "seconds": round(took, 3),
+        "messages_per_s": round(sent / took, 1) if took else 0,
+    }
 
 
 # --- export ----------------------------------------------------------------------
@@ -468,8 +537,9 @@ def run_measured(command: list[str], stdout_path: Path, env=None) -> tuple[float
     # Without GNU time (apt-get install time), peak RSS is reported as unknown.
     prefix = [TIME, "-f", "BENCH_RSS_KB=%M"] if Path(TIME).exists() else []
     with stdout_path.open("wb") as out:
-        done = subprocess.run([*prefix, *command], stdout=out,
-                              stderr=subprocess.PIPE, env=env, cwd=ROOT, timeout=400)  # fmt: skip
+        done = subprocess.run(
+            [*prefix, *command], stdout=out, stderr=subprocess.PIPE, env=env, cwd=ROOT, timeout=400
+        )
     took = time.perf_counter() - began
     stderr = done.stderr.decode(errors="replace")
     if done.returncode != 0:
@@ -485,9 +555,17 @@ def measure_export(database_url: str, campaign_id: int, rows: int, work: Path) -
     printed = work / "export-report.json"
     env = {**os.environ, **KEYS, "PYTHONPATH": str(ROOT)}
     took, rss = run_measured(
-        [sys.executable, str(BENCH / "export_csv.py"), database_url, str(campaign_id), str(rows),
-         str(out)], printed, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(BENCH / "export_csv.py"),
+            database_url,
+            str(campaign_id),
+            str(rows),
+            str(out),
+        ],
+        printed,
+        env=env,
+    )
     ours = json.loads(printed.read_text().strip().splitlines()[-1])
     ours["process_seconds"] = round(took, 3)  # with interpreter start and imports
     ours["peak_rss_mb"] = round(rss, 1)
@@ -503,23 +581,39 @@ def measure_export(database_url: str, campaign_id: int, rows: int, work: Path) -
             baseline_out,
         )
         tool = "psql \\copy"
-    baseline = {"tool": tool, "seconds": round(b_took, 3), "peak_rss_mb": round(b_rss, 1),
-                "bytes": baseline_out.stat().st_size}  # fmt: skip
+    baseline = {
+        "tool": tool,
+        "seconds": round(b_took, 3),
+        "peak_rss_mb": round(b_rss, 1),
+        "bytes": baseline_out.stat().st_size,
+    }
     out.unlink(missing_ok=True)
     baseline_out.unlink(missing_ok=True)
     return {
-        "rows": rows, "export": ours, "baseline": baseline,
+        "rows": rows,
+        "export": ours,
+        "baseline": baseline,
         "time_ratio": round(ours["seconds"] / b_took, 2) if b_took else None,
         "process_time_ratio": round(took / b_took, 2) if b_took else None,
-    }  # fmt: skip
+    }
 
 
 def measure_delivery_pack(database_url: str, work: Path) -> dict:
     """The delivery pack (PDF) naming every seeded signer: bench/delivery_pack.py."""
     out, printed = work / "pack.pdf", work / "pack-report.json"
     env = {**os.environ, **KEYS, "PYTHONPATH": str(ROOT)}
-    took, rss = run_measured([sys.executable, str(BENCH / "delivery_pack.py"), database_url,
-                              SLUG, str(out), "--name-all"], printed, env=env)  # fmt: skip
+    took, rss = run_measured(
+        [
+            sys.executable,
+            str(BENCH / "delivery_pack.py"),
+            database_url,
+            SLUG,
+            str(out),
+            "--name-all",
+        ],
+        printed,
+        env=env,
+    )
     ours = json.loads(printed.read_text().strip().splitlines()[-1])
     ours["process_seconds"], ours["peak_rss_mb"] = round(took, 3), round(rss, 1)
     out.unlink(missing_ok=True)
@@ -529,8 +623,9 @@ def measure_delivery_pack(database_url: str, work: Path) -> dict:
 # --- one database ---------------------------------------------------------------------
 
 
-def bench_database(name: str, database_url: str, settings, work: Path, results: dict,
-                   scale_out: bool) -> int:  # fmt: skip
+def bench_database(
+    name: str, database_url: str, settings, work: Path, results: dict, scale_out: bool
+) -> int:
     """Page, sign, confirm and mail on an empty database; returns the campaign id."""
     campaign_id = prepare_database(database_url)
     out: dict = results.setdefault(name, {})
@@ -549,27 +644,35 @@ def bench_database(name: str, database_url: str, settings, work: Path, results: 
         log(f"{name}: {out['get']['rps']} req/s; sign POST")
         before = count_rows(database_url)
         form = visitor(server.url, page)
-        result = wrk(server.url + f"/{SLUG}/sign", "sign",
-                     env={**form, "BENCH_RUN": f"{RUN_ID}{name[0]}"})  # fmt: skip
+        result = wrk(
+            server.url + f"/{SLUG}/sign", "sign", env={**form, "BENCH_RUN": f"{RUN_ID}{name[0]}"}
+        )
         out["sign"] = summary(result) | {
             "signatures_per_s": round(result["ok"] / result["duration_s"], 1),
             "other_status": result["other"],
-        }  # fmt: skip
+        }
         out["sign"]["check"] = check_signatures(database_url, result, f"{RUN_ID}{name[0]}", before)
         log(f"{name}: sign {out['sign']['signatures_per_s']}/s, check {out['sign']['check']}")
         log(f"{name}: confirm POST")
         tokens = work / f"tokens-{name}.txt"
         available = confirm_tokens(database_url, tokens)
         # Shorter than the sign run: confirming is cheaper, and tokens must not run out.
-        result = wrk(server.url + f"/{SLUG}/confirm/", "confirm", seconds=max(3, SECONDS // 2),
-                     env={**form, "BENCH_TOKENS": str(tokens)})  # fmt: skip
+        result = wrk(
+            server.url + f"/{SLUG}/confirm/",
+            "confirm",
+            seconds=max(3, SECONDS // 2),
+            env={**form, "BENCH_TOKENS": str(tokens)},
+        )
         out["confirm"] = summary(result) | {
             "confirmations_per_s": round(result["ok"] / result["duration_s"], 1),
-            "other_status": result["other"], "tokens_available": available,
-        }  # fmt: skip
+            "other_status": result["other"],
+            "tokens_available": available,
+        }
         out["confirm"]["check"] = check_confirmations(database_url, result, campaign_id)
-        log(f"{name}: confirm {out['confirm']['confirmations_per_s']}/s, "
-            f"check {out['confirm']['check']}")  # fmt: skip
+        log(
+            f"{name}: confirm {out['confirm']['confirmations_per_s']}/s, "
+            f"check {out['confirm']['check']}"
+        )
         log(f"{name}: mail delivery")
         out["mail"] = measure_mail(database_url, work)
         log(f"{name}: mail {out['mail']}")
@@ -579,8 +682,9 @@ def bench_database(name: str, database_url: str, settings, work: Path, results: 
     return campaign_id
 
 
-def bench_data(name: str, database_url: str, campaign_id: int, settings, work: Path,
-               results: dict) -> None:  # fmt: skip
+def bench_data(
+    name: str, database_url: str, campaign_id: int, settings, work: Path, results: dict
+) -> None:
     """Seed 100,000 then 1,000,000 rows: exports, and the page at that size."""
     out: dict = results[name]
     with serving("wsgi:app", app_env(database_url), settings, work) as server:
@@ -662,8 +766,10 @@ def latency_at_scale(url: str) -> dict:
             "connections": 1,
         }
 
-    return {"latency_full": merged(full) | {"signatures": ROWS},
-            "latency_control": merged(empty) | {"signatures": 0}}  # fmt: skip
+    return {
+        "latency_full": merged(full) | {"signatures": ROWS},
+        "latency_control": merged(empty) | {"signatures": 0},
+    }
 
 
 def measure_scale_out(database_url: str, settings, work: Path) -> dict:
@@ -672,9 +778,13 @@ def measure_scale_out(database_url: str, settings, work: Path) -> dict:
     Rate limiting is on, with limits far above the load, so every request also
     takes its round trips to Redis, as a production deployment would.
     """
-    env = app_env(database_url, REDIS_URL=REDIS_URL, RATELIMIT_ENABLED="true",
-                  RATELIMIT_SIGN="10000000 per minute",
-                  RATELIMIT_SIGN_PER_PETITION="10000000 per minute")  # fmt: skip
+    env = app_env(
+        database_url,
+        REDIS_URL=REDIS_URL,
+        RATELIMIT_ENABLED="true",
+        RATELIMIT_SIGN="10000000 per minute",
+        RATELIMIT_SIGN_PER_PETITION="10000000 per minute",
+    )
     try:
         import redis
 
@@ -688,12 +798,17 @@ def measure_scale_out(database_url: str, settings, work: Path) -> dict:
         before = count_rows(database_url)
         form = visitor(one.url, page)
         run = wrk(one.url + f"/{SLUG}/sign", "sign", env={**form, "BENCH_RUN": f"{RUN_ID}o"})
-        result["one"] = {"signatures_per_s": round(run["ok"] / run["duration_s"], 1),
-                         "p50_ms": run["p50_ms"], "p99_ms": run["p99_ms"],
-                         "errors": sum(run["errors"].values()) + run["other"]}  # fmt: skip
+        result["one"] = {
+            "signatures_per_s": round(run["ok"] / run["duration_s"], 1),
+            "p50_ms": run["p50_ms"],
+            "p99_ms": run["p99_ms"],
+            "errors": sum(run["errors"].values()) + run["other"],
+        }
         result["one"]["check"] = check_signatures(database_url, run, f"{RUN_ID}o", before)
-    with serving("wsgi:app", env, settings, work) as first, \
-            serving("wsgi:app", env, settings, work) as second:  # fmt: skip
+    with (
+        serving("wsgi:app", env, settings, work) as first,
+        serving("wsgi:app", env, settings, work) as second,
+    ):
         log("scale-out: two instances")
         before = count_rows(database_url)
         runs = {}
@@ -705,14 +820,21 @@ def measure_scale_out(database_url: str, settings, work: Path) -> dict:
 
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             futures = {
-                label: pool.submit(wrk, server.url + f"/{SLUG}/sign", "sign", connections=8,
-                                   env={**form, "BENCH_RUN": f"{RUN_ID}t{label}"})
+                label: pool.submit(
+                    wrk,
+                    server.url + f"/{SLUG}/sign",
+                    "sign",
+                    connections=8,
+                    env={**form, "BENCH_RUN": f"{RUN_ID}t{label}"},
+                )
                 for label, server, form in processes
-            }  # fmt: skip
+            }
             runs = {label: future.result() for label, future in futures.items()}
         total = sum(r["ok"] / r["duration_s"] for r in runs.values())
-        checks = [check_signatures(database_url, r, f"{RUN_ID}t{label}", before)
-                  for label, r in runs.items()]  # fmt: skip
+        checks = [
+            check_signatures(database_url, r, f"{RUN_ID}t{label}", before)
+            for label, r in runs.items()
+        ]
         result["two"] = {
             "signatures_per_s": round(total, 1),
             "per_instance": [round(r["ok"] / r["duration_s"], 1) for r in runs.values()],
@@ -788,13 +910,19 @@ def make_content(work: Path) -> Path:
 
 def machine() -> dict:
     info = {
-        "cpus": os.cpu_count(), "python": platform.python_version(),
-        "platform": platform.platform(), "sqlite": sqlite3.sqlite_version,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "sqlite": sqlite3.sqlite_version,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-    }  # fmt: skip
+    }
     try:
-        out = subprocess.run(["psql", PG_ADMIN_URL, "-tAc", "SHOW server_version"],
-                             capture_output=True, text=True, timeout=10)  # fmt: skip
+        out = subprocess.run(
+            ["psql", PG_ADMIN_URL, "-tAc", "SHOW server_version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         info["postgresql"] = out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         pass
@@ -809,8 +937,13 @@ def main() -> int:
     os.environ.setdefault("INSTANCE_PATH", str(work / "instance"))
     os.environ["CONTENT_DIR"] = str(make_content(work))
     started_at = datetime.now(UTC)
-    results: dict = {"date": started_at.isoformat(timespec="seconds"), "run": RUN_ID,
-                     "machine": machine(), "rows": ROWS, "wrk_seconds": SECONDS}  # fmt: skip
+    results: dict = {
+        "date": started_at.isoformat(timespec="seconds"),
+        "run": RUN_ID,
+        "machine": machine(),
+        "rows": ROWS,
+        "wrk_seconds": SECONDS,
+    }
     log(f"working in {work}")
     sqlite_url = f"sqlite:///{work / 'bench.db'}"
     calibration_url = f"sqlite:///{work / 'calibrate.db'}"

@@ -17,11 +17,26 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 
 COLUMNS = (
-    "campaign_id", "status", "dedup_key", "email_enc", "name_enc", "comment_enc",
-    "email_domain_hash", "country", "language", "public_consent", "contact_consent",
-    "comment_hidden", "referral_code", "link_nonce", "flagged", "already_signed_mails",
-    "created_at", "confirmed_at", "row_key",
-)  # fmt: skip
+    "campaign_id",
+    "status",
+    "dedup_key",
+    "email_enc",
+    "name_enc",
+    "comment_enc",
+    "email_domain_hash",
+    "country",
+    "language",
+    "public_consent",
+    "contact_consent",
+    "comment_hidden",
+    "referral_code",
+    "link_nonce",
+    "flagged",
+    "already_signed_mails",
+    "created_at",
+    "confirmed_at",
+    "row_key",
+)
 COUNTRIES = ("DE", "FR", "GB", "SE", "NL", "CA", "US", "AU", "IR", "TR")
 FIRST = ("Maryam", "Reza", "Sara", "Ali", "Leila", "Hossein", "Nasrin", "Dariush")
 LAST = ("Ahmadi", "Karimi", "Rahimi", "Tehrani", "Moradi", "Jafari", "Hosseini", "Sadeghi")
@@ -33,7 +48,7 @@ def values() -> dict[str, list[str]]:
         "name": [f"{f} {la}" for f in FIRST for la in LAST][:16],
         "email": [f"seed{n}@example.org" for n in range(16)],
         # One cell in 10 has a comment; one of them starts with "=" (formula injection).
-        "comment": ["I signed for my family.", "=HYPERLINK(\"x\")"],
+        "comment": ["I signed for my family.", '=HYPERLINK("x")'],
     }
 
 
@@ -46,14 +61,26 @@ def rows(campaign_id: int, start: int, count: int, made: dict[str, list[str]], e
         row_key = format(i, "032x")  # unique per row, as the app's random keys are
         comment = made["comment"][i // 10 % 2] if i % 10 == 0 else None
         yield (
-            campaign_id, "confirmed", format(i, "064x"),
+            campaign_id,
+            "confirmed",
+            format(i, "064x"),
             encrypt(made["email"][i % 16], "email_enc", row_key),
             encrypt(made["name"][i % 16], "name_enc", row_key),
             encrypt(comment, "comment_enc", row_key),
-            "seed-domain", COUNTRIES[i % 10], "en", i % 3 == 0, i % 4 == 0, False,
-            f"s{i:015d}", "0" * 32, False, 0, created,
-            created + timedelta(minutes=rng.randrange(1, 600)), row_key,
-        )  # fmt: skip
+            "seed-domain",
+            COUNTRIES[i % 10],
+            "en",
+            i % 3 == 0,
+            i % 4 == 0,
+            False,
+            f"s{i:015d}",
+            "0" * 32,
+            False,
+            0,
+            created,
+            created + timedelta(minutes=rng.randrange(1, 600)),
+            row_key,
+        )
 
 
 def seed(db, campaign_id: int, start: int, count: int, encrypt) -> dict:
@@ -67,8 +94,10 @@ def seed(db, campaign_id: int, start: int, count: int, encrypt) -> dict:
             cursor = raw.cursor()
             cursor.execute("PRAGMA synchronous=OFF")
             # Column names are this module's constants, never input.
-            sql = (f"INSERT INTO signatures ({', '.join(COLUMNS)}) "  # noqa: S608
-                   f"VALUES ({', '.join('?' for _ in COLUMNS)})")  # fmt: skip
+            sql = (
+                f"INSERT INTO signatures ({', '.join(COLUMNS)}) "  # noqa: S608
+                f"VALUES ({', '.join('?' for _ in COLUMNS)})"
+            )
             batch: list[tuple] = []
             for row in rows(campaign_id, start, count, made, encrypt):
                 batch.append(row)

@@ -38,11 +38,16 @@ def measure(database_url: str, rows: int = 1_000_000, proofs: int = 300) -> dict
     from campaign.services import tlog, tlog_keys, tlog_store, transparency
     from campaign.services.campaigns import sync_all
 
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench", "HASH_KEY": "bench",
-        "ENCRYPTION_KEYS": [Fernet.generate_key().decode()], "LOG_LEVEL": "WARNING",
-        "TLOG_SIGNING_KEY": tlog_keys.generate_key(),
-    })  # fmt: skip
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "bench",
+            "HASH_KEY": "bench",
+            "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+            "LOG_LEVEL": "WARNING",
+            "TLOG_SIGNING_KEY": tlog_keys.generate_key(),
+        }
+    )
     with app.app_context():
         logging.getLogger("alembic").setLevel(logging.WARNING)
         upgrade()
@@ -51,10 +56,19 @@ def measure(database_url: str, rows: int = 1_000_000, proofs: int = 300) -> dict
         commitments = [hashlib.sha256(b"bench%d" % i).hexdigest() for i in range(rows)]
         started = time.perf_counter()
         for start in range(0, rows, 20_000):  # the queue, as confirmations would fill it
-            db.session.execute(insert(TlogPending.__table__), [
-                {"campaign_id": campaign_id, "signature_id": -1 - i, "action": "add",
-                 "commitment": commitments[i], "created_at": now}
-                for i in range(start, min(rows, start + 20_000))])  # fmt: skip
+            db.session.execute(
+                insert(TlogPending.__table__),
+                [
+                    {
+                        "campaign_id": campaign_id,
+                        "signature_id": -1 - i,
+                        "action": "add",
+                        "commitment": commitments[i],
+                        "created_at": now,
+                    }
+                    for i in range(start, min(rows, start + 20_000))
+                ],
+            )
         db.session.commit()
         queued_s = time.perf_counter() - started
         started = time.perf_counter()
@@ -75,11 +89,13 @@ def measure(database_url: str, rows: int = 1_000_000, proofs: int = 300) -> dict
         db.engine.dispose()
     timings.sort()
     return {
-        "adds": rows, "tree_size": size, "queue_s": round(queued_s, 1),
+        "adds": rows,
+        "tree_size": size,
+        "queue_s": round(queued_s, 1),
         "tiles_and_checkpoint_s": round(publish_s, 1),
         "proof_ms_median": round(statistics.median(timings), 2),
         "proof_ms_p95": round(timings[int(len(timings) * 0.95) - 1], 2),
-    }  # fmt: skip
+    }
 
 
 def main() -> int:

@@ -118,11 +118,15 @@ def ensure_secrets(app: Flask) -> None:
     required = os.environ.get("REQUIRE_SECRETS", "").lower() in {"1", "true", "yes"}
     guarded = required or (production and not config.get("ALLOW_DEV_SECRETS"))
     if missing and guarded:
-        raise UnsafeSettings(f"missing required settings: {', '.join(missing)} "
-                             "(set them, or ALLOW_DEV_SECRETS=1 for a test site)")  # fmt: skip
+        raise UnsafeSettings(
+            f"missing required settings: {', '.join(missing)} "
+            "(set them, or ALLOW_DEV_SECRETS=1 for a test site)"
+        )
     if production and not config.get("ALLOW_DEV_SECRETS") and config["SMTP_URL"] == "console":
-        raise UnsafeSettings("SMTP_URL=console with an https BASE_URL: signers would get "
-                             "no mail (set SMTP_URL, or ALLOW_DEV_SECRETS=1 for a test site)")
+        raise UnsafeSettings(
+            "SMTP_URL=console with an https BASE_URL: signers would get "
+            "no mail (set SMTP_URL, or ALLOW_DEV_SECRETS=1 for a test site)"
+        )
     if not missing:
         return
     path = Path(app.instance_path) / "dev-secrets.json"
@@ -138,9 +142,12 @@ def ensure_secrets(app: Flask) -> None:
     for name in missing:
         config[name] = stored[name]
     # Every start, not only the first: a forgotten setting must stay visible.
-    log.warning("DEVELOPMENT KEYS in use for %s (from %s, this host only): set them in "
-                "the environment before real signers use this site", ", ".join(missing),
-                path)  # fmt: skip
+    log.warning(
+        "DEVELOPMENT KEYS in use for %s (from %s, this host only): set them in "
+        "the environment before real signers use this site",
+        ", ".join(missing),
+        path,
+    )
 
 
 def configure_database(app: Flask) -> None:

@@ -75,17 +75,20 @@ def signatures_purge() -> None:
 
 
 @signatures_cli.command("trends")
-@click.option("--factor", default=abuse.TREND_FACTOR, show_default=True,
-              help="Times the usual rate.")
-@click.option("--minimum", default=abuse.TREND_MINIMUM, show_default=True,
-              help="Signatures in the last hour.")
+@click.option(
+    "--factor", default=abuse.TREND_FACTOR, show_default=True, help="Times the usual rate."
+)
+@click.option(
+    "--minimum", default=abuse.TREND_MINIMUM, show_default=True, help="Signatures in the last hour."
+)
 def signatures_trends(factor: float, minimum: int) -> None:
     """Alert organizers (by mail) to IP hashes or domains signing far above normal."""
 
     for row in db.session.scalars(select(Campaign)).all():
         for trend in abuse.alert_trends(row.id, row.slug, factor=factor, minimum=minimum):
-            click.echo(f"{row.slug}: {trend.kind} {trend.key} {trend.count} "
-                       f"(usually {trend.expected})")  # fmt: skip
+            click.echo(
+                f"{row.slug}: {trend.kind} {trend.key} {trend.count} (usually {trend.expected})"
+            )
 
 
 @counts_cli.command("repair")
@@ -115,8 +118,10 @@ def keys_rotate(batch: int) -> None:
     except rotation.RotationError as exc:
         raise click.ClickException(str(exc)) from exc
     for table, done in report.tables.items():
-        click.echo(f"{table}: re-encrypted {done.rewritten}, already current {done.current}, "
-                   f"changed meanwhile {done.skipped}, unreadable {done.unreadable}")  # fmt: skip
+        click.echo(
+            f"{table}: re-encrypted {done.rewritten}, already current {done.current}, "
+            f"changed meanwhile {done.skipped}, unreadable {done.unreadable}"
+        )
 
 
 @campaign_cli.command("anonymize")

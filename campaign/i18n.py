@@ -103,9 +103,13 @@ def init_app(app: Flask) -> None:
         chosen = request.environ.get("campaign.language_chosen")
         if chosen and request.cookies.get(COOKIE) != chosen and not shared:
             response.set_cookie(
-                COOKIE, chosen, max_age=365 * 86400, samesite="Lax", httponly=True,
+                COOKIE,
+                chosen,
+                max_age=365 * 86400,
+                samesite="Lax",
+                httponly=True,
                 secure=app.config["SESSION_COOKIE_SECURE"],
-            )  # fmt: skip
+            )
         if not (shared and url_language()):  # a URL prefix alone decides the language
             response.vary.add("Accept-Language")
             response.vary.add("Cookie")

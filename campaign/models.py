@@ -100,9 +100,14 @@ class Signature(db.Model):
         # One counted signature per person per petition, enforced by the database: only
         # rows that were confirmed hold the address's slot. Each submission is its own
         # pending row (migration 0003_signing), so a stranger's earlier one decides nothing.
-        Index("uq_signatures_campaign_dedup_held", "campaign_id", "dedup_key", unique=True,
-              sqlite_where=text("confirmed_at IS NOT NULL"),
-              postgresql_where=text("confirmed_at IS NOT NULL")),  # fmt: skip
+        Index(
+            "uq_signatures_campaign_dedup_held",
+            "campaign_id",
+            "dedup_key",
+            unique=True,
+            sqlite_where=text("confirmed_at IS NOT NULL"),
+            postgresql_where=text("confirmed_at IS NOT NULL"),
+        ),
         Index("ix_signatures_campaign_dedup", "campaign_id", "dedup_key"),
         Index("ix_signatures_campaign_status_id", "campaign_id", "status", "id"),
         Index("ix_signatures_campaign_created", "campaign_id", "created_at"),

@@ -57,10 +57,14 @@ def request_key(environ: dict) -> tuple:
         cookie = parse_cookie(environ.get("HTTP_COOKIE", "")).get("lang")
         negotiated = (environ.get("HTTP_ACCEPT_LANGUAGE", ""), cookie)
     return (
-        environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST", ""),
-        environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""),
-        environ.get("QUERY_STRING", ""), language, negotiated,
-    )  # fmt: skip
+        environ.get("wsgi.url_scheme"),
+        environ.get("HTTP_HOST", ""),
+        environ.get("SCRIPT_NAME", ""),
+        environ.get("PATH_INFO", ""),
+        environ.get("QUERY_STRING", ""),
+        language,
+        negotiated,
+    )
 
 
 class PublicPageMiddleware:
@@ -82,8 +86,10 @@ class PublicPageMiddleware:
 
         def capture(status, headers, exc_info=None):
             seconds = environ.get("campaign.fastpath.seconds")
-            if seconds and status.startswith("200 ") and not any(
-                name.lower() == "set-cookie" for name, _ in headers
+            if (
+                seconds
+                and status.startswith("200 ")
+                and not any(name.lower() == "set-cookie" for name, _ in headers)
             ):
                 captured.append((status, headers, seconds))
             return start_response(status, headers, exc_info)
@@ -99,10 +105,17 @@ class PublicPageMiddleware:
         status, headers, seconds = captured[0]
         etag = next((v for k, v in headers if k.lower() == "etag"), "")
         kept = [(k, v) for k, v in headers if k.lower() not in SKIP_HEADERS]
-        page_cache.bounded_set(self.store, key, page_cache.FastResponse(
-            status=status, headers=kept, body=data, etag=etag.strip('"'),
-            expires=time.monotonic() + seconds,
-        ))  # fmt: skip
+        page_cache.bounded_set(
+            self.store,
+            key,
+            page_cache.FastResponse(
+                status=status,
+                headers=kept,
+                body=data,
+                etag=etag.strip('"'),
+                expires=time.monotonic() + seconds,
+            ),
+        )
         return [data]
 
     @staticmethod
@@ -110,8 +123,9 @@ class PublicPageMiddleware:
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match and hit.etag and parse_etags(if_none_match).contains(hit.etag):
             keep = {"etag", "cache-control", "vary", "last-modified", "content-location"}
-            start_response("304 Not Modified", [(k, v) for k, v in hit.headers
-                                                if k.lower() in keep])  # fmt: skip
+            start_response(
+                "304 Not Modified", [(k, v) for k, v in hit.headers if k.lower() in keep]
+            )
             return [b""]
         start_response(hit.status, hit.headers)
         return [b""] if head else [hit.body]

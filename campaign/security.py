@@ -125,7 +125,10 @@ def refuse_cross_site() -> None:
     """
     secret_url = bool(request.view_args and "token" in request.view_args)
     if cross_site_verdict(secret_url=secret_url) is not None:
-        abort(403, description=_(
-            "This form was sent from another website, so we did not accept it. If you "
-            "meant to sign, open the petition on our site and send the form from there."
-        ))  # fmt: skip
+        abort(
+            403,
+            description=_(
+                "This form was sent from another website, so we did not accept it. If you "
+                "meant to sign, open the petition on our site and send the form from there."
+            ),
+        )

@@ -88,8 +88,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):  # the admin's forms: the public ones carry no session token
         return error_response(
-            400, _("Your form expired or came from another site. Please go back, reload the "
-                   "page and try again.")  # fmt: skip
+            400,
+            _(
+                "Your form expired or came from another site. Please go back, reload the "
+                "page and try again."
+            ),
         )
 
     @app.errorhandler(HTTPException)
@@ -107,8 +110,12 @@ def init_app(app: Flask) -> None:
         log.error("database unavailable: %s", error)
         db.session.rollback()
         return error_response(
-            503, _("We can't reach our database right now. Nothing was saved; please try "
-                   "again in a minute."), {"Retry-After": "30"},  # fmt: skip
+            503,
+            _(
+                "We can't reach our database right now. Nothing was saved; please try "
+                "again in a minute."
+            ),
+            {"Retry-After": "30"},
         )
 
     @app.errorhandler(Exception)

@@ -96,10 +96,16 @@ def database_url(database_template, tmp_path) -> str:
     if using_postgres():
         engine = create_engine(database_template.replace("postgresql://", "postgresql+psycopg://"))
         with engine.begin() as conn:
-            tables = conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                     "AND tablename <> 'alembic_version'")  # fmt: skip
-            ).scalars().all()
+            tables = (
+                conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "AND tablename <> 'alembic_version'"
+                    )
+                )
+                .scalars()
+                .all()
+            )
             # The audit log refuses TRUNCATE (a trigger, migration 0005_ops); the test
             # superuser resets it with triggers off for this transaction only.
             conn.execute(text("SET LOCAL session_replication_role = replica"))
@@ -149,6 +155,7 @@ def client(app):
 
 # --- forms ------------------------------------------------------------------
 
+
 def hidden_fields(html: str) -> dict[str, str]:
     fields = {}
     for tag in re.findall(r"<input[^>]*>", html):
@@ -176,6 +183,7 @@ def sign(client, slug: str = SLUG, prefix: str = "", query: str = "", **fields):
 
 
 # --- mail -------------------------------------------------------------------
+
 
 class Mailbox:
     """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
@@ -231,6 +239,7 @@ def deliver(app) -> int:
 
 # --- real servers -----------------------------------------------------------
 
+
 class LiveServer:
     def __init__(self, url: str, process: subprocess.Popen, log: Path) -> None:
         self.url, self.process, self.log = url, process, log
@@ -259,10 +268,25 @@ def start_server(config: dict, *, workers: int = 2, threads: int = 4, log_dir: P
     env["BASE_URL"] = f"http://127.0.0.1:{port}"
     log = log_dir / f"gunicorn-{port}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
-         str(workers), "--threads", str(threads), "--worker-class", "gthread", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--worker-class",
+            "gthread",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -15,21 +15,33 @@ _serial = itertools.count()
 
 
 def confirmed_signature(
-    *, name: str = "Maryam Ahmadi", country: str = "DE", public_consent: bool = False,
-    comment: str | None = None, slug: str = SLUG, language: str = "en",
-    source: str | None = None, confirm: bool = True, comment_consent: bool = False,
-) -> Signature:  # fmt: skip
+    *,
+    name: str = "Maryam Ahmadi",
+    country: str = "DE",
+    public_consent: bool = False,
+    comment: str | None = None,
+    slug: str = SLUG,
+    language: str = "en",
+    source: str | None = None,
+    confirm: bool = True,
+    comment_consent: bool = False,
+) -> Signature:
     """A signature made by the signing service, then confirmed as the email link would."""
     content = library().get(slug)
     n = next(_serial)
     outcome = signing.sign(
         content,
         SignatureInput(
-            name=name, email=f"signer{n}@example.org", country=country, comment=comment,
-            public_consent=public_consent, language=language, source=source,
+            name=name,
+            email=f"signer{n}@example.org",
+            country=country,
+            comment=comment,
+            public_consent=public_consent,
+            language=language,
+            source=source,
             comment_consent=comment_consent,
         ),
-    )  # fmt: skip
+    )
     signature = db.session.get(Signature, outcome.signature_id)
     if confirm:
         result = signing.confirm(content, links.make_token(signature, "confirm"))

@@ -25,38 +25,55 @@ def rendered_pages(client, admin) -> dict[str, str]:
     confirm = links.make_token(signature, "confirm")
     withdraw, data = (links.make_token(signature, p) for p in ("withdraw", "data"))
     unsubscribe = links.make_token(signature, "unsubscribe")  # one token per purpose
-    pending = make_signature("Reza Karimi", "reza@example.net", "FR", comment="For my uncle.",
-                             status=SignatureStatus.PENDING)  # fmt: skip
+    pending = make_signature(
+        "Reza Karimi",
+        "reza@example.net",
+        "FR",
+        comment="For my uncle.",
+        status=SignatureStatus.PENDING,
+    )
     pages = {"confirm-pending": f"/{SLUG}/confirm/{links.make_token(pending, 'confirm')}"}
     for language in ("en", "fa", "fr"):
         pages[f"campaign-{language}"] = f"/{language}/{SLUG}/"
     for name, path in {
-        "check-inbox": f"/{SLUG}/check-inbox", "thank-you": f"/{SLUG}/confirm/{confirm}",
+        "check-inbox": f"/{SLUG}/check-inbox",
+        "thank-you": f"/{SLUG}/confirm/{confirm}",
         "confirm-invalid": f"/{SLUG}/confirm/1-{'0' * 40}",
         "withdraw": f"/{SLUG}/withdraw/{withdraw}",
-        "my-data": f"/{SLUG}/my-data/{data}", "unsubscribe": f"/{SLUG}/unsubscribe/{unsubscribe}",
-        "privacy": "/privacy", "share": f"/{SLUG}/share", "flyer": f"/{SLUG}/flyer",
-        "embed": f"/{SLUG}/embed", "api": "/api", "not-found": "/no-such-campaign/",
+        "my-data": f"/{SLUG}/my-data/{data}",
+        "unsubscribe": f"/{SLUG}/unsubscribe/{unsubscribe}",
+        "privacy": "/privacy",
+        "share": f"/{SLUG}/share",
+        "flyer": f"/{SLUG}/flyer",
+        "embed": f"/{SLUG}/embed",
+        "api": "/api",
+        "not-found": "/no-such-campaign/",
         "log-verify": f"/{SLUG}/log/verify",
-    }.items():  # fmt: skip
+    }.items():
         pages[name] = path
     html = {name: client.get(path).get_data(as_text=True) for name, path in pages.items()}
     # Error states: the sign form and the resend form with bad input.
     data = sign_data(client, email="not@an@address", name="=x", comment="")
     html["campaign-errors"] = client.post(f"/{SLUG}/sign", data=data).get_data(as_text=True)
-    html["check-inbox-errors"] = client.post(
-        f"/{SLUG}/resend", data={"email": "nope"}).get_data(as_text=True)  # fmt: skip
+    html["check-inbox-errors"] = client.post(f"/{SLUG}/resend", data={"email": "nope"}).get_data(
+        as_text=True
+    )
     html["log-verify-errors"] = client.post(
-        f"/{SLUG}/log/verify", data={"receipt": "nope"}).get_data(as_text=True)  # fmt: skip
+        f"/{SLUG}/log/verify", data={"receipt": "nope"}
+    ).get_data(as_text=True)
     for name, path in {
-        "admin-index": "/admin/", "admin-dashboard": f"/admin/{SLUG}/",
+        "admin-index": "/admin/",
+        "admin-dashboard": f"/admin/{SLUG}/",
         "admin-signers": f"/admin/{SLUG}/signers?country=Germany",
         "admin-signer": f"/admin/{SLUG}/signers/{signature.id}",
-        "admin-export": f"/admin/{SLUG}/export", "admin-bulk": f"/admin/{SLUG}/signers/bulk",
-        "admin-updates": f"/admin/{SLUG}/updates", "admin-audit": "/admin/audit",
-        "admin-accounts": "/admin/accounts", "admin-account": "/admin/account",
+        "admin-export": f"/admin/{SLUG}/export",
+        "admin-bulk": f"/admin/{SLUG}/signers/bulk",
+        "admin-updates": f"/admin/{SLUG}/updates",
+        "admin-audit": "/admin/audit",
+        "admin-accounts": "/admin/accounts",
+        "admin-account": "/admin/account",
         "admin-2fa": "/admin/account/2fa",
-    }.items():  # fmt: skip
+    }.items():
         response = admin.get(path)
         assert response.status_code < 500, (path, response.status_code)
         html[name] = response.get_data(as_text=True)
@@ -76,11 +93,14 @@ def test_every_page_passes_the_nu_html_checker(app, client, as_role, tmp_path): 
         files.append(str(path))
     result = subprocess.run(  # nosec B603 - fixed argv, our own files
         [java, "-jar", str(VNU), "--errors-only", "--format", "json", *files],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     messages = json.loads(result.stderr or "{}").get("messages", [])
     problems = [
         f"{Path(m.get('url', '')).name}:{m.get('lastLine')}: {m.get('message')}"
-        for m in messages if m.get("type") == "error"
+        for m in messages
+        if m.get("type") == "error"
     ]
     assert not problems, "\n".join(problems)

@@ -64,8 +64,9 @@ def test_proxyfix_trusts_only_the_configured_hops(database_url):
 
 @pytest.fixture
 def sign_limit(app_config):
-    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://",
-                      RATELIMIT_SIGN="2 per minute")  # fmt: skip
+    app_config.update(
+        RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://", RATELIMIT_SIGN="2 per minute"
+    )
 
 
 def test_over_the_limit_signing_is_shadow_flagged_not_counted(sign_limit, client, app):
@@ -77,7 +78,7 @@ def test_over_the_limit_signing_is_shadow_flagged_not_counted(sign_limit, client
     # It looks the same to the signer and gets mail, but confirming doesn't count it.
     assert db.session.scalar(select(db.func.count(OutboxMessage.id))) == 3
     for signature in rows:
-        client.post(f"/{SLUG}/confirm/{links.make_token(signature, 'confirm')}")  # fmt: skip
+        client.post(f"/{SLUG}/confirm/{links.make_token(signature, 'confirm')}")
     assert counting.confirmed_count(rows[0].campaign_id, fresh=True) == 2
 
 
@@ -114,9 +115,11 @@ def test_autofill_fast_signer_counts_after_confirming(client, app, mailbox):
     assert db.session.get(Signature, fast.id).counted
     assert counting.confirmed_count(fast.campaign_id, fresh=True) == 1
     # A rate-limit flag is another signal: confirming doesn't clear it.
-    other = signing.sign(library().get(SLUG), signing.SignatureInput(
-        name="Burst Sender", email="burst@example.org", country="DE"),
-        flag_reason="rate limit (ip)")  # fmt: skip
+    other = signing.sign(
+        library().get(SLUG),
+        signing.SignatureInput(name="Burst Sender", email="burst@example.org", country="DE"),
+        flag_reason="rate limit (ip)",
+    )
     held = db.session.get(Signature, other.signature_id)
     signing.confirm(library().get(SLUG), links.make_token(held, "confirm"))
     db.session.expire_all()
@@ -128,8 +131,9 @@ def test_autofill_fast_signer_counts_after_confirming(client, app, mailbox):
 def redis_down(app_config):
     from tests.conftest import free_port
 
-    app_config.update(RATELIMIT_ENABLED=True,
-                      RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0")  # fmt: skip
+    app_config.update(
+        RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0"
+    )
 
 
 def test_limits_fail_open_when_redis_is_down(redis_down, client, app):

@@ -22,8 +22,9 @@ def production(database_url: str, **overrides) -> dict:
 def test_production_without_a_key_refuses_to_start(database_url, missing):
     """A HASH_KEY generated per host split dedup and links between instances."""
     with pytest.raises(UnsafeSettings, match=missing):
-        create_app(production(database_url, **{missing: "" if missing != "ENCRYPTION_KEYS"
-                                                else []}))  # fmt: skip
+        create_app(
+            production(database_url, **{missing: "" if missing != "ENCRYPTION_KEYS" else []})
+        )
 
 
 def test_production_with_console_mail_refuses_to_start(database_url):
@@ -38,8 +39,7 @@ def test_production_with_real_settings_starts(database_url, caplog):
 
 
 def test_allow_dev_secrets_starts_a_test_site_and_warns_every_start(database_url, caplog):
-    settings = production(database_url, HASH_KEY="", SMTP_URL="console",
-                          ALLOW_DEV_SECRETS=True)  # fmt: skip
+    settings = production(database_url, HASH_KEY="", SMTP_URL="console", ALLOW_DEV_SECRETS=True)
     with caplog.at_level(logging.WARNING):
         first = create_app(settings)
         second = create_app(settings)
@@ -48,8 +48,13 @@ def test_allow_dev_secrets_starts_a_test_site_and_warns_every_start(database_url
 
 
 def test_development_runs_with_no_settings_and_warns(database_url, caplog):
-    settings = conftest.test_config(database_url, BASE_URL="http://127.0.0.1:5000", SECRET_KEY="",
-                           HASH_KEY="", ENCRYPTION_KEYS=[])  # fmt: skip
+    settings = conftest.test_config(
+        database_url,
+        BASE_URL="http://127.0.0.1:5000",
+        SECRET_KEY="",
+        HASH_KEY="",
+        ENCRYPTION_KEYS=[],
+    )
     with caplog.at_level(logging.WARNING):
         app = create_app(settings)
     assert all(app.config[name] for name in ("SECRET_KEY", "HASH_KEY", "ENCRYPTION_KEYS"))

@@ -59,16 +59,22 @@ def totp_setup():
         status = 422
     uri = accounts.provisioning_uri(user, secret)
     qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
-    return render_template("admin/totp.html", enabled=False, form=form, qr=qr,
-                           secret=secret), status  # fmt: skip
+    return render_template(
+        "admin/totp.html", enabled=False, form=form, qr=qr, secret=secret
+    ), status
 
 
 @bp.get("/accounts")
 @role_required("owner")
 def accounts_page():
     users = db.session.scalars(db.select(AdminUser).order_by(AdminUser.email)).all()
-    return render_template("admin/accounts.html", users=users, form=AccountCreateForm(),
-                           action_form=ActionForm(), role_form=RoleForm)  # fmt: skip
+    return render_template(
+        "admin/accounts.html",
+        users=users,
+        form=AccountCreateForm(),
+        action_form=ActionForm(),
+        role_form=RoleForm,
+    )
 
 
 @bp.post("/accounts")
@@ -77,16 +83,18 @@ def accounts_create():
     form = AccountCreateForm()
     if form.validate_on_submit():
         try:
-            accounts.create(form.email.data, form.password.data, form.role.data,
-                            actor=current_user.user)  # fmt: skip
+            accounts.create(
+                form.email.data, form.password.data, form.role.data, actor=current_user.user
+            )
         except accounts.AccountError as exc:
             form.email.errors.append(str(exc))
         else:
             flash(_("The account is created."))
             return redirect(url_for("admin.accounts_page"), 303)
     users = db.session.scalars(db.select(AdminUser).order_by(AdminUser.email)).all()
-    return render_template("admin/accounts.html", users=users, form=form,
-                           action_form=ActionForm(), role_form=RoleForm), 422  # fmt: skip
+    return render_template(
+        "admin/accounts.html", users=users, form=form, action_form=ActionForm(), role_form=RoleForm
+    ), 422
 
 
 def _user_or_404(user_id: int) -> AdminUser:

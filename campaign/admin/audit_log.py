@@ -26,16 +26,36 @@ def audit_page():
     rows = [(e, json.loads(e.details) if e.details else {}) for e in events]
     # Targets link to their pages: a signature's page needs its campaign's slug.
     slugs = dict(db.session.execute(select(Campaign.id, Campaign.slug)).all())
-    return render_template("admin/audit.html", rows=rows, action=action or "", slugs=slugs,
-                           actions=AUDIT_ACTIONS,
-                           next_id=events[-1].id if more and events else None)  # fmt: skip
+    return render_template(
+        "admin/audit.html",
+        rows=rows,
+        action=action or "",
+        slugs=slugs,
+        actions=AUDIT_ACTIONS,
+        next_id=events[-1].id if more and events else None,
+    )
 
 
 # Every action the code records, for the filter's list (labels are in the template).
 AUDIT_ACTIONS = (
-    "export", "signature.invalidate", "signature.bulk_invalidate", "signature.restore",
-    "signature.erase", "signature.resend", "signature.comment_hidden", "signature.comment_shown",
-    "update.post", "login", "login.failed", "login.locked", "logout", "account.create",
-    "account.role", "account.disable", "account.enable", "account.password",
-    "account.totp_enabled", "account.totp_reset",
+    "export",
+    "signature.invalidate",
+    "signature.bulk_invalidate",
+    "signature.restore",
+    "signature.erase",
+    "signature.resend",
+    "signature.comment_hidden",
+    "signature.comment_shown",
+    "update.post",
+    "login",
+    "login.failed",
+    "login.locked",
+    "logout",
+    "account.create",
+    "account.role",
+    "account.disable",
+    "account.enable",
+    "account.password",
+    "account.totp_enabled",
+    "account.totp_reset",
 )

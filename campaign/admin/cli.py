@@ -55,8 +55,9 @@ def admin_list() -> None:
             flags.append("2fa")
         if accounts.is_locked(user):
             flags.append("locked")
-        click.echo(f"{user.email}\t{user.role}\t{','.join(flags) or 'active'}\t"
-                   f"{user.last_login_at or '-'}")  # fmt: skip
+        click.echo(
+            f"{user.email}\t{user.role}\t{','.join(flags) or 'active'}\t{user.last_login_at or '-'}"
+        )
 
 
 @admin_cli.command("disable")
@@ -93,13 +94,19 @@ def admin_reset_password(email: str, password_stdin: bool, reset_2fa: bool) -> N
 
 @click.command("export")
 @click.option("--campaign", "slug", required=True, help="The campaign's slug.")
-@click.option("--preset", type=click.Choice(sorted(export.PRESETS)), default="delivery",
-              show_default=True)  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(export.FORMATS), default="csv",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--preset", type=click.Choice(sorted(export.PRESETS)), default="delivery", show_default=True
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(export.FORMATS), default="csv", show_default=True
+)
 @click.option("--excel", is_flag=True, help="CSV with a byte-order mark, for Excel.")
-@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
-              help="File to write (default: stdout).")  # fmt: skip
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="File to write (default: stdout).",
+)
 @click.option("--q", default="", help="Search: name words, email, or @domain.")
 @click.option("--country", default="")
 @click.option("--state", default="")
@@ -108,11 +115,14 @@ def admin_reset_password(email: str, password_stdin: bool, reset_2fa: bool) -> N
 @click.option("--contact", type=click.Choice(["", "yes", "no"]), default="")
 @click.option("--source", default="")
 @click.option("--language", default="en", help="Language of the summary's petition text.")
-@click.option("--processes", type=click.IntRange(1, 64), default=os.cpu_count() or 1,
-              show_default="the number of CPUs",
-              help="Processes for a large CSV export (decrypting is CPU-bound).")  # fmt: skip
-def export_command(slug, preset, fmt, excel, output, language, processes,
-                   **filter_args) -> None:  # fmt: skip
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=os.cpu_count() or 1,
+    show_default="the number of CPUs",
+    help="Processes for a large CSV export (decrypting is CPU-bound).",
+)
+def export_command(slug, preset, fmt, excel, output, language, processes, **filter_args) -> None:
     """Export signers as the admin does (recorded in the audit log)."""
     content = library().get(slug)
     if content is None:
@@ -121,9 +131,17 @@ def export_command(slug, preset, fmt, excel, output, language, processes,
         filters = SignerFilter.from_args(filter_args)
     except FilterError as exc:
         raise click.ClickException(str(exc)) from exc
-    job = export.build(content, get_row(content), preset=preset, fmt=fmt, filters=filters,
-                       excel=excel, language=language, via="cli",
-                       processes=processes)  # fmt: skip
+    job = export.build(
+        content,
+        get_row(content),
+        preset=preset,
+        fmt=fmt,
+        filters=filters,
+        excel=excel,
+        language=language,
+        via="cli",
+        processes=processes,
+    )
     stream = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
     try:
         for chunk in job.chunks:
@@ -140,12 +158,18 @@ delivery_cli = AppGroup("delivery", help="The delivery pack for a petition's add
 
 @delivery_cli.command("pack")
 @click.option("--campaign", "slug", required=True, help="The campaign's slug.")
-@click.option("--output", type=click.Path(dir_okay=False), default=None,
-              help="File to write (default: <slug>-delivery-<time>.pdf here).")  # fmt: skip
-@click.option("--language", default=None,
-              help="Language of the headings (default: the campaign's).")  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="File to write (default: <slug>-delivery-<time>.pdf here).",
+)
+@click.option(
+    "--language", default=None, help="Language of the headings (default: the campaign's)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf", show_default=True
+)
 def delivery_pack(slug: str, output: str | None, language: str | None, fmt: str) -> None:
     """Make the delivery pack, as the admin does (recorded in the audit log)."""
     content = library().get(slug)
@@ -155,5 +179,7 @@ def delivery_pack(slug: str, output: str | None, language: str | None, fmt: str)
     path = output or pack.filename
     with open(path, "wb") as stream:
         stream.write(pack.body)
-    click.echo(f"wrote {path}: {pack.numbers.total} confirmed signatures, "
-               f"{pack.numbers.named} named, {pack.numbers.unnamed} not named")  # fmt: skip
+    click.echo(
+        f"wrote {path}: {pack.numbers.total} confirmed signatures, "
+        f"{pack.numbers.named} named, {pack.numbers.unnamed} not named"
+    )

@@ -37,8 +37,9 @@ def dashboard(slug: str):
         totals=stats.totals(row.id),
         count=counting.confirmed_count(row.id, fresh=True),
         hourly_chart=bar_chart(hourly, title=_("Sign-ups per hour, last 48 hours (UTC)")),
-        daily_chart=bar_chart(daily, title=_("Sign-ups per day, last 30 days (UTC)"),
-                              label_every=5),  # fmt: skip
+        daily_chart=bar_chart(
+            daily, title=_("Sign-ups per day, last 30 days (UTC)"), label_every=5
+        ),
         direct=stats.direct_count(row.id),
         countries=stats.top_countries(row.id),
         sources=stats.top_sources(row.id),

@@ -32,5 +32,4 @@ def delivery_page(slug: str):
         return response
     if form.is_submitted():
         error, status = _("Please check the form."), 422
-    return render_template("admin/delivery.html", campaign=content, form=form,
-                           error=error), status  # fmt: skip
+    return render_template("admin/delivery.html", campaign=content, form=form, error=error), status

@@ -22,9 +22,14 @@ def export_page(slug: str):
         try:
             filters = signers.SignerFilter.from_args(form.data)
             job = export.build(
-                content, row, preset=form.preset.data, fmt=form.format.data, filters=filters,
-                excel=form.excel.data, language=current_language(),
-            )  # fmt: skip
+                content,
+                row,
+                preset=form.preset.data,
+                fmt=form.format.data,
+                filters=filters,
+                excel=form.excel.data,
+                language=current_language(),
+            )
         except (signers.FilterError, export.ExportError) as exc:
             error, status = str(exc), 422
         else:

@@ -26,8 +26,10 @@ class LoginForm(FlaskForm):
 
 
 class TotpForm(FlaskForm):
-    code = StringField(_l("6-digit code from your authenticator app"),
-                       validators=[DataRequired(), Length(min=6, max=7)])  # fmt: skip
+    code = StringField(
+        _l("6-digit code from your authenticator app"),
+        validators=[DataRequired(), Length(min=6, max=7)],
+    )
 
 
 class ActionForm(FlaskForm):
@@ -41,29 +43,36 @@ class InvalidateForm(FlaskForm):
 class BulkForm(FlaskForm):
     email_domain = StringField(_l("Email domain"), validators=[Optional(), Length(max=253)])
     ip_hash = StringField(_l("IP hash"), validators=[Optional(), Length(max=32)])
-    since = DateTimeLocalField(_l("Signed from (UTC)"), format="%Y-%m-%dT%H:%M",
-                               validators=[Optional()])  # fmt: skip
-    until = DateTimeLocalField(_l("Signed before (UTC)"), format="%Y-%m-%dT%H:%M",
-                               validators=[Optional()])  # fmt: skip
-    name_pattern = StringField(_l("Name pattern (* and ? wildcards)"),
-                               validators=[Optional(), Length(max=100)])  # fmt: skip
+    since = DateTimeLocalField(
+        _l("Signed from (UTC)"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    until = DateTimeLocalField(
+        _l("Signed before (UTC)"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    name_pattern = StringField(
+        _l("Name pattern (* and ? wildcards)"), validators=[Optional(), Length(max=100)]
+    )
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
     confirm_count = HiddenField()
 
 
 FORMAT_CHOICES = [
-    ("csv", _l("CSV")), ("jsonl", _l("JSON Lines (OSDI, for Action Network and similar)")),
+    ("csv", _l("CSV")),
+    ("jsonl", _l("JSON Lines (OSDI, for Action Network and similar)")),
     ("summary-csv", _l("Delivery summary, CSV (no personal data)")),
     ("summary-json", _l("Delivery summary, JSON (no personal data)")),
-]  # fmt: skip
+]
 
 
 class ExportForm(FlaskForm):
-    preset = SelectField(_l("Preset"), choices=[
-        ("mailing", _l("Mailing list: confirmed signers who consented to contact")),
-        ("delivery", _l("Delivery list: names and countries of confirmed signers")),
-        ("full", _l("Full: every field")),
-    ])  # fmt: skip
+    preset = SelectField(
+        _l("Preset"),
+        choices=[
+            ("mailing", _l("Mailing list: confirmed signers who consented to contact")),
+            ("delivery", _l("Delivery list: names and countries of confirmed signers")),
+            ("full", _l("Full: every field")),
+        ],
+    )
     format = SelectField(_l("Format"), choices=FORMAT_CHOICES)
     excel = BooleanField(_l("For Excel (adds a byte-order mark)"))
     # The table's filters, carried along so the export matches what was shown.
@@ -89,10 +98,20 @@ def add_update_fields(languages: list[str]) -> type[UpdateForm]:
         pass
 
     for language in languages:
-        setattr(Form, f"title_{language}", StringField(_l("Title (%(lang)s)", lang=language),
-                validators=[Optional(), Length(max=200)]))  # fmt: skip
-        setattr(Form, f"body_{language}", TextAreaField(_l("Text (%(lang)s)", lang=language),
-                validators=[Optional(), Length(max=20000)]))  # fmt: skip
+        setattr(
+            Form,
+            f"title_{language}",
+            StringField(
+                _l("Title (%(lang)s)", lang=language), validators=[Optional(), Length(max=200)]
+            ),
+        )
+        setattr(
+            Form,
+            f"body_{language}",
+            TextAreaField(
+                _l("Text (%(lang)s)", lang=language), validators=[Optional(), Length(max=20000)]
+            ),
+        )
     return Form
 
 
@@ -102,8 +121,9 @@ NEW_PASSWORD = [DataRequired(), Length(min=PASSWORD_MIN, max=1024)]
 class PasswordChangeForm(FlaskForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
     password = PasswordField(_l("New password"), validators=NEW_PASSWORD)
-    repeat = PasswordField(_l("New password again"),
-                           validators=[DataRequired(), EqualTo("password")])  # fmt: skip
+    repeat = PasswordField(
+        _l("New password again"), validators=[DataRequired(), EqualTo("password")]
+    )
 
 
 class AccountCreateForm(FlaskForm):
@@ -120,6 +140,10 @@ class DeliveryForm(FlaskForm):
     """The delivery pack: the language of its headings, and PDF or printable page."""
 
     language = SelectField(_l("Language of the headings"), choices=[])
-    format = SelectField(_l("Format"), choices=[
-        ("pdf", _l("PDF")), ("html", _l("Web page, to print from the browser")),
-    ])  # fmt: skip
+    format = SelectField(
+        _l("Format"),
+        choices=[
+            ("pdf", _l("PDF")),
+            ("html", _l("Web page, to print from the browser")),
+        ],
+    )

@@ -38,8 +38,6 @@ def _start_session(user: AdminUser, next_url: str | None):
     return redirect(safe_next(next_url), 303)
 
 
-
-
 def retry_after(status: int) -> dict[str, str]:
     """429 and 423 say when to try again (the rate-limit window; the lockout)."""
     if status == 429:
@@ -47,6 +45,7 @@ def retry_after(status: int) -> dict[str, str]:
     if status == 423:
         return {"Retry-After": str(current_app.config["LOGIN_LOCK_MINUTES"] * 60)}
     return {}
+
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
@@ -62,16 +61,24 @@ def login():
             return _start_session(result.user, form.next.data)
         if result.state == "needs_totp":
             fresh_session()
-            session["pending_2fa"] = {"id": result.user.id, "at": int(time.time()),
-                                      "next": form.next.data or ""}  # fmt: skip
+            session["pending_2fa"] = {
+                "id": result.user.id,
+                "at": int(time.time()),
+                "next": form.next.data or "",
+            }
             return redirect(url_for("admin.login_totp"), 303)
         if result.state == "limited":
             error, status = _("Too many sign-in attempts. Please wait a few minutes."), 429
         else:
             # Locked, unknown, disabled or wrong: one answer, so no address is confirmed.
-            error, status = _("That email address and password don't match an account, or "
-                              "the account is locked for a while after too many failed "
-                              "sign-ins."), 401  # fmt: skip
+            error, status = (
+                _(
+                    "That email address and password don't match an account, or "
+                    "the account is locked for a while after too many failed "
+                    "sign-ins."
+                ),
+                401,
+            )
     elif request.method == "POST":
         status = 422
     return render_template("admin/login.html", form=form, error=error), status, retry_after(status)
@@ -103,8 +110,11 @@ def login_totp():
             error, status = _("That code is wrong or expired."), 401
     elif request.method == "POST":
         status = 422
-    return (render_template("admin/login_totp.html", form=form, error=error), status,
-            retry_after(status))  # fmt: skip
+    return (
+        render_template("admin/login_totp.html", form=form, error=error),
+        status,
+        retry_after(status),
+    )
 
 
 @bp.post("/logout")

@@ -39,26 +39,39 @@ def signers_table(slug: str):
     export_form = ExportForm(formdata=None, data=filters.as_dict())
     total = len(listing.records) if fuzzy else signers.matching_count(row.id, filters)
     return render_template(
-        "admin/signers.html", campaign=content, filters=filters, error=error, total=total,
+        "admin/signers.html",
+        campaign=content,
+        filters=filters,
+        error=error,
+        total=total,
         countries=country_choices(current_language()),
-        records=listing.records, signatures=listing.signatures, next_id=listing.next_id,
-        fuzzy=fuzzy, scanned=listing.scanned, export_form=export_form,
-        states=signers.STATES, args={k: v for k, v in filters.as_dict().items()},
-    ), status  # fmt: skip
+        records=listing.records,
+        signatures=listing.signatures,
+        next_id=listing.next_id,
+        fuzzy=fuzzy,
+        scanned=listing.scanned,
+        export_form=export_form,
+        states=signers.STATES,
+        args={k: v for k, v in filters.as_dict().items()},
+    ), status
 
 
 @bp.get("/<slug>/signers/<int:signature_id>")
 @role_required("organizer")
-def signer(slug: str, signature_id: int, invalidate_form: InvalidateForm | None = None,
-           status: int = 200):  # fmt: skip
+def signer(
+    slug: str, signature_id: int, invalidate_form: InvalidateForm | None = None, status: int = 200
+):
     content, row = campaign_or_404(slug)
     signature = _signature_or_404(row, signature_id)
     return render_template(
-        "admin/signer.html", campaign=content, signature=signature,
-        record=signers.look_at(row.id, signature), action_form=ActionForm(),
+        "admin/signer.html",
+        campaign=content,
+        signature=signature,
+        record=signers.look_at(row.id, signature),
+        action_form=ActionForm(),
         invalidate_form=invalidate_form or InvalidateForm(formdata=None),
         resends_left=extra_mails_left(signature),
-    ), status  # fmt: skip
+    ), status
 
 
 def _back(slug: str, signature_id: int):
@@ -104,8 +117,11 @@ def signer_resend(slug: str, signature_id: int):
         except moderation.ModerationError as exc:
             flash(str(exc))
         else:
-            flash(_("The confirmation mail is queued again.") if sent
-                  else _("This signer has had all the confirmation mails allowed."))  # fmt: skip
+            flash(
+                _("The confirmation mail is queued again.")
+                if sent
+                else _("This signer has had all the confirmation mails allowed.")
+            )
     return _back(slug, signature_id)
 
 
@@ -116,8 +132,9 @@ def signer_comment(slug: str, signature_id: int):
     signature = _signature_or_404(row, signature_id)
     if ActionForm().validate_on_submit():
         moderation.set_comment_hidden(signature, not signature.comment_hidden)
-        flash(_("The comment is hidden.") if signature.comment_hidden
-              else _("The comment is shown."))  # fmt: skip
+        flash(
+            _("The comment is hidden.") if signature.comment_hidden else _("The comment is shown.")
+        )
     return _back(slug, signature_id)
 
 
@@ -133,8 +150,13 @@ def signer_erase(slug: str, signature_id: int):
             moderation.erase(signature)
             flash(_("The signer's personal data is erased. Country, date and count remain."))
         return _back(slug, signature_id)
-    return render_template("admin/erase.html", campaign=content, signature=signature,
-                           record=signers.look_at(row.id, signature), action_form=form)  # fmt: skip
+    return render_template(
+        "admin/erase.html",
+        campaign=content,
+        signature=signature,
+        record=signers.look_at(row.id, signature),
+        action_form=form,
+    )
 
 
 @bp.route("/<slug>/signers/bulk", methods=["GET", "POST"])
@@ -147,9 +169,10 @@ def signers_bulk(slug: str):
         rule = moderation.BulkRule(
             email_domain=(form.email_domain.data or "").strip(),
             ip_hash=(form.ip_hash.data or "").strip(),
-            since=form.since.data, until=form.until.data,
+            since=form.since.data,
+            until=form.until.data,
             name_pattern=(form.name_pattern.data or "").strip(),
-        )  # fmt: skip
+        )
         try:
             count = moderation.dry_run(row.id, rule)
             if request.form.get("apply") == "1":
@@ -166,5 +189,6 @@ def signers_bulk(slug: str):
             error, status = str(exc), 422
     elif request.method == "POST":
         status = 422
-    return render_template("admin/bulk.html", campaign=content, form=form, count=count,
-                           error=error), status  # fmt: skip
+    return render_template(
+        "admin/bulk.html", campaign=content, form=form, count=count, error=error
+    ), status

@@ -27,9 +27,14 @@ def updates_page(slug: str):
             for lang in languages
         }
         try:
-            _posted, fresh = updates.post(content, row, texts, author_id=current_user.user.id,
-                                          send=form.send.data,
-                                          publish_key=form.publish_key.data)  # fmt: skip
+            _posted, fresh = updates.post(
+                content,
+                row,
+                texts,
+                author_id=current_user.user.id,
+                send=form.send.data,
+                publish_key=form.publish_key.data,
+            )
         except updates.UpdateError as exc:
             error, status = str(exc), 422
         else:
@@ -42,5 +47,11 @@ def updates_page(slug: str):
             return redirect(url_for("admin.updates_page", slug=slug), 303)
     elif form.is_submitted():
         status = 422
-    return render_template("admin/updates.html", campaign=content, form=form, error=error,
-                           languages=languages, posted=updates.recent(row.id)), status  # fmt: skip
+    return render_template(
+        "admin/updates.html",
+        campaign=content,
+        form=form,
+        error=error,
+        languages=languages,
+        posted=updates.recent(row.id),
+    ), status

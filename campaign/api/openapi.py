@@ -20,9 +20,20 @@ PETITION = {
     "type": "object",
     "description": "OSDI petition resource, plus counts_by_country and history.",
     "required": [
-        "identifiers", "origin_system", "created_date", "modified_date", "title",
-        "description", "petition_text", "target", "total_signatures", "browser_url",
-        "share_url", "counts_by_country", "history", "_links",
+        "identifiers",
+        "origin_system",
+        "created_date",
+        "modified_date",
+        "title",
+        "description",
+        "petition_text",
+        "target",
+        "total_signatures",
+        "browser_url",
+        "share_url",
+        "counts_by_country",
+        "history",
+        "_links",
     ],
     "properties": {
         "identifiers": {"type": "array", "items": {"type": "string"}, "minItems": 1},
@@ -36,8 +47,10 @@ PETITION = {
         "target": {
             "type": "array",
             "items": {
-                "type": "object", "required": ["name"],
-                "properties": {"name": {"type": "string"}}, "additionalProperties": False,
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": {"type": "string"}},
+                "additionalProperties": False,
             },
         },
         "total_signatures": {"type": "integer", "minimum": 0},
@@ -53,21 +66,20 @@ PETITION = {
         "counts_by_country": {
             "type": "object",
             "description": "Confirmed signatures per ISO 3166 country code. Countries with "
-                           "fewer than 5 signers are counted together under \"other\".",
+            'fewer than 5 signers are counted together under "other".',
             "propertyNames": {"pattern": "^([A-Z]{2}|other)$"},
             "additionalProperties": {"type": "integer", "minimum": 1},
         },
         "history": {
             "type": "array",
             "description": "Confirmed signatures per day (UTC), oldest first, with the "
-                           "running total.",
+            "running total.",
             "items": {
                 "type": "object",
                 "required": ["date", "count", "total"],
                 "additionalProperties": False,
                 "properties": {
-                    "date": {"type": "string", "format": "date",
-                             "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+                    "date": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
                     "count": {"type": "integer", "minimum": 1},
                     "total": {"type": "integer", "minimum": 1},
                 },
@@ -79,7 +91,7 @@ PETITION = {
             "properties": {"self": HREF, "osdi:petitions": HREF, "browser": HREF},
         },
     },
-}  # fmt: skip
+}
 
 COLLECTION = {
     "type": "object",
@@ -103,12 +115,13 @@ COLLECTION = {
             "required": ["osdi:petitions"],
             "properties": {
                 "osdi:petitions": {
-                    "type": "array", "items": {"$ref": "#/components/schemas/Petition"}
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/Petition"},
                 }
             },
         },
     },
-}  # fmt: skip
+}
 
 ERROR = {
     "type": "object",
@@ -189,11 +202,19 @@ def document() -> dict:
                     "summary": "All petitions",
                     "parameters": [
                         LANG,
-                        {"name": "page", "in": "query", "required": False,
-                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-                        {"name": "per_page", "in": "query", "required": False,
-                         "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-                    ],  # fmt: skip
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                        },
+                        {
+                            "name": "per_page",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                        },
+                    ],
                     "responses": {
                         "200": _json("PetitionCollection", "A page of petitions."),
                         **_errors(304, 400, 405, 429),
@@ -205,10 +226,14 @@ def document() -> dict:
                     "operationId": "getPetition",
                     "summary": "One petition",
                     "parameters": [
-                        {"name": "slug", "in": "path", "required": True,
-                         "schema": {"type": "string", "maxLength": 80}},
+                        {
+                            "name": "slug",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "maxLength": 80},
+                        },
                         LANG,
-                    ],  # fmt: skip
+                    ],
                     "responses": {
                         "200": _json("Petition", "The petition."),
                         **_errors(304, 400, 404, 405, 429),

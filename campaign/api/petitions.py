@@ -132,8 +132,15 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
         return default
     # isascii: '²' and '١' pass isdigit() but int() refuses or misreads them.
     if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        abort(400, _("%(name)s must be a whole number from %(low)d to %(high)d.",
-                     name=name, low=low, high=high))  # fmt: skip
+        abort(
+            400,
+            _(
+                "%(name)s must be a whole number from %(low)d to %(high)d.",
+                name=name,
+                low=low,
+                high=high,
+            ),
+        )
     return int(raw)
 
 

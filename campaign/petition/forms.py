@@ -44,11 +44,14 @@ def known_country(code: str) -> None:
     if code not in country_codes():
         raise ValueError(_l("Please choose your country."))
 
+
 PUBLIC_CONSENT = _l("Show my first name, last initial and country on this page")
 CONTACT_CONSENT = _l("Email me about this campaign (you can unsubscribe at any time)")
 # Its own box, off by default: a comment is published only under wording that says so.
-COMMENT_CONSENT = _l("Show my comment on this page (with my first name and last initial only "
-                     "if I ticked the box above)")
+COMMENT_CONSENT = _l(
+    "Show my comment on this page (with my first name and last initial only "
+    "if I ticked the box above)"
+)
 DELIVERY_CONSENT = _l(
     "Give my full name and country to the addressees when the petition is delivered"
 )
@@ -103,15 +106,16 @@ class SignForm(FlaskForm):
         render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
     )
     country = SelectField(
-        _l("Country"), validate_choice=False,
+        _l("Country"),
+        validate_choice=False,
         validators=[InputRequired(_l("Please choose your country.")), rule(known_country)],
         render_kw={"autocomplete": "country"},
-    )  # fmt: skip
+    )
     comment = TextAreaField(
         _l("Why I signed (optional)"),
         validators=[rule(clean_comment)],
         render_kw={"maxlength": COMMENT_MAX, "rows": 2},
-    )  # fmt: skip
+    )
     public_consent = BooleanField(PUBLIC_CONSENT, default=False)
     contact_consent = BooleanField(CONTACT_CONSENT, default=False)
     comment_consent = BooleanField(COMMENT_CONSENT, default=False)
@@ -146,7 +150,7 @@ def seconds_since_started(stamp: str | None) -> float | None:
 
 
 class ResendForm(FlaskForm):
-    """"Send my confirmation email again", on the check-inbox page."""
+    """ "Send my confirmation email again", on the check-inbox page."""
 
     class Meta:
         csrf = False  # guarded by the origin check, like the sign form
@@ -159,7 +163,7 @@ class ResendForm(FlaskForm):
 
 
 class CorrectEmailForm(FlaskForm):
-    """"Wrong address? Correct it", on the check-inbox page."""
+    """ "Wrong address? Correct it", on the check-inbox page."""
 
     email = EmailField(
         _l("Correct email address"),
@@ -169,7 +173,7 @@ class CorrectEmailForm(FlaskForm):
 
 
 class LinksForm(FlaskForm):
-    """"Mail me my links again", on /privacy (same neutral answer as resending)."""
+    """ "Mail me my links again", on /privacy (same neutral answer as resending)."""
 
     email = EmailField(
         _l("The email address you signed with"),

@@ -67,9 +67,12 @@ def share_links_for(content: CampaignContent, ref: str | None = None) -> list[sh
     language = current_language()
     text = content.text(language)
     return sharing.share_links(
-        campaign_url(content.slug, share_url_language()), text.share_text, text.title,
-        ref=ref, email_label=_("Email"),
-    )  # fmt: skip
+        campaign_url(content.slug, share_url_language()),
+        text.share_text,
+        text.title,
+        ref=ref,
+        email_label=_("Email"),
+    )
 
 
 # --- the share image ------------------------------------------------------------------
@@ -123,8 +126,9 @@ def image_text(content: CampaignContent, language: str, count: int) -> sharing.I
             line = ngettext("%(count)s+ signature", "%(count)s+ signatures", bucket, count=number)
         else:
             line = ngettext("%(count)s signature", "%(count)s signatures", bucket, count=number)
-    return sharing.ImageText(title=title, count_line=line, site=short_url("").rstrip("/"),
-                             language=language)  # fmt: skip
+    return sharing.ImageText(
+        title=title, count_line=line, site=short_url("").rstrip("/"), language=language
+    )
 
 
 def share_image_url(content: CampaignContent, count: int) -> str:
@@ -245,9 +249,13 @@ def render_embed(content: CampaignContent, form=None, status: int = 200, notice:
     if form is not None:
         embed_token = embedding.make_token(content.slug, form.started.data or "")
     html = render_template(
-        "petition/embed.html", **context, form=form, embed_token=embed_token, notice=notice,
+        "petition/embed.html",
+        **context,
+        form=form,
+        embed_token=embed_token,
+        notice=notice,
         page_url=campaign_url(content.slug, share_url_language()),
-    )  # fmt: skip
+    )
     return html, status
 
 

@@ -67,9 +67,11 @@ def new_sign_form(language: str) -> SignForm:
 
 
 def render_campaign(
-    content: CampaignContent, form: SignForm | None = None, status: int = 200,
+    content: CampaignContent,
+    form: SignForm | None = None,
+    status: int = 200,
     embed: bool = False,
-):  # fmt: skip
+):
     if embed:  # the sign form inside a partner's iframe: answer in the iframe
         from .reach import render_embed
 
@@ -119,15 +121,25 @@ def cached_campaign_page(content: CampaignContent, language: str, count: int, go
     window while a shared cache refreshes it.
     """
     key = (
-        content.slug, language, request.script_root, request.path,
-        request.query_string, count, goal, content.state(), library().version,
-    )  # fmt: skip
+        content.slug,
+        language,
+        request.script_root,
+        request.path,
+        request.query_string,
+        count,
+        goal,
+        content.state(),
+        library().version,
+    )
     page = page_cache.get(key)
     if page is None:
         form = new_sign_form(language) if content.accepts_signatures else None
-        page = page_cache.put(key, render_template(
-            "petition/campaign.html", **campaign_context(content, language, count, goal, form)
-        ))  # fmt: skip
+        page = page_cache.put(
+            key,
+            render_template(
+                "petition/campaign.html", **campaign_context(content, language, count, goal, form)
+            ),
+        )
     response = current_app.response_class(page.body, mimetype="text/html")
     config = current_app.config
     response.headers["Cache-Control"] = (
@@ -206,8 +218,9 @@ def sign(slug: str):
             consent_delivery_text=str(DELIVERY_CONSENT),
         )
         try:
-            outcome = signing.sign(content, data, flag_reason=verdict.flag_reason,
-                                   send_mail=verdict.send_mail)  # fmt: skip
+            outcome = signing.sign(
+                content, data, flag_reason=verdict.flag_reason, send_mail=verdict.send_mail
+            )
         except SigningError as error:
             getattr(form, error.field).errors.append(error.message)
             return render_campaign(content, form, 422, embed=embed)
@@ -226,8 +239,12 @@ def ip_and_petition() -> str:
 
 
 @bp.get("/<slug>/check-inbox")
-def check_inbox(slug: str, form: ResendForm | None = None, status: int = 200,
-                correct_form: CorrectEmailForm | None = None):  # fmt: skip
+def check_inbox(
+    slug: str,
+    form: ResendForm | None = None,
+    status: int = 200,
+    correct_form: CorrectEmailForm | None = None,
+):
     content = load_campaign(slug)
     if request.args.get("embed"):
         from .reach import render_embed_check_inbox
@@ -277,8 +294,11 @@ def correct_email(slug: str):
     note = session.get(inbox.NOTE_KEY)
     inbox.correct_email(content, note, form.email.data)  # same answer whatever it did
     if note and note.get("slug") == slug:
-        session[inbox.NOTE_KEY] = {**note, **inbox.make_note(slug, form.email.data, None),
-                                   "sid": note.get("sid")}  # fmt: skip
+        session[inbox.NOTE_KEY] = {
+            **note,
+            **inbox.make_note(slug, form.email.data, None),
+            "sid": note.get("sid"),
+        }
     return redirect(url_for(".check_inbox", slug=slug, corrected=1), 303)
 
 
@@ -320,11 +340,15 @@ def confirm(slug: str, token: str):
 @bp.post("/<slug>/confirm/<token>/discard")
 @limiter.limit(config_limit("RATELIMIT_CONFIRM"))
 def discard(slug: str, token: str):
-    """"This is not me": delete the pending submission this confirm link belongs to."""
+    """ "This is not me": delete the pending submission this confirm link belongs to."""
     content = load_campaign(slug)
     done = signing.discard(content, token)
-    page = render_template("petition/discarded.html", campaign=content,
-                           text=content.text(current_language()), done=done)  # fmt: skip
+    page = render_template(
+        "petition/discarded.html",
+        campaign=content,
+        text=content.text(current_language()),
+        done=done,
+    )
     return page, 200 if done else 404
 
 
@@ -337,8 +361,9 @@ def signer_from_link(slug: str, token: str, purpose: str):
 def dead_link_page(content: CampaignContent, template: str):
     """Any link that matches nothing: one 404, whether its id is unknown, erased or
     withdrawn, so a forged link tells a prober nothing about who signed."""
-    page = render_template(template, campaign=content, text=content.text(current_language()),
-                           state="invalid")  # fmt: skip
+    page = render_template(
+        template, campaign=content, text=content.text(current_language()), state="invalid"
+    )
     return page, 404  # no-store, no-referrer: security.signer_link_headers
 
 
@@ -356,9 +381,13 @@ def withdraw(slug: str, token: str):
         state = "done"
     data_token = signer_link_token(signature, "data") if state == "ask" else None
     page = render_template(
-        "petition/withdraw.html", campaign=content, text=content.text(current_language()),
-        state=state, token=token, data_token=data_token,
-    )  # fmt: skip
+        "petition/withdraw.html",
+        campaign=content,
+        text=content.text(current_language()),
+        state=state,
+        token=token,
+        data_token=data_token,
+    )
     return page
 
 
@@ -380,10 +409,16 @@ def my_data(slug: str, token: str):
         return response
     from ..services.validation import country_name
 
-    page = render_template("petition/my_data.html", campaign=content, text=text, state="ok",
-                           data=copy, token=token,
-                           withdraw_token=signer_link_token(signature, "withdraw"),
-                           country=country_name(copy["country"], current_language()))  # fmt: skip
+    page = render_template(
+        "petition/my_data.html",
+        campaign=content,
+        text=text,
+        state="ok",
+        data=copy,
+        token=token,
+        withdraw_token=signer_link_token(signature, "withdraw"),
+        country=country_name(copy["country"], current_language()),
+    )
     return page
 
 
@@ -400,9 +435,12 @@ def unsubscribe(slug: str, token: str):
             privacy.unsubscribe(signature)
         state = "done"
     page = render_template(
-        "petition/unsubscribe.html", campaign=content, text=content.text(current_language()),
-        state=state, token=token,
-    )  # fmt: skip
+        "petition/unsubscribe.html",
+        campaign=content,
+        text=content.text(current_language()),
+        state=state,
+        token=token,
+    )
     return page
 
 
@@ -418,4 +456,3 @@ def privacy_page(links_form: LinksForm | None = None, status: int = 200):
         links_form=links_form or LinksForm(formdata=None),
         links_sent=request.args.get("sent") == "1",
     ), status
-

@@ -164,18 +164,23 @@ def trending(
     for kind, column in (("ip", Signature.ip_hash), ("domain", Signature.email_domain_hash)):
         recent = db.session.execute(
             select(column, func.count())
-            .where(Signature.campaign_id == campaign_id, Signature.created_at >= start,
-                   column.is_not(None))
+            .where(
+                Signature.campaign_id == campaign_id,
+                Signature.created_at >= start,
+                column.is_not(None),
+            )
             .group_by(column)
             .having(func.count() >= minimum)
-        ).all()  # fmt: skip
+        ).all()
         for key, count in recent:
             past = db.session.scalar(
                 select(func.count()).where(
-                    Signature.campaign_id == campaign_id, column == key,
-                    Signature.created_at >= past_start, Signature.created_at < start,
+                    Signature.campaign_id == campaign_id,
+                    column == key,
+                    Signature.created_at >= past_start,
+                    Signature.created_at < start,
                 )
-            )  # fmt: skip
+            )
             expected = past / windows_in_baseline
             if count >= factor * max(expected, 1.0):
                 trends.append(Trend(kind, key, count, round(expected, 2)))
@@ -195,17 +200,25 @@ def alert_trends(campaign_id: int, slug: str, **thresholds) -> list[Trend]:
     for trend in trending(campaign_id, **thresholds):
         target = f"{trend.kind}:{trend.key}"
         seen = db.session.scalar(
-            select(AuditEvent.id).where(
-                AuditEvent.action == "abuse.trend", AuditEvent.target == target,
-                AuditEvent.campaign_id == campaign_id, AuditEvent.at >= since,
-            ).limit(1)
-        )  # fmt: skip
+            select(AuditEvent.id)
+            .where(
+                AuditEvent.action == "abuse.trend",
+                AuditEvent.target == target,
+                AuditEvent.campaign_id == campaign_id,
+                AuditEvent.at >= since,
+            )
+            .limit(1)
+        )
         if seen is None:
             fresh.append(trend)
-            db.session.add(AuditEvent(
-                action="abuse.trend", campaign_id=campaign_id, target=target,
-                details=json.dumps({"count": trend.count, "expected": trend.expected}),
-            ))  # fmt: skip
+            db.session.add(
+                AuditEvent(
+                    action="abuse.trend",
+                    campaign_id=campaign_id,
+                    target=target,
+                    details=json.dumps({"count": trend.count, "expected": trend.expected}),
+                )
+            )
     if fresh:
         organizers = db.session.scalars(
             select(AdminUser.email).where(

@@ -105,13 +105,21 @@ def create(email: str, password: str, role: str, *, actor: AdminUser | None = No
     if find(email) is not None:
         raise AccountError(_("An account with this email already exists."))
     user = AdminUser(
-        email=email, password_hash=hash_password(password), role=role,
-        session_token=secrets.token_hex(32), created_at=utcnow(),
-    )  # fmt: skip
+        email=email,
+        password_hash=hash_password(password),
+        role=role,
+        session_token=secrets.token_hex(32),
+        created_at=utcnow(),
+    )
     db.session.add(user)
     db.session.flush()
-    audit.record("account.create", actor=actor, actor_email=None if actor else "cli",
-                 target=email, details={"role": role})  # fmt: skip
+    audit.record(
+        "account.create",
+        actor=actor,
+        actor_email=None if actor else "cli",
+        target=email,
+        details={"role": role},
+    )
     db.session.commit()
     return user
 
@@ -127,16 +135,21 @@ def set_password(user: AdminUser, password: str, *, actor: AdminUser | None = No
     user.failed_logins = 0
     user.locked_until = None
     rotate_session(user)
-    audit.record("account.password", actor=actor, actor_email=None if actor else "cli",
-                 target=user.email)  # fmt: skip
+    audit.record(
+        "account.password", actor=actor, actor_email=None if actor else "cli", target=user.email
+    )
     db.session.commit()
 
 
 def set_disabled(user: AdminUser, disabled: bool, *, actor: AdminUser | None = None) -> None:
     user.disabled = disabled
     rotate_session(user)
-    audit.record("account.disable" if disabled else "account.enable", actor=actor,
-                 actor_email=None if actor else "cli", target=user.email)  # fmt: skip
+    audit.record(
+        "account.disable" if disabled else "account.enable",
+        actor=actor,
+        actor_email=None if actor else "cli",
+        target=user.email,
+    )
     db.session.commit()
 
 
@@ -146,8 +159,9 @@ def set_role(user: AdminUser, role: str, *, actor: AdminUser | None = None) -> N
     before = user.role
     user.role = role
     rotate_session(user)
-    audit.record("account.role", actor=actor, target=user.email,
-                 details={"from": before, "to": role})  # fmt: skip
+    audit.record(
+        "account.role", actor=actor, target=user.email, details={"from": before, "to": role}
+    )
     db.session.commit()
 
 
@@ -177,26 +191,34 @@ def record_failure(user: AdminUser | None, email: str, ip_hash: str | None, why:
     config = current_app.config
     if user is not None:
         failed = db.session.execute(
-            update(AdminUser).where(AdminUser.id == user.id)
+            update(AdminUser)
+            .where(AdminUser.id == user.id)
             .values(failed_logins=func.coalesce(AdminUser.failed_logins, 0) + 1)
             .returning(AdminUser.failed_logins)
             .execution_options(synchronize_session=False)
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
         if failed >= config["LOGIN_LOCK_AFTER"]:
             # Conditional: of parallel attempts past the limit, one locks and resets.
             locked = db.session.execute(
                 update(AdminUser)
-                .where(AdminUser.id == user.id,
-                       AdminUser.failed_logins >= config["LOGIN_LOCK_AFTER"])
-                .values(failed_logins=0, locked_until=utcnow()
-                        + timedelta(minutes=config["LOGIN_LOCK_MINUTES"]))
+                .where(
+                    AdminUser.id == user.id, AdminUser.failed_logins >= config["LOGIN_LOCK_AFTER"]
+                )
+                .values(
+                    failed_logins=0,
+                    locked_until=utcnow() + timedelta(minutes=config["LOGIN_LOCK_MINUTES"]),
+                )
                 .execution_options(synchronize_session=False)
-            ).rowcount  # fmt: skip
+            ).rowcount
             if locked:
                 audit.record("login.locked", actor=user, target=user.email)
         db.session.expire(user, ["failed_logins", "locked_until"])
-    audit.record("login.failed", actor=user, actor_email=normalize_email(email)[:254],
-                 details={"reason": why, "ip_hash": ip_hash})  # fmt: skip
+    audit.record(
+        "login.failed",
+        actor=user,
+        actor_email=normalize_email(email)[:254],
+        details={"reason": why, "ip_hash": ip_hash},
+    )
     db.session.commit()
 
 
@@ -204,8 +226,12 @@ def authenticate(email: str, password: str, ip: str | None) -> SignIn:
     """Check the password step. Failed attempts are counted, audited and rate-limited."""
     ip_hash = crypto.ip_hash(ip)
     if rate_limited(email, ip):
-        audit.record("login.failed", actor_email=normalize_email(email)[:254],
-                     details={"reason": "rate limit", "ip_hash": ip_hash}, commit=True)  # fmt: skip
+        audit.record(
+            "login.failed",
+            actor_email=normalize_email(email)[:254],
+            details={"reason": "rate limit", "ip_hash": ip_hash},
+            commit=True,
+        )
         return SignIn("limited")
     user = find(email)
     if user is not None and is_locked(user):
@@ -278,11 +304,13 @@ def verify_totp(user: AdminUser, code: str) -> bool:
     # exactly one move totp_last_step forward (the other waits for the row, then misses).
     accepted = db.session.execute(
         update(AdminUser)
-        .where(AdminUser.id == user.id,
-               (AdminUser.totp_last_step.is_(None)) | (AdminUser.totp_last_step < step))
+        .where(
+            AdminUser.id == user.id,
+            (AdminUser.totp_last_step.is_(None)) | (AdminUser.totp_last_step < step),
+        )
         .values(totp_last_step=step)
         .execution_options(synchronize_session=False)
-    ).rowcount  # fmt: skip
+    ).rowcount
     db.session.expire(user, ["totp_last_step"])
     return accepted == 1
 
@@ -290,12 +318,13 @@ def verify_totp(user: AdminUser, code: str) -> bool:
 def pending_totp_secret(user: AdminUser) -> str:
     """The secret being enrolled: kept encrypted on the account, not in the session
     cookie (Flask's cookie is signed, not encrypted). A fresh one after a while."""
-    if user.totp_pending_enc and user.totp_pending_at and (
-        utcnow() - user.totp_pending_at < PENDING_TOTP_LIFETIME
+    if (
+        user.totp_pending_enc
+        and user.totp_pending_at
+        and (utcnow() - user.totp_pending_at < PENDING_TOTP_LIFETIME)
     ):
         try:
-            return crypto.decrypt_field(user.totp_pending_enc, column=TOTP_PENDING,
-                                        row_key=user.id)  # fmt: skip
+            return crypto.decrypt_field(user.totp_pending_enc, column=TOTP_PENDING, row_key=user.id)
         except crypto.CryptoError:
             pass  # its key is gone: start over with a new secret
     secret = new_totp_secret()
@@ -323,6 +352,7 @@ def disable_totp(user: AdminUser, *, actor: AdminUser | None = None) -> None:
     user.totp_pending_enc = user.totp_pending_at = None
     user.totp_last_step = None
     rotate_session(user)
-    audit.record("account.totp_reset", actor=actor, actor_email=None if actor else "cli",
-                 target=user.email)  # fmt: skip
+    audit.record(
+        "account.totp_reset", actor=actor, actor_email=None if actor else "cli", target=user.email
+    )
     db.session.commit()

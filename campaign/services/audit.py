@@ -55,18 +55,24 @@ def record(
     return event
 
 
-def record_look(action: str, *, campaign_id: int | None, target: str | None,
-                details: dict[str, Any]) -> None:
+def record_look(
+    action: str, *, campaign_id: int | None, target: str | None, details: dict[str, Any]
+) -> None:
     """Record that someone looked at personal data, committed at once in a transaction
     of its own: before the data is shown, and without expiring the caller's rows."""
     actor = _current_actor()
     with db.engine.begin() as connection:
-        connection.execute(insert(AuditEvent).values(
-            at=utcnow(), actor_id=actor.id if actor else None,
-            actor_email=actor.email if actor else None, action=action[:64],
-            campaign_id=campaign_id, target=(target or None) and str(target)[:200],
-            details=json.dumps(details, sort_keys=True, default=str),
-        ))  # fmt: skip
+        connection.execute(
+            insert(AuditEvent).values(
+                at=utcnow(),
+                actor_id=actor.id if actor else None,
+                actor_email=actor.email if actor else None,
+                action=action[:64],
+                campaign_id=campaign_id,
+                target=(target or None) and str(target)[:200],
+                details=json.dumps(details, sort_keys=True, default=str),
+            )
+        )
 
 
 def recent(limit: int = 100, before_id: int | None = None, action: str | None = None):

@@ -21,7 +21,7 @@ def nice_ticks(peak: int, count: int = 4) -> list[int]:
 
 
 def short_label(label: str) -> str:
-    """"2026-11-29 05:00" → "29/11 05:00"; "2026-11-29" → "29/11" (the day on hour labels)."""
+    """ "2026-11-29 05:00" → "29/11 05:00"; "2026-11-29" → "29/11" (the day on hour labels)."""
     day, _, hour = label.partition(" ")
     parts = day.split("-")
     short = f"{parts[2]}/{parts[1]}" if len(parts) == 3 else day

@@ -20,10 +20,35 @@ from flask import current_app
 from markupsafe import Markup
 
 ALLOWED_TAGS = {
-    "a", "abbr", "blockquote", "br", "cite", "code", "em", "figcaption", "figure", "h2",
-    "h3", "h4", "hr", "li", "ol", "p", "pre", "q", "strong", "sub", "sup", "table",
-    "tbody", "td", "th", "thead", "tr", "ul",
-}  # fmt: skip
+    "a",
+    "abbr",
+    "blockquote",
+    "br",
+    "cite",
+    "code",
+    "em",
+    "figcaption",
+    "figure",
+    "h2",
+    "h3",
+    "h4",
+    "hr",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+}
 log = logging.getLogger(__name__)
 TEXT_KEYS = ("title", "summary", "ask", "addressee", "petition_text", "share_text", "outcome")
 
@@ -82,6 +107,7 @@ class CampaignContent:
     def contains(self, path: Path) -> bool:
         """Whether `path`, symlinks followed, is a file inside this campaign's folder."""
         return self.folder is not None and confined(self.folder, path) is not None
+
     # Who runs the campaign and how to reach them (footer and /privacy).
     organizer_name: str = ""
     organizer_contact: str = ""
@@ -158,8 +184,11 @@ def load_campaign(folder: Path) -> CampaignContent:
         )
     if default_language not in texts:
         raise ContentError(f"{meta_path}: no [text.{default_language}] table")
-    image = content_path(folder, str(meta["share_image"]), problems) if meta.get(
-        "share_image") else None  # fmt: skip
+    image = (
+        content_path(folder, str(meta["share_image"]), problems)
+        if meta.get("share_image")
+        else None
+    )
     return CampaignContent(
         slug=slug,
         home=bool(meta.get("home", False)),

@@ -154,8 +154,9 @@ def rotate_field(token: str | None, *, column: str, row_key: str | int) -> str |
     """The token re-encrypted under the newest key and bound to its row (or unchanged)."""
     if token is None or is_current(token):
         return token
-    return encrypt_field(decrypt_field(token, column=column, row_key=row_key),
-                         column=column, row_key=row_key)  # fmt: skip
+    return encrypt_field(
+        decrypt_field(token, column=column, row_key=row_key), column=column, row_key=row_key
+    )
 
 
 # --- the old, unbound API (Fernet) --------------------------------------------------
@@ -220,5 +221,8 @@ def seal_signer(value: str | None, column: str, row_key: str) -> str | None:
 
 def signer_value(signature: object, column: str) -> str | None:
     """Decrypt `signatures.<column>` of a Signature (or a Row with the same names)."""
-    return decrypt_field(getattr(signature, column), column=f"signatures.{column}",
-                         row_key=getattr(signature, "row_key", None))  # fmt: skip
+    return decrypt_field(
+        getattr(signature, column),
+        column=f"signatures.{column}",
+        row_key=getattr(signature, "row_key", None),
+    )

@@ -33,16 +33,42 @@ BOM = "\ufeff"
 
 # What a row of `SOURCE_COLUMNS` becomes, in this order; presets pick from it.
 FIELDS = (
-    "id", "name", "email", "given_name", "family_name", "country", "language", "status",
-    "flagged", "comment", "public_consent", "contact_consent", "source", "referrer_code",
-    "created_at", "confirmed_at", "action_date",
-)  # fmt: skip
+    "id",
+    "name",
+    "email",
+    "given_name",
+    "family_name",
+    "country",
+    "language",
+    "status",
+    "flagged",
+    "comment",
+    "public_consent",
+    "contact_consent",
+    "source",
+    "referrer_code",
+    "created_at",
+    "confirmed_at",
+    "action_date",
+)
 # The columns the query must return, in this order.
 SOURCE_COLUMNS = (
-    "id", "name_enc", "email_enc", "comment_enc", "country", "language", "status",
-    "flagged", "public_consent", "contact_consent", "source", "referrer_code",
-    "created_at", "confirmed_at", "row_key",
-)  # fmt: skip
+    "id",
+    "name_enc",
+    "email_enc",
+    "comment_enc",
+    "country",
+    "language",
+    "status",
+    "flagged",
+    "public_consent",
+    "contact_consent",
+    "source",
+    "referrer_code",
+    "created_at",
+    "confirmed_at",
+    "row_key",
+)
 
 
 def neutralize(value: object) -> str:
@@ -88,8 +114,23 @@ def csv_rows(result: Result, columns: Sequence[str], batch: int) -> Iterator[lis
     # per cell costs more than the cell), "'" + x where x starts like a formula.
     for rows in result.partitions(batch):
         out = []
-        for (ident, name_t, email_t, comment_t, country, language, status, flagged, public,
-             contact, source, referrer, created, confirmed, row_key) in rows:  # fmt: skip
+        for (
+            ident,
+            name_t,
+            email_t,
+            comment_t,
+            country,
+            language,
+            status,
+            flagged,
+            public,
+            contact,
+            source,
+            referrer,
+            created,
+            confirmed,
+            row_key,
+        ) in rows:
             name = name_of(name_t, row_key) if name_t else ""
             email = email_of(email_t, row_key) if want_email and email_t else ""
             comment = comment_of(comment_t, row_key) if want_comment and comment_t else ""
@@ -110,13 +151,17 @@ def csv_rows(result: Result, columns: Sequence[str], batch: int) -> Iterator[lis
                 "'" + family if family.startswith(d) else family,
                 ("'" + country if country.startswith(d) else country) if country else "",
                 ("'" + language if language.startswith(d) else language) if language else "",
-                status, yes_no[bool(flagged)],
+                status,
+                yes_no[bool(flagged)],
                 "'" + comment if comment.startswith(d) else comment,
-                yes_no[bool(public)], yes_no[bool(contact)],
+                yes_no[bool(public)],
+                yes_no[bool(contact)],
                 ("'" + source if source.startswith(d) else source) if source else "",
                 ("'" + referrer if referrer.startswith(d) else referrer) if referrer else "",
-                created, confirmed, confirmed or created,
-            )  # fmt: skip
+                created,
+                confirmed,
+                confirmed or created,
+            )
             out.append((pick(full),) if one else pick(full))
         yield out
 
@@ -129,8 +174,9 @@ def header_text(header: Sequence[str], *, excel: bool = False) -> str:
     return buffer.getvalue()
 
 
-def csv_text(header: Sequence[str], batches: Iterator[list[tuple]], *,
-             excel: bool = False) -> Iterator[str]:  # fmt: skip
+def csv_text(
+    header: Sequence[str], batches: Iterator[list[tuple]], *, excel: bool = False
+) -> Iterator[str]:
     """The header, then one chunk of CSV text per batch."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")

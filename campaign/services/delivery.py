@@ -100,10 +100,13 @@ def gather(campaign: Campaign) -> PackNumbers:
         history=public.daily_history(campaign.id, cutoff=now + timedelta(seconds=1)),
         named=named_count(campaign.id),
         totals=totals,
-        repeat_signings=int(db.session.scalar(
-            select(func.coalesce(func.sum(Signature.already_signed_mails), 0))
-            .where(Signature.campaign_id == campaign.id)
-        )),  # fmt: skip
+        repeat_signings=int(
+            db.session.scalar(
+                select(func.coalesce(func.sum(Signature.already_signed_mails), 0)).where(
+                    Signature.campaign_id == campaign.id
+                )
+            )
+        ),
     )
 
 
@@ -115,8 +118,9 @@ def texts(content: CampaignContent) -> list[PackText]:
             continue
         text = content.texts[language]
         html = text.petition_html or render_markdown(text.petition_text)
-        result.append(PackText(language, text_direction(language), text.title,
-                               text.addressee, html))  # fmt: skip
+        result.append(
+            PackText(language, text_direction(language), text.title, text.addressee, html)
+        )
     return result
 
 
@@ -174,14 +178,24 @@ def isolate(text: str) -> str:
 
 
 def render_html(
-    content: CampaignContent, campaign: Campaign, numbers: PackNumbers, *,
-    language: str, stylesheet: str, with_names: bool = True,
-) -> str:  # fmt: skip
+    content: CampaignContent,
+    campaign: Campaign,
+    numbers: PackNumbers,
+    *,
+    language: str,
+    stylesheet: str,
+    with_names: bool = True,
+) -> str:
     """The pack as one HTML document. Without names (for the PDF, which adds them in
     parts), the names section holds its heading and counts only."""
     points = daily_points(numbers.history)
-    chart = bar_chart(points, title=_("Confirmed signatures per day"),
-                      label_every=max(1, len(points) // 8)) if points else None  # fmt: skip
+    chart = (
+        bar_chart(
+            points, title=_("Confirmed signatures per day"), label_every=max(1, len(points) // 8)
+        )
+        if points
+        else None
+    )
     return render_template(
         "delivery/pack.html",
         campaign=content,
@@ -190,8 +204,10 @@ def render_html(
         title=content.text(language).title,
         texts=texts(content),
         n=numbers,
-        countries=[(code, country_name(code, language) if code != public.OTHER else None, count)
-                   for code, count in numbers.by_country.items()],  # fmt: skip
+        countries=[
+            (code, country_name(code, language) if code != public.OTHER else None, count)
+            for code, count in numbers.by_country.items()
+        ],
         min_country_group=public.MIN_COUNTRY_GROUP,
         chart=chart,
         names=name_groups(campaign.id, language) if with_names else (),
@@ -216,13 +232,19 @@ def write_pdf(
 
     base = Path(current_app.static_folder)
     stylesheet = stylesheet_path().resolve().as_uri()
-    main = render_html(content, campaign, numbers, language=language, stylesheet=stylesheet,
-                       with_names=False)  # fmt: skip
+    main = render_html(
+        content, campaign, numbers, language=language, stylesheet=stylesheet, with_names=False
+    )
     documents = (
-        render_template("delivery/names.html", language=language, names=part,
-                        text_direction=text_direction(language), stylesheet=stylesheet)
+        render_template(
+            "delivery/names.html",
+            language=language,
+            names=part,
+            text_direction=text_direction(language),
+            stylesheet=stylesheet,
+        )
         for part in name_parts(name_groups(campaign.id, language))
-    )  # fmt: skip
+    )
     return pdf.concatenate(pdf.html_to_pdf(html, base) for html in chain([main], documents))
 
 
@@ -235,9 +257,13 @@ class Pack:
 
 
 def build(
-    content: CampaignContent, campaign: Campaign, *, language: str | None = None,
-    fmt: str = "pdf", via: str = "admin",
-) -> Pack:  # fmt: skip
+    content: CampaignContent,
+    campaign: Campaign,
+    *,
+    language: str | None = None,
+    fmt: str = "pdf",
+    via: str = "admin",
+) -> Pack:
     """Make the pack (PDF, or the printable HTML) and record it in the audit log.
 
     The audit entry is committed before the pack is returned: no names leave
@@ -257,19 +283,30 @@ def build(
         if fmt == "pdf":
             body = write_pdf(content, campaign, numbers, language=language)
         else:  # a browser reads the stylesheet from the site (from disk outside a request)
-            stylesheet = (url_for("static", filename="css/delivery.css")
-                          if has_request_context() else stylesheet_path().resolve().as_uri())
-            body = render_html(content, campaign, numbers, language=language,
-                               stylesheet=stylesheet).encode()  # fmt: skip
+            stylesheet = (
+                url_for("static", filename="css/delivery.css")
+                if has_request_context()
+                else stylesheet_path().resolve().as_uri()
+            )
+            body = render_html(
+                content, campaign, numbers, language=language, stylesheet=stylesheet
+            ).encode()
     db.session.commit()  # end the snapshot
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     audit.record(
-        "delivery_pack", campaign_id=campaign.id, target=content.slug,
+        "delivery_pack",
+        campaign_id=campaign.id,
+        target=content.slug,
         actor_email=None if via == "admin" else via,
-        details={"format": fmt, "language": language, "total": numbers.total,
-                 "named": numbers.named, "counted_at": numbers.counted_at.isoformat() + "Z",
-                 "via": via},
-    )  # fmt: skip
+        details={
+            "format": fmt,
+            "language": language,
+            "total": numbers.total,
+            "named": numbers.named,
+            "counted_at": numbers.counted_at.isoformat() + "Z",
+            "via": via,
+        },
+    )
     db.session.commit()
     return Pack(
         body,

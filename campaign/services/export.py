@@ -49,11 +49,24 @@ PRESETS = {
     "delivery": Preset(("name", "country", "action_date")),
     # Every field of every matching signature.
     "full": Preset(
-        ("id", "name", "email", "country", "language", "status", "flagged", "comment",
-         "public_consent", "contact_consent", "source", "referrer_code", "created_at",
-         "confirmed_at"),
+        (
+            "id",
+            "name",
+            "email",
+            "country",
+            "language",
+            "status",
+            "flagged",
+            "comment",
+            "public_consent",
+            "contact_consent",
+            "source",
+            "referrer_code",
+            "created_at",
+            "confirmed_at",
+        ),
     ),
-}  # fmt: skip
+}
 
 
 class ExportError(ValueError):
@@ -101,10 +114,25 @@ def count_rows(campaign_id: int, preset: str, filters: SignerFilter) -> int:
 # Plain columns rather than ORM objects: no identity map to fill and empty per row.
 RECORD_COLUMNS = tuple(
     getattr(Signature, name)
-    for name in ("id", "name_enc", "email_enc", "comment_enc", "country", "language", "status",
-                 "flagged", "public_consent", "contact_consent", "source", "referrer_code",
-                 "created_at", "confirmed_at", "erased_at", "row_key")
-)  # fmt: skip
+    for name in (
+        "id",
+        "name_enc",
+        "email_enc",
+        "comment_enc",
+        "country",
+        "language",
+        "status",
+        "flagged",
+        "public_consent",
+        "contact_consent",
+        "source",
+        "referrer_code",
+        "created_at",
+        "confirmed_at",
+        "erased_at",
+        "row_key",
+    )
+)
 
 
 def records(
@@ -131,16 +159,24 @@ def _iso(value: datetime | None) -> str:
 def row_values(record: SignerRecord, preset: str) -> dict[str, object]:
     given, family = split_name(record.name)
     values = {
-        "id": record.id, "name": record.name or "", "email": record.email or "",
-        "given_name": given, "family_name": family, "country": record.country,
-        "language": record.language, "status": record.status,
-        "flagged": "yes" if record.flagged else "no", "comment": record.comment or "",
+        "id": record.id,
+        "name": record.name or "",
+        "email": record.email or "",
+        "given_name": given,
+        "family_name": family,
+        "country": record.country,
+        "language": record.language,
+        "status": record.status,
+        "flagged": "yes" if record.flagged else "no",
+        "comment": record.comment or "",
         "public_consent": "yes" if record.public_consent else "no",
         "contact_consent": "yes" if record.contact_consent else "no",
-        "source": record.source or "", "referrer_code": record.referrer_code or "",
-        "created_at": _iso(record.created_at), "confirmed_at": _iso(record.confirmed_at),
+        "source": record.source or "",
+        "referrer_code": record.referrer_code or "",
+        "created_at": _iso(record.created_at),
+        "confirmed_at": _iso(record.confirmed_at),
         "action_date": _iso(record.confirmed_at or record.created_at),
-    }  # fmt: skip
+    }
     return {column: values[column] for column in PRESETS[preset].columns}
 
 
@@ -163,9 +199,14 @@ audit_filters = masked_filters  # the same masking as the signers table's looks
 
 
 def export_csv(
-    campaign_id: int, preset: str, filters: SignerFilter, *, excel: bool = False,
-    limit: int | None = None, processes: int = 1,
-) -> Iterator[str]:  # fmt: skip
+    campaign_id: int,
+    preset: str,
+    filters: SignerFilter,
+    *,
+    excel: bool = False,
+    limit: int | None = None,
+    processes: int = 1,
+) -> Iterator[str]:
     """The preset's rows as CSV, streamed in batches (services/csv_stream.py); with
     `processes` > 1 (the CLI only), large exports run across processes."""
     columns = PRESETS[preset].columns
@@ -187,14 +228,14 @@ def export_csv(
         bounds = export_parallel.id_bounds(query, limit) if processes > 1 else None
         if export_parallel.worth_it(bounds, processes):
             yield csv_stream.header_text(columns, excel=excel)
-            yield from export_parallel.parallel_text(query.limit(None), columns, bounds,
-                                                     processes)  # fmt: skip
+            yield from export_parallel.parallel_text(query.limit(None), columns, bounds, processes)
             return
         result = db.session.connection().execute(
             query.execution_options(yield_per=BATCH, stream_results=True)
         )
-        yield from csv_stream.csv_text(columns, csv_stream.csv_rows(result, columns, BATCH),
-                                       excel=excel)  # fmt: skip
+        yield from csv_stream.csv_text(
+            columns, csv_stream.csv_rows(result, columns, BATCH), excel=excel
+        )
 
     return chunks()
 
@@ -206,10 +247,13 @@ def osdi_signature(record: SignerRecord, preset: str) -> dict:
     if record.name and not family:
         item["name"] = record.name
     if preset != "delivery" and record.email:
-        item["email_addresses"] = [{
-            "address": record.email, "primary": True,
-            "status": "subscribed" if record.contact_consent else "unsubscribed",
-        }]  # fmt: skip
+        item["email_addresses"] = [
+            {
+                "address": record.email,
+                "primary": True,
+                "status": "subscribed" if record.contact_consent else "unsubscribed",
+            }
+        ]
     item["postal_addresses"] = [{"country": record.country}]
     item["action_date"] = _iso(record.confirmed_at or record.created_at)
     if preset == "full" and record.comment:
@@ -221,8 +265,11 @@ def osdi_signature(record: SignerRecord, preset: str) -> dict:
         item["referrer_data"] = referrer
     item["origin_system"] = ORIGIN_SYSTEM
     if preset == "full":
-        item["custom_fields"] = {"status": record.status, "flagged": record.flagged,
-                                 "language": record.language}  # fmt: skip
+        item["custom_fields"] = {
+            "status": record.status,
+            "flagged": record.flagged,
+            "language": record.language,
+        }
     return item
 
 
@@ -247,8 +294,12 @@ def country_counts(campaign_id: int, filters: SignerFilter | None = None) -> lis
     return sorted(((c, int(n)) for c, n in rows), key=lambda item: (-item[1], item[0]))
 
 
-def summary(content: CampaignContent, campaign: Campaign, language: str = "en",
-            filters: SignerFilter | None = None) -> dict:  # fmt: skip
+def summary(
+    content: CampaignContent,
+    campaign: Campaign,
+    language: str = "en",
+    filters: SignerFilter | None = None,
+) -> dict:
     text = content.text(language)
     by_country = country_counts(campaign.id, filters)
     return {
@@ -268,12 +319,16 @@ def export_summary_json(data: dict) -> Iterator[str]:
 
 def export_summary_csv(data: dict, *, excel: bool = False) -> Iterator[str]:
     rows = [
-        ("campaign", data["campaign"]), ("title", data["title"]),
-        ("addressee", data["addressee"]), ("petition_text", data["petition_text"]),
+        ("campaign", data["campaign"]),
+        ("title", data["title"]),
+        ("addressee", data["addressee"]),
+        ("petition_text", data["petition_text"]),
         ("total_signatures", data["total_signatures"]),
-        ("generated_at", data["generated_at"]), (), ("country", "count"),
+        ("generated_at", data["generated_at"]),
+        (),
+        ("country", "count"),
         *((item["country"], item["count"]) for item in data["by_country"]),
-    ]  # fmt: skip
+    ]
     return csv_lines(rows, excel=excel)
 
 
@@ -325,18 +380,25 @@ def build(
         ext = "csv" if fmt == "csv" else "jsonl"
         name = f"{content.slug}-{preset}-{stamp}.{ext}"
         if fmt == "csv":
-            chunks = export_csv(campaign.id, preset, filters, excel=excel,
-                                processes=processes)
+            chunks = export_csv(campaign.id, preset, filters, excel=excel, processes=processes)
             mimetype = "text/csv; charset=utf-8"
         else:
             chunks = export_jsonl(campaign.id, preset, filters)
             mimetype = "application/x-ndjson; charset=utf-8"
         personal = True
     audit.record(
-        "export", campaign_id=campaign.id, target=content.slug,
+        "export",
+        campaign_id=campaign.id,
+        target=content.slug,
         actor_email=None if via == "admin" else via,
-        details={"preset": None if not personal else preset, "format": fmt, "excel": excel,
-                 "filters": audit_filters(filters), "rows": rows, "via": via},
-    )  # fmt: skip
+        details={
+            "preset": None if not personal else preset,
+            "format": fmt,
+            "excel": excel,
+            "filters": audit_filters(filters),
+            "rows": rows,
+            "via": via,
+        },
+    )
     db.session.commit()
     return ExportJob(chunks, name, mimetype, rows)

@@ -48,8 +48,7 @@ def _range_text(bounds: tuple[int, int]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     with db.engine.connect() as connection:
-        result = connection.execute(query.execution_options(yield_per=BATCH,
-                                                            stream_results=True))  # fmt: skip
+        result = connection.execute(query.execution_options(yield_per=BATCH, stream_results=True))
         for rows in csv_stream.csv_rows(result, columns, BATCH):
             writer.writerows(rows)
     return buffer.getvalue()
@@ -63,19 +62,19 @@ def id_bounds(query: Select, limit: int | None) -> tuple[int, int] | None:
     if low is None:
         return None
     if limit is not None:  # the limit-th id: an index walk, no rows read
-        last = db.session.scalar(
-            ids.order_by(Signature.id).offset(max(limit - 1, 0)).limit(1)
-        )
+        last = db.session.scalar(ids.order_by(Signature.id).offset(max(limit - 1, 0)).limit(1))
         high = last if last is not None else high
     return low, high
 
 
-def parallel_text(query: Select, columns: Sequence[str], bounds: tuple[int, int],
-                  processes: int) -> Iterator[str]:  # fmt: skip
+def parallel_text(
+    query: Select, columns: Sequence[str], bounds: tuple[int, int], processes: int
+) -> Iterator[str]:
     """CSV text (no header) for the rows of `query` with ids in `bounds`, in id order."""
     low, high = bounds
-    ranges = [(start, min(start + RANGE_IDS - 1, high))
-              for start in range(low, high + 1, RANGE_IDS)]  # fmt: skip
+    ranges = [
+        (start, min(start + RANGE_IDS - 1, high)) for start in range(low, high + 1, RANGE_IDS)
+    ]
     _job.update(app=current_app._get_current_object(), query=query, columns=tuple(columns))
     db.session.close()  # nothing of the parent's session crosses the fork
     pool = multiprocessing.get_context("fork").Pool(processes, initializer=_start_worker)

@@ -60,9 +60,13 @@ def correct_email(content: CampaignContent, note: dict | None, new_raw: str) -> 
     if not signature_id or note.get("slug") != content.slug or not content.accepts_signatures:
         return None
     signature = db.session.get(Signature, signature_id)
-    if (signature is None or signature.status != SignatureStatus.PENDING
-            or signature.campaign_id != campaign_ref(content).id
-            or is_expired(signature) or not signature.email_enc):  # fmt: skip
+    if (
+        signature is None
+        or signature.status != SignatureStatus.PENDING
+        or signature.campaign_id != campaign_ref(content).id
+        or is_expired(signature)
+        or not signature.email_enc
+    ):
         return None
     if not take_extra_mail(signature.id):  # capped like resending: no mail cannon
         db.session.commit()
@@ -78,7 +82,7 @@ def correct_email(content: CampaignContent, note: dict | None, new_raw: str) -> 
             mailed_at=None,  # the worker decides afresh for the corrected address
         )
         .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    )
     enqueue_render("confirm", signature.id, signature.language, {"slug": content.slug})
     db.session.commit()
     return email.address

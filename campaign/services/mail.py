@@ -72,9 +72,14 @@ def render_mail(template: str, language: str, **context) -> Mail:
 
 def enqueue(mail: Mail, *, kind: str, signature_id: int | None = None) -> OutboxMessage:
     payload = json.dumps(
-        {"to": mail.to, "subject": mail.subject, "text": mail.text, "html": mail.html,
-         "headers": mail.headers}
-    )  # fmt: skip
+        {
+            "to": mail.to,
+            "subject": mail.subject,
+            "text": mail.text,
+            "html": mail.html,
+            "headers": mail.headers,
+        }
+    )
     key = uuid.uuid4().hex
     message = OutboxMessage(
         idempotency_key=key,
@@ -96,11 +101,18 @@ def enqueue_render(
     now = utcnow()
     db.session.execute(
         insert(OutboxMessage).values(
-            idempotency_key=uuid.uuid4().hex, kind=kind, signature_id=signature_id,
-            payload_enc=None, status="pending", attempts=0, next_attempt_at=now,
-            created_at=now, language=language, context=json.dumps(context or {}),
+            idempotency_key=uuid.uuid4().hex,
+            kind=kind,
+            signature_id=signature_id,
+            payload_enc=None,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            language=language,
+            context=json.dumps(context or {}),
         )
-    )  # fmt: skip
+    )
 
 
 # Renderers for mail queued by `enqueue_render`, by kind. Each returns the mail to send
@@ -155,8 +167,9 @@ class Transport:
             raise ValueError(f"SMTP_URL must be smtp://, smtps:// or console, not {parts.scheme}")
         host, timeout = parts.hostname or "localhost", 10
         if parts.scheme == "smtps":
-            smtp = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout,
-                                    context=ssl.create_default_context())  # fmt: skip
+            smtp = smtplib.SMTP_SSL(
+                host, parts.port or 465, timeout=timeout, context=ssl.create_default_context()
+            )
         else:
             smtp = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
             smtp.ehlo()
@@ -234,11 +247,14 @@ def take_lease(message_id: int, lease: datetime) -> bool:
     set its own lease end. Conditional on our lease end, so exactly one worker sends."""
     taken = db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending",
-               OutboxMessage.locked_until == lease)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == "pending",
+            OutboxMessage.locked_until == lease,
+        )
         .values(locked_until=utcnow() + LEASE)
         .execution_options(synchronize_session=False)
-    ).rowcount  # fmt: skip
+    ).rowcount
     db.session.commit()
     return bool(taken)
 
@@ -246,16 +262,22 @@ def take_lease(message_id: int, lease: datetime) -> bool:
 def _payload(outbox: OutboxMessage) -> dict | None:
     """What to send: the stored payload, or mail rendered now for its kind."""
     if outbox.payload_enc is not None:
-        return json.loads(crypto.decrypt_field(
-            outbox.payload_enc, column=PAYLOAD, row_key=outbox.idempotency_key))
+        return json.loads(
+            crypto.decrypt_field(outbox.payload_enc, column=PAYLOAD, row_key=outbox.idempotency_key)
+        )
     renderer = RENDERERS.get(outbox.kind)
     if renderer is None:
         raise ValueError(f"no renderer for mail kind {outbox.kind!r}")
     rendered = renderer(outbox)
     if rendered is None:
         return None
-    return {"to": rendered.to, "subject": rendered.subject, "text": rendered.text,
-            "html": rendered.html, "headers": rendered.headers}  # fmt: skip
+    return {
+        "to": rendered.to,
+        "subject": rendered.subject,
+        "text": rendered.text,
+        "html": rendered.html,
+        "headers": rendered.headers,
+    }
 
 
 def _finish(message_id: int, status: str) -> None:
@@ -263,11 +285,16 @@ def _finish(message_id: int, status: str) -> None:
     row meanwhile, and then there is nothing left to mark (no error)."""
     now = utcnow()
     db.session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == message_id)
-        .values(status=status, sent_at=now if status == "sent" else None, payload_enc=None,
-                locked_until=None)
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            status=status,
+            sent_at=now if status == "sent" else None,
+            payload_enc=None,
+            locked_until=None,
+        )
         .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    )
     db.session.commit()
 
 
@@ -322,14 +349,19 @@ def _record_failure(message_id: int, exc: Exception) -> None:
     # The type and SMTP code only: SMTP errors quote the recipient's address.
     code = getattr(exc, "smtp_code", None)
     error = f"{type(exc).__name__}{f' {code}' if code else ''}"
-    values = {"last_error": error, "locked_until": None,
-              "next_attempt_at": utcnow() + timedelta(seconds=delay)}  # fmt: skip
+    values = {
+        "last_error": error,
+        "locked_until": None,
+        "next_attempt_at": utcnow() + timedelta(seconds=delay),
+    }
     if attempts >= MAX_ATTEMPTS:
         values.update(status="failed", payload_enc=None)  # given up: keep no recipient or body
     db.session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(**values)
         .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    )
     db.session.commit()
     log.warning("mail %s failed (attempt %s): %s", message_id, attempts, error)
 
@@ -344,8 +376,13 @@ def prepare_outbox() -> int:
     return queued
 
 
-def work(*, once: bool = False, poll_seconds: float = 1.0, batch: int = 50,
-         tick: Callable[[], object] | None = None) -> int:  # fmt: skip
+def work(
+    *,
+    once: bool = False,
+    poll_seconds: float = 1.0,
+    batch: int = 50,
+    tick: Callable[[], object] | None = None,
+) -> int:
     """The delivery loop. With `once`, send everything due, then return the number sent.
 
     `tick` runs before each pass (the CLI passes the transparency log's publisher)."""

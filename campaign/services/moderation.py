@@ -46,8 +46,12 @@ def invalidate(signature: Signature, reason: str) -> bool:
     if was_counted:
         counting.adjust(signature.campaign_id, -1)
         transparency.note_remove(signature, "invalidated")
-    audit.record("signature.invalidate", campaign_id=signature.campaign_id,
-                 target=f"signature:{signature.id}", details={"reason": reason[:200]})  # fmt: skip
+    audit.record(
+        "signature.invalidate",
+        campaign_id=signature.campaign_id,
+        target=f"signature:{signature.id}",
+        details={"reason": reason[:200]},
+    )
     _done(signature)
     return True
 
@@ -73,8 +77,9 @@ def restore(signature: Signature) -> bool:
     if signature.counted and not was_counted:
         counting.adjust(signature.campaign_id, +1)
         transparency.note_add(signature)  # the same commitment, appended again
-    audit.record("signature.restore", campaign_id=signature.campaign_id,
-                 target=f"signature:{signature.id}")  # fmt: skip
+    audit.record(
+        "signature.restore", campaign_id=signature.campaign_id, target=f"signature:{signature.id}"
+    )
     _done(signature)
     return True
 
@@ -84,16 +89,20 @@ def erase(signature: Signature) -> bool:
     if signature.erased_at is not None:
         return False
     privacy.erase(signature)
-    audit.record("signature.erase", campaign_id=signature.campaign_id,
-                 target=f"signature:{signature.id}")  # fmt: skip
+    audit.record(
+        "signature.erase", campaign_id=signature.campaign_id, target=f"signature:{signature.id}"
+    )
     _done(signature)
     return True
 
 
 def set_comment_hidden(signature: Signature, hidden: bool) -> None:
     signature.comment_hidden = hidden
-    audit.record("signature.comment_hidden" if hidden else "signature.comment_shown",
-                 campaign_id=signature.campaign_id, target=f"signature:{signature.id}")  # fmt: skip
+    audit.record(
+        "signature.comment_hidden" if hidden else "signature.comment_shown",
+        campaign_id=signature.campaign_id,
+        target=f"signature:{signature.id}",
+    )
     _done(signature)
 
 
@@ -107,10 +116,12 @@ def resend_confirmation(signature: Signature) -> bool:
     content = library().get(signature.campaign.slug)
     if content is None:
         raise ModerationError(_("This campaign no longer exists in content/."))
-    mail.enqueue_render("confirm-resend", signature.id, signature.language,
-                        {"slug": content.slug})  # the worker renders it  # fmt: skip
-    audit.record("signature.resend", campaign_id=signature.campaign_id,
-                 target=f"signature:{signature.id}")  # fmt: skip
+    mail.enqueue_render(
+        "confirm-resend", signature.id, signature.language, {"slug": content.slug}
+    )  # the worker renders it
+    audit.record(
+        "signature.resend", campaign_id=signature.campaign_id, target=f"signature:{signature.id}"
+    )
     db.session.commit()
     return True
 
@@ -127,13 +138,17 @@ class BulkRule:
     name_pattern: str = ""  # shell-style, case-insensitive: "*bot*", "test ?"
 
     def is_empty(self) -> bool:
-        return not (self.email_domain or self.ip_hash or self.since or self.until
-                    or self.name_pattern)  # fmt: skip
+        return not (
+            self.email_domain or self.ip_hash or self.since or self.until or self.name_pattern
+        )
 
     def describe(self) -> dict:
         """The rule for the audit log; a name pattern can name a person, so it is masked."""
-        described = {k: (v.isoformat() if isinstance(v, datetime) else v)
-                     for k, v in asdict(self).items() if v}  # fmt: skip
+        described = {
+            k: (v.isoformat() if isinstance(v, datetime) else v)
+            for k, v in asdict(self).items()
+            if v
+        }
         if "name_pattern" in described:
             described["name_pattern"] = "(given)"
         return described
@@ -169,8 +184,9 @@ def matching_ids(campaign_id: int, rule: BulkRule) -> list[int]:
     ids = []
     rows = db.session.execute(
         query.with_only_columns(Signature.id, Signature.name_enc, Signature.row_key)
-        .limit(BULK_NAME_SCAN_LIMIT).execution_options(yield_per=1000)
-    )  # fmt: skip
+        .limit(BULK_NAME_SCAN_LIMIT)
+        .execution_options(yield_per=1000)
+    )
     for signature_id, name_enc, row_key in rows:
         name = (unseal("name", name_enc, row_key) or "").casefold()
         if fnmatch.fnmatchcase(name, pattern):
@@ -208,9 +224,16 @@ def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str) -> int:
             signature.invalid_reason = reason[:200]
             signature.invalidated_at = now
     counting.adjust(campaign_id, -uncounted)
-    audit.record("signature.bulk_invalidate", campaign_id=campaign_id,
-                 details={"rule": rule.describe(), "reason": reason[:200], "rows": len(ids),
-                          "uncounted": uncounted})  # fmt: skip
+    audit.record(
+        "signature.bulk_invalidate",
+        campaign_id=campaign_id,
+        details={
+            "rule": rule.describe(),
+            "reason": reason[:200],
+            "rows": len(ids),
+            "uncounted": uncounted,
+        },
+    )
     db.session.commit()
     counting.forget_cached_counts()
     return len(ids)

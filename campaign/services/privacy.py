@@ -239,16 +239,23 @@ def purge_expired() -> int:
     cutoff = utcnow() - timedelta(days=current_app.config["CONFIRM_EXPIRY_DAYS"])
     deleted = 0
     while True:
-        chunk = select(Signature.id).where(
-            Signature.status == SignatureStatus.PENDING, Signature.created_at < cutoff
-        ).limit(500)
-        ids = list(db.session.scalars(
-            delete(Signature)
-            .where(Signature.id.in_(chunk.scalar_subquery()),
-                   Signature.status == SignatureStatus.PENDING, Signature.created_at < cutoff)
-            .returning(Signature.id)
-            .execution_options(synchronize_session=False)
-        ))  # fmt: skip
+        chunk = (
+            select(Signature.id)
+            .where(Signature.status == SignatureStatus.PENDING, Signature.created_at < cutoff)
+            .limit(500)
+        )
+        ids = list(
+            db.session.scalars(
+                delete(Signature)
+                .where(
+                    Signature.id.in_(chunk.scalar_subquery()),
+                    Signature.status == SignatureStatus.PENDING,
+                    Signature.created_at < cutoff,
+                )
+                .returning(Signature.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if not ids:
             break
         # Name tokens go with their row (ON DELETE CASCADE); the mail has no foreign key.

@@ -62,12 +62,13 @@ def counted_as_of(campaign_id: int, cutoff: datetime) -> tuple:
     return (
         Signature.campaign_id == campaign_id,
         Signature.flagged.is_(False),
-        Signature.status.in_((SignatureStatus.CONFIRMED, SignatureStatus.WITHDRAWN,
-                              SignatureStatus.INVALIDATED)),
+        Signature.status.in_(
+            (SignatureStatus.CONFIRMED, SignatureStatus.WITHDRAWN, SignatureStatus.INVALIDATED)
+        ),
         Signature.confirmed_at < cutoff,
         or_(Signature.withdrawn_at.is_(None), Signature.withdrawn_at >= cutoff),
         or_(Signature.invalidated_at.is_(None), Signature.invalidated_at >= cutoff),
-    )  # fmt: skip
+    )
 
 
 def counts_by_country(campaign_id: int, cutoff: datetime | None = None) -> dict[str, int]:
@@ -148,16 +149,20 @@ def _public_signers(campaign_id: int, limit: int, *, with_comments: bool) -> lis
     signer's name only if they also chose to be shown."""
     query = (
         select(Signature)
-        .where(*counted_filter(campaign_id), Signature.erased_at.is_(None),
-               Signature.name_enc.is_not(None))
+        .where(
+            *counted_filter(campaign_id),
+            Signature.erased_at.is_(None),
+            Signature.name_enc.is_not(None),
+        )
         .order_by(Signature.confirmed_at.desc(), Signature.id.desc())
         .limit(limit)
-    )  # fmt: skip
+    )
     if with_comments:
         query = query.where(
-            Signature.comment_consent.is_(True), Signature.comment_enc.is_not(None),
+            Signature.comment_consent.is_(True),
+            Signature.comment_enc.is_not(None),
             Signature.comment_hidden.is_(False),
-        )  # fmt: skip
+        )
     else:
         query = query.where(Signature.public_consent.is_(True))
     signers = []
@@ -177,16 +182,22 @@ def recent_signers(content: CampaignContent, campaign_id: int, count: int, limit
     """Recent consenting signers, or [] when the campaign doesn't show the list."""
     if not content.show_recent_signers:
         return []
-    return _cached(("signers", campaign_id, limit), count,
-                   lambda: _public_signers(campaign_id, limit, with_comments=False))  # fmt: skip
+    return _cached(
+        ("signers", campaign_id, limit),
+        count,
+        lambda: _public_signers(campaign_id, limit, with_comments=False),
+    )
 
 
 def public_comments(content: CampaignContent, campaign_id: int, count: int, limit: int = 10):
     """Comments of consenting signers, not hidden by an organizer; [] when switched off."""
     if not content.show_comments:
         return []
-    return _cached(("comments", campaign_id, limit), count,
-                   lambda: _public_signers(campaign_id, limit, with_comments=True))  # fmt: skip
+    return _cached(
+        ("comments", campaign_id, limit),
+        count,
+        lambda: _public_signers(campaign_id, limit, with_comments=True),
+    )
 
 
 @dataclass(frozen=True)

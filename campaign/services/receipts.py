@@ -85,11 +85,15 @@ def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int]]) -> 
             index=index_of[signature.id],
             verify_url=links.external_url("petition.log_verify", signature.language, slug=slug),
             withdraw_url=links.external_url(
-                "petition.withdraw", signature.language, slug=slug,
+                "petition.withdraw",
+                signature.language,
+                slug=slug,
                 token=links.make_token(signature, "withdraw"),
             ),
             data_url=links.external_url(
-                "petition.my_data", signature.language, slug=slug,
+                "petition.my_data",
+                signature.language,
+                slug=slug,
                 token=links.make_token(signature, "data"),
             ),
         )

@@ -61,8 +61,9 @@ def _same(column: Column, value: object):
     return column.is_(None) if value is None else column == value
 
 
-def rotate_table(table: Table, batch: int = 500,
-                 progress: Callable[[str, int], None] | None = None) -> TableReport:  # fmt: skip
+def rotate_table(
+    table: Table, batch: int = 500, progress: Callable[[str, int], None] | None = None
+) -> TableReport:
     key_name = ROW_KEYS.get(table.name)
     if key_name is None:
         raise RotationError(f"{table.name} has encrypted columns but no entry in ROW_KEYS")
@@ -85,10 +86,11 @@ def rotate_table(table: Table, batch: int = 500,
             try:
                 values = {
                     column.name: crypto.rotate_field(
-                        token, column=f"{table.name}.{column.name}", row_key=bound)
+                        token, column=f"{table.name}.{column.name}", row_key=bound
+                    )
                     for column, token in zip(columns, old, strict=True)
                     if not crypto.is_current(token)
-                }  # fmt: skip
+                }
             except crypto.CryptoError:
                 report.unreadable += 1
                 continue
@@ -99,10 +101,15 @@ def rotate_table(table: Table, batch: int = 500,
                 values[key_name] = bound
             done = db.session.execute(
                 update(table)
-                .where(and_(pk == ident, _same(row_key, row[1]),
-                            *(_same(c, v) for c, v in zip(columns, old, strict=True))))
+                .where(
+                    and_(
+                        pk == ident,
+                        _same(row_key, row[1]),
+                        *(_same(c, v) for c, v in zip(columns, old, strict=True)),
+                    )
+                )
                 .values(**values)
-            ).rowcount  # fmt: skip
+            ).rowcount
             if done:
                 report.rewritten += 1
             else:
@@ -114,8 +121,9 @@ def rotate_table(table: Table, batch: int = 500,
     return report
 
 
-def rotate_all(batch: int = 500,
-               progress: Callable[[str, int], None] | None = None) -> RotationReport:  # fmt: skip
+def rotate_all(
+    batch: int = 500, progress: Callable[[str, int], None] | None = None
+) -> RotationReport:
     tables = encrypted_columns()
     missing = sorted(set(tables) - set(ROW_KEYS))
     if missing:

@@ -44,14 +44,19 @@ def referral_count(signature: Signature) -> int:
     code = links.referral_code(signature)
     if code is None:
         return 0
-    return db.session.scalar(
-        select(func.count(Signature.id)).where(
-            Signature.campaign_id == signature.campaign_id,
-            Signature.referrer_code == links.referrer_hash(code),
-            Signature.status == SignatureStatus.CONFIRMED,
-            Signature.flagged.is_(False),
+    return (
+        db.session.scalar(
+            select(func.count(Signature.id)).where(
+                Signature.campaign_id == signature.campaign_id,
+                Signature.referrer_code == links.referrer_hash(code),
+                Signature.status == SignatureStatus.CONFIRMED,
+                Signature.flagged.is_(False),
+            )
         )
-    ) or 0
+        or 0
+    )
+
+
 REF_PATTERN = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
 
 
@@ -96,21 +101,24 @@ def share_links(
     return [
         ShareLink("x", "X", f"https://x.com/intent/post?text={q(text)}&url={q(url_for('x'))}"),
         ShareLink(
-            "facebook", "Facebook",
+            "facebook",
+            "Facebook",
             f"https://www.facebook.com/sharer/sharer.php?u={q(url_for('facebook'))}",
         ),
         ShareLink(
             "whatsapp", "WhatsApp", f"https://wa.me/?text={q(text + ' ' + url_for('whatsapp'))}"
         ),
         ShareLink(
-            "telegram", "Telegram",
+            "telegram",
+            "Telegram",
             f"https://t.me/share/url?url={q(url_for('telegram'))}&text={q(text)}",
         ),
         ShareLink(
-            "email", email_label,
+            "email",
+            email_label,
             f"mailto:?subject={q(title)}&body={q(text + chr(10) + chr(10) + url_for('email'))}",
         ),
-    ]  # fmt: skip
+    ]
 
 
 # --- QR codes -------------------------------------------------------------------
@@ -120,8 +128,19 @@ def qr_svg(url: str, title: str | None = None) -> bytes:
     """An SVG QR code for `url`, scalable, dark on white, with a quiet zone."""
     code = segno.make(url, error="m", micro=False)
     out = io.BytesIO()
-    code.save(out, kind="svg", scale=8, border=4, dark="#000", light="#fff",
-              xmldecl=True, svgns=True, title=title, svgclass=None, lineclass=None)  # fmt: skip
+    code.save(
+        out,
+        kind="svg",
+        scale=8,
+        border=4,
+        dark="#000",
+        light="#fff",
+        xmldecl=True,
+        svgns=True,
+        title=title,
+        svgclass=None,
+        lineclass=None,
+    )
     return out.getvalue()
 
 
@@ -239,9 +258,7 @@ def render_share_image(text: ImageText) -> bytes:
     margin = 72
     rtl = text.language in RTL and can_shape_arabic()
     direction = "rtl" if rtl else None
-    fonts = (
-        (find_font(ARABIC_FONTS), find_font(MIXED_FONTS)) if rtl else (find_font(LATIN_FONTS),)
-    )
+    fonts = (find_font(ARABIC_FONTS), find_font(MIXED_FONTS)) if rtl else (find_font(LATIN_FONTS),)
     image = Image.new("RGB", IMAGE_SIZE, "#fdfcfa")
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, width, 18), fill="#8a1c1c")

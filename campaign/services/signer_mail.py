@@ -70,19 +70,25 @@ def signer_links(content: CampaignContent, signature: Signature) -> dict[str, st
     language = signature.language
     return {
         "data_url": links.external_url(
-            "petition.my_data", language, slug=content.slug,
+            "petition.my_data",
+            language,
+            slug=content.slug,
             token=links.make_token(signature, "data"),
         ),
         "confirm_url": links.external_url(
-            "petition.confirm", language, slug=content.slug,
+            "petition.confirm",
+            language,
+            slug=content.slug,
             token=links.make_token(signature, "confirm"),
         ),
         "withdraw_url": links.external_url(
-            "petition.withdraw", language, slug=content.slug,
+            "petition.withdraw",
+            language,
+            slug=content.slug,
             token=links.make_token(signature, "withdraw"),
         ),
         "page_url": links.external_url("petition.campaign_page", language, slug=content.slug),
-    }  # fmt: skip
+    }
 
 
 def is_expired(signature: Signature) -> bool:
@@ -93,12 +99,14 @@ def is_expired(signature: Signature) -> bool:
 def mail_for(template: str, content: CampaignContent, signature: Signature) -> Mail:
     """One of the signer mails (confirm, already_signed, reminder) for `signature`."""
     return render_mail(
-        template, signature.language, to=unseal("email", signature.email_enc, signature.row_key),
+        template,
+        signature.language,
+        to=unseal("email", signature.email_enc, signature.row_key),
         name=unseal("name", signature.name_enc, signature.row_key),
         title=content.text(signature.language).title,
         expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],
         **signer_links(content, signature),
-    )  # fmt: skip
+    )
 
 
 def _content(outbox: OutboxMessage, signature: Signature) -> CampaignContent | None:
@@ -132,11 +140,13 @@ def render_submission(outbox: OutboxMessage) -> Mail | None:
     privacy.take_write_lock()
     rows = db.session.execute(
         select(Signature.id, Signature.status, Signature.confirmed_at, Signature.mailed_at)
-        .where(Signature.campaign_id == signature.campaign_id,
-               Signature.dedup_key == signature.dedup_key)
+        .where(
+            Signature.campaign_id == signature.campaign_id,
+            Signature.dedup_key == signature.dedup_key,
+        )
         .order_by(Signature.id)
         .with_for_update()
-    ).all()  # fmt: skip
+    ).all()
     if signature.dedup_key is None or all(row.id != signature.id for row in rows):
         db.session.rollback()
         return None
@@ -149,18 +159,22 @@ def render_submission(outbox: OutboxMessage) -> Mail | None:
         db.session.commit()
         return render_already_signed(outbox) if allowed else None
     mailed = sum(
-        1 for row in rows
-        if row.id != signature.id and row.mailed_at is not None
+        1
+        for row in rows
+        if row.id != signature.id
+        and row.mailed_at is not None
         and row.status == SignatureStatus.PENDING
-    )  # fmt: skip
+    )
     if mailed > current_app.config["ALREADY_SIGNED_MAIL_LIMIT"]:
         delete_submissions([signature.id], keep_outbox_id=outbox.id)  # over the cap
         db.session.commit()
         return None
     db.session.execute(
-        update(Signature).where(Signature.id == signature.id).values(mailed_at=utcnow())
+        update(Signature)
+        .where(Signature.id == signature.id)
+        .values(mailed_at=utcnow())
         .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    )
     db.session.commit()
     return mail_for("confirm", content, signature)
 
@@ -202,24 +216,28 @@ def due_reminders(limit: int) -> list[int]:
     config = current_app.config
     now = utcnow()
     newer = aliased(Signature)
-    return list(db.session.scalars(
-        select(Signature.id)
-        .where(
-            Signature.status == SignatureStatus.PENDING,
-            Signature.reminder_sent_at.is_(None),
-            Signature.mailed_at.is_not(None),
-            Signature.email_enc.is_not(None),
-            Signature.flagged.is_(False),
-            Signature.created_at < now - timedelta(hours=config["CONFIRM_REMINDER_HOURS"]),
-            Signature.created_at > now - timedelta(days=config["CONFIRM_EXPIRY_DAYS"]),
-            ~exists().where(
-                newer.campaign_id == Signature.campaign_id, newer.dedup_key == Signature.dedup_key,
-                newer.status == SignatureStatus.PENDING, newer.id > Signature.id,
-            ),
+    return list(
+        db.session.scalars(
+            select(Signature.id)
+            .where(
+                Signature.status == SignatureStatus.PENDING,
+                Signature.reminder_sent_at.is_(None),
+                Signature.mailed_at.is_not(None),
+                Signature.email_enc.is_not(None),
+                Signature.flagged.is_(False),
+                Signature.created_at < now - timedelta(hours=config["CONFIRM_REMINDER_HOURS"]),
+                Signature.created_at > now - timedelta(days=config["CONFIRM_EXPIRY_DAYS"]),
+                ~exists().where(
+                    newer.campaign_id == Signature.campaign_id,
+                    newer.dedup_key == Signature.dedup_key,
+                    newer.status == SignatureStatus.PENDING,
+                    newer.id > Signature.id,
+                ),
+            )
+            .order_by(Signature.id)
+            .limit(limit)
         )
-        .order_by(Signature.id)
-        .limit(limit)
-    ))  # fmt: skip
+    )
 
 
 def send_reminders(limit: int = 1000) -> int:
@@ -232,12 +250,15 @@ def send_reminders(limit: int = 1000) -> int:
     for signature_id in due_reminders(limit):
         claimed = db.session.execute(
             update(Signature)
-            .where(Signature.id == signature_id, Signature.reminder_sent_at.is_(None),
-                   Signature.status == SignatureStatus.PENDING)
+            .where(
+                Signature.id == signature_id,
+                Signature.reminder_sent_at.is_(None),
+                Signature.status == SignatureStatus.PENDING,
+            )
             .values(reminder_sent_at=utcnow())
             .returning(Signature.language)
             .execution_options(synchronize_session=False)
-        ).scalar()  # fmt: skip
+        ).scalar()
         if claimed is not None:
             enqueue_render("reminder", signature_id, claimed)
             sent += 1

@@ -42,8 +42,11 @@ class SignerFilter:
     source: str = ""
 
     def as_dict(self) -> dict:
-        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items()
-                if v not in ("", None)}  # fmt: skip
+        return {
+            k: (v.isoformat() if isinstance(v, date) else v)
+            for k, v in asdict(self).items()
+            if v not in ("", None)
+        }
 
     @classmethod
     def from_args(cls, args) -> SignerFilter:
@@ -68,11 +71,19 @@ class SignerFilter:
         typed = (args.get("country") or "").strip()
         country = country_code_for(typed) if typed else ""
         if typed and not country:  # a name in any of our languages, or an ISO code
-            raise FilterError(_("No country is called “%(name)s”. Pick one from the list.",
-                                name=typed[:60]))  # fmt: skip
+            raise FilterError(
+                _("No country is called “%(name)s”. Pick one from the list.", name=typed[:60])
+            )
         q = (args.get("q") or "").strip()[:200]
-        return cls(q=q, country=country, state=state, since=day("since"), until=day("until"),
-                   contact=contact, source=(args.get("source") or "").strip()[:64])  # fmt: skip
+        return cls(
+            q=q,
+            country=country,
+            state=state,
+            since=day("since"),
+            until=day("until"),
+            contact=contact,
+            source=(args.get("source") or "").strip()[:64],
+        )
 
 
 def search_condition(q: str):
@@ -186,8 +197,10 @@ def masked_filters(filters: SignerFilter) -> dict:
     described = filters.as_dict()
     if "q" in described:
         query = described["q"]
-        described["q"] = "(email)" if "@" in query.strip("@") else (
-            "(domain)" if query.startswith("@") or "." in query else "(name)"
+        described["q"] = (
+            "(email)"
+            if "@" in query.strip("@")
+            else ("(domain)" if query.startswith("@") or "." in query else "(name)")
         )
     return described
 
@@ -200,8 +213,14 @@ class Listing:
     scanned: int | None  # rows decrypted by a substring search
 
 
-def browse(campaign_id: int, slug: str, filters: SignerFilter, *, before: int | None = None,
-           fuzzy: bool = False) -> Listing:  # fmt: skip
+def browse(
+    campaign_id: int,
+    slug: str,
+    filters: SignerFilter,
+    *,
+    before: int | None = None,
+    fuzzy: bool = False,
+) -> Listing:
     """A page of the signers table (or a substring search), audited before it is shown:
     who, which filters (search text masked), which kind of search, how many rows."""
     scanned = next_id = None
@@ -211,16 +230,26 @@ def browse(campaign_id: int, slug: str, filters: SignerFilter, *, before: int | 
         rows, next_id = page(campaign_id, filters, before=before)
     search = ("substring" if fuzzy else "exact") if filters.q else None
     audit.record_look(
-        "signers.search" if search else "signers.view", campaign_id=campaign_id, target=slug,
-        details={"filters": masked_filters(filters), "search": search, "before": before,
-                 "rows": len(rows), "scanned": scanned},
-    )  # fmt: skip
+        "signers.search" if search else "signers.view",
+        campaign_id=campaign_id,
+        target=slug,
+        details={
+            "filters": masked_filters(filters),
+            "search": search,
+            "before": before,
+            "rows": len(rows),
+            "scanned": scanned,
+        },
+    )
     return Listing([signer_record(s) for s in rows], {s.id: s for s in rows}, next_id, scanned)
 
 
 def look_at(campaign_id: int, signature: Signature) -> SignerRecord:
     """One signer's page: audited, then decrypted."""
-    audit.record_look("signer.view", campaign_id=campaign_id, target=f"signature {signature.id}",
-                      details={"rows": 1})  # fmt: skip
+    audit.record_look(
+        "signer.view",
+        campaign_id=campaign_id,
+        target=f"signature {signature.id}",
+        details={"rows": 1},
+    )
     return signer_record(signature)
-

@@ -108,7 +108,10 @@ def domain_hash(domain: str) -> str:
 
 
 def consent_wording_id(
-    language: str, public_text: str, contact_text: str, comment_text: str = "",
+    language: str,
+    public_text: str,
+    contact_text: str,
+    comment_text: str = "",
     delivery_text: str = "",
 ) -> int:
     """The id of this exact consent wording, stored once and shared by signatures."""
@@ -125,10 +128,13 @@ def consent_wording_id(
         try:
             with db.session.begin_nested():
                 record = ConsentWording(
-                    digest=digest, language=language, public_text=public_text,
-                    contact_text=contact_text, comment_text=comment_text,
+                    digest=digest,
+                    language=language,
+                    public_text=public_text,
+                    contact_text=contact_text,
+                    comment_text=comment_text,
                     delivery_text=delivery_text or None,
-                )  # fmt: skip
+                )
                 db.session.add(record)
             # Not cached yet: this transaction may still roll back (e.g. the database
             # goes away), and a cached id of a row that never committed would break
@@ -186,29 +192,40 @@ def sign(
     nonce, referrer = links.new_nonce(), clean_code(data.referrer_code)
     row_key = crypto.new_row_key()
     values = {
-        "campaign_id": campaign.id, "status": SignatureStatus.PENDING,
+        "campaign_id": campaign.id,
+        "status": SignatureStatus.PENDING,
         # Bot-made rows (never mailed) name no address: they can't stand for anyone.
         "dedup_key": None if flag_reason and not send_mail else dedup_key(email.canonical),
         "row_key": row_key,
         "email_enc": seal("email", email.address, row_key),
         "name_enc": seal("name", name, row_key),
         "comment_enc": seal("comment", comment, row_key),
-        "email_domain_hash": domain_hash(email.domain), "country": data.country,
-        "language": data.language, "public_consent": data.public_consent,
+        "email_domain_hash": domain_hash(email.domain),
+        "country": data.country,
+        "language": data.language,
+        "public_consent": data.public_consent,
         "contact_consent": data.contact_consent,
         "comment_consent": bool(data.comment_consent and comment),
         "delivery_consent": data.delivery_consent,
         "consent_wording_id": consent_wording_id(
-            data.language, data.consent_public_text, data.consent_contact_text,
-            data.consent_comment_text, data.consent_delivery_text,
+            data.language,
+            data.consent_public_text,
+            data.consent_contact_text,
+            data.consent_comment_text,
+            data.consent_delivery_text,
         ),
-        "comment_hidden": False, "source": clean_source(data.source),
+        "comment_hidden": False,
+        "source": clean_source(data.source),
         # Keyed hashes only: a dump must not show who recruited whom (links.py).
         "referrer_code": links.referrer_hash(referrer) if referrer else None,
-        "referral_code": links.own_referral_hash(nonce), "ip_hash": crypto.ip_hash(data.ip),
-        "link_nonce": nonce, "flagged": flag_reason is not None,
-        "flag_reason": flag_reason, "already_signed_mails": 0, "created_at": now,
-    }  # fmt: skip
+        "referral_code": links.own_referral_hash(nonce),
+        "ip_hash": crypto.ip_hash(data.ip),
+        "link_nonce": nonce,
+        "flagged": flag_reason is not None,
+        "flag_reason": flag_reason,
+        "already_signed_mails": 0,
+        "created_at": now,
+    }
     try:
         signature_id = db.session.execute(
             insert(Signature).values(values).returning(Signature.id)
@@ -247,14 +264,17 @@ def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:
         return False
     campaign = campaign_ref(content)
     signature = db.session.scalar(
-        select(Signature).where(
+        select(Signature)
+        .where(
             Signature.campaign_id == campaign.id,
             Signature.dedup_key == dedup_key(email.canonical),
             Signature.status == SignatureStatus.PENDING,
             Signature.email_enc.is_not(None),
             # Only submissions we mailed: bot-made ones (honeypot) never were.
             Signature.mailed_at.is_not(None),
-        ).order_by(Signature.id.desc()).limit(1)
+        )
+        .order_by(Signature.id.desc())
+        .limit(1)
     )
     if signature is None or is_expired(signature):
         return False
@@ -282,8 +302,6 @@ def find_by_token(token: str, purpose: str) -> Signature | None:
     if signature is None or not links.token_matches(signature, token, purpose):
         return None
     return signature
-
-
 
 
 def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:
@@ -322,22 +340,26 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
     privacy.take_write_lock()
     if key is not None:
         db.session.execute(
-            select(Signature.id).where(Signature.campaign_id == campaign_id,
-                                       Signature.dedup_key == key)
-            .order_by(Signature.id).with_for_update()
-        ).all()  # fmt: skip
+            select(Signature.id)
+            .where(Signature.campaign_id == campaign_id, Signature.dedup_key == key)
+            .order_by(Signature.id)
+            .with_for_update()
+        ).all()
     # The time trap only suspects a form; the mailbox owner confirming clears that.
     fast = Signature.flag_reason == FAST
     try:
         flagged = db.session.execute(
             update(Signature)
             .where(Signature.id == signature_id, Signature.status == SignatureStatus.PENDING)
-            .values(status=SignatureStatus.CONFIRMED, confirmed_at=utcnow(),
-                    flagged=case((fast, False), else_=Signature.flagged),
-                    flag_reason=case((fast, None), else_=Signature.flag_reason))
+            .values(
+                status=SignatureStatus.CONFIRMED,
+                confirmed_at=utcnow(),
+                flagged=case((fast, False), else_=Signature.flagged),
+                flag_reason=case((fast, None), else_=Signature.flag_reason),
+            )
             .returning(Signature.flagged)
             .execution_options(synchronize_session=False)
-        ).scalar()  # fmt: skip
+        ).scalar()
     except IntegrityError as exc:
         db.session.rollback()
         if not is_dedup_conflict(exc):
@@ -350,9 +372,11 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
         return check_confirmation(content, token)
     if key is not None:
         others = select(Signature.id).where(
-            Signature.campaign_id == campaign_id, Signature.dedup_key == key,
-            Signature.status == SignatureStatus.PENDING, Signature.id != signature_id,
-        )  # fmt: skip
+            Signature.campaign_id == campaign_id,
+            Signature.dedup_key == key,
+            Signature.status == SignatureStatus.PENDING,
+            Signature.id != signature_id,
+        )
         delete_submissions(list(db.session.scalars(others)))
     if not flagged:
         counting.adjust(campaign_id, +1)
@@ -366,13 +390,16 @@ def _held(campaign_id: int, key: str | None) -> Signature | None:
     if key is None:
         return None
     return db.session.scalar(
-        select(Signature).where(Signature.campaign_id == campaign_id, Signature.dedup_key == key,
-                                Signature.confirmed_at.is_not(None))
-    )  # fmt: skip
+        select(Signature).where(
+            Signature.campaign_id == campaign_id,
+            Signature.dedup_key == key,
+            Signature.confirmed_at.is_not(None),
+        )
+    )
 
 
 def discard(content: CampaignContent, token: str) -> bool:
-    """"This is not me": delete a pending submission from its own confirm link.
+    """ "This is not me": delete a pending submission from its own confirm link.
 
     Only the mailbox owner has that link, so only they can discard what was sent in
     their name. Returns whether a submission was deleted.
@@ -401,8 +428,10 @@ def preview(signature: Signature) -> ConfirmPreview:
     name = unseal("name", signature.name_enc, signature.row_key) or ""
     comment = unseal("comment", signature.comment_enc, signature.row_key)
     return ConfirmPreview(
-        name=name, public_name=privacy.public_name(name) if signature.public_consent else None,
-        country=signature.country, comment=comment,
+        name=name,
+        public_name=privacy.public_name(name) if signature.public_consent else None,
+        country=signature.country,
+        comment=comment,
         comment_public=bool(comment and signature.comment_consent),
         contact=signature.contact_consent,
-    )  # fmt: skip
+    )

@@ -56,13 +56,15 @@ def totals(campaign_id: int) -> Totals:
 def _bucket(column, unit: str):
     """Truncate a timestamp to the hour or day, in SQL, on either database."""
     if db.engine.dialect.name == "postgresql":
-        return func.to_char(func.date_trunc(unit, column),
-                            "YYYY-MM-DD HH24:00" if unit == "hour" else "YYYY-MM-DD")  # fmt: skip
+        return func.to_char(
+            func.date_trunc(unit, column), "YYYY-MM-DD HH24:00" if unit == "hour" else "YYYY-MM-DD"
+        )
     return func.strftime("%Y-%m-%d %H:00" if unit == "hour" else "%Y-%m-%d", column)
 
 
-def series(campaign_id: int, unit: str = "hour", points: int = 48,
-           now: datetime | None = None) -> list[tuple[str, int]]:  # fmt: skip
+def series(
+    campaign_id: int, unit: str = "hour", points: int = 48, now: datetime | None = None
+) -> list[tuple[str, int]]:
     """Signatures made per hour (or day), oldest first, with empty buckets filled in."""
     now = now or utcnow()
     step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
@@ -81,8 +83,10 @@ def series(campaign_id: int, unit: str = "hour", points: int = 48,
             .group_by(bucket)
         ).all()
     )
-    return [((start + step * n).strftime(fmt), int(counts.get((start + step * n).strftime(fmt), 0)))
-            for n in range(points)]  # fmt: skip
+    return [
+        ((start + step * n).strftime(fmt), int(counts.get((start + step * n).strftime(fmt), 0)))
+        for n in range(points)
+    ]
 
 
 def top(
@@ -111,12 +115,17 @@ def top_sources(campaign_id: int, limit: int = 10) -> list[tuple[str, int]]:
 
 def direct_count(campaign_id: int) -> int:
     """Counted signatures that came with no source: direct visits (typed or bookmarked)."""
-    return int(db.session.scalar(
-        select(func.count(Signature.id)).where(
-            Signature.campaign_id == campaign_id, Signature.source.is_(None),
-            Signature.status == SignatureStatus.CONFIRMED, Signature.flagged.is_(False),
+    return int(
+        db.session.scalar(
+            select(func.count(Signature.id)).where(
+                Signature.campaign_id == campaign_id,
+                Signature.source.is_(None),
+                Signature.status == SignatureStatus.CONFIRMED,
+                Signature.flagged.is_(False),
+            )
         )
-    ) or 0)  # fmt: skip
+        or 0
+    )
 
 
 def top_referrers(campaign_id: int, limit: int = 10) -> list[tuple[str, int]]:
@@ -151,9 +160,10 @@ def velocity(campaign_id: int, now: datetime | None = None) -> Velocity:
         return db.session.scalar(
             select(func.count(Signature.id)).where(
                 Signature.campaign_id == campaign_id,
-                Signature.created_at >= start, Signature.created_at < end,
+                Signature.created_at >= start,
+                Signature.created_at < end,
             )
-        )  # fmt: skip
+        )
 
     result = Velocity(
         last_hour=count_between(hour_ago, now + timedelta(seconds=1)),
@@ -167,6 +177,5 @@ def velocity(campaign_id: int, now: datetime | None = None) -> Velocity:
 def trending(campaign_id: int, now: datetime | None = None) -> list[TrendAlert]:
     """The dashboard's view of `abuse.trending`, the one trend check (alert mails use it too)."""
     return [
-        TrendAlert(t.kind, t.key, t.count, t.expected)
-        for t in abuse.trending(campaign_id, now=now)
+        TrendAlert(t.kind, t.key, t.count, t.expected) for t in abuse.trending(campaign_id, now=now)
     ]

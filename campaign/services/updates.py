@@ -79,9 +79,14 @@ def post(
     ).all()
     if any(texts.get(u.language) == (u.title, u.body) for u in recent):
         raise UpdateError(_("This update was just posted; it is not sent twice."))
-    publication = UpdatePublication(campaign_id=campaign.id, publish_key=publish_key,
-                                    send_mail=send, mail_cursor=0, mails_queued=0,
-                                    created_at=now)  # fmt: skip
+    publication = UpdatePublication(
+        campaign_id=campaign.id,
+        publish_key=publish_key,
+        send_mail=send,
+        mail_cursor=0,
+        mails_queued=0,
+        created_at=now,
+    )
     try:
         with db.session.begin_nested():
             db.session.add(publication)
@@ -90,15 +95,24 @@ def post(
         return published_with(publish_key) or [], False
     updates = []
     for language, (title, body) in texts.items():
-        update = CampaignUpdate(campaign_id=campaign.id, language=language, title=title[:200],
-                                body=body, author_id=author_id, published_at=now,
-                                publication_id=publication.id)  # fmt: skip
+        update = CampaignUpdate(
+            campaign_id=campaign.id,
+            language=language,
+            title=title[:200],
+            body=body,
+            author_id=author_id,
+            published_at=now,
+            publication_id=publication.id,
+        )
         db.session.add(update)
         updates.append(update)
     db.session.flush()
-    audit.record("update.post", campaign_id=campaign.id, target=content.slug,
-                 details={"languages": sorted(texts), "mail": send,
-                          "ids": [u.id for u in updates]})  # fmt: skip
+    audit.record(
+        "update.post",
+        campaign_id=campaign.id,
+        target=content.slug,
+        details={"languages": sorted(texts), "mail": send, "ids": [u.id for u in updates]},
+    )
     db.session.commit()
     return updates, True
 
@@ -109,9 +123,11 @@ def published_with(publish_key: str) -> list[CampaignUpdate] | None:
     )
     if publication_id is None:
         return None
-    return list(db.session.scalars(
-        select(CampaignUpdate).where(CampaignUpdate.publication_id == publication_id)
-    ))  # fmt: skip
+    return list(
+        db.session.scalars(
+            select(CampaignUpdate).where(CampaignUpdate.publication_id == publication_id)
+        )
+    )
 
 
 def pick(updates: dict[str, CampaignUpdate], language: str, default: str) -> CampaignUpdate:
@@ -139,18 +155,28 @@ def update_mail(
     language = signature.language
     # The header carries the unsubscribe-only token: providers fetch it, forwards keep it.
     unsubscribe_url = links.external_url(
-        "petition.unsubscribe", language, slug=content.slug,
+        "petition.unsubscribe",
+        language,
+        slug=content.slug,
         token=links.make_token(signature, "unsubscribe"),
-    )  # fmt: skip
+    )
     message = mail.render_mail(
-        "update", update.language, to=crypto.signer_value(signature, "email_enc"),
+        "update",
+        update.language,
+        to=crypto.signer_value(signature, "email_enc"),
         name=crypto.signer_value(signature, "name_enc"),
         campaign_title=content.text(update.language).title,
-        update_title=update.title, body=update.body, unsubscribe_url=unsubscribe_url,
-        withdraw_url=links.external_url("petition.withdraw", language, slug=content.slug,
-                                        token=links.make_token(signature, "withdraw")),
+        update_title=update.title,
+        body=update.body,
+        unsubscribe_url=unsubscribe_url,
+        withdraw_url=links.external_url(
+            "petition.withdraw",
+            language,
+            slug=content.slug,
+            token=links.make_token(signature, "withdraw"),
+        ),
         page_url=links.external_url("petition.campaign_page", language, slug=content.slug),
-    )  # fmt: skip
+    )
     message.headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
     message.headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return message
@@ -178,37 +204,52 @@ def expand_published(batch: int = 500) -> int:
 
 def _expand_batch(publication: UpdatePublication, batch: int) -> int:
     cursor, publication_id = publication.mail_cursor, publication.id
-    updates = {u.language: u for u in db.session.scalars(
-        select(CampaignUpdate).where(CampaignUpdate.publication_id == publication_id)
-    )}  # fmt: skip
+    updates = {
+        u.language: u
+        for u in db.session.scalars(
+            select(CampaignUpdate).where(CampaignUpdate.publication_id == publication_id)
+        )
+    }
     content = library().get(publication_campaign_slug(publication.campaign_id))
-    chunk = db.session.scalars(
-        recipients_query(publication.campaign_id).where(Signature.id > cursor).limit(batch)
-    ).all() if updates and content is not None else []  # fmt: skip
+    chunk = (
+        db.session.scalars(
+            recipients_query(publication.campaign_id).where(Signature.id > cursor).limit(batch)
+        ).all()
+        if updates and content is not None
+        else []
+    )
     now = utcnow()
     for signature in chunk:
         update = pick(updates, signature.language, content.default_language)
-        mail.enqueue(update_mail(content, signature, update), kind="update",
-                     signature_id=signature.id)  # fmt: skip
+        mail.enqueue(
+            update_mail(content, signature, update), kind="update", signature_id=signature.id
+        )
     done = len(chunk) < batch
     moved = db.session.execute(
         sa_update(UpdatePublication)
-        .where(UpdatePublication.id == publication_id, UpdatePublication.mail_cursor == cursor,
-               UpdatePublication.mail_done_at.is_(None))
-        .values(mail_cursor=chunk[-1].id if chunk else cursor,
-                mails_queued=UpdatePublication.mails_queued + len(chunk),
-                mail_done_at=now if done else None)
+        .where(
+            UpdatePublication.id == publication_id,
+            UpdatePublication.mail_cursor == cursor,
+            UpdatePublication.mail_done_at.is_(None),
+        )
+        .values(
+            mail_cursor=chunk[-1].id if chunk else cursor,
+            mails_queued=UpdatePublication.mails_queued + len(chunk),
+            mail_done_at=now if done else None,
+        )
         .execution_options(synchronize_session=False)
-    ).rowcount  # fmt: skip
+    ).rowcount
     if not moved:  # another worker took this batch first
         db.session.rollback()
         return 0
     if done:
         for update in updates.values():
             update.emailed_at = now
-        audit.record("update.mailed", campaign_id=publication.campaign_id,
-                     details={"publication": publication_id,
-                              "mails": publication.mails_queued + len(chunk)})  # fmt: skip
+        audit.record(
+            "update.mailed",
+            campaign_id=publication.campaign_id,
+            details={"publication": publication_id, "mails": publication.mails_queued + len(chunk)},
+        )
     db.session.commit()
     return len(chunk)
 
@@ -219,6 +260,8 @@ def publication_campaign_slug(campaign_id: int) -> str:
 
 def recent(campaign_id: int, limit: int = 20) -> list[CampaignUpdate]:
     return db.session.scalars(
-        select(CampaignUpdate).where(CampaignUpdate.campaign_id == campaign_id)
-        .order_by(CampaignUpdate.published_at.desc(), CampaignUpdate.id.desc()).limit(limit)
-    ).all()  # fmt: skip
+        select(CampaignUpdate)
+        .where(CampaignUpdate.campaign_id == campaign_id)
+        .order_by(CampaignUpdate.published_at.desc(), CampaignUpdate.id.desc())
+        .limit(limit)
+    ).all()

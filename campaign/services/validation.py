@@ -75,22 +75,39 @@ def _resolver(timeout: float):
 # email-validator explains in a library's words and in English only; we say it our
 # way, in the signer's language. Matched on its messages (stable across 2.x).
 EMAIL_PROBLEMS = (
-    (("exactly one @-sign", "'@'"),
-     _l("An email address needs one @ sign, like name@example.org.")),
+    (
+        ("exactly one @-sign", "'@'"),
+        _l("An email address needs one @ sign, like name@example.org."),
+    ),
     (("space",), _l("Please remove the spaces from your email address.")),
     (("something before the @-sign",), _l("Please add the part before the @ sign.")),
-    (("something after the @-sign",),
-     _l("Please add the part after the @ sign, like example.org.")),
-    (("should have a period", "not valid. it should"),
-     _l("The part after the @ sign needs a dot, like example.org.")),
-    (("period",), _l("Please check the dots in your email address: two in a row, or one at "
-                     "the start or end of a part, can't be right.")),
-    (("after the @-sign contains invalid characters", "hyphen", "after the @-sign is not"),
-     _l("The part after the @ sign can't be right. Please check it for typos.")),
-    (("before the @-sign", "invalid character"),
-     _l("The part before the @ sign has a character email addresses can't use.")),
-    (("does not exist", "does not accept email", "dns"),
-     _l("We can't find that email provider. Please check the part after the @ sign.")),
+    (
+        ("something after the @-sign",),
+        _l("Please add the part after the @ sign, like example.org."),
+    ),
+    (
+        ("should have a period", "not valid. it should"),
+        _l("The part after the @ sign needs a dot, like example.org."),
+    ),
+    (
+        ("period",),
+        _l(
+            "Please check the dots in your email address: two in a row, or one at "
+            "the start or end of a part, can't be right."
+        ),
+    ),
+    (
+        ("after the @-sign contains invalid characters", "hyphen", "after the @-sign is not"),
+        _l("The part after the @ sign can't be right. Please check it for typos."),
+    ),
+    (
+        ("before the @-sign", "invalid character"),
+        _l("The part before the @ sign has a character email addresses can't use."),
+    ),
+    (
+        ("does not exist", "does not accept email", "dns"),
+        _l("We can't find that email provider. Please check the part after the @ sign."),
+    ),
     (("too long",), _l("That email address is too long.")),
 )
 
@@ -158,21 +175,27 @@ def check_email_policy(email: NormalizedEmail) -> None:
     explicitly_allowed = any(_domain_in(domain, d) for d in allowed)
     if allowed and not explicitly_allowed:
         raise ValueError(
-            _l("This petition accepts addresses at %(domains)s only.",
-               domains=", ".join(d.strip().lstrip("@") for d in allowed))
-        )  # fmt: skip
+            _l(
+                "This petition accepts addresses at %(domains)s only.",
+                domains=", ".join(d.strip().lstrip("@") for d in allowed),
+            )
+        )
     if any(_domain_in(domain, d) for d in config["BLOCKED_EMAIL_DOMAINS"]):
         raise ValueError(
-            _l("Addresses at %(domain)s can't sign this petition. Please use another address.",
-               domain=email.domain)
-        )  # fmt: skip
+            _l(
+                "Addresses at %(domain)s can't sign this petition. Please use another address.",
+                domain=email.domain,
+            )
+        )
     # An organizer's explicit allow list overrides the public disposable list.
     if config["BLOCK_DISPOSABLE_EMAIL"] and not explicitly_allowed and is_disposable(domain):
         raise ValueError(
-            _l("%(domain)s is a disposable-mail service. Please use an address you keep: "
-               "we need it to confirm your signature, and to reach you if you withdraw.",
-               domain=email.domain)
-        )  # fmt: skip
+            _l(
+                "%(domain)s is a disposable-mail service. Please use an address you keep: "
+                "we need it to confirm your signature, and to reach you if you withdraw.",
+                domain=email.domain,
+            )
+        )
 
 
 def accepted_email(raw: str) -> NormalizedEmail:
@@ -224,8 +247,10 @@ def collation_key(name: str) -> tuple:
     accents are ignored (Bénin before Burundi) and Persian letters sort in their order."""
     base = unicodedata.normalize("NFKD", name.casefold())
     letters = [c for c in base if not unicodedata.combining(c)]
-    return tuple((_PERSIAN_ORDER.get(c, 100 + ord(c)) if "\u0600" <= c <= "\u06ff" else ord(c))
-                 for c in letters)  # fmt: skip
+    return tuple(
+        (_PERSIAN_ORDER.get(c, 100 + ord(c)) if "\u0600" <= c <= "\u06ff" else ord(c))
+        for c in letters
+    )
 
 
 def country_choices(language: str = "en") -> list[tuple[str, str]]:

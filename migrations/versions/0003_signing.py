@@ -19,7 +19,7 @@ HELD = sa.text("confirmed_at IS NOT NULL")
 def upgrade():
     with op.batch_alter_table("signatures") as batch:
         batch.add_column(sa.Column("comment_consent", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))  # fmt: skip
+                                   server_default=sa.false()))
         batch.add_column(sa.Column("mailed_at", sa.DateTime(), nullable=True))
         batch.drop_constraint("uq_signatures_campaign_dedup", type_="unique")
     # Rows mailed before this migration count as mailed (the cap on extra mails).
@@ -28,7 +28,7 @@ def upgrade():
     op.create_index(
         "uq_signatures_campaign_dedup_held", "signatures", ["campaign_id", "dedup_key"],
         unique=True, sqlite_where=HELD, postgresql_where=HELD,
-    )  # fmt: skip
+    )
     with op.batch_alter_table("consent_wordings") as batch:
         batch.add_column(sa.Column("comment_text", sa.Text(), nullable=True))
     with op.batch_alter_table("outbox") as batch:

@@ -43,11 +43,11 @@ def upgrade():
         sa.UniqueConstraint("publish_key", name="uq_update_publications_publish_key"),
     )
     op.create_index("ix_update_publications_campaign_id", "update_publications",
-                    ["campaign_id"])  # fmt: skip
+                    ["campaign_id"])
     with op.batch_alter_table("campaign_updates") as batch:
         batch.add_column(sa.Column("publication_id", sa.Integer(), nullable=True))
         batch.create_foreign_key("fk_campaign_updates_publication_id_update_publications", "update_publications",
-                                 ["publication_id"], ["id"])  # fmt: skip
+                                 ["publication_id"], ["id"])
         batch.create_index("ix_campaign_updates_publication_id", ["publication_id"])
     hash_referral_codes()
 
@@ -64,7 +64,7 @@ def hash_referral_codes() -> None:
     connection = op.get_bind()
     rows = connection.execute(sa.text(
         "SELECT id, referral_code, referrer_code, link_nonce FROM signatures"
-    )).fetchall()  # fmt: skip
+    )).fetchall()
     if rows and not key:
         raise RuntimeError("HASH_KEY is needed to hash the stored referral codes")
     for row in rows:
@@ -75,7 +75,7 @@ def hash_referral_codes() -> None:
             {"id": row.id, "own": keyed_hash(key.encode(), "referral-own", own, 16),
              "ref": keyed_hash(key.encode(), "referral", row.referrer_code, 16)
              if row.referrer_code else None},
-        )  # fmt: skip
+        )
 
 
 def downgrade():

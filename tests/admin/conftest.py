@@ -115,11 +115,19 @@ def make_signature(
     content = campaign_content()
     outcome = signing.sign(
         content,
-        SignatureInput(name=name, email=email, country=country, comment=comment,
-                       contact_consent=contact, public_consent=False, language=language,
-                       source=source, ip=ip),
+        SignatureInput(
+            name=name,
+            email=email,
+            country=country,
+            comment=comment,
+            contact_consent=contact,
+            public_consent=False,
+            language=language,
+            source=source,
+            ip=ip,
+        ),
         send_mail=False,
-    )  # fmt: skip
+    )
     signature = db.session.get(Signature, outcome.signature_id)
     if raw_name is not None:
         signature.name_enc = crypto.seal_signer(raw_name, "name_enc", signature.row_key)

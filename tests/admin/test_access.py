@@ -44,13 +44,17 @@ def matrix(signature_id: int, target_id: int) -> list[tuple[str, str, str, dict]
         ("POST", f"/admin/{SLUG}/updates", "organizer", {"title_en": "", "body_en": ""}),
         ("GET", "/admin/audit", "owner", {}),
         ("GET", "/admin/accounts", "owner", {}),
-        ("POST", "/admin/accounts", "owner", {"email": "x@admin.test", "role": "viewer",
-                                             "password": PASSWORD}),
+        (
+            "POST",
+            "/admin/accounts",
+            "owner",
+            {"email": "x@admin.test", "role": "viewer", "password": PASSWORD},
+        ),
         ("POST", f"/admin/accounts/{target_id}/disable", "owner", {}),
         ("POST", f"/admin/accounts/{target_id}/enable", "owner", {}),
         ("POST", f"/admin/accounts/{target_id}/reset-2fa", "owner", {}),
         ("POST", f"/admin/accounts/{target_id}/role", "owner", {"role": "viewer"}),
-    ]  # fmt: skip
+    ]
 
 
 # Routes that any visitor may reach: tested separately below.
@@ -104,22 +108,33 @@ def test_every_route_as_every_role(app, users, role):
 
 def test_admin_post_without_csrf_token_is_refused(as_role):
     client = as_role("owner")
-    response = client.post("/admin/accounts", data={"email": "x@admin.test", "role": "viewer",
-                                                    "password": PASSWORD})  # fmt: skip
+    response = client.post(
+        "/admin/accounts", data={"email": "x@admin.test", "role": "viewer", "password": PASSWORD}
+    )
     assert response.status_code == 400
 
 
 def test_viewer_sees_no_email_or_name_anywhere(app, users, as_role):
-    make_signature(name="Shirin Tehrani", email="shirin.secret@example.org", country="FR",
-                   source="newsletter")  # fmt: skip
-    make_signature(name="Dariush Karimi", email="dariush.private@example.net", country="SE",
-                   status="pending")  # fmt: skip
+    make_signature(
+        name="Shirin Tehrani", email="shirin.secret@example.org", country="FR", source="newsletter"
+    )
+    make_signature(
+        name="Dariush Karimi", email="dariush.private@example.net", country="SE", status="pending"
+    )
     client = as_role("viewer")
     pages = ["/admin/", f"/admin/{SLUG}/", "/admin/account", "/admin/account/2fa"]
     for path in pages:
         html = client.get(path).get_data(as_text=True)
-        for secret in ("shirin", "Shirin", "Tehrani", "dariush", "Dariush", "Karimi",
-                       "example.org", "example.net"):  # fmt: skip
+        for secret in (
+            "shirin",
+            "Shirin",
+            "Tehrani",
+            "dariush",
+            "Dariush",
+            "Karimi",
+            "example.org",
+            "example.net",
+        ):
             assert secret not in html, f"{path} shows {secret}"
     # and every personal-data page is refused
     for path in (f"/admin/{SLUG}/signers", f"/admin/{SLUG}/signers/1", f"/admin/{SLUG}/export"):

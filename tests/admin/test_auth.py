@@ -48,10 +48,15 @@ def test_secure_cookie_over_https(database_url, monkeypatch):
         client = app.test_client()
         page = client.get("/admin/login", base_url="https://petition.example")
         response = client.post(
-            "/admin/login", base_url="https://petition.example",
-            headers={"Referer": "https://petition.example/admin/login"}, data={
-            "csrf_token": csrf_from(page.get_data(as_text=True)), "email": "tls@admin.test",
-            "password": PASSWORD})  # fmt: skip
+            "/admin/login",
+            base_url="https://petition.example",
+            headers={"Referer": "https://petition.example/admin/login"},
+            data={
+                "csrf_token": csrf_from(page.get_data(as_text=True)),
+                "email": "tls@admin.test",
+                "password": PASSWORD,
+            },
+        )
         assert response.status_code == 303
         assert "Secure" in response.headers["Set-Cookie"]
         db.session.remove()
@@ -103,8 +108,7 @@ def test_unknown_account_gets_the_same_answer(app, users):
 
 @pytest.fixture
 def rate_limited(app_config):
-    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="3 per minute",
-                      LOGIN_LOCK_AFTER=100)  # fmt: skip
+    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="3 per minute", LOGIN_LOCK_AFTER=100)
 
 
 def test_sign_in_is_rate_limited_per_ip_and_account(rate_limited, app, users):
@@ -151,9 +155,15 @@ def test_idle_session_times_out(app, users, as_role):
 def test_password_change_ends_other_sessions(app, users, as_role):
     first, second = as_role("organizer"), as_role("organizer")
     token = token_for(first)
-    response = first.post("/admin/account", data={
-        "csrf_token": token, "current": PASSWORD, "password": "a brand new password",
-        "repeat": "a brand new password"})  # fmt: skip
+    response = first.post(
+        "/admin/account",
+        data={
+            "csrf_token": token,
+            "current": PASSWORD,
+            "password": "a brand new password",
+            "repeat": "a brand new password",
+        },
+    )
     assert response.status_code == 303
     assert first.get("/admin/").status_code == 200  # this session continues
     assert second.get("/admin/").status_code == 302  # the other one ended
@@ -164,8 +174,9 @@ def enrol_totp(client) -> str:
     page = client.get("/admin/account/2fa").get_data(as_text=True)
     assert 'src="data:image/svg+xml' in page  # the QR code, inline (CSP img-src data:)
     secret = page.split('id="totp-secret">')[1].split("<")[0]
-    response = client.post("/admin/account/2fa", data={
-        "csrf_token": csrf_from(page), "code": pyotp.TOTP(secret).now()})  # fmt: skip
+    response = client.post(
+        "/admin/account/2fa", data={"csrf_token": csrf_from(page), "code": pyotp.TOTP(secret).now()}
+    )
     assert response.status_code == 303
     return secret
 
@@ -173,8 +184,13 @@ def enrol_totp(client) -> str:
 def test_totp_enrolment_and_two_step_sign_in(app, users, as_role):
     secret = enrol_totp(as_role("organizer"))
     user = accounts.find(EMAILS["organizer"])
-    assert user.totp_enabled and crypto.decrypt_field(
-        user.totp_secret_enc, column="admin_users.totp_secret_enc", row_key=user.id) == secret
+    assert (
+        user.totp_enabled
+        and crypto.decrypt_field(
+            user.totp_secret_enc, column="admin_users.totp_secret_enc", row_key=user.id
+        )
+        == secret
+    )
     assert secret not in (user.totp_secret_enc or "")
 
     client = app.test_client()
@@ -196,8 +212,10 @@ def test_totp_enrolment_and_two_step_sign_in(app, users, as_role):
     page = other.get("/admin/login/2fa").get_data(as_text=True)
     replay = other.post("/admin/login/2fa", data={"csrf_token": csrf_from(page), "code": code})
     assert replay.status_code == 401
-    details = [json.loads(e.details or "{}") for e in db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "login"))]  # fmt: skip
+    details = [
+        json.loads(e.details or "{}")
+        for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action == "login"))
+    ]
     assert {"password+totp"} <= {d.get("method") for d in details}
 
 
@@ -214,9 +232,15 @@ def test_required_2fa_sends_users_to_enrolment(app, users, as_role):
 def test_next_redirect_stays_inside_the_admin(app, users):
     client = app.test_client()
     page = client.get("/admin/login?next=https://evil.example/").get_data(as_text=True)
-    response = client.post("/admin/login", data={
-        "csrf_token": csrf_from(page), "email": EMAILS["owner"], "password": PASSWORD,
-        "next": "https://evil.example/"})  # fmt: skip
+    response = client.post(
+        "/admin/login",
+        data={
+            "csrf_token": csrf_from(page),
+            "email": EMAILS["owner"],
+            "password": PASSWORD,
+            "next": "https://evil.example/",
+        },
+    )
     assert response.headers["Location"] == "/admin/"
 
 
@@ -244,22 +268,29 @@ def test_audit_log_refuses_update_delete_and_truncate(app, users):
 
 def test_cli_creates_lists_disables_and_resets(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["admin", "create", "first@admin.test", "--role", "owner",
-                                 "--password-stdin"], input="a long first password\n")  # fmt: skip
+    result = runner.invoke(
+        args=["admin", "create", "first@admin.test", "--role", "owner", "--password-stdin"],
+        input="a long first password\n",
+    )
     assert result.exit_code == 0, result.output
     assert "created first@admin.test (owner)" in result.output
-    result = runner.invoke(args=["admin", "create", "p@admin.test", "--role", "viewer"],
-                           input="a prompted password\na prompted password\n")  # fmt: skip
+    result = runner.invoke(
+        args=["admin", "create", "p@admin.test", "--role", "viewer"],
+        input="a prompted password\na prompted password\n",
+    )
     assert result.exit_code == 0, result.output
-    short = runner.invoke(args=["admin", "create", "s@admin.test", "--password-stdin"],
-                          input="short\n")  # fmt: skip
+    short = runner.invoke(
+        args=["admin", "create", "s@admin.test", "--password-stdin"], input="short\n"
+    )
     assert short.exit_code != 0 and "at least" in short.output
     listing = runner.invoke(args=["admin", "list"]).output
     assert "first@admin.test\towner" in listing and "p@admin.test\tviewer" in listing
     assert runner.invoke(args=["admin", "disable", "p@admin.test"]).exit_code == 0
     assert db.session.scalar(select(AdminUser.disabled).where(AdminUser.email == "p@admin.test"))
-    result = runner.invoke(args=["admin", "reset-password", "first@admin.test",
-                                 "--password-stdin"], input="the second password\n")  # fmt: skip
+    result = runner.invoke(
+        args=["admin", "reset-password", "first@admin.test", "--password-stdin"],
+        input="the second password\n",
+    )
     assert result.exit_code == 0, result.output
     assert login(app.test_client(), "first@admin.test", "the second password").status_code == 303
     assert {"account.create", "account.disable", "account.password"} <= set(actions())
@@ -268,9 +299,15 @@ def test_cli_creates_lists_disables_and_resets(app):
 def test_owner_manages_accounts_in_the_admin(app, users, as_role):
     client = as_role("owner")
     token = token_for(client, "/admin/accounts")
-    response = client.post("/admin/accounts", data={
-        "csrf_token": token, "email": "new@admin.test", "role": "viewer",
-        "password": "a new user password"})  # fmt: skip
+    response = client.post(
+        "/admin/accounts",
+        data={
+            "csrf_token": token,
+            "email": "new@admin.test",
+            "role": "viewer",
+            "password": "a new user password",
+        },
+    )
     assert response.status_code == 303
     new = accounts.find("new@admin.test")
     assert new.role == "viewer"

@@ -30,9 +30,11 @@ def test_series_fill_every_hour_and_day(app):
     # A fixed "now" half-way through an hour: the two signatures 3 h and 3 h 1 min ago
     # share an hour whatever the wall clock says (this failed in each hour's first minute).
     now = datetime(2026, 3, 10, 12, 30)
-    for name, email, ago in (("Maryam Ahmadi", "a@example.org", timedelta(hours=3)),
-                             ("Reza Karimi", "b@example.org", timedelta(hours=3, minutes=1)),
-                             ("Sara Tehrani", "c@example.org", timedelta(days=2))):  # fmt: skip
+    for name, email, ago in (
+        ("Maryam Ahmadi", "a@example.org", timedelta(hours=3)),
+        ("Reza Karimi", "b@example.org", timedelta(hours=3, minutes=1)),
+        ("Sara Tehrani", "c@example.org", timedelta(days=2)),
+    ):
         make_signature(name, email).created_at = now - ago
     db.session.commit()
     row = campaign_row()
@@ -79,8 +81,12 @@ def test_no_alert_for_a_domain_that_is_always_busy(app):
 
 
 def test_chart_is_accessible_svg_without_inline_style():
-    svg = str(bar_chart([("2026-01-01 10:00", 3), ("2026-01-01 11:00", 0), ("<x>", 5)],
-                        title="Signatures & more"))  # fmt: skip
+    svg = str(
+        bar_chart(
+            [("2026-01-01 10:00", 3), ("2026-01-01 11:00", 0), ("<x>", 5)],
+            title="Signatures & more",
+        )
+    )
     assert svg.startswith("<svg") and 'role="img"' in svg
     assert "<title" in svg and "Signatures &amp; more" in svg
     assert "style=" not in svg and "<script" not in svg

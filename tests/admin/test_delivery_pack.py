@@ -18,8 +18,9 @@ from campaign.services import counting, delivery, privacy, tlog_store, transpare
 from tests.admin.conftest import campaign_content, campaign_row, make_signature, token_for
 from tests.conftest import SLUG
 
-pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None,
-                                reason="needs poppler-utils (pdftotext)")  # fmt: skip
+pytestmark = pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="needs poppler-utils (pdftotext)"
+)
 
 CONSENTING = "Shirin Ebadi-Testname"
 NOT_CONSENTING = "Parvaneh Secretname"
@@ -28,8 +29,9 @@ NOT_CONSENTING = "Parvaneh Secretname"
 def pdf_text(pdf: bytes, tmp_path: Path) -> str:
     path = tmp_path / "pack.pdf"
     path.write_bytes(pdf)
-    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
-                         capture_output=True, text=True).stdout  # fmt: skip
+    out = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
     # Shaped Arabic script may come back as presentation forms; NFKC maps them back.
     return unicodedata.normalize("NFKC", out)
 
@@ -72,9 +74,14 @@ def test_pack_pdf_has_count_texts_in_three_languages_and_only_consenting_names(
     client = as_role("organizer")
     page = client.get(f"/admin/{SLUG}/delivery")
     assert page.status_code == 200
-    response = client.post(f"/admin/{SLUG}/delivery", data={
-        "csrf_token": token_for(client, f"/admin/{SLUG}/delivery"),
-        "language": "en", "format": "pdf"})  # fmt: skip
+    response = client.post(
+        f"/admin/{SLUG}/delivery",
+        data={
+            "csrf_token": token_for(client, f"/admin/{SLUG}/delivery"),
+            "language": "en",
+            "format": "pdf",
+        },
+    )
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     assert response.mimetype == "application/pdf"
     assert response.headers["Cache-Control"] == "no-store"
@@ -104,8 +111,9 @@ def test_pack_pdf_has_count_texts_in_three_languages_and_only_consenting_names(
     for phrase in ("خطاب به دبیرکل سازمان ملل متحد", "قربانیان و خانواده‌هایشان سزاوار حقیقت"):
         assert phrase in persian and squash(phrase) in flat, phrase
     # The pack's fonts are embedded (no font left to the reader's machine).
-    fonts = subprocess.run(["pdffonts", str(tmp_path / "pack.pdf")], check=True,
-                           capture_output=True, text=True).stdout  # fmt: skip
+    fonts = subprocess.run(
+        ["pdffonts", str(tmp_path / "pack.pdf")], check=True, capture_output=True, text=True
+    ).stdout
     assert "Pack-Naskh" in fonts  # the @font-face of NotoNaskhArabic-Regular.ttf
     assert all(line.split()[-5] == "yes" for line in fonts.splitlines()[2:])  # emb column
     events = db.session.scalars(
@@ -129,16 +137,24 @@ def test_pack_dashboard_and_api_show_the_same_numbers(app, users, as_role, tmp_p
     # signatures before it, so all three describe the same signatures.
     now = datetime.now(UTC).replace(tzinfo=None)
     db.session.execute(update(Signature).values(confirmed_at=now - timedelta(days=3)))
-    db.session.execute(update(Signature).where(Signature.withdrawn_at.is_not(None))
-                       .values(withdrawn_at=now - timedelta(days=2)))  # fmt: skip
+    db.session.execute(
+        update(Signature)
+        .where(Signature.withdrawn_at.is_not(None))
+        .values(withdrawn_at=now - timedelta(days=2))
+    )
     db.session.commit()
     client = as_role("owner")
     dashboard = client.get(f"/admin/{SLUG}/").get_data(as_text=True)
     counted = re.search(r'id="stat-counted">([^<]+)<', dashboard).group(1)
     api = app.test_client().get(f"/api/v1/petitions/{SLUG}").get_json()
-    response = client.post(f"/admin/{SLUG}/delivery", data={
-        "csrf_token": token_for(client, f"/admin/{SLUG}/delivery"),
-        "language": "en", "format": "html"})  # fmt: skip
+    response = client.post(
+        f"/admin/{SLUG}/delivery",
+        data={
+            "csrf_token": token_for(client, f"/admin/{SLUG}/delivery"),
+            "language": "en",
+            "format": "html",
+        },
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     total = re.search(r'<span class="count">([^<]+)</span>', html).group(1)
@@ -147,9 +163,14 @@ def test_pack_dashboard_and_api_show_the_same_numbers(app, users, as_role, tmp_p
     assert api["counts_by_country"] == {"SE": 5, "other": 2}
     assert re.search(r"Sweden \(SE\)</td><td>5<", html)
     assert re.search(r"Other</td><td>2<", html)
-    pdf = client.post(f"/admin/{SLUG}/delivery", data={
-        "csrf_token": token_for(client, f"/admin/{SLUG}/delivery"),
-        "language": "fr", "format": "pdf"})  # fmt: skip
+    pdf = client.post(
+        f"/admin/{SLUG}/delivery",
+        data={
+            "csrf_token": token_for(client, f"/admin/{SLUG}/delivery"),
+            "language": "fr",
+            "format": "pdf",
+        },
+    )
     text = pdf_text(pdf.get_data(), tmp_path)
     assert re.search(r"\b7\s+signatures confirmées", text)
 
@@ -164,9 +185,7 @@ def test_cli_makes_the_same_pack_and_it_is_audited(app, tmp_path):
     assert "7 confirmed signatures, 1 named, 6 not named" in result.output
     text = pdf_text(output.read_bytes(), tmp_path)
     assert CONSENTING in text and NOT_CONSENTING not in text
-    event = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "delivery_pack")
-    ).one()
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "delivery_pack")).one()
     assert event.actor_email == "cli"
     missing = app.test_cli_runner().invoke(args=["delivery", "pack", "--campaign", "nope"])
     assert missing.exit_code != 0 and "no campaign" in missing.output
@@ -175,8 +194,9 @@ def test_cli_makes_the_same_pack_and_it_is_audited(app, tmp_path):
 def test_a_name_cannot_make_the_pdf_engine_fetch_a_url(app, tmp_path):
     """Attack: a signer's name holding markup (an <img> or a stylesheet link) to make
     the server fetch a URL while it renders the PDF (SSRF), or to inject content."""
-    hostile = make_signature("Eve Hacker", "eve@example.org",
-                             raw_name="Eve <img src=http://127.0.0.1:9/x> Hacker")
+    hostile = make_signature(
+        "Eve Hacker", "eve@example.org", raw_name="Eve <img src=http://127.0.0.1:9/x> Hacker"
+    )
     hostile.delivery_consent = True
     db.session.commit()
     result = app.test_cli_runner().invoke(
@@ -208,8 +228,13 @@ def test_names_laid_out_in_parts_all_arrive_in_one_pdf(app, tmp_path, monkeypatc
     100,000 names): with tiny parts, every consenting name is still there, once."""
     monkeypatch.setattr(delivery, "NAMES_PER_PART", 2)
     monkeypatch.setattr(delivery, "NAMES_PER_PARAGRAPH", 2)
-    people = [("Azadeh Nouri", "DE"), ("Babak Nouri", "DE"), ("Camille Martin", "FR"),
-              ("Darius Nouri", "DE"), ("مهسا امینی", "IR")]  # fmt: skip
+    people = [
+        ("Azadeh Nouri", "DE"),
+        ("Babak Nouri", "DE"),
+        ("Camille Martin", "FR"),
+        ("Darius Nouri", "DE"),
+        ("مهسا امینی", "IR"),
+    ]
     for n, (name, country) in enumerate(people):
         make_signature(name, f"p{n}@example.org", country).delivery_consent = True
     make_signature("Quiet Person", "quiet@example.org", "DE")

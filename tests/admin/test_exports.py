@@ -27,24 +27,32 @@ def test_each_preset_downloads_and_is_audited(app, users, as_role):
     token = token_for(client, f"/admin/{SLUG}/export")
     expected = {"mailing": 1, "delivery": 1, "full": 2}
     for preset, rows in expected.items():
-        response = client.post(f"/admin/{SLUG}/export", data={
-            "csrf_token": token, "preset": preset, "format": "csv"})  # fmt: skip
+        response = client.post(
+            f"/admin/{SLUG}/export", data={"csrf_token": token, "preset": preset, "format": "csv"}
+        )
         assert response.status_code == 200
         assert response.mimetype == "text/csv"
         assert "attachment" in response.headers["Content-Disposition"]
         assert response.headers["Cache-Control"] == "no-store"
         data = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
         assert len(data) == rows, preset
-    jsonl = client.post(f"/admin/{SLUG}/export", data={
-        "csrf_token": token, "preset": "full", "format": "jsonl", "country": "FR"})  # fmt: skip
+    jsonl = client.post(
+        f"/admin/{SLUG}/export",
+        data={"csrf_token": token, "preset": "full", "format": "jsonl", "country": "FR"},
+    )
     lines = jsonl.get_data(as_text=True).splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["family_name"] == "Karimi"
-    summary = client.post(f"/admin/{SLUG}/export", data={
-        "csrf_token": token, "preset": "delivery", "format": "summary-json"})  # fmt: skip
+    summary = client.post(
+        f"/admin/{SLUG}/export",
+        data={"csrf_token": token, "preset": "delivery", "format": "summary-json"},
+    )
     assert json.loads(summary.get_data(as_text=True))["total_signatures"] == 2
     events = export_events()
     assert [(e["preset"], e["rows"]) for e in events[:3]] == [
-        ("mailing", 1), ("delivery", 1), ("full", 2)]  # fmt: skip
+        ("mailing", 1),
+        ("delivery", 1),
+        ("full", 2),
+    ]
     assert events[3]["filters"] == {"country": "FR"} and events[3]["format"] == "jsonl"
     assert all(e["actor"] == "organizer@admin.test" for e in events)
 
@@ -52,11 +60,14 @@ def test_each_preset_downloads_and_is_audited(app, users, as_role):
 def test_bad_export_request_is_a_clear_4xx(app, users, as_role):
     client = as_role("owner")
     token = token_for(client, f"/admin/{SLUG}/export")
-    response = client.post(f"/admin/{SLUG}/export", data={
-        "csrf_token": token, "preset": "everything", "format": "csv"})  # fmt: skip
+    response = client.post(
+        f"/admin/{SLUG}/export", data={"csrf_token": token, "preset": "everything", "format": "csv"}
+    )
     assert response.status_code == 422
-    response = client.post(f"/admin/{SLUG}/export", data={
-        "csrf_token": token, "preset": "full", "format": "csv", "since": "last week"})  # fmt: skip
+    response = client.post(
+        f"/admin/{SLUG}/export",
+        data={"csrf_token": token, "preset": "full", "format": "csv", "since": "last week"},
+    )
     assert response.status_code == 422 and "must be a date" in response.get_data(as_text=True)
     assert export_events() == []
 
@@ -67,9 +78,20 @@ def test_cli_export_writes_the_same_file_and_is_audited(app, tmp_path):
     db.session.execute(update(Signature).values(delivery_consent=True))  # named in a delivery
     db.session.commit()
     out = tmp_path / "delivery.csv"
-    result = app.test_cli_runner().invoke(args=[
-        "export", "--campaign", SLUG, "--preset", "delivery", "--format", "csv", "--excel",
-        "--output", str(out)])  # fmt: skip
+    result = app.test_cli_runner().invoke(
+        args=[
+            "export",
+            "--campaign",
+            SLUG,
+            "--preset",
+            "delivery",
+            "--format",
+            "csv",
+            "--excel",
+            "--output",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
     assert text.startswith("\ufeff")
@@ -77,8 +99,9 @@ def test_cli_export_writes_the_same_file_and_is_audited(app, tmp_path):
     assert [r["name"] for r in rows] == ["Maryam Ahmadi", "'=cmd|' /C calc'!A0"]
     [event] = export_events()
     assert event["via"] == "cli" and event["actor"] == "cli" and event["rows"] == 2
-    stdout = app.test_cli_runner().invoke(args=[
-        "export", "--campaign", SLUG, "--format", "summary-json"])  # fmt: skip
+    stdout = app.test_cli_runner().invoke(
+        args=["export", "--campaign", SLUG, "--format", "summary-json"]
+    )
     assert json.loads(stdout.output)["total_signatures"] == 2
     bad = app.test_cli_runner().invoke(args=["export", "--campaign", "nope"])
     assert bad.exit_code != 0 and "no campaign" in bad.output

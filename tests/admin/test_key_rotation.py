@@ -74,8 +74,9 @@ def test_rotation_covers_every_encrypted_column(client, app, users):
     message = db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.payload_enc.is_not(None))
     ).one()
-    assert crypto.decrypt_field(message.payload_enc, column="outbox.payload_enc",
-                                row_key=message.idempotency_key)  # fmt: skip
+    assert crypto.decrypt_field(
+        message.payload_enc, column="outbox.payload_enc", row_key=message.idempotency_key
+    )
 
 
 def test_rotation_refuses_a_table_it_cannot_bind(app, monkeypatch):
@@ -147,8 +148,10 @@ def totp_sign_in(app, secret: str, offset: int = 30):
     client = app.test_client()
     assert login(client, EMAILS["organizer"]).status_code == 303
     page = client.get("/admin/login/2fa").get_data(as_text=True)
-    return client.post("/admin/login/2fa", data={
-        "csrf_token": csrf_from(page), "code": pyotp.TOTP(secret).at(time.time() + offset)})
+    return client.post(
+        "/admin/login/2fa",
+        data={"csrf_token": csrf_from(page), "code": pyotp.TOTP(secret).at(time.time() + offset)},
+    )
 
 
 def test_old_key_removed_after_rotation_keeps_2fa_sign_in(app, users):

@@ -41,15 +41,23 @@ def test_parallel_wrong_passwords_cannot_dodge_the_lockout(app, users):
     """Eight wrong passwords at once against a limit of five: with a read-modify-write
     counter they overwrote each other's increment and the account never locked."""
     app.config["LOGIN_LOCK_AFTER"] = 5
-    states = in_parallel(app, 8, lambda n: accounts.authenticate(
-        EMAILS["organizer"], f"wrong password {n}", f"192.0.2.{n}").state)
+    states = in_parallel(
+        app,
+        8,
+        lambda n: (
+            accounts.authenticate(EMAILS["organizer"], f"wrong password {n}", f"192.0.2.{n}").state
+        ),
+    )
     assert states == ["bad"] * 8
     db.session.expire_all()
     user = accounts.find(EMAILS["organizer"])
     assert user.locked_until is not None
     assert user.failed_logins == 3  # 8 failures: locked (and reset) at the 5th, 3 since
-    events = dict(db.session.execute(
-        select(AuditEvent.action, func.count()).group_by(AuditEvent.action)).all())
+    events = dict(
+        db.session.execute(
+            select(AuditEvent.action, func.count()).group_by(AuditEvent.action)
+        ).all()
+    )
     assert events["login.failed"] == 8 and events["login.locked"] == 1
 
 

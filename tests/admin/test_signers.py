@@ -142,9 +142,10 @@ def test_resend_confirmation_is_capped(app, users, as_role):
     for _ in range(5):
         client.post(f"{path}/resend", data={"csrf_token": token})
     sent = db.session.scalar(
-        select(func.count()).select_from(OutboxMessage)
+        select(func.count())
+        .select_from(OutboxMessage)
         .where(OutboxMessage.signature_id == signature.id)
-    )  # fmt: skip
+    )
     # sign() sent none (send_mail=False); then resends up to the one cap on extra mails
     assert sent == app.config["ALREADY_SIGNED_MAIL_LIMIT"]
 
@@ -158,8 +159,15 @@ def test_bulk_invalidation_dry_run_then_apply(app, users, as_role):
     client = as_role("organizer")
     path = f"/admin/{SLUG}/signers/bulk"
     token = token_for(client, path)
-    dry = client.post(path, data={"csrf_token": token, "email_domain": "spam.example",
-                                  "since": "2000-01-01T00:00", "apply": "0"})  # fmt: skip
+    dry = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "email_domain": "spam.example",
+            "since": "2000-01-01T00:00",
+            "apply": "0",
+        },
+    )
     html = dry.get_data(as_text=True)
     assert dry.status_code == 200 and "5 signatures match" not in html
     assert count() == 5  # a dry run changes nothing
@@ -171,11 +179,21 @@ def test_bulk_invalidation_dry_run_then_apply(app, users, as_role):
     assert expected in (3, 4)
     assert moderation.dry_run(row.id, moderation.BulkRule(name_pattern="bot *")) == 3
     # apply without a reason: refused
-    refused = client.post(path, data={"csrf_token": token, "name_pattern": "bot *", "apply": "1",
-                                      "confirm_count": "3"})  # fmt: skip
+    refused = client.post(
+        path,
+        data={"csrf_token": token, "name_pattern": "bot *", "apply": "1", "confirm_count": "3"},
+    )
     assert refused.status_code == 422 and count() == 5
-    applied = client.post(path, data={"csrf_token": token, "name_pattern": "bot *", "apply": "1",
-                                      "confirm_count": "3", "reason": "bot wave"})  # fmt: skip
+    applied = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "name_pattern": "bot *",
+            "apply": "1",
+            "confirm_count": "3",
+            "reason": "bot wave",
+        },
+    )
     assert applied.status_code == 303
     assert count() == 2 == counting.counted_in_table(row.id)
     event = db.session.scalars(
@@ -195,10 +213,16 @@ def looks() -> list[tuple[str, str | None, dict]]:
     import json
 
     db.session.expire_all()
-    return [(e.action, e.actor_email, json.loads(e.details or "{}")) for e in db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action.in_(
-            ["signers.view", "signers.search", "signer.view", "export"])
-        ).order_by(AuditEvent.id))]  # fmt: skip
+    return [
+        (e.action, e.actor_email, json.loads(e.details or "{}"))
+        for e in db.session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.action.in_(["signers.view", "signers.search", "signer.view", "export"])
+            )
+            .order_by(AuditEvent.id)
+        )
+    ]
 
 
 def test_every_look_at_personal_data_is_audited_with_terms_masked(app, users, as_role):
@@ -215,13 +239,20 @@ def test_every_look_at_personal_data_is_audited_with_terms_masked(app, users, as
     assert client.get(f"/admin/{SLUG}/signers?q=Ahmad&fuzzy=1").status_code == 200
     assert client.get(f"/admin/{SLUG}/signers/{first.id}").status_code == 200
     token = token_for(client, f"/admin/{SLUG}/export")
-    response = client.post(f"/admin/{SLUG}/export", data={
-        "csrf_token": token, "preset": "full", "format": "csv", "q": "Karimi"})  # fmt: skip
+    response = client.post(
+        f"/admin/{SLUG}/export",
+        data={"csrf_token": token, "preset": "full", "format": "csv", "q": "Karimi"},
+    )
     assert response.status_code == 200
     response.get_data()
     seen = looks()
     assert [action for action, _, _ in seen] == [
-        "signers.view", "signers.search", "signers.search", "signer.view", "export"]
+        "signers.view",
+        "signers.search",
+        "signers.search",
+        "signer.view",
+        "export",
+    ]
     assert {email for _, email, _ in seen} == {EMAILS["organizer"]}
     table, exact, substring, page, export = (details for _, _, details in seen)
     assert table["filters"] == {"country": "FR"} and table["rows"] == 1

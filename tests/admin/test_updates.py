@@ -26,15 +26,23 @@ def test_update_is_stored_and_mailed_in_each_signers_language(app, users, as_rol
     make_signature("Reza Karimi", "reza@example.org", "FR", contact=False)
     make_signature("Sara Tehrani", "sara@example.org", "SE", status="pending")
     client = as_role("organizer")
-    response = client.post(f"/admin/{SLUG}/updates", data={
-        **form_for(client), "send": "y",
-        "title_en": "The UN heard us", "body_en": "Our petition <b>was</b> received.",
-        "title_fa": "سازمان ملل صدای ما را شنید", "body_fa": "دادخواست ما دریافت شد.",
-    })  # fmt: skip
+    response = client.post(
+        f"/admin/{SLUG}/updates",
+        data={
+            **form_for(client),
+            "send": "y",
+            "title_en": "The UN heard us",
+            "body_en": "Our petition <b>was</b> received.",
+            "title_fa": "سازمان ملل صدای ما را شنید",
+            "body_fa": "دادخواست ما دریافت شد.",
+        },
+    )
     assert response.status_code == 303
     stored = db.session.scalars(select(CampaignUpdate).order_by(CampaignUpdate.language)).all()
     assert [(u.language, u.title) for u in stored] == [
-        ("en", "The UN heard us"), ("fa", "سازمان ملل صدای ما را شنید")]  # fmt: skip
+        ("en", "The UN heard us"),
+        ("fa", "سازمان ملل صدای ما را شنید"),
+    ]
     assert not any(u.emailed_at for u in stored)  # the worker queues the mail
 
     assert deliver(app) == 3
@@ -60,8 +68,9 @@ def test_update_is_stored_and_mailed_in_each_signers_language(app, users, as_rol
 
 def test_update_needs_a_title_and_text(app, users, as_role):
     client = as_role("organizer")
-    response = client.post(f"/admin/{SLUG}/updates", data={**form_for(client),
-                                                           "title_en": "Only a title"})  # fmt: skip
+    response = client.post(
+        f"/admin/{SLUG}/updates", data={**form_for(client), "title_en": "Only a title"}
+    )
     assert response.status_code == 422
     assert db.session.scalars(select(CampaignUpdate)).all() == []
 
@@ -119,8 +128,12 @@ def test_double_clicked_update_publishes_once(app, users, as_role, mailbox):
     from campaign.services.content import library
 
     campaign = db.session.scalars(select(Campaign)).one()
-    again, fresh = updates.post(library().get(SLUG), campaign, {"en": ("Hearing", "Next week.")},
-                                publish_key=data["publish_key"])  # fmt: skip
+    again, fresh = updates.post(
+        library().get(SLUG),
+        campaign,
+        {"en": ("Hearing", "Next week.")},
+        publish_key=data["publish_key"],
+    )
     assert not fresh and [u.title for u in again] == ["Hearing"]
     assert deliver(app) == 0
 
@@ -134,16 +147,19 @@ def test_update_recipients_queued_by_worker(app, users, as_role, mailbox):
     for n in range(5):
         make_signature(f"Signer {'ABCDE'[n]}", f"s{n}@example.org", "DE")
     client = as_role("organizer")
-    response = client.post(f"/admin/{SLUG}/updates", data={
-        **form_for(client), "send": "y", "title_en": "News", "body_en": "Text"})  # fmt: skip
+    response = client.post(
+        f"/admin/{SLUG}/updates",
+        data={**form_for(client), "send": "y", "title_en": "News", "body_en": "Text"},
+    )
     assert response.status_code == 303
     assert outbox() == []  # nothing queued on the request
     assert updates.expand_published(batch=2) == 2
     publication = db.session.scalars(select(UpdatePublication)).one()
     assert publication.mail_done_at is None and len(outbox()) == 2
     # A second worker that read the same cursor before this batch loses the race.
-    stale = SimpleNamespace(id=publication.id, campaign_id=publication.campaign_id,
-                            mail_cursor=publication.mail_cursor)  # fmt: skip
+    stale = SimpleNamespace(
+        id=publication.id, campaign_id=publication.campaign_id, mail_cursor=publication.mail_cursor
+    )
     assert updates.expand_published(batch=2) == 2
     assert updates._expand_batch(stale, 2) == 0
     assert len(outbox()) == 4

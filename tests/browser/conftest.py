@@ -116,8 +116,9 @@ def inject_axe(page) -> None:
         page.evaluate(AXE_PATH.read_text(encoding="utf-8") + "\n;undefined")
 
 
-def axe_violations(page, *, impacts: tuple[str, ...] | None = SERIOUS,
-                   tags: list[str] | None = None) -> list[dict]:  # fmt: skip
+def axe_violations(
+    page, *, impacts: tuple[str, ...] | None = SERIOUS, tags: list[str] | None = None
+) -> list[dict]:
     """Run axe-core on the page as it is now; return violations of the given impacts.
 
     `impacts=None` returns every violation. Each item is axe's result object:

@@ -11,16 +11,24 @@ from tests.conftest import SLUG
 NAMES = ["Shirin Rahimi", "Dariush Karimi", "Marie Dupont", "Leila Ahmadi", "Reza Tehrani"]
 
 
-def confirmed_signers(app, n: int, *, public: bool = False, referrer: str | None = None,
-                      start: int = 0) -> list[Signature]:  # fmt: skip
+def confirmed_signers(
+    app, n: int, *, public: bool = False, referrer: str | None = None, start: int = 0
+) -> list[Signature]:
     """`n` confirmed signatures (emails s<i>@example.org), as if each clicked their link."""
     content = library().get(SLUG)
     made = []
     for i in range(start, start + n):
-        outcome = signing.sign(content, signing.SignatureInput(
-            name=NAMES[i % len(NAMES)], email=f"s{i}@example.org", country="DE",
-            public_consent=public, referrer_code=referrer, ip="127.0.0.1",
-        ))  # fmt: skip
+        outcome = signing.sign(
+            content,
+            signing.SignatureInput(
+                name=NAMES[i % len(NAMES)],
+                email=f"s{i}@example.org",
+                country="DE",
+                public_consent=public,
+                referrer_code=referrer,
+                ip="127.0.0.1",
+            ),
+        )
         signature = db.session.get(Signature, outcome.signature_id)
         signing.confirm(content, links.make_token(signature, "confirm"))
         made.append(db.session.get(Signature, outcome.signature_id))

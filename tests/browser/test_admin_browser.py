@@ -16,13 +16,14 @@ from tests.conftest import ROOT, SLUG, require
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_owner_signs_in_sees_dashboard_and_downloads_an_export(app, live_server, tmp_path,
-                                                               browser):  # fmt: skip
+def test_owner_signs_in_sees_dashboard_and_downloads_an_export(app, live_server, tmp_path, browser):
     # `browser` is the run's one Chromium (tests/browser/conftest.py): a second
     # sync_playwright() can't start while that one's event loop is running.
     accounts.create("owner@browser.test", "a long browser password", "owner")
-    signers = [make_signature("Maryam Ahmadi", "maryam@example.org", "DE", source="twitter"),
-               make_signature("Reza Karimi", "reza@example.net", "FR")]  # fmt: skip
+    signers = [
+        make_signature("Maryam Ahmadi", "maryam@example.org", "DE", source="twitter"),
+        make_signature("Reza Karimi", "reza@example.net", "FR"),
+    ]
     for signature in signers:  # the delivery preset names only signers who consented
         signature.delivery_consent = True
     db.session.commit()
@@ -74,13 +75,20 @@ def test_owner_signs_in_sees_dashboard_and_downloads_an_export(app, live_server,
         context = browser.new_context(bypass_csp=True)
         context.add_cookies(page.context.cookies())
         checker = context.new_page()
-        for path in (f"/admin/{SLUG}/", f"/admin/{SLUG}/signers", f"/admin/{SLUG}/export",
-                     "/admin/audit"):  # fmt: skip
+        for path in (
+            f"/admin/{SLUG}/",
+            f"/admin/{SLUG}/signers",
+            f"/admin/{SLUG}/export",
+            "/admin/audit",
+        ):
             checker.goto(f"{server.url}{path}")
             checker.add_script_tag(path=str(axe))
             result = checker.evaluate("async () => await axe.run()")
-            bad = [(v["id"], v["impact"]) for v in result["violations"]
-                   if v["impact"] in ("serious", "critical")]  # fmt: skip
+            bad = [
+                (v["id"], v["impact"])
+                for v in result["violations"]
+                if v["impact"] in ("serious", "critical")
+            ]
             assert bad == [], (path, bad)
         context.close()
     finally:

@@ -73,9 +73,7 @@ def test_addressee_ask_and_goal_appear_once(server, page):
     assert text.count("establish an independent international commission of inquiry") == 1
 
 
-def test_small_count_shows_honest_progress_and_recent_signers_by_the_count(
-    server, app, page
-):  # fmt: skip
+def test_small_count_shows_honest_progress_and_recent_signers_by_the_count(server, app, page):
     confirmed_signers(app, 3, public=True)
     page.goto(f"{server.url}/en/{SLUG}/")
     assert page.locator(".count strong").inner_text() == "3"

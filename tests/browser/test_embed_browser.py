@@ -108,9 +108,16 @@ def serious(page) -> list[dict]:
 
 
 PAGES = (
-    f"/{SLUG}/share", f"/{SLUG}/embed", f"/{SLUG}/flyer", f"/fa/{SLUG}/share",
-    f"/fa/{SLUG}/embed", f"/fa/{SLUG}/flyer", f"/{SLUG}/", f"/fa/{SLUG}/", "/api",
-)  # fmt: skip
+    f"/{SLUG}/share",
+    f"/{SLUG}/embed",
+    f"/{SLUG}/flyer",
+    f"/fa/{SLUG}/share",
+    f"/fa/{SLUG}/embed",
+    f"/fa/{SLUG}/flyer",
+    f"/{SLUG}/",
+    f"/fa/{SLUG}/",
+    "/api",
+)
 
 
 def test_reach_pages_have_no_serious_accessibility_violations(chromium, live_server):

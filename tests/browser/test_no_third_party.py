@@ -53,8 +53,7 @@ def test_no_request_leaves_the_origin(app, live_server, browser):
     context.close()
 
     assert len(requests) >= 8  # pages, CSS, JS: the recording works
-    outside = [url for url in requests
-               if origin(url) != server.url and not url.startswith("data:")]  # fmt: skip
+    outside = [url for url in requests if origin(url) != server.url and not url.startswith("data:")]
     assert outside == []
 
 

@@ -43,8 +43,10 @@ def test_persian_urls_and_embed_code_run_left_to_right(server, app, new_context)
     from campaign.services import links
 
     page.goto(f"{server.url}/fa/{SLUG}/confirm/{links.make_token(signer, 'confirm')}")
-    assert page.evaluate("getComputedStyle(document.querySelector('#referral-link')).direction") \
-        == "ltr"  # fmt: skip
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('#referral-link')).direction")
+        == "ltr"
+    )
     assert any(d in page.locator(".thanks-count").inner_text() for d in PERSIAN_DIGITS)
 
 

@@ -18,9 +18,7 @@ def server(live_server, mailbox, app):
     return server
 
 
-def test_check_inbox_shows_masked_address_resends_and_corrects_a_typo(
-    server, app, mailbox, page
-):  # fmt: skip
+def test_check_inbox_shows_masked_address_resends_and_corrects_a_typo(server, app, mailbox, page):
     page.goto(f"{server.url}/en/{SLUG}/")
     fill_sign_form(page, "Shirin Rahimi", "shirin@exmaple.org")  # the typo is the domain
     page.get_by_role("button", name="Sign the petition").click()
@@ -67,7 +65,7 @@ def test_correcting_without_a_signature_from_this_browser_answers_the_same(serve
 
 def test_thank_you_page_has_its_title_count_back_link_share_link_qr_and_referrals(
     server, app, page
-):  # fmt: skip
+):
     from campaign.services import links
 
     [sharer] = confirmed_signers(app, 1)

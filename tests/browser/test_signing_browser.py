@@ -104,7 +104,9 @@ def test_public_pages_are_accessible_in_every_language(live_server, page, new_co
     server = live_server()
     failures = []
     pages = [f"/{language}/{SLUG}/" for language in ("en", "fa", "fr")] + [
-        f"/fa/{SLUG}/check-inbox", "/privacy", f"/{SLUG}/confirm/1-{'x' * 40}",
+        f"/fa/{SLUG}/check-inbox",
+        "/privacy",
+        f"/{SLUG}/confirm/1-{'x' * 40}",
         "/no-such-campaign/",
     ]
     for path in pages:

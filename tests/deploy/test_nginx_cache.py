@@ -30,19 +30,22 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 def documented_config() -> str:
     text = (ROOT / "docs" / "deploy.md").read_text()
-    block = re.search(r"<!-- nginx-config:start -->\n```nginx\n(.*?)```\n<!-- nginx-config:end -->",
-                      text, re.S)  # fmt: skip
+    block = re.search(
+        r"<!-- nginx-config:start -->\n```nginx\n(.*?)```\n<!-- nginx-config:end -->", text, re.S
+    )
     assert block, "docs/deploy.md lost its nginx block"
     return block.group(1)
 
 
 def start_nginx(tmp: Path, app_port: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    site = (documented_config()
-            .replace("/var/cache/nginx/petition", str(tmp / "cache"))
-            .replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
-            .replace("listen 80;", f"listen 127.0.0.1:{port};")
-            .replace("/srv/petition/static/", f"{ROOT / 'static'}/"))  # fmt: skip
+    site = (
+        documented_config()
+        .replace("/var/cache/nginx/petition", str(tmp / "cache"))
+        .replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
+        .replace("listen 80;", f"listen 127.0.0.1:{port};")
+        .replace("/srv/petition/static/", f"{ROOT / 'static'}/")
+    )
     for name in ("logs", "client", "proxy", "cache"):
         (tmp / name).mkdir(parents=True, exist_ok=True)
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -61,8 +64,10 @@ http {{
 {site}
 }}
 """)
-    process = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"),
-                                "-g", "daemon off;"], stderr=subprocess.PIPE)  # fmt: skip
+    process = subprocess.Popen(
+        [NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -89,8 +94,7 @@ def app_requests(log: Path, pattern: str) -> int:
 def test_nginx_serves_repeat_gets_from_its_cache_and_passes_posts(live_server, tmp_path, app):
     require(Path(NGINX).exists(), "nginx is not installed (apt-get install nginx-light)")
     access = tmp_path / "gunicorn-access.log"
-    server = live_server(COUNT_CACHE_SECONDS=60, TRUSTED_PROXIES=1,
-                         GUNICORN_ACCESSLOG=str(access))  # fmt: skip
+    server = live_server(COUNT_CACHE_SECONDS=60, TRUSTED_PROXIES=1, GUNICORN_ACCESSLOG=str(access))
     app_port = int(server.url.rsplit(":", 1)[1])
     nginx, port = start_nginx(tmp_path / "nginx", app_port)
     base = f"http://127.0.0.1:{port}"
@@ -113,11 +117,16 @@ def test_nginx_serves_repeat_gets_from_its_cache_and_passes_posts(live_server, t
 
         # A sign POST (same-origin, as a browser sends it) reaches the app.
         fields = hidden_fields(body.decode()) | {
-            "name": "Shirin Ebadi", "email": "nginx@example.org", "country": "DE"}
+            "name": "Shirin Ebadi",
+            "email": "nginx@example.org",
+            "country": "DE",
+        }
         request = urllib.request.Request(
-            f"{base}/fa/{SLUG}/sign", data=urllib.parse.urlencode(fields).encode(),
-            headers={"Origin": base, "Sec-Fetch-Site": "same-origin"}, method="POST",
-        )  # fmt: skip
+            f"{base}/fa/{SLUG}/sign",
+            data=urllib.parse.urlencode(fields).encode(),
+            headers={"Origin": base, "Sec-Fetch-Site": "same-origin"},
+            method="POST",
+        )
         opener = urllib.request.build_opener(NoRedirect)
         with opener.open(request, timeout=10) as response:
             assert response.status == 303

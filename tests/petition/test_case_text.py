@@ -45,8 +45,14 @@ def test_page_date_bar_is_not_presented_as_the_reports_date(client, language):
     # The short texts shown everywhere (summary, petition, share, source) carry no 2024.
     content = load_campaign(ROOT / "content" / SLUG)
     texts = content.text(language)
-    for field in (texts.title, texts.summary, texts.ask, texts.petition_text, texts.share_text,
-                  content.source_document):  # fmt: skip
+    for field in (
+        texts.title,
+        texts.summary,
+        texts.ask,
+        texts.petition_text,
+        texts.share_text,
+        content.source_document,
+    ):
         assert not DATE_2024.search(field), field
 
 

@@ -75,8 +75,9 @@ class Session:
 @pytest.fixture
 def busy_server(app_config, tmp_path):
     """gunicorn with 4 workers × 4 threads: requests really run in parallel."""
-    server = start_server({**app_config, "COUNT_CACHE_SECONDS": 0}, workers=4, threads=4,
-                          log_dir=tmp_path)  # fmt: skip
+    server = start_server(
+        {**app_config, "COUNT_CACHE_SECONDS": 0}, workers=4, threads=4, log_dir=tmp_path
+    )
     yield server
     server.stop()
 
@@ -103,9 +104,12 @@ def test_simultaneous_signings_of_one_email_make_one_signature(busy_server, app)
     mail.work(once=True)
     pending = db.session.scalars(select(Signature).order_by(Signature.id)).all()
     assert len(pending) == 1 + limit
-    assert db.session.scalar(
-        select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "sent")
-    ) == 1 + limit
+    assert (
+        db.session.scalar(
+            select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "sent")
+        )
+        == 1 + limit
+    )
 
     # Every mailed link confirmed at the same instant: exactly one counts.
     tokens = [links.make_token(signature, "confirm") for signature in pending]

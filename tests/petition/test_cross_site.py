@@ -54,10 +54,13 @@ def test_same_site_sign_post_is_accepted(client, app, headers):
 def test_every_public_post_is_guarded(client, app):
     sign(client, email="guarded@example.org")
     signature = db.session.scalars(select(Signature)).one()
-    paths = [f"/{SLUG}/sign", f"/{SLUG}/resend",
-             f"/{SLUG}/confirm/{links.make_token(signature, 'confirm')}",
-             f"/{SLUG}/withdraw/{links.make_token(signature, 'withdraw')}",
-             f"/{SLUG}/unsubscribe/{links.make_token(signature, 'unsubscribe')}"]  # fmt: skip
+    paths = [
+        f"/{SLUG}/sign",
+        f"/{SLUG}/resend",
+        f"/{SLUG}/confirm/{links.make_token(signature, 'confirm')}",
+        f"/{SLUG}/withdraw/{links.make_token(signature, 'withdraw')}",
+        f"/{SLUG}/unsubscribe/{links.make_token(signature, 'unsubscribe')}",
+    ]
     for path in paths:
         for headers in CROSS_SITE:
             if headers == {"Origin": "null"} and "/sign" not in path and "/resend" not in path:
@@ -78,6 +81,9 @@ def test_mailed_link_pages_accept_origin_null(client, app):
 
 
 def test_admin_keeps_its_session_csrf_token(client, app):
-    response = client.post("/admin/login", data={"email": "a@example.org", "password": "x"},
-                           headers={"Sec-Fetch-Site": "same-origin"})  # fmt: skip
+    response = client.post(
+        "/admin/login",
+        data={"email": "a@example.org", "password": "x"},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
     assert response.status_code == 400  # no CSRF token: refused by Flask-WTF

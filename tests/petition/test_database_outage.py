@@ -45,9 +45,11 @@ def test_unreachable_database_answers_503_with_retry_after(tmp_path):
         assert_unavailable(client.get("/"))
         assert_unavailable(client.get(f"/{SLUG}/"))
         assert_unavailable(
-            client.post(f"/{SLUG}/sign",
-                        data={"name": "Maryam Ahmadi", "email": "m@example.org", "country": "DE"})
-        )  # fmt: skip
+            client.post(
+                f"/{SLUG}/sign",
+                data={"name": "Maryam Ahmadi", "email": "m@example.org", "country": "DE"},
+            )
+        )
         health = client.get("/healthz")
         assert health.status_code == 503
         assert health.get_json()["status"] == "error"
@@ -187,9 +189,11 @@ def terminate_app_connections() -> int:
     engine = create_engine(TEST_DATABASE_URL.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
         killed = conn.execute(
-            text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                 "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                 "AND backend_type = 'client backend'")  # fmt: skip
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"
+            )
         ).scalar()
     engine.dispose()
     return killed

@@ -104,8 +104,11 @@ def test_embed_form_errors_stay_in_the_embed(app):
     assert 'class="embed"' in html and "error-summary" in html
     assert 'name="embed_token"' in html  # a fresh token for the corrected post
     assert "X-Frame-Options" not in response.headers
-    fixed = {**hidden_fields(html), **{k: data[k] for k in ("name", "country")},
-             "email": "fixed@example.org"}  # fmt: skip
+    fixed = {
+        **hidden_fields(html),
+        **{k: data[k] for k in ("name", "country")},
+        "email": "fixed@example.org",
+    }
     again = app.test_client(use_cookies=False).post(f"/{SLUG}/sign", data=fixed)
     assert again.status_code == 303
 
@@ -131,9 +134,12 @@ def test_replayed_embed_token_is_refused_through_the_shared_limit_storage(app_co
     from tests.conftest import TEST_REDIS_URL, require
 
     require(bool(TEST_REDIS_URL), "TEST_REDIS_URL is not set")
-    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_SIGN="1000 per minute",
-                      RATELIMIT_STORAGE_URI=TEST_REDIS_URL,
-                      RATELIMIT_KEY_PREFIX=f"test-embed-{os.getpid()}-{id(app_config)}")
+    app_config.update(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_SIGN="1000 per minute",
+        RATELIMIT_STORAGE_URI=TEST_REDIS_URL,
+        RATELIMIT_KEY_PREFIX=f"test-embed-{os.getpid()}-{id(app_config)}",
+    )
     one, two = create_app(app_config), create_app(app_config)  # two instances
     with one.app_context():
         data = embed_form(one.test_client(), email="shared@example.org")

@@ -32,7 +32,7 @@ HOSTILE = [
     "a\x00b",
     "\r\nBcc: victim@example.org",
     "Maryam\r\nAhmadi",
-    "=HYPERLINK(\"http://x\")",
+    '=HYPERLINK("http://x")',
     "{{ 7*7 }}",
     "%00%0d%0a",
     "\ud7ff\ue000\U0010fffd",
@@ -123,9 +123,16 @@ def test_mail_from_hostile_signing_has_no_injected_headers(client, app, mailbox,
     deliver(app)
     for message in mailbox.messages:
         assert set(message.keys()) <= {
-            "From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted",
-            "Content-Type", "Content-Transfer-Encoding", "MIME-Version",
-        }  # fmt: skip
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "Auto-Submitted",
+            "Content-Type",
+            "Content-Transfer-Encoding",
+            "MIME-Version",
+        }
         assert len(message.get_all("To")) == 1
         assert "victim" not in message["To"]
         html = message.get_body(("html",))
@@ -137,10 +144,17 @@ def test_mail_from_hostile_signing_has_no_injected_headers(client, app, mailbox,
 
 def test_markup_in_a_name_is_escaped_in_mail(app):
     rendered = mail.render_mail(
-        "confirm", "en", to="x@example.org", name='<script>alert(1)</script>"', title="T",
-        expiry_days=7, confirm_url="http://x/c", withdraw_url="http://x/w",
-        data_url="http://x/d", page_url="http://x/",
-    )  # fmt: skip
+        "confirm",
+        "en",
+        to="x@example.org",
+        name='<script>alert(1)</script>"',
+        title="T",
+        expiry_days=7,
+        confirm_url="http://x/c",
+        withdraw_url="http://x/w",
+        data_url="http://x/d",
+        page_url="http://x/",
+    )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered.html
     assert_escaped(rendered.html)
 
@@ -154,8 +168,9 @@ token_text = st.one_of(
 
 
 @SETTINGS
-@given(raw=token_text, route=st.sampled_from(["confirm", "withdraw", "my-data"]),
-       post=st.booleans())  # fmt: skip
+@given(
+    raw=token_text, route=st.sampled_from(["confirm", "withdraw", "my-data"]), post=st.booleans()
+)
 def test_link_routes_survive_any_token(client, app, raw, route, post):
     path = f"/{SLUG}/{route}/{urllib.parse.quote(raw, safe='')}"
     if post and route != "my-data":
@@ -199,8 +214,9 @@ RAW_BODIES = [
 @pytest.mark.parametrize("body", RAW_BODIES)
 @pytest.mark.parametrize("route", ["sign", "resend"])
 def test_malformed_bodies_are_4xx(client, app, body, route):
-    response = client.post(f"/{SLUG}/{route}", data=body,
-                           content_type="application/x-www-form-urlencoded")  # fmt: skip
+    response = client.post(
+        f"/{SLUG}/{route}", data=body, content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code in (303, 400, 413, 422), response.status_code
     assert_consistent()
 
@@ -208,12 +224,20 @@ def test_malformed_bodies_are_4xx(client, app, body, route):
 @pytest.mark.parametrize(
     "path",
     [
-        "/%ff%fe/", "/%00/", "/%c0%af/", f"/{SLUG}/%00", f"/{SLUG}/confirm/%ff",
-        f"/{SLUG}/withdraw/%00", f"/{SLUG}/my-data/..%2f..%2fetc%2fpasswd",
-        f"/{SLUG}/?source=%ff%00&ref=%00%0d%0a&utm_medium=%e2%80%ae", "/?lang=%00",
-        "/fa/%ff/", "/" + "a" * 5000 + "/", f"/{SLUG}/check-inbox?resent=%00",
+        "/%ff%fe/",
+        "/%00/",
+        "/%c0%af/",
+        f"/{SLUG}/%00",
+        f"/{SLUG}/confirm/%ff",
+        f"/{SLUG}/withdraw/%00",
+        f"/{SLUG}/my-data/..%2f..%2fetc%2fpasswd",
+        f"/{SLUG}/?source=%ff%00&ref=%00%0d%0a&utm_medium=%e2%80%ae",
+        "/?lang=%00",
+        "/fa/%ff/",
+        "/" + "a" * 5000 + "/",
+        f"/{SLUG}/check-inbox?resent=%00",
     ],
-)  # fmt: skip
+)
 def test_malformed_urls_are_not_500(client, path):
     response = client.get(path)
     assert response.status_code in (200, 308, 404), response.status_code
@@ -221,18 +245,43 @@ def test_malformed_urls_are_not_500(client, path):
 
 # Flask's url_for takes these as its own arguments (or the route's): passing a query
 # through as keywords once made `/<slug>?slug=x` and `?_method=POST` a 500.
-RESERVED_KEYS = ["_external", "_anchor", "_method", "_scheme", "_values", "slug", "lang",
-                 "token", "endpoint", "values", "embed", "format", "resent"]  # fmt: skip
+RESERVED_KEYS = [
+    "_external",
+    "_anchor",
+    "_method",
+    "_scheme",
+    "_values",
+    "slug",
+    "lang",
+    "token",
+    "endpoint",
+    "values",
+    "embed",
+    "format",
+    "resent",
+]
 
 
 @pytest.mark.parametrize("key", RESERVED_KEYS)
 @pytest.mark.parametrize(
     "path",
-    ["/", f"/{SLUG}", f"/{SLUG}/", f"/fa/{SLUG}", f"/{SLUG}/check-inbox", f"/{SLUG}/share",
-     f"/{SLUG}/embed", f"/{SLUG}/flyer", f"/{SLUG}/confirm/1-{'0' * 40}",
-     f"/{SLUG}/my-data/1-{'0' * 40}", "/privacy", "/api", "/api/v1/petitions",
-     f"/api/v1/petitions/{SLUG}"],
-)  # fmt: skip
+    [
+        "/",
+        f"/{SLUG}",
+        f"/{SLUG}/",
+        f"/fa/{SLUG}",
+        f"/{SLUG}/check-inbox",
+        f"/{SLUG}/share",
+        f"/{SLUG}/embed",
+        f"/{SLUG}/flyer",
+        f"/{SLUG}/confirm/1-{'0' * 40}",
+        f"/{SLUG}/my-data/1-{'0' * 40}",
+        "/privacy",
+        "/api",
+        "/api/v1/petitions",
+        f"/api/v1/petitions/{SLUG}",
+    ],
+)
 def test_url_for_reserved_keys_in_the_query_are_not_500(client, path, key):
     for value in ("x", "POST", "%00"):
         response = client.get(f"{path}?{key}={value}&{key}=twice")
@@ -253,8 +302,9 @@ def test_source_and_ref_with_control_characters_are_cleaned(client, app):
     assert_consistent()
 
 
-@pytest.mark.parametrize("route", ["sign", "resend", f"confirm/1-{'0' * 40}",
-                                   f"withdraw/1-{'0' * 40}"])  # fmt: skip
+@pytest.mark.parametrize(
+    "route", ["sign", "resend", f"confirm/1-{'0' * 40}", f"withdraw/1-{'0' * 40}"]
+)
 def test_oversized_bodies_are_413_and_write_nothing(client, app, route):
     response = client.post(f"/{SLUG}/{route}", data={"comment": "x" * 200_000})
     # A link route with a bad token never reads the body: refused as the bad link it is.
@@ -263,8 +313,9 @@ def test_oversized_bodies_are_413_and_write_nothing(client, app, route):
 
 
 def test_oversized_fields_within_the_body_limit_are_422(client, app):
-    data = sign_data(client, name="N" * 20_000, email="e" * 10_000 + "@example.org",
-                     comment="c" * 20_000)  # fmt: skip
+    data = sign_data(
+        client, name="N" * 20_000, email="e" * 10_000 + "@example.org", comment="c" * 20_000
+    )
     response = client.post(f"/{SLUG}/sign", data=data)
     assert response.status_code == 422
     assert db.session.scalars(select(Signature)).all() == []
@@ -273,10 +324,18 @@ def test_oversized_fields_within_the_body_limit_are_422(client, app):
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
 @pytest.mark.parametrize(
     "path",
-    ["/", f"/{SLUG}/", f"/{SLUG}/sign", f"/{SLUG}/resend", f"/{SLUG}/check-inbox",
-     f"/{SLUG}/confirm/1-{'0' * 40}", f"/{SLUG}/withdraw/1-{'0' * 40}",
-     f"/{SLUG}/my-data/1-{'0' * 40}", "/privacy"],
-)  # fmt: skip
+    [
+        "/",
+        f"/{SLUG}/",
+        f"/{SLUG}/sign",
+        f"/{SLUG}/resend",
+        f"/{SLUG}/check-inbox",
+        f"/{SLUG}/confirm/1-{'0' * 40}",
+        f"/{SLUG}/withdraw/1-{'0' * 40}",
+        f"/{SLUG}/my-data/1-{'0' * 40}",
+        "/privacy",
+    ],
+)
 def test_wrong_methods_are_405(client, method, path):
     response = client.open(path, method=method)
     assert response.status_code == 405
@@ -297,15 +356,33 @@ def test_missing_every_field_is_a_clear_4xx(client, app):
 
 
 def test_crlf_in_a_name_never_reaches_a_mail_header(client, app, mailbox):
-    assert client.post(f"/{SLUG}/sign", data=sign_data(
-        client, name="Evil\r\nBcc: victim@example.org", email="crlf1@example.org")
-    ).status_code == 422  # fmt: skip
-    assert client.post(f"/{SLUG}/sign", data=sign_data(
-        client, name="Maryam\r\nAhmadi", email="crlf2@example.org\r\nBcc: victim@example.org")
-    ).status_code == 422  # fmt: skip
-    assert client.post(f"/{SLUG}/sign", data=sign_data(
-        client, name="Maryam\r\n Ahmadi", email="crlf3@example.org")
-    ).status_code == 303  # fmt: skip
+    assert (
+        client.post(
+            f"/{SLUG}/sign",
+            data=sign_data(
+                client, name="Evil\r\nBcc: victim@example.org", email="crlf1@example.org"
+            ),
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            f"/{SLUG}/sign",
+            data=sign_data(
+                client,
+                name="Maryam\r\nAhmadi",
+                email="crlf2@example.org\r\nBcc: victim@example.org",
+            ),
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            f"/{SLUG}/sign",
+            data=sign_data(client, name="Maryam\r\n Ahmadi", email="crlf3@example.org"),
+        ).status_code
+        == 303
+    )
     deliver(app)
     [message] = mailbox.messages
     assert message["To"] == "crlf3@example.org" and message["Bcc"] is None
@@ -318,8 +395,9 @@ def test_crlf_in_a_name_never_reaches_a_mail_header(client, app, mailbox):
 
 @SETTINGS
 @given(
-    path=st.sampled_from(["/api/v1/petitions", f"/api/v1/petitions/{SLUG}",
-                          "/api/v1/openapi.json"]),  # fmt: skip
+    path=st.sampled_from(
+        ["/api/v1/petitions", f"/api/v1/petitions/{SLUG}", "/api/v1/openapi.json"]
+    ),
     params=st.dictionaries(
         st.sampled_from(["page", "per_page", "lang", "x"]),
         st.one_of(hostile_text, st.sampled_from(["²", "١٢", "0", "-1", "99999999999999999999"])),
@@ -347,8 +425,10 @@ def test_api_is_read_only(client, method):
     assert client.open("/api/v1/petitions", method=method).status_code == 405
 
 
-@pytest.mark.parametrize("query", ["page=%C2%B2", "per_page=%C2%B2", "page=%D9%A1", "page=%00",
-                                   "per_page=1e3", "page=-0"])  # fmt: skip
+@pytest.mark.parametrize(
+    "query",
+    ["page=%C2%B2", "per_page=%C2%B2", "page=%D9%A1", "page=%00", "per_page=1e3", "page=-0"],
+)
 def test_api_numeric_arguments_with_odd_digits_are_400(client, query):
     # '²'.isdigit() is True but int('²') fails: this was a 500.
     response = client.get(f"/api/v1/petitions?{query}")

@@ -13,13 +13,25 @@ from tests.reach_data import confirmed_signature
 
 
 def test_only_consenting_signers_appear_on_the_page(client, app):
-    confirmed_signature(name="Shirin Farahani", public_consent=True, country="FR",
-                        comment="For my father.", comment_consent=True)  # fmt: skip
-    confirmed_signature(name="Kamran Secretname", public_consent=False, country="SE",
-                        comment="Secretcomment words")  # fmt: skip
+    confirmed_signature(
+        name="Shirin Farahani",
+        public_consent=True,
+        country="FR",
+        comment="For my father.",
+        comment_consent=True,
+    )
+    confirmed_signature(
+        name="Kamran Secretname", public_consent=False, country="SE", comment="Secretcomment words"
+    )
     confirmed_signature(name="Pending Unconfirmedname", public_consent=True, confirm=False)
-    for path in (f"/{SLUG}/", f"/fa/{SLUG}/", f"/{SLUG}/embed", f"/{SLUG}/share",
-                 f"/api/v1/petitions/{SLUG}", "/api/v1/petitions"):  # fmt: skip
+    for path in (
+        f"/{SLUG}/",
+        f"/fa/{SLUG}/",
+        f"/{SLUG}/embed",
+        f"/{SLUG}/share",
+        f"/api/v1/petitions/{SLUG}",
+        "/api/v1/petitions",
+    ):
         body = client.get(path).get_data(as_text=True)
         for secret in ("Kamran", "Secretname", "Secretcomment", "Unconfirmedname"):
             assert secret not in body, (path, secret)
@@ -36,8 +48,9 @@ def test_country_names_follow_the_page_language(client, app):
 
 
 def test_hidden_comment_is_never_shown(client, app):
-    signature = confirmed_signature(name="Ali Rezaei", public_consent=True, comment="Hideme",
-                                    comment_consent=True)  # fmt: skip
+    signature = confirmed_signature(
+        name="Ali Rezaei", public_consent=True, comment="Hideme", comment_consent=True
+    )
     signature.comment_hidden = True
     db.session.commit()
     public.forget_cache()
@@ -59,8 +72,14 @@ def switch_off(app, tmp_path, **replacements):
 
 
 def test_campaign_can_switch_the_lists_off(client, app, tmp_path):
-    switch_off(app, tmp_path, **{"show_recent_signers = true": "show_recent_signers = false",
-                                 "show_comments = true": "show_comments = false"})  # fmt: skip
+    switch_off(
+        app,
+        tmp_path,
+        **{
+            "show_recent_signers = true": "show_recent_signers = false",
+            "show_comments = true": "show_comments = false",
+        },
+    )
     confirmed_signature(name="Shirin Farahani", public_consent=True, comment="Words here")
     html = client.get(f"/{SLUG}/").get_data(as_text=True)
     assert "Shirin" not in html and "Words here" not in html
@@ -69,14 +88,27 @@ def test_campaign_can_switch_the_lists_off(client, app, tmp_path):
 
 def test_updates_appear_in_the_page_language(client, app):
     client.get("/")  # creates the campaign row
-    db.session.add_all([
-        CampaignUpdate(campaign_id=1, language="en", title="Delivered to Geneva",
-                       body="We handed over **12,000** names."),
-        CampaignUpdate(campaign_id=1, language="fa", title="تحویل در ژنو", body="متن"),
-        CampaignUpdate(campaign_id=1, language="en", title="Not yet", body="future",
-                       published_at=utcnow() + timedelta(days=1)),
-        CampaignUpdate(campaign_id=1, language="en", title="<script>x</script>", body="<b>x</b>"),
-    ])  # fmt: skip
+    db.session.add_all(
+        [
+            CampaignUpdate(
+                campaign_id=1,
+                language="en",
+                title="Delivered to Geneva",
+                body="We handed over **12,000** names.",
+            ),
+            CampaignUpdate(campaign_id=1, language="fa", title="تحویل در ژنو", body="متن"),
+            CampaignUpdate(
+                campaign_id=1,
+                language="en",
+                title="Not yet",
+                body="future",
+                published_at=utcnow() + timedelta(days=1),
+            ),
+            CampaignUpdate(
+                campaign_id=1, language="en", title="<script>x</script>", body="<b>x</b>"
+            ),
+        ]
+    )
     db.session.commit()
     english = client.get(f"/{SLUG}/").get_data(as_text=True)
     assert "Delivered to Geneva" in english and "<strong>12,000</strong>" in english
@@ -87,10 +119,14 @@ def test_updates_appear_in_the_page_language(client, app):
 
 
 def test_archived_campaign_shows_final_count_and_outcome(client, app, tmp_path):
-    switch_off(app, tmp_path, **{
-        'status = "open"': 'status = "archived"',
-        'outcome = ""': 'outcome = "The UN opened an inquiry."',
-    })  # fmt: skip
+    switch_off(
+        app,
+        tmp_path,
+        **{
+            'status = "open"': 'status = "archived"',
+            'outcome = ""': 'outcome = "The UN opened an inquiry."',
+        },
+    )
     html = client.get(f"/{SLUG}/").get_data(as_text=True)
     assert "This petition is archived" in html
     assert "The UN opened an inquiry." in html

@@ -111,8 +111,11 @@ def test_hreflang_alternates_on_public_pages(client):
 def share_hrefs(html: str) -> list[str]:
     """Share links: the networks', and mail with a prepared message (not the footer's
     plain mailto: to the organizers)."""
-    return [href for href in parse(html).anchors
-            if href.startswith("https://") or (href.startswith("mailto:") and "?" in href)]
+    return [
+        href
+        for href in parse(html).anchors
+        if href.startswith("https://") or (href.startswith("mailto:") and "?" in href)
+    ]
 
 
 def test_share_links_are_plain_links_with_source_codes(client):
@@ -120,8 +123,9 @@ def test_share_links_are_plain_links_with_source_codes(client):
     hrefs = share_hrefs(html)
     hosts = {urlsplit(h).netloc or urlsplit(h).scheme for h in hrefs}
     assert {"x.com", "www.facebook.com", "wa.me", "t.me", "mailto"} <= hosts
-    for channel, href in zip(("x", "facebook", "whatsapp", "telegram", "email"), hrefs,
-                             strict=False):  # fmt: skip
+    for channel, href in zip(
+        ("x", "facebook", "whatsapp", "telegram", "email"), hrefs, strict=False
+    ):
         assert f"/{SLUG}/?source={channel}" in unquote(href), href
     # Copy and Web Share buttons are there for JS to reveal, hidden otherwise.
     assert 'hidden data-copy="campaign-link"' in html
@@ -217,8 +221,19 @@ def test_qr_code_encodes_the_source_link(client):
     response = client.get(f"/{SLUG}/qr.svg?source=rally-berlin")
     expected = segno.make(f"http://petition.test/{SLUG}/?source=rally-berlin", error="m")
     out = io.BytesIO()
-    expected.save(out, kind="svg", scale=8, border=4, dark="#000", light="#fff", xmldecl=True,
-                  svgns=True, title=None, svgclass=None, lineclass=None)  # fmt: skip
+    expected.save(
+        out,
+        kind="svg",
+        scale=8,
+        border=4,
+        dark="#000",
+        light="#fff",
+        xmldecl=True,
+        svgns=True,
+        title=None,
+        svgclass=None,
+        lineclass=None,
+    )
     path = out.getvalue().decode().split(' d="')[-1]
     assert path in response.get_data(as_text=True)
 

@@ -26,8 +26,9 @@ def resend(client, email: str):
 
 
 def test_mail_footer_links_to_the_data_copy(client, app, mailbox):
-    response = sign(client, email="copy@example.org", name="Roya Karimi",
-                    comment="<script>x</script>")  # fmt: skip
+    response = sign(
+        client, email="copy@example.org", name="Roya Karimi", comment="<script>x</script>"
+    )
     assert response.status_code == 303
     deliver(app)
     [message] = mailbox.to("copy@example.org")
@@ -46,8 +47,13 @@ def test_mail_footer_links_to_the_data_copy(client, app, mailbox):
 
 
 def test_data_copy_as_json_download(client, app):
-    sign(client, email="json@example.org", name="Sara Tehrani", comment="For my uncle",
-         public_consent="y")  # fmt: skip
+    sign(
+        client,
+        email="json@example.org",
+        name="Sara Tehrani",
+        comment="For my uncle",
+        public_consent="y",
+    )
     signature = db.session.scalars(select(Signature)).one()
     token = links.make_token(signature, "data")
     response = client.get(f"/{SLUG}/my-data/{token}?format=json")
@@ -92,8 +98,10 @@ def test_every_signer_link_page_is_no_store_and_no_referrer(client, app, mailbox
     sign(client, email="walk@example.org", contact_consent="y")
     deliver(app)
     [message] = mailbox.to("walk@example.org")
-    local = {kind: mailbox.links(message, kind)[0].replace("http://petition.test", "")
-             for kind in ("confirm", "withdraw", "my-data")}  # fmt: skip
+    local = {
+        kind: mailbox.links(message, kind)[0].replace("http://petition.test", "")
+        for kind in ("confirm", "withdraw", "my-data")
+    }
     signature = db.session.scalars(select(Signature)).one()
     unsubscribe = f"/en/{SLUG}/unsubscribe/{links.make_token(signature, 'unsubscribe')}"
     confirmed = client.post(local["confirm"])
@@ -183,7 +191,6 @@ def test_unsubscribe_header_token_cannot_open_my_data_or_withdraw(client, app, m
     assert signature.unsubscribed_at is not None and signature.status == "confirmed"
 
 
-
 # --- resend ---------------------------------------------------------------------
 
 
@@ -248,8 +255,9 @@ def test_confirm_is_rate_limited_per_ip(limited, client, app):
     response = client.get(f"/{SLUG}/confirm/1-{'0' * 40}")
     assert response.status_code == 429
     assert response.headers["Retry-After"]
-    other_ip = client.get(f"/{SLUG}/confirm/1-{'0' * 40}",
-                          environ_base={"REMOTE_ADDR": "198.51.100.4"})  # fmt: skip
+    other_ip = client.get(
+        f"/{SLUG}/confirm/1-{'0' * 40}", environ_base={"REMOTE_ADDR": "198.51.100.4"}
+    )
     assert other_ip.status_code == 404
 
 

@@ -82,8 +82,14 @@ def test_consent_hijack_stranger_cannot_publish_owner(client, app, mailbox):
     """Issue 9.1: a stranger signs the owner's address first, public, with a comment;
     the owner then signs with their own name and no consent. Confirming the owner's
     mail must publish nothing of the stranger's (it used to confirm the earlier row)."""
-    sign(client, email="owner@example.org", name="Stranger Chosenname", public_consent="y",
-         comment="Stranger's words", comment_consent="y")  # fmt: skip
+    sign(
+        client,
+        email="owner@example.org",
+        name="Stranger Chosenname",
+        public_consent="y",
+        comment="Stranger's words",
+        comment_consent="y",
+    )
     sign(client, email="owner@example.org", name="Owner Realname")
     deliver(app)
     strangers, owners = mailbox.to("owner@example.org")
@@ -102,8 +108,14 @@ def test_consent_hijack_stranger_cannot_publish_owner(client, app, mailbox):
 def test_confirm_page_shows_what_it_publishes_and_a_stranger_submission_can_be_discarded(
     client, app, mailbox
 ):
-    sign(client, email="victim@example.org", name="Impostor Words", public_consent="y",
-         comment="Words I never wrote", comment_consent="y")  # fmt: skip
+    sign(
+        client,
+        email="victim@example.org",
+        name="Impostor Words",
+        public_consent="y",
+        comment="Words I never wrote",
+        comment_consent="y",
+    )
     deliver(app)
     link = confirm_link_path(mailbox.links(mailbox.to("victim@example.org")[0], "confirm")[0])
     page = client.get(link)
@@ -111,8 +123,13 @@ def test_confirm_page_shows_what_it_publishes_and_a_stranger_submission_can_be_d
     assert page.headers["Cache-Control"] == "no-store"
     start = html.index('class="confirm-preview"')
     preview = html[start : html.index("Confirm my signature</button>")]
-    for shown in ("Impostor Words", "<bdi>Impostor W.</bdi>, Germany", "Words I never wrote",
-                  "Shown on the petition page.", "This is not me"):
+    for shown in (
+        "Impostor Words",
+        "<bdi>Impostor W.</bdi>, Germany",
+        "Words I never wrote",
+        "Shown on the petition page.",
+        "This is not me",
+    ):
         assert shown in preview, shown
     discarded = post_link(client, link + "/discard")
     assert discarded.status_code == 200 and discarded.headers["Cache-Control"] == "no-store"
@@ -120,14 +137,13 @@ def test_confirm_page_shows_what_it_publishes_and_a_stranger_submission_can_be_d
     assert post_link(client, link).status_code == 404  # nothing left to confirm
 
 
-def test_confirming_one_submission_deletes_the_addresss_other_pending_ones(
-    client, app, mailbox
-):
+def test_confirming_one_submission_deletes_the_addresss_other_pending_ones(client, app, mailbox):
     sign(client, email="twice@example.org", name="First Try")
     sign(client, email="twice@example.org", name="Second Try")
     deliver(app)
-    one, two = (confirm_link_path(mailbox.links(m, "confirm")[0])
-                for m in mailbox.to("twice@example.org"))  # fmt: skip
+    one, two = (
+        confirm_link_path(mailbox.links(m, "confirm")[0]) for m in mailbox.to("twice@example.org")
+    )
     first_id = db.session.scalars(select(Signature.id).order_by(Signature.id)).first()
     assert post_link(client, one).status_code == 303
     assert db.session.scalars(select(Signature.id)).all() == [first_id]
@@ -137,8 +153,9 @@ def test_confirming_one_submission_deletes_the_addresss_other_pending_ones(
 
 
 def test_invalid_input_is_shown_next_to_fields_and_kept(client, app):
-    response = sign(client, name="=HYPERLINK(1)", email="not-an-email", country="XX",
-                    comment="my comment")  # fmt: skip
+    response = sign(
+        client, name="=HYPERLINK(1)", email="not-an-email", country="XX", comment="my comment"
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert 'id="name-error"' in html

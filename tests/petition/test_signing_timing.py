@@ -29,8 +29,13 @@ def timed_request(client, email: str) -> float:
 def timed_service(client, email: str) -> float:
     """The signing service alone, as the view calls it: without the HTTP stack's fixed
     cost, a difference in the work done stands out."""
-    data = signing.SignatureInput(name="Timed Signer", email=email, country="DE",
-                                  consent_public_text="show", consent_contact_text="mail")
+    data = signing.SignatureInput(
+        name="Timed Signer",
+        email=email,
+        country="DE",
+        consent_public_text="show",
+        consent_contact_text="mail",
+    )
     start = time.perf_counter()
     signing.sign(library().get(SLUG), data)
     return time.perf_counter() - start
@@ -38,8 +43,9 @@ def timed_service(client, email: str) -> float:
 
 def confirmed_address(email: str) -> None:
     """An address that signed and confirmed (untimed set-up)."""
-    outcome = signing.sign(library().get(SLUG), signing.SignatureInput(
-        name="Known Signer", email=email, country="DE"))  # fmt: skip
+    outcome = signing.sign(
+        library().get(SLUG), signing.SignatureInput(name="Known Signer", email=email, country="DE")
+    )
     token = links.make_token(db.session.get(Signature, outcome.signature_id), "confirm")
     assert signing.confirm(library().get(SLUG), token).state == "confirmed"
 

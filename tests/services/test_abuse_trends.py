@@ -19,13 +19,16 @@ THRESHOLDS = dict(window=timedelta(hours=1), baseline=timedelta(hours=4), factor
 
 def add(app, email: str, ip: str, hours_ago: float = 0) -> None:
     with app.test_request_context():
-        outcome = signing.sign(library().get(SLUG), SignatureInput(
-            name="Test Person", email=email, country="DE", ip=ip))  # fmt: skip
+        outcome = signing.sign(
+            library().get(SLUG),
+            SignatureInput(name="Test Person", email=email, country="DE", ip=ip),
+        )
     if hours_ago:
         db.session.execute(
-            update(Signature).where(Signature.id == outcome.signature_id)
+            update(Signature)
+            .where(Signature.id == outcome.signature_id)
             .values(created_at=utcnow() - timedelta(hours=hours_ago))
-        )  # fmt: skip
+        )
         db.session.commit()
 
 
@@ -44,10 +47,16 @@ def test_a_burst_from_one_ip_and_a_new_domain_trends_but_a_busy_provider_does_no
 
 
 def test_organizers_are_mailed_once_per_trend(app):
-    db.session.add_all([
-        AdminUser(email="org@example.org", password_hash="x", role="organizer", session_token="a"),
-        AdminUser(email="view@example.org", password_hash="x", role="viewer", session_token="b"),
-    ])  # fmt: skip
+    db.session.add_all(
+        [
+            AdminUser(
+                email="org@example.org", password_hash="x", role="organizer", session_token="a"
+            ),
+            AdminUser(
+                email="view@example.org", password_hash="x", role="viewer", session_token="b"
+            ),
+        ]
+    )
     db.session.commit()
     for n in range(6):
         add(app, f"bot{n}@burst.example", "203.0.113.66")

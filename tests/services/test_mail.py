@@ -23,8 +23,9 @@ def outbox() -> list[OutboxMessage]:
 
 
 def a_mail(n: int = 0) -> mail.Mail:
-    return mail.Mail(to=f"person{n}@example.org", subject=f"Hello {n}", text=f"Text {n}",
-                     html=f"<p>HTML {n}</p>")  # fmt: skip
+    return mail.Mail(
+        to=f"person{n}@example.org", subject=f"Hello {n}", text=f"Text {n}", html=f"<p>HTML {n}</p>"
+    )
 
 
 def sign(email: str = "mail@example.org", **fields):
@@ -135,8 +136,11 @@ def test_a_crashed_send_is_retried_under_the_same_message_id(app, mailbox):
     # A worker claims the message and sends it, then dies before recording it.
     [claimed] = mail.claim_due(10)
     message = db.session.get(OutboxMessage, claimed)
-    payload = json.loads(crypto.decrypt_field(message.payload_enc, column=mail.PAYLOAD,
-                                              row_key=message.idempotency_key))
+    payload = json.loads(
+        crypto.decrypt_field(
+            message.payload_enc, column=mail.PAYLOAD, row_key=message.idempotency_key
+        )
+    )
     transport = mail.Transport(mailbox.url)
     transport.send(mail.build_message(message, payload))
     transport.close()
@@ -239,7 +243,9 @@ def test_parallel_workers_send_each_message_once(app, mailbox):
     assert not errors
     ids = [m["Message-ID"] for m in mailbox.messages]
     assert len(ids) == len(set(ids)) == total
-    assert db.session.scalar(
-        select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "sent")
-    ) == total
-
+    assert (
+        db.session.scalar(
+            select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "sent")
+        )
+        == total
+    )

@@ -127,10 +127,12 @@ def test_purge_cannot_delete_a_signature_confirmed_meanwhile(app):
         with app.app_context():
             db.session.execute(
                 update(Signature)
-                .where(Signature.id == outcome.signature_id,
-                       Signature.status == SignatureStatus.PENDING)
+                .where(
+                    Signature.id == outcome.signature_id,
+                    Signature.status == SignatureStatus.PENDING,
+                )
                 .values(status=SignatureStatus.CONFIRMED, confirmed_at=utcnow())
-            )  # fmt: skip
+            )
             counting.adjust(campaign_id, +1)
             db.session.commit()
 

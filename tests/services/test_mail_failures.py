@@ -139,8 +139,11 @@ def test_worker_killed_mid_send_resends_after_lease_with_same_message_id(
         log = (tmp_path / "worker.log").open("wb")
         worker = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "work"],
-            cwd=ROOT, env=worker_env(app_config, box.url), stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=worker_env(app_config, box.url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             assert box.data_started.wait(60), (tmp_path / "worker.log").read_text()
         finally:

@@ -35,17 +35,23 @@ def test_signer_mail_scores_below_spamassassin_threshold(app, mailbox):
     require(shutil.which("spamassassin") is not None, "spamassassin is not installed")
     app.config["CONFIRM_REMINDER_HOURS"] = 1
     content = library().get(SLUG)
-    data = signing.SignatureInput(name="Maryam Ahmadi", email="maryam@example.org",
-                                  country="DE", comment="For my family.")  # fmt: skip
+    data = signing.SignatureInput(
+        name="Maryam Ahmadi", email="maryam@example.org", country="DE", comment="For my family."
+    )
     waiting = signing.sign(content, data).signature_id
-    done = signing.sign(content, signing.SignatureInput(
-        name="Reza Karimi", email="reza@example.org", country="FR")).signature_id  # fmt: skip
+    done = signing.sign(
+        content, signing.SignatureInput(name="Reza Karimi", email="reza@example.org", country="FR")
+    ).signature_id
     mail.work(once=True)  # two confirmation mails
     signing.confirm(content, links.make_token(db.session.get(Signature, done), "confirm"))
-    signing.sign(content, signing.SignatureInput(
-        name="Reza Karimi", email="reza@example.org", country="FR"))  # fmt: skip
-    db.session.execute(update(Signature).where(Signature.id == waiting)
-                       .values(created_at=utcnow() - timedelta(hours=2)))  # fmt: skip
+    signing.sign(
+        content, signing.SignatureInput(name="Reza Karimi", email="reza@example.org", country="FR")
+    )
+    db.session.execute(
+        update(Signature)
+        .where(Signature.id == waiting)
+        .values(created_at=utcnow() - timedelta(hours=2))
+    )
     db.session.commit()
     assert signer_mail.send_reminders() == 1
     mail.work(once=True)  # the already-signed note and the reminder

@@ -40,8 +40,14 @@ def needles() -> list[str]:
 
 def fill_database(client, app, mailbox) -> None:
     for name, email, comment in SIGNERS:
-        response = sign(client, name=name, email=email, comment=comment or "",
-                        public_consent="y", contact_consent="y")  # fmt: skip
+        response = sign(
+            client,
+            name=name,
+            email=email,
+            comment=comment or "",
+            public_consent="y",
+            contact_consent="y",
+        )
         assert response.status_code == 303
     deliver(app)  # sent mail: payload dropped
     first, second, third, _ = db.session.scalars(select(Signature).order_by(Signature.id)).all()

@@ -77,14 +77,19 @@ def test_ip_hash_is_keyed_and_rotates_daily(app):
 
 def test_no_raw_ip_or_user_agent_is_stored(client, app):
     agent = "Mozilla/5.0 (X11; Linux) UniqueAgent/9.9"
-    page = client.get(f"/{SLUG}/", environ_base={"REMOTE_ADDR": "198.51.100.77"},
-                      headers={"User-Agent": agent})  # fmt: skip
+    page = client.get(
+        f"/{SLUG}/", environ_base={"REMOTE_ADDR": "198.51.100.77"}, headers={"User-Agent": agent}
+    )
     from tests.conftest import hidden_fields
 
     data = hidden_fields(page.get_data(as_text=True))
     data.update(name="Maryam Ahmadi", email="ua@example.org", country="DE")
-    client.post(f"/{SLUG}/sign", data=data, environ_base={"REMOTE_ADDR": "198.51.100.77"},
-                headers={"User-Agent": agent})  # fmt: skip
+    client.post(
+        f"/{SLUG}/sign",
+        data=data,
+        environ_base={"REMOTE_ADDR": "198.51.100.77"},
+        headers={"User-Agent": agent},
+    )
     signature = only(Signature)
     values = " ".join(str(getattr(signature, c.key)) for c in Signature.__table__.columns)
     assert "198.51.100.77" not in values and "UniqueAgent" not in values
@@ -95,7 +100,7 @@ def test_anonymize_erases_closed_campaigns_and_keeps_counts(client, app):
     for n, country in enumerate(["DE", "IR", "IR"]):
         sign(client, email=f"anon{n}@example.org", country=country)
     for signature in db.session.scalars(select(Signature)).all():
-        client.post(f"/{SLUG}/confirm/{links.make_token(signature, 'confirm')}")  # fmt: skip
+        client.post(f"/{SLUG}/confirm/{links.make_token(signature, 'confirm')}")
     campaign = only(Campaign)
     assert counting.confirmed_count(campaign.id, fresh=True) == 3
     days = app.config["ANONYMIZE_AFTER_CLOSE_DAYS"]
@@ -117,8 +122,7 @@ def test_anonymize_command_runs_on_a_schedule_safely(client, app):
     sign(client, email="sched@example.org")
     result = app.test_cli_runner().invoke(args=["campaign", "anonymize"])
     assert result.exit_code == 0 and f"{SLUG}: erased 0" in result.output  # still open
-    result = app.test_cli_runner().invoke(args=["campaign", "anonymize", "--slug", SLUG,
-                                                "--force"])  # fmt: skip
+    result = app.test_cli_runner().invoke(args=["campaign", "anonymize", "--slug", SLUG, "--force"])
     assert f"{SLUG}: erased 1" in result.output
 
 

@@ -26,7 +26,9 @@ def test_counts_by_country_counts_only_confirmed_and_folds(app):
     confirmed_signature(country="FR", confirm=False)  # pending: not counted
     campaign_id = confirmed_signature(country="NO").campaign_id
     assert public.counts_by_country(campaign_id, utcnow() + timedelta(minutes=1)) == {
-        "DE": 5, "other": 5}
+        "DE": 5,
+        "other": 5,
+    }
 
 
 def test_withdrawn_signatures_leave_the_aggregates(app):
@@ -66,11 +68,13 @@ def test_recent_signers_only_consenting_counted_signers(app):
 
 def test_comments_respect_consent_switch_and_hiding(app):
     content = library().get(SLUG)
-    shown = confirmed_signature(name="Ali Rezaei", public_consent=True, comment="For my uncle.",
-                                comment_consent=True)  # fmt: skip
+    shown = confirmed_signature(
+        name="Ali Rezaei", public_consent=True, comment="For my uncle.", comment_consent=True
+    )
     confirmed_signature(name="No Consent", public_consent=False, comment="private words")
-    hidden = confirmed_signature(name="Hidden Comment", public_consent=True, comment="spam spam",
-                                 comment_consent=True)  # fmt: skip
+    hidden = confirmed_signature(
+        name="Hidden Comment", public_consent=True, comment="spam spam", comment_consent=True
+    )
     hidden.comment_hidden = True
     db.session.commit()
     public.forget_cache()
@@ -82,8 +86,9 @@ def test_comment_published_under_name_consent_alone_stays_private(app):
     """Issue 9.2: ticking "show my name" used to publish the comment too."""
     content = library().get(SLUG)
     named = confirmed_signature(name="Named Only", public_consent=True, comment="my private why")
-    anonymous = confirmed_signature(name="Quiet Person", public_consent=False,
-                                    comment="public words", comment_consent=True)  # fmt: skip
+    anonymous = confirmed_signature(
+        name="Quiet Person", public_consent=False, comment="public words", comment_consent=True
+    )
     public.forget_cache()
     comments = public.public_comments(content, named.campaign_id, count=2)
     # Only the comment whose own box was ticked, and without the name it didn't consent to.
@@ -104,5 +109,7 @@ def test_lists_switched_off_by_the_campaign(app):
 def test_milestones():
     marks = public.milestones(10000, 5000)
     assert [(m.label, m.target, m.reached) for m in marks] == [
-        ("25%", 2500, True), ("50%", 5000, True), ("goal", 10000, False)
-    ]  # fmt: skip
+        ("25%", 2500, True),
+        ("50%", 5000, True),
+        ("goal", 10000, False),
+    ]

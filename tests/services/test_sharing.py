@@ -24,10 +24,18 @@ def test_share_links_are_plain_https_or_mailto():
         assert scheme in {"https", "mailto"}
 
 
-@pytest.mark.parametrize("source,ok", [
-    ("x", True), ("rally-berlin-2026", True), ("flyer/a4", True), ("", False),
-    ("<script>", False), ("a" * 65, False), ("-start", False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "source,ok",
+    [
+        ("x", True),
+        ("rally-berlin-2026", True),
+        ("flyer/a4", True),
+        ("", False),
+        ("<script>", False),
+        ("a" * 65, False),
+        ("-start", False),
+    ],
+)
 def test_source_codes(source, ok):
     assert sharing.valid_source(source) is ok
 
@@ -39,8 +47,13 @@ def test_with_params_replaces_and_skips_none():
 
 def test_count_bucket():
     assert [sharing.count_bucket(n) for n in (0, 7, 99, 100, 1234, 98765)] == [
-        0, 7, 99, 100, 1200, 98000
-    ]  # fmt: skip
+        0,
+        7,
+        99,
+        100,
+        1200,
+        98000,
+    ]
 
 
 def test_qr_svg_is_an_svg_without_inline_style():
@@ -50,10 +63,13 @@ def test_qr_svg_is_an_svg_without_inline_style():
     assert "<title>Sign &lt;now&gt;</title>" in svg
 
 
-@pytest.mark.parametrize("language,title", [
-    ("en", "UN: open an inquiry into the 1988 massacre of political prisoners in Iran"),
-    ("fa", "سازمان ملل: تحقیق دربارهٔ قتل‌عام زندانیان سیاسی در ایران در سال ۱۹۸۸"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "language,title",
+    [
+        ("en", "UN: open an inquiry into the 1988 massacre of political prisoners in Iran"),
+        ("fa", "سازمان ملل: تحقیق دربارهٔ قتل‌عام زندانیان سیاسی در ایران در سال ۱۹۸۸"),
+    ],
+)
 def test_share_image_is_1200_by_630_png(language, title):
     data = sharing.render_share_image(
         sharing.ImageText(title, "1,200+ signatures", "petition.test", language)

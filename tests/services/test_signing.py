@@ -29,9 +29,13 @@ def content():
 
 def data(email: str = "signer@example.org", **fields) -> SignatureInput:
     values = {
-        "name": "Parisa Mohammadi", "email": email, "country": "IR",
-        "consent_public_text": "show", "consent_contact_text": "contact", **fields,
-    }  # fmt: skip
+        "name": "Parisa Mohammadi",
+        "email": email,
+        "country": "IR",
+        "consent_public_text": "show",
+        "consent_contact_text": "contact",
+        **fields,
+    }
     return SignatureInput(**values)
 
 
@@ -54,8 +58,12 @@ def age(signature_id: int, **delta) -> None:
 
 
 def test_sign_records_a_pending_encrypted_signature_and_its_mail(app):
-    outcome = signing.sign(content(), data("Parisa@Example.org", comment="For my uncle",
-                                           public_consent=True, source="newsletter"))  # fmt: skip
+    outcome = signing.sign(
+        content(),
+        data(
+            "Parisa@Example.org", comment="For my uncle", public_consent=True, source="newsletter"
+        ),
+    )
     assert not outcome.repeat and not outcome.flagged
     signature = db.session.get(Signature, outcome.signature_id)
     assert signature.status == SignatureStatus.PENDING
@@ -86,8 +94,15 @@ def test_bad_input_raises_for_its_field_and_writes_nothing(app, field, value):
 
 def test_repeat_submissions_each_get_their_own_link_capped(app, mailbox):
     app.config["ALREADY_SIGNED_MAIL_LIMIT"] = 2
-    ids = [signing.sign(content(), data(email)).signature_id for email in
-           ("same@example.org", "SAME@example.org", "Same@EXAMPLE.org", "same@example.ORG")]
+    ids = [
+        signing.sign(content(), data(email)).signature_id
+        for email in (
+            "same@example.org",
+            "SAME@example.org",
+            "Same@EXAMPLE.org",
+            "same@example.ORG",
+        )
+    ]
     assert len(set(ids)) == 4 and count_of(Signature) == 4  # one row per submission
     assert kinds() == ["confirm"] * 4  # the request decides nothing: the worker does
     mail.work(once=True)
@@ -149,9 +164,15 @@ def test_bad_tokens_are_invalid(app):
     outcome = signing.sign(content(), data())
     good = token(outcome.signature_id)
     withdraw = token(outcome.signature_id, "withdraw")
-    for bad in ("", "garbage", good[:-1] + ("0" if good[-1] != "0" else "1"), withdraw,
-                f"{outcome.signature_id + 1}-{good.split('-')[1]}", "9" * 30 + "-" + "a" * 40):
-        assert signing.confirm(content(), bad).state == "invalid", bad  # fmt: skip
+    for bad in (
+        "",
+        "garbage",
+        good[:-1] + ("0" if good[-1] != "0" else "1"),
+        withdraw,
+        f"{outcome.signature_id + 1}-{good.split('-')[1]}",
+        "9" * 30 + "-" + "a" * 40,
+    ):
+        assert signing.confirm(content(), bad).state == "invalid", bad
     assert count_of(Signature) == 1
     assert db.session.get(Signature, outcome.signature_id).status == SignatureStatus.PENDING
 
@@ -204,12 +225,18 @@ def test_purge_deletes_expired_unconfirmed_signatures_only(app):
     assert privacy.purge_expired() == 1
     remaining = set(db.session.scalars(select(Signature.id)))
     assert remaining == {fresh, old_confirmed}
-    assert db.session.scalar(
-        select(func.count(OutboxMessage.id)).where(OutboxMessage.signature_id == expired)
-    ) == 0
-    assert db.session.scalar(
-        select(func.count()).select_from(NameToken).where(NameToken.signature_id == expired)
-    ) == 0
+    assert (
+        db.session.scalar(
+            select(func.count(OutboxMessage.id)).where(OutboxMessage.signature_id == expired)
+        )
+        == 0
+    )
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(NameToken).where(NameToken.signature_id == expired)
+        )
+        == 0
+    )
     assert privacy.purge_expired() == 0
     # The address is free again: signing anew starts over.
     assert not signing.sign(content(), data("expired@example.org")).repeat
@@ -217,8 +244,9 @@ def test_purge_deletes_expired_unconfirmed_signatures_only(app):
 
 def test_a_bot_posting_an_address_does_not_stop_its_owner_counting(app):
     # A honeypot post names the victim's address first; it is kept, flagged, unmailed.
-    bot = signing.sign(content(), data("victim@example.org"), flag_reason="honeypot",
-                       send_mail=False)  # fmt: skip
+    bot = signing.sign(
+        content(), data("victim@example.org"), flag_reason="honeypot", send_mail=False
+    )
     real = signing.sign(content(), data("victim@example.org"))
     assert not real.repeat and real.signature_id != bot.signature_id
     assert signing.confirm(content(), token(real.signature_id)).state == "confirmed"
@@ -242,12 +270,18 @@ def test_withdraw_rereads_the_signature_so_a_racing_withdrawal_counts_once(app):
     assert stale.status == "confirmed"
     # Meanwhile another request withdraws it, on its own connection, and commits.
     with db.engine.begin() as other:
-        other.execute(text("UPDATE signatures SET status = 'withdrawn' WHERE id = :id"),
-                      {"id": outcome.signature_id})  # fmt: skip
-        other.execute(text("UPDATE count_shards SET confirmed = confirmed - 1 "
-                           "WHERE campaign_id = 1 AND confirmed > 0 AND shard = "
-                           "(SELECT min(shard) FROM count_shards "
-                           " WHERE campaign_id = 1 AND confirmed > 0)"))  # fmt: skip
+        other.execute(
+            text("UPDATE signatures SET status = 'withdrawn' WHERE id = :id"),
+            {"id": outcome.signature_id},
+        )
+        other.execute(
+            text(
+                "UPDATE count_shards SET confirmed = confirmed - 1 "
+                "WHERE campaign_id = 1 AND confirmed > 0 AND shard = "
+                "(SELECT min(shard) FROM count_shards "
+                " WHERE campaign_id = 1 AND confirmed > 0)"
+            )
+        )
     assert privacy.withdraw(stale) is False  # sees the withdrawal; adjusts nothing
     assert counting.confirmed_count(1, fresh=True) == 0
 
@@ -255,9 +289,10 @@ def test_withdraw_rereads_the_signature_so_a_racing_withdrawal_counts_once(app):
 def test_erasing_drops_unsent_and_failed_mail(app):
     outcome = signing.sign(content(), data("gone@example.org"))
     db.session.execute(
-        OutboxMessage.__table__.update().values(status="failed")
+        OutboxMessage.__table__.update()
+        .values(status="failed")
         .where(OutboxMessage.signature_id == outcome.signature_id)
-    )  # fmt: skip
+    )
     db.session.commit()
     privacy.withdraw(db.session.get(Signature, outcome.signature_id))
     assert count_of(OutboxMessage) == 0

@@ -89,8 +89,9 @@ def test_verifier_accepts_the_live_instance_and_prints_both_counts(published, ap
     assert (report.adds, report.removes, report.count, report.site_count) == (5, 1, 4, 4)
     assert report.checkpoints == 2
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["count", "verify", f"{server.url}/{SLUG}/",
-                                 "--key", tlog_keys.verifier_key(SLUG)])  # fmt: skip
+    result = runner.invoke(
+        args=["count", "verify", f"{server.url}/{SLUG}/", "--key", tlog_keys.verifier_key(SLUG)]
+    )
     assert result.exit_code == 0, result.output
     assert "verified count: 4" in result.output and "site count: 4" in result.output
 
