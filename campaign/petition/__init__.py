@@ -12,4 +12,6 @@ bp = Blueprint("petition", __name__, template_folder="../../templates/petition")
 bp.before_request(refuse_cross_site)
 csrf.exempt(bp)
 
-from . import reach, rights, routes, tlog_views  # noqa: E402,F401  (reach: share, QR code, flyer, embed)
+# The view modules register their routes on `bp`; pages.py, limits.py and embedding.py
+# are the helpers they share.
+from . import embed, rights, routes, share, tlog_views  # noqa: E402,F401

@@ -5,151 +5,32 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
-from flask import (
-    abort,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
-from flask_limiter.util import get_remote_address
+from flask import current_app, redirect, render_template, request, session, url_for
 
-from .. import page_fastpath
 from ..extensions import limiter
 from ..i18n import current_language
-from ..services import abuse, counting, inbox, page_cache, privacy, public, sharing, signing
-from ..services.campaigns import campaign_ref, current_goal
-from ..services.content import CampaignContent, library
+from ..services import abuse, counting, inbox, privacy, public, sharing, signing
+from ..services.campaigns import campaign_ref
+from ..services.content import library
 from ..services.links import make_token as signer_link_token
 from ..services.links import referral_code as signer_referral_code
 from ..services.signing import SignatureInput, SigningError
+from ..services.validation import country_name
 from . import bp, embedding
+from .embed import embed_check_inbox_page, embed_page
 from .forms import (
     COMMENT_CONSENT,
     CONTACT_CONSENT,
     DELIVERY_CONSENT,
     PUBLIC_CONSENT,
     CorrectEmailForm,
-    LinksForm,
     ResendForm,
     SignForm,
     seconds_since_started,
     stamp_started,
 )
-
-SOURCE_PARAMS = ("source", "utm_source")
-
-
-def load_campaign(slug: str) -> CampaignContent:
-    content = library().get(slug)
-    if content is None or len(slug) > 80:
-        abort(404)
-    return content
-
-
-def source_from_request() -> tuple[str | None, str | None]:
-    """The channel (?source= or utm_source) and sharer code (?ref=) a visitor came with."""
-    source = next((request.args[p] for p in SOURCE_PARAMS if request.args.get(p)), None)
-    medium = request.args.get("utm_medium")
-    if source and medium:
-        source = f"{source}/{medium}"
-    return (source or None) and source[:64], (request.args.get("ref") or None)
-
-
-def new_sign_form(language: str) -> SignForm:
-    form = SignForm(formdata=None)
-    form.set_country_choices(language)
-    form.started.data = stamp_started()
-    form.source.data, form.ref.data = source_from_request()
-    return form
-
-
-def render_campaign(
-    content: CampaignContent,
-    form: SignForm | None = None,
-    status: int = 200,
-    embed: bool = False,
-):
-    if embed:  # the sign form inside a partner's iframe: answer in the iframe
-        from .reach import render_embed
-
-        return render_embed(content, form, status)
-    language = current_language()
-    row = campaign_ref(content)
-    count = counting.confirmed_count(row.id)
-    goal = current_goal(row, content, count)
-    if form is None and status == 200 and request.method in ("GET", "HEAD"):
-        if page_cache.enabled():
-            return cached_campaign_page(content, language, count, goal)
-    if form is None and content.accepts_signatures:
-        form = new_sign_form(language)
-    page = render_template(
-        "petition/campaign.html", **campaign_context(content, language, count, goal, form)
-    )
-    return page, status
-
-
-def campaign_context(
-    content: CampaignContent, language: str, count: int, goal: int, form: SignForm | None
-) -> dict:
-    """Everything the campaign page template shows."""
-    row = campaign_ref(content)
-    return {
-        "campaign": content,
-        "text": content.text(language),
-        "state": content.state(),
-        "count": count,
-        "goal": goal,
-        "form": form,
-        "base_goal": max(row.goal, content.goal),
-        "milestones": public.milestones(goal, count),
-        "recent_signers": public.recent_signers(content, row.id, count),
-        "comments": public.public_comments(content, row.id, count),
-        "updates": public.campaign_updates(row.id, language),
-    }
-
-
-def cached_campaign_page(content: CampaignContent, language: str, count: int, goal: int):
-    """The campaign page, the same bytes for every visitor in a language and count.
-
-    No session and no per-visitor token (the sign form is guarded by the origin
-    check), so it is `public`: nginx or a CDN may serve it, and this process's fast
-    path (campaign/page_fastpath.py) answers repeats before Flask runs. The count
-    may lag by COUNT_CACHE_SECONDS (the max-age), and by the stale-while-revalidate
-    window while a shared cache refreshes it.
-    """
-    key = (
-        content.slug,
-        language,
-        request.script_root,
-        request.path,
-        request.query_string,
-        count,
-        goal,
-        content.state(),
-        library().version,
-    )
-    page = page_cache.get(key)
-    if page is None:
-        form = new_sign_form(language) if content.accepts_signatures else None
-        page = page_cache.put(
-            key,
-            render_template(
-                "petition/campaign.html", **campaign_context(content, language, count, goal, form)
-            ),
-        )
-    response = current_app.response_class(page.body, mimetype="text/html")
-    config = current_app.config
-    response.headers["Cache-Control"] = (
-        f"public, max-age={config['COUNT_CACHE_SECONDS']}, "
-        f"stale-while-revalidate={config['PAGE_STALE_SECONDS']}"
-    )
-    response.set_etag(page.etag)  # strong: the bytes are the same for everyone
-    response.last_modified = int(page.built_at)
-    page_fastpath.offer(page_cache.fast_seconds(config))
-    return response.make_conditional(request)
+from .limits import config_limit, ip_and_petition
+from .pages import check_inbox_page, dead_link_page, load_campaign, render_campaign
 
 
 @bp.get("/")
@@ -176,21 +57,17 @@ def campaign_page_without_slash(slug: str):
 
 @bp.post("/<slug>/sign")
 def sign(slug: str):
-    try:  # cross-site posts were refused before this view (security.refuse_cross_site)
-        embed = embedding.check_embed_token(slug)
-    except embedding.EmbedTokenInvalid as error:
-        from .reach import render_embed
-
-        return render_embed(load_campaign(slug), status=400, notice=error.description)
-    content = load_campaign(slug)
+    content = load_campaign(slug)  # cross-site posts were refused (security.refuse_cross_site)
+    embed = embedding.check_embed_token(slug)  # a bad token: embed.bad_embed_token answers
+    render_form = embed_page if embed else render_campaign  # answer where the form was
     if not content.accepts_signatures:
-        return render_campaign(content, status=409, embed=embed)
+        return render_form(content, status=409)
     language = current_language()
     form = SignForm()
     form.set_country_choices(language)
     if not form.validate():
         form.started.data = form.started.data or stamp_started()
-        return render_campaign(content, form, 422, embed=embed)
+        return render_form(content, form, 422)
     verdict = abuse.check_signing(
         slug=slug,
         ip=request.remote_addr,
@@ -223,45 +100,18 @@ def sign(slug: str):
             )
         except SigningError as error:
             getattr(form, error.field).errors.append(error.message)
-            return render_campaign(content, form, 422, embed=embed)
+            return render_form(content, form, 422)
     if not embed:  # check-inbox shows the address masked and resends without retyping
         session[inbox.NOTE_KEY] = inbox.make_note(slug, form.email.data, outcome)
     return redirect(url_for(".check_inbox", slug=slug, **({"embed": 1} if embed else {})), 303)
 
 
-def config_limit(name: str):
-    """A Flask-Limiter limit read from the config at request time."""
-    return lambda: current_app.config[name]
-
-
-def ip_and_petition() -> str:
-    return f"{get_remote_address()}/{(request.view_args or {}).get('slug', '')}"
-
-
 @bp.get("/<slug>/check-inbox")
-def check_inbox(
-    slug: str,
-    form: ResendForm | None = None,
-    status: int = 200,
-    correct_form: CorrectEmailForm | None = None,
-):
+def check_inbox(slug: str):
     content = load_campaign(slug)
     if request.args.get("embed"):
-        from .reach import render_embed_check_inbox
-
-        return render_embed_check_inbox(content)
-    noted = inbox.noted_email(session.get(inbox.NOTE_KEY), slug)
-    return render_template(
-        "petition/check_inbox.html",
-        campaign=content,
-        text=content.text(current_language()),
-        expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],
-        resend_form=form or ResendForm(formdata=None),
-        correct_form=correct_form or CorrectEmailForm(formdata=None),
-        masked_email=inbox.mask_email(noted) if noted else None,
-        resent=request.args.get("resent") == "1",
-        corrected=request.args.get("corrected") == "1",
-    ), status
+        return embed_check_inbox_page(content)
+    return check_inbox_page(content)
 
 
 @bp.post("/<slug>/resend")
@@ -278,7 +128,7 @@ def resend(slug: str):
         return redirect(url_for(".check_inbox", slug=slug, resent=1), 303)
     form = ResendForm()
     if not form.validate():
-        return check_inbox(slug, form, 422)
+        return check_inbox_page(content, resend_form=form, status=422)
     signing.resend_confirmation(content, form.email.data)
     return redirect(url_for(".check_inbox", slug=slug, resent=1), 303)
 
@@ -290,7 +140,7 @@ def correct_email(slug: str):
     content = load_campaign(slug)
     form = CorrectEmailForm()
     if not form.validate():
-        return check_inbox(slug, status=422, correct_form=form)
+        return check_inbox_page(content, correct_form=form, status=422)
     note = session.get(inbox.NOTE_KEY)
     inbox.correct_email(content, note, form.email.data)  # same answer whatever it did
     if note and note.get("slug") == slug:
@@ -358,15 +208,6 @@ def signer_from_link(slug: str, token: str, purpose: str):
     return signature if signature is not None and signature.campaign.slug == slug else None
 
 
-def dead_link_page(content: CampaignContent, template: str):
-    """Any link that matches nothing: one 404, whether its id is unknown, erased or
-    withdrawn, so a forged link tells a prober nothing about who signed."""
-    page = render_template(
-        template, campaign=content, text=content.text(current_language()), state="invalid"
-    )
-    return page, 404  # no-store, no-referrer: security.signer_link_headers
-
-
 @bp.route("/<slug>/withdraw/<token>", methods=["GET", "POST"])
 @limiter.limit(config_limit("RATELIMIT_CONFIRM"))
 def withdraw(slug: str, token: str):
@@ -407,8 +248,6 @@ def my_data(slug: str, token: str):
         )
         response.headers["Content-Disposition"] = f'attachment; filename="{slug}-my-data.json"'
         return response
-    from ..services.validation import country_name
-
     page = render_template(
         "petition/my_data.html",
         campaign=content,
@@ -442,17 +281,3 @@ def unsubscribe(slug: str, token: str):
         token=token,
     )
     return page
-
-
-@bp.get("/privacy")
-def privacy_page(links_form: LinksForm | None = None, status: int = 200):
-    config = current_app.config
-    return render_template(
-        "petition/privacy.html",
-        expiry_days=config["CONFIRM_EXPIRY_DAYS"],
-        ip_days=config["IP_HASH_RETENTION_DAYS"],
-        anonymize_days=config["ANONYMIZE_AFTER_CLOSE_DAYS"],
-        # "Mail me my links again": data rights for a signer who lost their mail.
-        links_form=links_form or LinksForm(formdata=None),
-        links_sent=request.args.get("sent") == "1",
-    ), status

@@ -15,7 +15,8 @@ from ..i18n import current_language
 from ..services import receipts, tlog, tlog_keys, tlog_store
 from ..services.campaigns import campaign_ref
 from . import bp
-from .routes import config_limit, load_campaign
+from .limits import config_limit
+from .pages import load_campaign
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 

@@ -1,5 +1,6 @@
-"""Reach: the share page, share image, QR code, printable flyer and embeddable form,
-plus the tags every public page carries (Open Graph, hreflang alternates)."""
+"""Sharing: the share page, share image, QR code and printable flyer, the campaign's
+public URLs, and the tags every public page carries (Open Graph, hreflang alternates).
+The embeddable form is embed.py."""
 
 from __future__ import annotations
 
@@ -22,13 +23,11 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 
 from ..i18n import current_language, url_language
-from ..security import allow_framing
 from ..services import counting, links, sharing, validation
-from ..services.campaigns import campaign_ref, current_goal
+from ..services.campaigns import campaign_ref
 from ..services.content import CampaignContent, library
-from . import bp, embedding
-from .forms import SignForm, stamp_started
-from .routes import load_campaign, source_from_request
+from . import bp
+from .pages import counter_context, load_campaign
 
 
 def campaign_url(slug: str, language: str | None = None, **params: str | None) -> str:
@@ -159,23 +158,10 @@ def share_image(slug: str):
 # --- share page, QR code, flyer -------------------------------------------------------
 
 
-def counter_context(content: CampaignContent) -> dict:
-    """The campaign, its text and its count: what the share, flyer and embed pages show."""
-    language = current_language()
-    row = campaign_ref(content)
-    count = counting.confirmed_count(row.id)
-    return {
-        "campaign": content,
-        "text": content.text(language),
-        "state": content.state(),
-        "count": count,
-        "goal": current_goal(row, content, count),
-    }
-
-
 # Tall enough for the whole form at a phone's width in every language (measured in
 # Chromium: tests/browser/test_reach_screens_browser.py).
 def embed_snippet(slug: str) -> str:
+    """The iframe code the share page offers partner sites (the form is embed.py's)."""
     src = links.external_url("petition.embed", share_url_language(), slug=slug)
     title = html.escape(_("Sign the petition"), quote=True)  # a translation may hold quotes
     return (
@@ -226,54 +212,6 @@ def flyer(slug: str):
     )
 
 
-# --- embedding ------------------------------------------------------------------------
-
-
-def new_embed_form(language: str) -> SignForm:
-    """The sign form without the session CSRF token (which would also set a cookie)."""
-    form = SignForm(formdata=None, meta={"csrf": False})
-    form.set_country_choices(language)
-    form.started.data = stamp_started()
-    source, form.ref.data = source_from_request()
-    form.source.data = source or "embed"  # organizers see what came through partner sites
-    return form
-
-
-def render_embed(content: CampaignContent, form=None, status: int = 200, notice: str | None = None):
-    """The embed page (also re-rendered by the sign view for errors in the iframe)."""
-    allow_framing()
-    context = counter_context(content)
-    if form is None and content.accepts_signatures:
-        form = new_embed_form(current_language())
-    embed_token = None
-    if form is not None:
-        embed_token = embedding.make_token(content.slug, form.started.data or "")
-    html = render_template(
-        "petition/embed.html",
-        **context,
-        form=form,
-        embed_token=embed_token,
-        notice=notice,
-        page_url=campaign_url(content.slug, share_url_language()),
-    )
-    return html, status
-
-
-@bp.get("/<slug>/embed")
-def embed(slug: str):
-    return render_embed(load_campaign(slug))
-
-
-def render_embed_check_inbox(content: CampaignContent):
-    allow_framing()
-    return render_template(
-        "petition/embed_check_inbox.html",
-        campaign=content,
-        text=content.text(current_language()),
-        expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],
-    )
-
-
 # --- tags on every page ---------------------------------------------------------------
 
 
@@ -314,7 +252,7 @@ def social_tags(content: CampaignContent, count: int) -> dict:
 
 
 @bp.app_context_processor
-def reach_context() -> dict:
+def share_context() -> dict:
     return {
         "hreflang_alternates": alternates,
         "social_tags": social_tags,
