@@ -15,8 +15,16 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import i18n, page_fastpath, security, web
+from .admin import bp as admin_bp
+from .api import bp as api_bp
+from .api import pages_bp as api_pages_bp
+from .commands import register_commands
 from .config import INSTANCE_DIR, PROJECT_ROOT, Config
 from .extensions import csrf, db, limiter, login_manager, migrate
+from .petition import bp as petition_bp
+from .services import page_cache, updates
+from .services.content import ContentLibrary
 from .services.crypto import generate_key
 
 log = logging.getLogger("campaign")
@@ -45,34 +53,20 @@ def create_app(overrides: dict | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from . import i18n, security, web
-    from .services.content import ContentLibrary
-
     app.extensions["campaign.content"] = ContentLibrary(Path(app.config["CONTENT_DIR"]))
     i18n.init_app(app)
     security.init_app(app)
     web.init_app(app)
-
-    from .admin import bp as admin_bp
-    from .api import bp as api_bp
-    from .api import pages_bp as api_pages_bp
-    from .petition import bp as petition_bp
 
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(api_pages_bp)  # the human page at /api
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(petition_bp)
 
-    from .commands import register_commands
-    from .services import updates
-
     # The mail worker expands published updates into outbox rows (services/mail.py).
     app.extensions["campaign.outbox_preparers"] = [updates.expand_published]
 
     register_commands(app)
-
-    from . import page_fastpath
-    from .services import page_cache
 
     # Innermost of the three: it sees the request as Flask will (proxy headers applied,
     # language prefix moved to SCRIPT_NAME), and answers cached public pages itself.

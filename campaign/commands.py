@@ -7,6 +7,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .admin.cli import admin_cli, delivery_cli, export_command
 from .extensions import db
 from .models import Campaign, OutboxMessage
 from .services import (
@@ -21,6 +22,7 @@ from .services import (
     transparency,
 )
 from .services.content import library
+from .tlog_cli import count_cli
 
 content_cli = AppGroup("content", help="Campaign content in content/.")
 mail_cli = AppGroup("mail", help="The mail outbox.")
@@ -141,12 +143,9 @@ def campaign_anonymize(slug: str | None, force: bool) -> None:
 def register_commands(app: Flask) -> None:
     for group in (content_cli, mail_cli, signatures_cli, counts_cli, keys_cli, campaign_cli):
         app.cli.add_command(group)
-    # The admin's commands: `flask admin …`, `flask export …` and `flask delivery …`.
-    from .admin.cli import admin_cli, delivery_cli, export_command
-    from .tlog_cli import count_cli
-
+    # The admin's commands (`flask admin …`, `flask export …`, `flask delivery …`) and
+    # the transparency log's (`flask count …`).
     app.cli.add_command(count_cli)
-
     app.cli.add_command(admin_cli)
     app.cli.add_command(export_command)
     app.cli.add_command(delivery_cli)

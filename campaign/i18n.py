@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from babel import Locale
 from babel.numbers import format_decimal
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_babel import format_date, format_datetime, get_locale, refresh
 
 from .extensions import babel
@@ -42,8 +42,6 @@ def url_language() -> str | None:
 
 
 def select_language() -> str:
-    from flask import current_app
-
     supported = current_app.config["LANGUAGES"]
     if not request:
         return current_app.config["BABEL_DEFAULT_LOCALE"]

@@ -17,6 +17,7 @@ from flask_login import UserMixin, current_user, logout_user
 from ..extensions import db, login_manager
 from ..models import AdminUser
 from ..services.accounts import has_role
+from ..services.campaigns import get_row
 from ..services.content import library
 from ..services.validation import parse_id
 from . import bp
@@ -125,9 +126,6 @@ def admin_context() -> dict:
 
 
 def campaign_or_404(slug: str):
-    from ..services.campaigns import get_row
-    from ..services.content import library
-
     content = library().get(slug)
     if content is None:
         abort(404)

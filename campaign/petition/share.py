@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import mimetypes
-from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -89,20 +88,12 @@ def supplied_image(content: CampaignContent, language: str) -> Path | None:
     return own if content.contains(own) else None
 
 
-@cache
-def _image_size(path: str, mtime: int) -> tuple[int, int]:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return image.size
-
-
 def share_image_size(content: CampaignContent, language: str) -> tuple[int, int]:
     path = supplied_image(content, language)
     if path is None:
         return sharing.IMAGE_SIZE
     try:
-        return _image_size(str(path), path.stat().st_mtime_ns)
+        return sharing.image_size(path)
     except OSError:
         return sharing.IMAGE_SIZE
 

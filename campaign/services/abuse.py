@@ -11,8 +11,12 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from limits import parse_many
+from sqlalchemy import func, select
 
-from ..extensions import limiter
+from ..extensions import db, limiter
+from ..models import AdminUser, AuditEvent, Signature, utcnow
+from . import mail
+from .validation import normalize_email
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +84,6 @@ def ip_blocked(ip: str | None) -> bool:
 
 def _blocked_canonicals() -> frozenset[str]:
     """BLOCKED_EMAILS in the same canonical form as the dedup key uses."""
-    from .validation import normalize_email
-
     listed = tuple(current_app.config["BLOCKED_EMAILS"])
     fold = current_app.config["FOLD_EMAIL_ALIASES"]
     cached = current_app.extensions.get("campaign.blocked_emails")
@@ -152,11 +154,6 @@ def trending(
     Comparing each group with its own history keeps big mail providers quiet
     while a new domain or one address hammering the form stands out.
     """
-    from sqlalchemy import func, select
-
-    from ..extensions import db
-    from ..models import Signature, utcnow
-
     now = now or utcnow()
     start, past_start = now - window, now - baseline
     windows_in_baseline = max((baseline - window) / window, 1.0)
@@ -189,12 +186,6 @@ def trending(
 
 def alert_trends(campaign_id: int, slug: str, **thresholds) -> list[Trend]:
     """Mail organizers about new trends, once per trend per day; recorded in the audit log."""
-    from sqlalchemy import select
-
-    from ..extensions import db
-    from ..models import AdminUser, AuditEvent, utcnow
-    from . import mail
-
     fresh = []
     since = utcnow() - timedelta(days=1)
     for trend in trending(campaign_id, **thresholds):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from flask_login import current_user
 from sqlalchemy import insert, select
 
 from ..extensions import db
@@ -17,10 +18,6 @@ from ..models import AdminUser, AuditEvent, utcnow
 
 
 def _current_actor() -> AdminUser | None:
-    try:
-        from flask_login import current_user
-    except ImportError:  # pragma: no cover
-        return None
     try:
         user = getattr(current_user, "user", None)
     except RuntimeError:  # outside a request

@@ -19,6 +19,7 @@ from . import audit, counting, mail, privacy, public, transparency
 from .content import library
 from .sealed import unseal
 from .signer_mail import take_extra_mail
+from .signing import domain_hash
 
 BULK_NAME_SCAN_LIMIT = 200_000
 
@@ -155,8 +156,6 @@ class BulkRule:
 
 
 def _rule_query(campaign_id: int, rule: BulkRule):
-    from .signing import domain_hash
-
     query = select(Signature).where(
         Signature.campaign_id == campaign_id,
         Signature.status.in_((SignatureStatus.PENDING, SignatureStatus.CONFIRMED)),

@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import CampaignUpdate, Signature, SignatureStatus, utcnow
+from . import counting, page_cache
 from .content import CampaignContent, render_markdown
 from .privacy import public_name
 from .sealed import unseal
@@ -136,8 +137,6 @@ def forget_public_views() -> None:
     """After a change the count doesn't show (an erased name, a hidden comment): drop
     this process's cached counts, public lists and pages. Other processes catch up
     within their cache lifetimes (COUNT_CACHE_SECONDS, PAGE_CACHE_SECONDS)."""
-    from . import counting, page_cache
-
     counting.forget_cached_counts()
     forget_cache()
     page_cache.clear()

@@ -13,12 +13,14 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import segno
 from babel import Locale
 from babel.numbers import format_decimal
+from PIL import Image, ImageDraw, ImageFont, features
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -174,9 +176,18 @@ def find_font(names: tuple[str, ...]) -> Path | None:
 
 def can_shape_arabic() -> bool:
     """Persian needs contextual shaping and bidi, which Pillow only does with libraqm."""
-    from PIL import features
-
     return bool(features.check("raqm")) and find_font(ARABIC_FONTS) is not None
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image file, remembered until the file changes."""
+    return _image_size(str(path), path.stat().st_mtime_ns)
+
+
+@cache
+def _image_size(path: str, mtime: int) -> tuple[int, int]:
+    with Image.open(path) as image:
+        return image.size
 
 
 def count_bucket(count: int) -> int:
@@ -206,8 +217,6 @@ class ImageText:
 
 
 def _load_font(path: Path | None, size: int, *, raqm: bool):
-    from PIL import ImageFont
-
     if path is None:
         return ImageFont.load_default(size=size)
     engine = ImageFont.Layout.RAQM if raqm else ImageFont.Layout.BASIC
@@ -252,8 +261,6 @@ def render_share_image(text: ImageText) -> bytes:
     draw Persian letters unjoined and left to right, so the caller passes the
     English title instead (see `can_shape_arabic`).
     """
-    from PIL import Image, ImageDraw
-
     width, height = IMAGE_SIZE
     margin = 72
     rtl = text.language in RTL and can_shape_arabic()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from babel import Locale
+from disposable_email_domains import blocklist
 from email_validator import EmailNotValidError, caching_resolver, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -156,8 +157,6 @@ def _domain_in(domain: str, listed: str) -> bool:
 
 def is_disposable(domain: str) -> bool:
     """Whether the domain (or a parent of it) is on the disposable-email-domains list."""
-    from disposable_email_domains import blocklist
-
     labels = domain.lower().split(".")
     return any(".".join(labels[i:]) in blocklist for i in range(len(labels) - 1))
 
