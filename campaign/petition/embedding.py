@@ -27,9 +27,9 @@ import time
 
 from flask import current_app, request
 from flask_babel import gettext as _
-from flask_wtf.csrf import CSRFError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from limits import RateLimitItemPerSecond
+from werkzeug.exceptions import BadRequest
 
 from ..extensions import limiter
 
@@ -88,8 +88,9 @@ def spend(token: str) -> bool:
         return True
 
 
-class EmbedTokenInvalid(CSRFError):
-    """A bad embed token: answered inside the iframe, not with a page that refuses framing."""
+class EmbedTokenInvalid(BadRequest):
+    """A bad embed token (not the admin's session CSRF): a 400 that the petition
+    blueprint's handler (embed.bad_embed_token) answers inside the iframe."""
 
 
 def check_embed_token(slug: str) -> bool:

@@ -168,3 +168,17 @@ def test_csrf_switched_off_still_signs(app):
     assert sign(app.test_client(), email="nocsrf@example.org").status_code == 303
     data = embed_form(app.test_client(), email="nocsrf-embed@example.org")
     assert app.test_client().post(f"/{SLUG}/sign", data=data).status_code == 303
+
+
+def test_a_refused_token_gets_a_fresh_embed_form_and_an_unknown_campaign_a_404(app):
+    client = app.test_client(use_cookies=False)
+    data = embed_form(app.test_client())
+    assert client.post(f"/{SLUG}/sign", data=data).status_code == 303
+    # The blueprint's handler answers the replay in the iframe, with a new form to send.
+    replay = client.post(f"/{SLUG}/sign", data=data)
+    assert replay.status_code == 400
+    fresh = hidden_fields(replay.get_data(as_text=True))
+    assert fresh["embed_token"] and fresh["embed_token"] != data["embed_token"]
+    assert 'class="site-header"' not in replay.get_data(as_text=True)  # the embed page
+    # A token sent to a campaign that doesn't exist: the 404 every unknown slug gets.
+    assert client.post("/no-such-campaign/sign", data=data).status_code == 404
