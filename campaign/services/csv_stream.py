@@ -4,7 +4,7 @@
 The per-row work is kept to what the file needs (profiled in docs/benchmarks.md):
 
 * plain tuples from a Core result read in partitions, no ORM objects, no records;
-* one decryptor per encrypted column (`crypto.field_decryptor`: one AES-GCM cipher
+* one decryptor per encrypted column (`sealed.unsealer`: one AES-GCM cipher
   object per key) and only the columns the preset exports;
 * timestamps formatted from SQLite's stored text, without building datetimes;
 * `csv.writer.writerows` over a whole batch.
@@ -26,7 +26,7 @@ from operator import itemgetter
 
 from sqlalchemy.engine import Result
 
-from . import crypto
+from . import sealed
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
@@ -102,9 +102,9 @@ def csv_rows(result: Result, columns: Sequence[str], batch: int) -> Iterator[lis
     pick = itemgetter(*(FIELDS.index(c) for c in columns))
     one = len(columns) == 1
     needs = set(columns)
-    name_of = crypto.field_decryptor("signatures.name_enc")
-    email_of = crypto.field_decryptor("signatures.email_enc")
-    comment_of = crypto.field_decryptor("signatures.comment_enc")
+    name_of = sealed.unsealer(sealed.EXPORT, "name")
+    email_of = sealed.unsealer(sealed.EXPORT, "email")
+    comment_of = sealed.unsealer(sealed.EXPORT, "comment")
     want_email, want_comment = "email" in needs, "comment" in needs
     want_split = bool(needs & {"given_name", "family_name"})
     d = DANGEROUS_PREFIXES

@@ -20,7 +20,7 @@ from sqlalchemy import String, func, null, select, type_coerce
 
 from ..extensions import db
 from ..models import Campaign, Signature, SignatureStatus
-from . import audit, csv_stream, export_parallel
+from . import audit, csv_stream, export_parallel, sealed
 from .content import CampaignContent
 from .privacy import SignerRecord, signer_record
 from .signers import SignerFilter, apply_filter, masked_filters
@@ -149,7 +149,7 @@ def records(
     query = preset_query(campaign_id, preset, filters).with_only_columns(*columns).limit(limit)
     result = db.session.execute(query.execution_options(yield_per=BATCH, stream_results=True))
     for row in result:
-        yield signer_record(row)  # a Row has the same attribute names as a Signature
+        yield signer_record(row, sealed.EXPORT)  # a Row has the same attribute names as a Signature
 
 
 def _iso(value: datetime | None) -> str:

@@ -15,9 +15,8 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Signature, SignatureStatus, utcnow
-from . import audit, counting, mail, privacy, public, transparency
+from . import audit, counting, mail, privacy, public, sealed, transparency
 from .content import library
-from .sealed import unseal
 from .signer_mail import take_extra_mail
 
 BULK_NAME_SCAN_LIMIT = 200_000
@@ -187,8 +186,9 @@ def matching_ids(campaign_id: int, rule: BulkRule) -> list[int]:
         .limit(BULK_NAME_SCAN_LIMIT)
         .execution_options(yield_per=1000)
     )
+    name_of = sealed.unsealer(sealed.MODERATION, "name")
     for signature_id, name_enc, row_key in rows:
-        name = (unseal("name", name_enc, row_key) or "").casefold()
+        name = (name_of(name_enc, row_key) or "").casefold()
         if fnmatch.fnmatchcase(name, pattern):
             ids.append(signature_id)
     return ids

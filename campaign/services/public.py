@@ -18,9 +18,9 @@ from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import CampaignUpdate, Signature, SignatureStatus, utcnow
+from . import sealed
 from .content import CampaignContent, render_markdown
 from .privacy import public_name
-from .sealed import unseal
 
 MIN_COUNTRY_GROUP = 5
 OTHER = "other"
@@ -168,9 +168,15 @@ def _public_signers(campaign_id: int, limit: int, *, with_comments: bool) -> lis
     signers = []
     for signature in db.session.scalars(query):
         shown = signature.public_consent
-        name = public_name(unseal("name", signature.name_enc, signature.row_key)) if shown else ""
+        name = (
+            public_name(sealed.unseal(sealed.PUBLIC, "name", signature.name_enc, signature.row_key))
+            if shown
+            else ""
+        )
         comment = (
-            unseal("comment", signature.comment_enc, signature.row_key) if with_comments else None
+            sealed.unseal(sealed.PUBLIC, "comment", signature.comment_enc, signature.row_key)
+            if with_comments
+            else None
         )
         if name or comment:
             country = signature.country if shown else ""

@@ -21,11 +21,11 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import ConsentWording, NameToken, Signature, SignatureStatus, utcnow
-from . import abuse, counting, crypto, links, mail, privacy, transparency
+from . import abuse, counting, crypto, links, mail, privacy, sealed, transparency
 from .abuse import FAST
 from .campaigns import campaign_ref
 from .content import CampaignContent
-from .sealed import seal, unseal
+from .sealed import seal
 from .signer_mail import delete_submissions, is_expired, take_extra_mail
 from .validation import (
     check_email_policy,
@@ -425,8 +425,8 @@ class ConfirmPreview:
 
 
 def preview(signature: Signature) -> ConfirmPreview:
-    name = unseal("name", signature.name_enc, signature.row_key) or ""
-    comment = unseal("comment", signature.comment_enc, signature.row_key)
+    name = sealed.unseal(sealed.SIGNER_LINK, "name", signature.name_enc, signature.row_key) or ""
+    comment = sealed.unseal(sealed.SIGNER_LINK, "comment", signature.comment_enc, signature.row_key)
     return ConfirmPreview(
         name=name,
         public_name=privacy.public_name(name) if signature.public_consent else None,

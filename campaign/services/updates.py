@@ -29,7 +29,7 @@ from ..models import (
     UpdatePublication,
     utcnow,
 )
-from . import audit, crypto, links, mail
+from . import audit, links, mail, sealed
 from .content import CampaignContent, library
 
 DUPLICATE_WINDOW_MINUTES = 30
@@ -163,8 +163,8 @@ def update_mail(
     message = mail.render_mail(
         "update",
         update.language,
-        to=crypto.signer_value(signature, "email_enc"),
-        name=crypto.signer_value(signature, "name_enc"),
+        to=sealed.unseal(sealed.SIGNER_MAIL, "email", signature.email_enc, signature.row_key),
+        name=sealed.unseal(sealed.SIGNER_MAIL, "name", signature.name_enc, signature.row_key),
         campaign_title=content.text(update.language).title,
         update_title=update.title,
         body=update.body,
