@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from ..extensions import db
-from ..models import COUNT_SHARDS, Campaign, CountShard, Signature, SignatureStatus
+from ..models import COUNT_SHARDS, Campaign, CountShard, Signature
 from . import page_cache
 
 
@@ -71,8 +71,7 @@ def counted_in_table(campaign_id: int) -> int:
     return db.session.scalar(
         select(func.count(Signature.id)).where(
             Signature.campaign_id == campaign_id,
-            Signature.status == SignatureStatus.CONFIRMED,
-            Signature.flagged.is_(False),
+            Signature.counted,
         )
     )
 

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import String, func, null, select, type_coerce
 
 from ..extensions import db
-from ..models import Campaign, Signature, SignatureStatus
+from ..models import Campaign, Signature
 from . import audit, csv_stream, export_parallel, sealed
 from .content import CampaignContent
 from .privacy import SignerRecord, signer_record
@@ -95,8 +95,7 @@ def preset_query(campaign_id: int, preset: str, filters: SignerFilter):
     query = apply_filter(select(Signature), campaign_id, filters)
     if preset in ("mailing", "delivery"):
         query = query.where(
-            Signature.status == SignatureStatus.CONFIRMED,
-            Signature.flagged.is_(False),
+            Signature.counted,
             Signature.erased_at.is_(None),
         )
     if preset == "mailing":
@@ -289,7 +288,7 @@ def export_jsonl(campaign_id: int, preset: str, filters: SignerFilter) -> Iterat
 def country_counts(campaign_id: int, filters: SignerFilter | None = None) -> list[tuple[str, int]]:
     query = apply_filter(
         select(Signature.country, func.count(Signature.id)), campaign_id, filters or SignerFilter()
-    ).where(Signature.status == SignatureStatus.CONFIRMED, Signature.flagged.is_(False))
+    ).where(Signature.counted)
     rows = db.session.execute(query.group_by(Signature.country)).all()
     return sorted(((c, int(n)) for c, n in rows), key=lambda item: (-item[1], item[0]))
 

@@ -154,8 +154,7 @@ def delivery_names(campaign_id: int, batch: int = 1000) -> Iterator[tuple[str, s
         select(Signature.name_enc, Signature.row_key, Signature.country)
         .where(
             Signature.campaign_id == campaign_id,
-            Signature.status == SignatureStatus.CONFIRMED,
-            Signature.flagged.is_(False),
+            Signature.counted,
             Signature.delivery_consent.is_(True),
             Signature.erased_at.is_(None),
             Signature.name_enc.is_not(None),

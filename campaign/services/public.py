@@ -27,11 +27,7 @@ OTHER = "other"
 
 
 def counted_filter(campaign_id: int) -> tuple:
-    return (
-        Signature.campaign_id == campaign_id,
-        Signature.status == SignatureStatus.CONFIRMED,
-        Signature.flagged.is_(False),
-    )
+    return (Signature.campaign_id == campaign_id, Signature.counted)
 
 
 def fold_small_countries(

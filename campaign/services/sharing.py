@@ -22,7 +22,7 @@ from babel.numbers import format_decimal
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Signature, SignatureStatus
+from ..models import Signature
 from . import links
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,7 @@ def referral_count(signature: Signature) -> int:
             select(func.count(Signature.id)).where(
                 Signature.campaign_id == signature.campaign_id,
                 Signature.referrer_code == links.referrer_hash(code),
-                Signature.status == SignatureStatus.CONFIRMED,
-                Signature.flagged.is_(False),
+                Signature.counted,
             )
         )
         or 0

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Signature, SignatureStatus, utcnow
+from ..models import Signature, SignatureStatus, is_counted, utcnow
 from . import abuse
 
 
@@ -46,8 +46,8 @@ def totals(campaign_id: int) -> Totals:
             result.ever_confirmed += count
         if flagged:
             result.flagged += count
-        if status == SignatureStatus.CONFIRMED and flagged:
-            continue  # not counted: shown under "flagged"
+        if status == SignatureStatus.CONFIRMED and not is_counted(status, flagged):
+            continue  # confirmed but not counted: shown under "flagged"
         if status in SignatureStatus.ALL:
             setattr(result, status, getattr(result, status) + count)
     return result
@@ -96,9 +96,7 @@ def top(
         Signature.campaign_id == campaign_id, column.is_not(None)
     )
     if counted_only:
-        query = query.where(
-            Signature.status == SignatureStatus.CONFIRMED, Signature.flagged.is_(False)
-        )
+        query = query.where(Signature.counted)
     rows = db.session.execute(
         query.group_by(column).order_by(func.count(Signature.id).desc(), column).limit(limit)
     ).all()
@@ -120,8 +118,7 @@ def direct_count(campaign_id: int) -> int:
             select(func.count(Signature.id)).where(
                 Signature.campaign_id == campaign_id,
                 Signature.source.is_(None),
-                Signature.status == SignatureStatus.CONFIRMED,
-                Signature.flagged.is_(False),
+                Signature.counted,
             )
         )
         or 0

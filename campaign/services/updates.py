@@ -25,7 +25,6 @@ from ..models import (
     Campaign,
     CampaignUpdate,
     Signature,
-    SignatureStatus,
     UpdatePublication,
     utcnow,
 )
@@ -139,8 +138,7 @@ def recipients_query(campaign_id: int):
         select(Signature)
         .where(
             Signature.campaign_id == campaign_id,
-            Signature.status == SignatureStatus.CONFIRMED,
-            Signature.flagged.is_(False),
+            Signature.counted,
             Signature.contact_consent.is_(True),
             Signature.email_enc.is_not(None),
             Signature.link_nonce.is_not(None),
