@@ -43,6 +43,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def utc_iso(moment: datetime | None, *, whole_seconds: bool = False) -> str | None:
+    """A stored (naive UTC) time as ISO 8601 with a Z: the one format of times that
+    leave the service (API, exports, the signer's data copy, the delivery pack)."""
+    if moment is None:
+        return None
+    if whole_seconds:
+        moment = moment.replace(microsecond=0)
+    return moment.replace(tzinfo=None).isoformat() + "Z"
+
+
 class Campaign(db.Model):
     """A petition's row in the database. Its text lives in `content/<slug>/`."""
 

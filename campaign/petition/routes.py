@@ -377,7 +377,6 @@ def withdraw(slug: str, token: str):
     state = "ask"
     if request.method == "POST":
         privacy.withdraw(signature)
-        public.forget_public_views()
         state = "done"
     data_token = signer_link_token(signature, "data") if state == "ask" else None
     page = render_template(

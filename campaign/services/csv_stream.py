@@ -21,11 +21,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import itemgetter
 
 from sqlalchemy.engine import Result
 
+from ..models import utc_iso
 from . import sealed
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -87,7 +88,7 @@ def iso(value: datetime | str | None) -> str:
     if isinstance(value, str):
         text = value.replace(" ", "T", 1)
         return (text[:-7] if text.endswith(".000000") else text) + "Z"
-    return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    return utc_iso(value)
 
 
 def split_name(name: str | None) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import String, func, null, select, type_coerce
 
 from ..extensions import db
-from ..models import Campaign, Signature
+from ..models import Campaign, Signature, utc_iso
 from . import audit, csv_stream, export_parallel, sealed
 from .content import CampaignContent
 from .privacy import SignerRecord, signer_record
@@ -152,7 +152,7 @@ def records(
 
 
 def _iso(value: datetime | None) -> str:
-    return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z") if value else ""
+    return utc_iso(value) or ""
 
 
 def row_values(record: SignerRecord, preset: str) -> dict[str, object]:

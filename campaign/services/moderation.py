@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Signature, SignatureStatus, utcnow
-from . import audit, counting, mail, privacy, public, sealed, transparency
+from . import audit, cache, counting, mail, privacy, sealed, transparency
 from .content import library
 from .signer_mail import take_extra_mail
 
@@ -28,7 +28,7 @@ class ModerationError(ValueError):
 
 def _done(signature: Signature) -> None:
     db.session.commit()
-    public.forget_public_views()
+    cache.public_views_changed()
 
 
 def invalidate(signature: Signature, reason: str) -> bool:
@@ -235,5 +235,5 @@ def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str) -> int:
         },
     )
     db.session.commit()
-    counting.forget_cached_counts()
+    cache.signatures_changed(campaign_id)
     return len(ids)

@@ -22,9 +22,10 @@ from ..models import (
     OutboxMessage,
     Signature,
     SignatureStatus,
+    utc_iso,
     utcnow,
 )
-from . import counting, links, sealed, transparency
+from . import cache, counting, links, sealed, transparency
 from .sealed import Reason
 
 
@@ -93,7 +94,7 @@ def data_copy(signature: Signature) -> dict:
     )
 
     def when(value: datetime | None) -> str | None:
-        return value.replace(microsecond=0).isoformat() + "Z" if value else None
+        return utc_iso(value, whole_seconds=True)
 
     return {
         "petition": signature.campaign.slug,
@@ -222,6 +223,7 @@ def withdraw(signature: Signature) -> bool:
     signature.withdrawn_at = utcnow()
     erase(signature, new_status=SignatureStatus.WITHDRAWN)
     db.session.commit()
+    cache.public_views_changed()  # the name may be on the public list
     return True
 
 

@@ -14,14 +14,13 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import ConsentWording, NameToken, Signature, SignatureStatus, utcnow
-from . import abuse, counting, crypto, links, mail, privacy, sealed, transparency
+from . import abuse, cache, counting, crypto, links, mail, privacy, sealed, transparency
 from .abuse import FAST
 from .campaigns import campaign_ref
 from .content import CampaignContent
@@ -119,7 +118,7 @@ def consent_wording_id(
     if delivery_text:  # appended only when shown, so older wordings keep their digest
         wording += f"\x00delivery\x00{delivery_text}"
     digest = hashlib.sha256(wording.encode()).hexdigest()
-    known = current_app.extensions.setdefault("campaign.consent_wordings", {})
+    known = cache.store(cache.CONSENT_WORDINGS)
     if digest in known:
         return known[digest]
     select_wording = select(ConsentWording.id).where(ConsentWording.digest == digest)

@@ -130,19 +130,11 @@ def top_referrers(campaign_id: int, limit: int = 10) -> list[tuple[str, int]]:
 
 
 @dataclass
-class TrendAlert:
-    kind: str  # "ip" | "domain"
-    key_hash: str
-    last_hour: int
-    usual_per_hour: float
-
-
-@dataclass
 class Velocity:
     last_hour: int
     previous_hour: int
     per_hour_last_day: float
-    alerts: list[TrendAlert] = field(default_factory=list)
+    alerts: list[abuse.Trend] = field(default_factory=list)  # `abuse.trending`, hourly
 
 
 def velocity(campaign_id: int, now: datetime | None = None) -> Velocity:
@@ -167,12 +159,6 @@ def velocity(campaign_id: int, now: datetime | None = None) -> Velocity:
         previous_hour=count_between(two_hours_ago, hour_ago),
         per_hour_last_day=count_between(day_ago, now + timedelta(seconds=1)) / 24,
     )
-    result.alerts = trending(campaign_id, now)
+    # The one trend check; the alert mails use it too.
+    result.alerts = abuse.trending(campaign_id, now=now)
     return result
-
-
-def trending(campaign_id: int, now: datetime | None = None) -> list[TrendAlert]:
-    """The dashboard's view of `abuse.trending`, the one trend check (alert mails use it too)."""
-    return [
-        TrendAlert(t.kind, t.key, t.count, t.expected) for t in abuse.trending(campaign_id, now=now)
-    ]

@@ -12,14 +12,14 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import AdminUser, OutboxMessage, Signature, SignatureStatus
-from campaign.services import accounts, crypto, mail, privacy, rotation, sealed
+from campaign.services import accounts, cache, crypto, mail, privacy, rotation, sealed
 from tests.admin.conftest import EMAILS, csrf_from, login
 from tests.conftest import sign
 
 
 def use_keys(app, keys: list[str]) -> None:
     app.config["ENCRYPTION_KEYS"] = keys
-    app.extensions.pop("campaign.keyring", None)
+    cache.keys_changed(app)
 
 
 def enrol(user: AdminUser) -> str:

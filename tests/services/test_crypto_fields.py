@@ -8,13 +8,13 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import crypto, privacy, sealed
+from campaign.services import cache, crypto, privacy, sealed
 from tests.conftest import sign
 
 
 def use_keys(app, keys: list[str]) -> None:
     app.config["ENCRYPTION_KEYS"] = keys
-    app.extensions.pop("campaign.keyring", None)
+    cache.keys_changed(app)
 
 
 def signatures() -> list[Signature]:

@@ -11,14 +11,14 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import Campaign, NameToken, OutboxMessage, Signature, SignatureStatus
-from campaign.services import counting, crypto, links, privacy, sealed, signer_mail
+from campaign.services import cache, counting, crypto, links, privacy, sealed, signer_mail
 from campaign.services.content import library
 from tests.conftest import SLUG, sign
 
 
 def use_keys(app, keys: list[str]) -> None:
     app.config["ENCRYPTION_KEYS"] = keys
-    app.extensions.pop("campaign.keyring", None)
+    cache.keys_changed(app)
 
 
 def only(model):
