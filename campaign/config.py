@@ -29,10 +29,13 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 class Config:
-    """Settings as class attributes, computed when the class is built.
+    """Settings as instance attributes, read from the environment in `__init__`.
 
-    `create_app()` loads `.env` before this module reads the environment, and tests
-    pass overrides to `create_app()` rather than editing the environment.
+    `create_app()` loads `.env`, then builds one `Config()` and copies it into
+    `app.config` (`as_dict()`), so each app reads the environment as it is when the
+    app is created, not when this module is imported (only INSTANCE_PATH, above, is
+    read at import). Tests pass overrides to `create_app()` rather than editing the
+    environment.
     """
 
     def __init__(self) -> None:
@@ -130,4 +133,5 @@ class Config:
         self.RATELIMIT_HEADERS_ENABLED = True
 
     def as_dict(self) -> dict:
+        """Every setting, for `app.config.from_mapping`."""
         return dict(vars(self))

@@ -1,7 +1,7 @@
 """The data model.
 
 Personal data (name, email, comment) lives only in `Signature`, encrypted, and is
-read and written only through `campaign.services.privacy` and `campaign.services.crypto`.
+encrypted and decrypted only through `campaign.services.sealed` (the one decrypt path).
 Lookups use keyed hashes ("blind indexes"), so the database alone reveals no one.
 """
 
@@ -20,9 +20,12 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    and_,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from .extensions import db
 
@@ -38,6 +41,16 @@ def new_row_key() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def utc_iso(moment: datetime | None, *, whole_seconds: bool = False) -> str | None:
+    """A stored (naive UTC) time as ISO 8601 with a Z: the one format of times that
+    leave the service (API, exports, the signer's data copy, the delivery pack)."""
+    if moment is None:
+        return None
+    if whole_seconds:
+        moment = moment.replace(microsecond=0)
+    return moment.replace(tzinfo=None).isoformat() + "Z"
 
 
 class Campaign(db.Model):
@@ -92,6 +105,12 @@ class SignatureStatus:
     INVALIDATED = "invalidated"
     WITHDRAWN = "withdrawn"
     ALL = (PENDING, CONFIRMED, INVALIDATED, WITHDRAWN)
+
+
+def is_counted(status: str, flagged: bool) -> bool:
+    """ "Counted": confirmed, and not held back by an abuse flag. `Signature.counted` is
+    this rule on a row and, in SQL, the same rule as an expression."""
+    return status == SignatureStatus.CONFIRMED and not flagged
 
 
 class Signature(db.Model):
@@ -175,9 +194,17 @@ class Signature(db.Model):
     # When the worker decided to mail this submission its confirmation link.
     mailed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    @property
+    @hybrid_property
     def counted(self) -> bool:
-        return self.status == SignatureStatus.CONFIRMED and not self.flagged
+        """Whether this signature is in the count (`is_counted`). In a query,
+        `Signature.counted` is the same rule in SQL: every count, list and export of
+        counted signatures filters on it."""
+        return is_counted(self.status, self.flagged)
+
+    @counted.inplace.expression
+    @classmethod
+    def _counted_sql(cls) -> ColumnElement[bool]:
+        return and_(cls.status == SignatureStatus.CONFIRMED, cls.flagged.is_(False))
 
 
 class NameToken(db.Model):

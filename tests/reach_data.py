@@ -6,7 +6,7 @@ import itertools
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import counting, links, public, signing
+from campaign.services import cache, links, signing
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
 from tests.conftest import SLUG
@@ -46,6 +46,6 @@ def confirmed_signature(
     if confirm:
         result = signing.confirm(content, links.make_token(signature, "confirm"))
         assert result.state == "confirmed"
-    counting.forget_cached_counts()
-    public.forget_cache()
+    cache.signatures_changed()
+    cache.forget(cache.PUBLIC_LISTS)
     return signature

@@ -11,15 +11,14 @@ midnight UTC, PUBLIC_STATS_DELAY_DAYS ago (services/public.stats_cutoff), never 
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 
 from flask import Response, abort, current_app, request
 from flask_babel import gettext as _
 
 from ..extensions import limiter
-from ..models import Campaign
-from ..services import counting, links, public, sharing
+from ..models import Campaign, utc_iso
+from ..services import cache, counting, links, public, sharing
 from ..services.campaigns import current_goal, get_row
 from ..services.content import CampaignContent, library
 from . import bp
@@ -46,7 +45,7 @@ def api_rate_limit() -> str:
 
 
 def iso(moment: datetime | None) -> str | None:
-    return moment.replace(microsecond=0).isoformat() + "Z" if moment else None
+    return utc_iso(moment, whole_seconds=True)
 
 
 def api_url(endpoint: str, **values) -> str:
@@ -103,17 +102,13 @@ def petition_resource(content: CampaignContent, language: str) -> dict:
 def cached_resource(content: CampaignContent, language: str) -> dict:
     """A few seconds of in-process caching, so the aggregates (GROUP BY country, by
     day) are computed at most once per API_CACHE_SECONDS per campaign and language."""
-    store = current_app.extensions.setdefault("campaign.api_cache", {})
-    key = (content.slug, language)
-    version = library().version  # content files changed: recompute at once
-    now = time.monotonic()
-    hit = store.get(key)
-    ttl = current_app.config.get("API_CACHE_SECONDS", 30)
-    if hit and hit[1] == version and now - hit[0] < ttl:
-        return hit[2]
-    resource = petition_resource(content, language)
-    store[key] = (now, version, resource)
-    return resource
+    return cache.remember(
+        cache.API,
+        (content.slug, language),
+        lambda: petition_resource(content, language),
+        ttl=current_app.config.get("API_CACHE_SECONDS", 30),
+        version=library().version,  # content files changed: recompute at once
+    )
 
 
 def json_response(payload: dict) -> Response:

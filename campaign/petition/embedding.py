@@ -22,22 +22,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import threading
-import time
 
 from flask import current_app, request
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from limits import RateLimitItemPerSecond
 from werkzeug.exceptions import BadRequest
 
-from ..extensions import limiter
+from ..services import cache
 
 log = logging.getLogger(__name__)
 FIELD = "embed_token"
 DEFAULT_MAX_AGE = 30 * 60
-_spent_here: dict[str, float] = {}  # when no shared storage is configured (tests, dev)
-_spent_lock = threading.Lock()
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -70,22 +65,7 @@ def max_age() -> int:
 def spend(token: str) -> bool:
     """Mark the token used; False if it already was (within its lifetime)."""
     key = hashlib.sha256(token.encode()).hexdigest()[:32]
-    seconds = max_age() + 60
-    if limiter.enabled and current_app.config.get("RATELIMIT_ENABLED", True):
-        strategy = limiter.limiter  # as abuse.over_limit: only once the limiter is set up
-        prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "campaign"
-        try:  # one hit allowed per token lifetime, counted in the shared storage
-            return strategy.hit(RateLimitItemPerSecond(1, seconds), prefix, "embed-token", key)
-        except Exception:  # noqa: BLE001 - storage down (Redis): fall back to this process
-            log.warning("rate-limit storage unavailable; embed tokens spent per process")
-    now = time.monotonic()
-    with _spent_lock:
-        for old in [k for k, until in _spent_here.items() if until < now]:
-            del _spent_here[old]
-        if key in _spent_here:
-            return False
-        _spent_here[key] = now + seconds
-        return True
+    return cache.once("embed-token", key, max_age() + 60)
 
 
 class EmbedTokenInvalid(BadRequest):

@@ -15,6 +15,7 @@ from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringFi
 from wtforms.i18n import messages_path
 from wtforms.validators import InputRequired, ValidationError
 
+from ..services import cache
 from ..services.validation import (
     COMMENT_MAX,
     NAME_MAX,
@@ -64,11 +65,13 @@ def wtforms_translations():
     on the sign POST that was a measurable share of the request (docs/benchmarks.md).
     """
     locale = str(get_locale() or "en")
-    cache = current_app.extensions.setdefault("campaign.wtforms_translations", {})
-    if locale not in cache:
-        catalog = support.Translations.load(messages_path(), [locale], domain="wtforms")
-        cache[locale] = _CatalogTranslations(catalog)
-    return cache[locale]
+    return cache.remember(
+        cache.FORM_TRANSLATIONS,
+        locale,
+        lambda: _CatalogTranslations(
+            support.Translations.load(messages_path(), [locale], domain="wtforms")
+        ),
+    )
 
 
 class _CatalogTranslations:

@@ -9,7 +9,7 @@ from flask import current_app, redirect, render_template, request, session, url_
 
 from ..extensions import limiter
 from ..i18n import current_language
-from ..services import abuse, counting, inbox, privacy, public, sharing, signing
+from ..services import abuse, counting, inbox, privacy, sharing, signing
 from ..services.campaigns import campaign_ref
 from ..services.content import library
 from ..services.links import make_token as signer_link_token
@@ -218,7 +218,6 @@ def withdraw(slug: str, token: str):
     state = "ask"
     if request.method == "POST":
         privacy.withdraw(signature)
-        public.forget_public_views()
         state = "done"
     data_token = signer_link_token(signature, "data") if state == "ask" else None
     page = render_template(

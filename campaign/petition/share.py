@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 
 from ..i18n import current_language, url_language
 from ..services import counting, links, sharing, validation
+from ..services.cache import SHARE_IMAGES, remember
 from ..services.campaigns import campaign_ref
 from ..services.content import CampaignContent, library
 from . import bp
@@ -100,7 +101,7 @@ def share_image_size(content: CampaignContent, language: str) -> tuple[int, int]
 
 def image_cache() -> sharing.ImageCache:
     folder = Path(current_app.instance_path) / "share-images"
-    return current_app.extensions.setdefault("campaign.share_images", sharing.ImageCache(folder))
+    return remember(SHARE_IMAGES, folder, lambda: sharing.ImageCache(folder))
 
 
 def image_text(content: CampaignContent, language: str, count: int) -> sharing.ImageText:

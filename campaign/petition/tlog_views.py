@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from ..extensions import csrf, limiter
 from ..i18n import current_language
-from ..services import receipts, tlog, tlog_keys, tlog_store
+from ..services import cache, receipts, tlog, tlog_keys, tlog_store
 from ..services.campaigns import campaign_ref
 from . import bp
 from .limits import config_limit
@@ -36,7 +36,7 @@ def _campaign_id(slug: str) -> int:
 @bp.app_template_global("transparency_key")
 def transparency_key(slug: str) -> str:
     """The verifier key shown on the campaign page (key loaded once per process)."""
-    keys = current_app.extensions.setdefault("campaign.tlog_vkeys", {})
+    keys = cache.store(cache.TLOG_KEYS)
     if slug not in keys:
         try:
             keys[slug] = tlog_keys.verifier_key(slug)

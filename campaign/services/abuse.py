@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db, limiter
 from ..models import AdminUser, AuditEvent, Signature, utcnow
-from . import mail
+from . import cache, mail
 from .validation import normalize_email
 
 log = logging.getLogger(__name__)
@@ -57,16 +57,16 @@ def over_limit(scope: str, limits: str, *identity: str) -> bool:
 
 def _blocked_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     ranges = tuple(current_app.config["BLOCKED_IP_RANGES"])
-    cached = current_app.extensions.get("campaign.blocked_networks")
-    if cached and cached[0] == ranges:
-        return cached[1]
+    return cache.settings_value("blocked_networks", lambda: _networks(ranges), ranges)
+
+
+def _networks(ranges: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     networks = []
     for network in ranges:
         try:
             networks.append(ipaddress.ip_network(network.strip(), strict=False))
         except ValueError:
             log.warning("BLOCKED_IP_RANGES: ignoring %r, not a CIDR range", network)
-    current_app.extensions["campaign.blocked_networks"] = (ranges, networks)
     return networks
 
 
@@ -86,18 +86,17 @@ def _blocked_canonicals() -> frozenset[str]:
     """BLOCKED_EMAILS in the same canonical form as the dedup key uses."""
     listed = tuple(current_app.config["BLOCKED_EMAILS"])
     fold = current_app.config["FOLD_EMAIL_ALIASES"]
-    cached = current_app.extensions.get("campaign.blocked_emails")
-    if cached and cached[0] == (listed, fold):
-        return cached[1]
+    return cache.settings_value("blocked_emails", lambda: _canonicals(listed), (listed, fold))
+
+
+def _canonicals(listed: tuple[str, ...]) -> frozenset[str]:
     canonicals = set()
     for raw in listed:
         try:
             canonicals.add(normalize_email(raw).canonical)
         except ValueError:
             log.warning("BLOCKED_EMAILS: ignoring %r, not an email address", raw)
-    result = frozenset(canonicals)
-    current_app.extensions["campaign.blocked_emails"] = ((listed, fold), result)
-    return result
+    return frozenset(canonicals)
 
 
 def email_blocked(canonical: str) -> bool:

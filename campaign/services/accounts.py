@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models import AdminUser, utcnow
-from . import abuse, audit, crypto
+from . import abuse, audit, cache, crypto
 
 log = logging.getLogger(__name__)
 # Bound to the column and the account id (services/crypto.py).
@@ -39,14 +39,13 @@ def _hasher_and_dummy() -> tuple[PasswordHasher, str]:
     config = current_app.config
     time_cost = config.get("ARGON2_TIME_COST", 3)
     memory_cost = config.get("ARGON2_MEMORY_COST", 65536)
-    key = ("campaign.argon2", time_cost, memory_cost)
-    cached = current_app.extensions.get(key)
-    if cached is None:
+
+    def build() -> tuple[PasswordHasher, str]:
         hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost)
         # Verified against for unknown accounts, so timing doesn't reveal who has one.
-        cached = (hasher, hasher.hash("not-a-real-password"))
-        current_app.extensions[key] = cached
-    return cached
+        return hasher, hasher.hash("not-a-real-password")
+
+    return cache.settings_value("argon2", build, (time_cost, memory_cost))
 
 
 def _hasher() -> PasswordHasher:

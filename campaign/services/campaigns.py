@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import NamedTuple
 
 from flask import current_app
@@ -11,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Campaign
-from . import counting
+from . import cache, counting
 from .content import CampaignContent, library
 
 
@@ -45,15 +44,16 @@ def campaign_ref(content: CampaignContent) -> CampaignRef:
     The id never changes once created; the goal may be raised by an organizer and
     shows up within the same few seconds as the count.
     """
-    cache = current_app.extensions.setdefault("campaign.rows", {})
-    now = time.monotonic()
-    cached = cache.get(content.slug)
-    if cached and now - cached[0] < current_app.config["COUNT_CACHE_SECONDS"]:
-        return cached[1]
-    row = get_row(content)
-    ref = CampaignRef(row.id, row.goal)
-    cache[content.slug] = (now, ref)
-    return ref
+    return cache.remember(
+        cache.CAMPAIGN_ROWS,
+        content.slug,
+        lambda: _ref(get_row(content)),
+        ttl=current_app.config["COUNT_CACHE_SECONDS"],
+    )
+
+
+def _ref(row: Campaign) -> CampaignRef:
+    return CampaignRef(row.id, row.goal)
 
 
 def sync_all() -> list[Campaign]:

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import markdown
 import nh3
-from flask import current_app
+from flask import current_app, has_app_context
 from markupsafe import Markup
+
+from . import cache
 
 ALLOWED_TAGS = {
     "a",
@@ -247,6 +249,8 @@ class ContentLibrary:
                     campaigns[campaign.slug] = campaign
             self._campaigns, self._stamp = campaigns, stamp
             self.version += 1
+        if has_app_context():  # outside a request or command nothing is cached yet
+            cache.content_reloaded()
 
     def all(self) -> list[CampaignContent]:
         self._refresh()

@@ -3,20 +3,20 @@
 Each count change adds to one of `COUNT_SHARDS` rows picked at random, inside the
 same transaction as the signature's change, so the total is exact once committed
 and concurrent confirmations don't queue on one row. Readers sum the shards and
-cache the sum for `COUNT_CACHE_SECONDS`. `repair()` recomputes from the table.
+cache the sum for `COUNT_CACHE_SECONDS` (services/cache.py). `repair()` recomputes
+from the table.
 """
 
 from __future__ import annotations
 
 import random
-import time
 
 from flask import current_app
 from sqlalchemy import func, select, update
 
 from ..extensions import db
-from ..models import COUNT_SHARDS, Campaign, CountShard, Signature, SignatureStatus
-from . import page_cache
+from ..models import COUNT_SHARDS, Campaign, CountShard, Signature
+from . import cache
 
 
 def create_shards(campaign_id: int) -> None:
@@ -40,30 +40,25 @@ def adjust(campaign_id: int, delta: int) -> None:
     )
 
 
-def _cache() -> dict[int, tuple[float, int]]:
-    return current_app.extensions.setdefault("campaign.counts", {})
-
-
 def confirmed_count(campaign_id: int, *, fresh: bool = False) -> int:
     """The campaign's count, at most COUNT_CACHE_SECONDS old unless `fresh`."""
-    now = time.monotonic()
-    cached = _cache().get(campaign_id)
-    if not fresh and cached and now - cached[0] < current_app.config["COUNT_CACHE_SECONDS"]:
-        return cached[1]
-    total = int(
+    return cache.remember(
+        cache.COUNTS,
+        campaign_id,
+        lambda: shards_sum(campaign_id),
+        ttl=current_app.config["COUNT_CACHE_SECONDS"],
+        refresh=fresh,
+    )
+
+
+def shards_sum(campaign_id: int) -> int:
+    return int(
         db.session.scalar(
             select(func.coalesce(func.sum(CountShard.confirmed), 0)).where(
                 CountShard.campaign_id == campaign_id
             )
         )
     )
-    _cache()[campaign_id] = (now, total)  # a dict assignment is atomic under the GIL
-    return total
-
-
-def forget_cached_counts() -> None:
-    _cache().clear()
-    page_cache.responses().clear()  # finished pages show a count too
 
 
 def counted_in_table(campaign_id: int) -> int:
@@ -71,8 +66,7 @@ def counted_in_table(campaign_id: int) -> int:
     return db.session.scalar(
         select(func.count(Signature.id)).where(
             Signature.campaign_id == campaign_id,
-            Signature.status == SignatureStatus.CONFIRMED,
-            Signature.flagged.is_(False),
+            Signature.counted,
         )
     )
 
@@ -95,7 +89,7 @@ def repair(campaign_id: int) -> tuple[int, int]:
     for shard in shards:
         shard.confirmed = after if shard.shard == 0 else 0
     db.session.commit()
-    forget_cached_counts()
+    cache.signatures_changed(campaign_id)
     return before, after
 
 

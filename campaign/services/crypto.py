@@ -35,6 +35,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
+from . import cache
+
 VERSION = "g1"
 NONCE_BYTES = 12
 KEY_ID_CHARS = 8
@@ -66,19 +68,20 @@ def _derive(key: str) -> tuple[str, AESGCM]:
 
 
 def keyring() -> Keyring:
-    ring = current_app.extensions.get("campaign.keyring")
-    if ring is None:
-        keys = current_app.config["ENCRYPTION_KEYS"]
-        if not keys:
-            raise CryptoError("ENCRYPTION_KEYS is not set")
-        derived = [_derive(key) for key in keys]
-        ring = Keyring(
-            fernet=MultiFernet([Fernet(key) for key in keys]),
-            primary=derived[0][0],
-            ciphers=dict(reversed(derived)),  # on an id clash, the newer key wins
-        )
-        current_app.extensions["campaign.keyring"] = ring
-    return ring
+    """The keys, derived once per process (`cache.keys_changed()` derives them again)."""
+    return cache.remember(cache.SETTINGS, "keyring", _build_keyring)
+
+
+def _build_keyring() -> Keyring:
+    keys = current_app.config["ENCRYPTION_KEYS"]
+    if not keys:
+        raise CryptoError("ENCRYPTION_KEYS is not set")
+    derived = [_derive(key) for key in keys]
+    return Keyring(
+        fernet=MultiFernet([Fernet(key) for key in keys]),
+        primary=derived[0][0],
+        ciphers=dict(reversed(derived)),  # on an id clash, the newer key wins
+    )
 
 
 def new_row_key() -> str:

@@ -4,7 +4,7 @@
 The per-row work is kept to what the file needs (profiled in docs/benchmarks.md):
 
 * plain tuples from a Core result read in partitions, no ORM objects, no records;
-* one decryptor per encrypted column (`crypto.field_decryptor`: one AES-GCM cipher
+* one decryptor per encrypted column (`sealed.unsealer`: one AES-GCM cipher
   object per key) and only the columns the preset exports;
 * timestamps formatted from SQLite's stored text, without building datetimes;
 * `csv.writer.writerows` over a whole batch.
@@ -21,12 +21,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import itemgetter
 
 from sqlalchemy.engine import Result
 
-from . import crypto
+from ..models import utc_iso
+from . import sealed
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
@@ -87,7 +88,7 @@ def iso(value: datetime | str | None) -> str:
     if isinstance(value, str):
         text = value.replace(" ", "T", 1)
         return (text[:-7] if text.endswith(".000000") else text) + "Z"
-    return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    return utc_iso(value)
 
 
 def split_name(name: str | None) -> tuple[str, str]:
@@ -102,9 +103,9 @@ def csv_rows(result: Result, columns: Sequence[str], batch: int) -> Iterator[lis
     pick = itemgetter(*(FIELDS.index(c) for c in columns))
     one = len(columns) == 1
     needs = set(columns)
-    name_of = crypto.field_decryptor("signatures.name_enc")
-    email_of = crypto.field_decryptor("signatures.email_enc")
-    comment_of = crypto.field_decryptor("signatures.comment_enc")
+    name_of = sealed.unsealer(sealed.EXPORT, "name")
+    email_of = sealed.unsealer(sealed.EXPORT, "email")
+    comment_of = sealed.unsealer(sealed.EXPORT, "comment")
     want_email, want_comment = "email" in needs, "comment" in needs
     want_split = bool(needs & {"given_name", "family_name"})
     d = DANGEROUS_PREFIXES

@@ -4,7 +4,7 @@ One HTML template (templates/delivery/pack.html, with a print stylesheet) is the
 source of both the PDF (WeasyPrint) and the printable web page. The numbers are the
 ones the dashboard and the API show (the same functions compute them), read in one
 snapshot so they add up. Names come only from signers who gave the separate delivery
-consent, decrypted by `privacy.delivery_names`, the one reader of personal data.
+consent, decrypted by `privacy.delivery_names` through `sealed` (the one decrypt path).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from flask_babel import gettext as _
 from sqlalchemy import String, func, null, select, type_coerce
 
 from ..extensions import db
-from ..models import Campaign, Signature, SignatureStatus
-from . import audit, csv_stream, export_parallel
+from ..models import Campaign, Signature, utc_iso
+from . import audit, csv_stream, export_parallel, sealed
 from .content import CampaignContent
 from .privacy import SignerRecord, signer_record
 from .signers import SignerFilter, apply_filter, masked_filters
@@ -95,8 +95,7 @@ def preset_query(campaign_id: int, preset: str, filters: SignerFilter):
     query = apply_filter(select(Signature), campaign_id, filters)
     if preset in ("mailing", "delivery"):
         query = query.where(
-            Signature.status == SignatureStatus.CONFIRMED,
-            Signature.flagged.is_(False),
+            Signature.counted,
             Signature.erased_at.is_(None),
         )
     if preset == "mailing":
@@ -149,11 +148,11 @@ def records(
     query = preset_query(campaign_id, preset, filters).with_only_columns(*columns).limit(limit)
     result = db.session.execute(query.execution_options(yield_per=BATCH, stream_results=True))
     for row in result:
-        yield signer_record(row)  # a Row has the same attribute names as a Signature
+        yield signer_record(row, sealed.EXPORT)  # a Row has the same attribute names as a Signature
 
 
 def _iso(value: datetime | None) -> str:
-    return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z") if value else ""
+    return utc_iso(value) or ""
 
 
 def row_values(record: SignerRecord, preset: str) -> dict[str, object]:
@@ -289,7 +288,7 @@ def export_jsonl(campaign_id: int, preset: str, filters: SignerFilter) -> Iterat
 def country_counts(campaign_id: int, filters: SignerFilter | None = None) -> list[tuple[str, int]]:
     query = apply_filter(
         select(Signature.country, func.count(Signature.id)), campaign_id, filters or SignerFilter()
-    ).where(Signature.status == SignatureStatus.CONFIRMED, Signature.flagged.is_(False))
+    ).where(Signature.counted)
     rows = db.session.execute(query.group_by(Signature.country)).all()
     return sorted(((c, int(n)) for c, n in rows), key=lambda item: (-item[1], item[0]))
 

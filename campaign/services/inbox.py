@@ -13,11 +13,10 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import Signature, SignatureStatus
-from . import crypto, links, signing
+from . import crypto, links, sealed, signing
 from .campaigns import campaign_ref
 from .content import CampaignContent
 from .mail import enqueue_render
-from .sealed import seal
 from .signer_mail import is_expired, take_extra_mail
 from .validation import normalize_email
 
@@ -27,7 +26,7 @@ NOTE_KEY = "inbox"
 def make_note(slug: str, typed_email: str, outcome: signing.SignOutcome | None) -> dict:
     """What the session keeps after a sign POST (the address encrypted)."""
     created = outcome.signature_id if outcome and not outcome.repeat else None
-    return {"slug": slug, "email": crypto.encrypt(typed_email or ""), "sid": created}
+    return {"slug": slug, "email": sealed.seal_note(typed_email or "", slug), "sid": created}
 
 
 def noted_email(note: dict | None, slug: str) -> str | None:
@@ -35,7 +34,7 @@ def noted_email(note: dict | None, slug: str) -> str | None:
     if not note or note.get("slug") != slug or not note.get("email"):
         return None
     try:
-        return crypto.decrypt(note["email"]) or None
+        return sealed.open_note(note["email"], slug) or None
     except (crypto.CryptoError, UnicodeError, AttributeError):  # a retired key: no note
         return None
 
@@ -75,7 +74,7 @@ def correct_email(content: CampaignContent, note: dict | None, new_raw: str) -> 
         update(Signature)
         .where(Signature.id == signature.id, Signature.status == SignatureStatus.PENDING)
         .values(
-            email_enc=seal("email", email.address, signature.row_key),
+            email_enc=sealed.seal("email", email.address, signature.row_key),
             dedup_key=signing.dedup_key(email.canonical),
             email_domain_hash=signing.domain_hash(email.domain),
             link_nonce=links.new_nonce(),  # the link mailed to the typo stops working

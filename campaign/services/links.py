@@ -19,6 +19,7 @@ from flask import current_app
 
 from ..models import Signature
 from . import crypto
+from .validation import parse_id
 
 PURPOSES = ("confirm", "withdraw", "data", "unsubscribe")
 
@@ -35,10 +36,9 @@ def make_token(signature: Signature, purpose: str) -> str:
 def parse_token(token: str) -> int | None:
     """The signature id a token names, or None if it isn't shaped like a token."""
     head, sep, tail = (token or "").partition("-")
-    # isascii: str.isdigit() accepts '²' and '١', which int() refuses or misreads.
-    if not sep or not (head.isascii() and head.isdigit()) or len(head) > 18 or len(tail) != 40:
+    if not sep or len(tail) != 40:
         return None
-    return int(head)
+    return parse_id(head)
 
 
 def token_matches(signature: Signature, token: str, purpose: str) -> bool:

@@ -34,13 +34,11 @@ from sqlalchemy import insert, select, update
 
 from ..extensions import db
 from ..models import OutboxMessage, utcnow
-from . import crypto
+from . import crypto, sealed
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
-# The payload is bound to its column and its row's idempotency key (services/crypto.py).
-PAYLOAD = "outbox.payload_enc"
 MAX_ATTEMPTS = 10
 
 
@@ -85,7 +83,7 @@ def enqueue(mail: Mail, *, kind: str, signature_id: int | None = None) -> Outbox
         idempotency_key=key,
         kind=kind,
         signature_id=signature_id,
-        payload_enc=crypto.encrypt_field(payload, column=PAYLOAD, row_key=key),
+        payload_enc=sealed.seal_payload(payload, key),
         status="pending",
         next_attempt_at=utcnow(),
     )
@@ -262,9 +260,7 @@ def take_lease(message_id: int, lease: datetime) -> bool:
 def _payload(outbox: OutboxMessage) -> dict | None:
     """What to send: the stored payload, or mail rendered now for its kind."""
     if outbox.payload_enc is not None:
-        return json.loads(
-            crypto.decrypt_field(outbox.payload_enc, column=PAYLOAD, row_key=outbox.idempotency_key)
-        )
+        return json.loads(sealed.open_payload(outbox.payload_enc, outbox.idempotency_key))
     renderer = RENDERERS.get(outbox.kind)
     if renderer is None:
         raise ValueError(f"no renderer for mail kind {outbox.kind!r}")

@@ -15,9 +15,8 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Signature, SignatureStatus, utcnow
-from . import audit, counting, mail, privacy, public, transparency
+from . import audit, cache, counting, mail, privacy, sealed, transparency
 from .content import library
-from .sealed import unseal
 from .signer_mail import take_extra_mail
 from .signing import domain_hash
 
@@ -30,7 +29,7 @@ class ModerationError(ValueError):
 
 def _done(signature: Signature) -> None:
     db.session.commit()
-    public.forget_public_views()
+    cache.public_views_changed()
 
 
 def invalidate(signature: Signature, reason: str) -> bool:
@@ -186,8 +185,9 @@ def matching_ids(campaign_id: int, rule: BulkRule) -> list[int]:
         .limit(BULK_NAME_SCAN_LIMIT)
         .execution_options(yield_per=1000)
     )
+    name_of = sealed.unsealer(sealed.MODERATION, "name")
     for signature_id, name_enc, row_key in rows:
-        name = (unseal("name", name_enc, row_key) or "").casefold()
+        name = (name_of(name_enc, row_key) or "").casefold()
         if fnmatch.fnmatchcase(name, pattern):
             ids.append(signature_id)
     return ids
@@ -234,5 +234,5 @@ def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str) -> int:
         },
     )
     db.session.commit()
-    counting.forget_cached_counts()
+    cache.signatures_changed(campaign_id)
     return len(ids)

@@ -6,7 +6,8 @@ no CSRF token (the public forms are guarded by the origin check instead, see
 docs/SECURITY.md), and a `started` stamp minted when the page is built. So it can
 be cached whole, here and in any shared cache in front (nginx, a CDN).
 
-Two layers, both per process:
+Two layers, both per process (stores of services/cache.py, dropped by its named
+invalidations):
 
 * `get`/`put`: the rendered HTML keyed by everything the page depends on
   (campaign, language, URL, count, goal, state, content version), with a strong
@@ -30,6 +31,8 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from . import cache
+
 MAX_ENTRIES = 512  # bounds memory when query strings vary (share links, utm tags)
 
 
@@ -51,12 +54,12 @@ class FastResponse:
 
 
 def _store() -> dict[tuple, CachedPage]:
-    return current_app.extensions.setdefault("campaign.page_cache", {})
+    return cache.store(cache.PAGES)
 
 
 def responses(app: Flask | None = None) -> dict[tuple, FastResponse]:
     """The finished responses the WSGI fast path serves (shared with it by reference)."""
-    return (app or current_app).extensions.setdefault("campaign.page_responses", {})
+    return cache.store(cache.PAGE_RESPONSES, app)
 
 
 def enabled() -> bool:
@@ -94,8 +97,3 @@ def bounded_set(store: dict, key: tuple, value: object) -> None:
         for old in list(store)[: MAX_ENTRIES // 2]:
             store.pop(old, None)
     store[key] = value
-
-
-def clear() -> None:
-    _store().clear()
-    responses().clear()

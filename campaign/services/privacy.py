@@ -1,7 +1,8 @@
-"""The one place that reads signers' personal data back, and that erases it.
+"""Signers' personal data read back as records, and erased.
 
-Admin views, exports and the signer's own data copy go through `signer_record()`;
-withdrawal, erasure, retention and anonymization go through `erase()`.
+Admin views, exports and the signer's own data copy build a `signer_record()`, which
+decrypts through `sealed.unseal` with the caller's reason (services/sealed.py is the
+one decrypt path); withdrawal, erasure, retention and anonymization go through `erase()`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from ..models import (
     OutboxMessage,
     Signature,
     SignatureStatus,
+    utc_iso,
     utcnow,
 )
-from . import counting, links, transparency
-from .sealed import unseal, unsealer
+from . import cache, counting, links, sealed, transparency
+from .sealed import Reason
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,13 @@ class SignerRecord:
     erased: bool
 
 
-def signer_record(signature: Signature) -> SignerRecord:
+def signer_record(signature: Signature, reason: Reason) -> SignerRecord:
+    """One signature (or a Row with the same names), decrypted for `reason`."""
     return SignerRecord(
         id=signature.id,
-        name=unseal("name", signature.name_enc, signature.row_key),
-        email=unseal("email", signature.email_enc, signature.row_key),
-        comment=unseal("comment", signature.comment_enc, signature.row_key),
+        name=sealed.unseal(reason, "name", signature.name_enc, signature.row_key),
+        email=sealed.unseal(reason, "email", signature.email_enc, signature.row_key),
+        comment=sealed.unseal(reason, "comment", signature.comment_enc, signature.row_key),
         country=signature.country,
         language=signature.language,
         status=signature.status,
@@ -74,7 +77,7 @@ def data_copy(signature: Signature) -> dict:
     Keyed hashes are described rather than shown: they are not the signer's data
     in any readable form, and showing them would only help someone match them.
     """
-    record = signer_record(signature)
+    record = signer_record(signature, sealed.SIGNER_LINK)
     retention = timedelta(days=current_app.config["IP_HASH_RETENTION_DAYS"])
     wording = signature.consent_wording_id and db.session.get(
         ConsentWording, signature.consent_wording_id
@@ -91,7 +94,7 @@ def data_copy(signature: Signature) -> dict:
     )
 
     def when(value: datetime | None) -> str | None:
-        return value.replace(microsecond=0).isoformat() + "Z" if value else None
+        return utc_iso(value, whole_seconds=True)
 
     return {
         "petition": signature.campaign.slug,
@@ -152,8 +155,7 @@ def delivery_names(campaign_id: int, batch: int = 1000) -> Iterator[tuple[str, s
         select(Signature.name_enc, Signature.row_key, Signature.country)
         .where(
             Signature.campaign_id == campaign_id,
-            Signature.status == SignatureStatus.CONFIRMED,
-            Signature.flagged.is_(False),
+            Signature.counted,
             Signature.delivery_consent.is_(True),
             Signature.erased_at.is_(None),
             Signature.name_enc.is_not(None),
@@ -161,7 +163,7 @@ def delivery_names(campaign_id: int, batch: int = 1000) -> Iterator[tuple[str, s
         .order_by(Signature.country, Signature.id)
         .execution_options(yield_per=batch, stream_results=True)
     )
-    decrypt = unsealer("name")
+    decrypt = sealed.unsealer(sealed.DELIVERY, "name")
     for name_enc, row_key, country in db.session.execute(query):
         name = decrypt(name_enc, row_key)
         if name:
@@ -221,6 +223,7 @@ def withdraw(signature: Signature) -> bool:
     signature.withdrawn_at = utcnow()
     erase(signature, new_status=SignatureStatus.WITHDRAWN)
     db.session.commit()
+    cache.public_views_changed()  # the name may be on the public list
     return True
 
 

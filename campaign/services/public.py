@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -18,21 +17,16 @@ from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import CampaignUpdate, Signature, SignatureStatus, utcnow
-from . import counting, page_cache
+from . import cache, sealed
 from .content import CampaignContent, render_markdown
 from .privacy import public_name
-from .sealed import unseal
 
 MIN_COUNTRY_GROUP = 5
 OTHER = "other"
 
 
 def counted_filter(campaign_id: int) -> tuple:
-    return (
-        Signature.campaign_id == campaign_id,
-        Signature.status == SignatureStatus.CONFIRMED,
-        Signature.flagged.is_(False),
-    )
+    return (Signature.campaign_id == campaign_id, Signature.counted)
 
 
 def fold_small_countries(
@@ -118,28 +112,8 @@ def _cached(key: tuple, version: int, compute):
     """A few seconds of in-process caching: this list is on every page view, and
     each entry costs a decryption. One entry per `key`; a new `version` (the count)
     or an old entry recomputes it, so the cache never grows with the count."""
-    store = current_app.extensions.setdefault("campaign.public_cache", {})
-    now = time.monotonic()
-    hit = store.get(key)
     ttl = max(current_app.config.get("COUNT_CACHE_SECONDS", 2), 0) * 5
-    if hit and hit[1] == version and now - hit[0] < ttl:
-        return hit[2]
-    value = compute()
-    store[key] = (now, version, value)
-    return value
-
-
-def forget_cache() -> None:
-    current_app.extensions.pop("campaign.public_cache", None)
-
-
-def forget_public_views() -> None:
-    """After a change the count doesn't show (an erased name, a hidden comment): drop
-    this process's cached counts, public lists and pages. Other processes catch up
-    within their cache lifetimes (COUNT_CACHE_SECONDS, PAGE_CACHE_SECONDS)."""
-    counting.forget_cached_counts()
-    forget_cache()
-    page_cache.clear()
+    return cache.remember(cache.PUBLIC_LISTS, key, compute, ttl=ttl, version=version)
 
 
 def _public_signers(campaign_id: int, limit: int, *, with_comments: bool) -> list[PublicSigner]:
@@ -167,9 +141,15 @@ def _public_signers(campaign_id: int, limit: int, *, with_comments: bool) -> lis
     signers = []
     for signature in db.session.scalars(query):
         shown = signature.public_consent
-        name = public_name(unseal("name", signature.name_enc, signature.row_key)) if shown else ""
+        name = (
+            public_name(sealed.unseal(sealed.PUBLIC, "name", signature.name_enc, signature.row_key))
+            if shown
+            else ""
+        )
         comment = (
-            unseal("comment", signature.comment_enc, signature.row_key) if with_comments else None
+            sealed.unseal(sealed.PUBLIC, "comment", signature.comment_enc, signature.row_key)
+            if with_comments
+            else None
         )
         if name or comment:
             country = signature.country if shown else ""

@@ -16,9 +16,8 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Campaign, Signature
-from . import crypto, links, mail, tlog
+from . import crypto, links, mail, sealed, tlog
 from .content import library
-from .sealed import unseal
 
 
 def secret(signature: Signature) -> bytes | None:
@@ -78,8 +77,8 @@ def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int]]) -> 
         message = mail.render_mail(
             "receipt",
             signature.language,
-            to=unseal("email", signature.email_enc, signature.row_key),
-            name=unseal("name", signature.name_enc, signature.row_key),
+            to=sealed.unseal(sealed.SIGNER_MAIL, "email", signature.email_enc, signature.row_key),
+            name=sealed.unseal(sealed.SIGNER_MAIL, "name", signature.name_enc, signature.row_key),
             title=content.text(signature.language).title,
             receipt=receipt,
             index=index_of[signature.id],

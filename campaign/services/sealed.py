@@ -1,38 +1,138 @@
-"""Every encryption and decryption of a signature's personal fields, in one place.
+"""The one path in and out of personal data: every encrypt and every decrypt of it.
 
-Each value is bound to its column and its row's random `row_key` (AES-GCM associated
-data, services/crypto.py), so a ciphertext moved to another row or column won't open.
-The row key is made before the INSERT (`crypto.new_row_key`), since a Core insert
-learns the row's id only afterwards.
+Each signature field is bound to its column and its row's random `row_key` (AES-GCM
+associated data, services/crypto.py), so a ciphertext moved to another row or column
+won't open. The row key is made before the INSERT (`crypto.new_row_key`), since a Core
+insert learns the row's id only afterwards.
+
+Every read states why it is allowed (a `Reason`), and a reason opens only the fields
+that purpose needs: the worker mailing a signer reads their address and name, the
+public list reads names and comments, the delivery pack reads names. An organizer's
+look at signers (the table, one signer) is audited here, before anything is decrypted:
+`look()` writes the audit entry and returns the only reason that opens rows for an
+organizer's view. Exports and the delivery pack are audited by their builders
+(`export.build`, `delivery.build`) before their first row leaves. No other module calls
+crypto's decrypt functions (tests/services/test_decrypt_path.py walks the package).
+
+`unsealer()` is the bulk form (exports, searches, the pack): the reason is checked once,
+then one AES-GCM cipher object per key serves every row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
-from . import crypto
+from . import audit, crypto
 
 FIELDS = ("email", "name", "comment")
+PAYLOAD = "outbox.payload_enc"  # a stored mail: its recipient and body
+NOTE = "session.inbox_note"  # the address a browser typed, kept in its own session
+
+
+class Purpose(StrEnum):
+    SIGNER_MAIL = "signer_mail"  # the worker mails the signer: address and name
+    SIGNER_LINK = "signer_link"  # the signer opened their own link (confirm page, data copy)
+    PUBLIC = "public"  # names and comments their signers chose to show
+    ORGANIZER = "organizer"  # an organizer's view of signers: audited by `look()`
+    SEARCH = "search"  # a substring search matches names and emails; matches go to `look()`
+    MODERATION = "moderation"  # a bulk rule's name pattern; names are matched, not shown
+    EXPORT = "export"  # a file export, audited by export.build before its first row
+    DELIVERY = "delivery"  # consenting names in the pack, audited by delivery.build
+
+
+# What each purpose may open.
+OPENS: dict[Purpose, frozenset[str]] = {
+    Purpose.SIGNER_MAIL: frozenset({"email", "name"}),
+    Purpose.SIGNER_LINK: frozenset(FIELDS),
+    Purpose.PUBLIC: frozenset({"name", "comment"}),
+    Purpose.ORGANIZER: frozenset(FIELDS),
+    Purpose.SEARCH: frozenset({"email", "name"}),
+    Purpose.MODERATION: frozenset({"name"}),
+    Purpose.EXPORT: frozenset(FIELDS),
+    Purpose.DELIVERY: frozenset({"name"}),
+}
+AUDITED_HERE = frozenset({Purpose.ORGANIZER})
+
+_AUDITED = object()  # only `look()` holds it: an organizer's reason without it opens nothing
+
+
+class NotAllowed(PermissionError):
+    """A read whose reason does not cover that field, or an organizer's unaudited look."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    purpose: Purpose
+    proof: object = field(default=None, repr=False, compare=False)
+
+
+SIGNER_MAIL = Reason(Purpose.SIGNER_MAIL)
+SIGNER_LINK = Reason(Purpose.SIGNER_LINK)
+PUBLIC = Reason(Purpose.PUBLIC)
+SEARCH = Reason(Purpose.SEARCH)
+MODERATION = Reason(Purpose.MODERATION)
+EXPORT = Reason(Purpose.EXPORT)
+DELIVERY = Reason(Purpose.DELIVERY)
+
+
+def look(
+    action: str, *, campaign_id: int | None, target: str | None, details: dict[str, Any]
+) -> Reason:
+    """Audit an organizer's look at signers (committed at once), and return the reason
+    that lets that view decrypt them."""
+    audit.record_look(action, campaign_id=campaign_id, target=target, details=details)
+    return Reason(Purpose.ORGANIZER, _AUDITED)
 
 
 def seal(column: str, value: str | None, row_key: str) -> str | None:
     """Encrypt one signature field (`column` is "email", "name" or "comment")."""
-    _check(column)
+    _check_field(column)
     return crypto.seal_signer(value, f"{column}_enc", row_key)
 
 
-def unseal(column: str, token: str | None, row_key: str | None) -> str | None:
-    """Decrypt one signature field sealed by `seal`."""
-    _check(column)
-    return crypto.decrypt_field(token, column=f"signatures.{column}_enc", row_key=row_key)
+def unseal(reason: Reason, column: str, token: str | None, row_key: str | None) -> str | None:
+    """Decrypt one signature field sealed by `seal`, for `reason`."""
+    return unsealer(reason, column)(token, row_key)
 
 
-def unsealer(column: str) -> Callable[[str | None, str | None], str | None]:
-    """`unseal` for loops over many rows (exports, the delivery pack): one cipher per key."""
-    _check(column)
+def unsealer(reason: Reason, column: str) -> Callable[[str | None, str | None], str | None]:
+    """`unseal` for loops over many rows: the reason is checked once, one cipher per key."""
+    _authorize(reason, column)
     return crypto.field_decryptor(f"signatures.{column}_enc")
 
 
-def _check(column: str) -> None:
+def seal_payload(payload: str, key: str) -> str | None:
+    """A stored mail (recipient, body), bound to its outbox row's idempotency key."""
+    return crypto.encrypt_field(payload, column=PAYLOAD, row_key=key)
+
+
+def open_payload(token: str, key: str) -> str | None:
+    """The worker opens a stored mail to send it to its recipient."""
+    return crypto.decrypt_field(token, column=PAYLOAD, row_key=key)
+
+
+def seal_note(address: str, slug: str) -> str | None:
+    """The address a signer typed, for their own session cookie (signed, not secret)."""
+    return crypto.encrypt_field(address, column=NOTE, row_key=slug)
+
+
+def open_note(token: str, slug: str) -> str | None:
+    """The address this browser typed for `slug`, shown back (masked) to that browser.
+    Raises crypto.CryptoError for a note of another petition or a retired key."""
+    return crypto.decrypt_field(token, column=NOTE, row_key=slug)
+
+
+def _authorize(reason: Reason, column: str) -> None:
+    _check_field(column)
+    if not isinstance(reason, Reason) or column not in OPENS.get(reason.purpose, ()):
+        raise NotAllowed(f"{reason!r} does not open signatures.{column}")
+    if reason.purpose in AUDITED_HERE and reason.proof is not _AUDITED:
+        raise NotAllowed("an organizer's view opens personal data only through look()")
+
+
+def _check_field(column: str) -> None:
     if column not in FIELDS:
         raise ValueError(f"not a sealed signature field: {column}")

@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFont, features
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Signature, SignatureStatus
+from ..models import Signature
 from . import links
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,7 @@ def referral_count(signature: Signature) -> int:
             select(func.count(Signature.id)).where(
                 Signature.campaign_id == signature.campaign_id,
                 Signature.referrer_code == links.referrer_hash(code),
-                Signature.status == SignatureStatus.CONFIRMED,
-                Signature.flagged.is_(False),
+                Signature.counted,
             )
         )
         or 0

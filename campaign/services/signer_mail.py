@@ -22,10 +22,9 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import NameToken, OutboxMessage, Signature, SignatureStatus, utcnow
-from . import links, privacy
+from . import links, privacy, sealed
 from .content import CampaignContent, library
 from .mail import Mail, enqueue_render, register_renderer, render_mail
-from .sealed import unseal
 
 
 def take_extra_mail(signature_id: int) -> bool:
@@ -101,8 +100,8 @@ def mail_for(template: str, content: CampaignContent, signature: Signature) -> M
     return render_mail(
         template,
         signature.language,
-        to=unseal("email", signature.email_enc, signature.row_key),
-        name=unseal("name", signature.name_enc, signature.row_key),
+        to=sealed.unseal(sealed.SIGNER_MAIL, "email", signature.email_enc, signature.row_key),
+        name=sealed.unseal(sealed.SIGNER_MAIL, "name", signature.name_enc, signature.row_key),
         title=content.text(signature.language).title,
         expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],
         **signer_links(content, signature),

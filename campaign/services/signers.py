@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, func, select
 
 from ..extensions import db
 from ..models import NameToken, Signature, SignatureStatus
-from . import audit, crypto, links
+from . import links, sealed
 from .privacy import SignerRecord, signer_record
 from .signing import dedup_key, domain_hash, name_token_hashes
 from .validation import country_code_for, normalize_email
@@ -175,8 +175,8 @@ def fuzzy_matches(
     )
     query = query.where(Signature.email_enc.is_not(None)).order_by(Signature.id.desc())
     matches, scanned = [], 0
-    name_of = crypto.field_decryptor("signatures.name_enc")
-    email_of = crypto.field_decryptor("signatures.email_enc")
+    name_of = sealed.unsealer(sealed.SEARCH, "name")
+    email_of = sealed.unsealer(sealed.SEARCH, "email")
     for signature in db.session.scalars(query.limit(scan_limit).execution_options(yield_per=500)):
         scanned += 1
         name = (name_of(signature.name_enc, signature.row_key) or "").casefold()
@@ -229,7 +229,7 @@ def browse(
     else:
         rows, next_id = page(campaign_id, filters, before=before)
     search = ("substring" if fuzzy else "exact") if filters.q else None
-    audit.record_look(
+    reason = sealed.look(
         "signers.search" if search else "signers.view",
         campaign_id=campaign_id,
         target=slug,
@@ -241,15 +241,16 @@ def browse(
             "scanned": scanned,
         },
     )
-    return Listing([signer_record(s) for s in rows], {s.id: s for s in rows}, next_id, scanned)
+    records = [signer_record(s, reason) for s in rows]
+    return Listing(records, {s.id: s for s in rows}, next_id, scanned)
 
 
 def look_at(campaign_id: int, signature: Signature) -> SignerRecord:
     """One signer's page: audited, then decrypted."""
-    audit.record_look(
+    reason = sealed.look(
         "signer.view",
         campaign_id=campaign_id,
         target=f"signature {signature.id}",
         details={"rows": 1},
     )
-    return signer_record(signature)
+    return signer_record(signature, reason)

@@ -14,18 +14,17 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import ConsentWording, NameToken, Signature, SignatureStatus, utcnow
-from . import abuse, counting, crypto, links, mail, privacy, transparency
+from . import abuse, cache, counting, crypto, links, mail, privacy, sealed, transparency
 from .abuse import FAST
 from .campaigns import campaign_ref
 from .content import CampaignContent
-from .sealed import seal, unseal
+from .sealed import seal
 from .signer_mail import delete_submissions, is_expired, take_extra_mail
 from .validation import (
     check_email_policy,
@@ -119,7 +118,7 @@ def consent_wording_id(
     if delivery_text:  # appended only when shown, so older wordings keep their digest
         wording += f"\x00delivery\x00{delivery_text}"
     digest = hashlib.sha256(wording.encode()).hexdigest()
-    known = current_app.extensions.setdefault("campaign.consent_wordings", {})
+    known = cache.store(cache.CONSENT_WORDINGS)
     if digest in known:
         return known[digest]
     select_wording = select(ConsentWording.id).where(ConsentWording.digest == digest)
@@ -425,8 +424,8 @@ class ConfirmPreview:
 
 
 def preview(signature: Signature) -> ConfirmPreview:
-    name = unseal("name", signature.name_enc, signature.row_key) or ""
-    comment = unseal("comment", signature.comment_enc, signature.row_key)
+    name = sealed.unseal(sealed.SIGNER_LINK, "name", signature.name_enc, signature.row_key) or ""
+    comment = sealed.unseal(sealed.SIGNER_LINK, "comment", signature.comment_enc, signature.row_key)
     return ConfirmPreview(
         name=name,
         public_name=privacy.public_name(name) if signature.public_consent else None,

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Signature, SignatureStatus, utcnow
+from ..models import Signature, SignatureStatus, is_counted, utcnow
 from . import abuse
 
 
@@ -46,8 +46,8 @@ def totals(campaign_id: int) -> Totals:
             result.ever_confirmed += count
         if flagged:
             result.flagged += count
-        if status == SignatureStatus.CONFIRMED and flagged:
-            continue  # not counted: shown under "flagged"
+        if status == SignatureStatus.CONFIRMED and not is_counted(status, flagged):
+            continue  # confirmed but not counted: shown under "flagged"
         if status in SignatureStatus.ALL:
             setattr(result, status, getattr(result, status) + count)
     return result
@@ -96,9 +96,7 @@ def top(
         Signature.campaign_id == campaign_id, column.is_not(None)
     )
     if counted_only:
-        query = query.where(
-            Signature.status == SignatureStatus.CONFIRMED, Signature.flagged.is_(False)
-        )
+        query = query.where(Signature.counted)
     rows = db.session.execute(
         query.group_by(column).order_by(func.count(Signature.id).desc(), column).limit(limit)
     ).all()
@@ -120,8 +118,7 @@ def direct_count(campaign_id: int) -> int:
             select(func.count(Signature.id)).where(
                 Signature.campaign_id == campaign_id,
                 Signature.source.is_(None),
-                Signature.status == SignatureStatus.CONFIRMED,
-                Signature.flagged.is_(False),
+                Signature.counted,
             )
         )
         or 0
@@ -133,19 +130,11 @@ def top_referrers(campaign_id: int, limit: int = 10) -> list[tuple[str, int]]:
 
 
 @dataclass
-class TrendAlert:
-    kind: str  # "ip" | "domain"
-    key_hash: str
-    last_hour: int
-    usual_per_hour: float
-
-
-@dataclass
 class Velocity:
     last_hour: int
     previous_hour: int
     per_hour_last_day: float
-    alerts: list[TrendAlert] = field(default_factory=list)
+    alerts: list[abuse.Trend] = field(default_factory=list)  # `abuse.trending`, hourly
 
 
 def velocity(campaign_id: int, now: datetime | None = None) -> Velocity:
@@ -170,12 +159,6 @@ def velocity(campaign_id: int, now: datetime | None = None) -> Velocity:
         previous_hour=count_between(two_hours_ago, hour_ago),
         per_hour_last_day=count_between(day_ago, now + timedelta(seconds=1)) / 24,
     )
-    result.alerts = trending(campaign_id, now)
+    # The one trend check; the alert mails use it too.
+    result.alerts = abuse.trending(campaign_id, now=now)
     return result
-
-
-def trending(campaign_id: int, now: datetime | None = None) -> list[TrendAlert]:
-    """The dashboard's view of `abuse.trending`, the one trend check (alert mails use it too)."""
-    return [
-        TrendAlert(t.kind, t.key, t.count, t.expected) for t in abuse.trending(campaign_id, now=now)
-    ]

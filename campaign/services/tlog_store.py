@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import TlogCheckpoint, TlogEntry, TlogTile
-from . import tlog
+from . import cache, tlog
 
 # --- reading the tree ---------------------------------------------------------
 
@@ -21,7 +20,7 @@ CACHED_TILES = 4096  # full tiles are immutable: up to 32 MB of them kept per pr
 
 
 def _full_tiles() -> dict:
-    return current_app.extensions.setdefault("campaign.tlog_tiles", {})
+    return cache.store(cache.TLOG_TILES)
 
 
 class TileReader:

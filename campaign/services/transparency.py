@@ -24,7 +24,6 @@ from ..extensions import db
 from ..models import (
     Campaign,
     Signature,
-    SignatureStatus,
     TlogCheckpoint,
     TlogEntry,
     TlogPending,
@@ -69,8 +68,7 @@ def backfill(campaign_id: int) -> int:
         select(Signature)
         .where(
             Signature.campaign_id == campaign_id,
-            Signature.status == SignatureStatus.CONFIRMED,
-            Signature.flagged.is_(False),
+            Signature.counted,
             Signature.id.not_in(known),
         )
         .order_by(Signature.confirmed_at, Signature.id)

@@ -25,11 +25,10 @@ from ..models import (
     Campaign,
     CampaignUpdate,
     Signature,
-    SignatureStatus,
     UpdatePublication,
     utcnow,
 )
-from . import audit, crypto, links, mail
+from . import audit, links, mail, sealed
 from .content import CampaignContent, library
 
 DUPLICATE_WINDOW_MINUTES = 30
@@ -139,8 +138,7 @@ def recipients_query(campaign_id: int):
         select(Signature)
         .where(
             Signature.campaign_id == campaign_id,
-            Signature.status == SignatureStatus.CONFIRMED,
-            Signature.flagged.is_(False),
+            Signature.counted,
             Signature.contact_consent.is_(True),
             Signature.email_enc.is_not(None),
             Signature.link_nonce.is_not(None),
@@ -163,8 +161,8 @@ def update_mail(
     message = mail.render_mail(
         "update",
         update.language,
-        to=crypto.signer_value(signature, "email_enc"),
-        name=crypto.signer_value(signature, "name_enc"),
+        to=sealed.unseal(sealed.SIGNER_MAIL, "email", signature.email_enc, signature.row_key),
+        name=sealed.unseal(sealed.SIGNER_MAIL, "name", signature.name_enc, signature.row_key),
         campaign_title=content.text(update.language).title,
         update_title=update.title,
         body=update.body,

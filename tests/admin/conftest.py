@@ -9,7 +9,7 @@ import pytest
 
 from campaign.extensions import db
 from campaign.models import Signature, SignatureStatus, utcnow
-from campaign.services import accounts, counting, crypto, signing
+from campaign.services import accounts, cache, counting, crypto, signing
 from campaign.services.campaigns import get_row
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
@@ -142,7 +142,7 @@ def make_signature(
         if signature.counted:
             counting.adjust(signature.campaign_id, +1)
     db.session.commit()
-    counting.forget_cached_counts()
+    cache.signatures_changed()
     return signature
 
 

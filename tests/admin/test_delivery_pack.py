@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from campaign.extensions import db
 from campaign.models import AuditEvent, Signature, SignatureStatus
-from campaign.services import counting, delivery, privacy, tlog_store, transparency
+from campaign.services import cache, delivery, privacy, tlog_store, transparency
 from tests.admin.conftest import campaign_content, campaign_row, make_signature, token_for
 from tests.conftest import SLUG
 
@@ -64,7 +64,7 @@ def signers() -> None:
     withdrawn_named.delivery_consent = True
     db.session.commit()
     privacy.withdraw(withdrawn_named)
-    counting.forget_cached_counts()
+    cache.signatures_changed()
 
 
 def test_pack_pdf_has_count_texts_in_three_languages_and_only_consenting_names(

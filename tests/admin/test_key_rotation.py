@@ -12,14 +12,14 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import AdminUser, OutboxMessage, Signature, SignatureStatus
-from campaign.services import accounts, crypto, mail, privacy, rotation
+from campaign.services import accounts, cache, crypto, mail, privacy, rotation, sealed
 from tests.admin.conftest import EMAILS, csrf_from, login
 from tests.conftest import sign
 
 
 def use_keys(app, keys: list[str]) -> None:
     app.config["ENCRYPTION_KEYS"] = keys
-    app.extensions.pop("campaign.keyring", None)
+    cache.keys_changed(app)
 
 
 def enrol(user: AdminUser) -> str:
@@ -69,7 +69,7 @@ def test_rotation_covers_every_encrypted_column(client, app, users):
         assert len(values) == len(before[(table, column)])
         for value in values:
             assert value.startswith(f"g1.{primary}."), (table, column)
-    record = privacy.signer_record(db.session.scalars(select(Signature)).one())
+    record = privacy.signer_record(db.session.scalars(select(Signature)).one(), sealed.EXPORT)
     assert (record.name, record.comment) == ("Maryam Ahmadi", "For my father")
     message = db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.payload_enc.is_not(None))

@@ -7,14 +7,14 @@ from datetime import timedelta
 
 from campaign.extensions import db
 from campaign.models import utcnow
-from campaign.services import privacy, public
+from campaign.services import cache, privacy, public
 from tests.conftest import SLUG
 from tests.reach_data import confirmed_signature
 
 
 def fetch(client, app) -> dict:
-    app.extensions.get("campaign.api_cache", {}).clear()
-    public.forget_cache()
+    cache.forget(cache.API, app=app)
+    cache.forget(cache.PUBLIC_LISTS)
     return client.get(f"/api/v1/petitions/{SLUG}").get_json()
 
 

@@ -4,6 +4,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from campaign.extensions import db
+from campaign.services import cache
 from tests.conftest import SLUG
 from tests.reach_data import confirmed_signature
 
@@ -99,7 +100,7 @@ def test_aggregates_are_cached_in_process(client, app):
     client.get(f"/api/v1/petitions/{SLUG}")
     confirmed_signature(country="DE")  # within the cache window: not yet visible
     assert client.get(f"/api/v1/petitions/{SLUG}").get_json()["history"] == []
-    app.extensions["campaign.api_cache"].clear()
+    cache.forget(cache.API, app=app)
     assert client.get(f"/api/v1/petitions/{SLUG}").get_json()["history"][0]["count"] == 1
 
 

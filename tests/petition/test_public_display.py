@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from campaign.extensions import db
 from campaign.models import CampaignUpdate, utcnow
-from campaign.services import public
+from campaign.services import cache
 from campaign.services.content import ContentLibrary
 from tests.conftest import ROOT, SLUG
 from tests.reach_data import confirmed_signature
@@ -53,7 +53,7 @@ def test_hidden_comment_is_never_shown(client, app):
     )
     signature.comment_hidden = True
     db.session.commit()
-    public.forget_cache()
+    cache.forget(cache.PUBLIC_LISTS)
     html = client.get(f"/{SLUG}/").get_data(as_text=True)
     assert "Hideme" not in html
     # still a recent signer; only the comment is hidden

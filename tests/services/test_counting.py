@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import COUNT_SHARDS, CountShard, Signature, SignatureStatus
-from campaign.services import counting, links, signing
+from campaign.services import cache, counting, links, signing
 from campaign.services.campaigns import current_goal, get_row
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
@@ -78,7 +78,7 @@ def test_the_count_is_cached_for_count_cache_seconds(app):
     assert counting.confirmed_count(cid, fresh=True) == 1
     counting.adjust(cid, +1)
     db.session.commit()
-    counting.forget_cached_counts()
+    cache.signatures_changed()
     assert counting.confirmed_count(cid) == 2
     app.config["COUNT_CACHE_SECONDS"] = 0
     counting.adjust(cid, +1)

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, utcnow
-from campaign.services import crypto, mail, signing
+from campaign.services import crypto, mail, sealed, signing
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
 from tests.conftest import SLUG, Mailbox, free_port
@@ -138,7 +138,7 @@ def test_a_crashed_send_is_retried_under_the_same_message_id(app, mailbox):
     message = db.session.get(OutboxMessage, claimed)
     payload = json.loads(
         crypto.decrypt_field(
-            message.payload_enc, column=mail.PAYLOAD, row_key=message.idempotency_key
+            message.payload_enc, column=sealed.PAYLOAD, row_key=message.idempotency_key
         )
     )
     transport = mail.Transport(mailbox.url)

@@ -1,6 +1,6 @@
 """The page cache module: bytes and a strong ETag per key, expiry, bounded size."""
 
-from campaign.services import page_cache
+from campaign.services import cache, page_cache
 
 
 def test_put_keeps_the_bytes_with_a_strong_etag(app):
@@ -29,14 +29,14 @@ def test_fast_path_lives_no_longer_than_the_count_cache(app):
 def test_size_is_bounded(app):
     for n in range(page_cache.MAX_ENTRIES + 10):
         page_cache.put(("k", n), "x")
-    assert len(app.extensions["campaign.page_cache"]) <= page_cache.MAX_ENTRIES
+    assert len(cache.store(cache.PAGES, app)) <= page_cache.MAX_ENTRIES
     assert page_cache.get(("k", page_cache.MAX_ENTRIES + 9)) is not None
 
 
-def test_clear_empties_both_layers(app):
+def test_a_public_change_empties_both_layers(app):
     page_cache.put(("k",), "x")
     page_cache.responses()[("r",)] = object()
-    page_cache.clear()
+    cache.public_views_changed()
     assert page_cache.get(("k",)) is None and not page_cache.responses()
 
 
@@ -48,4 +48,4 @@ def test_campaign_ref_is_cached_and_matches_the_row(app):
     ref = campaign_ref(content)
     row = get_row(content)
     assert (ref.id, ref.goal) == (row.id, row.goal)
-    assert app.extensions["campaign.rows"][content.slug][1] == ref
+    assert cache.store(cache.CAMPAIGN_ROWS, app)[content.slug][2] == ref

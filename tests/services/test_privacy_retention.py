@@ -11,14 +11,14 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import Campaign, NameToken, OutboxMessage, Signature, SignatureStatus
-from campaign.services import counting, crypto, links, privacy, signer_mail
+from campaign.services import cache, counting, crypto, links, privacy, sealed, signer_mail
 from campaign.services.content import library
 from tests.conftest import SLUG, sign
 
 
 def use_keys(app, keys: list[str]) -> None:
     app.config["ENCRYPTION_KEYS"] = keys
-    app.extensions.pop("campaign.keyring", None)
+    cache.keys_changed(app)
 
 
 def only(model):
@@ -31,18 +31,18 @@ def test_keys_rotate_reencrypts_without_downtime(client, app):
     sign(client, email="rotate@example.org", comment="kept")
     new = Fernet.generate_key().decode()
     use_keys(app, [new, old])  # step 1: new key first, old kept: both decrypt
-    assert privacy.signer_record(only(Signature)).email == "rotate@example.org"
+    assert privacy.signer_record(only(Signature), sealed.EXPORT).email == "rotate@example.org"
     result = app.test_cli_runner().invoke(args=["keys", "rotate"])
     assert result.exit_code == 0, result.output
     # The queued confirmation holds no body to re-encrypt: the worker renders it.
     assert "signatures: re-encrypted 1," in result.output
     use_keys(app, [new])  # step 2: the old key is gone; everything still reads
-    record = privacy.signer_record(only(Signature))
+    record = privacy.signer_record(only(Signature), sealed.EXPORT)
     assert (record.email, record.comment) == ("rotate@example.org", "kept")
     assert only(OutboxMessage).payload_enc is None
     use_keys(app, [old])  # and a leaked old key no longer opens the data
     with pytest.raises(crypto.CryptoError):
-        privacy.signer_record(only(Signature))
+        privacy.signer_record(only(Signature), sealed.EXPORT)
 
 
 def test_purge_deletes_expired_unconfirmed_and_old_ip_hashes(client, app):

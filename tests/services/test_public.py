@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from campaign.extensions import db
 from campaign.models import SignatureStatus, utcnow
-from campaign.services import privacy, public
+from campaign.services import cache, privacy, public
 from campaign.services.content import library
 from tests.conftest import SLUG
 from tests.reach_data import confirmed_signature
@@ -61,7 +61,7 @@ def test_recent_signers_only_consenting_counted_signers(app):
     flagged = confirmed_signature(name="Flagged Person", public_consent=True)
     flagged.flagged = True
     db.session.commit()
-    public.forget_cache()
+    cache.forget(cache.PUBLIC_LISTS)
     signers = public.recent_signers(content, flagged.campaign_id, count=99)
     assert [(s.name, s.country) for s in signers] == [("Shirin F.", "FR")]
 
@@ -77,7 +77,7 @@ def test_comments_respect_consent_switch_and_hiding(app):
     )
     hidden.comment_hidden = True
     db.session.commit()
-    public.forget_cache()
+    cache.forget(cache.PUBLIC_LISTS)
     comments = public.public_comments(content, shown.campaign_id, count=3)
     assert [(c.name, c.comment) for c in comments] == [("Ali R.", "For my uncle.")]
 
@@ -89,7 +89,7 @@ def test_comment_published_under_name_consent_alone_stays_private(app):
     anonymous = confirmed_signature(
         name="Quiet Person", public_consent=False, comment="public words", comment_consent=True
     )
-    public.forget_cache()
+    cache.forget(cache.PUBLIC_LISTS)
     comments = public.public_comments(content, named.campaign_id, count=2)
     # Only the comment whose own box was ticked, and without the name it didn't consent to.
     assert [(c.name, c.country, c.comment) for c in comments] == [("", "", "public words")]
