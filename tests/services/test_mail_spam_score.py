@@ -16,7 +16,7 @@ from campaign.extensions import db
 from campaign.models import Signature, utcnow
 from campaign.services import links, mail, signer_mail, signing
 from campaign.services.content import library
-from tests.conftest import SLUG, require
+from tests.helpers import SLUG, require
 
 pytestmark = pytest.mark.slow
 
