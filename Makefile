@@ -45,7 +45,7 @@ node_modules/vnu-jar/build/dist/vnu.jar:
 # (pytest-xdist, each on its own database copy); TEST_WORKERS=0 runs them in this process.
 TEST_WORKERS ?= auto
 test: setup node_modules/axe-core/axe.min.js node_modules/vnu-jar/build/dist/vnu.jar
-	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
