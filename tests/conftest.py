@@ -187,8 +187,10 @@ def live_server(app_config, tmp_path):
         return server
 
     yield start
+    for server in servers:  # all told at once, then awaited
+        server.signal_stop()
     for server in servers:
-        server.stop()
+        server.wait_stopped()
 
 
 # --- admin accounts ---------------------------------------------------------

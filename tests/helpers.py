@@ -9,6 +9,7 @@ import base64
 import email
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -162,11 +163,20 @@ class LiveServer:
         self.url, self.process, self.log = url, process, log
 
     def stop(self) -> None:
-        self.process.terminate()
+        self.signal_stop()
+        self.wait_stopped()
+
+    def signal_stop(self) -> None:
+        # SIGQUIT is gunicorn's quick shutdown; SIGTERM's graceful one waits on workers
+        # (a second or more per server) for requests no test is still making.
+        self.process.send_signal(signal.SIGQUIT)
+
+    def wait_stopped(self) -> None:
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
 
 
 def start_server(config: dict, *, workers: int = 2, threads: int = 4, log_dir: Path) -> LiveServer:
@@ -197,6 +207,9 @@ def start_server(config: dict, *, workers: int = 2, threads: int = 4, log_dir: P
             str(threads),
             "--worker-class",
             "gthread",
+            # gunicorn 27's control socket is one path per user, which parallel test
+            # servers would fight over; and stopping it costs seconds per server.
+            "--no-control-socket",
             "wsgi:app",
         ],
         cwd=ROOT,
@@ -205,7 +218,7 @@ def start_server(config: dict, *, workers: int = 2, threads: int = 4, log_dir: P
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # generous: parallel workers share the cores
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
