@@ -1,6 +1,7 @@
 """Which PostgreSQL and Redis the suite runs on, and the test databases it makes there.
 
-* `TEST_DATABASE_URL` set: that PostgreSQL database (set but empty: SQLite).
+* `TEST_DATABASE_URL` set: that PostgreSQL database, made if missing, its tables replaced
+  (set but empty: SQLite).
   Unset: PostgreSQL on 127.0.0.1:5432 when it answers (user `PGUSER` or postgres),
   in a database of this run's own, `campaign_test_<pid>`, dropped after the run;
   otherwise SQLite.
@@ -163,8 +164,8 @@ def prepare_postgres(migrate: Callable[[str], None]) -> str:
     with _admin() as conn:
         if OWNED:
             _drop_stale(conn)
-            if not _exists(conn, base):
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(base)))
+        if not _exists(conn, base):
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(base)))
         if not _migrated_for_this_run(conn, base):
             _reset_schema(BASE_URL)
             migrate(BASE_URL)
