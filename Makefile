@@ -39,8 +39,13 @@ run: db
 node_modules/vnu-jar/build/dist/vnu.jar:
 	npm install --no-save --no-audit --no-fund --silent axe-core@4 vnu-jar
 
+# The suite on PostgreSQL and Redis when they run locally (127.0.0.1:5432 and :6379;
+# tests/testdb.py makes and drops its own database), else on SQLite, skipping what needs
+# them. TEST_DATABASE_URL= (empty) forces SQLite. TEST_WORKERS processes share the tests
+# (pytest-xdist, each on its own database copy); TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= auto
 test: setup node_modules/axe-core/axe.min.js node_modules/vnu-jar/build/dist/vnu.jar
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,51 +1,59 @@
-"""Shared fixtures: an app on a freshly migrated database, real SMTP, real servers.
+"""Shared fixtures and hooks: an app on a freshly migrated database, real SMTP, real servers.
 
-* SQLite by default; PostgreSQL when TEST_DATABASE_URL is set (CI sets it).
+* PostgreSQL and Redis as tests/testdb.py finds them (TEST_DATABASE_URL, TEST_REDIS_URL,
+  else the local servers when they answer); SQLite when there is no PostgreSQL.
 * With CI_REQUIRE_ALL=1, a test that would skip for want of a service fails instead.
+* Under pytest-xdist (`make test` runs `-n`) every worker has its own database.
+
+Helpers that tests import live in tests/helpers.py (and tests/admin/helpers.py).
 """
 
 from __future__ import annotations
 
-import base64
-import os
-import re
+import fcntl
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-from cryptography.fernet import Fernet
+from jinja2 import BytecodeCache
 from sqlalchemy import create_engine, text
 
 from campaign import create_app
 from campaign.extensions import db
+from campaign.services import accounts
+from tests import testdb
+from tests.admin.helpers import EMAILS, PASSWORD, fresh_g_per_request, login
 
-ROOT = Path(__file__).resolve().parent.parent
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
-REQUIRE_ALL = os.environ.get("CI_REQUIRE_ALL", "") == "1"
-SLUG = "1988-massacre-inquiry"
+# Re-exported for tests written against the old layout; import from tests.helpers instead.
+from tests.helpers import (  # noqa: F401
+    KEYS,
+    REQUIRE_ALL,
+    ROOT,
+    SLUG,
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    LiveServer,
+    Mailbox,
+    deliver,
+    free_port,
+    hidden_fields,
+    migrate,
+    require,
+    sign,
+    sign_data,
+    start_server,
+    test_config,
+    using_postgres,
+)
 
-# Fixed for the whole run, so a server started in a subprocess shares them.
-KEYS = {
-    "SECRET_KEY": "test-secret-key",
-    "HASH_KEY": "test-hash-key",
-    "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
-    # The transparency log's checkpoint key (base64 Ed25519 seed).
-    "TLOG_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
-}
 
-
-def require(condition: bool, reason: str) -> None:
-    """Skip when a service is missing locally; fail in CI, where everything must run."""
-    if not condition:
-        if REQUIRE_ALL:
-            pytest.fail(f"required in CI: {reason}")
-        pytest.skip(reason)
+def pytest_report_header(config) -> list[str]:
+    database = (
+        f"PostgreSQL {testdb.BASE_URL}" + (" (made for this run)" if testdb.OWNED else "")
+        if using_postgres()
+        else "SQLite (no PostgreSQL: TEST_DATABASE_URL is empty or nothing answers on 5432)"
+    )
+    return [f"database: {database}", f"redis: {TEST_REDIS_URL or 'none'}"]
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -55,82 +63,68 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def migrate(url: str) -> None:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, **KEYS})
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        upgrade()
-        db.engine.dispose()
-
-
-def using_postgres() -> bool:
-    return TEST_DATABASE_URL.startswith("postgres")
+def pytest_unconfigure(config) -> None:
+    testdb.drop_owned_database()
 
 
 @pytest.fixture(scope="session")
-def database_template(tmp_path_factory) -> str:
-    """A migrated database: on PostgreSQL the test database, on SQLite a file to copy."""
+def database_template(tmp_path_factory) -> Iterator[str]:
+    """A migrated database: on PostgreSQL this process's own, on SQLite a file to copy."""
     if using_postgres():
-        engine = create_engine(TEST_DATABASE_URL.replace("postgresql://", "postgresql+psycopg://"))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-        migrate(TEST_DATABASE_URL)
-        return TEST_DATABASE_URL
-    path = tmp_path_factory.mktemp("db") / "template.db"
-    migrate(f"sqlite:///{path}")
-    return str(path)
+        yield testdb.prepare_postgres(migrate)
+        testdb.drop_worker_database()
+        return
+    # One template per run: xdist workers share the run's temporary root and take turns.
+    root = tmp_path_factory.getbasetemp()
+    if testdb.WORKER:
+        root = root.parent
+    path = root / "template.db"
+    with (root / "template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            migrate(f"sqlite:///{path}.tmp")
+            (root / "template.db.tmp").rename(path)
+    yield str(path)
 
 
-@pytest.fixture
-def database_url(database_template, tmp_path) -> str:
-    """An empty, migrated database for one test."""
-    if using_postgres():
-        engine = create_engine(database_template.replace("postgresql://", "postgresql+psycopg://"))
-        with engine.begin() as conn:
-            tables = (
-                conn.execute(
-                    text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                        "AND tablename <> 'alembic_version'"
-                    )
-                )
-                .scalars()
-                .all()
+@pytest.fixture(scope="session")
+def truncate_all(database_template):
+    """On PostgreSQL, empties every table (one statement); a no-op on SQLite."""
+    if not using_postgres():
+        yield lambda: None
+        return
+    # Pre-ping: some tests terminate every connection to their database, this one's too.
+    engine = create_engine(
+        database_template.replace("postgresql://", "postgresql+psycopg://"), pool_pre_ping=True
+    )
+    with engine.connect() as conn:
+        tables = conn.scalars(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
             )
+        ).all()
+
+    def truncate() -> None:
+        with engine.begin() as conn:
             # The audit log refuses TRUNCATE (a trigger, migration 0005_ops); the test
             # superuser resets it with triggers off for this transaction only.
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        engine.dispose()
+
+    yield truncate
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(database_template, truncate_all, tmp_path) -> str:
+    """An empty, migrated database for one test."""
+    if using_postgres():
+        truncate_all()
         return database_template
     path = tmp_path / "test.db"
     shutil.copyfile(database_template, path)
     return f"sqlite:///{path}"
-
-
-def test_config(database_url: str, **overrides) -> dict:
-    config = {
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "SMTP_URL": "console",
-        "BASE_URL": "http://petition.test",
-        "MIN_FORM_SECONDS": 0,
-        "RATELIMIT_ENABLED": False,
-        "EMAIL_CHECK_DELIVERABILITY": False,
-        "CONTENT_DIR": str(ROOT / "content"),
-        **KEYS,
-    }
-    config.update(overrides)
-    return config
 
 
 @pytest.fixture
@@ -139,9 +133,29 @@ def app_config(database_url) -> dict:
     return test_config(database_url)
 
 
+class MemoryBytecodeCache(BytecodeCache):
+    """Compiled templates shared by the test apps of one process: every test makes a new
+    app, and compiling the templates again for each was a large part of the suite's time.
+    Jinja checks each entry against the template's source, so an edit is compiled anew."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_BYTECODE = MemoryBytecodeCache()
+
+
 @pytest.fixture
 def app(app_config):
     app = create_app(app_config)
+    app.jinja_env.bytecode_cache = TEMPLATE_BYTECODE
     with app.app_context():
         yield app
         db.session.remove()
@@ -153,74 +167,6 @@ def client(app):
     return app.test_client()
 
 
-# --- forms ------------------------------------------------------------------
-
-
-def hidden_fields(html: str) -> dict[str, str]:
-    fields = {}
-    for tag in re.findall(r"<input[^>]*>", html):
-        if 'type="hidden"' in tag:
-            name = re.search(r'name="([^"]+)"', tag)
-            value = re.search(r'value="([^"]*)"', tag)
-            if name:
-                fields[name.group(1)] = value.group(1) if value else ""
-    return fields
-
-
-def sign_data(client, slug: str = SLUG, prefix: str = "", query: str = "", **fields) -> dict:
-    """The sign form's hidden fields (CSRF token, timestamp, source) plus `fields`."""
-    page = client.get(f"{prefix}/{slug}/{query}")
-    assert page.status_code == 200, page.status_code
-    data = hidden_fields(page.get_data(as_text=True))
-    data.update({"name": "Maryam Ahmadi", "email": "maryam@example.org", "country": "DE"})
-    data.update(fields)
-    return data
-
-
-def sign(client, slug: str = SLUG, prefix: str = "", query: str = "", **fields):
-    data = sign_data(client, slug, prefix, query, **fields)
-    return client.post(f"{prefix}/{slug}/sign", data=data)
-
-
-# --- mail -------------------------------------------------------------------
-
-
-class Mailbox:
-    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.messages: list = []
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        import email
-        from email import policy
-
-        message = email.message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append(message)
-        return "250 OK"
-
-    @property
-    def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.controller.start()
-
-    def stop(self) -> None:
-        self.controller.stop()
-
-    def to(self, address: str) -> list:
-        return [m for m in self.messages if m["To"] == address]
-
-    def links(self, message, kind: str) -> list[str]:
-        body = message.get_body(("plain",)).get_content()
-        return re.findall(rf"https?://\S+/{kind}/\S+", body)
-
-
 @pytest.fixture
 def mailbox(app_config, app):
     box = Mailbox()
@@ -228,76 +174,6 @@ def mailbox(app_config, app):
     app_config["SMTP_URL"] = app.config["SMTP_URL"] = box.url
     yield box
     box.stop()
-
-
-def deliver(app) -> int:
-    from campaign.services import mail
-
-    with app.app_context():
-        return mail.work(once=True)
-
-
-# --- real servers -----------------------------------------------------------
-
-
-class LiveServer:
-    def __init__(self, url: str, process: subprocess.Popen, log: Path) -> None:
-        self.url, self.process, self.log = url, process, log
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def start_server(config: dict, *, workers: int = 2, threads: int = 4, log_dir: Path) -> LiveServer:
-    """Run the app under gunicorn, in its own process, with `config` as environment."""
-    port = free_port()
-    env = {**os.environ}
-    for key, value in config.items():
-        if key in {"TESTING"}:
-            continue
-        name = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL"}.get(key, key)
-        if isinstance(value, list):
-            value = ",".join(value)
-        elif isinstance(value, bool):
-            value = "true" if value else "false"
-        env[name] = str(value)
-    env["BASE_URL"] = f"http://127.0.0.1:{port}"
-    log = log_dir / f"gunicorn-{port}.log"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--worker-class",
-            "gthread",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return LiveServer(url, process, log)
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
 
 
 @pytest.fixture
@@ -311,5 +187,31 @@ def live_server(app_config, tmp_path):
         return server
 
     yield start
+    for server in servers:  # all told at once, then awaited
+        server.signal_stop()
     for server in servers:
-        server.stop()
+        server.wait_stopped()
+
+
+# --- admin accounts ---------------------------------------------------------
+
+
+@pytest.fixture
+def users(app):
+    fresh_g_per_request(app)
+    # Still argon2id, with less memory: the suite runs on 2 shared cores.
+    app.config.update(ARGON2_TIME_COST=1, ARGON2_MEMORY_COST=8192)
+    return {role: accounts.create(email, PASSWORD, role) for role, email in EMAILS.items()}
+
+
+@pytest.fixture
+def as_role(app, users):
+    """A signed-in test client for a role."""
+
+    def make(role: str):
+        client = app.test_client()
+        response = login(client, EMAILS[role])
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return client
+
+    return make

@@ -9,7 +9,7 @@ from campaign.models import Signature
 from campaign.services import cache, links, signing
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
-from tests.conftest import SLUG
+from tests.helpers import SLUG
 
 _serial = itertools.count()
 

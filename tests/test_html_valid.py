@@ -14,8 +14,8 @@ from pathlib import Path
 
 from campaign.models import SignatureStatus
 from campaign.services import links
-from tests.admin.conftest import as_role, make_signature, users  # noqa: F401 (fixtures)
-from tests.conftest import ROOT, SLUG, require, sign_data
+from tests.admin.helpers import make_signature
+from tests.helpers import ROOT, SLUG, require, sign_data
 
 VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 
@@ -81,7 +81,7 @@ def rendered_pages(client, admin) -> dict[str, str]:
     return html
 
 
-def test_every_page_passes_the_nu_html_checker(app, client, as_role, tmp_path):  # noqa: F811
+def test_every_page_passes_the_nu_html_checker(app, client, as_role, tmp_path):
     java = shutil.which("java")
     require(java is not None, "java is not installed")
     require(VNU.exists(), f"vnu.jar missing at {VNU} (run `make test` to install)")

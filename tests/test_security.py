@@ -10,8 +10,8 @@ from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
 from campaign.services import counting, links, signing
 from campaign.services.content import library
-from tests.conftest import SLUG, deliver, hidden_fields, sign
-from tests.conftest import test_config as make_config
+from tests.helpers import SLUG, deliver, hidden_fields, sign
+from tests.helpers import test_config as make_config
 
 
 def test_strict_csp_and_hardening_headers(client):
@@ -129,7 +129,7 @@ def test_autofill_fast_signer_counts_after_confirming(client, app, mailbox):
 
 @pytest.fixture
 def redis_down(app_config):
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     app_config.update(
         RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0"

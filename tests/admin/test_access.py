@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from campaign.services import accounts
-from tests.admin.conftest import PASSWORD, login, make_signature, token_for
-from tests.conftest import SLUG
+from tests.admin.helpers import PASSWORD, login, make_signature, token_for
+from tests.helpers import SLUG
 
 ROLES = ("owner", "organizer", "viewer")
 RANK = {"anonymous": 0, "viewer": 1, "organizer": 2, "owner": 3}

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import AdminUser, AuditEvent
 from campaign.services import accounts, crypto
-from tests.admin.conftest import EMAILS, PASSWORD, csrf_from, login, token_for
+from tests.admin.helpers import EMAILS, PASSWORD, csrf_from, login, token_for
 
 
 def actions() -> list[str]:
@@ -39,7 +39,7 @@ def test_sign_in_sets_a_safe_cookie_and_is_audited(app, users):
 
 def test_secure_cookie_over_https(database_url, monkeypatch):
     from campaign import create_app
-    from tests.conftest import test_config
+    from tests.helpers import test_config
 
     monkeypatch.setenv("BASE_URL", "https://petition.example")
     app = create_app(test_config(database_url, SMTP_URL="smtp://127.0.0.1:25"))

@@ -10,8 +10,8 @@ from campaign.extensions import db
 from campaign.models import Signature, utcnow
 from campaign.services import stats
 from campaign.services.charts import bar_chart
-from tests.admin.conftest import campaign_row, make_signature
-from tests.conftest import SLUG
+from tests.admin.helpers import campaign_row, make_signature
+from tests.helpers import SLUG
 
 
 def test_totals_and_confirmation_rate(app):

@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from campaign.extensions import db
 from campaign.models import AuditEvent, Signature, SignatureStatus
 from campaign.services import cache, delivery, privacy, tlog_store, transparency
-from tests.admin.conftest import campaign_content, campaign_row, make_signature, token_for
-from tests.conftest import SLUG
+from tests.admin.helpers import campaign_content, campaign_row, make_signature, token_for
+from tests.helpers import SLUG
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pdftotext") is None, reason="needs poppler-utils (pdftotext)"

@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 
 from campaign.extensions import db
 from campaign.models import AuditEvent, Signature
-from tests.admin.conftest import make_signature, token_for
-from tests.conftest import SLUG
+from tests.admin.helpers import make_signature, token_for
+from tests.helpers import SLUG
 
 
 def export_events() -> list[dict]:

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import AdminUser, OutboxMessage, Signature, SignatureStatus
 from campaign.services import accounts, cache, crypto, mail, privacy, rotation, sealed
-from tests.admin.conftest import EMAILS, csrf_from, login
-from tests.conftest import sign
+from tests.admin.helpers import EMAILS, csrf_from, login
+from tests.helpers import sign
 
 
 def use_keys(app, keys: list[str]) -> None:

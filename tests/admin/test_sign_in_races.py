@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import AdminUser, AuditEvent
 from campaign.services import accounts
-from tests.admin.conftest import EMAILS
+from tests.admin.helpers import EMAILS
 
 
 def in_parallel(app, count: int, work) -> list:

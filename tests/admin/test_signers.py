@@ -10,8 +10,8 @@ from campaign.extensions import db
 from campaign.models import AuditEvent, NameToken, OutboxMessage, Signature
 from campaign.services import counting, moderation, signers
 from campaign.services.signers import SignerFilter
-from tests.admin.conftest import campaign_row, make_signature, token_for
-from tests.conftest import SLUG
+from tests.admin.helpers import campaign_row, make_signature, token_for
+from tests.helpers import SLUG
 
 WORDS = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf"]
 
@@ -229,7 +229,7 @@ def test_every_look_at_personal_data_is_audited_with_terms_masked(app, users, as
     """An organizer browsing, searching (exact and decrypting substring search),
     opening a signer's page or exporting left no trace: each now writes who, what,
     the filters with the search text masked, and how many rows."""
-    from tests.admin.conftest import EMAILS
+    from tests.admin.helpers import EMAILS
 
     first = make_signature("Maryam Ahmadi", "maryam@example.org", "DE")
     make_signature("Reza Karimi", "reza@example.org", "FR")

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import CampaignUpdate, Signature
-from tests.admin.conftest import forget_cached_csrf, make_signature
-from tests.conftest import SLUG, deliver, hidden_fields
+from tests.admin.helpers import forget_cached_csrf, make_signature
+from tests.helpers import SLUG, deliver, hidden_fields
 
 
 def form_for(client) -> dict:

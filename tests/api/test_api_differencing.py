@@ -8,7 +8,7 @@ from datetime import timedelta
 from campaign.extensions import db
 from campaign.models import utcnow
 from campaign.services import cache, privacy, public
-from tests.conftest import SLUG
+from tests.helpers import SLUG
 from tests.reach_data import confirmed_signature
 
 

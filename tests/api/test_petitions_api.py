@@ -5,7 +5,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from campaign.extensions import db
 from campaign.services import cache
-from tests.conftest import SLUG
+from tests.helpers import SLUG
 from tests.reach_data import confirmed_signature
 
 

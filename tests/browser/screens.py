@@ -6,7 +6,7 @@ from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services import links, signing
 from campaign.services.content import library
-from tests.conftest import SLUG
+from tests.helpers import SLUG
 
 NAMES = ["Shirin Rahimi", "Dariush Karimi", "Marie Dupont", "Leila Ahmadi", "Reza Tehrani"]
 

@@ -10,8 +10,8 @@ import pytest
 
 from campaign.extensions import db
 from campaign.services import accounts
-from tests.admin.conftest import make_signature
-from tests.conftest import ROOT, SLUG, require
+from tests.admin.helpers import make_signature
+from tests.helpers import ROOT, SLUG, require
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

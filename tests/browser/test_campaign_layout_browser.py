@@ -11,9 +11,9 @@ import io
 import pytest
 from PIL import Image
 
-from tests.browser.conftest import describe, serious_violations
+from tests.browser.helpers import describe, serious_violations
 from tests.browser.screens import confirmed_signers
-from tests.conftest import SLUG
+from tests.helpers import SLUG
 
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 720}

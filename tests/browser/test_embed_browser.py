@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Signature
-from tests.conftest import ROOT, SLUG, free_port, require
+from tests.helpers import ROOT, SLUG, free_port, require
 
 pytestmark = pytest.mark.browser
 

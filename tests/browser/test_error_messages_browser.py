@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SLUG
+from tests.helpers import SLUG
 
 MESSAGES = {
     "en": ("Error:", "An email address needs one @ sign, like name@example.org."),

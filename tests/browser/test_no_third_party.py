@@ -11,7 +11,7 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services import links
-from tests.conftest import ROOT, SLUG, require
+from tests.helpers import ROOT, SLUG, require
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 

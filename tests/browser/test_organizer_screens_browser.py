@@ -9,9 +9,9 @@ import pytest
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services import accounts
-from tests.admin.conftest import make_signature
-from tests.browser.conftest import describe, serious_violations
-from tests.conftest import SLUG
+from tests.admin.helpers import make_signature
+from tests.browser.helpers import describe, serious_violations
+from tests.helpers import SLUG
 
 PASSWORD = "a long browser password"
 

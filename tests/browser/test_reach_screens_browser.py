@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.browser.screens import confirmed_signers
-from tests.conftest import SLUG
+from tests.helpers import SLUG
 
 PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import describe, serious_violations
+from tests.browser.helpers import describe, serious_violations
 from tests.browser.screens import confirmed_signers
 from tests.browser.test_signing_browser import confirmation_link, fill_sign_form
-from tests.conftest import SLUG, deliver
+from tests.helpers import SLUG, deliver
 
 
 @pytest.fixture

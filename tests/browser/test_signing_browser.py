@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import describe, serious_violations
-from tests.conftest import SLUG, deliver
+from tests.browser.helpers import describe, serious_violations
+from tests.helpers import SLUG, deliver
 
 
 @pytest.fixture

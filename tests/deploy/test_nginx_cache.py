@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import Signature
-from tests.conftest import ROOT, SLUG, free_port, hidden_fields, require
+from tests.helpers import ROOT, SLUG, free_port, hidden_fields, require
 
 pytestmark = pytest.mark.slow
 

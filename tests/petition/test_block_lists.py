@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
-from tests.conftest import SLUG, sign
+from tests.helpers import SLUG, sign
 
 
 def rows() -> tuple[int, int]:
@@ -96,7 +96,7 @@ def test_blocked_ip_range_is_dropped_silently(client, app, ranges, ip, dropped):
     app.config["BLOCKED_IP_RANGES"] = ranges
     page = client.get(f"/{SLUG}/", environ_base={"REMOTE_ADDR": ip})
     assert page.status_code == 200
-    from tests.conftest import hidden_fields
+    from tests.helpers import hidden_fields
 
     data = hidden_fields(page.get_data(as_text=True))
     data.update(name="Maryam Ahmadi", email="ip@example.org", country="DE")

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from campaign.services.content import load_campaign
-from tests.conftest import ROOT, SLUG
+from tests.helpers import ROOT, SLUG
 
 # Every way a page could write the date bar of the saved web page.
 DATE_2024 = re.compile(r"2024|۲۰۲۴")

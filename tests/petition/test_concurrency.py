@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
 from campaign.services import counting, links, mail
-from tests.conftest import SLUG, hidden_fields, start_server
+from tests.helpers import SLUG, hidden_fields, start_server
 
 SUBMITTERS = 20
 SPELLINGS = ["Same@Example.org", "same@example.ORG", "SAME@EXAMPLE.ORG", "same@Example.Org"]

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services import links
-from tests.conftest import SLUG, sign, sign_data
+from tests.helpers import SLUG, sign, sign_data
 
 SITE = "http://localhost"  # the test client's origin
 CROSS_SITE = [

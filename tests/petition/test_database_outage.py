@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, event, func, select, text
 from campaign import create_app
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
-from tests.conftest import (
+from tests.helpers import (
     SLUG,
     TEST_DATABASE_URL,
     free_port,
@@ -26,7 +26,7 @@ from tests.conftest import (
     sign,
     using_postgres,
 )
-from tests.conftest import test_config as make_config
+from tests.helpers import test_config as make_config
 
 
 def assert_unavailable(response) -> None:
@@ -180,7 +180,7 @@ def test_cached_page_is_still_read_while_signing_answers_503(database_url):
 
 
 def _form(client) -> dict:
-    from tests.conftest import sign_data
+    from tests.helpers import sign_data
 
     return sign_data(client)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import ConsentWording, Signature
 from campaign.services import privacy
-from tests.conftest import sign
+from tests.helpers import sign
 
 WORDING = "Give my full name and country to the addressees when the petition is delivered"
 

@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Signature
-from tests.conftest import SLUG, hidden_fields
+from tests.helpers import SLUG, hidden_fields
 
 
 def embed_form(client, path: str = f"/{SLUG}/embed", **fields) -> dict:
@@ -131,7 +131,7 @@ def test_replayed_embed_token_is_refused_through_the_shared_limit_storage(app_co
     import os
 
     from campaign import create_app
-    from tests.conftest import TEST_REDIS_URL, require
+    from tests.helpers import TEST_REDIS_URL, require
 
     require(bool(TEST_REDIS_URL), "TEST_REDIS_URL is not set")
     app_config.update(
@@ -150,7 +150,7 @@ def test_replayed_embed_token_is_refused_through_the_shared_limit_storage(app_co
 
 
 def test_the_normal_form_needs_no_session_token_but_a_same_site_post(client, app):
-    from tests.conftest import sign_data
+    from tests.helpers import sign_data
 
     data = sign_data(client)
     assert "embed_token" not in data and "csrf_token" not in data
@@ -163,7 +163,7 @@ def test_the_normal_form_needs_no_session_token_but_a_same_site_post(client, app
 
 def test_csrf_switched_off_still_signs(app):
     app.config["WTF_CSRF_ENABLED"] = False
-    from tests.conftest import sign
+    from tests.helpers import sign
 
     assert sign(app.test_client(), email="nocsrf@example.org").status_code == 303
     data = embed_form(app.test_client(), email="nocsrf-embed@example.org")

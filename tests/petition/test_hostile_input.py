@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 from campaign.extensions import db
 from campaign.models import NameToken, OutboxMessage, Signature
 from campaign.services import links, mail
-from tests.conftest import SLUG, deliver, hidden_fields, sign_data
+from tests.helpers import SLUG, deliver, hidden_fields, sign_data
 
 HOSTILE = [
     "<script>alert(1)</script>",

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from campaign.services import cache, page_cache
-from tests.conftest import SLUG, hidden_fields, sign_data
+from tests.helpers import SLUG, hidden_fields, sign_data
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_etag_304_from_flask_and_from_the_fast_path(app):
 
 
 def test_count_change_shows_once_counts_are_forgotten(app, client, mailbox):
-    from tests.conftest import deliver
+    from tests.helpers import deliver
 
     assert '<progress class="progress" max="10000" value="0"' in client.get(f"/{SLUG}/").text
     client.post(f"/{SLUG}/sign", data=sign_data(client))

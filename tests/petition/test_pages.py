@@ -1,6 +1,6 @@
 """The public pages: status codes and what they show."""
 
-from tests.conftest import SLUG
+from tests.helpers import SLUG
 
 
 def test_home_shows_the_campaign_with_form_and_count(client):

@@ -8,7 +8,7 @@ from campaign.extensions import db
 from campaign.models import CampaignUpdate, utcnow
 from campaign.services import cache
 from campaign.services.content import ContentLibrary
-from tests.conftest import ROOT, SLUG
+from tests.helpers import ROOT, SLUG
 from tests.reach_data import confirmed_signature
 
 

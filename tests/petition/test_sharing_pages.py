@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Signature
-from tests.conftest import SLUG, sign
+from tests.helpers import SLUG, sign
 
 
 class HeadTags(HTMLParser):
@@ -80,7 +80,7 @@ def test_campaign_supplied_share_image_is_used(client, app, tmp_path):
     import shutil
 
     from campaign.services.content import ContentLibrary
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     content = tmp_path / "content"
     shutil.copytree(ROOT / "content", content)
@@ -176,7 +176,7 @@ def test_utm_source_is_accepted(client, app):
 
 
 def test_thank_you_page_gives_referral_share_links(client, app, mailbox):
-    from tests.conftest import deliver
+    from tests.helpers import deliver
 
     sign(client, email="sharer@example.org")
     deliver(app)
@@ -285,7 +285,7 @@ def test_share_image_path_traversal_is_refused(client, app, tmp_path, how):
     import shutil
 
     from campaign.services.content import ContentLibrary
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     secret = tmp_path / "secret.env"
     secret.write_text("HASH_KEY=leaked-if-served\n")

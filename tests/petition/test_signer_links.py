@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
 from campaign.services import links
-from tests.conftest import SLUG, deliver, hidden_fields, sign
+from tests.helpers import SLUG, deliver, hidden_fields, sign
 
 
 def outbox_kinds() -> list[str]:

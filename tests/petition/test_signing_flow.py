@@ -7,7 +7,7 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature, SignatureStatus
 from campaign.services import cache, counting
-from tests.conftest import SLUG, deliver, sign, sign_data
+from tests.helpers import SLUG, deliver, sign, sign_data
 
 
 def count(client) -> str:
@@ -225,7 +225,7 @@ def test_withdraw_erases_and_uncounts(client, app, mailbox):
 def test_closed_campaign_shows_final_count_and_no_form(client, app, tmp_path):
     import shutil
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     content = tmp_path / "content"
     shutil.copytree(ROOT / "content", content)

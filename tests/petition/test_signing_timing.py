@@ -12,7 +12,7 @@ from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services import links, signing
 from campaign.services.content import library
-from tests.conftest import SLUG, sign_data
+from tests.helpers import SLUG, sign_data
 
 ROUNDS = 30
 

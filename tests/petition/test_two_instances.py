@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
 from campaign.services import links
-from tests.conftest import SLUG, TEST_REDIS_URL, hidden_fields, require
+from tests.helpers import SLUG, TEST_REDIS_URL, hidden_fields, require
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

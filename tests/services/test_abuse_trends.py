@@ -12,7 +12,7 @@ from campaign.models import AdminUser, AuditEvent, OutboxMessage, Signature, utc
 from campaign.services import abuse, signing
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
-from tests.conftest import SLUG
+from tests.helpers import SLUG
 
 THRESHOLDS = dict(window=timedelta(hours=1), baseline=timedelta(hours=4), factor=3, minimum=5)
 

@@ -17,7 +17,7 @@ from campaign.services.content import (
     load_campaign,
     render_markdown,
 )
-from tests.conftest import ROOT, SLUG
+from tests.helpers import ROOT, SLUG
 
 TEXT = """
 [text.en]

@@ -23,7 +23,7 @@ from campaign.services import (
 )
 from campaign.services.content import library
 from campaign.services.signers import SignerFilter
-from tests.conftest import SLUG, sign
+from tests.helpers import SLUG, sign
 
 
 def newest() -> Signature:

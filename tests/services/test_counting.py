@@ -10,7 +10,7 @@ from campaign.services import cache, counting, links, signing
 from campaign.services.campaigns import current_goal, get_row
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
-from tests.conftest import SLUG
+from tests.helpers import SLUG
 
 
 def campaign_id() -> int:

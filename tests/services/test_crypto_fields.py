@@ -9,7 +9,7 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services import cache, crypto, privacy, sealed
-from tests.conftest import sign
+from tests.helpers import sign
 
 
 def use_keys(app, keys: list[str]) -> None:

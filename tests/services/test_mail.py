@@ -14,7 +14,7 @@ from campaign.models import OutboxMessage, utcnow
 from campaign.services import crypto, mail, sealed, signing
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
-from tests.conftest import SLUG, Mailbox, free_port
+from tests.helpers import SLUG, Mailbox, free_port
 
 
 def outbox() -> list[OutboxMessage]:

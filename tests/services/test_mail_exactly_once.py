@@ -15,7 +15,7 @@ from campaign.models import OutboxMessage, Signature, SignatureStatus, utcnow
 from campaign.services import counting, mail, moderation, privacy, signer_mail, signing
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
-from tests.conftest import SLUG, Mailbox
+from tests.helpers import SLUG, Mailbox
 
 
 def content():

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature, utcnow
 from campaign.services import mail
-from tests.conftest import ROOT, Mailbox, deliver, sign
+from tests.helpers import ROOT, Mailbox, deliver, sign
 
 
 def outbox() -> list[OutboxMessage]:

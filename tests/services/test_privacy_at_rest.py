@@ -18,7 +18,7 @@ from sqlalchemy import inspect, select, text
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services import links, privacy
-from tests.conftest import SLUG, deliver, hidden_fields, require, sign, using_postgres
+from tests.helpers import SLUG, deliver, hidden_fields, require, sign, using_postgres
 
 SIGNERS = [
     ("Ghazaleh Parvizian", "ghazaleh.parvizian@example.org", "My uncle died in Evin prison"),

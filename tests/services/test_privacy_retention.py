@@ -13,7 +13,7 @@ from campaign.extensions import db
 from campaign.models import Campaign, NameToken, OutboxMessage, Signature, SignatureStatus
 from campaign.services import cache, counting, crypto, links, privacy, sealed, signer_mail
 from campaign.services.content import library
-from tests.conftest import SLUG, sign
+from tests.helpers import SLUG, sign
 
 
 def use_keys(app, keys: list[str]) -> None:
@@ -80,7 +80,7 @@ def test_no_raw_ip_or_user_agent_is_stored(client, app):
     page = client.get(
         f"/{SLUG}/", environ_base={"REMOTE_ADDR": "198.51.100.77"}, headers={"User-Agent": agent}
     )
-    from tests.conftest import hidden_fields
+    from tests.helpers import hidden_fields
 
     data = hidden_fields(page.get_data(as_text=True))
     data.update(name="Maryam Ahmadi", email="ua@example.org", country="DE")
@@ -127,7 +127,7 @@ def test_anonymize_command_runs_on_a_schedule_safely(client, app):
 
 
 def test_every_signer_mail_has_withdraw_and_data_links(client, app, mailbox):
-    from tests.conftest import deliver
+    from tests.helpers import deliver
 
     app.config["CONFIRM_REMINDER_HOURS"] = 0
     sign(client, email="links@example.org")  # confirm
@@ -149,7 +149,7 @@ def test_every_signer_mail_has_withdraw_and_data_links(client, app, mailbox):
 
 
 def test_withdrawing_drops_unsent_mail_and_stops_all_mail(client, app, mailbox):
-    from tests.conftest import deliver
+    from tests.helpers import deliver
 
     sign(client, email="stop@example.org")
     signature = only(Signature)

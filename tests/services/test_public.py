@@ -6,7 +6,7 @@ from campaign.extensions import db
 from campaign.models import SignatureStatus, utcnow
 from campaign.services import cache, privacy, public
 from campaign.services.content import library
-from tests.conftest import SLUG
+from tests.helpers import SLUG
 from tests.reach_data import confirmed_signature
 
 

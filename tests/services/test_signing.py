@@ -20,7 +20,7 @@ from campaign.models import (
 from campaign.services import counting, crypto, links, mail, privacy, signer_mail, signing
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput, SigningError
-from tests.conftest import SLUG
+from tests.helpers import SLUG
 
 
 def content():

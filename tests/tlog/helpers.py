@@ -9,7 +9,7 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services import links
-from tests.conftest import SLUG, sign
+from tests.helpers import SLUG, sign
 
 
 def sign_and_confirm(client, email: str, name: str = "Maryam Ahmadi") -> tuple[Signature, str]:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services import crypto, privacy, tlog, transparency
-from tests.conftest import SLUG
+from tests.helpers import SLUG
 from tests.tlog.helpers import sign_and_confirm
 
 SIGNERS = [

@@ -16,7 +16,7 @@ import pytest
 
 from campaign.services import privacy, tlog, tlog_keys, transparency
 from campaign.services.tlog_verify import Tree, verify
-from tests.conftest import SLUG, free_port
+from tests.helpers import SLUG, free_port
 from tests.tlog.helpers import sign_and_confirm
 
 

@@ -24,7 +24,7 @@ from campaign.services import (
 )
 from campaign.services.campaigns import get_row
 from campaign.services.content import library
-from tests.conftest import SLUG, deliver, sign
+from tests.helpers import SLUG, deliver, sign
 from tests.tlog.helpers import receipt_from, sign_and_confirm
 
 
