@@ -61,8 +61,8 @@ def submit(campaign_id: int, note: str) -> int:
     except ValueError:
         raise CosignatureRefused("not a signed note") from None
     head = body.split("\n")
-    if len(head) < 4 or not head[1].isdigit() or len(head[1]) > 19:
-        raise CosignatureRefused("not a checkpoint")
+    if len(head) < 4 or not (head[1].isascii() and head[1].isdigit()) or len(head[1]) > 18:
+        raise CosignatureRefused("not a checkpoint")  # (18 digits: within a BIGINT)
     stored = db.session.scalars(
         select(TlogCheckpoint).where(
             TlogCheckpoint.campaign_id == campaign_id, TlogCheckpoint.size == int(head[1])

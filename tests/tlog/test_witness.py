@@ -151,7 +151,13 @@ def test_cosignatures_from_unknown_witnesses_or_forged_are_refused(client, app, 
     never = cosigned.replace(body.split("\n")[2], base64.b64encode(b"\x01" * 32).decode())
     response = submit(client, never)
     assert response.status_code == 422 and b"never signed that checkpoint" in response.data
-    for junk in ("", "hello", "a\n\nb", "x\n99999999999999999999999\ny\n\n— a b\n"):
+    for junk in (
+        "",
+        "hello",
+        "a\n\nb",
+        "x\n99999999999999999999999\ny\n\n— a b\n",
+        "x\n9999999999999999999\ny\n\n— a b\n",
+    ):
         assert submit(client, junk).status_code == 422, junk
     assert db.session.scalar(select(func.count()).select_from(TlogCosignature)) == 0
     assert submit(client, cosigned).status_code == 200
