@@ -222,12 +222,15 @@
         entries = all.map(function (e) { return decoder.decode(e); });
         return Promise.all(all.map(leafHash));
       })
-      .then(function (leaves) { return buildLevels(leaves); })
+      .then(function (leaves) {
+        // An empty tree's root is SHA-256 of nothing (RFC 9162).
+        return leaves.length ? buildLevels(leaves) : sha256(new Uint8Array(0)).then(function (h) { return [[], [h]]; });
+      })
       .then(function (built) {
         levels = built;
         var root = levels[levels.length - 1][0];
         // Every entry hashed up to the signed root: none was changed, added or hidden.
-        if (checkpoint.size === 0 || !equal(root, checkpoint.root)) { throw new Error(messages.mismatch); }
+        if (!equal(root, checkpoint.root)) { throw new Error(messages.mismatch); }
         var needle = "add " + commitmentHex + " ", index = -1, removal = -1, reason = "";
         entries.forEach(function (entry, i) { if (entry.indexOf(needle) === 0) { index = i; } });
         if (index < 0) {

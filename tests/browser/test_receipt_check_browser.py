@@ -140,3 +140,14 @@ def test_without_javascript_or_on_request_the_server_checks(server, published, n
         page.get_by_role("button", name="Check on the server instead").click()
     assert posted.value.url.endswith(f"/{SLUG}/log/verify")
     assert page.locator("#result-heading").inner_text() == "Included and not removed"
+
+
+def test_an_empty_log_checks_as_not_in_the_log(app, client, live_server, page):
+    assert client.get(f"/{SLUG}/").status_code == 200  # the campaign's row exists
+    transparency.publish_due(force_checkpoint=True)  # a signed checkpoint of size 0
+    assert client.get(f"/{SLUG}/log/checkpoint").data.split(b"\n")[1] == b"0"
+    server = live_server(TLOG_ORIGIN="petition.test")
+    page.goto(f"{server.url}/{SLUG}/log/verify")
+    stranger = receipts.text("petition.test/x/log", None, b"\x09" * 32)
+    heading = check_in_browser(page, stranger)
+    assert heading == "Not in the log", page.locator("#browser-result").inner_text()
