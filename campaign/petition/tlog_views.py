@@ -82,10 +82,11 @@ def log_checkpoints(slug: str):
 def log_consistency(slug: str, old: int, new: int):
     """RFC 9162 consistency proof between two tree sizes (base64, one hash a line), for
     witnesses and verifiers that keep only checkpoints. Never changes: cached for good."""
-    last = tlog_store.latest_checkpoint(_campaign_id(slug))
+    campaign_id = _campaign_id(slug)
+    last = tlog_store.latest_checkpoint(campaign_id)
     if last is None or not 0 < old <= new <= last.size:
         abort(404)
-    proof = tlog_reader.consistency_proof(_campaign_id(slug), old, new) if old < new else []
+    proof = tlog_reader.consistency_proof(campaign_id, old, new) if old < new else []
     body = "".join(base64.b64encode(h).decode() + "\n" for h in proof)
     return _plain(body, "text/plain", IMMUTABLE)
 
