@@ -104,7 +104,8 @@ class TileReader:
         where = " OR ".join(["(level = ? AND idx = ?)"] * len(missing))
         params = [self.campaign_id] + [v for t in missing for v in t]
         found = rows(
-            f"SELECT level, idx, hashes FROM tlog_tiles WHERE campaign_id = ? AND ({where})",  # noqa: S608  # nosec B608 - placeholders only
+            # Only "?" placeholders are joined in: the values travel as parameters.
+            f"SELECT level, idx, hashes FROM tlog_tiles WHERE campaign_id = ? AND ({where})",  # noqa: S608
             tuple(params),
         )
         for level, n, blob in found:
