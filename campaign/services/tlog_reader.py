@@ -105,7 +105,7 @@ class TileReader:
         params = [self.campaign_id] + [v for t in missing for v in t]
         found = rows(
             # Only "?" placeholders are joined in: the values travel as parameters.
-            f"SELECT level, idx, hashes FROM tlog_tiles WHERE campaign_id = ? AND ({where})",  # noqa: S608
+            f"SELECT level, idx, hashes FROM tlog_tiles WHERE campaign_id = ? AND ({where})",  # noqa: S608  # nosec B608
             tuple(params),
         )
         for level, n, blob in found:
