@@ -134,8 +134,9 @@ def check_consistency(opened: list[tuple[str, int, bytes]], tiles, report: Repor
 
 
 def check_witnesses(notes: list[str], witnesses: list[str], report: Report) -> None:
-    """Each given witness must have validly cosigned at least one checkpoint; a bad
-    cosignature line under a witness's name and key id is a problem."""
+    """Each given witness must have validly cosigned the latest checkpoint: an older
+    cosignature only vouches for an older tree, and a log hiding a fork from its
+    witnesses would show exactly that. A bad line under a witness's key id fails too."""
     for vkey in witnesses:
         try:
             name = tlog_cosign.parse_witness_key(vkey)[0]
@@ -152,8 +153,18 @@ def check_witnesses(notes: list[str], witnesses: list[str], report: Report) -> N
                 report.problems.append(str(exc))
         if largest is None:
             report.problems.append(f"no checkpoint is cosigned by witness {name}")
-        else:
-            report.witnessed[name] = largest
+            continue
+        report.witnessed[name] = largest
+        try:
+            latest = tlog_cosign.cosigned_by(notes[-1], vkey)
+        except ValueError:
+            latest = None  # reported above
+        if latest is None:
+            report.problems.append(
+                f"the latest checkpoint is not cosigned by witness {name} (it cosigned up "
+                f"to size {largest}): wait for the witness and run again, or the log is "
+                "showing it a different history"
+            )
 
 
 def check_entries(entries: list[bytes], report: Report) -> None:

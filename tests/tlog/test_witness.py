@@ -223,3 +223,12 @@ def test_a_forked_history_is_refused_by_the_witness_and_caught_by_the_verifier(
     report = verify(url, witnesses=[witness.vkey])
     assert not report.ok
     assert any(f"bad cosignature from {witness.name}" in p for p in report.problems)
+    # Without the pasted line: the older, honest cosignature vouches only for size 4.
+    for name in ("checkpoints", "checkpoint"):
+        (log / name).write_text((log / name).read_text().replace(old_cosignature, ""))
+    report = verify(url, witnesses=[witness.vkey])
+    assert report.witnessed == {witness.name: 4}
+    assert any(
+        f"the latest checkpoint is not cosigned by witness {witness.name}" in p
+        for p in report.problems
+    ), report.problems
