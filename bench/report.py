@@ -144,12 +144,19 @@ def targets(run: dict) -> list[tuple[str, str, str, str]]:
                 verdict(tlog["tiles_and_checkpoint_s"] < 60),
             )
         )
+        measured = f"p50 {tlog['proof_ms_median']:.2f} ms, p95 {tlog['proof_ms_p95']:.2f} ms"
+        if "proof_cpu_ms_p95" in tlog:  # bench/tlog.py since the one-query proofs
+            measured += (
+                f" (CPU p95 {tlog['proof_cpu_ms_p95']:.2f} ms); whole POST /log/verify"
+                f" p50 {tlog['verify_post_ms_median']:.2f} ms,"
+                f" p95 {tlog['verify_post_ms_p95']:.2f} ms"
+            )
         rows.append(
             (
-                "Transparency log: inclusion proof served",
-                f"p50 {tlog['proof_ms_median']:.2f} ms, p95 {tlog['proof_ms_p95']:.2f} ms",
+                "Transparency log: inclusion proof (lookup + proofs), p95",
+                measured,
                 "< 5 ms",
-                verdict(tlog["proof_ms_median"] < 5),
+                verdict(tlog["proof_ms_p95"] < 5),
             )
         )
     return rows

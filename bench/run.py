@@ -13,7 +13,8 @@ PostgreSQL database of its own that it drops at the end) and measures with wrk:
   (PDF) naming 100,000 signers (SQLite), and mail delivery to aiosmtpd;
 * on PostgreSQL with Redis: signing through one app instance and through two;
 * the transparency log (bench/tlog.py): ROWS adds → tiles and a signed checkpoint,
-  and the time to serve an inclusion proof.
+  and the time to serve an inclusion proof (lookup and proofs, and the whole POST
+  /<slug>/log/verify through the WSGI app).
 
 Results go to bench/results/<date>.json; bench/report.py turns every results file
 into the table and trend plot in docs/benchmarks.md.

@@ -384,3 +384,29 @@ class TlogCheckpoint(db.Model):
     count: Mapped[int] = mapped_column(BigInteger)  # adds - removes at this size
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TlogWitness(db.Model):
+    """A witness whose cosignatures (c2sp.org/tlog-cosignature) the logs accept and
+    serve: `flask count witness add NAME KEY`."""
+
+    __tablename__ = "tlog_witnesses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    vkey: Mapped[str] = mapped_column(String(400))  # name+keyid+base64(0x04‖key)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TlogCosignature(db.Model):
+    """A witness's verified cosignature line on one checkpoint, served appended to it."""
+
+    __tablename__ = "tlog_cosignatures"
+
+    checkpoint_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("tlog_checkpoints.id"), primary_key=True
+    )
+    witness_id: Mapped[int] = mapped_column(ForeignKey("tlog_witnesses.id"), primary_key=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    line: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -11,7 +11,15 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import Campaign
-from .services import receipts, tlog, tlog_keys, tlog_store, tlog_verify, transparency
+from .services import (
+    receipts,
+    tlog,
+    tlog_keys,
+    tlog_store,
+    tlog_verify,
+    tlog_witness,
+    transparency,
+)
 
 count_cli = AppGroup("count", help="The public, verifiable log of the count.")
 
@@ -56,12 +64,50 @@ def count_backfill() -> None:
     transparency.publish_due(force_checkpoint=True)
 
 
+witness_cli = AppGroup("witness", help="Witnesses whose checkpoint cosignatures are kept.")
+count_cli.add_command(witness_cli)
+
+
+@witness_cli.command("add")
+@click.argument("name")
+@click.argument("key")
+def witness_add(name: str, key: str) -> None:
+    """Accept cosignatures from witness NAME, whose vkey is KEY (name+id+base64)."""
+    try:
+        tlog_witness.add_witness(name, key)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"witness {name} added")
+
+
+@witness_cli.command("remove")
+@click.argument("name")
+def witness_remove(name: str) -> None:
+    """Stop accepting (and serving) witness NAME's cosignatures."""
+    if not tlog_witness.remove_witness(name):
+        raise click.ClickException(f"no witness {name}")
+    click.echo(f"witness {name} removed")
+
+
+@witness_cli.command("list")
+def witness_list() -> None:
+    """Print each configured witness's key."""
+    for row in tlog_witness.witnesses():
+        click.echo(row.vkey)
+
+
 @count_cli.command("verify")
 @click.argument("url")
 @click.option("--key", help="The verifier key to trust (default: the one the site serves).")
-def count_verify(url: str, key: str | None) -> None:
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    help="A witness vkey; the log must carry its valid cosignature (repeatable).",
+)
+def count_verify(url: str, key: str | None, witnesses: tuple[str, ...]) -> None:
     """Verify a campaign's log over HTTP, without this app's database."""
-    report = tlog_verify.verify(url, key)
+    report = tlog_verify.verify(url, key, witnesses=list(witnesses))
     click.echo("\n".join(report.lines()))
     sys.exit(0 if report.ok else 1)
 

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from ..extensions import csrf, limiter
 from ..i18n import current_language
-from ..services import cache, receipts, tlog, tlog_keys, tlog_store
+from ..services import cache, receipts, tlog, tlog_keys, tlog_reader, tlog_store, tlog_witness
 from ..services.campaigns import campaign_ref
 from . import bp
 from .limits import config_limit
@@ -60,20 +60,51 @@ def signer_receipt(signature) -> dict | None:
 
 @bp.get("/<slug>/log/checkpoint")
 def log_checkpoint(slug: str):
+    """The latest checkpoint, with every witness cosignature it has got so far."""
     last = tlog_store.latest_checkpoint(_campaign_id(slug))
     if last is None:
         abort(404)
-    return _plain(last.note, "text/plain", "public, max-age=5")
+    [note] = tlog_witness.cosigned_notes([last])
+    return _plain(note, "text/plain", "public, max-age=5")
 
 
 @bp.get("/<slug>/log/checkpoints")
 def log_checkpoints(slug: str):
     """Every checkpoint ever signed, oldest first, so anyone can check the log only grew."""
+    checkpoints = tlog_store.all_checkpoints(_campaign_id(slug))
     notes = [
-        {"size": c.size, "note": c.note, "published": c.created_at.isoformat() + "Z"}
-        for c in tlog_store.all_checkpoints(_campaign_id(slug))
+        {"size": c.size, "note": note, "published": c.created_at.isoformat() + "Z"}
+        for c, note in zip(checkpoints, tlog_witness.cosigned_notes(checkpoints), strict=True)
     ]
     return _plain(json.dumps(notes), "application/json", "public, max-age=5")
+
+
+@bp.get("/<slug>/log/proof/consistency/<int:old>/<int:new>")
+def log_consistency(slug: str, old: int, new: int):
+    """RFC 9162 consistency proof between two tree sizes (base64, one hash a line), for
+    witnesses and verifiers that keep only checkpoints. Never changes: cached for good."""
+    campaign_id = _campaign_id(slug)
+    last = tlog_store.latest_checkpoint(campaign_id)
+    if last is None or not 0 < old <= new <= last.size:
+        abort(404)
+    proof = tlog_reader.consistency_proof(campaign_id, old, new) if old < new else []
+    body = "".join(base64.b64encode(h).decode() + "\n" for h in proof)
+    return _plain(body, "text/plain", IMMUTABLE)
+
+
+@bp.post("/<slug>/log/cosignature")
+@limiter.limit(config_limit("RATELIMIT_CONFIRM"))
+@csrf.exempt  # a witness is a program; only a valid cosignature of a known witness is kept
+def log_cosignature(slug: str):
+    """A witness sends back a checkpoint it cosigned (text/plain signed note)."""
+    campaign_id = _campaign_id(slug)
+    if request.content_length and request.content_length > 16_384:
+        abort(413)
+    try:
+        added = tlog_witness.submit(campaign_id, request.get_data(as_text=True))
+    except tlog_witness.CosignatureRefused as exc:
+        return _plain(f"refused: {exc}\n", "text/plain", "no-store"), 422
+    return _plain(f"stored {added}\n", "text/plain", "no-store")
 
 
 @bp.get("/<slug>/log/key")

@@ -9,71 +9,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import TlogCheckpoint, TlogEntry, TlogTile
-from . import cache, tlog
+from ..models import TlogCheckpoint, TlogEntry
+from . import tlog
+from .tlog_reader import TileReader, inclusion_proofs, rows
 
 # --- reading the tree ---------------------------------------------------------
-
-
-FULL_TILE = tlog.TILE_WIDTH * tlog.HASH_SIZE
-CACHED_TILES = 4096  # full tiles are immutable: up to 32 MB of them kept per process
-
-
-def _full_tiles() -> dict:
-    return cache.store(cache.TLOG_TILES)
-
-
-class TileReader:
-    """Reads stored hashes (tlog.StoredHash) from a campaign's tiles. Full tiles never
-    change, so they are kept per process; partial ones only for this reader's use."""
-
-    def __init__(self, campaign_id: int) -> None:
-        self.campaign_id = campaign_id
-        self.tiles: dict[tuple[int, int], bytes] = {}
-
-    def tile(self, level: int, n: int) -> bytes:
-        key = (level, n)
-        full = _full_tiles()
-        if (self.campaign_id, *key) in full:
-            return full[(self.campaign_id, *key)]
-        if key not in self.tiles:
-            self.tiles[key] = blob = bytes(
-                db.session.scalar(
-                    select(TlogTile.hashes).where(
-                        TlogTile.campaign_id == self.campaign_id,
-                        TlogTile.level == level,
-                        TlogTile.idx == n,
-                    )
-                )
-                or b""
-            )
-            if len(blob) == FULL_TILE:
-                if len(full) >= CACHED_TILES:
-                    full.clear()
-                full[(self.campaign_id, *key)] = blob
-        return self.tiles[key]
-
-    def perfect(self, level: int, first: int, height: int) -> bytes:
-        """The root of 2^height stored hashes from `first`: a lookup in a full tile's
-        inner nodes (computed once per process), else hashed here."""
-        n, offset = divmod(first, tlog.TILE_WIDTH)
-        blob = self.tile(level, n)
-        if len(blob) == FULL_TILE:
-            inner = _full_tiles().setdefault(("inner", self.campaign_id, level, n), None)
-            if inner is None:
-                hashes = [blob[j : j + tlog.HASH_SIZE] for j in range(0, FULL_TILE, tlog.HASH_SIZE)]
-                inner = _full_tiles()[("inner", self.campaign_id, level, n)] = tlog.inner_levels(
-                    hashes
-                )
-            return inner[height][offset >> height]
-        return tlog.perfect_root([self(level, first + i) for i in range(1 << height)])
-
-    def __call__(self, level: int, i: int) -> bytes:
-        n, offset = divmod(i, tlog.TILE_WIDTH)
-        blob = self.tile(level, n)[offset * tlog.HASH_SIZE : (offset + 1) * tlog.HASH_SIZE]
-        if len(blob) != tlog.HASH_SIZE:
-            raise LookupError("hash not in the log yet")
-        return blob
 
 
 def tree_size(campaign_id: int) -> int:
@@ -124,7 +64,7 @@ def tile_bytes(campaign_id: int, level: int, n: int, width: int) -> bytes | None
     have = tlog.tile_width(level, n, size)
     if width == tlog.TILE_WIDTH and have != tlog.TILE_WIDTH or width > have:
         return None
-    blob = TileReader(campaign_id).tile(level, n)
+    blob = TileReader(campaign_id, size).tile(level, n)
     return blob[: width * tlog.HASH_SIZE] if len(blob) >= width * tlog.HASH_SIZE else None
 
 
@@ -168,45 +108,49 @@ def commitment_key(commitment_hex: str) -> int:
 
 def index_of(campaign_id: int, commitment_hex: str) -> int | None:
     """The latest add with this commitment (a restore adds it again)."""
-    rows = db.session.execute(
-        select(TlogEntry.idx, TlogEntry.data).where(
-            TlogEntry.campaign_id == campaign_id,
-            TlogEntry.commitment_key == commitment_key(commitment_hex),
-        )
-    ).all()
+    candidates = rows(
+        "SELECT idx, data FROM tlog_entries WHERE campaign_id = ? AND commitment_key = ?",
+        (campaign_id, commitment_key(commitment_hex)),
+    )
     needle = f"add {commitment_hex} ".encode()
-    found = [row.idx for row in rows if bytes(row.data).startswith(needle)]
+    found = [idx for idx, data in candidates if bytes(data).startswith(needle)]
     return max(found) if found else None
 
 
 def check_receipt(campaign_id: int, commitment_hex: str) -> ReceiptCheck:
     """Where a receipt's add is, whether a remove cancels it, and the inclusion proofs
-    against the latest checkpoint. Logs nothing."""
+    against the latest checkpoint. Logs nothing. Plain driver queries (the add by its
+    commitment index, the checkpoint, the removal by its target index, then every tile
+    both proofs need at once, most of them from the process's cache)."""
     index = index_of(campaign_id, commitment_hex) if commitment_hex else None
     if index is None:
         return ReceiptCheck("unknown")
-    last = latest_checkpoint(campaign_id)
-    if last is None or index >= last.size:
-        return ReceiptCheck("pending", index)
-    reader = TileReader(campaign_id)
-    result = ReceiptCheck(
-        "included",
-        index,
-        note=last.note,
-        size=last.size,
-        proof=tlog.inclusion_proof(reader, index, last.size),
+    last = rows(
+        "SELECT size, note FROM tlog_checkpoints WHERE campaign_id = ? ORDER BY id DESC LIMIT 1",
+        (campaign_id,),
     )
+    if not last or index >= last[0][0]:
+        return ReceiptCheck("pending", index)
+    [(size, note)] = last
+    result = ReceiptCheck("included", index, note=note, size=size)
     # By the target's index alone (an idx range would steer SQLite off that index).
-    removals = db.session.execute(
-        select(TlogEntry.idx, TlogEntry.data).where(
-            TlogEntry.campaign_id == campaign_id, TlogEntry.target_index == index
-        )
-    ).all()
-    removal = next((r for r in removals if r.idx < last.size), None)
-    if removal is not None:
-        result.state, result.removal_index = "removed", removal.idx
-        result.reason = tlog.parse_entry(bytes(removal.data))[2]
-        result.removal_proof = tlog.inclusion_proof(reader, removal.idx, last.size)
+    removal = min(
+        (
+            (idx, data)
+            for idx, data in rows(
+                "SELECT idx, data FROM tlog_entries WHERE campaign_id = ? AND target_index = ?",
+                (campaign_id, index),
+            )
+            if idx < size
+        ),
+        default=None,
+    )
+    if removal is None:
+        [result.proof] = inclusion_proofs(campaign_id, size, [index])
+        return result
+    result.state, result.removal_index = "removed", removal[0]
+    result.reason = tlog.parse_entry(bytes(removal[1]))[2]
+    result.proof, result.removal_proof = inclusion_proofs(campaign_id, size, [index, removal[0]])
     return result
 
 

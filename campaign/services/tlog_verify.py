@@ -4,8 +4,11 @@ URL` works on any machine with this package, as does `flask count verify URL`.
 
 It fetches every checkpoint, checks each signature, fetches every entry bundle and
 tile, recomputes the leaves and every root, checks that each checkpoint's tree is a
-prefix of the next one's (the log only grew), checks that each remove cancels an add
-exactly once, and compares adds − removes with the count the site's API shows.
+prefix of the latest (every old root recomputed from the leaves) and, between every
+successive pair, an RFC 9162 consistency proof computed from the served tiles (the log
+only grew), checks that each remove cancels an add exactly once, checks the
+cosignatures of the witnesses it is given, and compares adds − removes with the count
+the site's API shows.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from . import tlog
+from . import tlog, tlog_cosign
 
 TIMEOUT = 20
 
@@ -30,6 +33,8 @@ class Report:
     removes: int = 0
     site_count: int | None = None
     checkpoints: int = 0
+    consistency_proofs: int = 0
+    witnessed: dict[str, int] = field(default_factory=dict)  # witness → largest cosigned size
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -45,10 +50,12 @@ class Report:
             f"log: {self.prefix}",
             f"key: {self.key}",
             f"checkpoints: {self.checkpoints}, tree size: {self.size}",
+            f"consistency proofs checked: {self.consistency_proofs}",
             f"adds: {self.adds}, removes: {self.removes}",
             f"verified count: {self.count}",
             f"site count: {self.site_count}",
         ]
+        out += [f"witness {name}: cosigned size {size}" for name, size in self.witnessed.items()]
         out += [f"PROBLEM: {p}" for p in self.problems]
         out.append("OK: the log is consistent and matches the site" if self.ok else "FAILED")
         return out
@@ -92,6 +99,74 @@ class Tree:
         return self.levels[level][i]
 
 
+class ServedTiles:
+    """The hashes of the tiles as the log served them, as a tlog.StoredHash."""
+
+    def __init__(self) -> None:
+        self.tiles: dict[tuple[int, int], bytes] = {}
+
+    def __call__(self, level: int, i: int) -> bytes:
+        n, offset = divmod(i, tlog.TILE_WIDTH)
+        blob = self.tiles.get((level, n), b"")[offset * tlog.HASH_SIZE :][: tlog.HASH_SIZE]
+        if len(blob) != tlog.HASH_SIZE:
+            raise LookupError(f"tile {level}/{n} lacks hash {offset}")
+        return blob
+
+
+def check_consistency(opened: list[tuple[str, int, bytes]], tiles, report: Report) -> None:
+    """RFC 9162: each checkpoint's tree is a prefix of the next one's, by a consistency
+    proof computed from the served tiles, checked against both signed roots."""
+    for number in range(1, len(opened)):
+        (_, old, old_root), (_, new, new_root) = opened[number - 1], opened[number]
+        if old == 0 or old > new:
+            continue  # an empty tree is a prefix of any; a shrink is reported elsewhere
+        try:
+            proof = tlog.consistency_proof(tiles, old, new) if old < new else []
+        except LookupError as exc:
+            report.problems.append(f"no consistency proof {old} → {new}: {exc}")
+            continue
+        report.consistency_proofs += 1
+        if not tlog.verify_consistency(old, new, old_root, new_root, proof):
+            report.problems.append(
+                f"checkpoints {number - 1} and {number} are not consistent "
+                f"(sizes {old} → {new}): a fork or a rewritten history"
+            )
+
+
+def check_witnesses(notes: list[str], witnesses: list[str], report: Report) -> None:
+    """Each given witness must have validly cosigned the latest checkpoint: an older
+    cosignature only vouches for an older tree, and a log hiding a fork from its
+    witnesses would show exactly that. A bad line under a witness's key id fails too."""
+    for vkey in witnesses:
+        try:
+            name = tlog_cosign.parse_witness_key(vkey)[0]
+        except ValueError as exc:
+            report.problems.append(f"witness key {vkey!r}: {exc}")
+            continue
+        largest = None
+        for note in notes:
+            try:
+                if tlog_cosign.cosigned_by(note, vkey) is not None:
+                    size = int(note.split("\n")[1])
+                    largest = size if largest is None else max(largest, size)
+            except ValueError as exc:
+                report.problems.append(str(exc))
+        if largest is None:
+            report.problems.append(f"no checkpoint is cosigned by witness {name}")
+            continue
+        report.witnessed[name] = largest
+        try:
+            latest = tlog_cosign.cosigned_by(notes[-1], vkey)
+        except ValueError:
+            latest = None  # reported above
+        if latest is None:
+            report.problems.append(
+                f"the latest checkpoint is not cosigned by witness {name} (it cosigned up "
+                f"to size {largest}): wait for the witness and run again, or the log is "
+                "showing it a different history"
+            )
+
+
 def check_entries(entries: list[bytes], report: Report) -> None:
     kinds: dict[int, str] = {}
     removed: set[int] = set()
@@ -115,7 +190,7 @@ def check_entries(entries: list[bytes], report: Report) -> None:
             report.removes += 1
 
 
-def verify(url: str, key: str | None = None) -> Report:
+def verify(url: str, key: str | None = None, witnesses: list[str] | None = None) -> Report:
     prefix = log_prefix(url)
     report = Report(prefix)
     try:
@@ -126,7 +201,8 @@ def verify(url: str, key: str | None = None) -> Report:
         report.problems.append(f"cannot fetch the log: {exc}")
         return report
     notes = [item["note"] for item in history]
-    if not notes or notes[-1] != latest_note:
+    # Compared without signature lines: a witness may cosign between the two fetches.
+    if not notes or notes[-1].partition("\n\n")[0] != latest_note.partition("\n\n")[0]:
         report.problems.append("the latest checkpoint is not the last of the checkpoint list")
         notes.append(latest_note)
     opened = []
@@ -159,9 +235,10 @@ def verify(url: str, key: str | None = None) -> Report:
     if len(entries) != size:
         report.problems.append(f"{len(entries)} entries for a tree of {size}")
         return report
+    tiles = ServedTiles()
     for level, n, width in tlog.tiles_for(size):
         try:
-            served = fetch(prefix + tlog.tile_path(level, n, width))
+            served = tiles.tiles[(level, n)] = fetch(prefix + tlog.tile_path(level, n, width))
         except OSError as exc:
             report.problems.append(f"cannot fetch tile {level}/{n}: {exc}")
             continue
@@ -180,6 +257,8 @@ def verify(url: str, key: str | None = None) -> Report:
                 f"checkpoint {number} (size {old_size}) is not a prefix of "
                 "the log: a fork or a rewritten history"
             )
+    check_consistency(opened, tiles, report)
+    check_witnesses(notes, witnesses or [], report)
     check_entries(entries, report)
     try:
         report.site_count = int(json.loads(fetch(site_count_url(prefix)))["total_signatures"])
@@ -193,9 +272,9 @@ def verify(url: str, key: str | None = None) -> Report:
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: python -m campaign.services.tlog_verify URL [VERIFIER-KEY]")
+        print("usage: python -m campaign.services.tlog_verify URL [VERIFIER-KEY [WITNESS-KEY…]]")
         return 2
-    report = verify(argv[0], argv[1] if len(argv) > 1 else None)
+    report = verify(argv[0], argv[1] if len(argv) > 1 else None, argv[2:])
     print("\n".join(report.lines()))
     return 0 if report.ok else 1
 

@@ -30,9 +30,10 @@ from ..models import (
     TlogTile,
     utcnow,
 )
-from . import receipts, tlog, tlog_store
+from . import receipts, tlog, tlog_reader, tlog_store
 from .tlog_keys import origin, signing_key
-from .tlog_store import TileReader, latest_checkpoint, log_count, tree_size
+from .tlog_reader import driver
+from .tlog_store import latest_checkpoint, log_count, tree_size
 
 BATCH = 5000  # the worker's pass: small transactions
 BIG_BATCH = 50_000  # catching up (checkpoint for a pack, `flask count publish`)
@@ -143,16 +144,6 @@ def append_leaves(campaign_id: int, start: int, leaf_hashes: list[bytes]) -> Non
         level, start, hashes = level + 1, n, completed
 
 
-def _driver(statement: str, params: tuple | list[tuple]):
-    """A statement straight on the driver (a list of tuples: executemany): at a million
-    leaves, SQLAlchemy's per-row parameter processing costs more than the database.
-    `statement` is a constant written with "?" placeholders."""
-    connection = db.session.connection()
-    if connection.dialect.paramstyle != "qmark":
-        statement = statement.replace("?", "%s")
-    return connection.exec_driver_sql(statement, params)
-
-
 def _hour(moment) -> str:
     """YYYY-MM-DDTHH, from a datetime (PostgreSQL) or SQLite's "YYYY-MM-DD HH:…" text."""
     if isinstance(moment, str):
@@ -164,7 +155,7 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
     """Append up to `limit` pending changes, in order, in one transaction. Returns how many."""
     _lock(campaign_id)
     # Plain driver rows: no per-row type processing (created_at stays as stored).
-    pending = _driver(
+    pending = driver(
         "SELECT id, signature_id, action, reason, commitment, created_at FROM tlog_pending "
         "WHERE campaign_id = ? ORDER BY id LIMIT ?",
         (campaign_id, limit),
@@ -202,14 +193,14 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
             )
             rows.append((campaign_id, index, data, None, None, target))
     if rows:
-        _driver(
+        driver(
             "INSERT INTO tlog_entries (campaign_id, idx, data, signature_id, commitment_key, "
             "target_index) VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
         append_leaves(campaign_id, size, [tlog.leaf_hash(row[2]) for row in rows])
         _unlink_removed(campaign_id, [row[5] for row in rows if row[5] is not None])
-    _driver("DELETE FROM tlog_pending WHERE id = ?", [(row[0],) for row in pending])
+    driver("DELETE FROM tlog_pending WHERE id = ?", [(row[0],) for row in pending])
     if added:  # receipts go out in the same transaction as their leaves
         slug = db.session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
         receipts.queue_mails(campaign_id, origin(slug), added)
@@ -239,7 +230,7 @@ def sign_checkpoint(campaign_id: int) -> TlogCheckpoint:
     last = latest_checkpoint(campaign_id)
     if last is not None and last.size == size:
         return last
-    root = tlog.root_hash(TileReader(campaign_id), size)
+    root = tlog_reader.root_hash(campaign_id, size)
     name = origin(slug)
     note = tlog.sign_note(tlog.checkpoint_body(name, size, root), name, signing_key())
     row = TlogCheckpoint(

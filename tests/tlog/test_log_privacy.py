@@ -37,7 +37,11 @@ def forms(value: str) -> list[bytes]:
 def artifacts(client) -> dict[str, bytes]:
     prefix = f"/{SLUG}/log/"
     found = {p: client.get(prefix + p).data for p in ("checkpoint", "checkpoints", "key")}
-    size = json.loads(found["checkpoints"])[-1]["size"]
+    sizes = [c["size"] for c in json.loads(found["checkpoints"])]
+    size = sizes[-1]
+    for old, new in zip(sizes, sizes[1:], strict=False):  # the consistency proofs
+        path = f"proof/consistency/{old}/{new}"
+        found[path] = client.get(prefix + path).data
     for level, n, width in tlog.tiles_for(size):
         path = tlog.tile_path(level, n, width)
         found[path] = client.get(prefix + path).data
@@ -67,7 +71,7 @@ def test_public_log_artifacts_reveal_no_signer_name_email_or_hash_of_either(clie
         ]
     needles = [n for name, email in SIGNERS for n in forms(name) + forms(email)] + keyed
     published = artifacts(client)
-    assert len(published) >= 5
+    assert len(published) >= 6 and any(p.startswith("proof/") for p in published)
     for path, blob in published.items():
         for needle in needles:
             assert needle not in blob, (path, needle)

@@ -4,66 +4,21 @@ static copies of its log: a changed leaf, a forked checkpoint, a hidden removal.
 from __future__ import annotations
 
 import base64
-import functools
-import http.server
 import json
 import shutil
-import threading
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from campaign.services import privacy, tlog, tlog_keys, transparency
 from campaign.services.tlog_verify import Tree, verify
-from tests.helpers import SLUG, free_port
-from tests.tlog.helpers import sign_and_confirm
-
-
-def get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read()
-
-
-def mirror(get, root: Path) -> None:
-    """Copy every public artifact of the log (and the API count) to a directory."""
-    prefix = f"/{SLUG}/log/"
-    paths = ["checkpoint", "checkpoints", "key"]
-    size = json.loads(get(prefix + "checkpoints"))[-1]["size"]
-    for level, n, width in tlog.tiles_for(size):
-        paths.append(tlog.tile_path(level, n, width))
-        if level == 0:
-            paths.append(tlog.tile_path("entries", n, width))
-    for path in paths:
-        target = root / SLUG / "log" / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(get(prefix + path))
-    api = root / "api" / "v1" / "petitions" / SLUG
-    api.parent.mkdir(parents=True, exist_ok=True)
-    api.write_bytes(get(f"/api/v1/petitions/{SLUG}"))
+from tests.helpers import SLUG
+from tests.tlog.helpers import mirror, sign_and_confirm
 
 
 @pytest.fixture(autouse=True)
 def uncached_counts(app_config):
     app_config.update(COUNT_CACHE_SECONDS=0, API_CACHE_SECONDS=0)
-
-
-@pytest.fixture
-def static_server():
-    servers = []
-
-    def start(directory: Path) -> str:
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-        handler.log_message = lambda *args: None
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def sign_note(note_body: str) -> str:
@@ -87,7 +42,7 @@ def test_verifier_accepts_the_live_instance_and_prints_both_counts(published, ap
     report = verify(f"{server.url}/{SLUG}/")
     assert report.ok, report.problems
     assert (report.adds, report.removes, report.count, report.site_count) == (5, 1, 4, 4)
-    assert report.checkpoints == 2
+    assert report.checkpoints == 2 and report.consistency_proofs == 1
     runner = app.test_cli_runner()
     result = runner.invoke(
         args=["count", "verify", f"{server.url}/{SLUG}/", "--key", tlog_keys.verifier_key(SLUG)]
@@ -123,6 +78,8 @@ def test_a_forked_checkpoint_is_detected(published, client, tmp_path, static_ser
     (log / "checkpoints").write_text(json.dumps(history))
     report = verify(static_server(tmp_path / "mirror") + f"/{SLUG}/")
     assert any("checkpoint 0" in p and "fork" in p for p in report.problems), report.problems
+    # and the RFC 9162 consistency proof from the served tiles fails against the old root
+    assert any("checkpoints 0 and 1 are not consistent" in p for p in report.problems)
 
 
 def test_a_hidden_removal_is_detected(published, client, tmp_path, static_server):
