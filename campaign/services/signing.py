@@ -35,6 +35,9 @@ from .validation import (
     normalize_name,
 )
 
+INSERT_SIGNATURE = insert(Signature.__table__).returning(Signature.__table__.c.id)
+INSERT_NAME_TOKEN = insert(NameToken.__table__)
+
 
 class SigningError(ValueError):
     """Input the service refuses; `field` names the form field it belongs to."""
@@ -227,12 +230,12 @@ def sign(
         "created_at": now,
     }
     try:
-        signature_id = db.session.execute(
-            insert(Signature).values(values).returning(Signature.id)
-        ).scalar_one()
+        # Statements built once, on the tables: no ORM bulk path, no per-call compile.
+        connection = db.session.connection()
+        signature_id = connection.execute(INSERT_SIGNATURE, values).scalar_one()
         tokens = [{"signature_id": signature_id, "token_hash": h} for h in name_token_hashes(name)]
         if tokens:
-            db.session.execute(insert(NameToken), tokens)
+            connection.execute(INSERT_NAME_TOKEN, tokens)  # executemany
         if send_mail:
             mail.enqueue_render("confirm", signature_id, data.language, {"slug": content.slug})
         db.session.commit()
