@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -291,7 +291,16 @@ def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:
 @dataclass
 class ConfirmResult:
     state: str  # confirmed | already | invalid | expired | closed
-    signature: Signature | None = None
+    loaded: Signature | None = None
+    signature_id: int | None = None
+
+    @property
+    def signature(self) -> Signature | None:
+        """The signature, loaded on first use: a confirm done in Core loads none, and
+        its view only redirects."""
+        if self.loaded is None and self.signature_id is not None:
+            self.loaded = db.session.get(Signature, self.signature_id)
+        return self.loaded
 
 
 def find_by_token(token: str, purpose: str) -> Signature | None:
@@ -305,6 +314,49 @@ def find_by_token(token: str, purpose: str) -> Signature | None:
     if signature is None or not links.token_matches(signature, token, purpose):
         return None
     return signature
+
+
+_S = Signature.__table__.c
+# Confirming runs these on every request: built once, compiled once per process.
+LINK_ROW = select(
+    _S.id, _S.campaign_id, _S.status, _S.created_at, _S.dedup_key, _S.link_nonce
+).where(_S.id == bindparam("signature"))
+LOCK_ADDRESS = (
+    select(_S.id)
+    .where(_S.campaign_id == bindparam("campaign"), _S.dedup_key == bindparam("key"))
+    .order_by(_S.id)
+    .with_for_update()
+)
+_FAST = _S.flag_reason == FAST  # the time trap only suspects a form: confirming clears it
+CONFIRM_PENDING = (
+    update(Signature.__table__)
+    .where(_S.id == bindparam("signature"), _S.status == SignatureStatus.PENDING)
+    .values(
+        status=SignatureStatus.CONFIRMED,
+        confirmed_at=bindparam("now"),
+        flagged=case((_FAST, False), else_=_S.flagged),
+        flag_reason=case((_FAST, None), else_=_S.flag_reason),
+    )
+    .returning(_S.flagged)
+)
+OTHER_PENDING = select(_S.id).where(
+    _S.campaign_id == bindparam("campaign"),
+    _S.dedup_key == bindparam("key"),
+    _S.status == SignatureStatus.PENDING,
+    _S.id != bindparam("signature"),
+)
+
+
+def link_row(token: str, purpose: str):
+    """The columns confirming needs of the row a link names, if its HMAC matches (Core:
+    no ORM object); None for any link that matches nothing, as `find_by_token`."""
+    signature_id = links.parse_token(token)
+    if signature_id is None:
+        return None
+    row = db.session.connection().execute(LINK_ROW, {"signature": signature_id}).first()
+    if row is None or not links.token_matches(row, token, purpose):
+        return None
+    return row
 
 
 def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:
@@ -333,35 +385,25 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
     address was confirmed first, the partial unique index refuses this one: it is
     deleted and the answer is "already".
     """
-    result = check_confirmation(content, token)
-    if result.state != "pending":
-        return result
-    signature_id, key = result.signature.id, result.signature.dedup_key
-    campaign_id = result.signature.campaign_id
+    row = link_row(token, "confirm")
+    if (
+        row is None
+        or row.campaign_id != campaign_ref(content).id
+        or row.status != SignatureStatus.PENDING
+        or is_expired(row)
+        or not content.accepts_signatures
+    ):  # nothing to change: the full answer, as the page shows it
+        return check_confirmation(content, token)
+    signature_id, key, campaign_id = row.id, row.dedup_key, row.campaign_id
+    connection = db.session.connection()
     # Lock the address's rows first, in id order: two of its submissions confirmed at
     # once then queue here instead of deadlocking on each other's rows (PostgreSQL).
     privacy.take_write_lock()
     if key is not None:
-        db.session.execute(
-            select(Signature.id)
-            .where(Signature.campaign_id == campaign_id, Signature.dedup_key == key)
-            .order_by(Signature.id)
-            .with_for_update()
-        ).all()
-    # The time trap only suspects a form; the mailbox owner confirming clears that.
-    fast = Signature.flag_reason == FAST
+        connection.execute(LOCK_ADDRESS, {"campaign": campaign_id, "key": key}).all()
     try:
-        flagged = db.session.execute(
-            update(Signature)
-            .where(Signature.id == signature_id, Signature.status == SignatureStatus.PENDING)
-            .values(
-                status=SignatureStatus.CONFIRMED,
-                confirmed_at=utcnow(),
-                flagged=case((fast, False), else_=Signature.flagged),
-                flag_reason=case((fast, None), else_=Signature.flag_reason),
-            )
-            .returning(Signature.flagged)
-            .execution_options(synchronize_session=False)
+        flagged = connection.execute(
+            CONFIRM_PENDING, {"signature": signature_id, "now": utcnow()}
         ).scalar()
     except IntegrityError as exc:
         db.session.rollback()
@@ -374,18 +416,15 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
         db.session.rollback()
         return check_confirmation(content, token)
     if key is not None:
-        others = select(Signature.id).where(
-            Signature.campaign_id == campaign_id,
-            Signature.dedup_key == key,
-            Signature.status == SignatureStatus.PENDING,
-            Signature.id != signature_id,
+        others = connection.execute(
+            OTHER_PENDING, {"campaign": campaign_id, "key": key, "signature": signature_id}
         )
-        delete_submissions(list(db.session.scalars(others)))
+        delete_submissions(list(others.scalars()))
     if not flagged:
         counting.adjust(campaign_id, +1)
-        transparency.note_add(result.signature)  # the public log's add, same transaction
-    db.session.commit()  # attributes reload on first use; the redirect needs none
-    return ConfirmResult("confirmed", result.signature)
+        transparency.note_add(row)  # the public log's add, same transaction
+    db.session.commit()
+    return ConfirmResult("confirmed", signature_id=signature_id)
 
 
 def _held(campaign_id: int, key: str | None) -> Signature | None:

@@ -152,18 +152,18 @@ def test_confirm_racing_restore_keeps_count_exact(app, monkeypatch):
     restore committed in between left the shards one short."""
     outcome = signing.sign(content(), data("held@example.org"), flag_reason="rate limit (ip)")
     token = signing.links.make_token(db.session.get(Signature, outcome.signature_id), "confirm")
-    check = signing.check_confirmation
+    read = signing.link_row  # confirm's read of the row, before its UPDATE
     restored = []
 
-    def check_then_restore(content, token):
-        result = check(content, token)
-        if result.state == "pending" and not restored:
+    def read_then_restore(token, purpose):
+        row = read(token, purpose)
+        if row is not None and not restored:
             restored.append(True)
             with app.app_context():  # the organizer, on another connection, commits first
                 moderation.restore(db.session.get(Signature, outcome.signature_id))
-        return result
+        return row
 
-    monkeypatch.setattr(signing, "check_confirmation", check_then_restore)
+    monkeypatch.setattr(signing, "link_row", read_then_restore)
     assert signing.confirm(content(), token).state == "confirmed"
     campaign_id = db.session.get(Signature, outcome.signature_id).campaign_id
     assert restored
