@@ -18,31 +18,28 @@ from wtforms.validators import InputRequired, ValidationError
 from ..services.validation import (
     COMMENT_MAX,
     NAME_MAX,
+    SignerFields,
     accepted_email,
     clean_comment,
     country_choices,
-    country_codes,
+    known_country,
     normalize_email,
     normalize_name,
 )
 
 
 def rule(check):
-    """A WTForms validator from a `services.validation` function."""
+    """A WTForms validator from a `services.validation` function. What the function
+    returns (the normalized value) is kept as `field.clean`: validated once, here."""
 
     def validator(form, field) -> None:
         if field.data:
             try:
-                check(field.data)
+                field.clean = check(field.data)
             except ValueError as exc:
                 raise ValidationError(str(exc)) from exc
 
     return validator
-
-
-def known_country(code: str) -> None:
-    if code not in country_codes():
-        raise ValueError(_l("Please choose your country."))
 
 
 PUBLIC_CONSENT = _l("Show my first name, last initial and country on this page")
@@ -130,6 +127,16 @@ class SignForm(FlaskForm):
 
     def set_country_choices(self, language: str) -> None:
         self.country.choices = [("", _l("Choose your country"))] + country_choices(language)
+
+    def signer_fields(self) -> SignerFields:
+        """The normalized fields, after `validate()` passed: the signing service trusts
+        them and does not validate again."""
+        return SignerFields(
+            name=self.name.clean,
+            email=self.email.clean,
+            country=self.country.clean,
+            comment=getattr(self.comment, "clean", None),  # empty: no validator ran
+        )
 
 
 def _serializer() -> URLSafeSerializer:

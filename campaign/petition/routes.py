@@ -216,6 +216,7 @@ def sign(slug: str):
             consent_comment_text=str(COMMENT_CONSENT),
             delivery_consent=form.delivery_consent.data,
             consent_delivery_text=str(DELIVERY_CONSENT),
+            fields=form.signer_fields(),
         )
         try:
             outcome = signing.sign(

@@ -15,7 +15,6 @@ import unicodedata
 from dataclasses import dataclass
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -27,25 +26,14 @@ from .campaigns import campaign_ref
 from .content import CampaignContent
 from .sealed import seal, unseal
 from .signer_mail import delete_submissions, is_expired, take_extra_mail
-from .validation import (
-    check_email_policy,
-    clean_comment,
-    country_codes,
-    normalize_email,
-    normalize_name,
-)
+from .validation import FieldError, SignerFields, check_signer, normalize_email
 
 INSERT_SIGNATURE = insert(Signature.__table__).returning(Signature.__table__.c.id)
 INSERT_NAME_TOKEN = insert(NameToken.__table__)
 
 
-class SigningError(ValueError):
-    """Input the service refuses; `field` names the form field it belongs to."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+# Input the service refuses; `field` names the form field it belongs to.
+SigningError = FieldError
 
 
 @dataclass
@@ -66,6 +54,9 @@ class SignatureInput:
     consent_comment_text: str = ""
     delivery_consent: bool = False
     consent_delivery_text: str = ""
+    # The sign form's already-validated fields (SignForm.signer_fields()): given, the
+    # raw name/email/country/comment above are not validated again.
+    fields: SignerFields | None = None
 
 
 @dataclass
@@ -149,24 +140,9 @@ def consent_wording_id(
     return wording_id
 
 
-def validate(data: SignatureInput) -> tuple[str, object, str | None]:
-    """Normalize the input or raise `SigningError` for the first bad field."""
-    try:
-        name = normalize_name(data.name)
-    except ValueError as exc:
-        raise SigningError("name", str(exc)) from exc
-    try:
-        email = normalize_email(data.email)
-        check_email_policy(email)
-    except ValueError as exc:
-        raise SigningError("email", str(exc)) from exc
-    if data.country not in country_codes():
-        raise SigningError("country", str(_l("Please choose your country.")))
-    try:
-        comment = clean_comment(data.comment)
-    except ValueError as exc:
-        raise SigningError("comment", str(exc)) from exc
-    return name, email, comment
+def validate(data: SignatureInput) -> SignerFields:
+    """The fields of `data`, validated once: the form's if it did, else checked here."""
+    return data.fields or check_signer(data.name, data.email, data.country, data.comment)
 
 
 def sign(
@@ -187,7 +163,8 @@ def sign(
     FAST, until its mailbox owner confirms). `send_mail=False` is for bot-made rows
     (the honeypot), which must not mail whoever they named.
     """
-    name, email, comment = validate(data)
+    fields = validate(data)
+    name, email, comment = fields.name, fields.email, fields.comment
     if abuse.email_blocked(email.canonical):
         return SignOutcome(None, repeat=False, dropped=True)
     campaign = campaign_ref(content)  # cached: no SELECT of the campaign per signature
@@ -204,7 +181,7 @@ def sign(
         "name_enc": seal("name", name, row_key),
         "comment_enc": seal("comment", comment, row_key),
         "email_domain_hash": domain_hash(email.domain),
-        "country": data.country,
+        "country": fields.country,
         "language": data.language,
         "public_consent": data.public_consent,
         "contact_consent": data.contact_consent,
