@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from flask import (
@@ -27,14 +28,13 @@ from ..services.links import referral_code as signer_referral_code
 from ..services.signing import SignatureInput, SigningError
 from . import bp, embedding
 from .forms import (
-    COMMENT_CONSENT,
-    CONTACT_CONSENT,
-    DELIVERY_CONSENT,
-    PUBLIC_CONSENT,
     CorrectEmailForm,
     LinksForm,
     ResendForm,
     SignForm,
+    consent_texts,
+    read_sign_form,
+    refused_form,
     seconds_since_started,
     stamp_started,
 )
@@ -186,47 +186,46 @@ def sign(slug: str):
     if not content.accepts_signatures:
         return render_campaign(content, status=409, embed=embed)
     language = current_language()
-    form = SignForm()
-    form.set_country_choices(language)
-    if not form.validate():
-        form.started.data = form.started.data or stamp_started()
-        return render_campaign(content, form, 422, embed=embed)
+    submission = read_sign_form(request.form)  # the one validation pass
+    if submission.errors:
+        return render_campaign(content, refused_form(submission, language), 422, embed=embed)
     verdict = abuse.check_signing(
         slug=slug,
         ip=request.remote_addr,
-        honeypot=form.website.data,
-        seconds_open=seconds_since_started(form.started.data),
+        honeypot=submission.website,
+        seconds_open=seconds_since_started(submission.started),
     )
     outcome = None
     if not verdict.drop:
+        public_text, contact_text, comment_text, delivery_text = consent_texts()
         data = SignatureInput(
-            name=form.name.data,
-            email=form.email.data,
-            country=form.country.data,
-            comment=form.comment.data,
-            public_consent=form.public_consent.data,
-            contact_consent=form.contact_consent.data,
+            name=submission.fields.name,
+            email=submission.fields.email.address,
+            country=submission.fields.country,
+            comment=submission.fields.comment,
+            public_consent=submission.public_consent,
+            contact_consent=submission.contact_consent,
             language=language,
-            source=form.source.data,
-            referrer_code=form.ref.data,
+            source=submission.source,
+            referrer_code=submission.ref,
             ip=request.remote_addr,
-            consent_public_text=str(PUBLIC_CONSENT),
-            consent_contact_text=str(CONTACT_CONSENT),
-            comment_consent=form.comment_consent.data,
-            consent_comment_text=str(COMMENT_CONSENT),
-            delivery_consent=form.delivery_consent.data,
-            consent_delivery_text=str(DELIVERY_CONSENT),
-            fields=form.signer_fields(),
+            consent_public_text=public_text,
+            consent_contact_text=contact_text,
+            comment_consent=submission.comment_consent,
+            consent_comment_text=comment_text,
+            delivery_consent=submission.delivery_consent,
+            consent_delivery_text=delivery_text,
+            fields=submission.fields,
         )
         try:
             outcome = signing.sign(
                 content, data, flag_reason=verdict.flag_reason, send_mail=verdict.send_mail
             )
         except SigningError as error:
-            getattr(form, error.field).errors.append(error.message)
-            return render_campaign(content, form, 422, embed=embed)
+            refused = replace(submission, errors={error.field: error.message})
+            return render_campaign(content, refused_form(refused, language), 422, embed=embed)
     if not embed:  # check-inbox shows the address masked and resends without retyping
-        session[inbox.NOTE_KEY] = inbox.make_note(slug, form.email.data, outcome)
+        session[inbox.NOTE_KEY] = inbox.make_note(slug, request.form.get("email", ""), outcome)
     return redirect(url_for(".check_inbox", slug=slug, **({"embed": 1} if embed else {})), 303)
 
 
