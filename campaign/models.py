@@ -113,7 +113,12 @@ class Signature(db.Model):
         Index("ix_signatures_campaign_created", "campaign_id", "created_at"),
         # The page's recent signers and comments, newest confirmed first (0008_public_lists).
         Index(
-            "ix_signatures_campaign_status_confirmed", "campaign_id", "status", "confirmed_at", "id"
+            "ix_signatures_public_signers",
+            *("campaign_id", "status", "public_consent", "confirmed_at", "id"),
+        ),
+        Index(
+            "ix_signatures_public_comments",
+            *("campaign_id", "status", "comment_consent", "confirmed_at", "id"),
         ),
         # The admin's keyset pages: newest first within a campaign (migration 0002_admin).
         Index("ix_signatures_campaign_id_id", "campaign_id", "id"),
