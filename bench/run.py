@@ -397,7 +397,7 @@ def check_signatures(database_url: str, result: dict, prefix: str, rows_before: 
 
     from campaign.extensions import db
     from campaign.models import Signature
-    from campaign.services.signing import dedup_key
+    from campaign.services.blind_index import dedup_key
     from campaign.services.validation import normalize_email
 
     time.sleep(1.0)  # requests wrk cut off at the end may still be committing

@@ -20,7 +20,17 @@ from flask_limiter.util import get_remote_address
 from .. import page_fastpath
 from ..extensions import limiter
 from ..i18n import current_language
-from ..services import abuse, counting, inbox, page_cache, privacy, public, sharing, signing
+from ..services import (
+    abuse,
+    confirmation,
+    counting,
+    inbox,
+    page_cache,
+    privacy,
+    public,
+    sharing,
+    signing,
+)
 from ..services.campaigns import campaign_ref, current_goal
 from ..services.content import CampaignContent, library
 from ..services.links import make_token as signer_link_token
@@ -194,6 +204,7 @@ def sign(slug: str):
         ip=request.remote_addr,
         honeypot=submission.website,
         seconds_open=seconds_since_started(submission.started),
+        canonical_email=submission.fields.email.canonical,
     )
     outcome = None
     if not verdict.drop:
@@ -311,11 +322,11 @@ def confirm(slug: str, token: str):
     """GET shows a button; only the POST confirms, since mail scanners follow links."""
     content = load_campaign(slug)
     if request.method == "POST":
-        result = signing.confirm(content, token)
+        result = confirmation.confirm(content, token)
         if result.state == "confirmed":
             return redirect(url_for(".confirm", slug=slug, token=token), 303)
     else:
-        result = signing.check_confirmation(content, token)
+        result = confirmation.check_confirmation(content, token)
     pending = result.state == "pending"
     thanked = result.state in ("confirmed", "already")
     row = campaign_ref(content)
@@ -327,7 +338,7 @@ def confirm(slug: str, token: str):
         signature=result.signature,
         referral_code=signer_referral_code(result.signature) if result.signature else None,
         token=token,
-        preview=signing.preview(result.signature) if pending else None,
+        preview=confirmation.preview(result.signature) if pending else None,
         # The thank-you page: the count, and how many signed through this signer's link.
         count=counting.confirmed_count(row.id) if thanked else None,
         signed_through=sharing.referral_count(result.signature) if thanked else 0,
@@ -342,7 +353,7 @@ def confirm(slug: str, token: str):
 def discard(slug: str, token: str):
     """ "This is not me": delete the pending submission this confirm link belongs to."""
     content = load_campaign(slug)
-    done = signing.discard(content, token)
+    done = confirmation.discard(content, token)
     page = render_template(
         "petition/discarded.html",
         campaign=content,
@@ -354,7 +365,7 @@ def discard(slug: str, token: str):
 
 def signer_from_link(slug: str, token: str, purpose: str):
     """The signature a mailed link names for this purpose (withdraw, data, unsubscribe)."""
-    signature = signing.find_by_token(token, purpose)
+    signature = confirmation.find_by_token(token, purpose)
     return signature if signature is not None and signature.campaign.slug == slug else None
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Signature, SignatureStatus, utcnow
 from . import audit, counting, mail, privacy, public, transparency
+from .blind_index import domain_hash
 from .content import library
 from .sealed import unseal
 from .signer_mail import take_extra_mail
@@ -155,8 +156,6 @@ class BulkRule:
 
 
 def _rule_query(campaign_id: int, rule: BulkRule):
-    from .signing import domain_hash
-
     query = select(Signature).where(
         Signature.campaign_id == campaign_id,
         Signature.status.in_((SignatureStatus.PENDING, SignatureStatus.CONFIRMED)),

@@ -1,4 +1,7 @@
-"""Signing: validate, normalize and record each submission with its mail; confirm.
+"""Signing: record each submission with its mail, and mail it again on request.
+
+Confirming lives in services/confirmation.py, the keyed hashes in blind_index.py,
+reminders in reminders.py.
 
 The rules that matter most: a submission and the mail it causes commit in one
 transaction; each submission is its own row whose link confirms exactly its data (a
@@ -15,17 +18,17 @@ import unicodedata
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import ConsentWording, NameToken, Signature, SignatureStatus, utcnow
-from . import abuse, counting, crypto, links, mail, privacy, transparency
-from .abuse import FAST
+from . import crypto, links, mail
+from .blind_index import dedup_key, domain_hash, name_token_hashes
 from .campaigns import campaign_ref
 from .content import CampaignContent
-from .sealed import seal, unseal
-from .signer_mail import delete_submissions, is_expired, take_extra_mail
+from .sealed import seal
+from .signer_mail import is_expired, take_extra_mail
 from .validation import FieldError, SignerFields, check_signer, normalize_email
 
 INSERT_SIGNATURE = insert(Signature.__table__).returning(Signature.__table__.c.id)
@@ -64,7 +67,6 @@ class SignOutcome:
     signature_id: int | None
     repeat: bool  # always False now: the request doesn't know (the mail worker decides)
     flagged: bool = False
-    dropped: bool = False  # a blocked address: nothing recorded, same answer
 
 
 def clean_source(raw: str | None) -> str | None:
@@ -82,23 +84,6 @@ def clean_code(raw: str | None) -> str | None:
     """A sharer's referral code (?ref=): only the URL-safe characters codes are made of."""
     code = "".join(c for c in (raw or "") if c.isascii() and (c.isalnum() or c in "-_"))[:16]
     return code or None
-
-
-def name_words(name: str) -> set[str]:
-    """Normalized words of a name, for the blind name index."""
-    return {word.casefold() for word in name.replace("\u200c", " ").split() if len(word) > 1}
-
-
-def name_token_hashes(name: str) -> set[str]:
-    return {crypto.keyed_hash("name", word, 32) for word in name_words(name)}
-
-
-def dedup_key(canonical_email: str) -> str:
-    return crypto.keyed_hash("email", canonical_email)
-
-
-def domain_hash(domain: str) -> str:
-    return crypto.keyed_hash("domain", domain.lower(), 32)
 
 
 def consent_wording_id(
@@ -161,12 +146,11 @@ def sign(
     (services/signer_mail.py). `flag_reason` records a signature that abuse checks
     caught: it is kept, but not counted until an organizer restores it (or, for
     FAST, until its mailbox owner confirms). `send_mail=False` is for bot-made rows
-    (the honeypot), which must not mail whoever they named.
+    (the honeypot), which must not mail whoever they named. The abuse decision
+    (`abuse.check_signing`, blocked addresses included) is the caller's, made before.
     """
     fields = validate(data)
     name, email, comment = fields.name, fields.email, fields.comment
-    if abuse.email_blocked(email.canonical):
-        return SignOutcome(None, repeat=False, dropped=True)
     campaign = campaign_ref(content)  # cached: no SELECT of the campaign per signature
     now = utcnow()
     nonce, referrer = links.new_nonce(), clean_code(data.referrer_code)
@@ -222,15 +206,6 @@ def sign(
     return SignOutcome(signature_id, repeat=False, flagged=flag_reason is not None)
 
 
-def is_dedup_conflict(error: IntegrityError) -> bool:
-    """Whether the partial unique index on confirmed (campaign_id, dedup_key) refused.
-
-    PostgreSQL names the index; SQLite names the columns.
-    """
-    message = str(error.orig)
-    return "uq_signatures_campaign_dedup_held" in message or "signatures.dedup_key" in message
-
-
 def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:
     """Queue the confirmation mail again for an address whose submission waits for it.
 
@@ -263,194 +238,3 @@ def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:
         mail.enqueue_render("resend", signature.id, signature.language, {"slug": content.slug})
     db.session.commit()
     return bool(allowed)
-
-
-@dataclass
-class ConfirmResult:
-    state: str  # confirmed | already | invalid | expired | closed
-    loaded: Signature | None = None
-    signature_id: int | None = None
-
-    @property
-    def signature(self) -> Signature | None:
-        """The signature, loaded on first use: a confirm done in Core loads none, and
-        its view only redirects."""
-        if self.loaded is None and self.signature_id is not None:
-            self.loaded = db.session.get(Signature, self.signature_id)
-        return self.loaded
-
-
-def find_by_token(token: str, purpose: str) -> Signature | None:
-    """The signature a link names, if its HMAC for `purpose` matches, else None.
-
-    Every failure (malformed, unknown id, erased or withdrawn row, wrong purpose)
-    ends here alike, so callers can't answer them differently.
-    """
-    signature_id = links.parse_token(token)
-    signature = db.session.get(Signature, signature_id) if signature_id is not None else None
-    if signature is None or not links.token_matches(signature, token, purpose):
-        return None
-    return signature
-
-
-_S = Signature.__table__.c
-# Confirming runs these on every request: built once, compiled once per process.
-LINK_ROW = select(
-    _S.id, _S.campaign_id, _S.status, _S.created_at, _S.dedup_key, _S.link_nonce
-).where(_S.id == bindparam("signature"))
-LOCK_ADDRESS = (
-    select(_S.id)
-    .where(_S.campaign_id == bindparam("campaign"), _S.dedup_key == bindparam("key"))
-    .order_by(_S.id)
-    .with_for_update()
-)
-_FAST = _S.flag_reason == FAST  # the time trap only suspects a form: confirming clears it
-CONFIRM_PENDING = (
-    update(Signature.__table__)
-    .where(_S.id == bindparam("signature"), _S.status == SignatureStatus.PENDING)
-    .values(
-        status=SignatureStatus.CONFIRMED,
-        confirmed_at=bindparam("now"),
-        flagged=case((_FAST, False), else_=_S.flagged),
-        flag_reason=case((_FAST, None), else_=_S.flag_reason),
-    )
-    .returning(_S.flagged)
-)
-OTHER_PENDING = select(_S.id).where(
-    _S.campaign_id == bindparam("campaign"),
-    _S.dedup_key == bindparam("key"),
-    _S.status == SignatureStatus.PENDING,
-    _S.id != bindparam("signature"),
-)
-
-
-def link_row(token: str, purpose: str):
-    """The columns confirming needs of the row a link names, if its HMAC matches (Core:
-    no ORM object); None for any link that matches nothing, as `find_by_token`."""
-    signature_id = links.parse_token(token)
-    if signature_id is None:
-        return None
-    row = db.session.connection().execute(LINK_ROW, {"signature": signature_id}).first()
-    if row is None or not links.token_matches(row, token, purpose):
-        return None
-    return row
-
-
-def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:
-    """What the confirm link leads to, without changing anything (for the GET page)."""
-    signature = find_by_token(token, "confirm")
-    # By id, from the cached campaign: no lazy SELECT of the campaign row per confirm.
-    if signature is None or signature.campaign_id != campaign_ref(content).id:
-        return ConfirmResult("invalid")
-    if signature.status != SignatureStatus.PENDING:
-        state = "already" if signature.status == SignatureStatus.CONFIRMED else "invalid"
-        return ConfirmResult(state, signature)
-    if is_expired(signature):
-        return ConfirmResult("expired", signature)
-    if not content.accepts_signatures:
-        return ConfirmResult("closed", signature)
-    return ConfirmResult("pending", signature)
-
-
-def confirm(content: CampaignContent, token: str) -> ConfirmResult:
-    """Confirm exactly this submission. Safe to repeat: a second confirm changes nothing.
-
-    In one transaction: the conditional UPDATE (only the request that moves it out of
-    pending counts it, however many race), the count decided from the row *as updated*
-    (RETURNING flagged: a restore committed meanwhile can't make the shards drift), and
-    the address's other pending submissions deleted. If another submission of the
-    address was confirmed first, the partial unique index refuses this one: it is
-    deleted and the answer is "already".
-    """
-    row = link_row(token, "confirm")
-    if (
-        row is None
-        or row.campaign_id != campaign_ref(content).id
-        or row.status != SignatureStatus.PENDING
-        or is_expired(row)
-        or not content.accepts_signatures
-    ):  # nothing to change: the full answer, as the page shows it
-        return check_confirmation(content, token)
-    signature_id, key, campaign_id = row.id, row.dedup_key, row.campaign_id
-    connection = db.session.connection()
-    # Lock the address's rows first, in id order: two of its submissions confirmed at
-    # once then queue here instead of deadlocking on each other's rows (PostgreSQL).
-    privacy.take_write_lock()
-    if key is not None:
-        connection.execute(LOCK_ADDRESS, {"campaign": campaign_id, "key": key}).all()
-    try:
-        flagged = connection.execute(
-            CONFIRM_PENDING, {"signature": signature_id, "now": utcnow()}
-        ).scalar()
-    except IntegrityError as exc:
-        db.session.rollback()
-        if not is_dedup_conflict(exc):
-            raise
-        delete_submissions([signature_id])
-        db.session.commit()
-        return ConfirmResult("already", _held(campaign_id, key))
-    if flagged is None:  # a concurrent confirm (or withdrawal) got there first
-        db.session.rollback()
-        return check_confirmation(content, token)
-    if key is not None:
-        others = connection.execute(
-            OTHER_PENDING, {"campaign": campaign_id, "key": key, "signature": signature_id}
-        )
-        delete_submissions(list(others.scalars()))
-    if not flagged:
-        counting.adjust(campaign_id, +1)
-        transparency.note_add(row)  # the public log's add, same transaction
-    db.session.commit()
-    return ConfirmResult("confirmed", signature_id=signature_id)
-
-
-def _held(campaign_id: int, key: str | None) -> Signature | None:
-    """The address's confirmed signature (for the thank-you page's share link)."""
-    if key is None:
-        return None
-    return db.session.scalar(
-        select(Signature).where(
-            Signature.campaign_id == campaign_id,
-            Signature.dedup_key == key,
-            Signature.confirmed_at.is_not(None),
-        )
-    )
-
-
-def discard(content: CampaignContent, token: str) -> bool:
-    """ "This is not me": delete a pending submission from its own confirm link.
-
-    Only the mailbox owner has that link, so only they can discard what was sent in
-    their name. Returns whether a submission was deleted.
-    """
-    result = check_confirmation(content, token)
-    if result.state not in ("pending", "expired", "closed"):
-        return False
-    delete_submissions([result.signature.id])
-    db.session.commit()
-    return True
-
-
-@dataclass(frozen=True)
-class ConfirmPreview:
-    """What confirming one submission publishes and stores, shown before the button."""
-
-    name: str  # stored, encrypted, never shown in full
-    public_name: str | None  # as shown on the page, or None: not shown
-    country: str
-    comment: str | None
-    comment_public: bool
-    contact: bool
-
-
-def preview(signature: Signature) -> ConfirmPreview:
-    name = unseal("name", signature.name_enc, signature.row_key) or ""
-    comment = unseal("comment", signature.comment_enc, signature.row_key)
-    return ConfirmPreview(
-        name=name,
-        public_name=privacy.public_name(name) if signature.public_consent else None,
-        country=signature.country,
-        comment=comment,
-        comment_public=bool(comment and signature.comment_consent),
-        contact=signature.contact_consent,
-    )

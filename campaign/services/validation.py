@@ -186,7 +186,7 @@ def check_email_policy(email: NormalizedEmail) -> None:
 
     These are answered openly, not silently: the person is real and can simply use
     another address, and a domain rule is no secret. (Blocked individual addresses,
-    by contrast, are dropped silently: see `services.abuse.email_blocked`.)
+    by contrast, are dropped silently: see `services.abuse.check_signing`.)
     """
     config = current_app.config
     domain = email.ascii_domain or email.domain.lower()
