@@ -30,13 +30,12 @@ from ..services.validation import (
 
 
 def rule(check):
-    """A WTForms validator from a `services.validation` function. What the function
-    returns (the normalized value) is kept as `field.clean`: validated once, here."""
+    """A WTForms validator from a `services.validation` function."""
 
     def validator(form, field) -> None:
         if field.data:
             try:
-                field.clean = check(field.data)
+                check(field.data)
             except ValueError as exc:
                 raise ValidationError(str(exc)) from exc
 
@@ -128,16 +127,6 @@ class SignForm(FlaskForm):
 
     def set_country_choices(self, language: str) -> None:
         self.country.choices = [("", _l("Choose your country"))] + country_choices(language)
-
-    def signer_fields(self) -> SignerFields:
-        """The normalized fields, after `validate()` passed: the signing service trusts
-        them and does not validate again."""
-        return SignerFields(
-            name=self.name.clean,
-            email=self.email.clean,
-            country=self.country.clean,
-            comment=getattr(self.comment, "clean", None),  # empty: no validator ran
-        )
 
 
 # What the sign POST reads, field by field: (name, rule, message when empty or None if

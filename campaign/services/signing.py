@@ -57,7 +57,7 @@ class SignatureInput:
     consent_comment_text: str = ""
     delivery_consent: bool = False
     consent_delivery_text: str = ""
-    # The sign form's already-validated fields (SignForm.signer_fields()): given, the
+    # The sign POST's already-validated fields (forms.read_sign_form): given, the
     # raw name/email/country/comment above are not validated again.
     fields: SignerFields | None = None
 
