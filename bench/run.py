@@ -22,6 +22,13 @@ into the table and trend plot in docs/benchmarks.md.
 Environment knobs (for quick trial runs): BENCH_ROWS (default 1000000),
 BENCH_SECONDS (wrk duration, default 8), BENCH_PG_ADMIN_URL, BENCH_PG_DB,
 BENCH_REDIS_URL, BENCH_SKIP_PG=1.
+
+BENCH_ONLY=sign,confirm (any of page, sign, confirm, mail, scale_out, data, tlog) runs
+the ceiling plus only those steps, on both databases, under the gunicorn settings of
+BENCH_GUNICORN ("gthread,3,2"; default: the latest full run's choice, no calibration).
+Its results go to $TMPDIR/bench-only-<date>.json and the report is left alone: a
+partial run is for trying a change quickly, not for the trend. confirm confirms the
+sign step's rows, so it needs sign.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,6 +80,32 @@ KEYS = {
 # Candidate gunicorn settings: (worker class, workers, threads). The best GET rate
 # on the app (SQLite) is used for every server in the run, the ceiling included.
 CANDIDATES = [("gthread", 2, 4), ("gthread", 3, 2), ("sync", 3, 1)]
+STEPS = ("page", "sign", "confirm", "mail", "scale_out", "data", "tlog")
+ONLY = {x.strip() for x in os.environ.get("BENCH_ONLY", "").split(",") if x.strip()}
+if ONLY - set(STEPS):
+    sys.exit(f"BENCH_ONLY: unknown steps {sorted(ONLY - set(STEPS))}; known: {STEPS}")
+if "confirm" in ONLY and "sign" not in ONLY:
+    sys.exit("BENCH_ONLY: confirm needs sign (it confirms the rows sign wrote)")
+
+
+SIDE_CEILING = ""  # BENCH_ONLY: the ceiling server's URL, measured beside each step
+
+
+def wanted(step: str) -> bool:
+    return not ONLY or step in ONLY
+
+
+@contextmanager
+def beside_ceiling(out: dict, step: str):
+    """BENCH_ONLY: the ceiling's rate just before and just after a step, so its ratio
+    compares runs under the same load (the machine is shared)."""
+    if not SIDE_CEILING:
+        yield
+        return
+    before = wrk(SIDE_CEILING + "/", "get", seconds=3)["rps"]
+    yield
+    after = wrk(SIDE_CEILING + "/", "get", seconds=3)["rps"]
+    out[step]["ceiling_rps"] = round((before + after) / 2, 1)
 
 
 def log(message: str) -> None:
@@ -365,7 +398,7 @@ def check_signatures(database_url: str, result: dict, prefix: str, rows_before: 
 
     from campaign.extensions import db
     from campaign.models import Signature
-    from campaign.services.signing import dedup_key
+    from campaign.services.blind_index import dedup_key
     from campaign.services.validation import normalize_email
 
     time.sleep(1.0)  # requests wrk cut off at the end may still be committing
@@ -633,18 +666,38 @@ def bench_database(
     env = app_env(database_url)
     page = f"/{SLUG}/"
     with serving("wsgi:app", env, settings, work) as server:
-        log(f"{name}: latency at 0 signatures")
-        out["latency_0"] = summary(wrk(server.url + page, "get", seconds=5, connections=1))
-        log(f"{name}: campaign page GET")
-        out["get"] = summary(wrk(server.url + page, "get"))
-        if name == "sqlite":  # the same page through nginx's cache (docs/deploy.md)
-            with nginx_in_front(server.url, work) as cached:
-                if cached:
-                    log(f"{name}: campaign page GET through nginx")
-                    out["get_nginx"] = summary(wrk(cached + page, "get"))
-        log(f"{name}: {out['get']['rps']} req/s; sign POST")
-        before = count_rows(database_url)
-        form = visitor(server.url, page)
+        if wanted("page"):
+            log(f"{name}: latency at 0 signatures")
+            out["latency_0"] = summary(wrk(server.url + page, "get", seconds=5, connections=1))
+            log(f"{name}: campaign page GET")
+            out["get"] = summary(wrk(server.url + page, "get"))
+            if name == "sqlite":  # the same page through nginx's cache (docs/deploy.md)
+                with nginx_in_front(server.url, work) as cached:
+                    if cached:
+                        log(f"{name}: campaign page GET through nginx")
+                        out["get_nginx"] = summary(wrk(cached + page, "get"))
+            log(f"{name}: {out['get']['rps']} req/s")
+        if wanted("sign"):
+            bench_signing(name, database_url, campaign_id, server, work, out)
+        if wanted("mail"):
+            log(f"{name}: mail delivery")
+            out["mail"] = measure_mail(database_url, work)
+            log(f"{name}: mail {out['mail']}")
+
+    if scale_out and wanted("scale_out"):
+        out["scale_out"] = measure_scale_out(database_url, settings, work)
+    return campaign_id
+
+
+def bench_signing(
+    name: str, database_url: str, campaign_id: int, server: Server, work: Path, out: dict
+) -> None:
+    """Sign POST, then (if wanted) confirm POST of the rows it wrote, both checked."""
+    page = f"/{SLUG}/"
+    log(f"{name}: sign POST")
+    before = count_rows(database_url)
+    form = visitor(server.url, page)
+    with beside_ceiling(out, "sign"):
         result = wrk(
             server.url + f"/{SLUG}/sign", "sign", env={**form, "BENCH_RUN": f"{RUN_ID}{name[0]}"}
         )
@@ -652,12 +705,15 @@ def bench_database(
             "signatures_per_s": round(result["ok"] / result["duration_s"], 1),
             "other_status": result["other"],
         }
-        out["sign"]["check"] = check_signatures(database_url, result, f"{RUN_ID}{name[0]}", before)
-        log(f"{name}: sign {out['sign']['signatures_per_s']}/s, check {out['sign']['check']}")
-        log(f"{name}: confirm POST")
-        tokens = work / f"tokens-{name}.txt"
-        available = confirm_tokens(database_url, tokens)
-        # Shorter than the sign run: confirming is cheaper, and tokens must not run out.
+    out["sign"]["check"] = check_signatures(database_url, result, f"{RUN_ID}{name[0]}", before)
+    log(f"{name}: sign {out['sign']['signatures_per_s']}/s, check {out['sign']['check']}")
+    if not wanted("confirm"):
+        return
+    log(f"{name}: confirm POST")
+    tokens = work / f"tokens-{name}.txt"
+    available = confirm_tokens(database_url, tokens)
+    # Shorter than the sign run: confirming is cheaper, and tokens must not run out.
+    with beside_ceiling(out, "confirm"):
         result = wrk(
             server.url + f"/{SLUG}/confirm/",
             "confirm",
@@ -669,18 +725,11 @@ def bench_database(
             "other_status": result["other"],
             "tokens_available": available,
         }
-        out["confirm"]["check"] = check_confirmations(database_url, result, campaign_id)
-        log(
-            f"{name}: confirm {out['confirm']['confirmations_per_s']}/s, "
-            f"check {out['confirm']['check']}"
-        )
-        log(f"{name}: mail delivery")
-        out["mail"] = measure_mail(database_url, work)
-        log(f"{name}: mail {out['mail']}")
-
-    if scale_out:
-        out["scale_out"] = measure_scale_out(database_url, settings, work)
-    return campaign_id
+    out["confirm"]["check"] = check_confirmations(database_url, result, campaign_id)
+    log(
+        f"{name}: confirm {out['confirm']['confirmations_per_s']}/s, "
+        f"check {out['confirm']['check']}"
+    )
 
 
 def bench_data(
@@ -896,6 +945,38 @@ def calibrate(database_url: str, work: Path) -> tuple[tuple[str, int, int], list
     return tuple(best["settings"]), trials
 
 
+def chosen_settings() -> tuple[str, int, int]:
+    """BENCH_GUNICORN, or the settings the latest full run calibrated."""
+    if os.environ.get("BENCH_GUNICORN"):
+        kind, workers, threads = os.environ["BENCH_GUNICORN"].split(",")
+        return kind, int(workers), int(threads)
+    for path in sorted((BENCH / "results").glob("*.json"), reverse=True):
+        chosen = json.loads(path.read_text()).get("gunicorn", {}).get("chosen")
+        if chosen:
+            return tuple(chosen)
+    return CANDIDATES[0]
+
+
+def only_summary(results: dict) -> str:
+    """A BENCH_ONLY run's figures as ratios against the ceiling, one line per measure."""
+    first = results.get("ceiling", {}).get("get", {}).get("rps") or 0
+    lines = [f"ceiling {first:.0f} req/s at the start, gunicorn {results['gunicorn']['chosen']}"]
+    for name in ("sqlite", "postgresql"):
+        for step, rate in (("sign", "signatures_per_s"), ("confirm", "confirmations_per_s")):
+            got = results.get(name, {}).get(step)
+            if got:
+                check, ceiling = got["check"], got.get("ceiling_rps") or first
+                lines.append(
+                    f"{name:10} {step:7} {got[rate]:7.1f}/s  ceiling beside it {ceiling:6.0f}/s  "
+                    f"ratio {got[rate] / ceiling:.3f}  "
+                    f"p50 {got['p50_ms']:.1f} ms  p99 {got['p99_ms']:.1f} ms  "
+                    f"errors {got['errors'] + got['other_status']}  lost {check['lost']}"
+                    # Repeated tokens answer 404: not errors, but the run was too short.
+                    + ("  (tokens ran out)" if check.get("tokens_exhausted") else "")
+                )
+    return "\n".join(lines)
+
+
 def make_content(work: Path) -> Path:
     """The project's content plus a control campaign: same page, its own count."""
     content = work / "content"
@@ -949,20 +1030,31 @@ def main() -> int:
     sqlite_url = f"sqlite:///{work / 'bench.db'}"
     calibration_url = f"sqlite:///{work / 'calibrate.db'}"
     use_pg = os.environ.get("BENCH_SKIP_PG") != "1" and pg_create()
+    stack = ExitStack()
     try:
-        settings, trials = calibrate(calibration_url, work)
-        results["gunicorn"] = {"chosen": list(settings), "trials": trials}
+        if ONLY:
+            settings = chosen_settings()
+            prepare_database(calibration_url)
+            results["gunicorn"] = {"chosen": list(settings), "only": sorted(ONLY)}
+        else:
+            settings, trials = calibrate(calibration_url, work)
+            results["gunicorn"] = {"chosen": list(settings), "trials": trials}
         with serving("wsgi:app", app_env(calibration_url), settings, work) as probe:
             page_bytes = len(urllib.request.urlopen(probe.url + f"/{SLUG}/", timeout=10).read())
         results["page_bytes"] = page_bytes
         log("ceiling: fixed page GET")
         ceiling_env = {**os.environ, "CEILING_PAGE_BYTES": str(page_bytes)}
-        with serving("ceiling_app:app", ceiling_env, settings, work) as ceiling:
-            results["ceiling"] = {"get": summary(wrk(ceiling.url + "/", "get"))}
-            results["ceiling"]["latency"] = summary(
-                wrk(ceiling.url + "/", "get", seconds=4, connections=1)
-            )
+        ceiling = stack.enter_context(serving("ceiling_app:app", ceiling_env, settings, work))
+        results["ceiling"] = {"get": summary(wrk(ceiling.url + "/", "get"))}
+        results["ceiling"]["latency"] = summary(
+            wrk(ceiling.url + "/", "get", seconds=4, connections=1)
+        )
         log(f"ceiling: {results['ceiling']['get']['rps']} req/s")
+        if ONLY:  # kept running: each step is measured beside its own ceiling runs
+            global SIDE_CEILING
+            SIDE_CEILING = ceiling.url
+        else:
+            ceiling.stop()
         # Request benchmarks on both databases first, then the big data sets: SQLite's
         # 1M-row export (the export target's baseline) before PostgreSQL's, which gets
         # what remains of the time budget.
@@ -972,26 +1064,34 @@ def main() -> int:
             pg_id = bench_database("postgresql", pg_url(), settings, work, results, scale_out=True)
         else:
             results["postgresql"] = {"skipped": "PostgreSQL unavailable or BENCH_SKIP_PG=1"}
-        bench_data("sqlite", sqlite_url, sqlite_id, settings, work, results)
-        if pg_id is not None:
-            bench_data("postgresql", pg_url(), pg_id, settings, work, results)
-        if elapsed() < BUDGET_S - 120:  # bench/tlog.py: the transparency log at ROWS adds
+        if wanted("data"):
+            bench_data("sqlite", sqlite_url, sqlite_id, settings, work, results)
+            if pg_id is not None:
+                bench_data("postgresql", pg_url(), pg_id, settings, work, results)
+        if (
+            wanted("tlog") and elapsed() < BUDGET_S - 120
+        ):  # bench/tlog.py: the transparency log at ROWS adds
             import tlog as tlog_bench
 
             log(f"transparency log: {ROWS} adds → tiles, checkpoint, proofs")
             results["tlog"] = tlog_bench.measure(f"sqlite:///{work / 'tlog.db'}", ROWS)
             log(f"transparency log: {results['tlog']}")
     finally:
+        stack.close()
         if use_pg:
             pg_drop()
         results["elapsed_s"] = round(elapsed(), 1)
         results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-        results_dir = BENCH / "results"
+        results_dir = Path(tempfile.gettempdir()) if ONLY else BENCH / "results"
         results_dir.mkdir(exist_ok=True)
-        path = results_dir / f"{started_at.strftime('%Y-%m-%d-%H%M')}.json"
+        stamp = started_at.strftime("%Y-%m-%d-%H%M")
+        path = results_dir / (f"bench-only-{stamp}.json" if ONLY else f"{stamp}.json")
         path.write_text(json.dumps(results, indent=2) + "\n")
-        log(f"results in {path.relative_to(ROOT)}")
+        log(f"results in {path}")
         shutil.rmtree(work, ignore_errors=True)
+    if ONLY:
+        print(only_summary(results))
+        return 0
     import report
 
     report.main()

@@ -17,8 +17,8 @@ from .services import (
     crypto,
     mail,
     privacy,
+    reminders,
     rotation,
-    signer_mail,
     transparency,
 )
 from .services.content import library
@@ -66,7 +66,7 @@ def mail_status() -> None:
 @signatures_cli.command("remind")
 def signatures_remind() -> None:
     """Queue the single reminder for signatures not yet confirmed."""
-    click.echo(f"queued {signer_mail.send_reminders()} reminders")
+    click.echo(f"queued {reminders.send_reminders()} reminders")
 
 
 @signatures_cli.command("purge")

@@ -130,6 +130,15 @@ class Signature(db.Model):
         Index("ix_signatures_campaign_dedup", "campaign_id", "dedup_key"),
         Index("ix_signatures_campaign_status_id", "campaign_id", "status", "id"),
         Index("ix_signatures_campaign_created", "campaign_id", "created_at"),
+        # The page's recent signers and comments, newest confirmed first (0009_public_lists).
+        Index(
+            "ix_signatures_public_signers",
+            *("campaign_id", "status", "public_consent", "confirmed_at", "id"),
+        ),
+        Index(
+            "ix_signatures_public_comments",
+            *("campaign_id", "status", "comment_consent", "confirmed_at", "id"),
+        ),
         # The admin's keyset pages: newest first within a campaign (migration 0002_admin).
         Index("ix_signatures_campaign_id_id", "campaign_id", "id"),
     )

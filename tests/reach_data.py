@@ -6,7 +6,7 @@ import itertools
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import cache, links, signing
+from campaign.services import cache, confirmation, links, signing
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
 from tests.helpers import SLUG
@@ -44,7 +44,7 @@ def confirmed_signature(
     )
     signature = db.session.get(Signature, outcome.signature_id)
     if confirm:
-        result = signing.confirm(content, links.make_token(signature, "confirm"))
+        result = confirmation.confirm(content, links.make_token(signature, "confirm"))
         assert result.state == "confirmed"
     cache.signatures_changed()
     cache.forget(cache.PUBLIC_LISTS)

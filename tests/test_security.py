@@ -8,7 +8,7 @@ from sqlalchemy import select
 from campaign import create_app
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
-from campaign.services import counting, links, signing
+from campaign.services import confirmation, counting, links, signing
 from campaign.services.content import library
 from tests.helpers import SLUG, deliver, hidden_fields, sign
 from tests.helpers import test_config as make_config
@@ -121,7 +121,7 @@ def test_autofill_fast_signer_counts_after_confirming(client, app, mailbox):
         flag_reason="rate limit (ip)",
     )
     held = db.session.get(Signature, other.signature_id)
-    signing.confirm(library().get(SLUG), links.make_token(held, "confirm"))
+    confirmation.confirm(library().get(SLUG), links.make_token(held, "confirm"))
     db.session.expire_all()
     assert not db.session.get(Signature, other.signature_id).counted
     assert counting.confirmed_count(fast.campaign_id, fresh=True) == 1

@@ -4,6 +4,7 @@ to the page, so each message appears next to its field."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from babel import support
 from flask import current_app
@@ -19,10 +20,11 @@ from ..services import cache
 from ..services.validation import (
     COMMENT_MAX,
     NAME_MAX,
+    SignerFields,
     accepted_email,
     clean_comment,
     country_choices,
-    country_codes,
+    known_country,
     normalize_email,
     normalize_name,
 )
@@ -39,11 +41,6 @@ def rule(check):
                 raise ValidationError(str(exc)) from exc
 
     return validator
-
-
-def known_country(code: str) -> None:
-    if code not in country_codes():
-        raise ValueError(_l("Please choose your country."))
 
 
 PUBLIC_CONSENT = _l("Show my first name, last initial and country on this page")
@@ -133,6 +130,93 @@ class SignForm(FlaskForm):
 
     def set_country_choices(self, language: str) -> None:
         self.country.choices = [("", _l("Choose your country"))] + country_choices(language)
+
+
+# What the sign POST reads, field by field: (name, rule, message when empty or None if
+# optional). The same rules and messages as SignForm's validators, which render the
+# form (and its `required` attributes); the POST skips building the form unless a
+# field is refused, since WTForms costs a large share of a signing (docs/benchmarks.md).
+SIGNER_RULES = (
+    ("name", normalize_name, _l("Please enter your name.")),
+    ("email", accepted_email, _l("Please enter your email address.")),
+    ("country", known_country, _l("Please choose your country.")),
+    ("comment", clean_comment, None),
+)
+FALSE_VALUES = ("", "false")  # as WTForms' BooleanField reads a checkbox
+
+
+@dataclass(frozen=True)
+class SignSubmission:
+    """A sign POST read once: the normalized fields, or the message for each refused one."""
+
+    fields: SignerFields | None
+    errors: dict[str, str]
+    public_consent: bool
+    contact_consent: bool
+    comment_consent: bool
+    delivery_consent: bool
+    website: str  # the honeypot
+    started: str
+    source: str
+    ref: str
+
+
+def read_sign_form(formdata) -> SignSubmission:
+    """Validate a sign POST's fields, once, with the form's rules and messages."""
+    clean: dict = {}
+    errors: dict[str, str] = {}
+    for name, check, required in SIGNER_RULES:
+        raw = formdata.get(name, "")
+        if not raw:
+            if required is not None:
+                errors[name] = str(required)
+            else:
+                clean[name] = None
+            continue
+        try:
+            clean[name] = check(raw)
+        except ValueError as exc:
+            errors[name] = str(exc)
+
+    def ticked(name: str) -> bool:
+        return formdata.get(name, "") not in FALSE_VALUES
+
+    return SignSubmission(
+        fields=None if errors else SignerFields(**clean),
+        errors=errors,
+        public_consent=ticked("public_consent"),
+        contact_consent=ticked("contact_consent"),
+        comment_consent=ticked("comment_consent"),
+        delivery_consent=ticked("delivery_consent"),
+        website=formdata.get("website", ""),
+        started=formdata.get("started", ""),
+        source=formdata.get("source", ""),
+        ref=formdata.get("ref", ""),
+    )
+
+
+def refused_form(submission: SignSubmission, language: str) -> SignForm:
+    """The sign form filled from the POST, with each refused field's message (not
+    validated again), for the page shown with a 422."""
+    form = SignForm()
+    form.set_country_choices(language)
+    for name, message in submission.errors.items():
+        getattr(form, name).errors = [message]
+    form.started.data = form.started.data or stamp_started()
+    return form
+
+
+def consent_texts() -> tuple[str, str, str, str]:
+    """The four consent wordings in the current locale (public, contact, comment,
+    delivery), as stored with each signature; translated once per locale."""
+    locale = str(get_locale() or "en")
+    texts = cache.store(cache.CONSENT_TEXTS)
+    if locale not in texts:
+        texts[locale] = tuple(
+            str(text)
+            for text in (PUBLIC_CONSENT, CONTACT_CONSENT, COMMENT_CONSENT, DELIVERY_CONSENT)
+        )
+    return texts[locale]
 
 
 def _serializer() -> URLSafeSerializer:

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from flask import current_app, redirect, render_template, request, session, url_for
 
 from ..extensions import limiter
 from ..i18n import current_language
-from ..services import abuse, counting, inbox, privacy, sharing, signing
+from ..services import (
+    abuse,
+    confirmation,
+    counting,
+    inbox,
+    privacy,
+    sharing,
+    signing,
+)
 from ..services.campaigns import campaign_ref
 from ..services.content import library
 from ..services.links import make_token as signer_link_token
@@ -19,15 +28,12 @@ from ..services.validation import country_name
 from . import bp, embedding
 from .embed import embed_check_inbox_page, embed_page
 from .forms import (
-    COMMENT_CONSENT,
-    CONTACT_CONSENT,
-    DELIVERY_CONSENT,
-    PUBLIC_CONSENT,
     CorrectEmailForm,
     ResendForm,
-    SignForm,
+    consent_texts,
+    read_sign_form,
+    refused_form,
     seconds_since_started,
-    stamp_started,
 )
 from .limits import config_limit, ip_and_petition
 from .pages import check_inbox_page, dead_link_page, load_campaign, render_campaign
@@ -63,46 +69,47 @@ def sign(slug: str):
     if not content.accepts_signatures:
         return render_form(content, status=409)
     language = current_language()
-    form = SignForm()
-    form.set_country_choices(language)
-    if not form.validate():
-        form.started.data = form.started.data or stamp_started()
-        return render_form(content, form, 422)
+    submission = read_sign_form(request.form)  # the one validation pass
+    if submission.errors:
+        return render_form(content, refused_form(submission, language), 422)
     verdict = abuse.check_signing(
         slug=slug,
         ip=request.remote_addr,
-        honeypot=form.website.data,
-        seconds_open=seconds_since_started(form.started.data),
+        honeypot=submission.website,
+        seconds_open=seconds_since_started(submission.started),
+        canonical_email=submission.fields.email.canonical,
     )
     outcome = None
     if not verdict.drop:
+        public_text, contact_text, comment_text, delivery_text = consent_texts()
         data = SignatureInput(
-            name=form.name.data,
-            email=form.email.data,
-            country=form.country.data,
-            comment=form.comment.data,
-            public_consent=form.public_consent.data,
-            contact_consent=form.contact_consent.data,
+            name=submission.fields.name,
+            email=submission.fields.email.address,
+            country=submission.fields.country,
+            comment=submission.fields.comment,
+            public_consent=submission.public_consent,
+            contact_consent=submission.contact_consent,
             language=language,
-            source=form.source.data,
-            referrer_code=form.ref.data,
+            source=submission.source,
+            referrer_code=submission.ref,
             ip=request.remote_addr,
-            consent_public_text=str(PUBLIC_CONSENT),
-            consent_contact_text=str(CONTACT_CONSENT),
-            comment_consent=form.comment_consent.data,
-            consent_comment_text=str(COMMENT_CONSENT),
-            delivery_consent=form.delivery_consent.data,
-            consent_delivery_text=str(DELIVERY_CONSENT),
+            consent_public_text=public_text,
+            consent_contact_text=contact_text,
+            comment_consent=submission.comment_consent,
+            consent_comment_text=comment_text,
+            delivery_consent=submission.delivery_consent,
+            consent_delivery_text=delivery_text,
+            fields=submission.fields,
         )
         try:
             outcome = signing.sign(
                 content, data, flag_reason=verdict.flag_reason, send_mail=verdict.send_mail
             )
         except SigningError as error:
-            getattr(form, error.field).errors.append(error.message)
-            return render_form(content, form, 422)
+            refused = replace(submission, errors={error.field: error.message})
+            return render_form(content, refused_form(refused, language), 422)
     if not embed:  # check-inbox shows the address masked and resends without retyping
-        session[inbox.NOTE_KEY] = inbox.make_note(slug, form.email.data, outcome)
+        session[inbox.NOTE_KEY] = inbox.make_note(slug, request.form.get("email", ""), outcome)
     return redirect(url_for(".check_inbox", slug=slug, **({"embed": 1} if embed else {})), 303)
 
 
@@ -161,11 +168,11 @@ def confirm(slug: str, token: str):
     """GET shows a button; only the POST confirms, since mail scanners follow links."""
     content = load_campaign(slug)
     if request.method == "POST":
-        result = signing.confirm(content, token)
+        result = confirmation.confirm(content, token)
         if result.state == "confirmed":
             return redirect(url_for(".confirm", slug=slug, token=token), 303)
     else:
-        result = signing.check_confirmation(content, token)
+        result = confirmation.check_confirmation(content, token)
     pending = result.state == "pending"
     thanked = result.state in ("confirmed", "already")
     row = campaign_ref(content)
@@ -177,7 +184,7 @@ def confirm(slug: str, token: str):
         signature=result.signature,
         referral_code=signer_referral_code(result.signature) if result.signature else None,
         token=token,
-        preview=signing.preview(result.signature) if pending else None,
+        preview=confirmation.preview(result.signature) if pending else None,
         # The thank-you page: the count, and how many signed through this signer's link.
         count=counting.confirmed_count(row.id) if thanked else None,
         signed_through=sharing.referral_count(result.signature) if thanked else 0,
@@ -192,7 +199,7 @@ def confirm(slug: str, token: str):
 def discard(slug: str, token: str):
     """ "This is not me": delete the pending submission this confirm link belongs to."""
     content = load_campaign(slug)
-    done = signing.discard(content, token)
+    done = confirmation.discard(content, token)
     page = render_template(
         "petition/discarded.html",
         campaign=content,
@@ -204,7 +211,7 @@ def discard(slug: str, token: str):
 
 def signer_from_link(slug: str, token: str, purpose: str):
     """The signature a mailed link names for this purpose (withdraw, data, unsubscribe)."""
-    signature = signing.find_by_token(token, purpose)
+    signature = confirmation.find_by_token(token, purpose)
     return signature if signature is not None and signature.campaign.slug == slug else None
 
 

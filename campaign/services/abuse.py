@@ -30,7 +30,7 @@ class Verdict:
 
 CLEAN = Verdict()
 # Sent faster than MIN_FORM_SECONDS: maybe a bot, maybe a browser's autofill. Mailed
-# like any signature; confirming it from the mailbox clears this flag (signing.confirm).
+# like any signature; confirming it from the mailbox clears this flag (confirmation.confirm).
 FAST = "too fast"
 
 
@@ -107,9 +107,16 @@ def email_blocked(canonical: str) -> bool:
 
 
 def check_signing(
-    *, slug: str, ip: str | None, honeypot: str | None, seconds_open: float | None
+    *,
+    slug: str,
+    ip: str | None,
+    honeypot: str | None,
+    seconds_open: float | None,
+    canonical_email: str | None = None,
 ) -> Verdict:
-    if ip_blocked(ip):
+    """The one abuse decision on a submission: drop it (a blocked source or address),
+    flag it, or accept it. The signing service records what this decides."""
+    if ip_blocked(ip) or (canonical_email is not None and email_blocked(canonical_email)):
         return Verdict(drop=True)
     if honeypot:
         return Verdict("honeypot", send_mail=False)

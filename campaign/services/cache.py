@@ -47,6 +47,7 @@ SETTINGS = "settings"  # objects built from settings: keyring, hasher, block lis
 CONSENT_WORDINGS = "consent_wordings"  # a wording's digest -> its row id (never changes)
 TLOG_TILES = "tlog_tiles"  # full tiles of the public log (immutable)
 TLOG_KEYS = "tlog_keys"  # each campaign's log verifier key
+CONSENT_TEXTS = "consent_texts"  # the sign form's consent wordings per locale (forms.py)
 FORM_TRANSLATIONS = "form_translations"  # WTForms' catalog per locale
 SHARE_IMAGES = "share_images"  # the share images' folder, rendered on disk (sharing.py)
 

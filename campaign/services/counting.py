@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from ..extensions import db
 from ..models import COUNT_SHARDS, Campaign, CountShard, Signature
@@ -25,18 +25,27 @@ def create_shards(campaign_id: int) -> None:
     )
 
 
+_SHARDS = CountShard.__table__.c
+# Built once (confirming is a hot path): compiled once per process, then only bound.
+ADJUST = (
+    update(CountShard.__table__)
+    .where(_SHARDS.campaign_id == bindparam("campaign"), _SHARDS.shard == bindparam("shard_no"))
+    .values(confirmed=_SHARDS.confirmed + bindparam("delta"))
+)
+
+
 def adjust(campaign_id: int, delta: int) -> None:
     """Add `delta` to the count, in the caller's transaction."""
     if delta == 0:
         return
-    db.session.execute(
-        update(CountShard)
-        .where(
-            CountShard.campaign_id == campaign_id,
+    db.session.connection().execute(
+        ADJUST,
+        {
+            "campaign": campaign_id,
             # Spreads writes over shards; not a secret, so no need for a CSPRNG.
-            CountShard.shard == random.randrange(COUNT_SHARDS),  # nosec B311
-        )
-        .values(confirmed=CountShard.confirmed + delta)
+            "shard_no": random.randrange(COUNT_SHARDS),  # nosec B311
+            "delta": delta,
+        },
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from ..extensions import db
 from ..models import Signature, SignatureStatus
 from . import crypto, links, sealed, signing
+from .blind_index import dedup_key, domain_hash
 from .campaigns import campaign_ref
 from .content import CampaignContent
 from .mail import enqueue_render
@@ -75,8 +76,8 @@ def correct_email(content: CampaignContent, note: dict | None, new_raw: str) -> 
         .where(Signature.id == signature.id, Signature.status == SignatureStatus.PENDING)
         .values(
             email_enc=sealed.seal("email", email.address, signature.row_key),
-            dedup_key=signing.dedup_key(email.canonical),
-            email_domain_hash=signing.domain_hash(email.domain),
+            dedup_key=dedup_key(email.canonical),
+            email_domain_hash=domain_hash(email.domain),
             link_nonce=links.new_nonce(),  # the link mailed to the typo stops working
             mailed_at=None,  # the worker decides afresh for the corrected address
         )
@@ -101,7 +102,7 @@ def mail_links_again(content: CampaignContent, raw_email: str) -> bool:
     signature = db.session.scalar(
         select(Signature).where(
             Signature.campaign_id == campaign_ref(content).id,
-            Signature.dedup_key == signing.dedup_key(email.canonical),
+            Signature.dedup_key == dedup_key(email.canonical),
             Signature.status == SignatureStatus.CONFIRMED,
             Signature.email_enc.is_not(None),
         )

@@ -91,25 +91,30 @@ def enqueue(mail: Mail, *, kind: str, signature_id: int | None = None) -> Outbox
     return message
 
 
+# Built once on the table: executed with parameters, it is compiled once per process.
+INSERT_RENDERED = insert(OutboxMessage.__table__)
+
+
 def enqueue_render(
     kind: str, signature_id: int, language: str, context: dict | None = None
 ) -> None:
     """Queue mail the worker renders at send time: one Core INSERT in the caller's
     transaction, no template, no encryption. `context` must name no one."""
     now = utcnow()
-    db.session.execute(
-        insert(OutboxMessage).values(
-            idempotency_key=uuid.uuid4().hex,
-            kind=kind,
-            signature_id=signature_id,
-            payload_enc=None,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            language=language,
-            context=json.dumps(context or {}),
-        )
+    db.session.connection().execute(
+        INSERT_RENDERED,
+        {
+            "idempotency_key": uuid.uuid4().hex,
+            "kind": kind,
+            "signature_id": signature_id,
+            "payload_enc": None,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "language": language,
+            "context": json.dumps(context or {}),
+        },
     )
 
 

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Signature, SignatureStatus, utcnow
 from . import audit, cache, counting, mail, privacy, sealed, transparency
+from .blind_index import domain_hash
 from .content import library
 from .signer_mail import take_extra_mail
-from .signing import domain_hash
 
 BULK_NAME_SCAN_LIMIT = 200_000
 

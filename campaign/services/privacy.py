@@ -209,10 +209,18 @@ def lock_for_change(signature: Signature) -> None:
     db.session.refresh(signature, with_for_update=True)
 
 
+# Built once: confirming takes this lock on every request.
+NO_OP_WRITE = (
+    update(Signature.__table__)
+    .where(Signature.__table__.c.id == -1)
+    .values(id=Signature.__table__.c.id)
+)
+
+
 def take_write_lock() -> None:
     """On SQLite, start the write transaction now, so what is read next is current."""
     if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(Signature).where(Signature.id == -1).values(id=Signature.id))
+        db.session.connection().execute(NO_OP_WRITE)
 
 
 def withdraw(signature: Signature) -> bool:

@@ -9,6 +9,8 @@ decides, per submission, what the address gets:
 * otherwise the submission gets its own confirmation link, which confirms exactly what
   was sent with it; the first is free, then at most ALREADY_SIGNED_MAIL_LIMIT more
   while earlier ones wait, and submissions past that cap are deleted unmailed.
+
+The reminder mail and its schedule live in services/reminders.py.
 """
 
 from __future__ import annotations
@@ -17,14 +19,13 @@ import json
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, exists, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import delete, select, update
 
 from ..extensions import db
 from ..models import NameToken, OutboxMessage, Signature, SignatureStatus, utcnow
 from . import links, privacy, sealed
 from .content import CampaignContent, library
-from .mail import Mail, enqueue_render, register_renderer, render_mail
+from .mail import Mail, register_renderer, render_mail
 
 
 def take_extra_mail(signature_id: int) -> bool:
@@ -113,7 +114,7 @@ def _content(outbox: OutboxMessage, signature: Signature) -> CampaignContent | N
     return library().get(slug)
 
 
-def _pending(outbox: OutboxMessage) -> tuple[Signature, CampaignContent] | None:
+def pending_submission(outbox: OutboxMessage) -> tuple[Signature, CampaignContent] | None:
     """The still-pending, unexpired submission a message is about, and its campaign."""
     signature = db.session.get(Signature, outbox.signature_id)
     if signature is None or signature.status != SignatureStatus.PENDING:
@@ -128,7 +129,7 @@ def _pending(outbox: OutboxMessage) -> tuple[Signature, CampaignContent] | None:
 
 def render_submission(outbox: OutboxMessage) -> Mail | None:
     """A new submission's mail: decided here, at send time, not on the request."""
-    found = _pending(outbox)
+    found = pending_submission(outbox)
     if found is None:
         return None
     signature, content = found
@@ -196,7 +197,7 @@ def render_already_signed(outbox: OutboxMessage) -> Mail | None:
 
 def render_confirm_again(outbox: OutboxMessage) -> Mail | None:
     """A resent confirmation (from the form or an organizer): only while still pending."""
-    found = _pending(outbox)
+    found = pending_submission(outbox)
     return None if found is None else mail_for("confirm", found[1], found[0])
 
 
@@ -205,69 +206,8 @@ def render_links(outbox: OutboxMessage) -> Mail | None:
     return _mail_to_signer(outbox, "links", confirmed=True)
 
 
-def render_reminder(outbox: OutboxMessage) -> Mail | None:
-    found = _pending(outbox)
-    return None if found is None else mail_for("reminder", found[1], found[0])
-
-
-def due_reminders(limit: int) -> list[int]:
-    """Submissions owed their one reminder: the newest mailed one of each address."""
-    config = current_app.config
-    now = utcnow()
-    newer = aliased(Signature)
-    return list(
-        db.session.scalars(
-            select(Signature.id)
-            .where(
-                Signature.status == SignatureStatus.PENDING,
-                Signature.reminder_sent_at.is_(None),
-                Signature.mailed_at.is_not(None),
-                Signature.email_enc.is_not(None),
-                Signature.flagged.is_(False),
-                Signature.created_at < now - timedelta(hours=config["CONFIRM_REMINDER_HOURS"]),
-                Signature.created_at > now - timedelta(days=config["CONFIRM_EXPIRY_DAYS"]),
-                ~exists().where(
-                    newer.campaign_id == Signature.campaign_id,
-                    newer.dedup_key == Signature.dedup_key,
-                    newer.status == SignatureStatus.PENDING,
-                    newer.id > Signature.id,
-                ),
-            )
-            .order_by(Signature.id)
-            .limit(limit)
-        )
-    )
-
-
-def send_reminders(limit: int = 1000) -> int:
-    """One reminder to each signer who hasn't confirmed after CONFIRM_REMINDER_HOURS.
-
-    Each is claimed by a conditional UPDATE before it is queued, so overlapping runs
-    (two cron jobs, two hosts) can't both queue one; the worker renders it.
-    """
-    sent = 0
-    for signature_id in due_reminders(limit):
-        claimed = db.session.execute(
-            update(Signature)
-            .where(
-                Signature.id == signature_id,
-                Signature.reminder_sent_at.is_(None),
-                Signature.status == SignatureStatus.PENDING,
-            )
-            .values(reminder_sent_at=utcnow())
-            .returning(Signature.language)
-            .execution_options(synchronize_session=False)
-        ).scalar()
-        if claimed is not None:
-            enqueue_render("reminder", signature_id, claimed)
-            sent += 1
-        db.session.commit()  # one at a time: a crash can't re-send a whole batch
-    return sent
-
-
 register_renderer("confirm", render_submission)
 register_renderer("already-signed", render_already_signed)
 register_renderer("resend", render_confirm_again)
 register_renderer("confirm-resend", render_confirm_again)
-register_renderer("reminder", render_reminder)
 register_renderer("links", render_links)

@@ -16,8 +16,8 @@ from sqlalchemy import Select, and_, func, select
 from ..extensions import db
 from ..models import NameToken, Signature, SignatureStatus
 from . import links, sealed
+from .blind_index import dedup_key, domain_hash, name_token_hashes
 from .privacy import SignerRecord, signer_record
-from .signing import dedup_key, domain_hash, name_token_hashes
 from .validation import country_code_for, normalize_email
 
 STATES = SignatureStatus.ALL + ("flagged",)

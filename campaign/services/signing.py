@@ -1,4 +1,7 @@
-"""Signing: validate, normalize and record each submission with its mail; confirm.
+"""Signing: record each submission with its mail, and mail it again on request.
+
+Confirming lives in services/confirmation.py, the keyed hashes in blind_index.py,
+reminders in reminders.py.
 
 The rules that matter most: a submission and the mail it causes commit in one
 transaction; each submission is its own row whose link confirms exactly its data (a
@@ -14,34 +17,25 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import ConsentWording, NameToken, Signature, SignatureStatus, utcnow
-from . import abuse, cache, counting, crypto, links, mail, privacy, sealed, transparency
-from .abuse import FAST
+from . import cache, crypto, links, mail
+from .blind_index import dedup_key, domain_hash, name_token_hashes
 from .campaigns import campaign_ref
 from .content import CampaignContent
 from .sealed import seal
-from .signer_mail import delete_submissions, is_expired, take_extra_mail
-from .validation import (
-    check_email_policy,
-    clean_comment,
-    country_codes,
-    normalize_email,
-    normalize_name,
-)
+from .signer_mail import is_expired, take_extra_mail
+from .validation import FieldError, SignerFields, check_signer, normalize_email
+
+INSERT_SIGNATURE = insert(Signature.__table__).returning(Signature.__table__.c.id)
+INSERT_NAME_TOKEN = insert(NameToken.__table__)
 
 
-class SigningError(ValueError):
-    """Input the service refuses; `field` names the form field it belongs to."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+# Input the service refuses; `field` names the form field it belongs to.
+SigningError = FieldError
 
 
 @dataclass
@@ -62,6 +56,9 @@ class SignatureInput:
     consent_comment_text: str = ""
     delivery_consent: bool = False
     consent_delivery_text: str = ""
+    # The sign POST's already-validated fields (forms.read_sign_form): given, the
+    # raw name/email/country/comment above are not validated again.
+    fields: SignerFields | None = None
 
 
 @dataclass
@@ -69,7 +66,6 @@ class SignOutcome:
     signature_id: int | None
     repeat: bool  # always False now: the request doesn't know (the mail worker decides)
     flagged: bool = False
-    dropped: bool = False  # a blocked address: nothing recorded, same answer
 
 
 def clean_source(raw: str | None) -> str | None:
@@ -87,23 +83,6 @@ def clean_code(raw: str | None) -> str | None:
     """A sharer's referral code (?ref=): only the URL-safe characters codes are made of."""
     code = "".join(c for c in (raw or "") if c.isascii() and (c.isalnum() or c in "-_"))[:16]
     return code or None
-
-
-def name_words(name: str) -> set[str]:
-    """Normalized words of a name, for the blind name index."""
-    return {word.casefold() for word in name.replace("\u200c", " ").split() if len(word) > 1}
-
-
-def name_token_hashes(name: str) -> set[str]:
-    return {crypto.keyed_hash("name", word, 32) for word in name_words(name)}
-
-
-def dedup_key(canonical_email: str) -> str:
-    return crypto.keyed_hash("email", canonical_email)
-
-
-def domain_hash(domain: str) -> str:
-    return crypto.keyed_hash("domain", domain.lower(), 32)
 
 
 def consent_wording_id(
@@ -145,24 +124,9 @@ def consent_wording_id(
     return wording_id
 
 
-def validate(data: SignatureInput) -> tuple[str, object, str | None]:
-    """Normalize the input or raise `SigningError` for the first bad field."""
-    try:
-        name = normalize_name(data.name)
-    except ValueError as exc:
-        raise SigningError("name", str(exc)) from exc
-    try:
-        email = normalize_email(data.email)
-        check_email_policy(email)
-    except ValueError as exc:
-        raise SigningError("email", str(exc)) from exc
-    if data.country not in country_codes():
-        raise SigningError("country", str(_l("Please choose your country.")))
-    try:
-        comment = clean_comment(data.comment)
-    except ValueError as exc:
-        raise SigningError("comment", str(exc)) from exc
-    return name, email, comment
+def validate(data: SignatureInput) -> SignerFields:
+    """The fields of `data`, validated once: the form's if it did, else checked here."""
+    return data.fields or check_signer(data.name, data.email, data.country, data.comment)
 
 
 def sign(
@@ -181,11 +145,11 @@ def sign(
     (services/signer_mail.py). `flag_reason` records a signature that abuse checks
     caught: it is kept, but not counted until an organizer restores it (or, for
     FAST, until its mailbox owner confirms). `send_mail=False` is for bot-made rows
-    (the honeypot), which must not mail whoever they named.
+    (the honeypot), which must not mail whoever they named. The abuse decision
+    (`abuse.check_signing`, blocked addresses included) is the caller's, made before.
     """
-    name, email, comment = validate(data)
-    if abuse.email_blocked(email.canonical):
-        return SignOutcome(None, repeat=False, dropped=True)
+    fields = validate(data)
+    name, email, comment = fields.name, fields.email, fields.comment
     campaign = campaign_ref(content)  # cached: no SELECT of the campaign per signature
     now = utcnow()
     nonce, referrer = links.new_nonce(), clean_code(data.referrer_code)
@@ -200,7 +164,7 @@ def sign(
         "name_enc": seal("name", name, row_key),
         "comment_enc": seal("comment", comment, row_key),
         "email_domain_hash": domain_hash(email.domain),
-        "country": data.country,
+        "country": fields.country,
         "language": data.language,
         "public_consent": data.public_consent,
         "contact_consent": data.contact_consent,
@@ -226,12 +190,12 @@ def sign(
         "created_at": now,
     }
     try:
-        signature_id = db.session.execute(
-            insert(Signature).values(values).returning(Signature.id)
-        ).scalar_one()
+        # Statements built once, on the tables: no ORM bulk path, no per-call compile.
+        connection = db.session.connection()
+        signature_id = connection.execute(INSERT_SIGNATURE, values).scalar_one()
         tokens = [{"signature_id": signature_id, "token_hash": h} for h in name_token_hashes(name)]
         if tokens:
-            db.session.execute(insert(NameToken), tokens)
+            connection.execute(INSERT_NAME_TOKEN, tokens)  # executemany
         if send_mail:
             mail.enqueue_render("confirm", signature_id, data.language, {"slug": content.slug})
         db.session.commit()
@@ -239,15 +203,6 @@ def sign(
         db.session.rollback()
         raise
     return SignOutcome(signature_id, repeat=False, flagged=flag_reason is not None)
-
-
-def is_dedup_conflict(error: IntegrityError) -> bool:
-    """Whether the partial unique index on confirmed (campaign_id, dedup_key) refused.
-
-    PostgreSQL names the index; SQLite names the columns.
-    """
-    message = str(error.orig)
-    return "uq_signatures_campaign_dedup_held" in message or "signatures.dedup_key" in message
 
 
 def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:
@@ -282,155 +237,3 @@ def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:
         mail.enqueue_render("resend", signature.id, signature.language, {"slug": content.slug})
     db.session.commit()
     return bool(allowed)
-
-
-@dataclass
-class ConfirmResult:
-    state: str  # confirmed | already | invalid | expired | closed
-    signature: Signature | None = None
-
-
-def find_by_token(token: str, purpose: str) -> Signature | None:
-    """The signature a link names, if its HMAC for `purpose` matches, else None.
-
-    Every failure (malformed, unknown id, erased or withdrawn row, wrong purpose)
-    ends here alike, so callers can't answer them differently.
-    """
-    signature_id = links.parse_token(token)
-    signature = db.session.get(Signature, signature_id) if signature_id is not None else None
-    if signature is None or not links.token_matches(signature, token, purpose):
-        return None
-    return signature
-
-
-def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:
-    """What the confirm link leads to, without changing anything (for the GET page)."""
-    signature = find_by_token(token, "confirm")
-    # By id, from the cached campaign: no lazy SELECT of the campaign row per confirm.
-    if signature is None or signature.campaign_id != campaign_ref(content).id:
-        return ConfirmResult("invalid")
-    if signature.status != SignatureStatus.PENDING:
-        state = "already" if signature.status == SignatureStatus.CONFIRMED else "invalid"
-        return ConfirmResult(state, signature)
-    if is_expired(signature):
-        return ConfirmResult("expired", signature)
-    if not content.accepts_signatures:
-        return ConfirmResult("closed", signature)
-    return ConfirmResult("pending", signature)
-
-
-def confirm(content: CampaignContent, token: str) -> ConfirmResult:
-    """Confirm exactly this submission. Safe to repeat: a second confirm changes nothing.
-
-    In one transaction: the conditional UPDATE (only the request that moves it out of
-    pending counts it, however many race), the count decided from the row *as updated*
-    (RETURNING flagged: a restore committed meanwhile can't make the shards drift), and
-    the address's other pending submissions deleted. If another submission of the
-    address was confirmed first, the partial unique index refuses this one: it is
-    deleted and the answer is "already".
-    """
-    result = check_confirmation(content, token)
-    if result.state != "pending":
-        return result
-    signature_id, key = result.signature.id, result.signature.dedup_key
-    campaign_id = result.signature.campaign_id
-    # Lock the address's rows first, in id order: two of its submissions confirmed at
-    # once then queue here instead of deadlocking on each other's rows (PostgreSQL).
-    privacy.take_write_lock()
-    if key is not None:
-        db.session.execute(
-            select(Signature.id)
-            .where(Signature.campaign_id == campaign_id, Signature.dedup_key == key)
-            .order_by(Signature.id)
-            .with_for_update()
-        ).all()
-    # The time trap only suspects a form; the mailbox owner confirming clears that.
-    fast = Signature.flag_reason == FAST
-    try:
-        flagged = db.session.execute(
-            update(Signature)
-            .where(Signature.id == signature_id, Signature.status == SignatureStatus.PENDING)
-            .values(
-                status=SignatureStatus.CONFIRMED,
-                confirmed_at=utcnow(),
-                flagged=case((fast, False), else_=Signature.flagged),
-                flag_reason=case((fast, None), else_=Signature.flag_reason),
-            )
-            .returning(Signature.flagged)
-            .execution_options(synchronize_session=False)
-        ).scalar()
-    except IntegrityError as exc:
-        db.session.rollback()
-        if not is_dedup_conflict(exc):
-            raise
-        delete_submissions([signature_id])
-        db.session.commit()
-        return ConfirmResult("already", _held(campaign_id, key))
-    if flagged is None:  # a concurrent confirm (or withdrawal) got there first
-        db.session.rollback()
-        return check_confirmation(content, token)
-    if key is not None:
-        others = select(Signature.id).where(
-            Signature.campaign_id == campaign_id,
-            Signature.dedup_key == key,
-            Signature.status == SignatureStatus.PENDING,
-            Signature.id != signature_id,
-        )
-        delete_submissions(list(db.session.scalars(others)))
-    if not flagged:
-        counting.adjust(campaign_id, +1)
-        transparency.note_add(result.signature)  # the public log's add, same transaction
-    db.session.commit()  # attributes reload on first use; the redirect needs none
-    return ConfirmResult("confirmed", result.signature)
-
-
-def _held(campaign_id: int, key: str | None) -> Signature | None:
-    """The address's confirmed signature (for the thank-you page's share link)."""
-    if key is None:
-        return None
-    return db.session.scalar(
-        select(Signature).where(
-            Signature.campaign_id == campaign_id,
-            Signature.dedup_key == key,
-            Signature.confirmed_at.is_not(None),
-        )
-    )
-
-
-def discard(content: CampaignContent, token: str) -> bool:
-    """ "This is not me": delete a pending submission from its own confirm link.
-
-    Only the mailbox owner has that link, so only they can discard what was sent in
-    their name. Returns whether a submission was deleted.
-    """
-    result = check_confirmation(content, token)
-    if result.state not in ("pending", "expired", "closed"):
-        return False
-    delete_submissions([result.signature.id])
-    db.session.commit()
-    return True
-
-
-@dataclass(frozen=True)
-class ConfirmPreview:
-    """What confirming one submission publishes and stores, shown before the button."""
-
-    name: str  # stored, encrypted, never shown in full
-    public_name: str | None  # as shown on the page, or None: not shown
-    country: str
-    comment: str | None
-    comment_public: bool
-    contact: bool
-
-
-def preview(signature: Signature) -> ConfirmPreview:
-    name = sealed.unseal(sealed.SIGNER_LINK, "name", signature.name_enc, signature.row_key) or ""
-    comment = sealed.unseal(sealed.SIGNER_LINK, "comment", signature.comment_enc, signature.row_key)
-    return ConfirmPreview(
-        name=name,
-        public_name=privacy.public_name(name) if signature.public_consent else None,
-        country=signature.country,
-        comment=comment,
-        comment_public=bool(comment and signature.comment_consent),
-        contact=signature.contact_consent,
-    )

@@ -42,18 +42,30 @@ BIG_BATCH = 50_000  # catching up (checkpoint for a pack, `flask count publish`)
 # --- hooks: one call next to each counting.adjust ----------------------------
 
 
+# Built once on the table (confirming is a hot path); executed at once, in call order,
+# so an add and a remove queued in one transaction keep their order.
+INSERT_PENDING = insert(TlogPending.__table__)
+
+
+def _queue(values: dict) -> None:
+    db.session.connection().execute(INSERT_PENDING, values)
+
+
 def note_add(signature: Signature, when: datetime | None = None) -> None:
-    """The signature became counted: queue an add (a restore re-adds the same commitment)."""
+    """The signature became counted: queue an add (a restore re-adds the same commitment).
+
+    `signature` needs only id, campaign_id and link_nonce (a Core row will do)."""
     # An erased signature has no nonce, so no receipt: a random commitment nobody holds.
     secret = receipts.secret(signature) or secrets.token_bytes(32)
-    db.session.add(
-        TlogPending(
-            campaign_id=signature.campaign_id,
-            signature_id=signature.id,
-            action="add",
-            created_at=when or utcnow(),
-            commitment=tlog.commitment(secret).hex(),
-        )
+    _queue(
+        {
+            "campaign_id": signature.campaign_id,
+            "signature_id": signature.id,
+            "action": "add",
+            "reason": None,
+            "created_at": when or utcnow(),
+            "commitment": tlog.commitment(secret).hex(),
+        }
     )
 
 
@@ -82,14 +94,15 @@ def backfill(campaign_id: int) -> int:
 
 def note_remove(signature: Signature, reason: str) -> None:
     """The signature stopped counting (withdrawn, invalidated, erased): queue a remove."""
-    db.session.add(
-        TlogPending(
-            campaign_id=signature.campaign_id,
-            signature_id=signature.id,
-            action="remove",
-            reason=reason,
-            created_at=utcnow(),
-        )
+    _queue(
+        {
+            "campaign_id": signature.campaign_id,
+            "signature_id": signature.id,
+            "action": "remove",
+            "reason": reason,
+            "created_at": utcnow(),
+            "commitment": None,
+        }
     )
 
 

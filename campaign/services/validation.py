@@ -36,6 +36,25 @@ class NormalizedEmail:
     ascii_domain: str = ""  # the domain in IDNA (xn--) form, for block and allow lists
 
 
+@dataclass(frozen=True)
+class SignerFields:
+    """A signer's fields as validation leaves them: the signing service trusts these."""
+
+    name: str  # normalize_name
+    email: NormalizedEmail  # accepted_email: normalized, domain lists applied
+    country: str  # one of country_codes()
+    comment: str | None  # clean_comment
+
+
+class FieldError(ValueError):
+    """A refused field: `field` names the form field the message belongs next to."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
 def parse_id(raw: str | None) -> int | None:
     """A database id from a query string or token, or None.
 
@@ -166,7 +185,7 @@ def check_email_policy(email: NormalizedEmail) -> None:
 
     These are answered openly, not silently: the person is real and can simply use
     another address, and a domain rule is no secret. (Blocked individual addresses,
-    by contrast, are dropped silently: see `services.abuse.email_blocked`.)
+    by contrast, are dropped silently: see `services.abuse.check_signing`.)
     """
     config = current_app.config
     domain = email.ascii_domain or email.domain.lower()
@@ -202,6 +221,32 @@ def accepted_email(raw: str) -> NormalizedEmail:
     email = normalize_email(raw)
     check_email_policy(email)
     return email
+
+
+def known_country(code: str) -> str:
+    if code not in country_codes():
+        raise ValueError(_l("Please choose your country."))
+    return code
+
+
+def check_signer(
+    name: str | None, email: str | None, country: str | None, comment: str | None
+) -> SignerFields:
+    """The one validation of a signer's fields, for callers with raw strings (the sign
+    form runs the same rules field by field); raises `FieldError` for the first bad one."""
+    checks = (
+        ("name", normalize_name, name),
+        ("email", accepted_email, email),
+        ("country", known_country, country),
+        ("comment", clean_comment, comment),
+    )
+    clean = {}
+    for field, check, raw in checks:
+        try:
+            clean[field] = check(raw)
+        except ValueError as exc:
+            raise FieldError(field, str(exc)) from exc
+    return SignerFields(**clean)
 
 
 def fold_provider_aliases(local: str, domain: str) -> tuple[str, str]:

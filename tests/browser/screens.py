@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import links, signing
+from campaign.services import confirmation, links, signing
 from campaign.services.content import library
 from tests.helpers import SLUG
 
@@ -30,6 +30,6 @@ def confirmed_signers(
             ),
         )
         signature = db.session.get(Signature, outcome.signature_id)
-        signing.confirm(content, links.make_token(signature, "confirm"))
+        confirmation.confirm(content, links.make_token(signature, "confirm"))
         made.append(db.session.get(Signature, outcome.signature_id))
     return made

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Signature
+from campaign.services import confirmation
 from tests.helpers import SLUG, sign
 
 
@@ -147,7 +148,7 @@ def test_referral_codes_in_a_dump_do_not_show_who_recruited_whom(client, app, ma
     """Codes sat in clear: a dump joined each recruit's referrer_code to its
     recruiter's referral_code. Now neither column holds a code, nothing joins, and
     the sharer's own count still works (with HASH_KEY)."""
-    from campaign.services import links, sharing, signing
+    from campaign.services import links, sharing
     from campaign.services.content import library
 
     sign(client, email="recruiter@example.org")
@@ -164,7 +165,7 @@ def test_referral_codes_in_a_dump_do_not_show_who_recruited_whom(client, app, ma
     assert sharing.referral_count(recruiter) == 0  # nobody confirmed yet
     content = library().get(SLUG)
     for row in rows[1:3]:
-        signing.confirm(content, links.make_token(row, "confirm"))
+        confirmation.confirm(content, links.make_token(row, "confirm"))
     assert sharing.referral_count(recruiter) == 2
     assert sharing.referral_count(rows[1]) == 0
 

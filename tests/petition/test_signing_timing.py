@@ -10,7 +10,7 @@ import time
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import links, signing
+from campaign.services import confirmation, links, signing
 from campaign.services.content import library
 from tests.helpers import SLUG, sign_data
 
@@ -47,7 +47,7 @@ def confirmed_address(email: str) -> None:
         library().get(SLUG), signing.SignatureInput(name="Known Signer", email=email, country="DE")
     )
     token = links.make_token(db.session.get(Signature, outcome.signature_id), "confirm")
-    assert signing.confirm(library().get(SLUG), token).state == "confirmed"
+    assert confirmation.confirm(library().get(SLUG), token).state == "confirmed"
 
 
 def medians(client, timed, tag: str) -> tuple[float, float]:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import COUNT_SHARDS, CountShard, Signature, SignatureStatus
-from campaign.services import cache, counting, links, signing
+from campaign.services import cache, confirmation, counting, links, signing
 from campaign.services.campaigns import current_goal, get_row
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
@@ -22,7 +22,9 @@ def sign_and_confirm(n: int) -> Signature:
     signer = SignatureInput(name="Counted Person", email=f"c{n}@example.org", country="NL")
     outcome = signing.sign(content, signer)
     signature = db.session.get(Signature, outcome.signature_id)
-    assert signing.confirm(content, links.make_token(signature, "confirm")).state == "confirmed"
+    assert (
+        confirmation.confirm(content, links.make_token(signature, "confirm")).state == "confirmed"
+    )
     return signature
 
 
@@ -63,7 +65,7 @@ def test_only_confirmed_unflagged_signatures_count(app):
         flag_reason="test",
     )
     row = db.session.get(Signature, flagged.signature_id)
-    signing.confirm(content, links.make_token(row, "confirm"))
+    confirmation.confirm(content, links.make_token(row, "confirm"))
     assert counting.confirmed_count(cid, fresh=True) == 2
     assert counting.counted_in_table(cid) == 2
 

@@ -12,7 +12,16 @@ from sqlalchemy import event, func, select, update
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature, SignatureStatus, utcnow
-from campaign.services import counting, mail, moderation, privacy, signer_mail, signing
+from campaign.services import (
+    confirmation,
+    counting,
+    links,
+    mail,
+    moderation,
+    privacy,
+    reminders,
+    signing,
+)
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
 from tests.helpers import SLUG, Mailbox
@@ -89,7 +98,7 @@ def test_overlapping_remind_runs_queue_one_reminder_each(app, monkeypatch):
     mail.work(once=True)
     db.session.execute(update(Signature).values(created_at=utcnow() - timedelta(hours=2)))
     db.session.commit()
-    due = signer_mail.due_reminders
+    due = reminders.due_reminders
     ran_inside = []
 
     def due_then_another_run(limit):
@@ -97,11 +106,11 @@ def test_overlapping_remind_runs_queue_one_reminder_each(app, monkeypatch):
         if not ran_inside:  # a second cron run starts and finishes while this one holds
             ran_inside.append(True)
             with app.app_context():
-                ran_inside.append(signer_mail.send_reminders())
+                ran_inside.append(reminders.send_reminders())
         return found
 
-    monkeypatch.setattr(signer_mail, "due_reminders", due_then_another_run)
-    outer = signer_mail.send_reminders()
+    monkeypatch.setattr(reminders, "due_reminders", due_then_another_run)
+    outer = reminders.send_reminders()
     assert ran_inside[1] + outer == 3
     kinds = db.session.scalars(
         select(OutboxMessage.signature_id).where(OutboxMessage.kind == "reminder")
@@ -151,20 +160,20 @@ def test_confirm_racing_restore_keeps_count_exact(app, monkeypatch):
     """Issue 9.13: confirm decided from a `flagged` read before its UPDATE; an organizer's
     restore committed in between left the shards one short."""
     outcome = signing.sign(content(), data("held@example.org"), flag_reason="rate limit (ip)")
-    token = signing.links.make_token(db.session.get(Signature, outcome.signature_id), "confirm")
-    check = signing.check_confirmation
+    token = links.make_token(db.session.get(Signature, outcome.signature_id), "confirm")
+    read = confirmation.link_row  # confirm's read of the row, before its UPDATE
     restored = []
 
-    def check_then_restore(content, token):
-        result = check(content, token)
-        if result.state == "pending" and not restored:
+    def read_then_restore(token, purpose):
+        row = read(token, purpose)
+        if row is not None and not restored:
             restored.append(True)
             with app.app_context():  # the organizer, on another connection, commits first
                 moderation.restore(db.session.get(Signature, outcome.signature_id))
-        return result
+        return row
 
-    monkeypatch.setattr(signing, "check_confirmation", check_then_restore)
-    assert signing.confirm(content(), token).state == "confirmed"
+    monkeypatch.setattr(confirmation, "link_row", read_then_restore)
+    assert confirmation.confirm(content(), token).state == "confirmed"
     campaign_id = db.session.get(Signature, outcome.signature_id).campaign_id
     assert restored
     assert counting.confirmed_count(campaign_id, fresh=True) == 1

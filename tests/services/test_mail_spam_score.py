@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from campaign.extensions import db
 from campaign.models import Signature, utcnow
-from campaign.services import links, mail, signer_mail, signing
+from campaign.services import confirmation, links, mail, reminders, signing
 from campaign.services.content import library
 from tests.helpers import SLUG, require
 
@@ -61,7 +61,7 @@ def test_signer_mail_scores_below_spamassassin_threshold(app, mailbox):
         content, signing.SignatureInput(name="Reza Karimi", email="reza@example.org", country="FR")
     ).signature_id
     mail.work(once=True)  # two confirmation mails
-    signing.confirm(content, links.make_token(db.session.get(Signature, done), "confirm"))
+    confirmation.confirm(content, links.make_token(db.session.get(Signature, done), "confirm"))
     signing.sign(
         content, signing.SignatureInput(name="Reza Karimi", email="reza@example.org", country="FR")
     )
@@ -71,7 +71,7 @@ def test_signer_mail_scores_below_spamassassin_threshold(app, mailbox):
         .values(created_at=utcnow() - timedelta(hours=2))
     )
     db.session.commit()
-    assert signer_mail.send_reminders() == 1
+    assert reminders.send_reminders() == 1
     mail.work(once=True)  # the already-signed note and the reminder
     subjects = [m["Subject"] for m in mailbox.messages]
     assert len(subjects) == 4, subjects

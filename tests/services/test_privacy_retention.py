@@ -11,7 +11,16 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import Campaign, NameToken, OutboxMessage, Signature, SignatureStatus
-from campaign.services import cache, counting, crypto, links, privacy, sealed, signer_mail
+from campaign.services import (
+    cache,
+    confirmation,
+    counting,
+    crypto,
+    links,
+    privacy,
+    reminders,
+    sealed,
+)
 from campaign.services.content import library
 from tests.helpers import SLUG, sign
 
@@ -131,15 +140,14 @@ def test_every_signer_mail_has_withdraw_and_data_links(client, app, mailbox):
 
     app.config["CONFIRM_REMINDER_HOURS"] = 0
     sign(client, email="links@example.org")  # confirm
-    from campaign.services import signing
 
     signature = only(Signature)
     signature.created_at -= timedelta(hours=1)
     db.session.commit()
     deliver(app)
-    assert signer_mail.send_reminders() == 1  # reminder
+    assert reminders.send_reminders() == 1  # reminder
     deliver(app)
-    signing.confirm(library().get(SLUG), links.make_token(signature, "confirm"))
+    confirmation.confirm(library().get(SLUG), links.make_token(signature, "confirm"))
     sign(client, email="links@example.org")  # already-signed note
     deliver(app)
     assert len(mailbox.messages) == 3
@@ -159,4 +167,4 @@ def test_withdrawing_drops_unsent_mail_and_stops_all_mail(client, app, mailbox):
     assert deliver(app) == 0 and mailbox.messages == []
 
     app.config["CONFIRM_REMINDER_HOURS"] = 0
-    assert signer_mail.send_reminders() == 0  # and no reminder either
+    assert reminders.send_reminders() == 0  # and no reminder either

@@ -17,7 +17,17 @@ from campaign.models import (
     SignatureStatus,
     utcnow,
 )
-from campaign.services import counting, crypto, links, mail, privacy, signer_mail, signing
+from campaign.services import (
+    blind_index,
+    confirmation,
+    counting,
+    crypto,
+    links,
+    mail,
+    privacy,
+    reminders,
+    signing,
+)
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput, SigningError
 from tests.helpers import SLUG
@@ -67,7 +77,7 @@ def test_sign_records_a_pending_encrypted_signature_and_its_mail(app):
     assert not outcome.repeat and not outcome.flagged
     signature = db.session.get(Signature, outcome.signature_id)
     assert signature.status == SignatureStatus.PENDING
-    assert signature.dedup_key == signing.dedup_key("parisa@example.org")
+    assert signature.dedup_key == blind_index.dedup_key("parisa@example.org")
     assert signature.dedup_key != "parisa@example.org"  # a keyed hash, not the address
     assert crypto.signer_value(signature, "email_enc") == "Parisa@example.org"
     assert crypto.signer_value(signature, "name_enc") == "Parisa Mohammadi"
@@ -116,7 +126,7 @@ def test_repeat_submissions_each_get_their_own_link_capped(app, mailbox):
 def test_repeat_after_confirming_says_already_signed(app, mailbox):
     first = signing.sign(content(), data("done@example.org"))
     mail.work(once=True)
-    signing.confirm(content(), token(first.signature_id))
+    confirmation.confirm(content(), token(first.signature_id))
     repeat = signing.sign(content(), data("done@example.org"))
     mail.work(once=True)
     confirm_mail, note = mailbox.messages
@@ -151,12 +161,12 @@ def test_confirm_counts_once_and_is_safe_to_repeat(app):
     outcome = signing.sign(content(), data())
     cid = db.session.get(Signature, outcome.signature_id).campaign_id
     link = token(outcome.signature_id)
-    assert signing.check_confirmation(content(), link).state == "pending"
+    assert confirmation.check_confirmation(content(), link).state == "pending"
     assert counting.confirmed_count(cid, fresh=True) == 0
-    result = signing.confirm(content(), link)
+    result = confirmation.confirm(content(), link)
     assert result.state == "confirmed" and result.signature.confirmed_at is not None
-    assert signing.confirm(content(), link).state == "already"
-    assert signing.check_confirmation(content(), link).state == "already"
+    assert confirmation.confirm(content(), link).state == "already"
+    assert confirmation.check_confirmation(content(), link).state == "already"
     assert counting.confirmed_count(cid, fresh=True) == 1
 
 
@@ -172,7 +182,7 @@ def test_bad_tokens_are_invalid(app):
         f"{outcome.signature_id + 1}-{good.split('-')[1]}",
         "9" * 30 + "-" + "a" * 40,
     ):
-        assert signing.confirm(content(), bad).state == "invalid", bad
+        assert confirmation.confirm(content(), bad).state == "invalid", bad
     assert count_of(Signature) == 1
     assert db.session.get(Signature, outcome.signature_id).status == SignatureStatus.PENDING
 
@@ -180,14 +190,14 @@ def test_bad_tokens_are_invalid(app):
 def test_expired_link_does_not_confirm(app):
     outcome = signing.sign(content(), data())
     age(outcome.signature_id, days=app.config["CONFIRM_EXPIRY_DAYS"], seconds=1)
-    assert signing.confirm(content(), token(outcome.signature_id)).state == "expired"
+    assert confirmation.confirm(content(), token(outcome.signature_id)).state == "expired"
     assert db.session.get(Signature, outcome.signature_id).status == SignatureStatus.PENDING
 
 
 def test_closed_campaign_does_not_confirm(app):
     outcome = signing.sign(content(), data())
     closed = replace(content(), closes=date(2000, 1, 1))
-    assert signing.confirm(closed, token(outcome.signature_id)).state == "closed"
+    assert confirmation.confirm(closed, token(outcome.signature_id)).state == "closed"
 
 
 def test_exactly_one_reminder(app, mailbox):
@@ -197,14 +207,14 @@ def test_exactly_one_reminder(app, mailbox):
     confirmed = signing.sign(content(), data("confirmed@example.org")).signature_id
     expired = signing.sign(content(), data("expired@example.org")).signature_id
     mail.work(once=True)  # the worker mails each submission its link (mailed_at)
-    signing.confirm(content(), token(confirmed))
+    confirmation.confirm(content(), token(confirmed))
     age(old, hours=49)
     age(confirmed, hours=49)
     age(young, hours=47)
     age(expired, days=app.config["CONFIRM_EXPIRY_DAYS"], hours=1)
 
-    assert signer_mail.send_reminders() == 1
-    assert signer_mail.send_reminders() == 0  # never a second one
+    assert reminders.send_reminders() == 1
+    assert reminders.send_reminders() == 0  # never a second one
     assert kinds().count("reminder") == 1
     mail.work(once=True)
     first, reminder = mailbox.to("old@example.org")  # delivered in the order queued
@@ -218,7 +228,7 @@ def test_purge_deletes_expired_unconfirmed_signatures_only(app):
     expired = signing.sign(content(), data("expired@example.org")).signature_id
     fresh = signing.sign(content(), data("fresh@example.org")).signature_id
     old_confirmed = signing.sign(content(), data("kept@example.org")).signature_id
-    signing.confirm(content(), token(old_confirmed))
+    confirmation.confirm(content(), token(old_confirmed))
     for signature_id in (expired, old_confirmed):
         age(signature_id, days=app.config["CONFIRM_EXPIRY_DAYS"] + 1)
 
@@ -249,14 +259,14 @@ def test_a_bot_posting_an_address_does_not_stop_its_owner_counting(app):
     )
     real = signing.sign(content(), data("victim@example.org"))
     assert not real.repeat and real.signature_id != bot.signature_id
-    assert signing.confirm(content(), token(real.signature_id)).state == "confirmed"
+    assert confirmation.confirm(content(), token(real.signature_id)).state == "confirmed"
     assert counting.confirmed_count(1, fresh=True) == 1
 
 
 def test_a_clean_repeat_counts_though_an_earlier_submission_was_rate_limited(app):
     first = signing.sign(content(), data("burst@example.org"), flag_reason="rate limit (ip)")
     clean = signing.sign(content(), data("burst@example.org"))
-    assert signing.confirm(content(), token(clean.signature_id)).state == "confirmed"
+    assert confirmation.confirm(content(), token(clean.signature_id)).state == "confirmed"
     assert counting.confirmed_count(1, fresh=True) == 1
     assert db.session.get(Signature, first.signature_id) is None  # the address's other one
 
@@ -265,7 +275,7 @@ def test_withdraw_rereads_the_signature_so_a_racing_withdrawal_counts_once(app):
     from sqlalchemy import text
 
     outcome = signing.sign(content(), data("twice@example.org"))
-    signing.confirm(content(), token(outcome.signature_id))
+    confirmation.confirm(content(), token(outcome.signature_id))
     stale = db.session.get(Signature, outcome.signature_id)  # loaded while confirmed
     assert stale.status == "confirmed"
     # Meanwhile another request withdraws it, on its own connection, and commits.

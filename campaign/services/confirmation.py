@@ -1,0 +1,225 @@
+"""Confirming a submission from its mailed link, and what the link's page shows.
+
+The rules: a link confirms exactly its own submission (per-purpose HMAC over the
+row's random nonce, services/links.py); only the request that moves the row out of
+pending counts it, however many race; the count follows the row as updated
+(RETURNING flagged); and if the address already holds a confirmed signature, the
+partial unique index refuses this one and the answer is "already". The confirm POST
+runs in Core statements built once; the ORM object is loaded only for the pages that
+show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, case, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Signature, SignatureStatus, utcnow
+from . import counting, links, privacy, sealed, transparency
+from .abuse import FAST
+from .campaigns import campaign_ref
+from .content import CampaignContent
+from .signer_mail import delete_submissions, is_expired
+
+
+def is_dedup_conflict(error: IntegrityError) -> bool:
+    """Whether the partial unique index on confirmed (campaign_id, dedup_key) refused.
+
+    PostgreSQL names the index; SQLite names the columns.
+    """
+    message = str(error.orig)
+    return "uq_signatures_campaign_dedup_held" in message or "signatures.dedup_key" in message
+
+
+@dataclass
+class ConfirmResult:
+    state: str  # confirmed | already | invalid | expired | closed
+    loaded: Signature | None = None
+    signature_id: int | None = None
+
+    @property
+    def signature(self) -> Signature | None:
+        """The signature, loaded on first use: a confirm done in Core loads none, and
+        its view only redirects."""
+        if self.loaded is None and self.signature_id is not None:
+            self.loaded = db.session.get(Signature, self.signature_id)
+        return self.loaded
+
+
+def find_by_token(token: str, purpose: str) -> Signature | None:
+    """The signature a link names, if its HMAC for `purpose` matches, else None.
+
+    Every failure (malformed, unknown id, erased or withdrawn row, wrong purpose)
+    ends here alike, so callers can't answer them differently.
+    """
+    signature_id = links.parse_token(token)
+    signature = db.session.get(Signature, signature_id) if signature_id is not None else None
+    if signature is None or not links.token_matches(signature, token, purpose):
+        return None
+    return signature
+
+
+_S = Signature.__table__.c
+# Confirming runs these on every request: built once, compiled once per process.
+LINK_ROW = select(
+    _S.id, _S.campaign_id, _S.status, _S.created_at, _S.dedup_key, _S.link_nonce
+).where(_S.id == bindparam("signature"))
+LOCK_ADDRESS = (
+    select(_S.id)
+    .where(_S.campaign_id == bindparam("campaign"), _S.dedup_key == bindparam("key"))
+    .order_by(_S.id)
+    .with_for_update()
+)
+_FAST = _S.flag_reason == FAST  # the time trap only suspects a form: confirming clears it
+CONFIRM_PENDING = (
+    update(Signature.__table__)
+    .where(_S.id == bindparam("signature"), _S.status == SignatureStatus.PENDING)
+    .values(
+        status=SignatureStatus.CONFIRMED,
+        confirmed_at=bindparam("now"),
+        flagged=case((_FAST, False), else_=_S.flagged),
+        flag_reason=case((_FAST, None), else_=_S.flag_reason),
+    )
+    .returning(_S.flagged)
+)
+OTHER_PENDING = select(_S.id).where(
+    _S.campaign_id == bindparam("campaign"),
+    _S.dedup_key == bindparam("key"),
+    _S.status == SignatureStatus.PENDING,
+    _S.id != bindparam("signature"),
+)
+
+
+def link_row(token: str, purpose: str):
+    """The columns confirming needs of the row a link names, if its HMAC matches (Core:
+    no ORM object); None for any link that matches nothing, as `find_by_token`."""
+    signature_id = links.parse_token(token)
+    if signature_id is None:
+        return None
+    row = db.session.connection().execute(LINK_ROW, {"signature": signature_id}).first()
+    if row is None or not links.token_matches(row, token, purpose):
+        return None
+    return row
+
+
+def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:
+    """What the confirm link leads to, without changing anything (for the GET page)."""
+    signature = find_by_token(token, "confirm")
+    # By id, from the cached campaign: no lazy SELECT of the campaign row per confirm.
+    if signature is None or signature.campaign_id != campaign_ref(content).id:
+        return ConfirmResult("invalid")
+    if signature.status != SignatureStatus.PENDING:
+        state = "already" if signature.status == SignatureStatus.CONFIRMED else "invalid"
+        return ConfirmResult(state, signature)
+    if is_expired(signature):
+        return ConfirmResult("expired", signature)
+    if not content.accepts_signatures:
+        return ConfirmResult("closed", signature)
+    return ConfirmResult("pending", signature)
+
+
+def confirm(content: CampaignContent, token: str) -> ConfirmResult:
+    """Confirm exactly this submission. Safe to repeat: a second confirm changes nothing.
+
+    In one transaction: the conditional UPDATE (only the request that moves it out of
+    pending counts it, however many race), the count decided from the row *as updated*
+    (RETURNING flagged: a restore committed meanwhile can't make the shards drift), and
+    the address's other pending submissions deleted. If another submission of the
+    address was confirmed first, the partial unique index refuses this one: it is
+    deleted and the answer is "already".
+    """
+    row = link_row(token, "confirm")
+    if (
+        row is None
+        or row.campaign_id != campaign_ref(content).id
+        or row.status != SignatureStatus.PENDING
+        or is_expired(row)
+        or not content.accepts_signatures
+    ):  # nothing to change: the full answer, as the page shows it
+        return check_confirmation(content, token)
+    signature_id, key, campaign_id = row.id, row.dedup_key, row.campaign_id
+    connection = db.session.connection()
+    # Lock the address's rows first, in id order: two of its submissions confirmed at
+    # once then queue here instead of deadlocking on each other's rows (PostgreSQL).
+    privacy.take_write_lock()
+    if key is not None:
+        connection.execute(LOCK_ADDRESS, {"campaign": campaign_id, "key": key}).all()
+    try:
+        flagged = connection.execute(
+            CONFIRM_PENDING, {"signature": signature_id, "now": utcnow()}
+        ).scalar()
+    except IntegrityError as exc:
+        db.session.rollback()
+        if not is_dedup_conflict(exc):
+            raise
+        delete_submissions([signature_id])
+        db.session.commit()
+        return ConfirmResult("already", _held(campaign_id, key))
+    if flagged is None:  # a concurrent confirm (or withdrawal) got there first
+        db.session.rollback()
+        return check_confirmation(content, token)
+    if key is not None:
+        others = connection.execute(
+            OTHER_PENDING, {"campaign": campaign_id, "key": key, "signature": signature_id}
+        )
+        delete_submissions(list(others.scalars()))
+    if not flagged:
+        counting.adjust(campaign_id, +1)
+        transparency.note_add(row)  # the public log's add, same transaction
+    db.session.commit()
+    return ConfirmResult("confirmed", signature_id=signature_id)
+
+
+def _held(campaign_id: int, key: str | None) -> Signature | None:
+    """The address's confirmed signature (for the thank-you page's share link)."""
+    if key is None:
+        return None
+    return db.session.scalar(
+        select(Signature).where(
+            Signature.campaign_id == campaign_id,
+            Signature.dedup_key == key,
+            Signature.confirmed_at.is_not(None),
+        )
+    )
+
+
+def discard(content: CampaignContent, token: str) -> bool:
+    """ "This is not me": delete a pending submission from its own confirm link.
+
+    Only the mailbox owner has that link, so only they can discard what was sent in
+    their name. Returns whether a submission was deleted.
+    """
+    result = check_confirmation(content, token)
+    if result.state not in ("pending", "expired", "closed"):
+        return False
+    delete_submissions([result.signature.id])
+    db.session.commit()
+    return True
+
+
+@dataclass(frozen=True)
+class ConfirmPreview:
+    """What confirming one submission publishes and stores, shown before the button."""
+
+    name: str  # stored, encrypted, never shown in full
+    public_name: str | None  # as shown on the page, or None: not shown
+    country: str
+    comment: str | None
+    comment_public: bool
+    contact: bool
+
+
+def preview(signature: Signature) -> ConfirmPreview:
+    name = sealed.unseal(sealed.SIGNER_LINK, "name", signature.name_enc, signature.row_key) or ""
+    comment = sealed.unseal(sealed.SIGNER_LINK, "comment", signature.comment_enc, signature.row_key)
+    return ConfirmPreview(
+        name=name,
+        public_name=privacy.public_name(name) if signature.public_consent else None,
+        country=signature.country,
+        comment=comment,
+        comment_public=bool(comment and signature.comment_consent),
+        contact=signature.contact_consent,
+    )
