@@ -23,24 +23,12 @@ from campaign.extensions import db
 from campaign.services import accounts
 from tests import testdb
 from tests.admin.helpers import EMAILS, PASSWORD, fresh_g_per_request, login
-
-# Re-exported for tests written against the old layout; import from tests.helpers instead.
-from tests.helpers import (  # noqa: F401
-    KEYS,
+from tests.helpers import (
     REQUIRE_ALL,
-    ROOT,
-    SLUG,
-    TEST_DATABASE_URL,
     TEST_REDIS_URL,
     LiveServer,
     Mailbox,
-    deliver,
-    free_port,
-    hidden_fields,
     migrate,
-    require,
-    sign,
-    sign_data,
     start_server,
     test_config,
     using_postgres,

@@ -27,7 +27,6 @@ from pathlib import Path
 import pytest
 
 # Re-exported for tests written against the old layout; import from tests.browser.helpers.
-from tests.browser.helpers import axe_violations, describe, serious_violations  # noqa: F401
 from tests.helpers import require
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -10,7 +10,7 @@ import base64
 import pytest
 
 from campaign.services import privacy, receipts, tlog, transparency
-from tests.browser.conftest import describe, serious_violations
+from tests.browser.helpers import describe, serious_violations
 from tests.helpers import SLUG
 from tests.tlog.helpers import receipt_from, sign_and_confirm
 
