@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from ..extensions import csrf, limiter
 from ..i18n import current_language
+from ..models import utc_iso
 from ..services import cache, receipts, tlog, tlog_keys, tlog_reader, tlog_store, tlog_witness
 from ..services.campaigns import campaign_ref
 from . import bp
@@ -73,7 +74,7 @@ def log_checkpoints(slug: str):
     """Every checkpoint ever signed, oldest first, so anyone can check the log only grew."""
     checkpoints = tlog_store.all_checkpoints(_campaign_id(slug))
     notes = [
-        {"size": c.size, "note": note, "published": c.created_at.isoformat() + "Z"}
+        {"size": c.size, "note": note, "published": utc_iso(c.created_at)}
         for c, note in zip(checkpoints, tlog_witness.cosigned_notes(checkpoints), strict=True)
     ]
     return _plain(json.dumps(notes), "application/json", "public, max-age=5")

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..i18n import text_direction
-from ..models import Campaign, Signature, utcnow
+from ..models import Campaign, Signature, utc_iso, utcnow
 from . import audit, counting, links, privacy, public, stats, transparency
 from .charts import bar_chart
 from .content import CampaignContent, render_markdown
@@ -303,7 +303,7 @@ def build(
             "language": language,
             "total": numbers.total,
             "named": numbers.named,
-            "counted_at": numbers.counted_at.isoformat() + "Z",
+            "counted_at": utc_iso(numbers.counted_at),
             "via": via,
         },
     )
