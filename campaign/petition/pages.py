@@ -7,7 +7,7 @@ writes data; the embed page (embed.py) and share pages (share.py) build on this.
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request, session
+from flask import abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from .. import page_fastpath
@@ -147,7 +147,7 @@ def check_inbox_page(
     status: int = 200,
 ) -> ResponseReturnValue:
     """ "Check your inbox", with the address this browser signed with, masked."""
-    noted = inbox.noted_email(session.get(inbox.NOTE_KEY), content.slug)
+    note = inbox.read_note(request.cookies.get(inbox.NOTE_COOKIE), content.slug)
     return render_template(
         "petition/check_inbox.html",
         campaign=content,
@@ -155,7 +155,7 @@ def check_inbox_page(
         expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],
         resend_form=resend_form or ResendForm(formdata=None),
         correct_form=correct_form or CorrectEmailForm(formdata=None),
-        masked_email=inbox.mask_email(noted) if noted else None,
+        masked_email=inbox.mask_email(note.email) if note else None,
         resent=request.args.get("resent") == "1",
         corrected=request.args.get("corrected") == "1",
     ), status

@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import Response, current_app, redirect, render_template, request, url_for
 
 from ..extensions import limiter
 from ..i18n import current_language
@@ -108,9 +108,28 @@ def sign(slug: str):
         except SigningError as error:
             refused = replace(submission, errors={error.field: error.message})
             return render_form(content, refused_form(refused, language), 422)
-    if not embed:  # check-inbox shows the address masked and resends without retyping
-        session[inbox.NOTE_KEY] = inbox.make_note(slug, request.form.get("email", ""), outcome)
-    return redirect(url_for(".check_inbox", slug=slug, **({"embed": 1} if embed else {})), 303)
+    if embed:
+        return redirect(url_for(".check_inbox", slug=slug, embed=1), 303)
+    # check-inbox shows the address masked and resends without retyping
+    created = outcome.signature_id if outcome else None
+    return with_note(redirect(url_for(".check_inbox", slug=slug), 303), slug, created)
+
+
+def with_note(response: Response, slug: str, signature_id: int | None) -> Response:
+    """The check-inbox note in its own sealed cookie (services/inbox.py)."""
+    note = inbox.make_note(slug, request.form.get("email", ""), signature_id)
+    response.set_cookie(
+        inbox.NOTE_COOKIE,
+        note,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response
+
+
+def noted(slug: str) -> inbox.Note | None:
+    return inbox.read_note(request.cookies.get(inbox.NOTE_COOKIE), slug)
 
 
 @bp.get("/<slug>/check-inbox")
@@ -126,10 +145,10 @@ def check_inbox(slug: str):
 def resend(slug: str):
     """Send the confirmation mail again. The answer never says whether it did."""
     content = load_campaign(slug)
-    noted = inbox.noted_email(session.get(inbox.NOTE_KEY), slug)
-    if noted and "email" not in request.form:  # "send it again" to the address just typed
+    note = noted(slug)
+    if note and "email" not in request.form:  # "send it again" to the address just typed
         try:
-            signing.resend_confirmation(content, noted)
+            signing.resend_confirmation(content, note.email)
         except ValueError:
             pass  # an address the form refused never reaches a note; nothing to send
         return redirect(url_for(".check_inbox", slug=slug, resent=1), 303)
@@ -143,20 +162,15 @@ def resend(slug: str):
 @bp.post("/<slug>/correct-email")
 @limiter.limit(config_limit("RATELIMIT_RESEND"), key_func=ip_and_petition)
 def correct_email(slug: str):
-    """Move this session's pending signature to a corrected address (same answer always)."""
+    """Move the pending signature this browser noted to a corrected address (same answer)."""
     content = load_campaign(slug)
     form = CorrectEmailForm()
     if not form.validate():
         return check_inbox_page(content, correct_form=form, status=422)
-    note = session.get(inbox.NOTE_KEY)
+    note = noted(slug)
     inbox.correct_email(content, note, form.email.data)  # same answer whatever it did
-    if note and note.get("slug") == slug:
-        session[inbox.NOTE_KEY] = {
-            **note,
-            **inbox.make_note(slug, form.email.data, None),
-            "sid": note.get("sid"),
-        }
-    return redirect(url_for(".check_inbox", slug=slug, corrected=1), 303)
+    response = redirect(url_for(".check_inbox", slug=slug, corrected=1), 303)
+    return with_note(response, slug, note.signature_id) if note else response
 
 
 CONFIRM_STATUS = {"invalid": 404, "expired": 410, "closed": 409}

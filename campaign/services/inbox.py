@@ -1,13 +1,18 @@
 """The check-inbox page's memory: which address the mail went to, and fixing a typo.
 
-The sign view keeps a note in the signer's own session: the address they typed,
-encrypted (the session cookie is signed, not secret), and the id of the signature
-that request created, if it created one. With it the page can show the address
+The sign view leaves a note in a cookie of its own (`NOTE_COOKIE`): the address they
+typed and the id of the signature that request created, if it created one, sealed
+with AES-GCM (services/sealed.py), so the cookie is secret and can't be forged or
+moved to another petition. Not the Flask session: signing then touches no session
+(no session cookie to sign and save on the busiest POST). With it the page can show the address
 masked, resend without retyping, and move a still-pending signature to a corrected
 address. The answers stay neutral: nothing here tells whether an address has signed.
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
@@ -21,23 +26,31 @@ from .mail import enqueue_render
 from .signer_mail import is_expired, take_extra_mail
 from .validation import normalize_email
 
-NOTE_KEY = "inbox"
+NOTE_COOKIE = "inbox"
 
 
-def make_note(slug: str, typed_email: str, outcome: signing.SignOutcome | None) -> dict:
-    """What the session keeps after a sign POST (the address encrypted)."""
-    created = outcome.signature_id if outcome and not outcome.repeat else None
-    return {"slug": slug, "email": sealed.seal_note(typed_email or "", slug), "sid": created}
+@dataclass(frozen=True)
+class Note:
+    email: str  # the address typed, as typed
+    signature_id: int | None  # the submission that sign POST created, if any
 
 
-def noted_email(note: dict | None, slug: str) -> str | None:
-    """The address this browser typed when it signed this petition, if it did."""
-    if not note or note.get("slug") != slug or not note.get("email"):
+def make_note(slug: str, typed_email: str, signature_id: int | None) -> str:
+    """The sealed cookie value a sign POST leaves for the check-inbox page."""
+    return sealed.seal_note(json.dumps([typed_email or "", signature_id]), slug) or ""
+
+
+def read_note(token: str | None, slug: str) -> Note | None:
+    """The note this browser got when it signed `slug`, if it did (and it is intact)."""
+    if not token:
         return None
     try:
-        return sealed.open_note(note["email"], slug) or None
-    except (crypto.CryptoError, UnicodeError, AttributeError):  # a retired key: no note
+        email, signature_id = json.loads(sealed.open_note(token, slug) or "null")
+    except (crypto.CryptoError, UnicodeError, ValueError, TypeError):
+        return None  # another petition's note, a retired key, or not ours at all
+    if not isinstance(email, str) or not email:
         return None
+    return Note(email, signature_id if isinstance(signature_id, int) else None)
 
 
 def mask_email(address: str) -> str:
@@ -47,8 +60,8 @@ def mask_email(address: str) -> str:
     return f"{local[:keep]}{'•' * max(len(local) - keep, 1)}@{domain}"
 
 
-def correct_email(content: CampaignContent, note: dict | None, new_raw: str) -> str | None:
-    """Move the submission this session created to a corrected address and mail it there.
+def correct_email(content: CampaignContent, note: Note | None, new_raw: str) -> str | None:
+    """Move the submission this browser's note names to a corrected address and mail it there.
 
     Returns the corrected address (for the next note) when the submission is still
     pending; None otherwise. The mail worker then decides, as for any submission,
@@ -56,8 +69,8 @@ def correct_email(content: CampaignContent, note: dict | None, new_raw: str) -> 
     signed" note (services/signer_mail.py). Raises ValueError for an address that isn't one.
     """
     email = normalize_email(new_raw)
-    signature_id = (note or {}).get("sid")
-    if not signature_id or note.get("slug") != content.slug or not content.accepts_signatures:
+    signature_id = note.signature_id if note else None
+    if not signature_id or not content.accepts_signatures:
         return None
     signature = db.session.get(Signature, signature_id)
     if (

@@ -29,7 +29,7 @@ from . import audit, crypto
 
 FIELDS = ("email", "name", "comment")
 PAYLOAD = "outbox.payload_enc"  # a stored mail: its recipient and body
-NOTE = "session.inbox_note"  # the address a browser typed, kept in its own session
+NOTE = "cookie.inbox_note"  # the address a browser typed, kept in its own cookie
 
 
 class Purpose(StrEnum):
@@ -114,14 +114,14 @@ def open_payload(token: str, key: str) -> str | None:
     return crypto.decrypt_field(token, column=PAYLOAD, row_key=key)
 
 
-def seal_note(address: str, slug: str) -> str | None:
-    """The address a signer typed, for their own session cookie (signed, not secret)."""
-    return crypto.encrypt_field(address, column=NOTE, row_key=slug)
+def seal_note(note: str, slug: str) -> str | None:
+    """The check-inbox note (the address a signer typed), for their own cookie."""
+    return crypto.encrypt_field(note, column=NOTE, row_key=slug)
 
 
 def open_note(token: str, slug: str) -> str | None:
-    """The address this browser typed for `slug`, shown back (masked) to that browser.
-    Raises crypto.CryptoError for a note of another petition or a retired key."""
+    """The note this browser got when it signed `slug`, shown back (masked) to it.
+    Raises crypto.CryptoError for a note of another petition, a forged or retired one."""
     return crypto.decrypt_field(token, column=NOTE, row_key=slug)
 
 
