@@ -100,22 +100,28 @@ def enqueue_render(
 ) -> None:
     """Queue mail the worker renders at send time: one Core INSERT in the caller's
     transaction, no template, no encryption. `context` must name no one."""
-    now = utcnow()
     db.session.connection().execute(
-        INSERT_RENDERED,
-        {
-            "idempotency_key": uuid.uuid4().hex,
-            "kind": kind,
-            "signature_id": signature_id,
-            "payload_enc": None,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "language": language,
-            "context": json.dumps(context or {}),
-        },
+        INSERT_RENDERED, render_row(kind, signature_id, language, context)
     )
+
+
+def render_row(
+    kind: str, signature_id: int | None, language: str, context: dict | None = None
+) -> dict:
+    """The outbox row of mail the worker renders (for callers that write it themselves)."""
+    now = utcnow()
+    return {
+        "idempotency_key": uuid.uuid4().hex,
+        "kind": kind,
+        "signature_id": signature_id,
+        "payload_enc": None,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "language": language,
+        "context": json.dumps(context or {}),
+    }
 
 
 # Renderers for mail queued by `enqueue_render`, by kind. Each returns the mail to send
