@@ -220,7 +220,9 @@ def consent_texts() -> tuple[str, str, str, str]:
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="form-started")
+    secret = current_app.config["SECRET_KEY"]
+    serializer = lambda: URLSafeSerializer(secret, salt="form-started")  # noqa: E731
+    return cache.settings_value("form-started", serializer, secret)  # built once per key
 
 
 def stamp_started() -> str:
