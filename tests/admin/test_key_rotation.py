@@ -13,6 +13,7 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import AdminUser, OutboxMessage, Signature, SignatureStatus
 from campaign.services import accounts, cache, crypto, mail, privacy, rotation, sealed
+from campaign.services.mail_transport import Mail
 from tests.admin.helpers import EMAILS, csrf_from, login
 from tests.helpers import sign
 
@@ -51,7 +52,7 @@ def test_rotation_covers_every_encrypted_column(client, app, users):
     enrol(accounts.find(EMAILS["organizer"]))
     accounts.pending_totp_secret(accounts.find(EMAILS["viewer"]))  # enrolment under way
     # Signer mail is rendered by the worker (no stored body); an organizer alert is not.
-    mail.enqueue(mail.Mail(to="owner@example.org", subject="Alert", text="body"), kind="alert")
+    mail.enqueue(Mail(to="owner@example.org", subject="Alert", text="body"), kind="alert")
     db.session.commit()
     before = every_encrypted_value()
     # The test itself must see every column: a new *_enc column needs data here.
