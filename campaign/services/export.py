@@ -155,30 +155,6 @@ def _iso(value: datetime | None) -> str:
     return utc_iso(value) or ""
 
 
-def row_values(record: SignerRecord, preset: str) -> dict[str, object]:
-    given, family = split_name(record.name)
-    values = {
-        "id": record.id,
-        "name": record.name or "",
-        "email": record.email or "",
-        "given_name": given,
-        "family_name": family,
-        "country": record.country,
-        "language": record.language,
-        "status": record.status,
-        "flagged": "yes" if record.flagged else "no",
-        "comment": record.comment or "",
-        "public_consent": "yes" if record.public_consent else "no",
-        "contact_consent": "yes" if record.contact_consent else "no",
-        "source": record.source or "",
-        "referrer_code": record.referrer_code or "",
-        "created_at": _iso(record.created_at),
-        "confirmed_at": _iso(record.confirmed_at),
-        "action_date": _iso(record.confirmed_at or record.created_at),
-    }
-    return {column: values[column] for column in PRESETS[preset].columns}
-
-
 def csv_lines(rows: Iterable[Iterable[object]], *, excel: bool = False) -> Iterator[str]:
     """Rows as CSV text, a few hundred rows per chunk."""
     buffer = io.StringIO()
