@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import AdminUser
-from ..services import accounts, delivery, export
+from ..services import accounts, delivery, export, export_presets
 from ..services.campaigns import get_row
 from ..services.content import library
 from ..services.signers import FilterError, SignerFilter
@@ -95,7 +95,10 @@ def admin_reset_password(email: str, password_stdin: bool, reset_2fa: bool) -> N
 @click.command("export")
 @click.option("--campaign", "slug", required=True, help="The campaign's slug.")
 @click.option(
-    "--preset", type=click.Choice(sorted(export.PRESETS)), default="delivery", show_default=True
+    "--preset",
+    type=click.Choice(sorted(export_presets.PRESETS)),
+    default="delivery",
+    show_default=True,
 )
 @click.option(
     "--format", "fmt", type=click.Choice(export.FORMATS), default="csv", show_default=True
