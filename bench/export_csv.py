@@ -1,6 +1,6 @@
 """Export benchmark, run as its own process so its peak RSS is its own.
 
-It measures the service organizers use, `campaign.services.export.export_csv` with the
+It measures the service organizers use, `campaign.services.export_signers.export_csv` with the
 "full" preset, run as `flask export` runs it (one process per CPU for a large export):
 rows come through a server-side cursor (`yield_per`), each name, email
 and comment is decrypted, every cell is neutralized against formula injection, and the
@@ -76,15 +76,15 @@ def minimal_export(campaign_id: int, limit: int, out) -> int:
 
 
 def service_export(campaign_id: int, limit: int, out) -> int:
-    """The real export: `campaign.services.export.export_csv`, preset "full" (names,
+    """The real export: `campaign.services.export_signers.export_csv`, preset "full" (names,
     emails and comments decrypted, every cell neutralized), streamed to `out`."""
-    from campaign.services import export
+    from campaign.services import export_signers
     from campaign.services.signers import SignerFilter
 
     lines = 0
     # As `flask export` runs it: one process per CPU for a large export.
     processes = os.cpu_count() or 1
-    for chunk in export.export_csv(
+    for chunk in export_signers.export_csv(
         campaign_id, "full", SignerFilter(), limit=limit, processes=processes
     ):
         out.write(chunk)
@@ -112,7 +112,7 @@ def main() -> None:
             measured = "bench/export_csv.py minimal_export"
             written = minimal_export(campaign_id, limit, out)
         else:
-            measured = "campaign.services.export.export_csv (preset full)"
+            measured = "campaign.services.export_signers.export_csv (preset full)"
             written = service_export(campaign_id, limit, out)
     seconds = time.perf_counter() - began
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

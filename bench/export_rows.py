@@ -6,7 +6,7 @@
 It also times the signers table's first and a deep keyset page, and the dashboard's
 numbers. Rows are inserted with the same name/email, encrypted for each row (AES-GCM
 binds a value to its row), then `export_csv(..., "full", ...)` is streamed to /dev/null. Peak RSS
-should stay flat as N grows: the export holds one batch (export.BATCH rows) at a time.
+should stay flat as N grows: the export holds one batch (export_signers.BATCH rows) at a time.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def main(total: int) -> None:
         from flask_migrate import upgrade
 
         from campaign.models import Signature
-        from campaign.services import crypto, export
+        from campaign.services import crypto, export_signers
         from campaign.services.campaigns import get_row
         from campaign.services.content import library
         from campaign.services.signers import SignerFilter
@@ -84,7 +84,7 @@ def main(total: int) -> None:
         started = time.monotonic()
         size = 0
         with open(os.devnull, "w") as sink:
-            for chunk in export.export_csv(row.id, "full", SignerFilter()):
+            for chunk in export_signers.export_csv(row.id, "full", SignerFilter()):
                 size += len(chunk)
                 sink.write(chunk)
         elapsed = time.monotonic() - started

@@ -497,7 +497,7 @@ def measure_mail(database_url: str, work: Path, limit: int = 3000, seconds: floa
 
     from campaign.extensions import db
     from campaign.models import OutboxMessage
-    from campaign.services import mail
+    from campaign.services import mail_transport, mail_worker
 
     port = free_port()
     sink = subprocess.Popen(
@@ -529,12 +529,12 @@ def measure_mail(database_url: str, work: Path, limit: int = 3000, seconds: floa
                 .select_from(OutboxMessage)
                 .where(OutboxMessage.status == "pending")
             )
-            transport = mail.Transport(app.config["SMTP_URL"])
+            transport = mail_transport.Transport(app.config["SMTP_URL"])
             sent = failed = 0
             began = time.perf_counter()
             try:
                 while sent < limit and time.perf_counter() - began < seconds:
-                    batch_sent, batch_failed, claimed = mail.deliver_batch(100, transport)
+                    batch_sent, batch_failed, claimed = mail_worker.deliver_batch(100, transport)
                     sent, failed = sent + batch_sent, failed + batch_failed
                     if claimed == 0:  # (confirmed submissions' mail is dropped, not sent)
                         break

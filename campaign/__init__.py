@@ -63,7 +63,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(petition_bp)
 
-    # The mail worker expands published updates into outbox rows (services/mail.py).
+    # The mail worker expands published updates into outbox rows (services/mail_worker.py).
     app.extensions["campaign.outbox_preparers"] = [updates.expand_published]
 
     register_commands(app)

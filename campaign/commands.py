@@ -15,7 +15,7 @@ from .services import (
     campaigns,
     counting,
     crypto,
-    mail,
+    mail_worker,
     privacy,
     reminders,
     rotation,
@@ -50,7 +50,7 @@ def content_load() -> None:
 def mail_work(once: bool, poll: float) -> None:
     """Deliver mail from the outbox (a worker loop; several may run at once)."""
     # Each pass first appends pending changes to the transparency log (and checkpoints).
-    sent = mail.work(once=once, poll_seconds=poll, tick=transparency.publish_due)
+    sent = mail_worker.work(once=once, poll_seconds=poll, tick=transparency.publish_due)
     if once:
         click.echo(f"sent {sent}")
 

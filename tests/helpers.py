@@ -25,7 +25,7 @@ from flask_migrate import upgrade
 
 from campaign import create_app
 from campaign.extensions import db
-from campaign.services import mail
+from campaign.services import mail_worker
 from tests import testdb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,7 +152,7 @@ class Mailbox:
 
 def deliver(app) -> int:
     with app.app_context():
-        return mail.work(once=True)
+        return mail_worker.work(once=True)
 
 
 # --- real servers -----------------------------------------------------------

@@ -9,7 +9,7 @@ from flask_login import current_user, login_user
 
 from ..extensions import db
 from ..models import AdminUser
-from ..services import accounts
+from ..services import accounts, passwords, totp
 from . import bp
 from .auth import Organizer, role_required
 from .forms import AccountCreateForm, ActionForm, PasswordChangeForm, RoleForm, TotpForm
@@ -22,7 +22,7 @@ def account():
     status = 200
     if form.validate_on_submit():
         user = current_user.user
-        if not accounts.verify_password(user, form.current.data):
+        if not passwords.verify_password(user, form.current.data):
             form.current.errors.append(_("That is not your current password."))
             status = 422
         else:
@@ -46,18 +46,18 @@ def totp_setup():
     user = current_user.user
     if user.totp_enabled:
         return render_template("admin/totp.html", enabled=True, form=None)
-    secret = accounts.pending_totp_secret(user)  # server-side, never in the cookie
+    secret = totp.pending_totp_secret(user)  # server-side, never in the cookie
     form = TotpForm()
     status = 200
     if form.validate_on_submit():
-        if accounts.enable_totp(user, secret, form.code.data):
+        if totp.enable_totp(user, secret, form.code.data):
             flash(_("Two-factor authentication is on."))
             return redirect(url_for("admin.account"), 303)
         form.code.errors.append(_("That code is wrong or expired."))
         status = 422
     elif form.is_submitted():
         status = 422
-    uri = accounts.provisioning_uri(user, secret)
+    uri = totp.provisioning_uri(user, secret)
     qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
     return render_template(
         "admin/totp.html", enabled=False, form=form, qr=qr, secret=secret
@@ -130,7 +130,7 @@ def account_action(user_id: int, action: str):
         accounts.set_disabled(user, False, actor=me)
         flash(_("The account is enabled."))
     else:
-        accounts.disable_totp(user, actor=me)
+        totp.disable_totp(user, actor=me)
         if user.id == me.id:
             login_user(Organizer(user))
         flash(_("Two-factor authentication is reset for %(email)s.", email=user.email))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import AdminUser
-from ..services import accounts, delivery, export
+from ..services import accounts, delivery, export, export_presets, sign_in, totp
 from ..services.campaigns import get_row
 from ..services.content import library
 from ..services.signers import FilterError, SignerFilter
@@ -53,7 +53,7 @@ def admin_list() -> None:
         flags = ["disabled"] if user.disabled else []
         if user.totp_enabled:
             flags.append("2fa")
-        if accounts.is_locked(user):
+        if sign_in.is_locked(user):
             flags.append("locked")
         click.echo(
             f"{user.email}\t{user.role}\t{','.join(flags) or 'active'}\t{user.last_login_at or '-'}"
@@ -88,14 +88,17 @@ def admin_reset_password(email: str, password_stdin: bool, reset_2fa: bool) -> N
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     if reset_2fa:
-        accounts.disable_totp(user)
+        totp.disable_totp(user)
     click.echo(f"password reset for {email}")
 
 
 @click.command("export")
 @click.option("--campaign", "slug", required=True, help="The campaign's slug.")
 @click.option(
-    "--preset", type=click.Choice(sorted(export.PRESETS)), default="delivery", show_default=True
+    "--preset",
+    type=click.Choice(sorted(export_presets.PRESETS)),
+    default="delivery",
+    show_default=True,
 )
 @click.option(
     "--format", "fmt", type=click.Choice(export.FORMATS), default="csv", show_default=True

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from ..i18n import current_language
 from ..services import export, signers
+from ..services.export_presets import ExportError
 from . import bp
 from .auth import campaign_or_404, role_required
 from .forms import ExportForm
@@ -30,7 +31,7 @@ def export_page(slug: str):
                 excel=form.excel.data,
                 language=current_language(),
             )
-        except (signers.FilterError, export.ExportError) as exc:
+        except (signers.FilterError, ExportError) as exc:
             error, status = str(exc), 422
         else:
             response = Response(stream_with_context(job.chunks), mimetype=job.mimetype)

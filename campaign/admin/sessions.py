@@ -10,7 +10,7 @@ from flask_login import current_user, login_user, logout_user
 
 from ..extensions import db
 from ..models import AdminUser
-from ..services import accounts, audit, crypto
+from ..services import accounts, audit, crypto, sign_in, totp
 from . import bp
 from .auth import Organizer
 from .forms import ActionForm, LoginForm, TotpForm
@@ -56,7 +56,7 @@ def login():
         form.next.data = request.args.get("next", "")
     error, status = None, 200
     if form.validate_on_submit():
-        result = accounts.authenticate(form.email.data, form.password.data, request.remote_addr)
+        result = sign_in.authenticate(form.email.data, form.password.data, request.remote_addr)
         if result.state == "ok":
             return _start_session(result.user, form.next.data)
         if result.state == "needs_totp":
@@ -98,15 +98,15 @@ def login_totp():
     error, status = None, 200
     if form.validate_on_submit():
         ip = request.remote_addr
-        if accounts.rate_limited(user.email, ip):
+        if sign_in.rate_limited(user.email, ip):
             error, status = _("Too many sign-in attempts. Please wait a few minutes."), 429
-        elif accounts.is_locked(user):
+        elif sign_in.is_locked(user):
             error, status = _("This account is locked for a while. Please try again later."), 423
-        elif accounts.verify_totp(user, form.code.data):
-            accounts.finish_sign_in(user, crypto.ip_hash(ip), method="password+totp")
+        elif totp.verify_totp(user, form.code.data):
+            sign_in.finish_sign_in(user, crypto.ip_hash(ip), method="password+totp")
             return _start_session(user, pending.get("next"))
         else:
-            accounts.record_failure(user, user.email, crypto.ip_hash(ip), "totp")
+            sign_in.record_failure(user, user.email, crypto.ip_hash(ip), "totp")
             error, status = _("That code is wrong or expired."), 401
     elif request.method == "POST":
         status = 422

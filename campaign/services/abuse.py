@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from ..extensions import db, limiter
 from ..models import AdminUser, AuditEvent, Signature, utcnow
 from . import cache, mail
+from .mail_transport import render_mail
 from .validation import normalize_email
 
 log = logging.getLogger(__name__)
@@ -223,7 +224,7 @@ def alert_trends(campaign_id: int, slug: str, **thresholds) -> list[Trend]:
             )
         ).all()
         for address in organizers:
-            message = mail.render_mail("trend_alert", "en", to=address, slug=slug, trends=fresh)
+            message = render_mail("trend_alert", "en", to=address, slug=slug, trends=fresh)
             mail.enqueue(message, kind="trend-alert")
     db.session.commit()
     return fresh

@@ -1,7 +1,9 @@
-"""Signer rows straight from a streamed query to neutralized CSV text, at disk speed.
+"""Exports' CSV text, safe from formula injection: signer rows straight from a streamed
+query, at disk speed, and any other rows (`csv_lines`, every cell checked: the
+delivery summary).
 
-`export.export_csv` hands this module its query; nothing here knows presets or HTTP.
-The per-row work is kept to what the file needs (profiled in docs/benchmarks.md):
+`export_signers.export_csv` hands this module its query; nothing here knows presets or
+HTTP. The per-row work is kept to what the file needs (profiled in docs/benchmarks.md):
 
 * plain tuples from a Core result read in partitions, no ORM objects, no records;
 * one decryptor per encrypted column (`sealed.unsealer`: one AES-GCM cipher
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from operator import itemgetter
 
@@ -187,4 +189,19 @@ def csv_text(
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
+    yield buffer.getvalue()
+
+
+def csv_lines(rows: Iterable[Iterable[object]], *, excel: bool = False) -> Iterator[str]:
+    """Any rows as CSV text, every cell neutralized, a few hundred rows per chunk."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if excel:
+        buffer.write(BOM)
+    for n, row in enumerate(rows, 1):
+        writer.writerow([neutralize(cell) for cell in row])
+        if n % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
     yield buffer.getvalue()

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import Campaign, Signature
 from . import crypto, links, mail, sealed, tlog
 from .content import library
+from .mail_transport import render_mail
 
 
 def secret(signature: Signature) -> bytes | None:
@@ -74,7 +75,7 @@ def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int]]) -> 
         if raw is None or not signature.email_enc or not signature.counted:
             continue
         receipt = text(origin, index_of[signature.id], raw)
-        message = mail.render_mail(
+        message = render_mail(
             "receipt",
             signature.language,
             to=sealed.unseal(sealed.SIGNER_MAIL, "email", signature.email_enc, signature.row_key),

@@ -15,7 +15,8 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import OutboxMessage, Signature, SignatureStatus, utcnow
-from .mail import Mail, enqueue_render, register_renderer
+from .mail import enqueue_render, register_renderer
+from .mail_transport import Mail
 from .signer_mail import mail_for, pending_submission
 
 

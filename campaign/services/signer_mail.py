@@ -25,7 +25,8 @@ from ..extensions import db
 from ..models import NameToken, OutboxMessage, Signature, SignatureStatus, utcnow
 from . import links, privacy, sealed
 from .content import CampaignContent, library
-from .mail import Mail, register_renderer, render_mail
+from .mail import register_renderer
+from .mail_transport import Mail, render_mail
 
 
 def take_extra_mail(signature_id: int) -> bool:

@@ -30,6 +30,7 @@ from ..models import (
 )
 from . import audit, links, mail, sealed
 from .content import CampaignContent, library
+from .mail_transport import Mail, render_mail
 
 DUPLICATE_WINDOW_MINUTES = 30
 
@@ -147,9 +148,7 @@ def recipients_query(campaign_id: int):
     )
 
 
-def update_mail(
-    content: CampaignContent, signature: Signature, update: CampaignUpdate
-) -> mail.Mail:
+def update_mail(content: CampaignContent, signature: Signature, update: CampaignUpdate) -> Mail:
     language = signature.language
     # The header carries the unsubscribe-only token: providers fetch it, forwards keep it.
     unsubscribe_url = links.external_url(
@@ -158,7 +157,7 @@ def update_mail(
         slug=content.slug,
         token=links.make_token(signature, "unsubscribe"),
     )
-    message = mail.render_mail(
+    message = render_mail(
         "update",
         update.language,
         to=sealed.unseal(sealed.SIGNER_MAIL, "email", signature.email_enc, signature.row_key),

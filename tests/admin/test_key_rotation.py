@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import AdminUser, OutboxMessage, Signature, SignatureStatus
-from campaign.services import accounts, cache, crypto, mail, privacy, rotation, sealed
+from campaign.services import accounts, cache, crypto, mail, privacy, rotation, sealed, totp
+from campaign.services.mail_transport import Mail
 from tests.admin.helpers import EMAILS, csrf_from, login
 from tests.helpers import sign
 
@@ -23,8 +24,8 @@ def use_keys(app, keys: list[str]) -> None:
 
 
 def enrol(user: AdminUser) -> str:
-    secret = accounts.pending_totp_secret(user)
-    assert accounts.enable_totp(user, secret, pyotp.TOTP(secret).now())
+    secret = totp.pending_totp_secret(user)
+    assert totp.enable_totp(user, secret, pyotp.TOTP(secret).now())
     return secret
 
 
@@ -49,9 +50,9 @@ def test_rotation_covers_every_encrypted_column(client, app, users):
     signature.comment_enc = Fernet(old).encrypt(b"For my father").decode()
     db.session.commit()
     enrol(accounts.find(EMAILS["organizer"]))
-    accounts.pending_totp_secret(accounts.find(EMAILS["viewer"]))  # enrolment under way
+    totp.pending_totp_secret(accounts.find(EMAILS["viewer"]))  # enrolment under way
     # Signer mail is rendered by the worker (no stored body); an organizer alert is not.
-    mail.enqueue(mail.Mail(to="owner@example.org", subject="Alert", text="body"), kind="alert")
+    mail.enqueue(Mail(to="owner@example.org", subject="Alert", text="body"), kind="alert")
     db.session.commit()
     before = every_encrypted_value()
     # The test itself must see every column: a new *_enc column needs data here.

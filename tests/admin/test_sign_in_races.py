@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import AdminUser, AuditEvent
-from campaign.services import accounts
+from campaign.services import accounts, sign_in, totp
 from tests.admin.helpers import EMAILS
 
 
@@ -45,7 +45,7 @@ def test_parallel_wrong_passwords_cannot_dodge_the_lockout(app, users):
         app,
         8,
         lambda n: (
-            accounts.authenticate(EMAILS["organizer"], f"wrong password {n}", f"192.0.2.{n}").state
+            sign_in.authenticate(EMAILS["organizer"], f"wrong password {n}", f"192.0.2.{n}").state
         ),
     )
     assert states == ["bad"] * 8
@@ -63,16 +63,16 @@ def test_parallel_wrong_passwords_cannot_dodge_the_lockout(app, users):
 
 def test_one_totp_code_submitted_twice_at_once_signs_in_once(app, users):
     user = accounts.find(EMAILS["organizer"])
-    secret = accounts.pending_totp_secret(user)
-    assert accounts.enable_totp(user, secret, pyotp.TOTP(secret).now())
+    secret = totp.pending_totp_secret(user)
+    assert totp.enable_totp(user, secret, pyotp.TOTP(secret).now())
     code = pyotp.TOTP(secret).at(time.time() + 30)  # not the step used to enrol
     user_id = user.id  # read here: the threads must not touch this session
 
     def submit(_n: int) -> bool:
         me = db.session.get(AdminUser, user_id)
-        accepted = accounts.verify_totp(me, code)
+        accepted = totp.verify_totp(me, code)
         if accepted:
-            accounts.finish_sign_in(me, None, method="password+totp")
+            sign_in.finish_sign_in(me, None, method="password+totp")
         else:
             db.session.rollback()
         return accepted

@@ -142,7 +142,7 @@ def test_update_recipients_queued_by_worker(app, users, as_role, mailbox):
     """The request queues no mail; `flask mail work` expands the update in batches,
     resumes from its cursor, and a racing second worker can't queue a batch twice."""
     from campaign.models import UpdatePublication
-    from campaign.services import mail, updates
+    from campaign.services import mail_worker, updates
 
     for n in range(5):
         make_signature(f"Signer {'ABCDE'[n]}", f"s{n}@example.org", "DE")
@@ -168,7 +168,7 @@ def test_update_recipients_queued_by_worker(app, users, as_role, mailbox):
         assert len(mailbox.to(f"s{n}@example.org")) == 1
     db.session.expire_all()
     assert db.session.scalars(select(UpdatePublication)).one().mail_done_at is not None
-    assert mail.prepare_outbox() == 0  # done: nothing more
+    assert mail_worker.prepare_outbox() == 0  # done: nothing more
 
 
 def outbox() -> list:

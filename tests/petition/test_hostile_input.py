@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 
 from campaign.extensions import db
 from campaign.models import NameToken, OutboxMessage, Signature
-from campaign.services import links, mail
+from campaign.services import links, mail_transport
 from tests.helpers import SLUG, deliver, hidden_fields, sign_data
 
 HOSTILE = [
@@ -143,7 +143,7 @@ def test_mail_from_hostile_signing_has_no_injected_headers(client, app, mailbox,
 
 
 def test_markup_in_a_name_is_escaped_in_mail(app):
-    rendered = mail.render_mail(
+    rendered = mail_transport.render_mail(
         "confirm",
         "en",
         to="x@example.org",

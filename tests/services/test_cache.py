@@ -104,7 +104,7 @@ def test_only_services_invalidate_and_only_the_cache_module_keeps_stores():
             "services/cache.py",
             "__init__.py",
             "services/content.py",
-            "services/mail.py",
+            "services/mail_worker.py",
         ):
             storing[name] = found
     assert invalidating == {}, "views say nothing about caches: a service does"

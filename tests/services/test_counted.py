@@ -13,7 +13,9 @@ from campaign.services import (
     cache,
     counting,
     delivery,
-    export,
+    export_presets,
+    export_signers,
+    export_summary,
     links,
     moderation,
     privacy,
@@ -75,9 +77,9 @@ def test_every_reader_of_counted_agrees(client, app):
     page = client.get(f"/{SLUG}/").get_data(as_text=True)
     on_page = int(re.search(r'<p class="count"><strong>([^<]+)</strong>', page).group(1))
     api = client.get(f"/api/v1/petitions/{SLUG}").get_json()["total_signatures"]
-    delivery_rows = export.count_rows(campaign.id, "delivery", SignerFilter())
-    csv_text = "".join(export.export_csv(campaign.id, "delivery", SignerFilter()))
-    summary = export.summary(content, campaign)["total_signatures"]
+    delivery_rows = export_presets.count_rows(campaign.id, "delivery", SignerFilter())
+    csv_text = "".join(export_signers.export_csv(campaign.id, "delivery", SignerFilter()))
+    summary = export_summary.summary(content, campaign)["total_signatures"]
     pack = delivery.gather(campaign)
     transparency.checkpoint(content)
     logged = tlog_store.log_count(campaign.id)

@@ -20,7 +20,7 @@ OWNER = "services/sealed.py"
 ALLOWED = {
     "services/crypto.py": "defines them",
     OWNER: "the one decrypt path for personal data",
-    "services/accounts.py": "organizers' own TOTP secrets: credentials, not personal data",
+    "services/totp.py": "organizers' own TOTP secrets: credentials, not personal data",
 }
 
 

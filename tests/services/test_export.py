@@ -11,7 +11,14 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import AuditEvent, Signature, SignatureStatus
-from campaign.services import crypto, export
+from campaign.services import (
+    crypto,
+    csv_stream,
+    export,
+    export_presets,
+    export_signers,
+    export_summary,
+)
 from campaign.services.signers import SignerFilter
 from tests.admin.helpers import campaign_content, campaign_row, make_signature
 
@@ -26,19 +33,19 @@ INJECTIONS = [
 
 
 def read_csv(text: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(text.removeprefix(export.BOM))))
+    return list(csv.DictReader(io.StringIO(text.removeprefix(csv_stream.BOM))))
 
 
 def full_csv(**kwargs) -> str:
-    return "".join(export.export_csv(campaign_row().id, "full", SignerFilter(), **kwargs))
+    return "".join(export_signers.export_csv(campaign_row().id, "full", SignerFilter(), **kwargs))
 
 
 def test_neutralize_prefixes_every_dangerous_start():
     for value in INJECTIONS:
-        assert export.neutralize(value) == "'" + value
-    assert export.neutralize("Maryam") == "Maryam"
-    assert export.neutralize("a=b") == "a=b"
-    assert export.neutralize(None) == ""
+        assert csv_stream.neutralize(value) == "'" + value
+    assert csv_stream.neutralize("Maryam") == "Maryam"
+    assert csv_stream.neutralize("a=b") == "a=b"
+    assert csv_stream.neutralize(None) == ""
 
 
 def test_csv_injection_in_names_and_comments_is_neutralized(app):
@@ -97,7 +104,7 @@ def test_presets_select_the_right_signers(app):
     campaign_id = campaign_row().id
 
     def rows(preset: str) -> list[dict]:
-        return read_csv("".join(export.export_csv(campaign_id, preset, SignerFilter())))
+        return read_csv("".join(export_signers.export_csv(campaign_id, preset, SignerFilter())))
 
     mailing = rows("mailing")
     assert [r["email"] for r in mailing] == ["maryam@example.org"]
@@ -106,17 +113,17 @@ def test_presets_select_the_right_signers(app):
     assert set(delivery[0]) == {"name", "country", "action_date"}  # no email in a delivery list
     assert len(rows("full")) == 5
     # the table's filters narrow any preset
-    only_fr = export.export_csv(campaign_id, "delivery", SignerFilter(country="FR"))
+    only_fr = export_signers.export_csv(campaign_id, "delivery", SignerFilter(country="FR"))
     assert [r["name"] for r in read_csv("".join(only_fr))] == ["Reza Karimi"]
-    assert export.count_rows(campaign_id, "delivery", SignerFilter(country="FR")) == 1
+    assert export_presets.count_rows(campaign_id, "delivery", SignerFilter(country="FR")) == 1
 
 
 def test_excel_option_adds_a_bom_and_utf8_survives(app):
     make_signature("مریم احمدی", "maryam@example.org", "IR", language="fa")
     text = full_csv(excel=True)
-    assert text.startswith(export.BOM)
+    assert text.startswith(csv_stream.BOM)
     assert read_csv(text)[0]["name"] == "مریم احمدی"
-    assert not full_csv().startswith(export.BOM)
+    assert not full_csv().startswith(csv_stream.BOM)
 
 
 def test_jsonl_is_in_the_osdi_shape(app):
@@ -125,7 +132,9 @@ def test_jsonl_is_in_the_osdi_shape(app):
     )
     make_signature("Cher", "cher@example.org", "FR", contact=False).delivery_consent = True
     db.session.commit()
-    lines = "".join(export.export_jsonl(campaign_row().id, "full", SignerFilter())).splitlines()
+    lines = "".join(
+        export_signers.export_jsonl(campaign_row().id, "full", SignerFilter())
+    ).splitlines()
     first, second = (json.loads(line) for line in lines)
     assert first["given_name"] == "Maryam Ahmadi" and first["family_name"] == "Tehrani"
     assert first["email_addresses"] == [
@@ -135,10 +144,12 @@ def test_jsonl_is_in_the_osdi_shape(app):
     assert first["action_date"].endswith("Z")
     assert first["comments"] == "Justice"
     assert first["referrer_data"] == {"source": "newsletter"}
-    assert first["origin_system"] == export.ORIGIN_SYSTEM
+    assert first["origin_system"] == export_signers.ORIGIN_SYSTEM
     assert second["name"] == "Cher" and second["email_addresses"][0]["status"] == "unsubscribed"
     delivery = json.loads(
-        "".join(export.export_jsonl(campaign_row().id, "delivery", SignerFilter())).splitlines()[0]
+        "".join(
+            export_signers.export_jsonl(campaign_row().id, "delivery", SignerFilter())
+        ).splitlines()[0]
     )
     assert "email_addresses" not in delivery and "comments" not in delivery
 
@@ -148,11 +159,11 @@ def test_summary_has_counts_and_no_personal_data(app):
     make_signature("Reza Karimi", "reza@example.net", "DE")
     make_signature("Sara Tehrani", "sara@example.org", "FR")
     make_signature("Pending Person", "p@example.org", "FR", status=SignatureStatus.PENDING)
-    data = export.summary(campaign_content(), campaign_row())
+    data = export_summary.summary(campaign_content(), campaign_row())
     assert data["total_signatures"] == 3
     assert data["by_country"] == [{"country": "DE", "count": 2}, {"country": "FR", "count": 1}]
     assert data["petition_text"]
-    text = json.dumps(data) + "".join(export.export_summary_csv(data))
+    text = json.dumps(data) + "".join(export_summary.export_summary_csv(data))
     for secret in ("Maryam", "Reza", "Sara", "example.org", "example.net"):
         assert secret not in text
 
@@ -213,13 +224,13 @@ def test_export_streams_in_constant_memory(app, monkeypatch):
         db.session.expunge_all()
         tracemalloc.start()
         total = 0
-        for chunk in export.export_csv(campaign_id, "full", SignerFilter()):
+        for chunk in export_signers.export_csv(campaign_id, "full", SignerFilter()):
             total += len(chunk)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         return peak
 
-    monkeypatch.setattr(export, "BATCH", 100)  # the same code path, in smaller batches
+    monkeypatch.setattr(export_signers, "BATCH", 100)  # the same code path, in smaller batches
     add(300, 0)
     small = peak_for_export()
     add(1200, 300)
@@ -284,5 +295,5 @@ def test_parallel_export_equals_the_serial_one_cell_for_cell(app, monkeypatch, t
     assert len(parsed) == 1200
     for row in parsed:
         for cell in row.values():
-            assert not cell.startswith(export.DANGEROUS_PREFIXES), row
+            assert not cell.startswith(csv_stream.DANGEROUS_PREFIXES), row
     assert "'=HYPERLINK" in serial and "'=1+1" in serial and "'-minus" in serial

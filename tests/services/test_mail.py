@@ -11,8 +11,9 @@ from sqlalchemy import create_engine, func, select, text
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, utcnow
-from campaign.services import crypto, mail, sealed, signing
+from campaign.services import crypto, mail, mail_transport, mail_worker, sealed, signing
 from campaign.services.content import library
+from campaign.services.mail_transport import Mail
 from campaign.services.signing import SignatureInput
 from tests.helpers import SLUG, Mailbox, free_port
 
@@ -22,8 +23,8 @@ def outbox() -> list[OutboxMessage]:
     return db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
 
 
-def a_mail(n: int = 0) -> mail.Mail:
-    return mail.Mail(
+def a_mail(n: int = 0) -> Mail:
+    return Mail(
         to=f"person{n}@example.org", subject=f"Hello {n}", text=f"Text {n}", html=f"<p>HTML {n}</p>"
     )
 
@@ -84,7 +85,7 @@ def test_enqueue_joins_the_callers_transaction(app):
 
 def test_delivery_over_smtp_sends_text_and_html(app, mailbox):
     sign("Receiver@Example.org")
-    assert mail.work(once=True) == 1
+    assert mail_worker.work(once=True) == 1
     [message] = mailbox.messages
     assert message["To"] == "Receiver@example.org"
     assert message["From"] == app.config["MAIL_FROM"]
@@ -100,7 +101,7 @@ def test_delivery_over_smtp_sends_text_and_html(app, mailbox):
 def test_links_in_mail_are_absolute_from_base_url(app, mailbox):
     app.config["BASE_URL"] = "https://sign.example.net"
     sign()
-    mail.work(once=True)
+    mail_worker.work(once=True)
     [message] = mailbox.messages
     plain = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
@@ -113,9 +114,9 @@ def test_links_in_mail_are_absolute_from_base_url(app, mailbox):
 
 
 def test_a_text_part_is_always_there(app, mailbox):
-    mail.enqueue(mail.Mail(to="t@example.org", subject="Only text", text="Plain only"), kind="t")
+    mail.enqueue(Mail(to="t@example.org", subject="Only text", text="Plain only"), kind="t")
     db.session.commit()
-    mail.work(once=True)
+    mail_worker.work(once=True)
     [message] = mailbox.messages
     assert message.get_content_type() == "text/plain"
     assert message.get_content().strip() == "Plain only"
@@ -125,7 +126,7 @@ def test_message_id_is_the_idempotency_key(app, mailbox):
     mail.enqueue(a_mail(), kind="test")
     db.session.commit()
     [queued] = outbox()
-    mail.work(once=True)
+    mail_worker.work(once=True)
     [message] = mailbox.messages
     assert message["Message-ID"] == f"<{queued.idempotency_key}@petition.test>"
 
@@ -134,20 +135,20 @@ def test_a_crashed_send_is_retried_under_the_same_message_id(app, mailbox):
     mail.enqueue(a_mail(), kind="test")
     db.session.commit()
     # A worker claims the message and sends it, then dies before recording it.
-    [claimed] = mail.claim_due(10)
+    [claimed] = mail_worker.claim_due(10)
     message = db.session.get(OutboxMessage, claimed)
     payload = json.loads(
         crypto.decrypt_field(
             message.payload_enc, column=sealed.PAYLOAD, row_key=message.idempotency_key
         )
     )
-    transport = mail.Transport(mailbox.url)
-    transport.send(mail.build_message(message, payload))
+    transport = mail_transport.Transport(mailbox.url)
+    transport.send(mail_transport.build_message(message, payload))
     transport.close()
-    assert mail.work(once=True) == 0  # the lease still holds: no second worker sends it
+    assert mail_worker.work(once=True) == 0  # the lease still holds: no second worker sends it
     message.locked_until = utcnow() - timedelta(seconds=1)  # the lease runs out
     db.session.commit()
-    assert mail.work(once=True) == 1
+    assert mail_worker.work(once=True) == 1
     first, second = mailbox.messages
     assert first["Message-ID"] == second["Message-ID"]  # the receiver can drop the copy
 
@@ -156,12 +157,12 @@ def test_sent_mail_is_never_sent_again(app, mailbox):
     for n in range(3):
         mail.enqueue(a_mail(n), kind="test")
     db.session.commit()
-    assert mail.work(once=True) == 3
-    assert mail.work(once=True) == 0
+    assert mail_worker.work(once=True) == 3
+    assert mail_worker.work(once=True) == 0
     for message in outbox():  # even if its timestamps say it is due
         message.next_attempt_at = utcnow() - timedelta(days=1)
     db.session.commit()
-    assert mail.work(once=True) == 0
+    assert mail_worker.work(once=True) == 0
     assert len(mailbox.messages) == 3
 
 
@@ -169,25 +170,25 @@ def test_smtp_failure_is_retried_with_backoff(app, flaky):
     mail.enqueue(a_mail(), kind="test")
     db.session.commit()
     before = utcnow()
-    assert mail.deliver_due() == (0, 1)
+    assert mail_worker.deliver_due() == (0, 1)
     [message] = outbox()
     assert message.status == "pending" and message.attempts == 1
     assert "451" in message.last_error
     first_delay = message.next_attempt_at - before
     assert timedelta(seconds=25) < first_delay <= timedelta(seconds=35)
-    assert mail.deliver_due() == (0, 0)  # not due yet
+    assert mail_worker.deliver_due() == (0, 0)  # not due yet
 
     message.next_attempt_at = utcnow()
     db.session.commit()
     before = utcnow()
-    assert mail.deliver_due() == (0, 1)
+    assert mail_worker.deliver_due() == (0, 1)
     [message] = outbox()
     assert message.attempts == 2
     assert timedelta(seconds=55) < message.next_attempt_at - before <= timedelta(seconds=65)
 
     message.next_attempt_at = utcnow()
     db.session.commit()
-    assert mail.deliver_due() == (1, 0)
+    assert mail_worker.deliver_due() == (1, 0)
     assert len(flaky.messages) == 1
     assert outbox()[0].status == "sent"
 
@@ -196,20 +197,20 @@ def test_unreachable_server_fails_after_max_attempts(app):
     app.config["SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"  # nothing listens there
     mail.enqueue(a_mail(), kind="test")
     db.session.commit()
-    for attempt in range(1, mail.MAX_ATTEMPTS + 1):
-        assert mail.deliver_due() == (0, 1)
+    for attempt in range(1, mail_worker.MAX_ATTEMPTS + 1):
+        assert mail_worker.deliver_due() == (0, 1)
         [message] = outbox()
         assert message.attempts == attempt
         message.next_attempt_at = utcnow()
         db.session.commit()
     assert outbox()[0].status == "failed"
-    assert mail.deliver_due() == (0, 0)
+    assert mail_worker.deliver_due() == (0, 0)
     assert outbox()[0].payload_enc is None  # given up: no address or body is kept
 
 
 def test_console_transport_prints_the_mail(app, capsys):
     sign("console@example.org")
-    assert mail.work(once=True) == 1
+    assert mail_worker.work(once=True) == 1
     printed = capsys.readouterr().out
     assert "To: console@example.org" in printed
     assert f"http://petition.test/en/{SLUG}/confirm/" in printed
@@ -229,7 +230,7 @@ def test_parallel_workers_send_each_message_once(app, mailbox):
         try:
             with app.app_context():
                 barrier.wait(timeout=10)
-                while mail.deliver_due(limit=4)[0]:
+                while mail_worker.deliver_due(limit=4)[0]:
                     pass
                 db.session.remove()
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below

@@ -17,12 +17,14 @@ from campaign.services import (
     counting,
     links,
     mail,
+    mail_worker,
     moderation,
     privacy,
     reminders,
     signing,
 )
 from campaign.services.content import library
+from campaign.services.mail_transport import Mail
 from campaign.services.signing import SignatureInput
 from tests.helpers import SLUG, Mailbox
 
@@ -50,15 +52,15 @@ def test_slow_batch_outliving_lease_sends_once(app, monkeypatch):
     box.start()
     try:
         app.config["SMTP_URL"] = box.url
-        monkeypatch.setattr(mail, "LEASE", timedelta(seconds=1))
+        monkeypatch.setattr(mail_worker, "LEASE", timedelta(seconds=1))
         for n in range(3):
-            mail.enqueue(mail.Mail(to=f"slow{n}@example.org", subject="s", text="t"), kind="t")
+            mail.enqueue(Mail(to=f"slow{n}@example.org", subject="s", text="t"), kind="t")
         db.session.commit()
 
         def worker(wait: float) -> None:
             time.sleep(wait)
             with app.app_context():
-                mail.deliver_due(10)
+                mail_worker.deliver_due(10)
 
         # Worker A takes the batch; its lease (1 s) ends while it is still sending (0.8 s
         # a message). Worker B comes by then and claims whatever lease has ended.
@@ -78,7 +80,7 @@ def test_slow_batch_outliving_lease_sends_once(app, monkeypatch):
 
 def test_deliver_due_survives_a_withdrawal_of_a_claimed_message(app, monkeypatch, mailbox):
     outcome = signing.sign(content(), data("gone@example.org"))
-    claim = mail._claim
+    claim = mail_worker._claim
 
     def claim_then_withdraw(limit):
         claimed = claim(limit)
@@ -86,8 +88,8 @@ def test_deliver_due_survives_a_withdrawal_of_a_claimed_message(app, monkeypatch
             privacy.withdraw(db.session.get(Signature, outcome.signature_id))
         return claimed
 
-    monkeypatch.setattr(mail, "_claim", claim_then_withdraw)
-    assert mail.deliver_due(10) == (0, 0)  # no error, nothing sent
+    monkeypatch.setattr(mail_worker, "_claim", claim_then_withdraw)
+    assert mail_worker.deliver_due(10) == (0, 0)  # no error, nothing sent
     assert mailbox.messages == []
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
 
@@ -95,7 +97,7 @@ def test_deliver_due_survives_a_withdrawal_of_a_claimed_message(app, monkeypatch
 def test_overlapping_remind_runs_queue_one_reminder_each(app, monkeypatch):
     app.config["CONFIRM_REMINDER_HOURS"] = 1
     ids = [signing.sign(content(), data(f"r{n}@example.org")).signature_id for n in range(3)]
-    mail.work(once=True)
+    mail_worker.work(once=True)
     db.session.execute(update(Signature).values(created_at=utcnow() - timedelta(hours=2)))
     db.session.commit()
     due = reminders.due_reminders

@@ -22,7 +22,8 @@ from sqlalchemy import select, update
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature, utcnow
-from campaign.services import mail
+from campaign.services import mail, mail_transport, mail_worker
+from campaign.services.mail_transport import Mail
 from tests.helpers import ROOT, Mailbox, deliver, sign
 
 
@@ -90,11 +91,11 @@ def test_smtp_down_sign_succeeds_retries_with_backoff_then_sends_once(client, ap
 def test_mail_gives_up_after_max_attempts(client, app, mailbox):
     mailbox.stop()
     sign(client, email="never@example.org")
-    for _ in range(mail.MAX_ATTEMPTS):
+    for _ in range(mail_worker.MAX_ATTEMPTS):
         make_due()
         deliver(app)
     [message] = outbox()
-    assert message.status == "failed" and message.attempts == mail.MAX_ATTEMPTS
+    assert message.status == "failed" and message.attempts == mail_worker.MAX_ATTEMPTS
     restart(mailbox)
     make_due()
     assert deliver(app) == 0 and mailbox.messages == []
@@ -172,7 +173,7 @@ def deliver_to(app, box: Mailbox) -> int:
     return deliver(app)
 
 
-class DiesAfterSending(mail.Transport):
+class DiesAfterSending(mail_transport.Transport):
     """The worker is killed after the server accepted the mail, before it marked it sent."""
 
     def send(self, message) -> None:
@@ -186,7 +187,7 @@ def test_worker_killed_after_smtp_accepted_sends_again_under_the_same_message_id
     sign(client, email="twice@example.org")
     transport = DiesAfterSending(mailbox.url)
     try:
-        mail.deliver_due(10, transport)
+        mail_worker.deliver_due(10, transport)
     except SystemExit:
         db.session.rollback()
     finally:
@@ -203,7 +204,7 @@ def test_worker_killed_after_smtp_accepted_sends_again_under_the_same_message_id
 def test_concurrent_workers_never_send_a_message_twice(app, mailbox):
     total = 24
     for n in range(total):
-        mail.enqueue(mail.Mail(to=f"w{n}@example.org", subject="s", text="t"), kind="test")
+        mail.enqueue(Mail(to=f"w{n}@example.org", subject="s", text="t"), kind="test")
     db.session.commit()
 
     start = threading.Barrier(3)
@@ -213,9 +214,9 @@ def test_concurrent_workers_never_send_a_message_twice(app, mailbox):
         try:
             with app.app_context():
                 start.wait()
-                transport = mail.Transport(mailbox.url)
+                transport = mail_transport.Transport(mailbox.url)
                 try:
-                    while mail.deliver_due(2, transport)[0]:
+                    while mail_worker.deliver_due(2, transport)[0]:
                         pass
                 finally:
                     transport.close()

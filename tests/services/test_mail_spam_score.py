@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from campaign.extensions import db
 from campaign.models import Signature, utcnow
-from campaign.services import confirmation, links, mail, reminders, signing
+from campaign.services import confirmation, links, mail_worker, reminders, signing
 from campaign.services.content import library
 from tests.helpers import SLUG, require
 
@@ -60,7 +60,7 @@ def test_signer_mail_scores_below_spamassassin_threshold(app, mailbox):
     done = signing.sign(
         content, signing.SignatureInput(name="Reza Karimi", email="reza@example.org", country="FR")
     ).signature_id
-    mail.work(once=True)  # two confirmation mails
+    mail_worker.work(once=True)  # two confirmation mails
     confirmation.confirm(content, links.make_token(db.session.get(Signature, done), "confirm"))
     signing.sign(
         content, signing.SignatureInput(name="Reza Karimi", email="reza@example.org", country="FR")
@@ -72,7 +72,7 @@ def test_signer_mail_scores_below_spamassassin_threshold(app, mailbox):
     )
     db.session.commit()
     assert reminders.send_reminders() == 1
-    mail.work(once=True)  # the already-signed note and the reminder
+    mail_worker.work(once=True)  # the already-signed note and the reminder
     subjects = [m["Subject"] for m in mailbox.messages]
     assert len(subjects) == 4, subjects
     scores = spam_scores(mailbox.messages)

@@ -23,7 +23,7 @@ from campaign.services import (
     counting,
     crypto,
     links,
-    mail,
+    mail_worker,
     privacy,
     reminders,
     signing,
@@ -115,7 +115,7 @@ def test_repeat_submissions_each_get_their_own_link_capped(app, mailbox):
     ]
     assert len(set(ids)) == 4 and count_of(Signature) == 4  # one row per submission
     assert kinds() == ["confirm"] * 4  # the request decides nothing: the worker does
-    mail.work(once=True)
+    mail_worker.work(once=True)
     # The first mail, then two more while earlier ones wait; the fourth is deleted unmailed.
     assert len(mailbox.messages) == 3
     links_sent = [mailbox.links(m, "confirm")[0] for m in mailbox.messages]
@@ -125,10 +125,10 @@ def test_repeat_submissions_each_get_their_own_link_capped(app, mailbox):
 
 def test_repeat_after_confirming_says_already_signed(app, mailbox):
     first = signing.sign(content(), data("done@example.org"))
-    mail.work(once=True)
+    mail_worker.work(once=True)
     confirmation.confirm(content(), token(first.signature_id))
     repeat = signing.sign(content(), data("done@example.org"))
-    mail.work(once=True)
+    mail_worker.work(once=True)
     confirm_mail, note = mailbox.messages
     assert mailbox.links(confirm_mail, "confirm")
     assert not mailbox.links(note, "confirm")  # nothing left to confirm
@@ -206,7 +206,7 @@ def test_exactly_one_reminder(app, mailbox):
     young = signing.sign(content(), data("young@example.org")).signature_id
     confirmed = signing.sign(content(), data("confirmed@example.org")).signature_id
     expired = signing.sign(content(), data("expired@example.org")).signature_id
-    mail.work(once=True)  # the worker mails each submission its link (mailed_at)
+    mail_worker.work(once=True)  # the worker mails each submission its link (mailed_at)
     confirmation.confirm(content(), token(confirmed))
     age(old, hours=49)
     age(confirmed, hours=49)
@@ -216,7 +216,7 @@ def test_exactly_one_reminder(app, mailbox):
     assert reminders.send_reminders() == 1
     assert reminders.send_reminders() == 0  # never a second one
     assert kinds().count("reminder") == 1
-    mail.work(once=True)
+    mail_worker.work(once=True)
     first, reminder = mailbox.to("old@example.org")  # delivered in the order queued
     assert reminder["Subject"] != first["Subject"]
     [link] = mailbox.links(reminder, "confirm")

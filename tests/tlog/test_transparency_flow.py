@@ -14,7 +14,7 @@ from campaign.models import OutboxMessage, TlogEntry, TlogPending
 from campaign.services import (
     counting,
     links,
-    mail,
+    mail_worker,
     moderation,
     privacy,
     tlog,
@@ -211,7 +211,7 @@ def test_a_failing_log_tick_does_not_stop_mail_delivery(client, app, mailbox):
         raise RuntimeError("log unavailable")
 
     sign(client, email="still@example.org")
-    assert mail.work(once=True, tick=broken) == 1
+    assert mail_worker.work(once=True, tick=broken) == 1
     assert mailbox.to("still@example.org")
 
 
