@@ -97,7 +97,8 @@ def init_app(app: Flask) -> None:
     def remember_language(response):
         # A page shared by every visitor (Cache-Control: public) sets no cookie: a
         # shared cache would not store it, and a plain visit should leave no trace.
-        shared = response.cache_control.public
+        # Cache-Control as the view set it (a string check: no header parsing per request)
+        shared = "public" in response.headers.get("Cache-Control", "")
         chosen = request.environ.get("campaign.language_chosen")
         if chosen and request.cookies.get(COOKIE) != chosen and not shared:
             response.set_cookie(
@@ -109,8 +110,7 @@ def init_app(app: Flask) -> None:
                 secure=app.config["SESSION_COOKIE_SECURE"],
             )
         if not (shared and url_language()):  # a URL prefix alone decides the language
-            response.vary.add("Accept-Language")
-            response.vary.add("Cookie")
+            response.vary.update(("Accept-Language", "Cookie"))
         return response
 
     # Mail templates render without context processors; they need numbers too

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, current_app, request
 from flask_babel import gettext as _
 
+from .services import cache
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
@@ -26,27 +28,43 @@ def allow_framing() -> None:
     request.environ["campaign.allow_framing"] = True
 
 
+def hardening_headers(origins: tuple[str, ...], *, framing: bool) -> tuple[tuple[str, str], ...]:
+    """The headers every response gets unless its view set its own, for framed (embed)
+    or unframed pages: built once per setting, so a request only adds the missing ones."""
+    ancestors = ("*" if "*" in origins else " ".join(origins)) if framing else "'none'"
+    headers = [("Content-Security-Policy", CSP.format(ancestors=ancestors))]
+    if not framing:
+        headers.append(("X-Frame-Options", "DENY"))
+    headers += [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+    ]
+    return tuple(headers)
+
+
+HSTS = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+
+
 def init_app(app: Flask) -> None:
     app.after_request(signer_link_headers)
 
     @app.after_request
     def security_headers(response):
         framing = request.environ.get("campaign.allow_framing", False)
-        origins = app.config["EMBED_ALLOWED_ORIGINS"]
-        ancestors = ("*" if "*" in origins else " ".join(origins)) if framing else "'none'"
-        response.headers.setdefault("Content-Security-Policy", CSP.format(ancestors=ancestors))
-        if not framing:
-            response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault(
-            "Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+        origins = tuple(app.config["EMBED_ALLOWED_ORIGINS"])
+        extra = cache.settings_value(
+            f"hardening-headers-{framing}",
+            lambda: hardening_headers(origins, framing=framing),
+            origins,
         )
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if request.is_secure:
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
-            )
+            extra += (HSTS,)
+        present = {name.lower() for name in response.headers.keys()}
+        for name, value in extra:  # what the view set stays (setdefault, one pass)
+            if name.lower() not in present:
+                response.headers.add(name, value)
         return response
 
 
