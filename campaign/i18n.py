@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from babel import Locale
 from babel.numbers import format_decimal
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_babel import format_date, format_datetime, get_locale, refresh
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from .extensions import babel
 
@@ -41,18 +43,53 @@ def url_language() -> str | None:
     return request.environ.get("campaign.url_language")
 
 
+def choose_language(
+    supported: list[str],
+    url_prefix: str | None,
+    asked: str | None,
+    cookie: str | None,
+    accept_language: str,
+) -> tuple[str, str | None]:
+    """The page's language, and the one the visitor chose (URL prefix or ?lang=) if any.
+
+    In order: the URL's prefix or ?lang=, the `lang` cookie, the Accept-Language
+    header's best match, the first supported language.
+    """
+    chosen = url_prefix or asked
+    if chosen in supported:
+        return chosen, chosen
+    if cookie in supported:
+        return cookie, None
+    accepted = parse_accept_header(accept_language, LanguageAccept)
+    return accepted.best_match(supported) or supported[0], None
+
+
 def select_language() -> str:
-    supported = current_app.config["LANGUAGES"]
     if not request:
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    chosen = url_language() or request.args.get("lang")
-    if chosen in supported:
+    language, chosen = choose_language(
+        current_app.config["LANGUAGES"],
+        url_language(),
+        request.args.get("lang"),
+        request.cookies.get(COOKIE),
+        request.headers.get("Accept-Language", ""),
+    )
+    if chosen:
         request.environ["campaign.language_chosen"] = chosen
-        return chosen
-    cookie = request.cookies.get(COOKIE)
-    if cookie in supported:
-        return cookie
-    return request.accept_languages.best_match(supported) or supported[0]
+    return language
+
+
+def remember_choice(response: Response, chosen: str | None, cookie: str | None) -> None:
+    """Keep the language a visitor chose (URL prefix or ?lang=) in the `lang` cookie."""
+    if chosen and cookie != chosen:
+        response.set_cookie(
+            COOKIE,
+            chosen,
+            max_age=365 * 86400,
+            samesite="Lax",
+            httponly=True,
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+        )
 
 
 def current_language() -> str:
@@ -99,16 +136,9 @@ def init_app(app: Flask) -> None:
         # shared cache would not store it, and a plain visit should leave no trace.
         # Cache-Control as the view set it (a string check: no header parsing per request)
         shared = "public" in response.headers.get("Cache-Control", "")
-        chosen = request.environ.get("campaign.language_chosen")
-        if chosen and request.cookies.get(COOKIE) != chosen and not shared:
-            response.set_cookie(
-                COOKIE,
-                chosen,
-                max_age=365 * 86400,
-                samesite="Lax",
-                httponly=True,
-                secure=app.config["SESSION_COOKIE_SECURE"],
-            )
+        if not shared:
+            chosen = request.environ.get("campaign.language_chosen")
+            remember_choice(response, chosen, request.cookies.get(COOKIE))
         if not (shared and url_language()):  # a URL prefix alone decides the language
             response.vary.update(("Accept-Language", "Cookie"))
         return response

@@ -9,10 +9,12 @@ Also the cross-site check for the public forms, which carry no session token.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, request
 from flask_babel import gettext as _
+from werkzeug.datastructures import Headers
 
 from .services import cache
 
@@ -47,24 +49,32 @@ def hardening_headers(origins: tuple[str, ...], *, framing: bool) -> tuple[tuple
 HSTS = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 
 
+def hardening(app: Flask, *, framing: bool, secure: bool) -> tuple[tuple[str, str], ...]:
+    """The hardening headers for a response, built once per setting."""
+    origins = tuple(app.config["EMBED_ALLOWED_ORIGINS"])
+    headers = cache.settings_value(
+        f"hardening-headers-{framing}",
+        lambda: hardening_headers(origins, framing=framing),
+        origins,
+    )
+    return headers + (HSTS,) if secure else headers
+
+
+def add_missing(headers: Headers, extra: tuple[tuple[str, str], ...]) -> None:
+    """Add each header the response doesn't have yet (setdefault, in one pass)."""
+    present = {name.lower() for name in headers.keys()}
+    for name, value in extra:
+        if name.lower() not in present:
+            headers.add(name, value)
+
+
 def init_app(app: Flask) -> None:
     app.after_request(signer_link_headers)
 
     @app.after_request
     def security_headers(response):
         framing = request.environ.get("campaign.allow_framing", False)
-        origins = tuple(app.config["EMBED_ALLOWED_ORIGINS"])
-        extra = cache.settings_value(
-            f"hardening-headers-{framing}",
-            lambda: hardening_headers(origins, framing=framing),
-            origins,
-        )
-        if request.is_secure:
-            extra += (HSTS,)
-        present = {name.lower() for name in response.headers.keys()}
-        for name, value in extra:  # what the view set stays (setdefault, one pass)
-            if name.lower() not in present:
-                response.headers.add(name, value)
+        add_missing(response.headers, hardening(app, framing=framing, secure=request.is_secure))
         return response
 
 
@@ -80,17 +90,20 @@ def _origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def trusted_origins() -> set[str]:
+def trusted_origins(host_url: str, base_url: str) -> set[str]:
     """This site's origins: the one the request was made to, and BASE_URL's."""
-    origins = {request.host_url.rstrip("/").lower()}
-    base = _origin_of(current_app.config.get("BASE_URL", ""))
+    origins = {host_url.rstrip("/").lower()}
+    base = _origin_of(base_url)
     if base:
         origins.add(base)
     return origins
 
 
-def cross_site_verdict(*, secret_url: bool = False) -> str | None:
-    """Why this unsafe request must be refused as cross-site, or None to accept it.
+def cross_site_reason(
+    method: str, headers: Mapping[str, str], origins: Callable[[], set[str]], *, secret_url: bool
+) -> str | None:
+    """Why an unsafe request with these headers must be refused as cross-site, or None
+    to accept it; `origins` gives this site's origins (asked only when needed).
 
     The rule (docs/SECURITY.md, "Public forms"), in order:
     1. `Sec-Fetch-Site` (every current browser sends it): accept `same-origin` and
@@ -105,20 +118,31 @@ def cross_site_verdict(*, secret_url: bool = False) -> str | None:
        which could have sent any header it liked; CSRF is an attack through a
        victim's browser, and that browser always says where the request came from.
     """
-    if request.method in SAFE_METHODS:
+    if method in SAFE_METHODS:
         return None
-    fetch_site = request.headers.get("Sec-Fetch-Site")
+    fetch_site = headers.get("Sec-Fetch-Site")
     if fetch_site:
         return None if fetch_site in ("same-origin", "none") else f"sec-fetch-site={fetch_site}"
-    origin = request.headers.get("Origin")
+    origin = headers.get("Origin")
     if origin:
         if origin == "null" and secret_url:
             return None
-        return None if origin.lower() in trusted_origins() else "origin"
-    referer = request.headers.get("Referer")
+        return None if origin.lower() in origins() else "origin"
+    referer = headers.get("Referer")
     if referer:
-        return None if _origin_of(referer) in trusted_origins() else "referer"
+        return None if _origin_of(referer) in origins() else "referer"
     return None
+
+
+def cross_site_verdict(*, secret_url: bool = False) -> str | None:
+    """`cross_site_reason` for the request being handled."""
+    base_url = current_app.config.get("BASE_URL", "")
+    return cross_site_reason(
+        request.method,
+        request.headers,
+        lambda: trusted_origins(request.host_url, base_url),
+        secret_url=secret_url,
+    )
 
 
 # The routes of the links mailed to signers (/<slug>/<purpose>/<token>), and the

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from babel import support
 from flask import current_app
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -206,17 +206,17 @@ def refused_form(submission: SignSubmission, language: str) -> SignForm:
     return form
 
 
-def consent_texts() -> tuple[str, str, str, str]:
-    """The four consent wordings in the current locale (public, contact, comment,
-    delivery), as stored with each signature; translated once per locale."""
-    locale = str(get_locale() or "en")
+def consent_texts(language: str) -> tuple[str, str, str, str]:
+    """The four consent wordings in `language` (public, contact, comment, delivery), as
+    stored with each signature; translated once per language."""
     texts = cache.store(cache.CONSENT_TEXTS)
-    if locale not in texts:
-        texts[locale] = tuple(
-            str(text)
-            for text in (PUBLIC_CONSENT, CONTACT_CONSENT, COMMENT_CONSENT, DELIVERY_CONSENT)
-        )
-    return texts[locale]
+    if language not in texts:
+        with force_locale(language):
+            texts[language] = tuple(
+                str(text)
+                for text in (PUBLIC_CONSENT, CONTACT_CONSENT, COMMENT_CONSENT, DELIVERY_CONSENT)
+            )
+    return texts[language]
 
 
 def _serializer() -> URLSafeSerializer:

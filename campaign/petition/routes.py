@@ -11,7 +11,6 @@ from flask import Response, current_app, redirect, render_template, request, url
 from ..extensions import limiter
 from ..i18n import current_language
 from ..services import (
-    abuse,
     confirmation,
     counting,
     inbox,
@@ -23,17 +22,15 @@ from ..services.campaigns import campaign_ref
 from ..services.content import library
 from ..services.links import make_token as signer_link_token
 from ..services.links import referral_code as signer_referral_code
-from ..services.signing import SignatureInput, SigningError
+from ..services.signing import SigningError
 from ..services.validation import country_name
-from . import bp, embedding
+from . import bp, embedding, submit
 from .embed import embed_check_inbox_page, embed_page
 from .forms import (
     CorrectEmailForm,
     ResendForm,
-    consent_texts,
     read_sign_form,
     refused_form,
-    seconds_since_started,
 )
 from .limits import config_limit, ip_and_petition
 from .pages import check_inbox_page, dead_link_page, load_campaign, render_campaign
@@ -63,6 +60,8 @@ def campaign_page_without_slash(slug: str):
 
 @bp.post("/<slug>/sign")
 def sign(slug: str):
+    """The sign POST. A valid one from the page's own form is usually answered before
+    Flask runs (campaign/sign_fastpath.py); this view answers the rest the same way."""
     content = load_campaign(slug)  # cross-site posts were refused (security.refuse_cross_site)
     embed = embedding.check_embed_token(slug)  # a bad token: embed.bad_embed_token answers
     render_form = embed_page if embed else render_campaign  # answer where the form was
@@ -72,60 +71,25 @@ def sign(slug: str):
     submission = read_sign_form(request.form)  # the one validation pass
     if submission.errors:
         return render_form(content, refused_form(submission, language), 422)
-    verdict = abuse.check_signing(
-        slug=slug,
-        ip=request.remote_addr,
-        honeypot=submission.website,
-        seconds_open=seconds_since_started(submission.started),
-        canonical_email=submission.fields.email.canonical,
-    )
-    outcome = None
-    if not verdict.drop:
-        public_text, contact_text, comment_text, delivery_text = consent_texts()
-        data = SignatureInput(
-            name=submission.fields.name,
-            email=submission.fields.email.address,
-            country=submission.fields.country,
-            comment=submission.fields.comment,
-            public_consent=submission.public_consent,
-            contact_consent=submission.contact_consent,
-            language=language,
-            source=submission.source,
-            referrer_code=submission.ref,
-            ip=request.remote_addr,
-            consent_public_text=public_text,
-            consent_contact_text=contact_text,
-            comment_consent=submission.comment_consent,
-            consent_comment_text=comment_text,
-            delivery_consent=submission.delivery_consent,
-            consent_delivery_text=delivery_text,
-            fields=submission.fields,
-        )
-        try:
-            outcome = signing.sign(
-                content, data, flag_reason=verdict.flag_reason, send_mail=verdict.send_mail
-            )
-        except SigningError as error:
-            refused = replace(submission, errors={error.field: error.message})
-            return render_form(content, refused_form(refused, language), 422)
+    try:
+        outcome = submit.accept(content, submission, language=language, ip=request.remote_addr)
+    except SigningError as error:
+        refused = replace(submission, errors={error.field: error.message})
+        return render_form(content, refused_form(refused, language), 422)
     if embed:
         return redirect(url_for(".check_inbox", slug=slug, embed=1), 303)
     # check-inbox shows the address masked and resends without retyping
-    created = outcome.signature_id if outcome else None
-    return with_note(redirect(url_for(".check_inbox", slug=slug), 303), slug, created)
+    return with_note(
+        redirect(url_for(".check_inbox", slug=slug), 303),
+        slug,
+        outcome.signature_id if outcome else None,
+    )
 
 
 def with_note(response: Response, slug: str, signature_id: int | None) -> Response:
-    """The check-inbox note in its own sealed cookie (services/inbox.py)."""
-    note = inbox.make_note(slug, request.form.get("email", ""), signature_id)
-    response.set_cookie(
-        inbox.NOTE_COOKIE,
-        note,
-        httponly=True,
-        samesite="Lax",
-        secure=current_app.config["SESSION_COOKIE_SECURE"],
-    )
-    return response
+    secure = current_app.config["SESSION_COOKIE_SECURE"]
+    typed = request.form.get("email", "")
+    return submit.leave_note(response, slug, typed, signature_id, secure=secure)
 
 
 def noted(slug: str) -> inbox.Note | None:

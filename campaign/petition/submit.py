@@ -1,0 +1,67 @@
+"""A read sign form to a recorded submission: the one path both sign handlers take.
+
+The Flask view (routes.sign) and the WSGI fast path (campaign/sign_fastpath.py) each
+read the POST with `forms.read_sign_form`, then call `accept`, which makes the abuse
+decision and records what it decides, and `leave_note`, the check-inbox cookie.
+Nothing here reads the request: both callers pass what it said.
+"""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Response
+
+from ..services import abuse, inbox, signing
+from ..services.content import CampaignContent
+from ..services.signing import SignatureInput, SignOutcome
+from .forms import SignSubmission, consent_texts, seconds_since_started
+
+
+def accept(
+    content: CampaignContent, submission: SignSubmission, *, language: str, ip: str | None
+) -> SignOutcome | None:
+    """Record a valid submission as the abuse check decides (None: dropped unrecorded).
+
+    Raises signing.SigningError for input the service refuses.
+    """
+    fields = submission.fields
+    if fields is None:
+        raise ValueError("accept() takes a submission read without errors")
+    verdict = abuse.check_signing(
+        slug=content.slug,
+        ip=ip,
+        honeypot=submission.website,
+        seconds_open=seconds_since_started(submission.started),
+        canonical_email=fields.email.canonical,
+    )
+    if verdict.drop:
+        return None
+    public_text, contact_text, comment_text, delivery_text = consent_texts(language)
+    data = SignatureInput(
+        name=fields.name,
+        email=fields.email.address,
+        country=fields.country,
+        comment=fields.comment,
+        public_consent=submission.public_consent,
+        contact_consent=submission.contact_consent,
+        language=language,
+        source=submission.source,
+        referrer_code=submission.ref,
+        ip=ip,
+        consent_public_text=public_text,
+        consent_contact_text=contact_text,
+        comment_consent=submission.comment_consent,
+        consent_comment_text=comment_text,
+        delivery_consent=submission.delivery_consent,
+        consent_delivery_text=delivery_text,
+        fields=fields,
+    )
+    return signing.sign(content, data, flag_reason=verdict.flag_reason, send_mail=verdict.send_mail)
+
+
+def leave_note(
+    response: Response, slug: str, typed_email: str, signature_id: int | None, *, secure: bool
+) -> Response:
+    """The check-inbox note in its own sealed cookie (services/inbox.py)."""
+    note = inbox.make_note(slug, typed_email, signature_id)
+    response.set_cookie(inbox.NOTE_COOKIE, note, httponly=True, samesite="Lax", secure=secure)
+    return response
