@@ -19,6 +19,15 @@ from .extensions import db
 
 log = logging.getLogger(__name__)
 
+
+def discard_session() -> None:
+    """Roll back what this request's session began; if its connection died with the
+    database, close it instead (the pool drops that connection)."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.close()
+
 ERROR_TITLES = {
     400: _l("That request didn't make sense"),
     403: _l("You don't have access to this page"),
@@ -108,7 +117,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_unavailable(error):
         log.error("database unavailable: %s", error)
-        db.session.rollback()
+        discard_session()
         return error_response(
             503,
             _(
@@ -121,5 +130,5 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected_error(error):
         log.exception("unhandled error")
-        db.session.rollback()
+        discard_session()
         return error_response(500)

@@ -1,0 +1,131 @@
+"""The sign fast path (campaign/sign_fastpath.py): a valid sign POST is answered below
+Flask exactly as the view answers it, and everything else is passed on to the view."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.test import Client
+
+from campaign import i18n
+from campaign.extensions import db
+from campaign.models import Signature
+from campaign.petition import submit
+from tests.helpers import SLUG, sign_data
+
+
+@pytest.fixture
+def view_calls(app) -> list[str]:
+    """Each call of the Flask sign view, by slug (the fast path never calls it)."""
+    calls: list[str] = []
+    view = app.view_functions["petition.sign"]
+
+    def spy(slug: str):
+        calls.append(slug)
+        return view(slug=slug)
+
+    app.view_functions["petition.sign"] = spy
+    return calls
+
+
+def view_only_client(app) -> Client:
+    """A client of the Flask app without either fast path (language prefix kept)."""
+    flask_app = i18n.LanguagePrefixMiddleware(
+        lambda environ, start: Flask.wsgi_app(app, environ, start), app.config["LANGUAGES"]
+    )
+    return Client(flask_app)
+
+
+def cookie_attributes(response) -> dict[str, list[str]]:
+    """Each Set-Cookie by name: its attributes (and the value, except the sealed note's,
+    which differs on every request)."""
+    cookies = {}
+    for header in response.headers.getlist("Set-Cookie"):
+        pair, *attributes = [part.strip() for part in header.split(";")]
+        name, value = pair.split("=", 1)
+        kept = [a for a in attributes if not a.startswith("Expires=")]  # a second apart
+        cookies[name] = sorted(kept) + ([] if name == "inbox" else [value])
+    return cookies
+
+
+CASES = {  # prefix, cookies, headers
+    "plain": ("", {}, {}),
+    "persian prefix": ("/fa", {}, {}),
+    "accept-language": ("", {}, {"Accept-Language": "fr-FR,fr;q=0.9"}),
+    "language cookie": ("", {"lang": "fa"}, {}),
+    "prefix over cookie": ("/fr", {"lang": "fa"}, {}),
+    "same origin": ("", {}, {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_valid_signature_gets_the_views_answer_without_the_view(app, view_calls, case):
+    prefix, cookies, headers = CASES[case]
+    fast, slow = app.test_client(), view_only_client(app)
+    for client in (fast, slow):
+        for name, value in cookies.items():
+            client.set_cookie(name, value)
+    data = sign_data(fast, prefix=prefix)
+    answers = [
+        client.post(f"{prefix}/{SLUG}/sign", data=data | {"email": email}, headers=headers)
+        for client, email in ((fast, "fast@example.org"), (slow, "slow@example.org"))
+    ]
+    assert view_calls == [SLUG]  # the second request only: the first never reached it
+    quick, viewed = answers
+    assert quick.status_code == viewed.status_code == 303
+    assert quick.get_data() == viewed.get_data()
+    plain = {k: v for k, v in viewed.headers.items() if k != "Set-Cookie"}
+    assert {k: v for k, v in quick.headers.items() if k != "Set-Cookie"} == plain
+    assert cookie_attributes(quick) == cookie_attributes(viewed)
+    rows = db.session.execute(
+        select(Signature.language, Signature.consent_wording_id).order_by(Signature.id)
+    ).all()
+    assert len(rows) == 2 and rows[0] == rows[1]  # same language, same consent wording
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": ""},  # a refused field: the view shows the form with its message
+        {"email": "not-an-address"},
+        {"country": "XX"},
+    ],
+)
+def test_a_refused_form_is_passed_on_to_the_view(client, app, view_calls, change):
+    response = client.post(f"/{SLUG}/sign", data=sign_data(client) | change)
+    assert response.status_code == 422 and view_calls == [SLUG]
+    assert db.session.scalar(select(Signature.id)) is None
+
+
+def test_anything_unusual_is_passed_on_to_the_view(client, app, view_calls):
+    data = sign_data(client)
+    client.post(f"/{SLUG}/sign?source=newsletter", data=data)  # a query string
+    client.post(f"/{SLUG}/sign", data=data, content_type="multipart/form-data")
+    client.post(f"/{SLUG}/sign", data=data | {"embed_token": "forged"})  # the embed form
+    client.post(f"/{SLUG}/sign", data=b"name=%FF", content_type="application/x-www-form-urlencoded")
+    assert view_calls == [SLUG] * 4
+
+
+def test_a_cross_site_post_is_refused_by_the_view_hook_and_writes_nothing(client, app):
+    data = sign_data(client)
+    response = client.post(f"/{SLUG}/sign", data=data, headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert db.session.scalar(select(Signature.id)) is None
+
+
+def test_an_error_while_recording_is_answered_by_the_view(client, app, view_calls, monkeypatch):
+    """The fast path passes a failed submission on; the view then answers it (here it
+    records it, as the failure was the fast path's alone)."""
+    real, failures = submit.accept, []
+
+    def accept_failing_once(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(submit, "accept", accept_failing_once)
+    response = client.post(f"/{SLUG}/sign", data=sign_data(client))
+    assert response.status_code == 303 and view_calls == [SLUG]
+    assert len(db.session.scalars(select(Signature.id)).all()) == 1
