@@ -28,6 +28,7 @@ def discard_session() -> None:
     except SQLAlchemyError:
         db.session.close()
 
+
 ERROR_TITLES = {
     400: _l("That request didn't make sense"),
     403: _l("You don't have access to this page"),

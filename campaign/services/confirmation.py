@@ -67,8 +67,8 @@ _S = Signature.__table__.c
 LINK_ROW = select(
     _S.id, _S.campaign_id, _S.status, _S.created_at, _S.dedup_key, _S.link_nonce
 ).where(_S.id == bindparam("signature"))
-LOCK_ADDRESS = (
-    select(_S.id)
+LOCK_ADDRESS = (  # the address's rows, locked in id order; their states name the others
+    select(_S.id, _S.status)
     .where(_S.campaign_id == bindparam("campaign"), _S.dedup_key == bindparam("key"))
     .order_by(_S.id)
     .with_for_update()
@@ -85,12 +85,24 @@ CONFIRM_PENDING = (
     )
     .returning(_S.flagged)
 )
-OTHER_PENDING = select(_S.id).where(
-    _S.campaign_id == bindparam("campaign"),
-    _S.dedup_key == bindparam("key"),
-    _S.status == SignatureStatus.PENDING,
-    _S.id != bindparam("signature"),
-)
+
+
+def _confirm_in_one():
+    """PostgreSQL: CONFIRM_PENDING, and if the row as updated is counted, the count's
+    shard update (counting.ADJUST) and the log's pending add (transparency.
+    INSERT_PENDING), as one statement (data-modifying CTEs): one round trip instead of
+    three, and still all or nothing."""
+    confirmed = CONFIRM_PENDING.cte("confirmed")
+    counted = select(confirmed.c.flagged).where(confirmed.c.flagged.is_(False)).exists()
+    adjust = counting.ADJUST.where(counted)
+    log_columns = ["campaign_id", "signature_id", "action", "reason", "created_at", "commitment"]
+    log_row = [bindparam(f"log_{name}", type_=TLOG_PENDING.c[name].type) for name in log_columns]
+    log_add = transparency.INSERT_PENDING.from_select(log_columns, select(*log_row).where(counted))
+    return select(confirmed.c.flagged).add_cte(adjust.cte("counted"), log_add.cte("logged"))
+
+
+TLOG_PENDING = transparency.INSERT_PENDING.table
+CONFIRM_IN_ONE = _confirm_in_one()
 
 
 def link_row(token: str, purpose: str):
@@ -145,12 +157,11 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
     # Lock the address's rows first, in id order: two of its submissions confirmed at
     # once then queue here instead of deadlocking on each other's rows (PostgreSQL).
     privacy.take_write_lock()
+    locked = []
     if key is not None:
-        connection.execute(LOCK_ADDRESS, {"campaign": campaign_id, "key": key}).all()
+        locked = connection.execute(LOCK_ADDRESS, {"campaign": campaign_id, "key": key}).all()
     try:
-        flagged = connection.execute(
-            CONFIRM_PENDING, {"signature": signature_id, "now": utcnow()}
-        ).scalar()
+        flagged = _mark_confirmed(connection, row)
     except IntegrityError as exc:
         db.session.rollback()
         if not is_dedup_conflict(exc):
@@ -161,16 +172,28 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
     if flagged is None:  # a concurrent confirm (or withdrawal) got there first
         db.session.rollback()
         return check_confirmation(content, token)
-    if key is not None:
-        others = connection.execute(
-            OTHER_PENDING, {"campaign": campaign_id, "key": key, "signature": signature_id}
-        )
-        delete_submissions(list(others.scalars()))
-    if not flagged:
-        counting.adjust(campaign_id, +1)
-        transparency.note_add(row)  # the public log's add, same transaction
+    # The address's other pending submissions (locked above, so still pending).
+    others = [r.id for r in locked if r.status == SignatureStatus.PENDING and r.id != signature_id]
+    delete_submissions(others)
     db.session.commit()
     return ConfirmResult("confirmed", signature_id=signature_id)
+
+
+def _mark_confirmed(connection, row) -> bool | None:
+    """Move the row out of pending; if it counts (not flagged as updated), add it to
+    the count and queue its log entry, in the same transaction. Returns its `flagged`,
+    or None if it was no longer pending."""
+    now = utcnow()
+    if connection.dialect.name == "postgresql":
+        params = {"signature": row.id, "now": now, "campaign": row.campaign_id, "delta": 1}
+        params["shard_no"] = counting.random_shard()
+        params |= {f"log_{k}": v for k, v in transparency.add_values(row, now).items()}
+        return connection.execute(CONFIRM_IN_ONE, params).scalar()
+    flagged = connection.execute(CONFIRM_PENDING, {"signature": row.id, "now": now}).scalar()
+    if flagged is not None and not flagged:
+        counting.adjust(row.campaign_id, +1)
+        transparency.note_add(row, now)  # the public log's add, same transaction
+    return flagged
 
 
 def _held(campaign_id: int, key: str | None) -> Signature | None:

@@ -55,18 +55,22 @@ def note_add(signature: Signature, when: datetime | None = None) -> None:
     """The signature became counted: queue an add (a restore re-adds the same commitment).
 
     `signature` needs only id, campaign_id and link_nonce (a Core row will do)."""
+    _queue(add_values(signature, when))
+
+
+def add_values(signature: Signature, when: datetime | None = None) -> dict:
+    """The pending log row of an add (INSERT_PENDING's parameters), for callers that
+    write it inside a statement of their own (confirmation's one-statement confirm)."""
     # An erased signature has no nonce, so no receipt: a random commitment nobody holds.
     secret = receipts.secret(signature) or secrets.token_bytes(32)
-    _queue(
-        {
-            "campaign_id": signature.campaign_id,
-            "signature_id": signature.id,
-            "action": "add",
-            "reason": None,
-            "created_at": when or utcnow(),
-            "commitment": tlog.commitment(secret).hex(),
-        }
-    )
+    return {
+        "campaign_id": signature.campaign_id,
+        "signature_id": signature.id,
+        "action": "add",
+        "reason": None,
+        "created_at": when or utcnow(),
+        "commitment": tlog.commitment(secret).hex(),
+    }
 
 
 def backfill(campaign_id: int) -> int:
