@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import i18n, page_fastpath, security, sign_fastpath, web
+from . import i18n, page_fastpath, post_fastpath, security, web
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .api import pages_bp as api_pages_bp
@@ -70,8 +70,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     # Innermost: they see the request as Flask will (proxy headers applied, language
     # prefix moved to SCRIPT_NAME), and answer cached public pages and valid sign
-    # POSTs themselves (page_fastpath.py, sign_fastpath.py).
-    app.wsgi_app = sign_fastpath.SignMiddleware(app.wsgi_app, app)
+    # POSTs themselves (page_fastpath.py, post_fastpath.py).
+    app.wsgi_app = post_fastpath.PublicPostMiddleware(app.wsgi_app, app)
     app.wsgi_app = page_fastpath.PublicPageMiddleware(app.wsgi_app, page_cache.responses(app))
     app.session_interface = page_fastpath.SessionInterface()
     if app.config["TRUSTED_PROXIES"]:

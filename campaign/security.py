@@ -155,9 +155,14 @@ def signer_link_headers(response):
     alike, a 405 included): never stored by a cache or the browser, never sent on as
     a Referer, since the URL is the signer's key."""
     if SIGNER_LINK.match(request.path):
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        no_store_secret_url(response.headers)
     return response
+
+
+def no_store_secret_url(headers: Headers) -> None:
+    """A URL that is a signer's key: never stored, never sent on as a Referer."""
+    headers["Cache-Control"] = "no-store"
+    headers["Referrer-Policy"] = "no-referrer"
 
 
 def refuse_cross_site() -> None:

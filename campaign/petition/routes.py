@@ -6,11 +6,12 @@ import json
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from flask import Response, current_app, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 
 from ..extensions import limiter
 from ..i18n import current_language
 from ..services import (
+    abuse,
     confirmation,
     counting,
     inbox,
@@ -61,7 +62,7 @@ def campaign_page_without_slash(slug: str):
 @bp.post("/<slug>/sign")
 def sign(slug: str):
     """The sign POST. A valid one from the page's own form is usually answered before
-    Flask runs (campaign/sign_fastpath.py); this view answers the rest the same way."""
+    Flask runs (campaign/post_fastpath.py); this view answers the rest the same way."""
     content = load_campaign(slug)  # cross-site posts were refused (security.refuse_cross_site)
     embed = embedding.check_embed_token(slug)  # a bad token: embed.bad_embed_token answers
     render_form = embed_page if embed else render_campaign  # answer where the form was
@@ -141,12 +142,16 @@ CONFIRM_STATUS = {"invalid": 404, "expired": 410, "closed": 409}
 
 
 @bp.route("/<slug>/confirm/<token>", methods=["GET", "POST"])
-@limiter.limit(config_limit("RATELIMIT_CONFIRM"))
 def confirm(slug: str, token: str):
-    """GET shows a button; only the POST confirms, since mail scanners follow links."""
+    """GET shows a button; only the POST confirms, since mail scanners follow links.
+    A POST that confirms is usually answered before Flask runs (post_fastpath.py),
+    which hands this view what it did otherwise (submit.CONFIRM_HANDOFF)."""
     content = load_campaign(slug)
+    handed = request.environ.pop(submit.CONFIRM_HANDOFF, None)  # counted there already
+    if handed is None and abuse.confirm_limited(request.remote_addr):
+        abort(429)
     if request.method == "POST":
-        result = confirmation.confirm(content, token)
+        result = handed or confirmation.confirm(content, token)
         if result.state == "confirmed":
             return redirect(url_for(".confirm", slug=slug, token=token), 303)
     else:

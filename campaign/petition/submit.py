@@ -1,6 +1,6 @@
 """A read sign form to a recorded submission: the one path both sign handlers take.
 
-The Flask view (routes.sign) and the WSGI fast path (campaign/sign_fastpath.py) each
+The Flask view (routes.sign) and the WSGI fast path (campaign/post_fastpath.py) each
 read the POST with `forms.read_sign_form`, then call `accept`, which makes the abuse
 decision and records what it decides, and `leave_note`, the check-inbox cookie.
 Nothing here reads the request: both callers pass what it said.
@@ -14,6 +14,10 @@ from ..services import abuse, inbox, signing
 from ..services.content import CampaignContent
 from ..services.signing import SignatureInput, SignOutcome
 from .forms import SignSubmission, consent_texts, seconds_since_started
+
+# The WSGI environ key under which the fast path hands a confirm it ran, but which did
+# not confirm, to the confirm view to render (a confirmation.ConfirmResult).
+CONFIRM_HANDOFF = "campaign.confirm_result"
 
 
 def accept(

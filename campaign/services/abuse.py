@@ -132,6 +132,12 @@ def check_signing(
     return Verdict(FAST) if fast else CLEAN
 
 
+def confirm_limited(ip: str | None) -> bool:
+    """Count one confirm-link request (GET or POST) from `ip`; True if over
+    RATELIMIT_CONFIRM. Guessing links is hopeless (HMAC), but scanning them costs us."""
+    return over_limit("confirm", current_app.config["RATELIMIT_CONFIRM"], ip or "-")
+
+
 @dataclass(frozen=True)
 class Trend:
     kind: str  # "ip" (daily IP hash) or "domain" (email domain hash)

@@ -1,0 +1,173 @@
+"""Answer the two busiest public POSTs, sign and confirm, before Flask does any work.
+
+Flask's own request handling (request and response objects, the hooks, the session)
+cost about as much as recording a signature. This WSGI middleware takes a sign or
+confirm POST whose answer is the usual 303 and gives it itself, through the same
+calls the views make, in an application context only: no request context, no
+session, no Babel negotiation beyond `i18n.choose_language`, the hardening headers
+prepared once (`security.hardening`).
+
+* **Sign** (`/<slug>/sign`): `forms.read_sign_form`, then `petition.submit.accept`
+  and `submit.leave_note`, as `routes.sign`.
+* **Confirm** (`/<slug>/confirm/<token>`): the rate limit (`abuse.confirm_limited`),
+  then `confirmation.confirm`, as `routes.confirm`. Anything but "confirmed" is
+  handed to the view to render (`submit.CONFIRM_HANDOFF`: the state and the signature's id), since
+  confirming may have changed something (an "already" deletes the submission).
+
+Everything else goes on to Flask, untouched (the body is handed on): another method
+or path, a query string, a body that isn't a small UTF-8 urlencoded form, the embed
+form (its token is the view's job), a cross-site POST (`security.cross_site_reason`,
+the rule the view's hook applies), an unknown or closed petition, a refused field,
+a client over the confirm limit, and any error. Nothing is written before those
+checks, so a request passed on is handled once; docs/SECURITY.md says what an error
+raised after the abuse check means.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from urllib.parse import parse_qsl
+
+from flask import Flask
+from werkzeug.datastructures import EnvironHeaders, MultiDict
+from werkzeug.http import parse_cookie
+from werkzeug.sansio.utils import get_host
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Response
+
+from . import i18n, security
+from .petition import embedding, submit
+from .petition.forms import read_sign_form
+from .services import abuse, confirmation
+from .services.content import library
+
+log = logging.getLogger(__name__)
+SIGN = re.compile(r"/([a-z0-9][a-z0-9-]{0,79})/sign")
+CONFIRM = re.compile(r"/([a-z0-9][a-z0-9-]{0,79})/confirm/([0-9]+-[0-9a-zA-Z_-]+)")
+MAX_BODY = 16 * 1024  # a sign form is well under 2 KB; a bigger body goes to Flask
+URLENCODED = "application/x-www-form-urlencoded"
+
+
+class PublicPostMiddleware:
+    def __init__(self, wsgi_app, app: Flask) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("QUERY_STRING"):
+            return self.wsgi_app(environ, start_response)
+        path = environ.get("PATH_INFO", "")
+        response = None
+        if match := SIGN.fullmatch(path):
+            body = self.small_form(environ)
+            if body is not None:
+                response = self.sign(environ, match.group(1), body)
+        elif match := CONFIRM.fullmatch(path):
+            response = self.confirm(environ, match.group(1), match.group(2))
+        if response is None:
+            return self.wsgi_app(environ, start_response)
+        return response(environ, start_response)
+
+    @staticmethod
+    def small_form(environ: dict) -> bytes | None:
+        """The body of a small urlencoded form (then kept for Flask too), else None."""
+        length = environ.get("CONTENT_LENGTH", "")
+        content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip()
+        if not length.isdigit() or int(length) > MAX_BODY or content_type != URLENCODED:
+            return None
+        body = environ["wsgi.input"].read(int(length))
+        environ["wsgi.input"] = io.BytesIO(body)  # for Flask, if it is passed on
+        return body
+
+    def sign(self, environ: dict, slug: str, body: bytes) -> Response | None:
+        """The 303 `routes.sign` would send, or None to pass the request on to Flask."""
+        try:
+            form = MultiDict(parse_qsl(body.decode(), keep_blank_values=True, errors="strict"))
+        except (UnicodeDecodeError, ValueError):
+            return None
+        if embedding.FIELD in form or self.cross_site(environ, secret_url=False):
+            return None
+        with self.app.app_context():
+            content = library().get(slug)
+            if content is None or not content.accepts_signatures:
+                return None
+            cookies = _cookies(environ)
+            language, chosen = self.language(environ, cookies)
+            submission = read_sign_form(form)
+            if submission.errors:
+                return None
+            try:
+                outcome = submit.accept(
+                    content, submission, language=language, ip=environ.get("REMOTE_ADDR")
+                )
+            except Exception:  # noqa: BLE001 - the view answers it, with its error pages
+                log.warning("sign fast path passed a failed submission on", exc_info=True)
+                return None
+            response = redirect(f"{environ.get('SCRIPT_NAME', '')}/{slug}/check-inbox", 303)
+            signature_id = outcome.signature_id if outcome else None
+            secure = self.app.config["SESSION_COOKIE_SECURE"]
+            submit.leave_note(response, slug, form.get("email", ""), signature_id, secure=secure)
+            return self.finish(response, environ, chosen, cookies)
+
+    def confirm(self, environ: dict, slug: str, token: str) -> Response | None:
+        """The 303 `routes.confirm` would send, or None to pass the request on (with the
+        result in `HANDOFF` when confirming ran but did not confirm)."""
+        if self.cross_site(environ, secret_url=True):
+            return None
+        with self.app.app_context():
+            content = library().get(slug)
+            if content is None or abuse.confirm_limited(environ.get("REMOTE_ADDR")):
+                return None  # over the limit: the view counts it again and answers 429
+            try:
+                result = confirmation.confirm(content, token)
+            except Exception:  # noqa: BLE001 - the view answers it, with its error pages
+                log.warning("confirm fast path passed a failed confirm on", exc_info=True)
+                return None
+            if result.state != "confirmed":
+                shown = result.signature.id if result.signature is not None else None
+                environ[submit.CONFIRM_HANDOFF] = confirmation.ConfirmResult(
+                    result.state, signature_id=shown
+                )
+                return None
+            cookies = _cookies(environ)
+            _language, chosen = self.language(environ, cookies)
+            path = f"{environ.get('SCRIPT_NAME', '')}/{slug}/confirm/{token}"
+            response = redirect(path, 303)
+            security.no_store_secret_url(response.headers)
+            return self.finish(response, environ, chosen, cookies)
+
+    def language(self, environ: dict, cookies: dict) -> tuple[str, str | None]:
+        return i18n.choose_language(
+            self.app.config["LANGUAGES"],
+            environ.get("campaign.url_language"),
+            None,  # no query string here (checked above)
+            cookies.get(i18n.COOKIE),
+            environ.get("HTTP_ACCEPT_LANGUAGE", ""),
+        )
+
+    def finish(self, response: Response, environ: dict, chosen, cookies) -> Response:
+        """What the app's after-request hooks add: the language cookie, hardening, Vary."""
+        i18n.remember_choice(response, chosen, cookies.get(i18n.COOKIE))
+        secure = environ.get("wsgi.url_scheme") == "https"
+        hardening = security.hardening(self.app, framing=False, secure=secure)
+        security.add_missing(response.headers, hardening)
+        response.headers["Vary"] = "Accept-Language, Cookie"  # as i18n's hook sets
+        return response
+
+    def cross_site(self, environ: dict, *, secret_url: bool) -> bool:
+        def origins() -> set[str]:
+            scheme = environ.get("wsgi.url_scheme", "http")
+            server = (environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT"))
+            host = get_host(scheme, environ.get("HTTP_HOST"), server)
+            return security.trusted_origins(f"{scheme}://{host}/", self.app.config["BASE_URL"])
+
+        headers = EnvironHeaders(environ)
+        reason = security.cross_site_reason("POST", headers, origins, secret_url=secret_url)
+        return reason is not None
+
+
+def _cookies(environ: dict) -> dict[str, str]:
+    raw = environ.get("HTTP_COOKIE", "")
+    return parse_cookie(raw) if raw else {}
