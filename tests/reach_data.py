@@ -31,7 +31,7 @@ def confirmed_signature(
     n = next(_serial)
     outcome = signing.sign(
         content,
-        SignatureInput(
+        SignatureInput.from_raw(
             name=name,
             email=f"signer{n}@example.org",
             country=country,

@@ -117,7 +117,9 @@ def test_autofill_fast_signer_counts_after_confirming(client, app, mailbox):
     # A rate-limit flag is another signal: confirming doesn't clear it.
     other = signing.sign(
         library().get(SLUG),
-        signing.SignatureInput(name="Burst Sender", email="burst@example.org", country="DE"),
+        signing.SignatureInput.from_raw(
+            name="Burst Sender", email="burst@example.org", country="DE"
+        ),
         flag_reason="rate limit (ip)",
     )
     held = db.session.get(Signature, other.signature_id)

@@ -41,10 +41,7 @@ def accept(
         return None
     public_text, contact_text, comment_text, delivery_text = consent_texts(language)
     data = SignatureInput(
-        name=fields.name,
-        email=fields.email.address,
-        country=fields.country,
-        comment=fields.comment,
+        fields=fields,
         public_consent=submission.public_consent,
         contact_consent=submission.contact_consent,
         language=language,
@@ -57,7 +54,6 @@ def accept(
         consent_comment_text=comment_text,
         delivery_consent=submission.delivery_consent,
         consent_delivery_text=delivery_text,
-        fields=fields,
     )
     return signing.sign(content, data, flag_reason=verdict.flag_reason, send_mail=verdict.send_mail)
 

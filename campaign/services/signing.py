@@ -91,10 +91,9 @@ SigningError = FieldError
 
 @dataclass
 class SignatureInput:
-    name: str
-    email: str
-    country: str
-    comment: str | None = None
+    """One submission as the service records it: fields already validated."""
+
+    fields: SignerFields  # forms.read_sign_form's, or check_signer's (`from_raw`)
     public_consent: bool = False
     contact_consent: bool = False
     language: str = "en"
@@ -107,9 +106,14 @@ class SignatureInput:
     consent_comment_text: str = ""
     delivery_consent: bool = False
     consent_delivery_text: str = ""
-    # The sign POST's already-validated fields (forms.read_sign_form): given, the
-    # raw name/email/country/comment above are not validated again.
-    fields: SignerFields | None = None
+
+    @classmethod
+    def from_raw(
+        cls, name: str, email: str, country: str, comment: str | None = None, **rest
+    ) -> SignatureInput:
+        """For callers holding raw input (seeding, tests): validated here, with the
+        form's rules; raises SigningError for the first field refused."""
+        return cls(fields=check_signer(name, email, country, comment), **rest)
 
 
 @dataclass
@@ -178,11 +182,6 @@ def consent_wording_id(
     return wording_id
 
 
-def validate(data: SignatureInput) -> SignerFields:
-    """The fields of `data`, validated once: the form's if it did, else checked here."""
-    return data.fields or check_signer(data.name, data.email, data.country, data.comment)
-
-
 def sign(
     content: CampaignContent,
     data: SignatureInput,
@@ -202,7 +201,7 @@ def sign(
     (the honeypot), which must not mail whoever they named. The abuse decision
     (`abuse.check_signing`, blocked addresses included) is the caller's, made before.
     """
-    fields = validate(data)
+    fields = data.fields
     name, email, comment = fields.name, fields.email, fields.comment
     campaign = campaign_ref(content)  # cached: no SELECT of the campaign per signature
     now = utcnow()

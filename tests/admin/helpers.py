@@ -90,7 +90,7 @@ def make_signature(
     content = campaign_content()
     outcome = signing.sign(
         content,
-        SignatureInput(
+        SignatureInput.from_raw(
             name=name,
             email=email,
             country=country,

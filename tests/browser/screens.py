@@ -20,7 +20,7 @@ def confirmed_signers(
     for i in range(start, start + n):
         outcome = signing.sign(
             content,
-            signing.SignatureInput(
+            signing.SignatureInput.from_raw(
                 name=NAMES[i % len(NAMES)],
                 email=f"s{i}@example.org",
                 country="DE",

@@ -21,7 +21,7 @@ def add(app, email: str, ip: str, hours_ago: float = 0) -> None:
     with app.test_request_context():
         outcome = signing.sign(
             library().get(SLUG),
-            SignatureInput(name="Test Person", email=email, country="DE", ip=ip),
+            SignatureInput.from_raw(name="Test Person", email=email, country="DE", ip=ip),
         )
     if hours_ago:
         db.session.execute(

@@ -19,7 +19,7 @@ def campaign_id() -> int:
 
 def sign_and_confirm(n: int) -> Signature:
     content = library().get(SLUG)
-    signer = SignatureInput(name="Counted Person", email=f"c{n}@example.org", country="NL")
+    signer = SignatureInput.from_raw(name="Counted Person", email=f"c{n}@example.org", country="NL")
     outcome = signing.sign(content, signer)
     signature = db.session.get(Signature, outcome.signature_id)
     assert (
@@ -54,14 +54,14 @@ def test_only_confirmed_unflagged_signatures_count(app):
     cid = campaign_id()
     content = library().get(SLUG)
     signing.sign(
-        content, SignatureInput(name="Pending Person", email="p@example.org", country="NL")
+        content, SignatureInput.from_raw(name="Pending Person", email="p@example.org", country="NL")
     )
     assert counting.confirmed_count(cid, fresh=True) == 0
     sign_and_confirm(1)
     sign_and_confirm(2)
     flagged = signing.sign(
         content,
-        SignatureInput(name="Flagged Person", email="f@example.org", country="NL"),
+        SignatureInput.from_raw(name="Flagged Person", email="f@example.org", country="NL"),
         flag_reason="test",
     )
     row = db.session.get(Signature, flagged.signature_id)

@@ -30,7 +30,7 @@ def a_mail(n: int = 0) -> Mail:
 
 
 def sign(email: str = "mail@example.org", **fields):
-    data = SignatureInput(name="Leila Farahani", email=email, country="IR", **fields)
+    data = SignatureInput.from_raw(name="Leila Farahani", email=email, country="IR", **fields)
     return signing.sign(library().get(SLUG), data)
 
 

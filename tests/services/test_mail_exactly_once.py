@@ -34,7 +34,7 @@ def content():
 
 
 def data(email: str, **fields) -> SignatureInput:
-    return SignatureInput(name="Leila Noori", email=email, country="FR", **fields)
+    return SignatureInput.from_raw(name="Leila Noori", email=email, country="FR", **fields)
 
 
 class SlowMailbox(Mailbox):

@@ -53,17 +53,19 @@ def test_signer_mail_scores_below_spamassassin_threshold(app, mailbox):
     require(shutil.which("spamassassin") is not None, "spamassassin is not installed")
     app.config["CONFIRM_REMINDER_HOURS"] = 1
     content = library().get(SLUG)
-    data = signing.SignatureInput(
+    data = signing.SignatureInput.from_raw(
         name="Maryam Ahmadi", email="maryam@example.org", country="DE", comment="For my family."
     )
     waiting = signing.sign(content, data).signature_id
     done = signing.sign(
-        content, signing.SignatureInput(name="Reza Karimi", email="reza@example.org", country="FR")
+        content,
+        signing.SignatureInput.from_raw(name="Reza Karimi", email="reza@example.org", country="FR"),
     ).signature_id
     mail_worker.work(once=True)  # two confirmation mails
     confirmation.confirm(content, links.make_token(db.session.get(Signature, done), "confirm"))
     signing.sign(
-        content, signing.SignatureInput(name="Reza Karimi", email="reza@example.org", country="FR")
+        content,
+        signing.SignatureInput.from_raw(name="Reza Karimi", email="reza@example.org", country="FR"),
     )
     db.session.execute(
         update(Signature)

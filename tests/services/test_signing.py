@@ -46,7 +46,7 @@ def data(email: str = "signer@example.org", **fields) -> SignatureInput:
         "consent_contact_text": "contact",
         **fields,
     }
-    return SignatureInput(**values)
+    return SignatureInput.from_raw(**values)
 
 
 def count_of(model) -> int:
