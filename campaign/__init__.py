@@ -13,9 +13,10 @@ from dotenv import load_dotenv
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import i18n, page_fastpath, post_fastpath, security, web
+from . import i18n, page_fastpath, post_fastpath, security, sqlite_wal, web
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .api import pages_bp as api_pages_bp
@@ -164,8 +165,9 @@ def configure_database(app: Flask) -> None:
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """SQLite: WAL so readers never block the writer, and wait rather than fail on locks."""
+def _sqlite_pragmas(dbapi_connection, record) -> None:
+    """SQLite: WAL so readers never block the writer, and wait rather than fail on locks;
+    the log is checkpointed off the request path (sqlite_wal.py)."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -173,3 +175,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        sqlite_wal.configure(dbapi_connection, record.info)
+
+
+@event.listens_for(Pool, "checkout")
+def _sqlite_in_use(_dbapi_connection, record, _proxy) -> None:
+    sqlite_wal.used(record.info)
