@@ -11,8 +11,8 @@ prepared once (`security.hardening`).
   and `submit.leave_note`, as `routes.sign`.
 * **Confirm** (`/<slug>/confirm/<token>`): the rate limit (`abuse.confirm_limited`),
   then `confirmation.confirm`, as `routes.confirm`. Anything but "confirmed" is
-  handed to the view to render (`submit.CONFIRM_HANDOFF`: the state and the signature's id), since
-  confirming may have changed something (an "already" deletes the submission).
+  handed to the view to render (`submit.CONFIRM_HANDOFF`: the state and the
+  signature's id), since confirming may have changed something.
 
 Everything else goes on to Flask, untouched (the body is handed on): another method
 or path, a query string, a body that isn't a small UTF-8 urlencoded form, the embed
@@ -43,6 +43,7 @@ from .petition import embedding, submit
 from .petition.forms import read_sign_form
 from .services import abuse, confirmation
 from .services.content import library
+from .web import discard_session
 
 log = logging.getLogger(__name__)
 SIGN = re.compile(r"/([a-z0-9][a-z0-9-]{0,79})/sign")
@@ -105,6 +106,7 @@ class PublicPostMiddleware:
                 )
             except Exception:  # noqa: BLE001 - the view answers it, with its error pages
                 log.warning("sign fast path passed a failed submission on", exc_info=True)
+                discard_session()
                 return None
             response = redirect(f"{environ.get('SCRIPT_NAME', '')}/{slug}/check-inbox", 303)
             signature_id = outcome.signature_id if outcome else None
@@ -114,7 +116,7 @@ class PublicPostMiddleware:
 
     def confirm(self, environ: dict, slug: str, token: str) -> Response | None:
         """The 303 `routes.confirm` would send, or None to pass the request on (with the
-        result in `HANDOFF` when confirming ran but did not confirm)."""
+        result in `submit.CONFIRM_HANDOFF` when confirming ran but did not confirm)."""
         if self.cross_site(environ, secret_url=True):
             return None
         with self.app_context():
@@ -125,6 +127,7 @@ class PublicPostMiddleware:
                 result = confirmation.confirm(content, token)
             except Exception:  # noqa: BLE001 - the view answers it, with its error pages
                 log.warning("confirm fast path passed a failed confirm on", exc_info=True)
+                discard_session()
                 return None
             if result.state != "confirmed":
                 shown = result.signature.id if result.signature is not None else None
