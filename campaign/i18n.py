@@ -12,7 +12,7 @@ from babel.numbers import format_decimal
 from flask import Flask, Response, current_app, request
 from flask_babel import format_date, format_datetime, get_locale, refresh
 from werkzeug.datastructures import LanguageAccept
-from werkzeug.http import parse_accept_header
+from werkzeug.http import dump_cookie, parse_accept_header
 
 from .extensions import babel
 
@@ -81,15 +81,24 @@ def select_language() -> str:
 
 def remember_choice(response: Response, chosen: str | None, cookie: str | None) -> None:
     """Keep the language a visitor chose (URL prefix or ?lang=) in the `lang` cookie."""
-    if chosen and cookie != chosen:
-        response.set_cookie(
-            COOKIE,
-            chosen,
-            max_age=365 * 86400,
-            samesite="Lax",
-            httponly=True,
-            secure=current_app.config["SESSION_COOKIE_SECURE"],
-        )
+    header = language_cookie(chosen, cookie, secure=current_app.config["SESSION_COOKIE_SECURE"])
+    if header:
+        response.headers.add("Set-Cookie", header)
+
+
+def language_cookie(chosen: str | None, cookie: str | None, *, secure: bool) -> str | None:
+    """The Set-Cookie value that keeps a chosen language, if it isn't kept already."""
+    if not chosen or cookie == chosen:
+        return None
+    return dump_cookie(
+        COOKIE,
+        chosen,
+        max_age=365 * 86400,
+        path="/",
+        samesite="Lax",
+        httponly=True,
+        secure=secure,
+    )
 
 
 def current_language() -> str:

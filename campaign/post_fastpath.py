@@ -32,11 +32,10 @@ from contextlib import AbstractContextManager, nullcontext
 from urllib.parse import parse_qsl
 
 from flask import Flask, current_app, has_app_context
+from markupsafe import escape
 from werkzeug.datastructures import EnvironHeaders, MultiDict
 from werkzeug.http import parse_cookie
 from werkzeug.sansio.utils import get_host
-from werkzeug.utils import redirect
-from werkzeug.wrappers import Response
 
 from . import i18n, security
 from .petition import embedding, submit
@@ -50,6 +49,7 @@ SIGN = re.compile(r"/([a-z0-9][a-z0-9-]{0,79})/sign")
 CONFIRM = re.compile(r"/([a-z0-9][a-z0-9-]{0,79})/confirm/([0-9]+-[0-9a-zA-Z_-]+)")
 MAX_BODY = 16 * 1024  # a sign form is well under 2 KB; a bigger body goes to Flask
 URLENCODED = "application/x-www-form-urlencoded"
+Answer = tuple[str, list[tuple[str, str]]]  # a 303's Location, and its other headers
 
 
 class PublicPostMiddleware:
@@ -61,16 +61,27 @@ class PublicPostMiddleware:
         if environ.get("REQUEST_METHOD") != "POST" or environ.get("QUERY_STRING"):
             return self.wsgi_app(environ, start_response)
         path = environ.get("PATH_INFO", "")
-        response = None
+        answer = None
         if match := SIGN.fullmatch(path):
             body = self.small_form(environ)
             if body is not None:
-                response = self.sign(environ, match.group(1), body)
+                answer = self.sign(environ, match.group(1), body)
         elif match := CONFIRM.fullmatch(path):
-            response = self.confirm(environ, match.group(1), match.group(2))
-        if response is None:
+            answer = self.confirm(environ, match.group(1), match.group(2))
+        if answer is None:
             return self.wsgi_app(environ, start_response)
-        return response(environ, start_response)
+        location, headers = answer
+        body = redirect_body(location)
+        start_response(
+            "303 SEE OTHER",
+            [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Location", location),
+                *headers,
+            ],
+        )
+        return [body]
 
     @staticmethod
     def small_form(environ: dict) -> bytes | None:
@@ -83,8 +94,8 @@ class PublicPostMiddleware:
         environ["wsgi.input"] = io.BytesIO(body)  # for Flask, if it is passed on
         return body
 
-    def sign(self, environ: dict, slug: str, body: bytes) -> Response | None:
-        """The 303 `routes.sign` would send, or None to pass the request on to Flask."""
+    def sign(self, environ: dict, slug: str, body: bytes) -> Answer | None:
+        """Where `routes.sign` would redirect, with its headers; None to pass it on."""
         try:
             form = MultiDict(parse_qsl(body.decode(), keep_blank_values=True, errors="strict"))
         except (UnicodeDecodeError, ValueError):
@@ -108,14 +119,15 @@ class PublicPostMiddleware:
                 log.warning("sign fast path passed a failed submission on", exc_info=True)
                 discard_session()
                 return None
-            response = redirect(f"{environ.get('SCRIPT_NAME', '')}/{slug}/check-inbox", 303)
             signature_id = outcome.signature_id if outcome else None
             secure = self.app.config["SESSION_COOKIE_SECURE"]
-            submit.leave_note(response, slug, form.get("email", ""), signature_id, secure=secure)
-            return self.finish(response, environ, chosen, cookies)
+            email = form.get("email", "")
+            note = ("Set-Cookie", submit.note_cookie(slug, email, signature_id, secure=secure))
+            headers = [note, *self.common_headers(environ, cookies, chosen, secret_url=False)]
+            return f"{environ.get('SCRIPT_NAME', '')}/{slug}/check-inbox", headers
 
-    def confirm(self, environ: dict, slug: str, token: str) -> Response | None:
-        """The 303 `routes.confirm` would send, or None to pass the request on (with the
+    def confirm(self, environ: dict, slug: str, token: str) -> Answer | None:
+        """Where `routes.confirm` would redirect, with its headers; None to pass it on (with the
         result in `submit.CONFIRM_HANDOFF` when confirming ran but did not confirm)."""
         if self.cross_site(environ, secret_url=True):
             return None
@@ -137,10 +149,8 @@ class PublicPostMiddleware:
                 return None
             cookies = _cookies(environ)
             _language, chosen = self.language(environ, cookies)
-            path = f"{environ.get('SCRIPT_NAME', '')}/{slug}/confirm/{token}"
-            response = redirect(path, 303)
-            security.no_store_secret_url(response.headers)
-            return self.finish(response, environ, chosen, cookies)
+            headers = self.common_headers(environ, cookies, chosen, secret_url=True)
+            return f"{environ.get('SCRIPT_NAME', '')}/{slug}/confirm/{token}", headers
 
     def app_context(self) -> AbstractContextManager:
         """A new application context, or the active one if it is this app's (as Flask's
@@ -158,14 +168,25 @@ class PublicPostMiddleware:
             environ.get("HTTP_ACCEPT_LANGUAGE", ""),
         )
 
-    def finish(self, response: Response, environ: dict, chosen, cookies) -> Response:
-        """What the app's after-request hooks add: the language cookie, hardening, Vary."""
-        i18n.remember_choice(response, chosen, cookies.get(i18n.COOKIE))
-        secure = environ.get("wsgi.url_scheme") == "https"
-        hardening = security.hardening(self.app, framing=False, secure=secure)
-        security.add_missing(response.headers, hardening)
-        response.headers["Vary"] = "Accept-Language, Cookie"  # as i18n's hook sets
-        return response
+    def common_headers(
+        self, environ: dict, cookies: dict, chosen: str | None, *, secret_url: bool
+    ) -> list[tuple[str, str]]:
+        """What the app's after-request hooks add: the language cookie, the hardening
+        headers (a signer's link: no-store, no-referrer), Vary."""
+        headers = []
+        secure = self.app.config["SESSION_COOKIE_SECURE"]
+        kept = i18n.language_cookie(chosen, cookies.get(i18n.COOKIE), secure=secure)
+        if kept:
+            headers.append(("Set-Cookie", kept))
+        https = environ.get("wsgi.url_scheme") == "https"
+        hardening = security.hardening(self.app, framing=False, secure=https)
+        if secret_url:
+            overridden = {name for name, _ in security.SECRET_URL_HEADERS}
+            hardening = [h for h in hardening if h[0] not in overridden]
+            headers += security.SECRET_URL_HEADERS
+        headers += hardening
+        headers.append(("Vary", "Accept-Language, Cookie"))  # as i18n's hook sets
+        return headers
 
     def cross_site(self, environ: dict, *, secret_url: bool) -> bool:
         def origins() -> set[str]:
@@ -177,6 +198,16 @@ class PublicPostMiddleware:
         headers = EnvironHeaders(environ)
         reason = security.cross_site_reason("POST", headers, origins, secret_url=secret_url)
         return reason is not None
+
+
+def redirect_body(location: str) -> bytes:
+    """The body of werkzeug's redirect (what the views send), for a 303 to `location`."""
+    shown = escape(location)
+    return (
+        "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
+        "<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the target "
+        f'URL: <a href="{shown}">{shown}</a>. If not, click the link.\n'
+    ).encode()
 
 
 def _cookies(environ: dict) -> dict[str, str]:

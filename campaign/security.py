@@ -159,10 +159,13 @@ def signer_link_headers(response):
     return response
 
 
+# A URL that is a signer's key: never stored, never sent on as a Referer.
+SECRET_URL_HEADERS = (("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"))
+
+
 def no_store_secret_url(headers: Headers) -> None:
-    """A URL that is a signer's key: never stored, never sent on as a Referer."""
-    headers["Cache-Control"] = "no-store"
-    headers["Referrer-Policy"] = "no-referrer"
+    for name, value in SECRET_URL_HEADERS:
+        headers[name] = value
 
 
 def refuse_cross_site() -> None:

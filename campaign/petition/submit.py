@@ -8,6 +8,7 @@ Nothing here reads the request: both callers pass what it said.
 
 from __future__ import annotations
 
+from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Response
 
 from ..services import abuse, inbox, signing
@@ -62,6 +63,13 @@ def leave_note(
     response: Response, slug: str, typed_email: str, signature_id: int | None, *, secure: bool
 ) -> Response:
     """The check-inbox note in its own sealed cookie (services/inbox.py)."""
-    note = inbox.make_note(slug, typed_email, signature_id)
-    response.set_cookie(inbox.NOTE_COOKIE, note, httponly=True, samesite="Lax", secure=secure)
+    response.headers.add("Set-Cookie", note_cookie(slug, typed_email, signature_id, secure=secure))
     return response
+
+
+def note_cookie(slug: str, typed_email: str, signature_id: int | None, *, secure: bool) -> str:
+    """The Set-Cookie value of the check-inbox note."""
+    note = inbox.make_note(slug, typed_email, signature_id)
+    return dump_cookie(
+        inbox.NOTE_COOKIE, note, path="/", httponly=True, samesite="Lax", secure=secure
+    )
