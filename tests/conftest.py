@@ -28,8 +28,8 @@ from tests.helpers import (
     TEST_REDIS_URL,
     LiveServer,
     Mailbox,
+    ServerPool,
     migrate,
-    start_server,
     test_config,
     using_postgres,
 )
@@ -155,30 +155,49 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture
-def mailbox(app_config, app):
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[Mailbox]:
+    """One SMTP server per process, so the mail URL in a live server's configuration
+    stays the same from test to test (and the server can be reused, see live_server)."""
     box = Mailbox()
     box.start()
-    app_config["SMTP_URL"] = app.config["SMTP_URL"] = box.url
     yield box
     box.stop()
 
 
 @pytest.fixture
-def live_server(app_config, tmp_path):
-    """A gunicorn server on the test database (its mail goes where the app's does)."""
+def mailbox(app_config, app, smtp_server):
+    """The process's SMTP server, empty: only the test's own process sends mail (the
+    mail worker runs in it, synchronously), so nothing of an earlier test arrives."""
+    smtp_server.messages.clear()
+    app_config["SMTP_URL"] = app.config["SMTP_URL"] = smtp_server.url
+    yield smtp_server
+    smtp_server.messages.clear()
+
+
+@pytest.fixture(scope="session")
+def server_pool(tmp_path_factory) -> Iterator[ServerPool]:
+    pool = ServerPool(tmp_path_factory.mktemp("servers"))
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def live_server(app_config, server_pool):
+    """A gunicorn server on the test database (its mail goes where the app's does).
+
+    From the process's pool (tests/helpers.py, ServerPool): a server used by an earlier
+    test with the same configuration, with newly forked workers, or a new one. Servers
+    log to the pool's folder under the run's temporary root (`servers*`)."""
     servers = []
 
     def start(**overrides) -> LiveServer:
-        server = start_server({**app_config, **overrides}, log_dir=tmp_path)
+        server = server_pool.acquire({**app_config, **overrides})
         servers.append(server)
         return server
 
     yield start
-    for server in servers:  # all told at once, then awaited
-        server.signal_stop()
-    for server in servers:
-        server.wait_stopped()
+    server_pool.release(servers)
 
 
 # --- admin accounts ---------------------------------------------------------
