@@ -77,7 +77,11 @@ def database_template(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def truncate_all(database_template):
-    """On PostgreSQL, empties every table (one statement); a no-op on SQLite."""
+    """On PostgreSQL, empties every table and restarts every sequence (what
+    `TRUNCATE … RESTART IDENTITY` does) in one round trip; a no-op on SQLite.
+
+    DELETE, not TRUNCATE: a test leaves a handful of rows, and TRUNCATE's new files for
+    every table cost 0.1-0.2 s per test (a minute or more of the run), DELETE a few ms."""
     if not using_postgres():
         yield lambda: None
         return
@@ -92,13 +96,19 @@ def truncate_all(database_template):
                 "AND tablename <> 'alembic_version'"
             )
         ).all()
+    # The audit log refuses DELETE (row triggers, migrations 0001 and 0005_ops); the test
+    # superuser resets it with triggers (foreign keys' too) off for this transaction only.
+    statements = ["SET LOCAL session_replication_role = replica"]
+    statements += [f'DELETE FROM "{table}"' for table in tables]  # noqa: S608 - pg_tables
+    statements.append(
+        "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false)"
+        " FROM pg_sequences WHERE schemaname = 'public'"
+    )
+    reset = text(";\n".join(statements))
 
     def truncate() -> None:
         with engine.begin() as conn:
-            # The audit log refuses TRUNCATE (a trigger, migration 0005_ops); the test
-            # superuser resets it with triggers off for this transaction only.
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            conn.execute(reset)
 
     yield truncate
     engine.dispose()
