@@ -166,7 +166,7 @@ class LiveServer:
     def __init__(self, url: str, process: subprocess.Popen, log: Path, workers: int) -> None:
         self.url, self.process, self.log, self.workers = url, process, log, workers
         self.pool_key: tuple = ()  # set by ServerPool
-        self.retired: set[int] = set()  # the workers ServerPool.release killed
+        self.released_at = 0  # when ServerPool.release last killed its workers
 
     def stop(self) -> None:
         self.signal_stop()
@@ -191,6 +191,20 @@ class LiveServer:
             return {int(pid) for pid in path.read_text().split()}
         except OSError:
             return set()
+
+
+def clock_ticks() -> int:
+    """Now, in the unit of a process's start time in /proc/<pid>/stat (ticks since boot)."""
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return int(uptime * os.sysconf("SC_CLK_TCK"))
+
+
+def started_at(pid: int) -> int:
+    """When process `pid` started, in clock_ticks(); 0 if it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def healthy(url: str, deadline: float) -> bool:
@@ -269,9 +283,9 @@ class ServerPool:
 
     When a test is done with a server, its workers are killed (SIGKILL, at once) and
     its master forks fresh ones from the app it preloaded, as at start: a later test
-    with the same configuration gets worker processes in a new server's state (no
-    cached pages or counts, no spent tokens, no pooled connections) in front of the
-    same database, emptied between tests as always. A configuration never seen before
+    with the same configuration gets only workers forked after the last test ended, in
+    a new server's state (no cached pages or counts, no spent tokens, no pooled
+    connections), in front of the same database, emptied between tests as always. A configuration never seen before
     (or one that holds a per-test path, such as an SQLite file) starts a new server;
     the `keep` most recently used idle ones stay.
     """
@@ -295,12 +309,12 @@ class ServerPool:
 
     def release(self, servers: list[LiveServer]) -> None:
         for server in servers:
-            server.retired = server.worker_pids()
-            for pid in server.retired:
+            server.released_at = clock_ticks()
+            workers = server.worker_pids()
+            for pid in workers:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-        for server in servers:
-            if server.retired and server.process.poll() is None:
+            if workers and server.process.poll() is None:
                 self.idle.append((server.pool_key, server))
             else:  # stopped by its test, or no /proc to see its workers by: not reused
                 server.stop()
@@ -308,11 +322,16 @@ class ServerPool:
             self.idle.pop(0)[1].stop()
 
     def _renewed(self, server: LiveServer) -> bool:
-        """Whether the master has replaced every retired worker, and the new ones answer."""
+        """Whether every worker of the master was forked after the server's last test
+        (any older one is killed), and they answer."""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and server.process.poll() is None:
             pids = server.worker_pids()
-            if len(pids) == server.workers and not pids & server.retired:
+            old = {pid for pid in pids if started_at(pid) < server.released_at}
+            for pid in old:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if len(pids) == server.workers and not old:
                 return healthy(server.url, deadline)
             time.sleep(0.02)
         return False
