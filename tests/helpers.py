@@ -285,9 +285,9 @@ class ServerPool:
     its master forks fresh ones from the app it preloaded, as at start: a later test
     with the same configuration gets only workers forked after the last test ended, in
     a new server's state (no cached pages or counts, no spent tokens, no pooled
-    connections), in front of the same database, emptied between tests as always. A configuration never seen before
-    (or one that holds a per-test path, such as an SQLite file) starts a new server;
-    the `keep` most recently used idle ones stay.
+    connections), in front of the same database, emptied between tests as always.
+    A configuration not seen before (or one that holds a per-test path, such as an
+    SQLite file) starts a new server; the `keep` most recently used idle ones stay.
     """
 
     def __init__(self, log_dir: Path, keep: int = 3) -> None:
