@@ -4,6 +4,9 @@
   else the local servers when they answer); SQLite when there is no PostgreSQL.
 * With CI_REQUIRE_ALL=1, a test that would skip for want of a service fails instead.
 * Under pytest-xdist (`make test` runs `-n`) every worker has its own database.
+* Each process keeps its gunicorn servers (`live_server`, tests/helpers.py ServerPool)
+  and its SMTP server (`mailbox`) between tests; a test gets them fresh: workers forked
+  after the last test, an empty mailbox.
 
 Helpers that tests import live in tests/helpers.py (and tests/admin/helpers.py).
 """
