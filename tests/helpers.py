@@ -6,6 +6,7 @@ Fixtures and hooks live in conftest.py; these are plain functions and classes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email
 import os
 import re
@@ -159,30 +160,68 @@ def deliver(app) -> int:
 
 
 class LiveServer:
-    def __init__(self, url: str, process: subprocess.Popen, log: Path) -> None:
-        self.url, self.process, self.log = url, process, log
+    """A gunicorn server: its master, its workers, its log. The server runs in a process
+    group (a session) of its own, so stopping it reaches every process it forked."""
+
+    def __init__(self, url: str, process: subprocess.Popen, log: Path, workers: int) -> None:
+        self.url, self.process, self.log, self.workers = url, process, log, workers
+        self.pool_key: tuple = ()  # set by ServerPool
+        self.released_at = 0  # when ServerPool.release last killed its workers
 
     def stop(self) -> None:
         self.signal_stop()
         self.wait_stopped()
 
     def signal_stop(self) -> None:
-        # SIGQUIT is gunicorn's quick shutdown; SIGTERM's graceful one waits on workers
-        # (a second or more per server) for requests no test is still making.
-        self.process.send_signal(signal.SIGQUIT)
+        # SIGKILL to the whole group: instant, and no worker survives its master. gunicorn's
+        # quick shutdown (SIGQUIT) can deadlock a gthread worker that the signal catches
+        # inside ThreadPoolExecutor.submit (its handler takes the pool's lock again): the
+        # master then waited out graceful_timeout and the worker lived on, orphaned.
+        # No test is still making requests when it stops a server.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     def wait_stopped(self) -> None:
+        self.process.wait()
+
+    def worker_pids(self) -> set[int]:
+        """The master's children: its workers (Linux /proc)."""
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            return {int(pid) for pid in path.read_text().split()}
+        except OSError:
+            return set()
 
 
-def start_server(config: dict, *, workers: int = 2, threads: int = 4, log_dir: Path) -> LiveServer:
-    """Run the app under gunicorn, in its own process, with `config` as environment."""
-    port = free_port()
-    env = {**os.environ}
+def clock_ticks() -> int:
+    """Now, in the unit of a process's start time in /proc/<pid>/stat (ticks since boot)."""
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return int(uptime * os.sysconf("SC_CLK_TCK"))
+
+
+def started_at(pid: int) -> int:
+    """When process `pid` started, in clock_ticks(); 0 if it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def healthy(url: str, deadline: float) -> bool:
+    """Wait until the server at `url` answers /healthz with 200, or `deadline` passes."""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def server_environment(config: dict) -> dict[str, str]:
+    """The environment variables that give a server the app config `config`."""
+    env = {}
     for key, value in config.items():
         if key in {"TESTING"}:
             continue
@@ -192,6 +231,13 @@ def start_server(config: dict, *, workers: int = 2, threads: int = 4, log_dir: P
         elif isinstance(value, bool):
             value = "true" if value else "false"
         env[name] = str(value)
+    return env
+
+
+def start_server(config: dict, *, workers: int = 2, threads: int = 4, log_dir: Path) -> LiveServer:
+    """Run the app under gunicorn, in its own process, with `config` as environment."""
+    port = free_port()
+    env = {**os.environ, **server_environment(config)}
     env["BASE_URL"] = f"http://127.0.0.1:{port}"
     log = log_dir / f"gunicorn-{port}.log"
     process = subprocess.Popen(
@@ -219,15 +265,80 @@ def start_server(config: dict, *, workers: int = 2, threads: int = 4, log_dir: P
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: see LiveServer.signal_stop
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60  # generous: parallel workers share the cores
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return LiveServer(url, process, log)
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
+    # Generous: parallel workers share the cores.
+    if healthy(url, time.monotonic() + 60):
+        return LiveServer(url, process, log, workers)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
     raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
+
+
+class ServerPool:
+    """Gunicorn servers kept between the tests of one process, each lent to one test at
+    a time: starting a server (a process that imports the app) was the largest cost of
+    the browser tests.
+
+    When a test is done with a server, its workers are killed (SIGKILL, at once) and
+    its master forks fresh ones from the app it preloaded, as at start: a later test
+    with the same configuration gets only workers forked after the last test ended, in
+    a new server's state (no cached pages or counts, no spent tokens, no pooled
+    connections), in front of the same database, emptied between tests as always.
+    A configuration not seen before (or one that holds a per-test path, such as an
+    SQLite file) starts a new server; the `keep` most recently used idle ones stay.
+    """
+
+    def __init__(self, log_dir: Path, keep: int = 3) -> None:
+        self.log_dir, self.keep = log_dir, keep
+        self.idle: list[tuple[tuple, LiveServer]] = []
+
+    def acquire(self, config: dict, *, workers: int = 2, threads: int = 4) -> LiveServer:
+        key = (tuple(sorted(server_environment(config).items())), workers, threads)
+        for index, (idle_key, server) in enumerate(self.idle):
+            if idle_key == key:
+                del self.idle[index]
+                if self._renewed(server):
+                    return server
+                server.stop()
+                break
+        server = start_server(config, workers=workers, threads=threads, log_dir=self.log_dir)
+        server.pool_key = key
+        return server
+
+    def release(self, servers: list[LiveServer]) -> None:
+        for server in servers:
+            server.released_at = clock_ticks()
+            workers = server.worker_pids()
+            for pid in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if workers and server.process.poll() is None:
+                self.idle.append((server.pool_key, server))
+            else:  # stopped by its test, or no /proc to see its workers by: not reused
+                server.stop()
+        while len(self.idle) > self.keep:
+            self.idle.pop(0)[1].stop()
+
+    def _renewed(self, server: LiveServer) -> bool:
+        """Whether every worker of the master was forked after the server's last test
+        (any older one is killed), and they answer."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and server.process.poll() is None:
+            pids = server.worker_pids()
+            old = {pid for pid in pids if started_at(pid) < server.released_at}
+            for pid in old:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if len(pids) == server.workers and not old:
+                return healthy(server.url, deadline)
+            time.sleep(0.02)
+        return False
+
+    def close(self) -> None:
+        for _, server in self.idle:
+            server.signal_stop()
+        for _, server in self.idle:
+            server.wait_stopped()
+        self.idle.clear()

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Signature
+from tests.browser.helpers import AXE_OPTIONS
 from tests.helpers import ROOT, SLUG, free_port, require
 
 pytestmark = pytest.mark.browser
@@ -103,7 +104,7 @@ def test_embed_refuses_origins_not_allowed(chromium, live_server, partner_site):
 def serious(page) -> list[dict]:
     require(AXE.exists(), f"axe-core missing at {AXE}")
     page.add_script_tag(path=str(AXE))
-    results = page.evaluate("axe.run()")
+    results = page.evaluate(f"axe.run(document, {AXE_OPTIONS})")
     return [v for v in results["violations"] if v.get("impact") in ("serious", "critical")]
 
 
