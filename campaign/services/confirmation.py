@@ -11,13 +11,15 @@ show it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Signature, SignatureStatus, utcnow
+from ..models import OutboxMessage, Signature, SignatureStatus, utcnow
 from . import counting, links, privacy, sealed, transparency
 from .abuse import FAST
 from .campaigns import campaign_ref
@@ -87,31 +89,53 @@ CONFIRM_PENDING = (
 )
 
 
-def _confirm_in_one():
-    """PostgreSQL: CONFIRM_PENDING, and if the row as updated is counted, the count's
-    shard update (counting.ADJUST) and the log's pending add (transparency.
-    INSERT_PENDING), as one statement (data-modifying CTEs): one round trip instead of
-    three, and still all or nothing."""
-    confirmed = CONFIRM_PENDING.cte("confirmed")
+def _confirm_all_in_one():
+    """PostgreSQL: all of confirming as one statement (data-modifying CTEs), run in
+    autocommit, so it is one round trip and all or nothing:
+    - lock the address's rows in id order (LOCK_ADDRESS); the UPDATE waits for that
+      (its condition reads the locked rows' count, an InitPlan run before any row);
+    - CONFIRM_PENDING; if the row as updated is counted, the count's shard
+      (counting.ADJUST) and the log's pending add (transparency.INSERT_PENDING);
+    - if it confirmed, the address's other pending submissions and their mail deleted
+      (their name tokens go by ON DELETE CASCADE).
+    A second confirmed row for the address fails the whole statement (IntegrityError)."""
+    locked = LOCK_ADDRESS.cte("locked")
+    locks_taken = select(func.count()).select_from(locked).scalar_subquery() >= 0
+    confirmed = CONFIRM_PENDING.where(locks_taken).cte("confirmed")
+    did_confirm = select(confirmed.c.flagged).exists()
     counted = select(confirmed.c.flagged).where(confirmed.c.flagged.is_(False)).exists()
     adjust = counting.ADJUST.where(counted)
     log_columns = ["campaign_id", "signature_id", "action", "reason", "created_at", "commitment"]
     log_row = [bindparam(f"log_{name}", type_=TLOG_PENDING.c[name].type) for name in log_columns]
     log_add = transparency.INSERT_PENDING.from_select(log_columns, select(*log_row).where(counted))
-    return select(confirmed.c.flagged).add_cte(adjust.cte("counted"), log_add.cte("logged"))
+    others = select(locked.c.id).where(
+        locked.c.status == SignatureStatus.PENDING, locked.c.id != bindparam("signature")
+    )
+    drop_mail = delete(OUTBOX).where(OUTBOX.c.signature_id.in_(others), did_confirm)
+    drop_rows = delete(Signature.__table__).where(
+        _S.id.in_(others), _S.status == SignatureStatus.PENDING, did_confirm
+    )
+    return select(confirmed.c.flagged).add_cte(
+        adjust.cte("counted"),
+        log_add.cte("logged"),
+        drop_mail.cte("dropped_mail"),
+        drop_rows.cte("dropped_rows"),
+    )
 
 
 TLOG_PENDING = transparency.INSERT_PENDING.table
-CONFIRM_IN_ONE = _confirm_in_one()
+OUTBOX = OutboxMessage.__table__
+CONFIRM_ALL_IN_ONE = _confirm_all_in_one()
 
 
-def link_row(token: str, purpose: str):
+def link_row(token: str, purpose: str, connection: Connection | None = None):
     """The columns confirming needs of the row a link names, if its HMAC matches (Core:
     no ORM object); None for any link that matches nothing, as `find_by_token`."""
     signature_id = links.parse_token(token)
     if signature_id is None:
         return None
-    row = db.session.connection().execute(LINK_ROW, {"signature": signature_id}).first()
+    connection = connection or db.session.connection()
+    row = connection.execute(LINK_ROW, {"signature": signature_id}).first()
     if row is None or not links.token_matches(row, token, purpose):
         return None
     return row
@@ -141,58 +165,78 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
     (RETURNING flagged: a restore committed meanwhile can't make the shards drift), and
     the address's other pending submissions deleted. If another submission of the
     address was confirmed first, the partial unique index refuses this one: it is
-    deleted and the answer is "already".
+    deleted and the answer is "already". On PostgreSQL the whole change is one
+    statement (CONFIRM_ALL_IN_ONE); elsewhere the same steps in one transaction.
     """
-    row = link_row(token, "confirm")
-    if (
-        row is None
-        or row.campaign_id != campaign_ref(content).id
-        or row.status != SignatureStatus.PENDING
-        or is_expired(row)
-        or not content.accepts_signatures
-    ):  # nothing to change: the full answer, as the page shows it
-        return check_confirmation(content, token)
-    signature_id, key, campaign_id = row.id, row.dedup_key, row.campaign_id
-    connection = db.session.connection()
-    # Lock the address's rows first, in id order: two of its submissions confirmed at
-    # once then queue here instead of deadlocking on each other's rows (PostgreSQL).
-    privacy.take_write_lock()
-    locked = []
-    if key is not None:
-        locked = connection.execute(LOCK_ADDRESS, {"campaign": campaign_id, "key": key}).all()
-    try:
-        flagged = _mark_confirmed(connection, row)
-    except IntegrityError as exc:
-        db.session.rollback()
-        if not is_dedup_conflict(exc):
-            raise
-        delete_submissions([signature_id])
-        db.session.commit()
-        return ConfirmResult("already", _held(campaign_id, key))
+    postgres = db.engine.dialect.name == "postgresql"
+    with _confirming_connection(postgres) as connection:
+        row = link_row(token, "confirm", connection)
+        if (
+            row is None
+            or row.campaign_id != campaign_ref(content).id
+            or row.status != SignatureStatus.PENDING
+            or is_expired(row)
+            or not content.accepts_signatures
+        ):  # nothing to change: the full answer, as the page shows it
+            return check_confirmation(content, token)
+        try:
+            if postgres:
+                flagged = connection.execute(CONFIRM_ALL_IN_ONE, _all_in_one_params(row)).scalar()
+            else:
+                flagged = _confirm_in_transaction(connection, row)
+        except IntegrityError as exc:
+            db.session.rollback()
+            if not is_dedup_conflict(exc):
+                raise
+            delete_submissions([row.id])
+            db.session.commit()
+            return ConfirmResult("already", _held(row.campaign_id, row.dedup_key))
     if flagged is None:  # a concurrent confirm (or withdrawal) got there first
         db.session.rollback()
         return check_confirmation(content, token)
-    # The address's other pending submissions (locked above, so still pending).
-    others = [r.id for r in locked if r.status == SignatureStatus.PENDING and r.id != signature_id]
-    delete_submissions(others)
-    db.session.commit()
-    return ConfirmResult("confirmed", signature_id=signature_id)
+    db.session.commit()  # the transaction on SQLite; nothing is left open on PostgreSQL
+    return ConfirmResult("confirmed", signature_id=row.id)
 
 
-def _mark_confirmed(connection, row) -> bool | None:
-    """Move the row out of pending; if it counts (not flagged as updated), add it to
-    the count and queue its log entry, in the same transaction. Returns its `flagged`,
-    or None if it was no longer pending."""
+@contextmanager
+def _confirming_connection(postgres: bool) -> Iterator[Connection]:
+    """PostgreSQL: a connection of its own in autocommit (each statement commits);
+    elsewhere the session's, whose transaction the caller commits."""
+    if not postgres:
+        yield db.session.connection()
+        return
+    with db.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
+def _all_in_one_params(row) -> dict:
     now = utcnow()
-    if connection.dialect.name == "postgresql":
-        params = {"signature": row.id, "now": now, "campaign": row.campaign_id, "delta": 1}
-        params["shard_no"] = counting.random_shard()
-        params |= {f"log_{k}": v for k, v in transparency.add_values(row, now).items()}
-        return connection.execute(CONFIRM_IN_ONE, params).scalar()
+    params = {"signature": row.id, "now": now, "campaign": row.campaign_id, "key": row.dedup_key}
+    params |= {"shard_no": counting.random_shard(), "delta": 1}
+    return params | {f"log_{k}": v for k, v in transparency.add_values(row, now).items()}
+
+
+def _confirm_in_transaction(connection: Connection, row) -> bool | None:
+    """The steps of CONFIRM_ALL_IN_ONE in the session's transaction (SQLite). Returns
+    the row's `flagged` as updated, or None if it was no longer pending."""
+    # Lock the address's rows first, in id order: two of its submissions confirmed at
+    # once then queue here instead of deadlocking on each other's rows.
+    privacy.take_write_lock()
+    locked = []
+    if row.dedup_key is not None:
+        params = {"campaign": row.campaign_id, "key": row.dedup_key}
+        locked = connection.execute(LOCK_ADDRESS, params).all()
+    now = utcnow()
     flagged = connection.execute(CONFIRM_PENDING, {"signature": row.id, "now": now}).scalar()
-    if flagged is not None and not flagged:
+    if flagged is None:
+        return None
+    if not flagged:
         counting.adjust(row.campaign_id, +1)
         transparency.note_add(row, now)  # the public log's add, same transaction
+    # The address's other pending submissions (locked above, so still pending).
+    pending = SignatureStatus.PENDING
+    delete_submissions([r.id for r in locked if r.status == pending and r.id != row.id])
     return flagged
 
 
