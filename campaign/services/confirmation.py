@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .. import sqlite_wal
 from ..extensions import db
 from ..models import OutboxMessage, Signature, SignatureStatus, utcnow
 from . import counting, links, privacy, sealed, transparency
@@ -191,19 +192,21 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
             delete_submissions([row.id])
             db.session.commit()
             return ConfirmResult("already", _held(row.campaign_id, row.dedup_key))
-    if flagged is None:  # a concurrent confirm (or withdrawal) got there first
-        db.session.rollback()
-        return check_confirmation(content, token)
-    db.session.commit()  # the transaction on SQLite; nothing is left open on PostgreSQL
+        if flagged is None:  # a concurrent confirm (or withdrawal) got there first
+            db.session.rollback()
+            return check_confirmation(content, token)
+        db.session.commit()  # the transaction on SQLite; nothing is left open on PostgreSQL
     return ConfirmResult("confirmed", signature_id=row.id)
 
 
 @contextmanager
 def _confirming_connection(postgres: bool) -> Iterator[Connection]:
     """PostgreSQL: a connection of its own in autocommit (each statement commits);
-    elsewhere the session's, whose transaction the caller commits."""
+    elsewhere the session's, whose transaction the caller commits in its write turn."""
     if not postgres:
-        yield db.session.connection()
+        connection = db.session.connection()
+        with sqlite_wal.writer_turn(connection.connection.info):
+            yield connection
         return
     with db.engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import ARRAY, Boolean, DateTime, Integer, String, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from .. import sqlite_wal
 from ..extensions import db
 from ..models import (
     ConsentWording,
@@ -261,7 +262,7 @@ def write_submission(values: dict, tokens: list[str], mail_row: dict | None) -> 
             params |= {f"mail_{name}": (mail_row or {}).get(name) for name in MAIL_FIELDS}
             connection.execution_options(isolation_level="AUTOCOMMIT")
             return connection.execute(WRITE_IN_ONE, params).scalar_one()
-        with connection.begin():  # commits on leaving, rolls back on an exception
+        with sqlite_wal.writer_turn(connection.connection.info), connection.begin():
             signature_id = connection.execute(INSERT_SIGNATURE, values).scalar_one()
             if tokens:  # executemany
                 rows = [{"signature_id": signature_id, "token_hash": h} for h in tokens]

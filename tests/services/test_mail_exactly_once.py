@@ -166,8 +166,8 @@ def test_confirm_racing_restore_keeps_count_exact(app, monkeypatch):
     read = confirmation.link_row  # confirm's read of the row, before its UPDATE
     restored = []
 
-    def read_then_restore(token, purpose):
-        row = read(token, purpose)
+    def read_then_restore(token, purpose, connection=None):
+        row = read(token, purpose, connection)
         if row is not None and not restored:
             restored.append(True)
             with app.app_context():  # the organizer, on another connection, commits first
