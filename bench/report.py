@@ -88,6 +88,27 @@ def targets(run: dict) -> list[tuple[str, str, str, str]]:
                     verdict(sign / ceiling >= 0.2),
                 )
             )
+        p99 = dig(run, db, "sign", "p99_ms")
+        if sign and p99 is not None:
+            rows.append(
+                (
+                    f"Signing p99 < 50 ms at that rate ({label})",
+                    f"{p99:,.1f} ms at {sign:,.0f}/s",
+                    "< 50 ms",
+                    verdict(p99 < 50),
+                )
+            )
+        confirm = dig(run, db, "confirm", "confirmations_per_s")
+        if confirm and ceiling:
+            confirm_p99 = dig(run, db, "confirm", "p99_ms") or 0
+            rows.append(
+                (
+                    f"Confirming ≥ 0.2 × ceiling ({label})",
+                    f"{confirm / ceiling:.2f} × (p99 {confirm_p99:,.1f} ms)",
+                    "≥ 0.20 ×",
+                    verdict(confirm / ceiling >= 0.2),
+                )
+            )
         if db == "sqlite" and sign:
             rows.append(
                 ("Signing ≥ 300/s (SQLite)", f"{sign:,.0f}/s", "≥ 300/s", verdict(sign >= 300))
