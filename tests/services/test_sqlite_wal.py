@@ -25,11 +25,11 @@ def test_the_log_is_copied_back_by_the_thread_not_by_a_commit(tmp_path):
             assert backstop == sqlite_wal.BACKSTOP_PAGES  # commits don't checkpoint at 1,000
         with db.engine.begin() as connection:
             connection.execute(text("CREATE TABLE filler (blob BLOB)"))
+        size = path.stat().st_size  # before: the thread may copy pages while we write
         for _ in range(6):  # 6 MB through the log, in six requests' worth of commits
             with db.engine.begin() as connection:
                 rows = [{"blob": os.urandom(1024)} for _ in range(1024)]
                 connection.execute(text("INSERT INTO filler (blob) VALUES (:blob)"), rows)
-        size = path.stat().st_size
         deadline = time.monotonic() + 10
         while path.stat().st_size < size + 4 * 1024 * 1024 and time.monotonic() < deadline:
             time.sleep(0.1)  # the thread wakes every INTERVAL seconds
