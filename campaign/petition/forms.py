@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from babel import support
 from flask import current_app
@@ -221,8 +222,8 @@ def consent_texts(language: str) -> tuple[str, str, str, str]:
 
 def _serializer() -> URLSafeSerializer:
     secret = current_app.config["SECRET_KEY"]
-    serializer = lambda: URLSafeSerializer(secret, salt="form-started")  # noqa: E731
-    return cache.settings_value("form-started", serializer, secret)  # built once per key
+    build = partial(URLSafeSerializer, secret, salt="form-started")
+    return cache.settings_value("form-started", build, secret)  # built once per key
 
 
 def stamp_started() -> str:

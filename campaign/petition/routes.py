@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from urllib.parse import urlencode
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
@@ -23,7 +22,6 @@ from ..services.campaigns import campaign_ref
 from ..services.content import library
 from ..services.links import make_token as signer_link_token
 from ..services.links import referral_code as signer_referral_code
-from ..services.signing import SigningError
 from ..services.validation import country_name
 from . import bp, embedding, submit
 from .embed import embed_check_inbox_page, embed_page
@@ -72,11 +70,7 @@ def sign(slug: str):
     submission = read_sign_form(request.form)  # the one validation pass
     if submission.errors:
         return render_form(content, refused_form(submission, language), 422)
-    try:
-        outcome = submit.accept(content, submission, language=language, ip=request.remote_addr)
-    except SigningError as error:
-        refused = replace(submission, errors={error.field: error.message})
-        return render_form(content, refused_form(refused, language), 422)
+    outcome = submit.accept(content, submission, language=language, ip=request.remote_addr)
     if embed:
         return redirect(url_for(".check_inbox", slug=slug, embed=1), 303)
     # check-inbox shows the address masked and resends without retyping

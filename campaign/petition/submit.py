@@ -25,9 +25,7 @@ def accept(
     content: CampaignContent, submission: SignSubmission, *, language: str, ip: str | None
 ) -> SignOutcome | None:
     """Record a valid submission as the abuse check decides (None: dropped unrecorded).
-
-    Raises signing.SigningError for input the service refuses.
-    """
+    The fields were validated by `forms.read_sign_form`; the service checks them no more."""
     fields = submission.fields
     if fields is None:
         raise ValueError("accept() takes a submission read without errors")

@@ -180,33 +180,35 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
             or not content.accepts_signatures
         ):  # nothing to change: the full answer, as the page shows it
             return check_confirmation(content, token)
-        try:
-            if postgres:
-                flagged = connection.execute(CONFIRM_ALL_IN_ONE, _all_in_one_params(row)).scalar()
-            else:
-                flagged = _confirm_in_transaction(connection, row)
-        except IntegrityError as exc:
-            db.session.rollback()
-            if not is_dedup_conflict(exc):
-                raise
-            delete_submissions([row.id])
-            db.session.commit()
-            return ConfirmResult("already", _held(row.campaign_id, row.dedup_key))
-        if flagged is None:  # a concurrent confirm (or withdrawal) got there first
-            db.session.rollback()
-            return check_confirmation(content, token)
-        db.session.commit()  # the transaction on SQLite; nothing is left open on PostgreSQL
+        # SQLite: this request's turn among writers, for the write only (nothing for
+        # PostgreSQL, whose statement locks the rows it changes).
+        with sqlite_wal.writer_turn(connection.connection.info):
+            try:
+                if postgres:
+                    params = _all_in_one_params(row)
+                    flagged = connection.execute(CONFIRM_ALL_IN_ONE, params).scalar()
+                else:
+                    flagged = _confirm_in_transaction(connection, row)
+            except IntegrityError as exc:
+                db.session.rollback()
+                if not is_dedup_conflict(exc):
+                    raise
+                delete_submissions([row.id])
+                db.session.commit()
+                return ConfirmResult("already", _held(row.campaign_id, row.dedup_key))
+            if flagged is None:  # a concurrent confirm (or withdrawal) got there first
+                db.session.rollback()
+                return check_confirmation(content, token)
+            db.session.commit()  # the transaction on SQLite; nothing is open on PostgreSQL
     return ConfirmResult("confirmed", signature_id=row.id)
 
 
 @contextmanager
 def _confirming_connection(postgres: bool) -> Iterator[Connection]:
     """PostgreSQL: a connection of its own in autocommit (each statement commits);
-    elsewhere the session's, whose transaction the caller commits in its write turn."""
+    elsewhere the session's, whose transaction the caller commits."""
     if not postgres:
-        connection = db.session.connection()
-        with sqlite_wal.writer_turn(connection.connection.info):
-            yield connection
+        yield db.session.connection()
         return
     with db.engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")

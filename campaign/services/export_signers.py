@@ -28,25 +28,7 @@ BATCH = 1000  # rows fetched per round trip; memory is bounded by this, not the 
 
 # Plain columns rather than ORM objects: no identity map to fill and empty per row.
 RECORD_COLUMNS = tuple(
-    getattr(Signature, name)
-    for name in (
-        "id",
-        "name_enc",
-        "email_enc",
-        "comment_enc",
-        "country",
-        "language",
-        "status",
-        "flagged",
-        "public_consent",
-        "contact_consent",
-        "source",
-        "referrer_code",
-        "created_at",
-        "confirmed_at",
-        "erased_at",
-        "row_key",
-    )
+    getattr(Signature, name) for name in (*csv_stream.SOURCE_COLUMNS, "erased_at")
 )
 
 

@@ -275,14 +275,15 @@ def commitment(secret: bytes) -> bytes:
 # --- signed notes (c2sp.org/signed-note, tlog-checkpoint) ---------------------
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + ED25519_ALG + public_key).digest()[:4]
+def key_id(name: str, public_key: bytes, alg: bytes = ED25519_ALG) -> bytes:
+    """A signed note key's id: the first 4 bytes of SHA-256(name, newline, alg, key)."""
+    return hashlib.sha256(name.encode() + b"\n" + alg + public_key).digest()[:4]
 
 
-def verifier_key(name: str, public_key: bytes) -> str:
-    """The vkey text a verifier configures: name+hex key id+base64(0x01||key)."""
-    encoded = base64.b64encode(ED25519_ALG + public_key).decode()
-    return f"{name}+{key_id(name, public_key).hex()}+{encoded}"
+def verifier_key(name: str, public_key: bytes, alg: bytes = ED25519_ALG) -> str:
+    """The vkey text a verifier configures: name+hex key id+base64(alg||key)."""
+    encoded = base64.b64encode(alg + public_key).decode()
+    return f"{name}+{key_id(name, public_key, alg).hex()}+{encoded}"
 
 
 def parse_verifier_key(vkey: str) -> tuple[str, bytes, bytes]:

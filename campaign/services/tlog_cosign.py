@@ -11,25 +11,24 @@ shows two different histories can't get both cosigned by the same honest witness
 from __future__ import annotations
 
 import base64
-import hashlib
 import struct
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from . import tlog
 from .tlog import EM_DASH
 
 COSIGNATURE_ALG = b"\x04"
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + COSIGNATURE_ALG + public_key).digest()[:4]
+    return tlog.key_id(name, public_key, COSIGNATURE_ALG)
 
 
 def witness_key(name: str, public_key: bytes) -> str:
     """The witness's vkey: name+hex key id+base64(0x04‖key)."""
-    encoded = base64.b64encode(COSIGNATURE_ALG + public_key).decode()
-    return f"{name}+{key_id(name, public_key).hex()}+{encoded}"
+    return tlog.verifier_key(name, public_key, COSIGNATURE_ALG)
 
 
 def parse_witness_key(vkey: str) -> tuple[str, bytes, bytes]:
