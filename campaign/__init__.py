@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import i18n, page_fastpath, post_fastpath, security, sqlite_wal, web
+from . import dbapi, i18n, page_fastpath, post_fastpath, security, sqlite_wal, web
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .api import pages_bp as api_pages_bp
@@ -179,5 +179,11 @@ def _sqlite_pragmas(dbapi_connection, record) -> None:
 
 
 @event.listens_for(Pool, "checkout")
-def _sqlite_in_use(_dbapi_connection, record, _proxy) -> None:
+def _checked_out(dbapi_connection, record, _proxy) -> None:
+    dbapi.on_checkout(dbapi_connection, record.info)  # PostgreSQL: replace a dead one
     sqlite_wal.used(record.info)
+
+
+@event.listens_for(Pool, "checkin")
+def _checked_in(_dbapi_connection, record) -> None:
+    dbapi.on_checkin(record.info)

@@ -117,7 +117,8 @@ class Config:
         self.LANGUAGES = ["en", "fa", "fr"]
 
         # Flask and extension settings derived from the above.
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # No pool_pre_ping: dbapi.py checks each checkout without a round trip.
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.BASE_URL.startswith("https://")

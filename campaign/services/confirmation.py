@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .. import sqlite_wal
+from .. import dbapi, sqlite_wal
 from ..extensions import db
 from ..models import OutboxMessage, Signature, SignatureStatus, utcnow
 from . import counting, links, privacy, sealed, transparency
@@ -67,9 +67,11 @@ def find_by_token(token: str, purpose: str) -> Signature | None:
 
 _S = Signature.__table__.c
 # Confirming runs these on every request: built once, compiled once per process.
-LINK_ROW = select(
-    _S.id, _S.campaign_id, _S.status, _S.created_at, _S.dedup_key, _S.link_nonce
-).where(_S.id == bindparam("signature"))
+LINK_ROW = dbapi.Statement(
+    select(_S.id, _S.campaign_id, _S.status, _S.created_at, _S.dedup_key, _S.link_nonce).where(
+        _S.id == bindparam("signature")
+    )
+)
 LOCK_ADDRESS = (  # the address's rows, locked in id order; their states name the others
     select(_S.id, _S.status)
     .where(_S.campaign_id == bindparam("campaign"), _S.dedup_key == bindparam("key"))
@@ -126,17 +128,16 @@ def _confirm_all_in_one():
 
 TLOG_PENDING = transparency.INSERT_PENDING.table
 OUTBOX = OutboxMessage.__table__
-CONFIRM_ALL_IN_ONE = _confirm_all_in_one()
+CONFIRM_ALL_IN_ONE = dbapi.Statement(_confirm_all_in_one())
 
 
-def link_row(token: str, purpose: str, connection: Connection | None = None):
-    """The columns confirming needs of the row a link names, if its HMAC matches (Core:
-    no ORM object); None for any link that matches nothing, as `find_by_token`."""
+def link_row(token: str, purpose: str, runner: dbapi.Runner):
+    """The columns confirming needs of the row a link names, if its HMAC matches (no
+    ORM object); None for any link that matches nothing, as `find_by_token`."""
     signature_id = links.parse_token(token)
     if signature_id is None:
         return None
-    connection = connection or db.session.connection()
-    row = connection.execute(LINK_ROW, {"signature": signature_id}).first()
+    row = runner.first(LINK_ROW, {"signature": signature_id})
     if row is None or not links.token_matches(row, token, purpose):
         return None
     return row
@@ -170,8 +171,8 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
     statement (CONFIRM_ALL_IN_ONE); elsewhere the same steps in one transaction.
     """
     postgres = db.engine.dialect.name == "postgresql"
-    with _confirming_connection(postgres) as connection:
-        row = link_row(token, "confirm", connection)
+    with _confirming_runner(postgres) as runner:
+        row = link_row(token, "confirm", runner)
         if (
             row is None
             or row.campaign_id != campaign_ref(content).id
@@ -182,13 +183,13 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
             return check_confirmation(content, token)
         # SQLite: this request's turn among writers, for the write only (nothing for
         # PostgreSQL, whose statement locks the rows it changes).
-        with sqlite_wal.writer_turn(connection.connection.info):
+        with sqlite_wal.writer_turn(runner.info):
             try:
                 if postgres:
-                    params = _all_in_one_params(row)
-                    flagged = connection.execute(CONFIRM_ALL_IN_ONE, params).scalar()
+                    confirmed = runner.first(CONFIRM_ALL_IN_ONE, _all_in_one_params(row))
+                    flagged = None if confirmed is None else confirmed.flagged
                 else:
-                    flagged = _confirm_in_transaction(connection, row)
+                    flagged = _confirm_in_transaction(db.session.connection(), row)
             except IntegrityError as exc:
                 db.session.rollback()
                 if not is_dedup_conflict(exc):
@@ -204,15 +205,14 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
 
 
 @contextmanager
-def _confirming_connection(postgres: bool) -> Iterator[Connection]:
+def _confirming_runner(postgres: bool) -> Iterator[dbapi.Runner]:
     """PostgreSQL: a connection of its own in autocommit (each statement commits);
-    elsewhere the session's, whose transaction the caller commits."""
+    elsewhere the session's connection, whose transaction the caller commits."""
     if not postgres:
-        yield db.session.connection()
+        yield dbapi.Runner.on(db.session.connection())
         return
-    with db.engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
+    with dbapi.connect(db.engine, autocommit=True) as runner:
+        yield runner
 
 
 def _all_in_one_params(row) -> dict:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import ARRAY, Boolean, DateTime, Integer, String, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from .. import sqlite_wal
+from .. import dbapi, sqlite_wal
 from ..extensions import db
 from ..models import (
     ConsentWording,
@@ -39,9 +39,6 @@ from .signer_mail import is_expired, take_extra_mail
 from .validation import FieldError, SignerFields, check_signer, normalize_email
 
 SIGNATURES, NAME_TOKENS, OUTBOX = Signature.__table__, NameToken.__table__, OutboxMessage.__table__
-# Statements built once on the tables: executed with parameters, compiled once per process.
-INSERT_SIGNATURE = insert(SIGNATURES).returning(SIGNATURES.c.id)
-INSERT_NAME_TOKEN = insert(NAME_TOKENS)
 INSERT_WORDING = insert(ConsentWording.__table__)
 SIGNATURE_FIELDS = (
     "campaign_id status dedup_key row_key email_enc name_enc comment_enc email_domain_hash "
@@ -59,18 +56,23 @@ MAIL_FIELDS = {  # the outbox row's parameters in the one-statement write, with 
     "language": String,
     "context": String,
 }
+# The hot path's statements (dbapi.Statement: compiled once, run on the DBAPI
+# connection). Each names exactly the columns it writes.
+NEW_SIGNATURE = insert(SIGNATURES).values({name: bindparam(name) for name in SIGNATURE_FIELDS})
+INSERT_SIGNATURE = dbapi.Statement(NEW_SIGNATURE.returning(SIGNATURES.c.id))
+INSERT_NAME_TOKEN = dbapi.Statement(
+    insert(NAME_TOKENS).values({name: bindparam(name) for name in ("signature_id", "token_hash")})
+)
+INSERT_MAIL = dbapi.Statement(  # mail.render_row's row (its body-less mail)
+    insert(OUTBOX).values({name: bindparam(name) for name in ("signature_id", *MAIL_FIELDS)})
+)
 
 
 def _one_statement():
     """PostgreSQL: the signature, its name tokens and its outbox row as one statement
     (data-modifying CTEs). Run in autocommit it is one round trip, and atomic as any
     single statement is: all three rows commit, or none does."""
-    new = (
-        insert(SIGNATURES)
-        .values({name: bindparam(name) for name in SIGNATURE_FIELDS})
-        .returning(SIGNATURES.c.id)
-        .cte("new_signature")
-    )
+    new = NEW_SIGNATURE.returning(SIGNATURES.c.id).cte("new_signature")
     hashes = func.unnest(bindparam("token_hashes", type_=ARRAY(String)))
     tokens = insert(NAME_TOKENS).from_select(
         ["signature_id", "token_hash"], select(new.c.id, hashes)
@@ -83,7 +85,7 @@ def _one_statement():
     return select(new.c.id).add_cte(tokens.cte("new_tokens"), outbox.cte("new_mail"))
 
 
-WRITE_IN_ONE = _one_statement()
+WRITE_IN_ONE = dbapi.Statement(_one_statement())
 
 
 # Input the service refuses; `field` names the form field it belongs to.
@@ -252,24 +254,26 @@ def sign(
 def write_submission(values: dict, tokens: list[str], mail_row: dict | None) -> int:
     """Write one submission, its name tokens and (if any) its mail; all commit together.
 
-    No ORM session: Core statements built once, on a connection of their own. On
-    PostgreSQL one statement in autocommit (one round trip, WRITE_IN_ONE); elsewhere
-    three in one transaction.
+    No ORM session and no SQLAlchemy Connection: statements compiled once, on a pooled
+    DBAPI connection (dbapi.py). On PostgreSQL one statement in autocommit (one round
+    trip, WRITE_IN_ONE); on SQLite three in one transaction, in this process's turn
+    among writers (sqlite_wal.writer_turn).
     """
-    with db.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            params = {**values, "token_hashes": tokens, "send_mail": mail_row is not None}
-            params |= {f"mail_{name}": (mail_row or {}).get(name) for name in MAIL_FIELDS}
-            connection.execution_options(isolation_level="AUTOCOMMIT")
-            return connection.execute(WRITE_IN_ONE, params).scalar_one()
-        with sqlite_wal.writer_turn(connection.connection.info), connection.begin():
-            signature_id = connection.execute(INSERT_SIGNATURE, values).scalar_one()
-            if tokens:  # executemany
-                rows = [{"signature_id": signature_id, "token_hash": h} for h in tokens]
-                connection.execute(INSERT_NAME_TOKEN, rows)
-            if mail_row is not None:
-                connection.execute(mail.INSERT_RENDERED, mail_row | {"signature_id": signature_id})
-        return signature_id
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        params = {**values, "token_hashes": tokens, "send_mail": mail_row is not None}
+        params |= {f"mail_{name}": (mail_row or {}).get(name) for name in MAIL_FIELDS}
+        with dbapi.connect(engine, autocommit=True) as runner:
+            return runner.first(WRITE_IN_ONE, params).id
+    with dbapi.connect(engine) as runner, sqlite_wal.writer_turn(runner.info):
+        signature_id = runner.first(INSERT_SIGNATURE, values).id
+        if tokens:
+            rows = [{"signature_id": signature_id, "token_hash": h} for h in tokens]
+            runner.execute_many(INSERT_NAME_TOKEN, rows)
+        if mail_row is not None:
+            runner.execute(INSERT_MAIL, mail_row | {"signature_id": signature_id})
+        runner.commit()
+    return signature_id
 
 
 def resend_confirmation(content: CampaignContent, raw_email: str) -> bool:

@@ -1,9 +1,10 @@
 """The database goes away: a 503 page with Retry-After, nothing half-written, and
-recovery without a restart when it returns (pool_pre_ping).
+recovery without a restart when it returns (each checkout checks its connection,
+campaign/dbapi.py).
 
-PostgreSQL is made unreachable for real: through a TCP relay we cut, and by killing
-the app's connections with pg_terminate_backend, including in the middle of the
-signing transaction.
+PostgreSQL is made unreachable for real: through a TCP relay we cut (at once, or as
+the signing statement passes through it), and by killing the app's connections with
+pg_terminate_backend.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import socket
 import threading
 
 import pytest
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from campaign import create_app
 from campaign.extensions import db
@@ -65,6 +66,7 @@ class Relay:
         self.sockets: list[socket.socket] = []
         self.listener: socket.socket | None = None
         self.lock = threading.Lock()
+        self.cut_before: bytes | None = None  # cut instead of passing on what holds this
 
     def start(self) -> None:
         listener = socket.socket()
@@ -83,13 +85,15 @@ class Relay:
             upstream = socket.create_connection(self.target)
             with self.lock:
                 self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, outgoing in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(a, b, outgoing), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, outgoing: bool) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
+                if outgoing and self.cut_before and self.cut_before in data:
+                    self.cut()
+                    return
                 sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_RDWR)
@@ -186,11 +190,13 @@ def _form(client) -> dict:
 
 
 def terminate_app_connections() -> int:
+    """Kill the app's backends, and wait until they are gone (so their sockets are
+    closed, as after any server-side termination)."""
     engine = create_engine(TEST_DATABASE_URL.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
         killed = conn.execute(
             text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid() "
                 "AND backend_type = 'client backend'"
             )
@@ -205,29 +211,27 @@ def test_terminated_connections_are_replaced_without_an_error(client, app):
     assert client.get(f"/{SLUG}/").status_code == 200  # the pool holds a connection
     db.session.remove()
     assert terminate_app_connections() >= 1
-    assert client.get(f"/{SLUG}/").status_code == 200  # pool_pre_ping replaced it
+    # /healthz reads the database on the pooled connection: the checkout replaced it.
+    assert client.get("/healthz").status_code == 200
+    assert client.get(f"/{SLUG}/").status_code == 200
     assert sign(client, email="after@example.org").status_code == 303
 
 
 @pytest.mark.postgres
-def test_connection_killed_mid_signing_leaves_no_partial_row(client, app):
-    """The connection dies as the statement writing the mail is sent. On PostgreSQL the
+def test_connection_cut_as_signing_is_sent_leaves_no_partial_row(postgres_app):
+    """The connection dies as the signing statement goes out. On PostgreSQL the
     signature, its name tokens and its mail are that one statement (signing.WRITE_IN_ONE),
     so no part of it can stay; the retry is recorded whole."""
-    require(using_postgres(), "needs PostgreSQL (TEST_DATABASE_URL)")
+    app, relay = postgres_app
+    client = app.test_client()
     data = _form(client)
-
-    def kill_before_outbox_insert(conn, cursor, statement, parameters, context, many):
-        if "INSERT INTO OUTBOX" in statement.upper():
-            terminate_app_connections()
-
-    event.listen(db.engine, "before_cursor_execute", kill_before_outbox_insert)
-    try:
-        response = client.post(f"/{SLUG}/sign", data={**data, "email": "mid@example.org"})
-    finally:
-        event.remove(db.engine, "before_cursor_execute", kill_before_outbox_insert)
+    relay.cut_before = b"INSERT INTO outbox"  # in the statement's text, sent as it runs
+    response = client.post(f"/{SLUG}/sign", data={**data, "email": "mid@example.org"})
     assert_unavailable(response)
-    assert direct_counts() == (0, 0)  # the signature's INSERT was rolled back with it
+    assert direct_counts() == (0, 0)  # no signature, no tokens, no mail
+
+    relay.cut_before = None
+    relay.start()
     again = client.post(f"/{SLUG}/sign", data={**data, "email": "mid@example.org"})
     assert again.status_code == 303
     assert direct_counts() == (1, 1)  # and the retry is recorded whole

@@ -1,0 +1,224 @@
+"""The pool's connections at the DBAPI level: kept alive without a round trip, and the
+hot writes (signing, confirming) run on them directly.
+
+Liveness. SQLAlchemy's `pool_pre_ping` sends a query on every checkout: one more
+round trip per request, which the sign and confirm POSTs felt (about a tenth of their
+rate on PostgreSQL). Instead, a PostgreSQL connection is asked of its socket at
+checkout (`alive`): a server that closed it, restarted, or terminated its backend has
+sent an error and FIN, so the idle socket reads as ready. Only a connection that has
+rested longer than `REST_SECONDS` is still pinged, for the failures a socket can't
+show (a peer gone silent behind a firewall's idle timeout). A dead one raises
+DisconnectionError, and the pool replaces it before the request sees it. SQLite's
+connections are files: nothing to check.
+
+Hot statements. A Core statement run through SQLAlchemy's `Connection` costs more CPU
+than the database spends on it: the connection object, the compiled-cache lookup,
+parameter processing and the result wrapper, on every call. `Statement` compiles a
+Core statement once per dialect; `Runner` executes it on a pooled DBAPI connection,
+doing what the `Connection` would do that matters here: the type's bind and result
+processing, DBAPI errors re-raised as SQLAlchemy's (IntegrityError,
+OperationalError …: the callers' handlers and the 503 page see the same), a broken
+connection invalidated so the pool replaces it, and the connection returned at the
+end. Engine events (`before_cursor_execute` …) don't fire for these statements.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql import ClauseElement
+
+REST_SECONDS = 10.0  # a connection idle longer than this is pinged at checkout
+
+
+# --- liveness ---------------------------------------------------------------------
+
+
+def is_postgres(dbapi_connection: Any) -> bool:
+    return type(dbapi_connection).__module__.startswith("psycopg")
+
+
+def alive(dbapi_connection: Any) -> bool:
+    """Whether an idle psycopg connection is still open, without a round trip: its
+    socket has nothing to read unless the server closed it (or sent an error, which
+    on an idle connection means the same)."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        return False
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+    return not poller.poll(0)
+
+
+def ping(dbapi_connection: Any) -> bool:
+    """A real round trip (an empty query) outside any transaction, as SQLAlchemy's
+    pre-ping does it; False if the connection is dead."""
+    was_autocommit = dbapi_connection.autocommit
+    try:
+        dbapi_connection.autocommit = True
+        dbapi_connection.execute(";")
+        dbapi_connection.autocommit = was_autocommit
+    except Exception:  # noqa: BLE001 - whatever failed, this connection can't be used
+        return False
+    return True
+
+
+def on_checkout(dbapi_connection: Any, info: dict) -> None:
+    """Pool checkout: a dead PostgreSQL connection is replaced before anyone uses it."""
+    if not is_postgres(dbapi_connection):
+        return
+    rested = time.monotonic() - info.get("returned_at", 0.0) > REST_SECONDS
+    if not alive(dbapi_connection) or (rested and not ping(dbapi_connection)):
+        raise exc.DisconnectionError("the database closed this connection")
+
+
+def on_checkin(info: dict) -> None:
+    info["returned_at"] = time.monotonic()
+
+
+# --- hot statements ---------------------------------------------------------------
+
+
+class Compiled:
+    """A statement compiled for one dialect: its SQL, how its parameters are passed
+    (in order for positional paramstyles, else by name) and processed, and the rows it
+    returns."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        # Lists expanded per call ("IN :names") can't be compiled once, and a column
+        # default computed in Python (SQLAlchemy's "prefetch") would be skipped here.
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            raise ValueError("a statement with per-call parameters can't be compiled once")
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            raise ValueError("name every column the statement writes: Python-side defaults")
+        self.sql: str = compiled.string
+        self.order: tuple[str, ...] | None = (
+            tuple(compiled.positiontup) if compiled.positional else None
+        )
+        self.binds = {name: bind for bind, name in compiled.bind_names.items()}
+        self.bind_processors: dict[str, Callable[[Any], Any]] = {}
+        for name, bind in self.binds.items():
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                self.bind_processors[name] = process
+        columns = list(getattr(statement, "exported_columns", ()))
+        keys = [c.key for c in columns]
+        self.row_type = namedtuple("Row", keys, rename=True) if columns else None  # noqa: PYI024
+        self.result_processors = [
+            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+        ]
+
+    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        """The DBAPI parameters for `values` (keyed by bind name); a bind it lacks takes
+        its value from the statement, as SQLAlchemy's compiled parameters do."""
+        processed = {}
+        for name, bind in self.binds.items():
+            value = values[name] if name in values else bind.effective_value
+            process = self.bind_processors.get(name)
+            processed[name] = process(value) if process is not None else value
+        return [processed[name] for name in self.order] if self.order else processed
+
+    def row(self, raw: Sequence[Any] | None) -> Any:
+        if raw is None or self.row_type is None:
+            return None
+        processed = zip(self.result_processors, raw, strict=True)
+        return self.row_type(*(p(v) if p is not None else v for p, v in processed))
+
+
+class Statement:
+    """A Core statement for the hot path, compiled once per dialect on first use."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._compiled: dict[str, Compiled] = {}
+
+    def compiled(self, dialect: Dialect) -> Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = Compiled(self.statement, dialect)
+        return compiled
+
+
+class Runner:
+    """Statements on one pooled DBAPI connection (see `connect`)."""
+
+    def __init__(self, connection: PoolProxiedConnection, dialect: Dialect) -> None:
+        self.connection = connection
+        self.dialect = dialect
+        self.info = connection.info  # the pooled connection's (sqlite_wal keeps state there)
+
+    @classmethod
+    def on(cls, connection: Connection) -> Runner:
+        """A Runner on the DBAPI connection under a SQLAlchemy Connection (a session's):
+        its statements run in that connection's transaction."""
+        return cls(connection.connection, connection.dialect)
+
+    def first(self, statement: Statement, values: Mapping[str, Any]) -> Any:
+        """The first row the statement returns (attributes by column key), or None."""
+        compiled = statement.compiled(self.dialect)
+        cursor = self._run(compiled, values)
+        try:
+            return compiled.row(cursor.fetchone())
+        finally:
+            cursor.close()  # SQLite: ends the statement, and its read of the file
+
+    def execute(self, statement: Statement, values: Mapping[str, Any]) -> None:
+        self._run(statement.compiled(self.dialect), values).close()
+
+    def execute_many(self, statement: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
+        compiled = statement.compiled(self.dialect)
+        parameters = [compiled.parameters(row) for row in rows]
+        self._guarded(compiled.sql, rows, lambda c: c.executemany(compiled.sql, parameters)).close()
+
+    def commit(self) -> None:
+        self._guarded("COMMIT", None, lambda _cursor: self.connection.commit())
+
+    def _run(self, compiled: Compiled, values: Mapping[str, Any]) -> Any:
+        parameters = compiled.parameters(values)
+        return self._guarded(compiled.sql, values, lambda c: c.execute(compiled.sql, parameters))
+
+    def _guarded(self, sql: str, values: Any, call: Callable[[Any], Any]) -> Any:
+        cursor = None
+        try:
+            cursor = self.connection.cursor()
+            call(cursor)
+            return cursor
+        except self.dialect.loaded_dbapi.Error as error:
+            # As SQLAlchemy's Connection does: a dead connection leaves the pool, and
+            # the error is raised as SQLAlchemy's class for it.
+            gone = self.dialect.is_disconnect(error, self.connection.dbapi_connection, cursor)
+            if gone:
+                self.connection.invalidate(error)
+            raise exc.DBAPIError.instance(
+                sql,
+                values,
+                error,
+                self.dialect.loaded_dbapi.Error,
+                connection_invalidated=gone,
+                dialect=self.dialect,
+            ) from error
+
+
+@contextmanager
+def connect(engine: Engine, *, autocommit: bool = False) -> Iterator[Runner]:
+    """A Runner on a connection from `engine`'s pool, returned to it at the end (where
+    an uncommitted transaction is rolled back). `autocommit` (PostgreSQL): each
+    statement commits on its own, with no BEGIN/COMMIT round trips."""
+    connection = engine.raw_connection()
+    driver = connection.driver_connection
+    try:
+        if autocommit:
+            driver.autocommit = True
+        yield Runner(connection, engine.dialect)
+    finally:
+        if autocommit and connection.is_valid and not driver.closed:
+            driver.autocommit = False
+        connection.close()

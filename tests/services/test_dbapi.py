@@ -1,0 +1,149 @@
+"""campaign/dbapi.py: pooled connections checked without a round trip, and hot
+statements run on the DBAPI connection with SQLAlchemy's types and errors."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import psycopg
+import pytest
+from sqlalchemy import bindparam, exc, insert, select, text
+
+from campaign import dbapi
+from campaign.extensions import db
+from campaign.models import Campaign
+from tests.helpers import TEST_DATABASE_URL, require, using_postgres
+
+CAMPAIGNS = Campaign.__table__
+
+
+def backend_pid(dbapi_connection) -> int:
+    return dbapi_connection.info.backend_pid
+
+
+def outside(query: str, pid: int):
+    """`query` about backend `pid`, on a connection outside the app's pool."""
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as other:
+        return other.execute(query, (pid,)).fetchone()[0]
+
+
+def terminate(pid: int) -> None:
+    """Kill one backend, and wait until it is gone."""
+    assert outside("SELECT pg_terminate_backend(%s, 5000)", pid)
+
+
+def last_query(pid: int) -> str:
+    return outside("SELECT query FROM pg_stat_activity WHERE pid = %s", pid)
+
+
+@pytest.mark.postgres
+def test_a_terminated_connection_is_seen_dead_without_a_query(app):
+    require(using_postgres(), "needs PostgreSQL")
+    connection = db.engine.raw_connection()
+    try:
+        driver = connection.driver_connection
+        assert dbapi.alive(driver)
+        terminate(backend_pid(driver))
+        assert not dbapi.alive(driver)  # the socket told: nothing was sent
+        with pytest.raises(exc.DisconnectionError):
+            dbapi.on_checkout(driver, {"returned_at": time.monotonic()})
+    finally:
+        connection.invalidate()
+        connection.close()
+
+
+@pytest.mark.postgres
+def test_only_a_rested_connection_is_pinged(app):
+    require(using_postgres(), "needs PostgreSQL")
+    connection = db.engine.raw_connection()
+    try:
+        driver = connection.driver_connection
+        driver.autocommit = True  # no transaction, so no ROLLBACK after it
+        driver.execute("SELECT 'marker'")
+        driver.autocommit = False
+        pid = backend_pid(driver)
+        dbapi.on_checkout(driver, {"returned_at": time.monotonic()})  # just returned
+        assert last_query(pid) == "SELECT 'marker'"  # no round trip
+        rested = time.monotonic() - dbapi.REST_SECONDS - 1
+        dbapi.on_checkout(driver, {"returned_at": rested})
+        assert last_query(pid) == ";"  # pinged
+        assert not driver.autocommit  # as it was
+    finally:
+        connection.close()
+
+
+@pytest.mark.postgres
+def test_the_pool_replaces_a_connection_killed_while_it_rested_in_the_pool(app):
+    require(using_postgres(), "needs PostgreSQL")
+    with db.engine.connect() as connection:
+        pid = connection.connection.driver_connection.info.backend_pid
+    terminate(pid)
+    with db.engine.connect() as connection:  # checked out again, found dead, replaced
+        assert connection.connection.driver_connection.info.backend_pid != pid
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+NEW_CAMPAIGN = dbapi.Statement(
+    insert(CAMPAIGNS)
+    .values(slug=bindparam("slug"), goal=1000, created_at=bindparam("created_at"))
+    .returning(CAMPAIGNS.c.id, CAMPAIGNS.c.created_at)
+)
+
+
+def test_statements_take_and_give_values_as_sqlalchemy_types_them(app):
+    when = datetime(2020, 7, 19, 8, 30, 0)  # no microseconds: SQLite's format still has them
+    with dbapi.connect(db.engine) as runner:
+        row = runner.first(NEW_CAMPAIGN, {"slug": "typed", "created_at": when})
+        runner.commit()
+    assert row.created_at == when  # a datetime again, on SQLite too (result processing)
+    stored = db.session.execute(
+        text("SELECT created_at FROM campaigns WHERE id = :id"), {"id": row.id}
+    ).scalar()
+    if not using_postgres():  # stored as SQLAlchemy stores it (bind processing)
+        assert stored == "2020-07-19 08:30:00.000000"
+    assert db.session.scalar(select(Campaign.created_at).where(Campaign.id == row.id)) == when
+
+
+def test_errors_are_sqlalchemys_and_nothing_is_left_half_done(app):
+    now = datetime(2020, 7, 19)
+    with pytest.raises(exc.IntegrityError):  # slug is unique
+        with dbapi.connect(db.engine) as runner:
+            runner.execute(NEW_CAMPAIGN, {"slug": "twice", "created_at": now})
+            runner.execute(NEW_CAMPAIGN, {"slug": "twice", "created_at": now})
+            runner.commit()
+    # Not committed: the connection went back to the pool, which rolled it back.
+    assert db.session.scalar(select(Campaign.id).where(Campaign.slug == "twice")) is None
+
+
+def test_autocommit_commits_each_statement(app):
+    require(using_postgres(), "autocommit is for PostgreSQL's one-statement writes")
+    with dbapi.connect(db.engine, autocommit=True) as runner:
+        runner.execute(NEW_CAMPAIGN, {"slug": "at-once", "created_at": datetime(2020, 7, 19)})
+    assert db.session.scalar(select(Campaign.id).where(Campaign.slug == "at-once")) is not None
+    with db.engine.connect() as connection:  # the pool's connections are transactional again
+        assert not connection.connection.driver_connection.autocommit
+
+
+def test_a_connection_that_dies_is_invalidated_and_replaced(app):
+    require(using_postgres(), "needs PostgreSQL")
+    with pytest.raises(exc.OperationalError) as raised:
+        with dbapi.connect(db.engine) as runner:
+            terminate(backend_pid(runner.connection.driver_connection))
+            runner.execute(NEW_CAMPAIGN, {"slug": "lost", "created_at": datetime(2020, 7, 19)})
+    assert raised.value.connection_invalidated
+    with dbapi.connect(db.engine) as runner:  # a fresh connection
+        assert runner.first(NEW_CAMPAIGN, {"slug": "found", "created_at": datetime(2020, 7, 19)})
+
+
+def test_a_statement_with_per_call_lists_is_refused(app):
+    listed = dbapi.Statement(select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.slug.in_(["a", "b"])))
+    with pytest.raises(ValueError, match="compiled once"):
+        listed.compiled(db.engine.dialect)
+
+
+def test_a_statement_leaving_a_python_default_unnamed_is_refused(app):
+    # campaigns.goal has a Python-side default, which SQLAlchemy's Connection would fill.
+    unnamed = dbapi.Statement(insert(CAMPAIGNS).values(slug=bindparam("slug")))
+    with pytest.raises(ValueError, match="name every column"):
+        unnamed.compiled(db.engine.dialect)
