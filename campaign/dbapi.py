@@ -170,6 +170,14 @@ class Runner:
         finally:
             cursor.close()  # SQLite: ends the statement, and its read of the file
 
+    def all(self, statement: Statement, values: Mapping[str, Any]) -> list[Any]:
+        compiled = statement.compiled(self.dialect)
+        cursor = self._run(compiled, values)
+        try:
+            return [compiled.row(raw) for raw in cursor.fetchall()]
+        finally:
+            cursor.close()
+
     def execute(self, statement: Statement, values: Mapping[str, Any]) -> None:
         self._run(statement.compiled(self.dialect), values).close()
 
@@ -180,6 +188,12 @@ class Runner:
 
     def commit(self) -> None:
         self._guarded("COMMIT", None, lambda _cursor: self.connection.commit())
+
+    def rollback(self) -> None:
+        """Undo what this transaction wrote, now (not when the connection goes back to
+        the pool): SQLite then lets other connections write."""
+        if self.connection.is_valid:
+            self._guarded("ROLLBACK", None, lambda _cursor: self.connection.rollback())
 
     def _run(self, compiled: Compiled, values: Mapping[str, Any]) -> Any:
         parameters = compiled.parameters(values)

@@ -11,18 +11,15 @@ show it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, case, delete, func, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import dbapi, sqlite_wal
 from ..extensions import db
-from ..models import OutboxMessage, Signature, SignatureStatus, utcnow
-from . import counting, links, privacy, sealed, transparency
-from .abuse import FAST
+from ..models import Signature, SignatureStatus
+from . import confirm_write, links, privacy, sealed
 from .campaigns import campaign_ref
 from .content import CampaignContent
 from .signer_mail import delete_submissions, is_expired
@@ -72,63 +69,6 @@ LINK_ROW = dbapi.Statement(
         _S.id == bindparam("signature")
     )
 )
-LOCK_ADDRESS = (  # the address's rows, locked in id order; their states name the others
-    select(_S.id, _S.status)
-    .where(_S.campaign_id == bindparam("campaign"), _S.dedup_key == bindparam("key"))
-    .order_by(_S.id)
-    .with_for_update()
-)
-_FAST = _S.flag_reason == FAST  # the time trap only suspects a form: confirming clears it
-CONFIRM_PENDING = (
-    update(Signature.__table__)
-    .where(_S.id == bindparam("signature"), _S.status == SignatureStatus.PENDING)
-    .values(
-        status=SignatureStatus.CONFIRMED,
-        confirmed_at=bindparam("now"),
-        flagged=case((_FAST, False), else_=_S.flagged),
-        flag_reason=case((_FAST, None), else_=_S.flag_reason),
-    )
-    .returning(_S.flagged)
-)
-
-
-def _confirm_all_in_one():
-    """PostgreSQL: all of confirming as one statement (data-modifying CTEs), run in
-    autocommit, so it is one round trip and all or nothing:
-    - lock the address's rows in id order (LOCK_ADDRESS); the UPDATE waits for that
-      (its condition reads the locked rows' count, an InitPlan run before any row);
-    - CONFIRM_PENDING; if the row as updated is counted, the count's shard
-      (counting.ADJUST) and the log's pending add (transparency.INSERT_PENDING);
-    - if it confirmed, the address's other pending submissions and their mail deleted
-      (their name tokens go by ON DELETE CASCADE).
-    A second confirmed row for the address fails the whole statement (IntegrityError)."""
-    locked = LOCK_ADDRESS.cte("locked")
-    locks_taken = select(func.count()).select_from(locked).scalar_subquery() >= 0
-    confirmed = CONFIRM_PENDING.where(locks_taken).cte("confirmed")
-    did_confirm = select(confirmed.c.flagged).exists()
-    counted = select(confirmed.c.flagged).where(confirmed.c.flagged.is_(False)).exists()
-    adjust = counting.ADJUST.where(counted)
-    log_columns = ["campaign_id", "signature_id", "action", "reason", "created_at", "commitment"]
-    log_row = [bindparam(f"log_{name}", type_=TLOG_PENDING.c[name].type) for name in log_columns]
-    log_add = transparency.INSERT_PENDING.from_select(log_columns, select(*log_row).where(counted))
-    others = select(locked.c.id).where(
-        locked.c.status == SignatureStatus.PENDING, locked.c.id != bindparam("signature")
-    )
-    drop_mail = delete(OUTBOX).where(OUTBOX.c.signature_id.in_(others), did_confirm)
-    drop_rows = delete(Signature.__table__).where(
-        _S.id.in_(others), _S.status == SignatureStatus.PENDING, did_confirm
-    )
-    return select(confirmed.c.flagged).add_cte(
-        adjust.cte("counted"),
-        log_add.cte("logged"),
-        drop_mail.cte("dropped_mail"),
-        drop_rows.cte("dropped_rows"),
-    )
-
-
-TLOG_PENDING = transparency.INSERT_PENDING.table
-OUTBOX = OutboxMessage.__table__
-CONFIRM_ALL_IN_ONE = dbapi.Statement(_confirm_all_in_one())
 
 
 def link_row(token: str, purpose: str, runner: dbapi.Runner):
@@ -168,10 +108,11 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
     the address's other pending submissions deleted. If another submission of the
     address was confirmed first, the partial unique index refuses this one: it is
     deleted and the answer is "already". On PostgreSQL the whole change is one
-    statement (CONFIRM_ALL_IN_ONE); elsewhere the same steps in one transaction.
+    statement (confirm_write.CONFIRM_ALL_IN_ONE); elsewhere the same steps in one
+    transaction. Both run on a DBAPI connection of their own (campaign/dbapi.py).
     """
     postgres = db.engine.dialect.name == "postgresql"
-    with _confirming_runner(postgres) as runner:
+    with dbapi.connect(db.engine, autocommit=postgres) as runner:
         row = link_row(token, "confirm", runner)
         if (
             row is None
@@ -185,64 +126,17 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
         # PostgreSQL, whose statement locks the rows it changes).
         with sqlite_wal.writer_turn(runner.info):
             try:
-                if postgres:
-                    confirmed = runner.first(CONFIRM_ALL_IN_ONE, _all_in_one_params(row))
-                    flagged = None if confirmed is None else confirmed.flagged
-                else:
-                    flagged = _confirm_in_transaction(db.session.connection(), row)
+                flagged = confirm_write.write_confirmation(runner, row)
             except IntegrityError as exc:
-                db.session.rollback()
+                runner.rollback()
                 if not is_dedup_conflict(exc):
                     raise
                 delete_submissions([row.id])
                 db.session.commit()
                 return ConfirmResult("already", _held(row.campaign_id, row.dedup_key))
-            if flagged is None:  # a concurrent confirm (or withdrawal) got there first
-                db.session.rollback()
-                return check_confirmation(content, token)
-            db.session.commit()  # the transaction on SQLite; nothing is open on PostgreSQL
+    if flagged is None:  # a concurrent confirm (or withdrawal) got there first
+        return check_confirmation(content, token)
     return ConfirmResult("confirmed", signature_id=row.id)
-
-
-@contextmanager
-def _confirming_runner(postgres: bool) -> Iterator[dbapi.Runner]:
-    """PostgreSQL: a connection of its own in autocommit (each statement commits);
-    elsewhere the session's connection, whose transaction the caller commits."""
-    if not postgres:
-        yield dbapi.Runner.on(db.session.connection())
-        return
-    with dbapi.connect(db.engine, autocommit=True) as runner:
-        yield runner
-
-
-def _all_in_one_params(row) -> dict:
-    now = utcnow()
-    params = {"signature": row.id, "now": now, "campaign": row.campaign_id, "key": row.dedup_key}
-    params |= {"shard_no": counting.random_shard(), "delta": 1}
-    return params | {f"log_{k}": v for k, v in transparency.add_values(row, now).items()}
-
-
-def _confirm_in_transaction(connection: Connection, row) -> bool | None:
-    """The steps of CONFIRM_ALL_IN_ONE in the session's transaction (SQLite). Returns
-    the row's `flagged` as updated, or None if it was no longer pending."""
-    # Lock the address's rows first, in id order: two of its submissions confirmed at
-    # once then queue here instead of deadlocking on each other's rows.
-    privacy.take_write_lock()
-    locked = []
-    if row.dedup_key is not None:
-        params = {"campaign": row.campaign_id, "key": row.dedup_key}
-        locked = connection.execute(LOCK_ADDRESS, params).all()
-    now = utcnow()
-    flagged = connection.execute(CONFIRM_PENDING, {"signature": row.id, "now": now}).scalar()
-    if flagged is None:
-        return None
-    if not flagged:
-        counting.adjust(row.campaign_id, +1)
-        transparency.note_add(row, now)  # the public log's add, same transaction
-    # The address's other pending submissions (locked above, so still pending).
-    pending = SignatureStatus.PENDING
-    delete_submissions([r.id for r in locked if r.status == pending and r.id != row.id])
-    return flagged
 
 
 def _held(campaign_id: int, key: str | None) -> Signature | None:
