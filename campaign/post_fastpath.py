@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl
 
 from flask import Flask, current_app, has_app_context
 from markupsafe import escape
-from werkzeug.datastructures import EnvironHeaders, MultiDict
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.http import parse_cookie
 from werkzeug.sansio.utils import get_host
 
@@ -97,9 +97,12 @@ class PublicPostMiddleware:
     def sign(self, environ: dict, slug: str, body: bytes) -> Answer | None:
         """Where `routes.sign` would redirect, with its headers; None to pass it on."""
         try:
-            form = MultiDict(parse_qsl(body.decode(), keep_blank_values=True, errors="strict"))
+            pairs = parse_qsl(body.decode(), keep_blank_values=True, errors="strict")
         except (UnicodeDecodeError, ValueError):
             return None
+        form: dict[str, str] = {}  # a plain dict (a MultiDict raises for each absent field)
+        for name, value in pairs:
+            form.setdefault(name, value)  # the first value, as request.form.get gives
         if embedding.FIELD in form or self.cross_site(environ, secret_url=False):
             return None
         with self.app_context():

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from campaign import create_app
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
+from campaign.petition.forms import seconds_since_started, stamp_started
 from campaign.services import confirmation, counting, links, signing
 from campaign.services.content import library
 from tests.helpers import SLUG, deliver, hidden_fields, sign
@@ -95,6 +96,32 @@ def test_honeypot_is_never_mailed_and_too_fast_is_mailed_flagged(client, app):
     # Autofill can be that fast (issue 9.17): the fast one gets its mail; the bot's doesn't.
     mailed = db.session.scalars(select(OutboxMessage.signature_id)).all()
     assert mailed == [rows[0].id]
+
+
+def test_form_stamp_reads_only_its_own_signature(app):
+    """The sign form's `started` stamp: a fresh one reads as seconds ago; anything
+    forged, altered, from another key or malformed reads as missing (None)."""
+    stamp = stamp_started()
+    assert 0 <= seconds_since_started(stamp) < 5
+    seconds, _, mac = stamp.partition(".")
+    earlier = str(int(seconds) - 3600)  # claiming the form was open an hour
+    altered = stamp[:-1] + ("1" if stamp.endswith("0") else "0")
+    forged = [
+        None,
+        "",
+        "x",
+        seconds,
+        f"{seconds}.",
+        f"{earlier}.{mac}",
+        altered,
+        f"{seconds}.{mac}é",
+        "²" + stamp[1:],
+        "9" * 5000 + "." + mac,
+    ]
+    for bad in forged:
+        assert seconds_since_started(bad) is None, bad
+    app.config["SECRET_KEY"] = "another key"
+    assert seconds_since_started(stamp) is None
 
 
 def test_autofill_fast_signer_counts_after_confirming(client, app, mailbox):
