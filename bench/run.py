@@ -90,7 +90,7 @@ if "confirm" in ONLY and "sign" not in ONLY:
     sys.exit("BENCH_ONLY: confirm needs sign (it confirms the rows sign wrote)")
 
 
-SIDE_CEILING = ""  # BENCH_ONLY: the ceiling server's URL, measured beside each step
+SIDE_CEILING = ""  # the ceiling server's URL while it is measured beside each step
 
 
 def wanted(step: str) -> bool:
@@ -99,8 +99,9 @@ def wanted(step: str) -> bool:
 
 @contextmanager
 def beside_ceiling(out: dict, step: str):
-    """BENCH_ONLY: the ceiling's rate just before and just after a step, so its ratio
-    compares runs under the same load (the machine is shared)."""
+    """The ceiling's rate just before and just after a step (page GET, sign, confirm),
+    so its ratio compares runs under the same load: the machine is shared, and its
+    speed drifts over a run."""
     if not SIDE_CEILING:
         yield
         return
@@ -672,7 +673,9 @@ def bench_database(
             log(f"{name}: latency at 0 signatures")
             out["latency_0"] = summary(wrk(server.url + page, "get", seconds=5, connections=1))
             log(f"{name}: campaign page GET")
-            out["get"] = summary(wrk(server.url + page, "get"))
+            out["get"] = {}
+            with beside_ceiling(out, "get"):
+                out["get"] = summary(wrk(server.url + page, "get"))
             if name == "sqlite":  # the same page through nginx's cache (docs/deploy.md)
                 with nginx_in_front(server.url, work) as cached:
                     if cached:
@@ -1053,11 +1056,8 @@ def main() -> int:
             wrk(ceiling.url + "/", "get", seconds=4, connections=1)
         )
         log(f"ceiling: {results['ceiling']['get']['rps']} req/s")
-        if ONLY:  # kept running: each step is measured beside its own ceiling runs
-            global SIDE_CEILING
-            SIDE_CEILING = ceiling.url
-        else:
-            ceiling.stop()
+        global SIDE_CEILING  # kept running: each ratio step is measured beside its own
+        SIDE_CEILING = ceiling.url
         # Request benchmarks on both databases first, then the big data sets: SQLite's
         # 1M-row export (the export target's baseline) before PostgreSQL's, which gets
         # what remains of the time budget.
@@ -1067,6 +1067,8 @@ def main() -> int:
             pg_id = bench_database("postgresql", pg_url(), settings, work, results, scale_out=True)
         else:
             results["postgresql"] = {"skipped": "PostgreSQL unavailable or BENCH_SKIP_PG=1"}
+        SIDE_CEILING = ""
+        ceiling.stop()  # the data steps have no ceiling ratio
         if wanted("data"):
             bench_data("sqlite", sqlite_url, sqlite_id, settings, work, results)
             if pg_id is not None:
