@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import exc
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement
 
@@ -154,12 +154,6 @@ class Runner:
         self.connection = connection
         self.dialect = dialect
         self.info = connection.info  # the pooled connection's (sqlite_wal keeps state there)
-
-    @classmethod
-    def on(cls, connection: Connection) -> Runner:
-        """A Runner on the DBAPI connection under a SQLAlchemy Connection (a session's):
-        its statements run in that connection's transaction."""
-        return cls(connection.connection, connection.dialect)
 
     def first(self, statement: Statement, values: Mapping[str, Any]) -> Any:
         """The first row the statement returns (attributes by column key), or None."""
