@@ -116,6 +116,7 @@ def test_errors_are_sqlalchemys_and_nothing_is_left_half_done(app):
     assert db.session.scalar(select(Campaign.id).where(Campaign.slug == "twice")) is None
 
 
+@pytest.mark.postgres
 def test_autocommit_commits_each_statement(app):
     require(using_postgres(), "autocommit is for PostgreSQL's one-statement writes")
     with dbapi.connect(db.engine, autocommit=True) as runner:
@@ -125,6 +126,7 @@ def test_autocommit_commits_each_statement(app):
         assert not connection.connection.driver_connection.autocommit
 
 
+@pytest.mark.postgres
 def test_a_connection_that_dies_is_invalidated_and_replaced(app):
     require(using_postgres(), "needs PostgreSQL")
     with pytest.raises(exc.OperationalError) as raised:
