@@ -63,7 +63,7 @@ def find_by_token(token: str, purpose: str) -> Signature | None:
 
 
 _S = Signature.__table__.c
-# Confirming runs these on every request: built once, compiled once per process.
+# The confirm POST reads the link's row with this on every request (dbapi: compiled once).
 LINK_ROW = dbapi.Statement(
     select(_S.id, _S.campaign_id, _S.status, _S.created_at, _S.dedup_key, _S.link_nonce).where(
         _S.id == bindparam("signature")
