@@ -136,7 +136,9 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
                 return ConfirmResult("already", _held(row.campaign_id, row.dedup_key))
     # The change was committed on a connection of its own: rows the session holds
     # (when a command or a test shares it across requests) are read again when used.
-    db.session.expire_all()
+    # A request that opened no session (the fast path's) has nothing to expire.
+    if db.session.registry.has():
+        db.session.expire_all()
     if flagged is None:  # a concurrent confirm (or withdrawal) got there first
         return check_confirmation(content, token)
     return ConfirmResult("confirmed", signature_id=row.id)
