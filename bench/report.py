@@ -250,11 +250,10 @@ def measurements(run: dict) -> list[str]:
             return "–"
         errors = dig(run, db, kind, "errors") or 0
         other = dig(run, db, kind, "other_status") or 0
+        other_note = f"{other} other answers"
         if check.get("tokens_exhausted"):
-            # Past the last token, wrk repeats confirmations: answered 200 "already confirmed".
-            other_note = f"{other} repeats after the tokens ran out"
-        else:
-            other_note = f"{other} other answers"
+            # bench.lua stops a connection that used its share of the tokens.
+            other_note += " (a connection ran out of tokens and stopped)"
         return (
             f"{check['acknowledged']:,} answered 303, {check['lost']} lost, {errors} errors, "
             f"{other_note}, {check.get('unacknowledged_rows', 0)} rows cut off unanswered "

@@ -977,8 +977,8 @@ def only_summary(results: dict) -> str:
                     f"ratio {got[rate] / ceiling:.3f}  "
                     f"p50 {got['p50_ms']:.1f} ms  p99 {got['p99_ms']:.1f} ms  "
                     f"errors {got['errors'] + got['other_status']}  lost {check['lost']}"
-                    # Repeated tokens answer 404: not errors, but the run was too short.
-                    + ("  (tokens ran out)" if check.get("tokens_exhausted") else "")
+                    # A connection that used up its share of tokens stopped early.
+                    + ("  (a connection ran out of tokens)" if check.get("tokens_exhausted") else "")
                 )
     return "\n".join(lines)
 

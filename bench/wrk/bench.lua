@@ -62,7 +62,10 @@ function request()
   elseif mode == "confirm" then
     local token = tokens[sent]
     if token == nil then
+      -- This connection used its share of the tokens (connections are served unevenly):
+      -- it stops, and the others go on. A repeated token would only measure the 404.
       exhausted = 1
+      wrk.thread:stop()
       token = tokens[1] or "0-x"
     end
     return wrk.format("POST", path .. token, form_headers, fixed)
@@ -72,6 +75,7 @@ end
 
 if mode ~= "get" then
   function response(status, headers, body)
+    if exhausted == 1 then return end  -- the stopped connection's last (repeated) token
     responses = responses + 1
     if status == 303 then
       ok = ok + 1
