@@ -978,7 +978,11 @@ def only_summary(results: dict) -> str:
                     f"p50 {got['p50_ms']:.1f} ms  p99 {got['p99_ms']:.1f} ms  "
                     f"errors {got['errors'] + got['other_status']}  lost {check['lost']}"
                     # A connection that used up its share of tokens stopped early.
-                    + ("  (a connection ran out of tokens)" if check.get("tokens_exhausted") else "")
+                    + (
+                        "  (a connection ran out of tokens)"
+                        if check.get("tokens_exhausted")
+                        else ""
+                    )
                 )
     return "\n".join(lines)
 
