@@ -11,6 +11,13 @@ show (a peer gone silent behind a firewall's idle timeout). A dead one raises
 DisconnectionError, and the pool replaces it before the request sees it. SQLite's
 connections are files: nothing to check.
 
+Held connections. Checking a connection out of the pool and back in (its events, the
+reset's rollback, autocommit set and unset) cost about 5 % of a PostgreSQL sign's CPU
+under load. So each serving thread keeps one connection for the hot statements
+(`HeldConnections`): taken from the pool once, detached from it, in autocommit, checked
+before each use as a checkout is, replaced when dead, and closed when its thread ends or
+the engine is disposed.
+
 Hot statements. A Core statement run through SQLAlchemy's `Connection` costs more CPU
 than the database spends on it: the connection object, the compiled-cache lookup,
 parameter processing and the result wrapper, on every call. `Statement` compiles a
@@ -25,13 +32,15 @@ end. Engine events (`before_cursor_execute` …) don't fire for these statements
 from __future__ import annotations
 
 import select
+import threading
 import time
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import exc
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement
@@ -215,18 +224,106 @@ class Runner:
             ) from error
 
 
+# --- held connections (PostgreSQL's autocommit statements) -------------------------
+
+
+class _Held:
+    """One thread's connection for one engine's hot statements."""
+
+    def __init__(self, connection: PoolProxiedConnection) -> None:
+        self.connection = connection
+        # Kept here: a detached or invalidated proxy no longer names it.
+        self.driver = connection.driver_connection
+        self.used_at = time.monotonic()
+
+
+class HeldConnections:
+    """One autocommit connection per thread for an engine (see the module's docstring).
+
+    A connection made in a thread belongs to it: it is made on the thread's first hot
+    statement (in a gunicorn worker, after the fork), used by nothing else, and not
+    counted in the pool's size, so a worker holds up to its thread count more."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = weakref.ref(engine)
+        self.local = threading.local()
+        self.open: set[Any] = set()  # every thread's DBAPI connection, closed on dispose
+        self.lock = threading.Lock()
+
+    def connection(self) -> PoolProxiedConnection:
+        held: _Held | None = getattr(self.local, "held", None)
+        if held is not None:
+            if self.usable(held):
+                held.used_at = time.monotonic()
+                return held.connection
+            self.local.held = None
+            _close(held.driver, self.open, self.lock)
+        engine = self.engine()
+        if engine is None:
+            raise exc.InvalidRequestError("the engine is gone")
+        connection = engine.raw_connection()  # the checkout checks it (on_checkout)
+        held = _Held(connection)
+        connection.detach()
+        held.driver.autocommit = True
+        self.local.held = held
+        with self.lock:
+            self.open.add(held.driver)
+        # When the thread ends, its `held` goes, and the connection is closed.
+        weakref.finalize(held, _close, held.driver, self.open, self.lock)
+        return connection
+
+    @staticmethod
+    def usable(held: _Held) -> bool:
+        """As `on_checkout` decides for the pool: open, and answering if it rested."""
+        if not held.connection.is_valid or not alive(held.driver):
+            return False
+        return time.monotonic() - held.used_at <= REST_SECONDS or ping(held.driver)
+
+    def close_all(self) -> None:
+        """Close every thread's connection (the engine was disposed); each thread makes a
+        new one on its next hot statement."""
+        with self.lock:
+            drivers = list(self.open)
+        for driver in drivers:
+            _close(driver, self.open, self.lock)
+
+
+def _close(driver: Any, open_set: set[Any], lock: threading.Lock) -> None:
+    with lock:
+        open_set.discard(driver)
+    try:
+        driver.close()
+    except Exception:  # noqa: BLE001, S110 - closing a broken connection: nothing to keep
+        pass
+
+
+_HELD: weakref.WeakKeyDictionary[Engine, HeldConnections] = weakref.WeakKeyDictionary()
+_HELD_LOCK = threading.Lock()
+
+
+def held_connections(engine: Engine) -> HeldConnections:
+    """The engine's held connections (made on first use, closed when it is disposed)."""
+    held = _HELD.get(engine)
+    if held is None:
+        with _HELD_LOCK:
+            held = _HELD.get(engine)
+            if held is None:
+                held = _HELD[engine] = HeldConnections(engine)
+                event.listen(engine, "engine_disposed", lambda _engine: held.close_all())
+    return held
+
+
 @contextmanager
 def connect(engine: Engine, *, autocommit: bool = False) -> Iterator[Runner]:
-    """A Runner on a connection from `engine`'s pool, returned to it at the end (where
-    an uncommitted transaction is rolled back). `autocommit` (PostgreSQL): each
-    statement commits on its own, with no BEGIN/COMMIT round trips."""
+    """A Runner on a connection of `engine`'s. `autocommit` (PostgreSQL): this thread's
+    held connection, where each statement commits on its own, with no BEGIN/COMMIT
+    round trips. Otherwise one from the pool, returned to it at the end (where an
+    uncommitted transaction is rolled back)."""
+    if autocommit:
+        yield Runner(held_connections(engine).connection(), engine.dialect)
+        return
     connection = engine.raw_connection()
-    driver = connection.driver_connection
     try:
-        if autocommit:
-            driver.autocommit = True
         yield Runner(connection, engine.dialect)
     finally:
-        if autocommit and connection.is_valid and not driver.closed:
-            driver.autocommit = False
         connection.close()

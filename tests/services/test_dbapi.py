@@ -3,6 +3,7 @@ statements run on the DBAPI connection with SQLAlchemy's types and errors."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime
 
@@ -149,3 +150,86 @@ def test_a_statement_leaving_a_python_default_unnamed_is_refused(app):
     unnamed = dbapi.Statement(insert(CAMPAIGNS).values(slug=bindparam("slug")))
     with pytest.raises(ValueError, match="name every column"):
         unnamed.compiled(db.engine.dialect)
+
+
+# --- held connections: one per thread, for PostgreSQL's autocommit statements ------
+
+
+def held_pid() -> int:
+    with dbapi.connect(db.engine, autocommit=True) as runner:
+        return backend_pid(runner.connection.dbapi_connection)
+
+
+def gone(pid: int) -> bool:
+    """Whether backend `pid` has left (its connection closed), waiting up to 5 s."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if not outside("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.postgres
+def test_each_thread_keeps_one_connection_for_autocommit_statements(app):
+    require(using_postgres(), "held connections are PostgreSQL's")
+    first = held_pid()
+    assert held_pid() == first  # the same backend: no checkout, no new connection
+    with dbapi.connect(db.engine, autocommit=True) as runner:
+        assert runner.connection.dbapi_connection.autocommit
+    others: list[int] = []
+
+    def in_another_thread() -> None:
+        with app.app_context():
+            others.append(held_pid())
+
+    worker = threading.Thread(target=in_another_thread)
+    worker.start()
+    worker.join()
+    assert others and others[0] != first  # another thread, another connection
+    assert gone(others[0])  # closed when its thread ended
+
+
+@pytest.mark.postgres
+def test_a_held_connection_that_died_is_replaced_before_use(app):
+    require(using_postgres(), "held connections are PostgreSQL's")
+    first = held_pid()
+    terminate(first)
+    with dbapi.connect(db.engine, autocommit=True) as runner:  # no error: seen dead first
+        row = runner.first(NEW_CAMPAIGN, {"slug": "after", "created_at": datetime(2020, 7, 19)})
+        assert backend_pid(runner.connection.dbapi_connection) != first
+    assert row is not None
+
+
+@pytest.mark.postgres
+def test_a_held_connection_that_rested_is_pinged_first(app):
+    require(using_postgres(), "held connections are PostgreSQL's")
+    with dbapi.connect(db.engine, autocommit=True) as runner:
+        runner.connection.dbapi_connection.execute("SELECT 'marker'")
+        pid = backend_pid(runner.connection.dbapi_connection)
+    held = dbapi.held_connections(db.engine).local.held
+    held.used_at = time.monotonic()  # just used: no round trip
+    assert held_pid() == pid and last_query(pid) == "SELECT 'marker'"
+    held.used_at = time.monotonic() - dbapi.REST_SECONDS - 1
+    assert held_pid() == pid and last_query(pid) == ";"  # pinged, still the same
+
+
+@pytest.mark.postgres
+def test_a_held_connection_lost_mid_statement_is_invalidated_and_replaced(app):
+    require(using_postgres(), "held connections are PostgreSQL's")
+    with pytest.raises(exc.OperationalError) as raised:
+        with dbapi.connect(db.engine, autocommit=True) as runner:
+            pid = backend_pid(runner.connection.dbapi_connection)
+            terminate(pid)
+            runner.execute(NEW_CAMPAIGN, {"slug": "lost", "created_at": datetime(2020, 7, 19)})
+    assert raised.value.connection_invalidated
+    assert held_pid() != pid
+
+
+@pytest.mark.postgres
+def test_disposing_the_engine_closes_the_held_connections(app):
+    require(using_postgres(), "held connections are PostgreSQL's")
+    pid = held_pid()
+    db.engine.dispose()
+    assert gone(pid)
+    assert held_pid() != pid  # a new one on the next statement
