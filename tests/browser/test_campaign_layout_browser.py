@@ -80,7 +80,9 @@ def test_small_count_shows_honest_progress_and_recent_signers_by_the_count(serve
     assert "Under 1% of the goal so far" in page.locator(".counter").inner_text()
     # The bar shows a visible sliver in the accent colour, not an empty track.
     shot = Image.open(io.BytesIO(page.locator(".progress").screenshot())).convert("RGB")
-    red = sum(1 for r, g, b in shot.getdata() if r > 110 and g < 60 and b < 60)
+    rgb = shot.tobytes()  # r, g, b per pixel (Pillow 13 deprecates getdata)
+    pixels = zip(rgb[0::3], rgb[1::3], rgb[2::3], strict=True)
+    red = sum(1 for r, g, b in pixels if r > 110 and g < 60 and b < 60)
     assert red >= 20, "the progress bar looks empty"
     count_box = page.locator(".counter").bounding_box()
     signers = page.locator(".recent-signers")
