@@ -216,7 +216,7 @@ def measurements(run: dict) -> list[str]:
             for db in ("sqlite", "postgresql")
         ]
         lines.append(
-            "| Ceiling beside each step (req/s, before and after it, 3 s each) | "
+            "| Ceiling beside each step (req/s, measured alternating with it) | "
             + " | ".join(beside_each)
             + " |"
         )

@@ -20,8 +20,13 @@ Results go to bench/results/<date>.json; bench/report.py turns every results fil
 into the table and trend plot in docs/benchmarks.md.
 
 Environment knobs (for quick trial runs): BENCH_ROWS (default 1000000),
-BENCH_SECONDS (wrk duration, default 8), BENCH_PG_ADMIN_URL, BENCH_PG_DB,
-BENCH_REDIS_URL, BENCH_SKIP_PG=1.
+BENCH_SECONDS (wrk duration, default 6), BENCH_ROUNDS (slices of each ratio step,
+default 3), BENCH_PG_ADMIN_URL, BENCH_PG_DB, BENCH_REDIS_URL, BENCH_SKIP_PG=1.
+
+Each ratio step (page GET, sign, confirm) runs in BENCH_ROUNDS slices, each between
+two measures of the ceiling (`alternating`): the machine is shared, and its speed
+drifts by a third within seconds, so a step compares like with like only against a
+ceiling measured in the same seconds.
 
 BENCH_ONLY=sign,confirm (any of page, sign, confirm, mail, scale_out, data, tlog) runs
 the ceiling plus only those steps, on both databases, under the gunicorn settings of
@@ -48,6 +53,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +70,7 @@ CONTROL = "bench-control"  # a copy of the campaign with no signatures
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 SMALL_ROWS = min(100_000, ROWS)
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = os.environ.get("BENCH_PG_DB", "campaign_bench_run")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
@@ -97,18 +104,44 @@ def wanted(step: str) -> bool:
     return not ONLY or step in ONLY
 
 
-@contextmanager
-def beside_ceiling(out: dict, step: str):
-    """The ceiling's rate just before and just after a step (page GET, sign, confirm),
-    so its ratio compares runs under the same load: the machine is shared, and its
-    speed drifts over a run."""
-    if not SIDE_CEILING:
-        yield
-        return
-    before = wrk(SIDE_CEILING + "/", "get", seconds=3)["rps"]
-    yield
-    after = wrk(SIDE_CEILING + "/", "get", seconds=3)["rps"]
-    out[step]["ceiling_rps"] = round((before + after) / 2, 1)
+def alternating(seconds: int, run_slice: Callable[[int, int], dict]) -> tuple[dict, float | None]:
+    """A ratio step (page GET, sign, confirm) in ROUNDS slices of `seconds` / ROUNDS,
+    each between two measures of the ceiling as long (ceiling, slice, ceiling, …,
+    ceiling). `run_slice(i, slice_seconds)` runs slice i. Returns the slices merged
+    and the ceiling's mean rate over the same stretch (None without a ceiling)."""
+    each = max(1, round(seconds / ROUNDS))
+    ceilings, slices = [], []
+    for i in range(ROUNDS):
+        if SIDE_CEILING:
+            ceilings.append(wrk(SIDE_CEILING + "/", "get", seconds=each)["rps"])
+        slices.append(run_slice(i, each))
+    if SIDE_CEILING:
+        ceilings.append(wrk(SIDE_CEILING + "/", "get", seconds=each)["rps"])
+    ceiling = round(sum(ceilings) / len(ceilings), 1) if ceilings else None
+    return merged(slices), ceiling
+
+
+def merged(results: list[dict]) -> dict:
+    """wrk runs of one measure as one: counts and time summed, the rate over the whole,
+    p50/p90/mean weighted by requests, p99 and max the worst slice's (conservative)."""
+    requests = sum(r["requests"] for r in results)
+    duration = sum(r["duration_s"] for r in results)
+    out = {
+        "requests": requests,
+        "duration_s": duration,
+        "rps": requests / duration if duration else 0.0,
+        "p99_ms": max(r["p99_ms"] for r in results),
+        "max_ms": max(r["max_ms"] for r in results),
+        "errors": {k: sum(r["errors"][k] for r in results) for k in results[0]["errors"]},
+        "threads": [t for r in results for t in r.get("threads", [])],
+        "connections": results[0]["connections"],
+        "slices": len(results),
+    }
+    for key in ("p50_ms", "p90_ms", "mean_ms"):
+        out[key] = sum(r[key] * r["requests"] for r in results) / requests if requests else 0.0
+    for key in ("ok", "other", "sent"):
+        out[key] = sum(r.get(key, 0) for r in results)
+    return out
 
 
 def log(message: str) -> None:
@@ -261,6 +294,8 @@ def wrk(
         raise RuntimeError(f"wrk failed: {done.stdout}\n{done.stderr}")
     result = json.loads(line.removeprefix("BENCH_JSON "))
     result["connections"] = connections
+    for thread in result.get("threads", []):  # the sign emails' prefix, for the checks
+        thread["prefix"] = run_env["BENCH_RUN"]
     return result
 
 
@@ -377,14 +412,15 @@ def prepare_database(database_url: str) -> int:
     return campaign_id
 
 
-def acknowledged_emails(result: dict, prefix: str) -> list[str]:
+def acknowledged_emails(result: dict) -> list[str]:
     """The emails whose sign POST got a 303, from wrk's per-thread counts.
 
     Each wrk thread has one connection, so its n-th response answers its n-th
-    request, whose email is b-<run>-<thread>-<n>.
+    request, whose email is b-<run>-<thread>-<n> (<run>: its slice's prefix).
     """
     emails = []
     for thread in result["threads"]:
+        prefix = thread["prefix"]
         failed = {int(item.split(":")[0]) for item in thread["failed"].split() if item}
         # wrk calls request() once on its first thread to verify the script before
         # the run, so that thread's n-th response answers its (n+1)-th email.
@@ -395,7 +431,7 @@ def acknowledged_emails(result: dict, prefix: str) -> list[str]:
     return emails
 
 
-def check_signatures(database_url: str, result: dict, prefix: str, rows_before: int) -> dict:
+def check_signatures(database_url: str, result: dict, rows_before: int) -> dict:
     """Zero lost: every acknowledged email has its row."""
     from sqlalchemy import func, select
 
@@ -407,7 +443,7 @@ def check_signatures(database_url: str, result: dict, prefix: str, rows_before: 
     time.sleep(1.0)  # requests wrk cut off at the end may still be committing
     app = make_app(database_url)
     with app.app_context():
-        emails = acknowledged_emails(result, prefix)
+        emails = acknowledged_emails(result)
         keys = [dedup_key(normalize_email(e).canonical) for e in emails]
         found = 0
         for start in range(0, len(keys), 500):
@@ -673,9 +709,10 @@ def bench_database(
             log(f"{name}: latency at 0 signatures")
             out["latency_0"] = summary(wrk(server.url + page, "get", seconds=5, connections=1))
             log(f"{name}: campaign page GET")
-            out["get"] = {}
-            with beside_ceiling(out, "get"):
-                out["get"] = summary(wrk(server.url + page, "get"))
+            result, ceiling = alternating(
+                SECONDS, lambda _i, seconds: wrk(server.url + page, "get", seconds=seconds)
+            )
+            out["get"] = summary(result) | {"ceiling_rps": ceiling}
             if name == "sqlite":  # the same page through nginx's cache (docs/deploy.md)
                 with nginx_in_front(server.url, work) as cached:
                     if cached:
@@ -702,35 +739,42 @@ def bench_signing(
     log(f"{name}: sign POST")
     before = count_rows(database_url)
     form = visitor(server.url, page)
-    with beside_ceiling(out, "sign"):
-        result = wrk(
-            server.url + f"/{SLUG}/sign", "sign", env={**form, "BENCH_RUN": f"{RUN_ID}{name[0]}"}
-        )
-        out["sign"] = summary(result) | {
-            "signatures_per_s": round(result["ok"] / result["duration_s"], 1),
-            "other_status": result["other"],
-        }
-    out["sign"]["check"] = check_signatures(database_url, result, f"{RUN_ID}{name[0]}", before)
+    prefixes = [f"{RUN_ID}{name[0]}{i}" for i in range(ROUNDS)]  # each slice's emails
+
+    def sign_slice(i: int, seconds: int) -> dict:
+        env = {**form, "BENCH_RUN": prefixes[i]}
+        return wrk(server.url + f"/{SLUG}/sign", "sign", seconds=seconds, env=env)
+
+    result, ceiling = alternating(SECONDS, sign_slice)
+    out["sign"] = summary(result) | {
+        "signatures_per_s": round(result["ok"] / result["duration_s"], 1),
+        "other_status": result["other"],
+        "ceiling_rps": ceiling,
+    }
+    out["sign"]["check"] = check_signatures(database_url, result, before)
     log(f"{name}: sign {out['sign']['signatures_per_s']}/s, check {out['sign']['check']}")
     if not wanted("confirm"):
         return
     log(f"{name}: confirm POST")
     tokens = work / f"tokens-{name}.txt"
     available = confirm_tokens(database_url, tokens)
-    # A third of the sign run: confirming is now up to twice as fast as signing (Core
-    # path), and its tokens (the sign run's rows) must not run out.
-    with beside_ceiling(out, "confirm"):
-        result = wrk(
-            server.url + f"/{SLUG}/confirm/",
-            "confirm",
-            seconds=max(2, SECONDS // 3),
-            env={**form, "BENCH_TOKENS": str(tokens)},
-        )
-        out["confirm"] = summary(result) | {
-            "confirmations_per_s": round(result["ok"] / result["duration_s"], 1),
-            "other_status": result["other"],
-            "tokens_available": available,
-        }
+    # Each slice its own third of the tokens (the sign run's rows), so none is sent twice.
+    lines = tokens.read_text().split()
+    for i in range(ROUNDS):
+        (work / f"tokens-{name}-{i}.txt").write_text("\n".join(lines[i::ROUNDS]) + "\n")
+
+    def confirm_slice(i: int, seconds: int) -> dict:
+        env = {**form, "BENCH_TOKENS": str(work / f"tokens-{name}-{i}.txt")}
+        return wrk(server.url + f"/{SLUG}/confirm/", "confirm", seconds=seconds, env=env)
+
+    # Half the sign run: confirming is faster than signing, and its tokens must last.
+    result, ceiling = alternating(max(ROUNDS, SECONDS // 2), confirm_slice)
+    out["confirm"] = summary(result) | {
+        "confirmations_per_s": round(result["ok"] / result["duration_s"], 1),
+        "other_status": result["other"],
+        "tokens_available": available,
+        "ceiling_rps": ceiling,
+    }
     out["confirm"]["check"] = check_confirmations(database_url, result, campaign_id)
     log(
         f"{name}: confirm {out['confirm']['confirmations_per_s']}/s, "
@@ -860,7 +904,7 @@ def measure_scale_out(database_url: str, settings, work: Path) -> dict:
             "p99_ms": run["p99_ms"],
             "errors": sum(run["errors"].values()) + run["other"],
         }
-        result["one"]["check"] = check_signatures(database_url, run, f"{RUN_ID}o", before)
+        result["one"]["check"] = check_signatures(database_url, run, before)
     with (
         serving("wsgi:app", env, settings, work) as first,
         serving("wsgi:app", env, settings, work) as second,
@@ -887,10 +931,7 @@ def measure_scale_out(database_url: str, settings, work: Path) -> dict:
             }
             runs = {label: future.result() for label, future in futures.items()}
         total = sum(r["ok"] / r["duration_s"] for r in runs.values())
-        checks = [
-            check_signatures(database_url, r, f"{RUN_ID}t{label}", before)
-            for label, r in runs.items()
-        ]
+        checks = [check_signatures(database_url, r, before) for r in runs.values()]
         result["two"] = {
             "signatures_per_s": round(total, 1),
             "per_instance": [round(r["ok"] / r["duration_s"], 1) for r in runs.values()],
