@@ -104,11 +104,13 @@ def wanted(step: str) -> bool:
     return not ONLY or step in ONLY
 
 
-def alternating(seconds: int, run_slice: Callable[[int, int], dict]) -> tuple[dict, float | None]:
+def alternating(seconds: int, run_slice: Callable[[int, int], dict]) -> tuple[dict, dict]:
     """A ratio step (page GET, sign, confirm) in ROUNDS slices of `seconds` / ROUNDS,
     each between two measures of the ceiling as long (ceiling, slice, ceiling, …,
-    ceiling). `run_slice(i, slice_seconds)` runs slice i. Returns the slices merged
-    and the ceiling's mean rate over the same stretch (None without a ceiling)."""
+    ceiling). `run_slice(i, slice_seconds)` runs slice i. Returns the slices merged,
+    and what to keep beside the step's figures: the ceiling's mean rate over the same
+    stretch (`ceiling_rps`, None without a ceiling) and each measure of it and of the
+    step, in order."""
     each = max(1, round(seconds / ROUNDS))
     ceilings, slices = [], []
     for i in range(ROUNDS):
@@ -117,8 +119,12 @@ def alternating(seconds: int, run_slice: Callable[[int, int], dict]) -> tuple[di
         slices.append(run_slice(i, each))
     if SIDE_CEILING:
         ceilings.append(wrk(SIDE_CEILING + "/", "get", seconds=each)["rps"])
-    ceiling = round(sum(ceilings) / len(ceilings), 1) if ceilings else None
-    return merged(slices), ceiling
+    kept = {
+        "ceiling_rps": round(sum(ceilings) / len(ceilings), 1) if ceilings else None,
+        "ceiling_slices_rps": [round(c, 1) for c in ceilings],
+        "slices_rps": [round(r["rps"], 1) for r in slices],
+    }
+    return merged(slices), kept
 
 
 def merged(results: list[dict]) -> dict:
@@ -709,10 +715,10 @@ def bench_database(
             log(f"{name}: latency at 0 signatures")
             out["latency_0"] = summary(wrk(server.url + page, "get", seconds=5, connections=1))
             log(f"{name}: campaign page GET")
-            result, ceiling = alternating(
+            result, beside = alternating(
                 SECONDS, lambda _i, seconds: wrk(server.url + page, "get", seconds=seconds)
             )
-            out["get"] = summary(result) | {"ceiling_rps": ceiling}
+            out["get"] = summary(result) | beside
             if name == "sqlite":  # the same page through nginx's cache (docs/deploy.md)
                 with nginx_in_front(server.url, work) as cached:
                     if cached:
@@ -745,11 +751,11 @@ def bench_signing(
         env = {**form, "BENCH_RUN": prefixes[i]}
         return wrk(server.url + f"/{SLUG}/sign", "sign", seconds=seconds, env=env)
 
-    result, ceiling = alternating(SECONDS, sign_slice)
-    out["sign"] = summary(result) | {
+    result, beside = alternating(SECONDS, sign_slice)
+    out["sign"] = summary(result) | beside
+    out["sign"] |= {
         "signatures_per_s": round(result["ok"] / result["duration_s"], 1),
         "other_status": result["other"],
-        "ceiling_rps": ceiling,
     }
     out["sign"]["check"] = check_signatures(database_url, result, before)
     log(f"{name}: sign {out['sign']['signatures_per_s']}/s, check {out['sign']['check']}")
@@ -768,12 +774,12 @@ def bench_signing(
         return wrk(server.url + f"/{SLUG}/confirm/", "confirm", seconds=seconds, env=env)
 
     # Half the sign run: confirming is faster than signing, and its tokens must last.
-    result, ceiling = alternating(max(ROUNDS, SECONDS // 2), confirm_slice)
-    out["confirm"] = summary(result) | {
+    result, beside = alternating(max(ROUNDS, SECONDS // 2), confirm_slice)
+    out["confirm"] = summary(result) | beside
+    out["confirm"] |= {
         "confirmations_per_s": round(result["ok"] / result["duration_s"], 1),
         "other_status": result["other"],
         "tokens_available": available,
-        "ceiling_rps": ceiling,
     }
     out["confirm"]["check"] = check_confirmations(database_url, result, campaign_id)
     log(
