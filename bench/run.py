@@ -104,14 +104,21 @@ def wanted(step: str) -> bool:
     return not ONLY or step in ONLY
 
 
-def alternating(seconds: int, run_slice: Callable[[int, int], dict]) -> tuple[dict, dict]:
+def alternating(
+    seconds: int, run_slice: Callable[[int, int], dict], *, warm_up: bool = False
+) -> tuple[dict, dict, dict]:
     """A ratio step (page GET, sign, confirm) in ROUNDS slices of `seconds` / ROUNDS,
     each between two measures of the ceiling as long (ceiling, slice, ceiling, …,
-    ceiling). `run_slice(i, slice_seconds)` runs slice i. Returns the slices merged,
-    and what to keep beside the step's figures: the ceiling's mean rate over the same
-    stretch (`ceiling_rps`, None without a ceiling) and each measure of it and of the
-    step, in order."""
+    ceiling). `run_slice(i, slice_seconds)` runs slice i; with `warm_up`, slice ROUNDS
+    runs first for 1 s, unmeasured (a fresh database's first writes grow its files).
+    Returns the measured slices merged; what to keep beside the step's figures (the
+    ceiling's mean rate over the same stretch, `ceiling_rps`, None without a ceiling,
+    and each measure of it and of the step, in order); and every slice merged, the
+    warm-up's included, for the checks (its answers must have their rows too)."""
     each = max(1, round(seconds / ROUNDS))
+    warm = [run_slice(ROUNDS, 1)] if warm_up else []
+    for thread in warm[0]["threads"] if warm else []:
+        thread["warm_up"] = True  # its connections running out of tokens is no matter
     ceilings, slices = [], []
     for i in range(ROUNDS):
         if SIDE_CEILING:
@@ -124,7 +131,9 @@ def alternating(seconds: int, run_slice: Callable[[int, int], dict]) -> tuple[di
         "ceiling_slices_rps": [round(c, 1) for c in ceilings],
         "slices_rps": [round(r["rps"], 1) for r in slices],
     }
-    return merged(slices), kept
+    if warm:
+        kept["warm_up_rps"] = round(warm[0]["rps"], 1)
+    return merged(slices), kept, merged(slices + warm)
 
 
 def merged(results: list[dict]) -> dict:
@@ -525,7 +534,7 @@ def check_confirmations(database_url: str, result: dict, campaign_id: int) -> di
         )
         db.session.remove()
         db.engine.dispose()
-    exhausted = any(t["exhausted"] for t in result["threads"])
+    exhausted = any(t["exhausted"] and not t.get("warm_up") for t in result["threads"])
     return {
         "acknowledged": result["ok"],
         "confirmed_rows": confirmed,
@@ -715,7 +724,7 @@ def bench_database(
             log(f"{name}: latency at 0 signatures")
             out["latency_0"] = summary(wrk(server.url + page, "get", seconds=5, connections=1))
             log(f"{name}: campaign page GET")
-            result, beside = alternating(
+            result, beside, _ = alternating(
                 SECONDS, lambda _i, seconds: wrk(server.url + page, "get", seconds=seconds)
             )
             out["get"] = summary(result) | beside
@@ -745,43 +754,46 @@ def bench_signing(
     log(f"{name}: sign POST")
     before = count_rows(database_url)
     form = visitor(server.url, page)
-    prefixes = [f"{RUN_ID}{name[0]}{i}" for i in range(ROUNDS)]  # each slice's emails
+    prefixes = [f"{RUN_ID}{name[0]}{i}" for i in range(ROUNDS + 1)]  # each slice's emails
 
     def sign_slice(i: int, seconds: int) -> dict:
         env = {**form, "BENCH_RUN": prefixes[i]}
         return wrk(server.url + f"/{SLUG}/sign", "sign", seconds=seconds, env=env)
 
-    result, beside = alternating(SECONDS, sign_slice)
+    result, beside, everything = alternating(SECONDS, sign_slice, warm_up=True)
     out["sign"] = summary(result) | beside
     out["sign"] |= {
         "signatures_per_s": round(result["ok"] / result["duration_s"], 1),
         "other_status": result["other"],
     }
-    out["sign"]["check"] = check_signatures(database_url, result, before)
+    out["sign"]["check"] = check_signatures(database_url, everything, before)
     log(f"{name}: sign {out['sign']['signatures_per_s']}/s, check {out['sign']['check']}")
     if not wanted("confirm"):
         return
     log(f"{name}: confirm POST")
     tokens = work / f"tokens-{name}.txt"
     available = confirm_tokens(database_url, tokens)
-    # Each slice its own third of the tokens (the sign run's rows), so none is sent twice.
+    # Each slice its own share of the tokens (the sign run's rows), so none is sent
+    # twice: a tenth for the warm-up (slice ROUNDS), the rest split between the others.
     lines = tokens.read_text().split()
-    for i in range(ROUNDS):
-        (work / f"tokens-{name}-{i}.txt").write_text("\n".join(lines[i::ROUNDS]) + "\n")
+    warm, lines = lines[: len(lines) // 10], lines[len(lines) // 10 :]
+    shares = [lines[i::ROUNDS] for i in range(ROUNDS)] + [warm]
+    for i, share in enumerate(shares):
+        (work / f"tokens-{name}-{i}.txt").write_text("\n".join(share) + "\n")
 
     def confirm_slice(i: int, seconds: int) -> dict:
         env = {**form, "BENCH_TOKENS": str(work / f"tokens-{name}-{i}.txt")}
         return wrk(server.url + f"/{SLUG}/confirm/", "confirm", seconds=seconds, env=env)
 
     # Half the sign run: confirming is faster than signing, and its tokens must last.
-    result, beside = alternating(max(ROUNDS, SECONDS // 2), confirm_slice)
+    result, beside, everything = alternating(max(ROUNDS, SECONDS // 2), confirm_slice, warm_up=True)
     out["confirm"] = summary(result) | beside
     out["confirm"] |= {
         "confirmations_per_s": round(result["ok"] / result["duration_s"], 1),
         "other_status": result["other"],
         "tokens_available": available,
     }
-    out["confirm"]["check"] = check_confirmations(database_url, result, campaign_id)
+    out["confirm"]["check"] = check_confirmations(database_url, everything, campaign_id)
     log(
         f"{name}: confirm {out['confirm']['confirmations_per_s']}/s, "
         f"check {out['confirm']['check']}"
