@@ -264,7 +264,11 @@ class HeldConnections:
         connection = engine.raw_connection()  # the checkout checks it (on_checkout)
         held = _Held(connection)
         connection.detach()
-        held.driver.autocommit = True
+        try:
+            held.driver.autocommit = True
+        except Exception:
+            _close(held.driver, self.open, self.lock)  # detached: nobody else closes it
+            raise
         self.local.held = held
         with self.lock:
             self.open.add(held.driver)
