@@ -37,7 +37,7 @@ import time
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import event, exc
@@ -295,10 +295,8 @@ class HeldConnections:
 def _close(driver: Any, open_set: set[Any], lock: threading.Lock) -> None:
     with lock:
         open_set.discard(driver)
-    try:
+    with suppress(Exception):  # closing a broken connection: nothing to keep
         driver.close()
-    except Exception:  # noqa: BLE001, S110 - closing a broken connection: nothing to keep
-        pass
 
 
 _HELD: weakref.WeakKeyDictionary[Engine, HeldConnections] = weakref.WeakKeyDictionary()
