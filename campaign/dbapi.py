@@ -16,7 +16,8 @@ reset's rollback, autocommit set and unset) cost about 5 % of a PostgreSQL sign'
 under load. So each serving thread keeps one connection for the hot statements
 (`HeldConnections`): taken from the pool once, detached from it, in autocommit, checked
 before each use as a checkout is, replaced when dead, and closed when its thread ends or
-the engine is disposed.
+the engine is disposed or dropped (never by a forked child: it would end the parent's
+session).
 
 Hot statements. A Core statement run through SQLAlchemy's `Connection` costs more CPU
 than the database spends on it: the connection object, the compiled-cache lookup,
@@ -31,6 +32,7 @@ end. Engine events (`before_cursor_execute` …) don't fire for these statements
 
 from __future__ import annotations
 
+import os
 import select
 import threading
 import time
@@ -159,7 +161,9 @@ class Statement:
 class Runner:
     """Statements on one pooled DBAPI connection (see `connect`)."""
 
-    def __init__(self, connection: PoolProxiedConnection, dialect: Dialect) -> None:
+    def __init__(
+        self, connection: PoolProxiedConnection | HeldConnection, dialect: Dialect
+    ) -> None:
         self.connection = connection
         self.dialect = dialect
         self.info = connection.info  # the pooled connection's (sqlite_wal keeps state there)
@@ -227,14 +231,32 @@ class Runner:
 # --- held connections (PostgreSQL's autocommit statements) -------------------------
 
 
-class _Held:
-    """One thread's connection for one engine's hot statements."""
+class HeldConnection:
+    """One thread's DBAPI connection for one engine's hot statements, with what a
+    `Runner` asks of a pooled one. It keeps nothing of the pool's: a detached pool
+    proxy would keep the pool, and through it the engine, alive for as long as the
+    thread lives."""
 
-    def __init__(self, connection: PoolProxiedConnection) -> None:
-        self.connection = connection
-        # Kept here: a detached or invalidated proxy no longer names it.
-        self.driver = connection.driver_connection
+    def __init__(self, dbapi_connection: Any, info: dict) -> None:
+        self.dbapi_connection = self.driver_connection = dbapi_connection
+        self.info = info
+        self.pid = os.getpid()  # a forked child must not close its parent's connection
+        self.is_valid = True
         self.used_at = time.monotonic()
+
+    def cursor(self) -> Any:
+        return self.dbapi_connection.cursor()
+
+    def commit(self) -> None:
+        self.dbapi_connection.commit()
+
+    def rollback(self) -> None:
+        self.dbapi_connection.rollback()
+
+    def invalidate(self, _error: BaseException | None = None) -> None:
+        """It failed: not used again (the next statement makes a new one), and closed."""
+        self.is_valid = False
+        _close(self.dbapi_connection, self.pid)
 
 
 class HeldConnections:
@@ -247,56 +269,49 @@ class HeldConnections:
     def __init__(self, engine: Engine) -> None:
         self.engine = weakref.ref(engine)
         self.local = threading.local()
-        self.open: set[Any] = set()  # every thread's DBAPI connection, closed on dispose
-        self.lock = threading.Lock()
+        self.open: weakref.WeakSet[HeldConnection] = weakref.WeakSet()  # closed on dispose
 
-    def connection(self) -> PoolProxiedConnection:
-        held: _Held | None = getattr(self.local, "held", None)
+    def connection(self) -> HeldConnection:
+        held: HeldConnection | None = getattr(self.local, "held", None)
         if held is not None:
             if self.usable(held):
                 held.used_at = time.monotonic()
-                return held.connection
+                return held
             self.local.held = None
-            _close(held.driver, self.open, self.lock)
+            held.invalidate()
         engine = self.engine()
         if engine is None:
             raise exc.InvalidRequestError("the engine is gone")
-        connection = engine.raw_connection()  # the checkout checks it (on_checkout)
-        held = _Held(connection)
-        connection.detach()
-        try:
-            held.driver.autocommit = True
-        except Exception:
-            _close(held.driver, self.open, self.lock)  # detached: nobody else closes it
-            raise
-        self.local.held = held
-        with self.lock:
-            self.open.add(held.driver)
+        pooled = engine.raw_connection()  # the checkout checks it (on_checkout)
+        held = HeldConnection(pooled.dbapi_connection, dict(pooled.info))
+        pooled.detach()  # the pool lets go of it (and won't close it when collected)
         # When the thread ends, its `held` goes, and the connection is closed.
-        weakref.finalize(held, _close, held.driver, self.open, self.lock)
-        return connection
+        weakref.finalize(held, _close, held.dbapi_connection, held.pid)
+        held.dbapi_connection.autocommit = True
+        self.local.held = held
+        self.open.add(held)
+        return held
 
     @staticmethod
-    def usable(held: _Held) -> bool:
-        """As `on_checkout` decides for the pool: open, and answering if it rested."""
-        if not held.connection.is_valid or not alive(held.driver):
+    def usable(held: HeldConnection) -> bool:
+        """As `on_checkout` decides for the pool: open, and answering if it rested; and
+        made in this process."""
+        if not held.is_valid or held.pid != os.getpid() or not alive(held.dbapi_connection):
             return False
-        return time.monotonic() - held.used_at <= REST_SECONDS or ping(held.driver)
+        return time.monotonic() - held.used_at <= REST_SECONDS or ping(held.dbapi_connection)
 
     def close_all(self) -> None:
-        """Close every thread's connection (the engine was disposed); each thread makes a
-        new one on its next hot statement."""
-        with self.lock:
-            drivers = list(self.open)
-        for driver in drivers:
-            _close(driver, self.open, self.lock)
+        """Close every thread's connection made in this process (the engine was
+        disposed); each thread makes a new one on its next hot statement."""
+        for held in list(self.open):
+            held.invalidate()
 
 
-def _close(driver: Any, open_set: set[Any], lock: threading.Lock) -> None:
-    with lock:
-        open_set.discard(driver)
+def _close(dbapi_connection: Any, pid: int) -> None:
+    if pid != os.getpid():
+        return  # the parent's, inherited by a fork: closing it would end the parent's session
     with suppress(Exception):  # closing a broken connection: nothing to keep
-        driver.close()
+        dbapi_connection.close()
 
 
 _HELD: weakref.WeakKeyDictionary[Engine, HeldConnections] = weakref.WeakKeyDictionary()

@@ -3,13 +3,16 @@ statements run on the DBAPI connection with SQLAlchemy's types and errors."""
 
 from __future__ import annotations
 
+import gc
+import os
 import threading
 import time
+import weakref
 from datetime import datetime
 
 import psycopg
 import pytest
-from sqlalchemy import bindparam, exc, insert, select, text
+from sqlalchemy import bindparam, create_engine, exc, insert, select, text
 
 from campaign import dbapi
 from campaign.extensions import db
@@ -233,3 +236,30 @@ def test_disposing_the_engine_closes_the_held_connections(app):
     db.engine.dispose()
     assert gone(pid)
     assert held_pid() != pid  # a new one on the next statement
+
+
+@pytest.mark.postgres
+def test_a_dropped_engine_and_its_held_connection_are_freed(app):
+    require(using_postgres(), "held connections are PostgreSQL's")
+    engine = create_engine(db.engine.url)
+    with dbapi.connect(engine, autocommit=True) as runner:
+        pid = backend_pid(runner.connection.dbapi_connection)
+    engine_ref = weakref.ref(engine)
+    del engine, runner
+    gc.collect()
+    assert engine_ref() is None  # the held connection keeps nothing of the engine's alive
+    assert gone(pid)  # and it was closed with it
+
+
+@pytest.mark.postgres
+def test_a_forked_child_leaves_the_parents_held_connection_open(app):
+    require(using_postgres(), "held connections are PostgreSQL's")
+    pid = held_pid()
+    child = os.fork()
+    if child == 0:  # the child disposes as SQLAlchemy's after-fork recipe does, and exits
+        try:
+            db.engine.dispose(close=False)
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    assert held_pid() == pid  # the parent's connection is open and still its own
