@@ -428,13 +428,13 @@ def generated(runs: list[dict]) -> str:
         "",
         *measurements(latest),
         "",
-        "### gunicorn settings tried (campaign page GET, SQLite)",
+        "### gunicorn settings tried (SQLite; the best score is used)",
         "",
-        "| Worker class | Workers | Threads | req/s | p99 ms |",
-        "|---|---|---|---|---|",
+        "| Worker class | Workers | Threads | Page GET req/s | p99 ms | Sign POST /s | Score |",
+        "|---|---|---|---|---|---|---|",
         *[
             f"| {t['settings'][0]} | {t['settings'][1]} | {t['settings'][2]} | {fmt(t['rps'])} | "
-            f"{fmt(t['p99_ms'], 1)} |"
+            f"{fmt(t['p99_ms'], 1)} | {fmt(t.get('sign_rps'))} | {fmt(t.get('score'))} |"
             for t in dig(latest, "gunicorn", "trials", default=[])
         ],
         "",
