@@ -2,10 +2,11 @@
 
 gthread workers keep connections alive behind a proxy, and their threads overlap
 the waits on PostgreSQL, Redis and the network; processes give CPU parallelism
-past the GIL. `make bench` on 2 cores chose one worker per core with 4 threads in
-most runs, gthread 3 x 2 in the others (within the machine's swing; signing ran at
-the same rate under both); more processes than cores only add context switches on
-this CPU-bound app.
+past the GIL. `make bench` on 2 cores, with the database on loopback, measured
+gthread 3 x 1 best for the page and signing together; across a network to the
+database, threads keep a core busy while a request waits, hence 4 here (see
+docs/benchmarks.md, "gunicorn settings, and why"). More processes than cores only add
+context switches on this CPU-bound app.
 Keep DB_POOL_SIZE >= threads.
 Every value can be overridden from the environment or the command line.
 """
