@@ -81,12 +81,20 @@ def ping(dbapi_connection: Any) -> bool:
     return True
 
 
+def still_open(dbapi_connection: Any, last_used: float) -> bool:
+    """The one liveness rule, for the pool's checkouts and the held connections: the
+    socket says it is open, and a connection unused since `last_used` (monotonic) for
+    longer than REST_SECONDS answers a ping too."""
+    if not alive(dbapi_connection):
+        return False
+    return time.monotonic() - last_used <= REST_SECONDS or ping(dbapi_connection)
+
+
 def on_checkout(dbapi_connection: Any, info: dict) -> None:
     """Pool checkout: a dead PostgreSQL connection is replaced before anyone uses it."""
-    if not is_postgres(dbapi_connection):
-        return
-    rested = time.monotonic() - info.get("returned_at", 0.0) > REST_SECONDS
-    if not alive(dbapi_connection) or (rested and not ping(dbapi_connection)):
+    if is_postgres(dbapi_connection) and not still_open(
+        dbapi_connection, info.get("returned_at", 0.0)
+    ):
         raise exc.DisconnectionError("the database closed this connection")
 
 
@@ -294,11 +302,12 @@ class HeldConnections:
 
     @staticmethod
     def usable(held: HeldConnection) -> bool:
-        """As `on_checkout` decides for the pool: open, and answering if it rested; and
-        made in this process."""
-        if not held.is_valid or held.pid != os.getpid() or not alive(held.dbapi_connection):
-            return False
-        return time.monotonic() - held.used_at <= REST_SECONDS or ping(held.dbapi_connection)
+        """Not invalidated, made in this process, and `still_open`."""
+        return (
+            held.is_valid
+            and held.pid == os.getpid()
+            and still_open(held.dbapi_connection, held.used_at)
+        )
 
     def close_all(self) -> None:
         """Close every thread's connection made in this process (the engine was

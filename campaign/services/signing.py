@@ -254,10 +254,10 @@ def sign(
 def write_submission(values: dict, tokens: list[str], mail_row: dict | None) -> int:
     """Write one submission, its name tokens and (if any) its mail; all commit together.
 
-    No ORM session and no SQLAlchemy Connection: statements compiled once, on a pooled
-    DBAPI connection (dbapi.py). On PostgreSQL one statement in autocommit (one round
-    trip, WRITE_IN_ONE); on SQLite three in one transaction, in this process's turn
-    among writers (sqlite_wal.writer_turn).
+    No ORM session and no SQLAlchemy Connection: statements compiled once, on a DBAPI
+    connection (dbapi.py). On PostgreSQL one statement on this thread's held connection,
+    in autocommit (one round trip, WRITE_IN_ONE); on SQLite three in one transaction on
+    a pooled connection, in this process's turn among writers (sqlite_wal.writer_turn).
     """
     engine = db.engine
     if engine.dialect.name == "postgresql":

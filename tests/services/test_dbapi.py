@@ -8,6 +8,8 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import psycopg
@@ -41,28 +43,33 @@ def last_query(pid: int) -> str:
     return outside("SELECT query FROM pg_stat_activity WHERE pid = %s", pid)
 
 
-@pytest.mark.postgres
-def test_a_terminated_connection_is_seen_dead_without_a_query(app):
+@contextmanager
+def pooled_driver() -> Iterator[psycopg.Connection]:
+    """A PostgreSQL connection checked out of the app's pool, returned at the end
+    (invalidated if the test ended it)."""
     require(using_postgres(), "needs PostgreSQL")
     connection = db.engine.raw_connection()
     try:
-        driver = connection.driver_connection
+        yield connection.driver_connection
+    finally:
+        if not dbapi.alive(connection.driver_connection):
+            connection.invalidate()
+        connection.close()
+
+
+@pytest.mark.postgres
+def test_a_terminated_connection_is_seen_dead_without_a_query(app):
+    with pooled_driver() as driver:
         assert dbapi.alive(driver)
         terminate(backend_pid(driver))
         assert not dbapi.alive(driver)  # the socket told: nothing was sent
         with pytest.raises(exc.DisconnectionError):
             dbapi.on_checkout(driver, {"returned_at": time.monotonic()})
-    finally:
-        connection.invalidate()
-        connection.close()
 
 
 @pytest.mark.postgres
 def test_only_a_rested_connection_is_pinged(app):
-    require(using_postgres(), "needs PostgreSQL")
-    connection = db.engine.raw_connection()
-    try:
-        driver = connection.driver_connection
+    with pooled_driver() as driver:
         driver.autocommit = True  # no transaction, so no ROLLBACK after it
         driver.execute("SELECT 'marker'")
         driver.autocommit = False
@@ -73,8 +80,6 @@ def test_only_a_rested_connection_is_pinged(app):
         dbapi.on_checkout(driver, {"returned_at": rested})
         assert last_query(pid) == ";"  # pinged
         assert not driver.autocommit  # as it was
-    finally:
-        connection.close()
 
 
 @pytest.mark.postgres
