@@ -39,13 +39,20 @@ run: db
 node_modules/vnu-jar/build/dist/vnu.jar:
 	npm install --no-save --no-audit --no-fund --silent axe-core@4 vnu-jar
 
-# The suite on PostgreSQL and Redis when they run locally (127.0.0.1:5432 and :6379;
-# tests/testdb.py makes and drops its own database), else on SQLite, skipping what needs
-# them. TEST_DATABASE_URL= (empty) forces SQLite. TEST_WORKERS processes share the tests
+# The suite on PostgreSQL and Redis running locally (127.0.0.1:5432 and :6379;
+# tests/testdb.py makes and drops its own database). TEST_DATABASE_URL= (empty) runs
+# the SQLite half. TEST_WORKERS processes share the tests
 # (pytest-xdist, each on its own database copy); TEST_WORKERS=0 runs them in this process.
+# System packages are installed first (.ci/system-packages: apt-get as root, else the one
+# command to run); a service that does not answer stops the run with the command that
+# starts it (.ci/test-services). Nothing skips: CI_REQUIRE_ALL=1 fails a would-be skip.
 TEST_WORKERS ?= auto
+# TEST_DATABASE_URL set but empty: the SQLite half, without the PostgreSQL-only tests.
+SQLITE_ONLY := $(if $(filter environment command,$(origin TEST_DATABASE_URL)),$(if $(TEST_DATABASE_URL),,-m "not postgres"))
 test: setup node_modules/axe-core/axe.min.js node_modules/vnu-jar/build/dist/vnu.jar
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	.ci/system-packages
+	.ci/test-services
+	CI_REQUIRE_ALL=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(SQLITE_ONLY) $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

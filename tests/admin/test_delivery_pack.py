@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select, update
 
 from campaign.extensions import db
@@ -17,10 +15,6 @@ from campaign.models import AuditEvent, Signature, SignatureStatus
 from campaign.services import cache, delivery, privacy, tlog_store, transparency
 from tests.admin.helpers import campaign_content, campaign_row, make_signature, token_for
 from tests.helpers import SLUG
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("pdftotext") is None, reason="needs poppler-utils (pdftotext)"
-)
 
 CONSENTING = "Shirin Ebadi-Testname"
 NOT_CONSENTING = "Parvaneh Secretname"
