@@ -214,7 +214,7 @@ def render_html(
         names_follow=not with_names and numbers.named > 0,
         isolate=isolate,
         stylesheet=stylesheet,
-        source_document=content.source_document,
+        source_document=content.text(language).source_document or content.source_document,
     )
 
 
