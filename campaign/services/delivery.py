@@ -266,8 +266,8 @@ def build(
 ) -> Pack:
     """Make the pack (PDF, or the printable HTML) and record it in the audit log.
 
-    The audit entry is committed before the pack is returned: no names leave
-    without a record.
+    The audit entry is committed before the first name is decrypted: no names are read
+    or leave without a record.
     """
     if fmt not in ("pdf", "html"):
         raise DeliveryError(f"unknown format {fmt!r}")
@@ -280,6 +280,22 @@ def build(
         numbers = gather(campaign)
         numbers.checkpoint_note, numbers.checkpoint_count = logged.note, logged.count
         numbers.log_url = links.external_url("petition.log_checkpoint", slug=content.slug)
+        # Recorded (committed on its own, the snapshot kept) before the first name is
+        # decrypted: no name is read, let alone leaves, without a record.
+        audit.record_look(
+            "delivery_pack",
+            campaign_id=campaign.id,
+            target=content.slug,
+            actor_email=None if via == "admin" else via,
+            details={
+                "format": fmt,
+                "language": language,
+                "total": numbers.total,
+                "named": numbers.named,
+                "counted_at": utc_iso(numbers.counted_at),
+                "via": via,
+            },
+        )
         if fmt == "pdf":
             body = write_pdf(content, campaign, numbers, language=language)
         else:  # a browser reads the stylesheet from the site (from disk outside a request)
@@ -293,21 +309,6 @@ def build(
             ).encode()
     db.session.commit()  # end the snapshot
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-    audit.record(
-        "delivery_pack",
-        campaign_id=campaign.id,
-        target=content.slug,
-        actor_email=None if via == "admin" else via,
-        details={
-            "format": fmt,
-            "language": language,
-            "total": numbers.total,
-            "named": numbers.named,
-            "counted_at": utc_iso(numbers.counted_at),
-            "via": via,
-        },
-    )
-    db.session.commit()
     return Pack(
         body,
         f"{content.slug}-delivery-{stamp}.{fmt}",

@@ -81,7 +81,7 @@ def test_bulk_invalidation_appears_as_numbers_without_names(client, app):
     sign_and_confirm(client, "b@bots.example", name="Bot Two")
     sign_and_confirm(client, "real@example.org")
     moderation.bulk_invalidate(
-        campaign_id(), moderation.BulkRule(email_domain="bots.example"), "bots"
+        campaign_id(), moderation.BulkRule(email_domain="bots.example"), "bots", expected=2
     )
     transparency.checkpoint(SLUG)
     assert [e.split(" ")[0] for e in entries()].count("remove") == 2
