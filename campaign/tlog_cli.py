@@ -15,6 +15,7 @@ from .services import (
     receipts,
     tlog,
     tlog_keys,
+    tlog_note,
     tlog_store,
     tlog_verify,
     tlog_witness,
@@ -129,7 +130,7 @@ def count_verify_receipt(slug: str, receipt: str) -> None:
             {"unknown": "not in the log", "pending": "appended, not yet checkpointed"}[check.state]
         )
         sys.exit(1)
-    _, size, root = tlog.open_checkpoint(check.note, tlog_keys.verifier_key(slug))
+    _, size, root = tlog_note.open_checkpoint(check.note, tlog_keys.verifier_key(slug))
     leaf = tlog.leaf_hash(tlog_store.entry_at(campaign_id, check.index))
     ok = tlog.verify_inclusion(leaf, check.index, size, check.proof, root)
     click.echo(f"leaf {check.index} of {size}; proof:")

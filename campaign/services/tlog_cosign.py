@@ -16,19 +16,19 @@ import struct
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from . import tlog
-from .tlog import EM_DASH
+from . import tlog_note
+from .tlog_note import EM_DASH
 
 COSIGNATURE_ALG = b"\x04"
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
-    return tlog.key_id(name, public_key, COSIGNATURE_ALG)
+    return tlog_note.key_id(name, public_key, COSIGNATURE_ALG)
 
 
 def witness_key(name: str, public_key: bytes) -> str:
     """The witness's vkey: name+hex key id+base64(0x04‖key)."""
-    return tlog.verifier_key(name, public_key, COSIGNATURE_ALG)
+    return tlog_note.verifier_key(name, public_key, COSIGNATURE_ALG)
 
 
 def parse_witness_key(vkey: str) -> tuple[str, bytes, bytes]:
@@ -58,11 +58,8 @@ def cosign(body: str, name: str, private_key: Ed25519PrivateKey, timestamp: int)
 
 
 def note_parts(note: str) -> tuple[str, list[str]]:
-    """(body with its final newline, signature lines) of a signed note."""
-    body, sep, signatures = note.partition("\n\n")
-    if not sep:
-        raise ValueError("not a signed note")
-    return body + "\n", [line for line in signatures.splitlines() if line]
+    """(text with its final newline, signature lines) of a signed note, strictly."""
+    return tlog_note.note_parts(note)
 
 
 def check(body: str, line: str, vkey: str) -> int | None:

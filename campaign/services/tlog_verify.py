@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from . import tlog, tlog_cosign
+from . import tlog, tlog_cosign, tlog_note
 
 TIMEOUT = 20
 
@@ -208,7 +208,7 @@ def verify(url: str, key: str | None = None, witnesses: list[str] | None = None)
     opened = []
     for note in notes:
         try:
-            opened.append(tlog.open_checkpoint(note, report.key))
+            opened.append(tlog_note.open_checkpoint(note, report.key))
         except ValueError as exc:
             report.problems.append(f"checkpoint rejected: {exc}")
     if not opened:

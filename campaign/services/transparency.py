@@ -30,7 +30,7 @@ from ..models import (
     TlogTile,
     utcnow,
 )
-from . import receipts, tlog, tlog_reader, tlog_store
+from . import receipts, tlog, tlog_note, tlog_reader, tlog_store
 from .tlog_keys import origin, signing_key
 from .tlog_reader import driver
 from .tlog_store import latest_checkpoint, log_count, tree_size
@@ -249,7 +249,7 @@ def sign_checkpoint(campaign_id: int) -> TlogCheckpoint:
         return last
     root = tlog_reader.root_hash(campaign_id, size)
     name = origin(slug)
-    note = tlog.sign_note(tlog.checkpoint_body(name, size, root), name, signing_key())
+    note = tlog_note.sign_note(tlog_note.checkpoint_body(name, size, root), name, signing_key())
     row = TlogCheckpoint(
         campaign_id=campaign_id,
         size=size,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign.services import privacy, tlog, tlog_keys, transparency
+from campaign.services import privacy, tlog, tlog_keys, tlog_note, transparency
 from campaign.services.tlog_verify import Tree, verify
 from tests.helpers import SLUG
 from tests.tlog.helpers import mirror, sign_and_confirm
@@ -24,7 +24,7 @@ def uncached_counts(app_config):
 def sign_note(note_body: str) -> str:
     """The compromised server's own key signs whatever it likes."""
     name = note_body.split("\n")[0]
-    return tlog.sign_note(note_body, name, tlog_keys.signing_key())
+    return tlog_note.sign_note(note_body, name, tlog_keys.signing_key())
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_a_hidden_removal_is_detected(published, client, tmp_path, static_server
     (log / "tile" / "0" / "000.p" / "5").write_bytes(b"".join(tlog.leaf_hash(e) for e in entries))
     root = tlog.root_hash(Tree([tlog.leaf_hash(e) for e in entries]), 5)
     origin = f"petition.test/{SLUG}/log"
-    note = sign_note(tlog.checkpoint_body(origin, 5, root))
+    note = sign_note(tlog_note.checkpoint_body(origin, 5, root))
     history = json.loads((log / "checkpoints").read_text())
     history[-1] = {"size": 5, "note": note, "published": "x"}
     (log / "checkpoints").write_text(json.dumps(history))

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import TlogCosignature
-from campaign.services import privacy, tlog, tlog_cosign, tlog_keys, transparency
+from campaign.services import privacy, tlog, tlog_cosign, tlog_keys, tlog_note, transparency
 from campaign.services.tlog_verify import Tree, verify
 from tests.helpers import SLUG
 from tests.tlog.helpers import mirror, sign_and_confirm
@@ -41,7 +41,7 @@ class Witness:
 
     def cosign(self, prefix: str = f"/{SLUG}/log/") -> str:
         note = self.get(prefix + "checkpoint").decode()
-        _, size, root = tlog.open_checkpoint(note, self.log_key)
+        _, size, root = tlog_note.open_checkpoint(note, self.log_key)
         if self.seen is not None:
             old, old_root = self.seen
             if size < old or (size == old and root != old_root):
@@ -84,10 +84,10 @@ def submit(client, note: str):
 
 def test_consistency_proof_endpoint_proves_the_log_only_grew(client, app):
     signatures = [sign_and_confirm(client, f"c{n}@example.org")[0] for n in range(3)]
-    first = tlog.open_checkpoint(transparency.checkpoint(SLUG), tlog_keys.verifier_key(SLUG))
+    first = tlog_note.open_checkpoint(transparency.checkpoint(SLUG), tlog_keys.verifier_key(SLUG))
     privacy.withdraw(signatures[0])
     sign_and_confirm(client, "c9@example.org")
-    second = tlog.open_checkpoint(transparency.checkpoint(SLUG), tlog_keys.verifier_key(SLUG))
+    second = tlog_note.open_checkpoint(transparency.checkpoint(SLUG), tlog_keys.verifier_key(SLUG))
     (_, old, old_root), (_, new, new_root) = first, second
     response = client.get(f"/{SLUG}/log/proof/consistency/{old}/{new}")
     assert response.status_code == 200 and "immutable" in response.headers["Cache-Control"]
@@ -115,7 +115,7 @@ def test_witness_cosigns_and_the_checkpoint_is_served_with_both_signatures(
     note = client.get(f"/{SLUG}/log/checkpoint").get_data(as_text=True)
     lines = note.partition("\n\n")[2].splitlines()
     assert len(lines) == 2 and lines[1].startswith(f"— {witness.name} ")
-    assert tlog.open_checkpoint(note, tlog_keys.verifier_key(SLUG))[1] == 4
+    assert tlog_note.open_checkpoint(note, tlog_keys.verifier_key(SLUG))[1] == 4
     assert tlog_cosign.cosigned_by(note, witness.vkey) is not None
     history = json.loads(client.get(f"/{SLUG}/log/checkpoints").data)
     assert all(tlog_cosign.cosigned_by(item["note"], witness.vkey) for item in history)
@@ -192,8 +192,8 @@ def test_a_forked_history_is_refused_by_the_witness_and_caught_by_the_verifier(
     history = json.loads((log / "checkpoints").read_text())
     old_cosignature = history[-1]["note"].partition("\n\n")[2].splitlines()[-1]
     origin = f"petition.test/{SLUG}/log"
-    forged = tlog.sign_note(
-        tlog.checkpoint_body(origin, 5, tlog.root_hash(Tree(leaves), 5)),
+    forged = tlog_note.sign_note(
+        tlog_note.checkpoint_body(origin, 5, tlog.root_hash(Tree(leaves), 5)),
         origin,
         tlog_keys.signing_key(),
     )
