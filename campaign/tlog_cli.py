@@ -48,7 +48,10 @@ def count_key() -> None:
 @count_cli.command("publish")
 def count_publish() -> None:
     """Append pending changes and sign a checkpoint for every campaign (run hourly)."""
-    appended = transparency.publish_due(force_checkpoint=True)
+    try:
+        appended = transparency.publish_due(force_checkpoint=True)
+    except transparency.OriginMismatch as exc:
+        raise click.ClickException(str(exc)) from None
     for row in db.session.scalars(select(Campaign)).all():
         last = tlog_store.latest_checkpoint(row.id)
         click.echo(
@@ -62,7 +65,10 @@ def count_backfill() -> None:
     """Queue adds for signatures counted before the log existed, then publish."""
     for row in db.session.scalars(select(Campaign)).all():
         click.echo(f"{row.slug}: queued {transparency.backfill(row.id)}")
-    transparency.publish_due(force_checkpoint=True)
+    try:
+        transparency.publish_due(force_checkpoint=True)
+    except transparency.OriginMismatch as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 witness_cli = AppGroup("witness", help="Witnesses whose checkpoint cosignatures are kept.")

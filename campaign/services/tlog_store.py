@@ -43,6 +43,17 @@ def latest_checkpoint(campaign_id: int) -> TlogCheckpoint | None:
     )
 
 
+def first_origin(campaign_id: int) -> str | None:
+    """The origin the log's first checkpoint was signed under: the log's name for good."""
+    note = db.session.scalar(
+        select(TlogCheckpoint.note)
+        .where(TlogCheckpoint.campaign_id == campaign_id)
+        .order_by(TlogCheckpoint.id)
+        .limit(1)
+    )
+    return note.split("\n", 1)[0] if note else None
+
+
 def all_checkpoints(campaign_id: int) -> list[TlogCheckpoint]:
     return list(
         db.session.scalars(
