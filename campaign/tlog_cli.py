@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
@@ -120,12 +121,20 @@ def count_verify(url: str, key: str | None, witnesses: tuple[str, ...]) -> None:
 
 
 @count_cli.command("verify-receipt")
-@click.argument("slug")
-@click.option(
-    "--receipt", prompt=True, hide_input=True, help="Asked for, so it stays out of shell history."
-)
-def count_verify_receipt(slug: str, receipt: str) -> None:
-    """Show a receipt's inclusion proof against the latest checkpoint, and check it."""
+@click.argument("target")
+@click.option("--receipt", help="The receipt line (asked for when TARGET is a campaign).")
+@click.option("--key", help="The log's verifier key, to pin (a bundle's own key otherwise).")
+def count_verify_receipt(target: str, receipt: str | None, key: str | None) -> None:
+    """TARGET an evidence bundle (a file): check it offline, without the database or the
+    network. TARGET a campaign's slug: show a receipt's inclusion proof against the
+    latest checkpoint, from the database, and check it."""
+    if Path(target).is_file():
+        lines = tlog_verify.verify_bundle(Path(target).read_bytes(), key, receipt or "")
+        click.echo("\n".join(lines))
+        sys.exit(0 if lines[-1].startswith("OK") else 1)
+    slug = target
+    if receipt is None:  # asked for, so it stays out of shell history
+        receipt = click.prompt("Receipt", hide_input=True)
     campaign_id = db.session.scalar(select(Campaign.id).where(Campaign.slug == slug))
     raw, commitment = receipts.check(receipt)
     if campaign_id is None or raw is None:

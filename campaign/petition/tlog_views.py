@@ -13,7 +13,16 @@ from flask_babel import gettext as _
 from ..extensions import csrf, limiter
 from ..i18n import current_language
 from ..models import utc_iso
-from ..services import cache, receipts, tlog, tlog_keys, tlog_reader, tlog_store, tlog_witness
+from ..services import (
+    cache,
+    receipts,
+    tlog,
+    tlog_evidence,
+    tlog_keys,
+    tlog_reader,
+    tlog_store,
+    tlog_witness,
+)
 from ..services.campaigns import campaign_ref
 from . import bp
 from .limits import config_limit
@@ -56,7 +65,10 @@ def signer_receipt(signature) -> dict | None:
     slug = signature.campaign.slug
     index = tlog_store.index_of(signature.campaign_id, tlog.commitment(raw).hex())
     text = receipts.text(tlog_keys.origin(slug), index, raw)
-    return {"text": text, "index": index, "qr": receipts.qr_data_uri(text)}
+    # The evidence bundle exists once a signed checkpoint covers the leaf.
+    last = tlog_store.latest_checkpoint(signature.campaign_id) if index is not None else None
+    proven = last is not None and index < last.size
+    return {"text": text, "index": index, "qr": receipts.qr_data_uri(text), "bundle": proven}
 
 
 @bp.get("/<slug>/log/checkpoint")
@@ -106,6 +118,18 @@ def log_cosignature(slug: str):
     except tlog_witness.CosignatureRefused as exc:
         return _plain(f"refused: {exc}\n", "text/plain", "no-store"), 422
     return _plain(f"stored {added}\n", "text/plain", "no-store")
+
+
+@bp.get("/<slug>/log/bundle/<int:index>")
+def log_bundle(slug: str, index: int):
+    """Leaf `index`'s evidence bundle (services/tlog_evidence.py): public data only, by
+    leaf index like a tile, to keep and check offline. It changes with each checkpoint."""
+    data = tlog_evidence.bundle(_campaign_id(slug), slug, index)
+    if data is None:
+        abort(404)
+    response = _plain(json.dumps(data, indent=1) + "\n", "application/json", "public, max-age=60")
+    response.headers["Content-Disposition"] = f'attachment; filename="{slug}-leaf-{index}.json"'
+    return response
 
 
 @bp.get("/<slug>/log/key")
