@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -16,7 +19,9 @@ from .services import (
     receipts,
     tlog,
     tlog_keys,
+    tlog_memory,
     tlog_note,
+    tlog_offline,
     tlog_store,
     tlog_verify,
     tlog_witness,
@@ -104,20 +109,111 @@ def witness_list() -> None:
         click.echo(row.vkey)
 
 
+def verifier_options(command):
+    """The options `verify` and `monitor` share: what to trust, what to remember."""
+    options = [
+        click.argument("url"),
+        click.option("--key", help="The log's verifier key (pinned; else pinned on first use)."),
+        click.option(
+            "--witness",
+            "witnesses",
+            multiple=True,
+            help="A witness vkey (C2SP, Ed25519 or cosignature/v1); repeatable.",
+        ),
+        click.option(
+            "--witness-threshold",
+            type=click.IntRange(min=0),
+            help="How many of the witnesses must cosign the latest checkpoint (all).",
+        ),
+        click.option(
+            "--max-age",
+            type=click.IntRange(min=1),
+            help="Seconds: refuse a latest checkpoint no witness cosigned this recently.",
+        ),
+        click.option(
+            "--state",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help=f"The verifier's memory (default {tlog_memory.default_path()}).",
+        ),
+        click.option(
+            "--evidence",
+            multiple=True,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="A receipt's evidence bundle the log must still agree with; repeatable.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def run_verifier(url, key, witnesses, witness_threshold, max_age, state, evidence):
+    """One verification with the memory loaded and, when the log passes, saved."""
+    try:
+        memory = tlog_memory.Memory.load(state)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    report = tlog_verify.verify(
+        url,
+        key,
+        witnesses=list(witnesses),
+        memory=memory,
+        threshold=witness_threshold,
+        max_age=max_age,
+        bundles=[path.read_bytes() for path in evidence],
+    )
+    if report.ok:
+        memory.save()
+    return report
+
+
 @count_cli.command("verify")
-@click.argument("url")
-@click.option("--key", help="The verifier key to trust (default: the one the site serves).")
-@click.option(
-    "--witness",
-    "witnesses",
-    multiple=True,
-    help="A witness vkey; the log must carry its valid cosignature (repeatable).",
-)
-def count_verify(url: str, key: str | None, witnesses: tuple[str, ...]) -> None:
-    """Verify a campaign's log over HTTP, without this app's database."""
-    report = tlog_verify.verify(url, key, witnesses=list(witnesses))
+@verifier_options
+def count_verify(url: str, **options) -> None:
+    """Verify a campaign's log over HTTP, without this app's database, trusting nothing
+    it is served: the key and the last checkpoint seen are remembered per log (--state),
+    and a log that shrank, forked or changed its key is refused, with the evidence."""
+    report = run_verifier(url, **options)
     click.echo("\n".join(report.lines()))
     sys.exit(0 if report.ok else 1)
+
+
+@count_cli.command("monitor")
+@verifier_options
+@click.option("--every", type=click.IntRange(min=0), default=0, help="Seconds between checks.")
+@click.option("--rounds", type=click.IntRange(min=1), default=1, help="How many checks to run.")
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append what each check saw, one JSON line, to this file.",
+)
+def count_monitor(url: str, every: int, rounds: int, record: Path | None, **options) -> None:
+    """Run `verify`'s checks on a schedule (or from cron, once a run), keeping the state;
+    one line per check, a non-zero exit if any check found a problem."""
+    failed = False
+    for round_ in range(rounds):
+        if round_:
+            time.sleep(every)
+        report = run_verifier(url, **options)
+        failed = failed or not report.ok
+        seen = {
+            "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "url": url,
+            "size": report.size,
+            "count": report.count,
+            "site_count": report.site_count,
+            "ok": report.ok,
+            "problems": report.problems,
+            "checkpoint": report.note,
+        }
+        if record is not None:
+            with record.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(seen) + "\n")
+        status = "OK" if report.ok else "PROBLEM: " + "; ".join(report.problems)
+        click.echo(f"{seen['checked_at']} size {report.size} count {report.count} {status}")
+        if not report.ok:
+            click.echo("\n".join(report.lines()), err=True)
+    sys.exit(1 if failed else 0)
 
 
 @count_cli.command("verify-receipt")
@@ -129,7 +225,7 @@ def count_verify_receipt(target: str, receipt: str | None, key: str | None) -> N
     network. TARGET a campaign's slug: show a receipt's inclusion proof against the
     latest checkpoint, from the database, and check it."""
     if Path(target).is_file():
-        lines = tlog_verify.verify_bundle(Path(target).read_bytes(), key, receipt or "")
+        lines = tlog_offline.verify_bundle(Path(target).read_bytes(), key, receipt or "")
         click.echo("\n".join(lines))
         sys.exit(0 if lines[-1].startswith("OK") else 1)
     slug = target

@@ -5,6 +5,7 @@ static mirror or CDN can serve them; the checkpoint changes, so it is cached bri
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 
 from flask import abort, current_app, make_response, render_template, request
@@ -36,6 +37,18 @@ def _plain(body: str | bytes, mimetype: str, cache: str):
     response.mimetype = mimetype
     response.headers["Cache-Control"] = cache
     response.headers["Access-Control-Allow-Origin"] = "*"  # public data, for any verifier
+    return response
+
+
+def _tile(data: bytes):
+    """A tile or an entry bundle: immutable, and gzipped for a client that asks (C2SP
+    tlog-tiles lets logs and mirrors serve them so; entry bundles shrink about 2x)."""
+    if "gzip" not in request.headers.get("Accept-Encoding", "").lower():
+        response = _plain(data, "application/octet-stream", IMMUTABLE)
+    else:
+        response = _plain(gzip.compress(data, mtime=0), "application/octet-stream", IMMUTABLE)
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
     return response
 
 
@@ -161,7 +174,7 @@ def log_entries(slug: str, rest: str):
     data = tlog_store.entries_bytes(_campaign_id(slug), n, width)
     if data is None:
         abort(404)
-    return _plain(data, "application/octet-stream", IMMUTABLE)
+    return _tile(data)
 
 
 @bp.get("/<slug>/log/tile/<int:level>/<path:rest>")
@@ -172,7 +185,7 @@ def log_tile(slug: str, level: int, rest: str):
     data = tlog_store.tile_bytes(_campaign_id(slug), level, n, width)
     if data is None:
         abort(404)
-    return _plain(data, "application/octet-stream", IMMUTABLE)
+    return _tile(data)
 
 
 @bp.route("/<slug>/log/verify", methods=["GET", "POST"])

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import TlogCosignature
 from campaign.services import privacy, tlog, tlog_cosign, tlog_keys, tlog_note, transparency
-from campaign.services.tlog_verify import Tree, verify
+from campaign.services.tlog_checks import Tree
+from campaign.services.tlog_verify import verify
 from tests.helpers import SLUG
 from tests.tlog.helpers import mirror, sign_and_confirm
 
@@ -121,14 +122,22 @@ def test_witness_cosigns_and_the_checkpoint_is_served_with_both_signatures(
     assert all(tlog_cosign.cosigned_by(item["note"], witness.vkey) for item in history)
 
     server = live_server(TLOG_ORIGIN="petition.test")
-    report = verify(f"{server.url}/{SLUG}/", witnesses=[witness.vkey])
+    report = verify(f"{server.url}/{SLUG}/", tlog_keys.verifier_key(SLUG), witnesses=[witness.vkey])
     assert report.ok, report.problems
     assert report.witnessed == {witness.name: 4}
     other = Witness(witness.get, witness.log_key, name="witness.test/absent")
-    report = verify(f"{server.url}/{SLUG}/", witnesses=[other.vkey])
+    report = verify(f"{server.url}/{SLUG}/", tlog_keys.verifier_key(SLUG), witnesses=[other.vkey])
     assert "no checkpoint is cosigned by witness witness.test/absent" in report.problems
     result = app.test_cli_runner().invoke(
-        args=["count", "verify", f"{server.url}/{SLUG}/", "--witness", witness.vkey]
+        args=[
+            "count",
+            "verify",
+            f"{server.url}/{SLUG}/",
+            "--key",
+            tlog_keys.verifier_key(SLUG),
+            "--witness",
+            witness.vkey,
+        ]
     )
     assert result.exit_code == 0 and f"witness {witness.name}: cosigned size 4" in result.output
 
@@ -210,7 +219,7 @@ def test_a_forked_history_is_refused_by_the_witness_and_caught_by_the_verifier(
     )
 
     url = static_server(root) + f"/{SLUG}/"
-    plain = verify(url)
+    plain = verify(url, tlog_keys.verifier_key(SLUG))
     assert plain.ok, plain.problems  # the forgery is self-consistent
     with pytest.raises(AssertionError, match="refusing to cosign"):
         Witness(
@@ -220,13 +229,13 @@ def test_a_forked_history_is_refused_by_the_witness_and_caught_by_the_verifier(
             witness.key,
             seen=witness.seen,
         ).cosign()
-    report = verify(url, witnesses=[witness.vkey])
+    report = verify(url, tlog_keys.verifier_key(SLUG), witnesses=[witness.vkey])
     assert not report.ok
     assert any(f"bad cosignature from {witness.name}" in p for p in report.problems)
     # Without the pasted line: the older, honest cosignature vouches only for size 4.
     for name in ("checkpoints", "checkpoint"):
         (log / name).write_text((log / name).read_text().replace(old_cosignature, ""))
-    report = verify(url, witnesses=[witness.vkey])
+    report = verify(url, tlog_keys.verifier_key(SLUG), witnesses=[witness.vkey])
     assert report.witnessed == {witness.name: 4}
     assert any(
         f"the latest checkpoint is not cosigned by witness {witness.name}" in p
