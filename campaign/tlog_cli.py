@@ -59,7 +59,7 @@ def count_publish() -> None:
     except transparency.OriginMismatch as exc:
         raise click.ClickException(str(exc)) from None
     for row in db.session.scalars(select(Campaign)).all():
-        last = tlog_store.latest_checkpoint(row.id)
+        last = tlog_store.latest_signed(row.id)
         click.echo(
             f"{row.slug}: size {last.size if last else 0}, count {last.count if last else 0}"
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+from datetime import datetime
 
 from flask import abort, current_app, make_response, render_template, request
 from flask_babel import gettext as _
@@ -50,6 +51,10 @@ def _tile(data: bytes):
         response.headers["Content-Encoding"] = "gzip"
     response.vary.add("Accept-Encoding")
     return response
+
+
+def hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _campaign_id(slug: str) -> int:
@@ -98,8 +103,9 @@ def log_checkpoint(slug: str):
 def log_checkpoints(slug: str):
     """Every checkpoint ever signed, oldest first, so anyone can check the log only grew."""
     checkpoints = tlog_store.all_checkpoints(_campaign_id(slug))
+    # Published to the hour only: a finer time would place each leaf in time for good.
     notes = [
-        {"size": c.size, "note": note, "published": utc_iso(c.created_at)}
+        {"size": c.size, "note": note, "published": utc_iso(hour(c.published_at))}
         for c, note in zip(checkpoints, tlog_witness.cosigned_notes(checkpoints), strict=True)
     ]
     return _plain(json.dumps(notes), "application/json", "public, max-age=5")

@@ -30,10 +30,10 @@ from ..models import (
     TlogTile,
     utcnow,
 )
-from . import receipts, tlog, tlog_note, tlog_reader, tlog_store
+from . import receipts, tlog, tlog_note, tlog_push, tlog_reader, tlog_store
 from .tlog_keys import origin, signing_key
 from .tlog_reader import driver
-from .tlog_store import latest_checkpoint, log_count, tree_size
+from .tlog_store import latest_signed, log_count, tree_size
 
 BATCH = 5000  # the worker's pass: small transactions
 BIG_BATCH = 50_000  # catching up (checkpoint for a pack, `flask count publish`)
@@ -263,7 +263,7 @@ def sign_checkpoint(campaign_id: int) -> TlogCheckpoint:
     Leaves below `size` never change, so a publish running meanwhile can't skew it."""
     slug = db.session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
     size = tree_size(campaign_id)
-    last = latest_checkpoint(campaign_id)
+    last = latest_signed(campaign_id)
     if last is not None and last.size == size:
         return last
     name = log_origin(campaign_id, slug)
@@ -276,6 +276,8 @@ def sign_checkpoint(campaign_id: int) -> TlogCheckpoint:
         count=(last.count if last else 0) + log_count(campaign_id, last.size if last else 0, size),
         note=note,
         created_at=utcnow(),
+        # With witnesses to wait for, published once enough cosigned it (tlog_push).
+        published_at=None if tlog_push.threshold() else utcnow(),
     )
     db.session.add(row)
     db.session.commit()
@@ -309,12 +311,15 @@ def publish_due(*, force_checkpoint: bool = False) -> int:
         log_origin(campaign_id, slug)  # before anything is appended: refuse whole
         while (done := publish(campaign_id, limit=BIG_BATCH if force_checkpoint else BATCH)) > 0:
             appended += done
-        last = latest_checkpoint(campaign_id)
+        last = latest_signed(campaign_id)
         grown = last is None or last.size != tree_size(campaign_id)
         age = utcnow() - last.created_at if last else timedelta.max
         if force_checkpoint or (grown and age >= every) or age >= timedelta(hours=1):
             if last is None and tree_size(campaign_id) == 0 and not force_checkpoint:
                 continue
-            sign_checkpoint(campaign_id)
+            signed = sign_checkpoint(campaign_id)
+            tlog_push.push_due(signed, new=signed is not last)
+        else:
+            tlog_push.push_due(last, new=False)
     db.session.rollback()
     return appended
