@@ -5,7 +5,9 @@ static mirror or CDN can serve them; the checkpoint changes, so it is cached bri
 from __future__ import annotations
 
 import base64
+import gzip
 import json
+from datetime import datetime
 
 from flask import abort, current_app, make_response, render_template, request
 from flask_babel import gettext as _
@@ -13,7 +15,16 @@ from flask_babel import gettext as _
 from ..extensions import csrf, limiter
 from ..i18n import current_language
 from ..models import utc_iso
-from ..services import cache, receipts, tlog, tlog_keys, tlog_reader, tlog_store, tlog_witness
+from ..services import (
+    cache,
+    receipts,
+    tlog,
+    tlog_evidence,
+    tlog_keys,
+    tlog_reader,
+    tlog_store,
+    tlog_witness,
+)
 from ..services.campaigns import campaign_ref
 from . import bp
 from .limits import config_limit
@@ -28,6 +39,22 @@ def _plain(body: str | bytes, mimetype: str, cache: str):
     response.headers["Cache-Control"] = cache
     response.headers["Access-Control-Allow-Origin"] = "*"  # public data, for any verifier
     return response
+
+
+def _tile(data: bytes):
+    """A tile or an entry bundle: immutable, and gzipped for a client that asks (C2SP
+    tlog-tiles lets logs and mirrors serve them so; entry bundles shrink about 2x)."""
+    if "gzip" not in request.headers.get("Accept-Encoding", "").lower():
+        response = _plain(data, "application/octet-stream", IMMUTABLE)
+    else:
+        response = _plain(gzip.compress(data, mtime=0), "application/octet-stream", IMMUTABLE)
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    return response
+
+
+def hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _campaign_id(slug: str) -> int:
@@ -56,7 +83,10 @@ def signer_receipt(signature) -> dict | None:
     slug = signature.campaign.slug
     index = tlog_store.index_of(signature.campaign_id, tlog.commitment(raw).hex())
     text = receipts.text(tlog_keys.origin(slug), index, raw)
-    return {"text": text, "index": index, "qr": receipts.qr_data_uri(text)}
+    # The evidence bundle exists once a signed checkpoint covers the leaf.
+    last = tlog_store.latest_checkpoint(signature.campaign_id) if index is not None else None
+    proven = last is not None and index < last.size
+    return {"text": text, "index": index, "qr": receipts.qr_data_uri(text), "bundle": proven}
 
 
 @bp.get("/<slug>/log/checkpoint")
@@ -73,8 +103,9 @@ def log_checkpoint(slug: str):
 def log_checkpoints(slug: str):
     """Every checkpoint ever signed, oldest first, so anyone can check the log only grew."""
     checkpoints = tlog_store.all_checkpoints(_campaign_id(slug))
+    # Published to the hour only: a finer time would place each leaf in time for good.
     notes = [
-        {"size": c.size, "note": note, "published": utc_iso(c.created_at)}
+        {"size": c.size, "note": note, "published": utc_iso(hour(c.published_at))}
         for c, note in zip(checkpoints, tlog_witness.cosigned_notes(checkpoints), strict=True)
     ]
     return _plain(json.dumps(notes), "application/json", "public, max-age=5")
@@ -108,6 +139,18 @@ def log_cosignature(slug: str):
     return _plain(f"stored {added}\n", "text/plain", "no-store")
 
 
+@bp.get("/<slug>/log/bundle/<int:index>")
+def log_bundle(slug: str, index: int):
+    """Leaf `index`'s evidence bundle (services/tlog_evidence.py): public data only, by
+    leaf index like a tile, to keep and check offline. It changes with each checkpoint."""
+    data = tlog_evidence.bundle(_campaign_id(slug), slug, index)
+    if data is None:
+        abort(404)
+    response = _plain(json.dumps(data, indent=1) + "\n", "application/json", "public, max-age=60")
+    response.headers["Content-Disposition"] = f'attachment; filename="{slug}-leaf-{index}.json"'
+    return response
+
+
 @bp.get("/<slug>/log/key")
 def log_key(slug: str):
     load_campaign(slug)
@@ -137,7 +180,7 @@ def log_entries(slug: str, rest: str):
     data = tlog_store.entries_bytes(_campaign_id(slug), n, width)
     if data is None:
         abort(404)
-    return _plain(data, "application/octet-stream", IMMUTABLE)
+    return _tile(data)
 
 
 @bp.get("/<slug>/log/tile/<int:level>/<path:rest>")
@@ -148,7 +191,7 @@ def log_tile(slug: str, level: int, rest: str):
     data = tlog_store.tile_bytes(_campaign_id(slug), level, n, width)
     if data is None:
         abort(404)
-    return _plain(data, "application/octet-stream", IMMUTABLE)
+    return _tile(data)
 
 
 @bp.route("/<slug>/log/verify", methods=["GET", "POST"])

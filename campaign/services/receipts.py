@@ -84,6 +84,9 @@ def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int]]) -> 
             receipt=receipt,
             index=index_of[signature.id],
             verify_url=links.external_url("petition.log_verify", signature.language, slug=slug),
+            bundle_url=links.external_url(
+                "petition.log_bundle", signature.language, slug=slug, index=index_of[signature.id]
+            ),
             withdraw_url=links.external_url(
                 "petition.withdraw",
                 signature.language,

@@ -30,10 +30,10 @@ from ..models import (
     TlogTile,
     utcnow,
 )
-from . import receipts, tlog, tlog_reader, tlog_store
+from . import receipts, tlog, tlog_note, tlog_push, tlog_reader, tlog_store
 from .tlog_keys import origin, signing_key
 from .tlog_reader import driver
-from .tlog_store import latest_checkpoint, log_count, tree_size
+from .tlog_store import latest_signed, log_count, tree_size
 
 BATCH = 5000  # the worker's pass: small transactions
 BIG_BATCH = 50_000  # catching up (checkpoint for a pack, `flask count publish`)
@@ -220,9 +220,28 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
     driver("DELETE FROM tlog_pending WHERE id = ?", [(row[0],) for row in pending])
     if added:  # receipts go out in the same transaction as their leaves
         slug = db.session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
-        receipts.queue_mails(campaign_id, origin(slug), added)
+        receipts.queue_mails(campaign_id, log_origin(campaign_id, slug), added)
     db.session.commit()
     return len(rows)
+
+
+class OriginMismatch(RuntimeError):
+    """The configured origin is not the one the log was started under."""
+
+
+def log_origin(campaign_id: int, slug: str) -> str:
+    """The origin to sign and mail receipts under: the configured one (BASE_URL or
+    TLOG_ORIGIN), which must be the one the log's first checkpoint was signed under.
+    One checkpoint under another name would break every verifier of the log for good,
+    since every checkpoint is kept: refuse instead, loudly."""
+    name = origin(slug)
+    first = tlog_store.first_origin(campaign_id)
+    if first is not None and first != name:
+        raise OriginMismatch(
+            f"the {slug} log was started as {first!r}, but BASE_URL/TLOG_ORIGIN now make "
+            f"it {name!r}: set TLOG_ORIGIN={first} (or fix BASE_URL) and publish again"
+        )
+    return name
 
 
 def _unlink_removed(campaign_id: int, indexes: list[int]) -> None:
@@ -244,12 +263,12 @@ def sign_checkpoint(campaign_id: int) -> TlogCheckpoint:
     Leaves below `size` never change, so a publish running meanwhile can't skew it."""
     slug = db.session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
     size = tree_size(campaign_id)
-    last = latest_checkpoint(campaign_id)
+    last = latest_signed(campaign_id)
     if last is not None and last.size == size:
         return last
+    name = log_origin(campaign_id, slug)
     root = tlog_reader.root_hash(campaign_id, size)
-    name = origin(slug)
-    note = tlog.sign_note(tlog.checkpoint_body(name, size, root), name, signing_key())
+    note = tlog_note.sign_note(tlog_note.checkpoint_body(name, size, root), name, signing_key())
     row = TlogCheckpoint(
         campaign_id=campaign_id,
         size=size,
@@ -257,6 +276,8 @@ def sign_checkpoint(campaign_id: int) -> TlogCheckpoint:
         count=(last.count if last else 0) + log_count(campaign_id, last.size if last else 0, size),
         note=note,
         created_at=utcnow(),
+        # With witnesses to wait for, published once enough cosigned it (tlog_push).
+        published_at=None if tlog_push.threshold() else utcnow(),
     )
     db.session.add(row)
     db.session.commit()
@@ -286,15 +307,19 @@ def publish_due(*, force_checkpoint: bool = False) -> int:
     most every TLOG_CHECKPOINT_SECONDS, and every log at least hourly."""
     appended = 0
     every = timedelta(seconds=current_app.config.get("TLOG_CHECKPOINT_SECONDS", 60))
-    for campaign_id in db.session.scalars(select(Campaign.id)).all():
+    for campaign_id, slug in db.session.execute(select(Campaign.id, Campaign.slug)).all():
+        log_origin(campaign_id, slug)  # before anything is appended: refuse whole
         while (done := publish(campaign_id, limit=BIG_BATCH if force_checkpoint else BATCH)) > 0:
             appended += done
-        last = latest_checkpoint(campaign_id)
+        last = latest_signed(campaign_id)
         grown = last is None or last.size != tree_size(campaign_id)
         age = utcnow() - last.created_at if last else timedelta.max
         if force_checkpoint or (grown and age >= every) or age >= timedelta(hours=1):
             if last is None and tree_size(campaign_id) == 0 and not force_checkpoint:
                 continue
-            sign_checkpoint(campaign_id)
+            signed = sign_checkpoint(campaign_id)
+            tlog_push.push_due(signed, new=signed is not last)
+        else:
+            tlog_push.push_due(last, new=False)
     db.session.rollback()
     return appended

@@ -19,6 +19,7 @@ from campaign.services import (
     privacy,
     tlog,
     tlog_keys,
+    tlog_note,
     tlog_store,
     transparency,
 )
@@ -72,7 +73,7 @@ def test_count_in_the_log_equals_the_page_count_through_every_change(client, app
     assert kinds == ["add", "add", "add", "add", "remove withdrawn", "remove invalidated", "add"]
     # the restored signature's new add carries the same commitment as its first
     assert entries()[6].split(" ")[1] == entries()[1].split(" ")[1]
-    origin, size, _ = tlog.open_checkpoint(note, tlog_keys.verifier_key(SLUG))
+    origin, size, _ = tlog_note.open_checkpoint(note, tlog_keys.verifier_key(SLUG))
     assert (origin, size) == (f"petition.test/{SLUG}/log", 7)
 
 
