@@ -101,8 +101,10 @@ class PublicPostMiddleware:
     def confirm_form(self, environ: dict) -> dict[str, str] | None:
         """A confirm POST's fields (the owner's consent boxes): none for an empty body,
         else a small urlencoded form's; None to leave it to Flask."""
-        if environ.get("CONTENT_LENGTH", "") in ("", "0"):
-            return {}
+        if environ.get("CONTENT_LENGTH", "") in ("", "0") and not environ.get(
+            "HTTP_TRANSFER_ENCODING"
+        ):
+            return {}  # no body: no box ticked, as request.form reads it
         body = self.small_form(environ)
         return None if body is None else form_fields(body)
 
