@@ -141,6 +141,7 @@ def test_the_privacy_page_states_each_consent_and_what_erasure_keeps(client):
         assert str(consent.label) in page and str(consent.shares) in page
     assert "keeps only its country, language, dates and the codes of the link" in page
     assert "the public log keeps its anonymous entries" in page
+    assert "Vos 4 choix" in client.get("/fr/privacy").get_data(as_text=True)
     fa = client.get("/fa/privacy").get_data(as_text=True)
     assert "نام و کشور امضاکنندگان" not in fa  # "the signers' names": as if all were named
 
