@@ -179,10 +179,12 @@ def per_registry(build: Callable[[], T]) -> Callable[[], T]:
 
     def current() -> T:
         key = version()
-        if key not in built:
+        value = built.get(key)
+        if value is None:  # two threads may both build it once: harmless
+            value = build()
             built.clear()
-            built[key] = build()
-        return built[key]
+            built[key] = value
+        return value
 
     return current
 
