@@ -12,6 +12,7 @@ from ..i18n import current_language
 from ..services import (
     abuse,
     confirmation,
+    consents,
     counting,
     inbox,
     privacy,
@@ -145,7 +146,8 @@ def confirm(slug: str, token: str):
     if handed is None and abuse.confirm_limited(request.remote_addr):
         abort(429)
     if request.method == "POST":
-        result = handed or confirmation.confirm(content, token)
+        # The boxes the owner left ticked on the page are the consents stored (H1).
+        result = handed or confirmation.confirm(content, token, consents.ticked(request.form))
         if result.state == "confirmed":
             return redirect(url_for(".confirm", slug=slug, token=token), 303)
     else:
@@ -240,8 +242,23 @@ def my_data(slug: str, token: str):
         token=token,
         withdraw_token=signer_link_token(signature, "withdraw"),
         country=country_name(copy["country"], current_language()),
+        withdrawn=consents.get(request.args.get("withdrawn", "")),
     )
     return page
+
+
+@bp.post("/<slug>/my-data/<token>/withdraw-consent/<key>")
+@limiter.limit(config_limit("RATELIMIT_CONFIRM"))
+def withdraw_consent(slug: str, token: str, key: str):
+    """Take back one consent from the data copy, keeping the signature. Bound to the
+    data link's token, like the page it is posted from; an unknown key is a 404."""
+    content = load_campaign(slug)
+    signature = signer_from_link(slug, token, "data")
+    if signature is None:
+        return dead_link_page(content, "petition/my_data.html")
+    if not privacy.take_back(signature, key):
+        abort(404)
+    return redirect(url_for(".my_data", slug=slug, token=token, withdrawn=key), 303)
 
 
 @bp.route("/<slug>/unsubscribe/<token>", methods=["GET", "POST"])

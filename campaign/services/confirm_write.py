@@ -2,18 +2,18 @@
 address's other pending submissions gone, all or nothing.
 
 Statements built once and run on a DBAPI connection (campaign/dbapi.py), with no ORM
-session: on PostgreSQL one statement in autocommit (CONFIRM_ALL_IN_ONE, one round
+session: on PostgreSQL one statement in autocommit (`confirm_all_in_one`, one round
 trip); on SQLite the same steps in one transaction. services/confirmation.py decides
 whether a link may confirm, and what the answer is.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import Boolean, and_, bindparam, case, delete, func, select, update
 
 from .. import dbapi
 from ..models import OutboxMessage, Signature, SignatureStatus, utcnow
-from . import counting, transparency
+from . import consents, counting, transparency
 from .abuse import FAST
 from .privacy import NO_OP_WRITE
 
@@ -27,17 +27,37 @@ LOCK_ADDRESS = (  # the address's rows, locked in id order; their states name th
     .with_for_update()
 )
 _FAST = _S.flag_reason == FAST  # the time trap only suspects a form: confirming clears it
-CONFIRM_PENDING = (
-    update(SIGNATURES)
-    .where(_S.id == bindparam("signature"), _S.status == SignatureStatus.PENDING)
-    .values(
-        status=SignatureStatus.CONFIRMED,
-        confirmed_at=bindparam("now"),
-        flagged=case((_FAST, False), else_=_S.flagged),
-        flag_reason=case((_FAST, None), else_=_S.flag_reason),
+
+
+def _choice(consent: consents.Consent):
+    """A consent's value as confirmed: the owner's box, and only if it applies (a
+    comment's box with no comment stores no)."""
+    ticked = bindparam(f"consent_{consent.column}", type_=Boolean)
+    return ticked if consent.needs is None else and_(ticked, _S[consent.needs].is_not(None))
+
+
+def confirm_pending():
+    """Out of pending, with the owner's choices from the confirm page as the consents
+    (H1): every consent of the registry is set, so none survives from the sign POST."""
+    return (
+        update(SIGNATURES)
+        .where(_S.id == bindparam("signature"), _S.status == SignatureStatus.PENDING)
+        .values(
+            status=SignatureStatus.CONFIRMED,
+            confirmed_at=bindparam("now"),
+            flagged=case((_FAST, False), else_=_S.flagged),
+            flag_reason=case((_FAST, None), else_=_S.flag_reason),
+            **{c.column: _choice(c) for c in consents.all_consents()},
+        )
+        .returning(_S.flagged)
     )
-    .returning(_S.flagged)
-)
+
+
+def choice_params(choices: frozenset[str]) -> dict[str, bool]:
+    """The confirm statement's parameters for the boxes the owner left ticked."""
+    return {f"consent_{c.column}": c.key in choices for c in consents.all_consents()}
+
+
 LOG_COLUMNS = ["campaign_id", "signature_id", "action", "reason", "created_at", "commitment"]
 
 
@@ -46,14 +66,15 @@ def _confirm_all_in_one():
     autocommit, so it is one round trip and all or nothing:
     - lock the address's rows in id order (LOCK_ADDRESS); the UPDATE waits for that
       (its condition reads the locked rows' count, an InitPlan run before any row);
-    - CONFIRM_PENDING; if the row as updated is counted, the count's shard
-      (counting.ADJUST) and the log's pending add (transparency.INSERT_PENDING);
+    - `confirm_pending` (the owner's consents folded in); if the row as updated is
+      counted, the count's shard (counting.ADJUST) and the log's pending add
+      (transparency.INSERT_PENDING);
     - if it confirmed, the address's other pending submissions and their mail deleted
       (their name tokens go by ON DELETE CASCADE).
     A second confirmed row for the address fails the whole statement (IntegrityError)."""
     locked = LOCK_ADDRESS.cte("locked")
     locks_taken = select(func.count()).select_from(locked).scalar_subquery() >= 0
-    confirmed = CONFIRM_PENDING.where(locks_taken).cte("confirmed")
+    confirmed = confirm_pending().where(locks_taken).cte("confirmed")
     did_confirm = select(confirmed.c.flagged).exists()
     counted = select(confirmed.c.flagged).where(confirmed.c.flagged.is_(False)).exists()
     adjust = counting.ADJUST.where(counted)
@@ -74,11 +95,11 @@ def _confirm_all_in_one():
     )
 
 
-CONFIRM_ALL_IN_ONE = dbapi.Statement(_confirm_all_in_one())
+confirm_all_in_one = consents.per_registry(lambda: dbapi.Statement(_confirm_all_in_one()))
 # SQLite's steps, each compiled once.
 TAKE_WRITE_LOCK = dbapi.Statement(NO_OP_WRITE)
 LOCKED_ROWS = dbapi.Statement(LOCK_ADDRESS)
-CONFIRM = dbapi.Statement(CONFIRM_PENDING)
+confirm_one = consents.per_registry(lambda: dbapi.Statement(confirm_pending()))
 ADJUST_COUNT = dbapi.Statement(counting.ADJUST)
 LOG_ADD = dbapi.Statement(
     transparency.INSERT_PENDING.values({name: bindparam(name) for name in LOG_COLUMNS})
@@ -89,17 +110,19 @@ DROP_PENDING = dbapi.Statement(  # its name tokens go by ON DELETE CASCADE
 )
 
 
-def write_confirmation(runner: dbapi.Runner, row) -> bool | None:
-    """Confirm the link's row (`confirmation.link_row`'s) and commit. Returns its
+def write_confirmation(runner: dbapi.Runner, row, choices: frozenset[str]) -> bool | None:
+    """Confirm the link's row (`confirmation.link_row`'s) with the consents the owner
+    left ticked (`choices`: keys of the registry), and commit. Returns its
     `flagged` as updated (counted if False), or None if it was no longer pending.
     Raises IntegrityError if the address holds a confirmed signature already.
     PostgreSQL: `runner` must be in autocommit; SQLite: hold the writers' turn."""
     now = utcnow()
+    chosen = choice_params(choices)
     if runner.dialect.name == "postgresql":
-        params = {"signature": row.id, "now": now, "campaign": row.campaign_id}
+        params = {"signature": row.id, "now": now, "campaign": row.campaign_id, **chosen}
         params |= {"key": row.dedup_key, "shard_no": counting.random_shard(), "delta": 1}
         params |= {f"log_{k}": v for k, v in transparency.add_values(row, now).items()}
-        confirmed = runner.first(CONFIRM_ALL_IN_ONE, params)
+        confirmed = runner.first(confirm_all_in_one(), params)
         return None if confirmed is None else confirmed.flagged
     # SQLite: take the write lock first, so what is read next is current; then the
     # address's rows, so its other pending submissions are known.
@@ -107,7 +130,7 @@ def write_confirmation(runner: dbapi.Runner, row) -> bool | None:
     locked = []
     if row.dedup_key is not None:
         locked = runner.all(LOCKED_ROWS, {"campaign": row.campaign_id, "key": row.dedup_key})
-    confirmed = runner.first(CONFIRM, {"signature": row.id, "now": now})
+    confirmed = runner.first(confirm_one(), {"signature": row.id, "now": now, **chosen})
     if confirmed is None:
         runner.rollback()
         return None

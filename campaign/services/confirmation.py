@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import dbapi, sqlite_wal
 from ..extensions import db
 from ..models import Signature, SignatureStatus
-from . import confirm_write, links, privacy, sealed
+from . import confirm_write, consents, links, privacy, sealed
 from .campaigns import campaign_ref
 from .content import CampaignContent
 from .signer_mail import delete_submissions, is_expired
@@ -99,8 +99,14 @@ def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:
     return ConfirmResult("pending", signature)
 
 
-def confirm(content: CampaignContent, token: str) -> ConfirmResult:
-    """Confirm exactly this submission. Safe to repeat: a second confirm changes nothing.
+def confirm(
+    content: CampaignContent, token: str, choices: frozenset[str] = frozenset()
+) -> ConfirmResult:
+    """Confirm exactly this submission, with the consents its mailbox owner left ticked
+    on the confirm page (`choices`, keys of services/consents.py; what the sign POST
+    ticked only pre-filled them): no consent is granted that the owner did not see,
+    and a confirm given no choices grants none.
+    Safe to repeat: a second confirm changes nothing.
 
     In one transaction: the conditional UPDATE (only the request that moves it out of
     pending counts it, however many race), the count decided from the row *as updated*
@@ -108,7 +114,7 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
     the address's other pending submissions deleted. If another submission of the
     address was confirmed first, the partial unique index refuses this one: it is
     deleted and the answer is "already". On PostgreSQL the whole change is one
-    statement (confirm_write.CONFIRM_ALL_IN_ONE); elsewhere the same steps in one
+    statement (confirm_write.confirm_all_in_one); elsewhere the same steps in one
     transaction. Both run on a DBAPI connection of their own (campaign/dbapi.py).
     """
     postgres = db.engine.dialect.name == "postgresql"
@@ -126,7 +132,7 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
         # PostgreSQL, whose statement locks the rows it changes).
         with sqlite_wal.writer_turn(runner.info):
             try:
-                flagged = confirm_write.write_confirmation(runner, row)
+                flagged = confirm_write.write_confirmation(runner, row, choices)
             except IntegrityError as exc:
                 runner.rollback()
                 if not is_dedup_conflict(exc):
@@ -172,25 +178,38 @@ def discard(content: CampaignContent, token: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One consent on the confirm page: ticked as the submission asked; the owner decides."""
+
+    consent: consents.Consent
+    ticked: bool
+
+
+@dataclass(frozen=True)
 class ConfirmPreview:
-    """What confirming one submission publishes and stores, shown before the button."""
+    """What confirming one submission stores, and every consent as a box the mailbox
+    owner ticks or unticks before the button (H1)."""
 
     name: str  # stored, encrypted, never shown in full
-    public_name: str | None  # as shown on the page, or None: not shown
+    public_name: str  # how the page would list it, if the owner keeps that box ticked
     country: str
     comment: str | None
-    comment_public: bool
-    contact: bool
+    choices: tuple[Choice, ...]  # every consent of the registry that applies
 
 
 def preview(signature: Signature) -> ConfirmPreview:
     name = sealed.unseal(sealed.SIGNER_LINK, "name", signature.name_enc, signature.row_key) or ""
     comment = sealed.unseal(sealed.SIGNER_LINK, "comment", signature.comment_enc, signature.row_key)
+    granted = consents.granted(signature.id)
     return ConfirmPreview(
         name=name,
-        public_name=privacy.public_name(name) if signature.public_consent else None,
+        public_name=privacy.public_name(name),
         country=signature.country,
         comment=comment,
-        comment_public=bool(comment and signature.comment_consent),
-        contact=signature.contact_consent,
+        choices=tuple(
+            Choice(consent, granted[consent.key])
+            for consent in consents.all_consents()
+            # A box for a missing comment would publish nothing: not asked.
+            if consent.needs is None or getattr(signature, consent.needs) is not None
+        ),
     )

@@ -10,7 +10,7 @@ consent, decrypted by `privacy.delivery_names` through `sealed` (the one decrypt
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import chain, groupby, islice
 from operator import itemgetter
@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..i18n import text_direction
 from ..models import Campaign, Signature, utc_iso, utcnow
-from . import audit, counting, links, privacy, public, stats, transparency
+from . import audit, consents, counting, links, privacy, public, stats, transparency
 from .charts import bar_chart
 from .content import CampaignContent, render_markdown
 from .validation import country_name
@@ -62,6 +62,8 @@ class PackNumbers:
     checkpoint_note: str = ""
     checkpoint_count: int | None = None
     log_url: str = ""
+    # How many counted signers gave each consent of the registry, by key (aggregates only).
+    consents_given: dict[str, int] = field(default_factory=dict)
 
     @property
     def unnamed(self) -> int:
@@ -69,14 +71,27 @@ class PackNumbers:
 
 
 def named_count(campaign_id: int) -> int:
+    """Counted signers named in the pack: those who gave the addressees' consents."""
     return db.session.scalar(
         select(func.count(Signature.id)).where(
             *public.counted_filter(campaign_id),
-            Signature.delivery_consent.is_(True),
+            *consents.given(consents.ADDRESSEES),
             Signature.erased_at.is_(None),
             Signature.name_enc.is_not(None),
         )
     )
+
+
+def consents_given(campaign_id: int) -> dict[str, int]:
+    """For each consent of the registry, how many counted signers gave it (one query)."""
+    table = Signature.__table__
+    every = consents.all_consents()
+    row = db.session.execute(
+        select(*(func.count().filter(table.c[c.column].is_(True)) for c in every)).where(
+            *public.counted_filter(campaign_id)
+        )
+    ).one()
+    return {c.key: int(value or 0) for c, value in zip(every, row, strict=True)}
 
 
 def begin_snapshot() -> None:
@@ -99,6 +114,7 @@ def gather(campaign: Campaign) -> PackNumbers:
         by_country=public.counts_by_country(campaign.id, cutoff=now + timedelta(seconds=1)),
         history=public.daily_history(campaign.id, cutoff=now + timedelta(seconds=1)),
         named=named_count(campaign.id),
+        consents_given=consents_given(campaign.id),
         totals=totals,
         repeat_signings=int(
             db.session.scalar(

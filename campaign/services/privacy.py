@@ -13,11 +13,11 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import (
     Campaign,
-    ConsentWording,
     NameToken,
     OutboxMessage,
     Signature,
@@ -25,7 +25,7 @@ from ..models import (
     utc_iso,
     utcnow,
 )
-from . import cache, counting, links, sealed, transparency
+from . import cache, consents, counting, links, sealed, transparency
 from .sealed import Reason
 
 
@@ -79,9 +79,8 @@ def data_copy(signature: Signature) -> dict:
     """
     record = signer_record(signature, sealed.SIGNER_LINK)
     retention = timedelta(days=current_app.config["IP_HASH_RETENTION_DAYS"])
-    wording = signature.consent_wording_id and db.session.get(
-        ConsentWording, signature.consent_wording_id
-    )
+    wording = consents.wording_of(signature.consent_wording_id)
+    granted = consents.granted(signature.id)
     queued = db.session.scalar(
         select(func.count(OutboxMessage.id)).where(
             OutboxMessage.signature_id == signature.id, OutboxMessage.status == "pending"
@@ -106,16 +105,9 @@ def data_copy(signature: Signature) -> dict:
         # The status only: whether an organizer's abuse flag holds it back is theirs to
         # know, and showing it would tell an abuser their flag (issue 9.18).
         "status": record.status,
-        "show_name_publicly": record.public_consent,
-        "show_comment_publicly": signature.comment_consent,
-        "email_me_about_campaign": record.contact_consent,
-        "name_in_delivery_pack": signature.delivery_consent,
-        "consent_wording": {
-            "public": wording.public_text if wording else None,
-            "comment": wording.comment_text if wording else None,
-            "contact": wording.contact_text if wording else None,
-            "delivery": wording.delivery_text if wording else None,
-        },
+        # Each consent of the registry (services/consents.py): yes or no, and its wording.
+        **{c.data_key: granted[c.key] for c in consents.all_consents()},
+        "consent_wording": wording,
         "came_from": record.source,
         # Only a keyed hash of the code you came with is kept, so it can't be shown.
         "came_through_a_share_link": record.referrer_code is not None,
@@ -156,7 +148,7 @@ def delivery_names(campaign_id: int, batch: int = 1000) -> Iterator[tuple[str, s
         .where(
             Signature.campaign_id == campaign_id,
             Signature.counted,
-            Signature.delivery_consent.is_(True),
+            *consents.given(consents.ADDRESSEES),
             Signature.erased_at.is_(None),
             Signature.name_enc.is_not(None),
         )
@@ -182,9 +174,8 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     signature.dedup_key = None  # the address may sign again later
     signature.email_domain_hash = signature.ip_hash = None
     signature.link_nonce = None  # every emailed link stops working
-    signature.public_consent = signature.contact_consent = False
-    signature.delivery_consent = False
     signature.erased_at = utcnow()
+    withdraw_consents(signature, consents.all_consents())  # every consent goes with the data
     db.session.execute(delete(NameToken).where(NameToken.signature_id == signature.id))
     # Unsent mail (pending or failed) still holds the address and working links.
     db.session.execute(
@@ -239,6 +230,31 @@ def unsubscribe(signature: Signature) -> None:
     signature.contact_consent = False
     signature.unsubscribed_at = utcnow()
     db.session.commit()
+
+
+def withdraw_consents(signature: Signature, taken: tuple[consents.Consent, ...]) -> None:
+    """Set these consents to no, on the row (whichever columns the registry names) and on
+    the loaded object. The caller commits."""
+    table = Signature.__table__
+    db.session.execute(
+        update(table).where(table.c.id == signature.id).values({c.column: False for c in taken})
+    )
+    for consent in taken:
+        if consent.column in Signature.__mapper__.columns:
+            set_committed_value(signature, consent.column, False)
+
+
+def take_back(signature: Signature, key: str) -> bool:
+    """The signer withdraws one consent (from their data copy's link); the signature
+    stands. Returns False for a key the registry doesn't know."""
+    consent = consents.get(key)
+    if consent is None:
+        return False
+    withdraw_consents(signature, (consent,))
+    db.session.commit()
+    if consent.audience == consents.PUBLIC:
+        cache.public_views_changed()  # the name or comment may be on the public list
+    return True
 
 
 def purge_expired() -> int:

@@ -1,5 +1,6 @@
 """Signing end to end through the test client, with mail caught by a real SMTP server."""
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -125,12 +126,21 @@ def test_confirm_page_shows_what_it_publishes_and_a_stranger_submission_can_be_d
     preview = html[start : html.index("Confirm my signature</button>")]
     for shown in (
         "Impostor Words",
-        "<bdi>Impostor W.</bdi>, Germany",
+        "<bdi>Impostor W.</bdi>",
+        "Germany",
         "Words I never wrote",
-        "Shown on the petition page.",
+        "Your comment is published on the petition page, to everyone",
         "This is not me",
     ):
         assert shown in preview, shown
+    # What the submission ticked is shown ticked, for the owner to untick (H1).
+    for field, ticked in (
+        ("public_consent", True),
+        ("comment_consent", True),
+        ("contact_consent", False),
+    ):
+        box = re.search(rf'<input[^>]*name="{field}"[^>]*>', preview).group(0)
+        assert ("checked" in box) is ticked, field
     discarded = post_link(client, link + "/discard")
     assert discarded.status_code == 200 and discarded.headers["Cache-Control"] == "no-store"
     assert db.session.scalar(select(db.func.count(Signature.id))) == 0
