@@ -9,8 +9,8 @@ their own links, receipt and share code, and asks for byte-identical answers.
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import update

@@ -25,9 +25,9 @@ import difflib
 import hashlib
 import itertools
 import re
-from datetime import datetime
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask import Flask
 from sqlalchemy import select
@@ -258,9 +258,7 @@ def _email_of(row: Signature) -> str:
 
 
 def _mail_text(message) -> str:
-    headers = "\n".join(
-        f"{k}: {v}" for k, v in message.items() if k not in {"Date", "Message-ID"}
-    )
+    headers = "\n".join(f"{k}: {v}" for k, v in message.items() if k not in {"Date", "Message-ID"})
     body = message.get_body(("plain",)).get_content()
     return f"{headers}\n\n{body}"
 
