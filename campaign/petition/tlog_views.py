@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from ..extensions import csrf, limiter
 from ..i18n import current_language
-from ..models import utc_iso
+from ..models import SignatureStatus, utc_iso
 from ..services import cache, receipts, tlog, tlog_keys, tlog_reader, tlog_store, tlog_witness
 from ..services.campaigns import campaign_ref
 from . import bp
@@ -49,14 +49,16 @@ def transparency_key(slug: str) -> str:
 
 @bp.app_template_global("signer_receipt")
 def signer_receipt(signature) -> dict | None:
-    """The thank-you page's receipt: text, QR code, and the leaf index once appended."""
-    raw = receipts.secret(signature) if signature is not None and signature.counted else None
+    """The thank-you page's receipt: text and QR code, for every confirmed signature,
+    counted or held back by an abuse flag, and without the leaf index (which a held one
+    has not got): the page is the same whether or not the signer is flagged (issue 21,
+    L1; docs/SECURITY.md, "The flagged cannot tell")."""
+    confirmed = signature is not None and signature.status == SignatureStatus.CONFIRMED
+    raw = receipts.secret(signature) if confirmed else None
     if raw is None:
         return None
-    slug = signature.campaign.slug
-    index = tlog_store.index_of(signature.campaign_id, tlog.commitment(raw).hex())
-    text = receipts.text(tlog_keys.origin(slug), index, raw)
-    return {"text": text, "index": index, "qr": receipts.qr_data_uri(text)}
+    text = receipts.text(tlog_keys.origin(signature.campaign.slug), None, raw)
+    return {"text": text, "qr": receipts.qr_data_uri(text)}
 
 
 @bp.get("/<slug>/log/checkpoint")

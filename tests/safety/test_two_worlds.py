@@ -8,59 +8,28 @@ their own links, receipt and share code, and asks for byte-identical answers.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import update
 
 from campaign.extensions import db
-from campaign.models import Signature, common
-from campaign.services import links, privacy
-from tests.helpers import using_postgres
-from tests.safety import worlds
+from campaign.models import Signature
+from campaign.services import privacy
 from tests.safety.worlds import DECOY, TARGET, World, differences
 
 
 @pytest.fixture
-def fresh_database(database_template, truncate_all, tmp_path) -> Callable[[], str]:
-    """An empty, migrated database each call: PostgreSQL's worker database emptied
-    again (the worlds are built one after the other), or a new SQLite copy."""
-    made = []
-
-    def make() -> str:
-        if using_postgres():
-            truncate_all()
-            return database_template
-        path = tmp_path / f"world-{len(made)}.db"
-        shutil.copyfile(database_template, path)
-        made.append(path)
-        return f"sqlite:///{path}"
-
-    return make
-
-
-@pytest.fixture
-def build(fresh_database, smtp_server, monkeypatch) -> Callable[..., dict[str, str]]:
-    """Build one world on an empty database: the attacker's set-up, then `act`, then
-    the walk. Link nonces are deterministic so the attacker's links match."""
-
-    moment = datetime.now(UTC).replace(microsecond=0)
+def build(new_world) -> Callable[..., dict[str, str]]:
+    """Build one world: the attacker's set-up, then `act`, then the walk."""
 
     def make(act: Callable[[World], None], **config) -> dict[str, str]:
-        monkeypatch.setattr(links, "new_nonce", worlds.deterministic_nonces())
-        monkeypatch.setattr(common, "datetime", worlds.frozen_clock(moment))
-        smtp_server.messages.clear()
-        world = World(fresh_database(), smtp_server, **config)
-        try:
-            with world.app.app_context():
-                world.setup_attacker()
-                act(world)
-                world.deliver()
-            return world.walk()
-        finally:
-            world.close()
+        world = new_world(**config)
+        with world.app.app_context():
+            world.setup_attacker()
+            act(world)
+            world.deliver()
+        return world.walk()
 
     return make
 
