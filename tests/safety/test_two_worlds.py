@@ -16,6 +16,7 @@ from sqlalchemy import update
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services import privacy
+from tests.safety import worlds
 from tests.safety.worlds import DECOY, TARGET, World, differences
 
 
@@ -112,3 +113,19 @@ def test_nothing_public_depends_on_one_person(build, scenario):
     assert world_a.keys() == world_b.keys()
     found = differences(world_a, world_b)
     assert not found, f"{scenario}: answers differ\n\n" + "\n\n".join(found)
+
+
+def test_a_route_the_harness_cannot_fill_fails_the_walk(app):
+    """A new route is walked without anyone listing it; one the harness cannot build
+    a request for (an argument it has no values for, a public POST with no form)
+    fails instead of being skipped."""
+    held = worlds.Held(tokens=dict.fromkeys(set(worlds.TOKEN_PURPOSE.values()), "1-x"))
+    walked = {request.endpoint for request in worlds.requests(app, held)}
+    assert walked == {rule.endpoint for rule in worlds.public_rules(app)}
+    app.add_url_rule("/<slug>/new/<int:page>", "petition.new_thing", lambda slug, page: "")
+    with pytest.raises(worlds.UntaughtRoute, match="petition.new_thing: no values for <page>"):
+        worlds.requests(app, held)
+    app.url_map._rules.pop()  # noqa: SLF001 - undo the test's route
+    app.add_url_rule("/<slug>/new", "petition.new_post", lambda slug: "", methods=["POST"])
+    with pytest.raises(worlds.UntaughtRoute, match="petition.new_post: a public POST"):
+        worlds.requests(app, held)
