@@ -142,10 +142,17 @@ class World:
     """One instance of the service on its own empty database."""
 
     def __init__(self, database_url: str, mailbox: Mailbox, **config) -> None:
-        # The page and API caches as deployed: every world's first fetch of a page comes
-        # after what the target did, so a cached page shows it as a fresh one would.
+        # No caches: each answer is computed from the database as it is then. (A cached
+        # page's ETag and Last-Modified come from the wall clock when it was built.)
         self.app: Flask = create_app(
-            test_config(database_url, SMTP_URL=mailbox.url, COUNT_CACHE_SECONDS=0, **config)
+            test_config(
+                database_url,
+                SMTP_URL=mailbox.url,
+                COUNT_CACHE_SECONDS=0,
+                PAGE_CACHE_SECONDS=0,
+                API_CACHE_SECONDS=0,
+                **config,
+            )
         )
         self.app.jinja_env.bytecode_cache = TEMPLATE_BYTECODE  # compiled once per process
         self.mailbox = mailbox
