@@ -16,7 +16,6 @@ from ..services import (
     counting,
     inbox,
     privacy,
-    sharing,
     signing,
 )
 from ..services.campaigns import campaign_ref
@@ -164,9 +163,10 @@ def confirm(slug: str, token: str):
         referral_code=signer_referral_code(result.signature) if result.signature else None,
         token=token,
         preview=confirmation.preview(result.signature) if pending else None,
-        # The thank-you page: the count, and how many signed through this signer's link.
+        # The thank-you page shows the count, and no per-sharer count: how many signed
+        # through one person's link told that person whether the one they sent it to
+        # signed (issue 21, H2; docs/SECURITY.md, "Nothing public depends on one person").
         count=counting.confirmed_count(row.id) if thanked else None,
-        signed_through=sharing.referral_count(result.signature) if thanked else 0,
     )
     # It shows the submission's name and comment: security.signer_link_headers makes it
     # no-store and no-referrer, as every mailed-link URL.

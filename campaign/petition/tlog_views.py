@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 
 from ..extensions import csrf, limiter
 from ..i18n import current_language
-from ..models import utc_iso
+from ..models import SignatureStatus, utc_iso
 from ..services import (
     cache,
     receipts,
@@ -76,17 +76,16 @@ def transparency_key(slug: str) -> str:
 
 @bp.app_template_global("signer_receipt")
 def signer_receipt(signature) -> dict | None:
-    """The thank-you page's receipt: text, QR code, and the leaf index once appended."""
-    raw = receipts.secret(signature) if signature is not None and signature.counted else None
+    """The thank-you page's receipt: text and QR code, for every confirmed signature,
+    counted or held back by an abuse flag, and without the leaf index (which a held one
+    has not got): the page is the same whether or not the signer is flagged (issue 21,
+    L1; docs/SECURITY.md, "The flagged cannot tell")."""
+    confirmed = signature is not None and signature.status == SignatureStatus.CONFIRMED
+    raw = receipts.secret(signature) if confirmed else None
     if raw is None:
         return None
-    slug = signature.campaign.slug
-    index = tlog_store.index_of(signature.campaign_id, tlog.commitment(raw).hex())
-    text = receipts.text(tlog_keys.origin(slug), index, raw)
-    # The evidence bundle exists once a signed checkpoint covers the leaf.
-    last = tlog_store.latest_checkpoint(signature.campaign_id) if index is not None else None
-    proven = last is not None and index < last.size
-    return {"text": text, "index": index, "qr": receipts.qr_data_uri(text), "bundle": proven}
+    text = receipts.text(tlog_keys.origin(signature.campaign.slug), None, raw)
+    return {"text": text, "qr": receipts.qr_data_uri(text)}
 
 
 @bp.get("/<slug>/log/checkpoint")
@@ -143,9 +142,16 @@ def log_cosignature(slug: str):
 def log_bundle(slug: str, index: int):
     """Leaf `index`'s evidence bundle (services/tlog_evidence.py): public data only, by
     leaf index like a tile, to keep and check offline. It changes with each checkpoint."""
-    data = tlog_evidence.bundle(_campaign_id(slug), slug, index)
-    if data is None:
+    response = _bundle(_campaign_id(slug), slug, index)
+    if response is None:
         abort(404)
+    return response
+
+
+def _bundle(campaign_id: int, slug: str, index: int):
+    data = tlog_evidence.bundle(campaign_id, slug, index)
+    if data is None:
+        return None
     response = _plain(json.dumps(data, indent=1) + "\n", "application/json", "public, max-age=60")
     response.headers["Content-Disposition"] = f'attachment; filename="{slug}-leaf-{index}.json"'
     return response
@@ -209,6 +215,13 @@ def log_verify(slug: str):
             status = 422
         else:
             check = tlog_store.check_receipt(campaign_id, commitment)
+            # "Download your evidence" (the thank-you page, the check's result): the
+            # bundle of the receipt's add, once a published checkpoint covers it.
+            if request.form.get("download") and check.state in ("included", "removed"):
+                bundle = _bundle(campaign_id, slug, check.index)
+                if bundle is not None:
+                    bundle.headers["Cache-Control"] = "no-store"
+                    return bundle
     page = render_template(
         "petition/log_verify.html",
         campaign=content,

@@ -9,7 +9,7 @@ whether a link may confirm, and what the answer is.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, and_, bindparam, case, delete, func, select, update
+from sqlalchemy import Boolean, and_, bindparam, case, delete, func, literal, select, update
 
 from .. import dbapi
 from ..models import OutboxMessage, Signature, SignatureStatus, utcnow
@@ -68,7 +68,8 @@ def _confirm_all_in_one():
       (its condition reads the locked rows' count, an InitPlan run before any row);
     - `confirm_pending` (the owner's consents folded in); if the row as updated is
       counted, the count's shard (counting.ADJUST) and the log's pending add
-      (transparency.INSERT_PENDING);
+      (transparency.INSERT_PENDING); if it is held back by an abuse flag, a pending
+      "hold" instead (no leaf: its receipt mail, transparency.HOLD);
     - if it confirmed, the address's other pending submissions and their mail deleted
       (their name tokens go by ON DELETE CASCADE).
     A second confirmed row for the address fails the whole statement (IntegrityError)."""
@@ -80,6 +81,12 @@ def _confirm_all_in_one():
     adjust = counting.ADJUST.where(counted)
     log_row = [bindparam(f"log_{name}", type_=TLOG_PENDING.c[name].type) for name in LOG_COLUMNS]
     log_add = transparency.INSERT_PENDING.from_select(LOG_COLUMNS, select(*log_row).where(counted))
+    held = select(confirmed.c.flagged).where(confirmed.c.flagged.is_(True)).exists()
+    hold_row = [
+        literal(transparency.HOLD) if name == "action" else value
+        for name, value in zip(LOG_COLUMNS, log_row, strict=True)
+    ]
+    log_hold = transparency.INSERT_PENDING.from_select(LOG_COLUMNS, select(*hold_row).where(held))
     others = select(locked.c.id).where(
         locked.c.status == SignatureStatus.PENDING, locked.c.id != bindparam("signature")
     )
@@ -90,6 +97,7 @@ def _confirm_all_in_one():
     return select(confirmed.c.flagged).add_cte(
         adjust.cte("counted"),
         log_add.cte("logged"),
+        log_hold.cte("held"),
         drop_mail.cte("dropped_mail"),
         drop_rows.cte("dropped_rows"),
     )
@@ -138,6 +146,8 @@ def write_confirmation(runner: dbapi.Runner, row, choices: frozenset[str]) -> bo
         shard = {"campaign": row.campaign_id, "shard_no": counting.random_shard(), "delta": 1}
         runner.execute(ADJUST_COUNT, shard)
         runner.execute(LOG_ADD, transparency.add_values(row, now))  # the public log's add
+    else:  # held back: no leaf, but its receipt mail goes out like anyone's
+        runner.execute(LOG_ADD, transparency.add_values(row, now) | {"action": transparency.HOLD})
     for other in locked:
         if other.status == SignatureStatus.PENDING and other.id != row.id:
             runner.execute(DROP_MAIL, {"id": other.id})

@@ -45,6 +45,10 @@ BIG_BATCH = 50_000  # catching up (checkpoint for a pack, `flask count publish`)
 # Built once on the table (confirming is a hot path); executed at once, in call order,
 # so an add and a remove queued in one transaction keep their order.
 INSERT_PENDING = insert(TlogPending.__table__)
+# A confirmation held back by an abuse flag: not counted, so no leaf (adds − removes
+# stays the count), but its signer is mailed the same receipt at the same pass as
+# everyone confirmed then (issue 21, L1). A restore appends the same commitment.
+HOLD = "hold"
 
 
 def _queue(values: dict) -> None:
@@ -181,7 +185,7 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
         db.session.rollback()
         return 0
     size = tree_size(campaign_id)
-    rows, added, last_add = [], [], {}
+    rows, added, held, last_add = [], [], [], {}
     for _id, signature_id, action, reason, commitment, created_at in pending:
         index = size + len(rows)
         if action == "add" and commitment:
@@ -190,6 +194,8 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
             rows.append((campaign_id, index, data, signature_id, key, None))
             last_add[signature_id] = index
             added.append((signature_id, index))
+        elif action == HOLD:
+            held.append((signature_id, None))
         elif action == "remove":
             target = last_add.pop(signature_id, None)
             if target is None:
@@ -218,9 +224,9 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
         append_leaves(campaign_id, size, [tlog.leaf_hash(row[2]) for row in rows])
         _unlink_removed(campaign_id, [row[5] for row in rows if row[5] is not None])
     driver("DELETE FROM tlog_pending WHERE id = ?", [(row[0],) for row in pending])
-    if added:  # receipts go out in the same transaction as their leaves
+    if added or held:  # receipts go out in the same transaction as their leaves
         slug = db.session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
-        receipts.queue_mails(campaign_id, log_origin(campaign_id, slug), added)
+        receipts.queue_mails(campaign_id, log_origin(campaign_id, slug), added + held)
     db.session.commit()
     return len(rows)
 

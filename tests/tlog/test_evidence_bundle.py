@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
-from campaign.services import links, tlog, tlog_keys, transparency
+from campaign.services import tlog, tlog_keys, transparency
 from tests.helpers import SLUG
 from tests.tlog.helpers import receipt_from, sign_and_confirm
 
@@ -40,11 +40,17 @@ def test_a_bundle_proves_the_receipts_leaf_offline(client, app, tmp_path):
     assert result.exit_code == 1 and "not in the signed tree" in result.output
 
 
-def test_the_thank_you_page_links_the_bundle_once_checkpointed(client, app):
+def test_the_thank_you_page_downloads_the_evidence_once_checkpointed(client, app):
+    """The page offers the same form to every signer (issue 21, L1: a held signer's page
+    is no different); the receipt goes by POST, never in a URL."""
     signature, html = sign_and_confirm(client, "page@example.org")
+    assert 'name="download" value="1"' in html and receipt_from(html) in html
+    form = {"receipt": receipt_from(html), "download": "1"}
     transparency.publish(signature.campaign_id)  # appended; no checkpoint covers it yet
-    thank_you = f"/{SLUG}/confirm/{links.make_token(signature, 'confirm')}"
-    assert f"/{SLUG}/log/bundle/" not in client.get(thank_you).get_data(as_text=True)
+    early = client.post(f"/{SLUG}/log/verify", data=form)
+    assert early.status_code == 200 and early.mimetype == "text/html"
     transparency.checkpoint(SLUG)
-    page = client.get(thank_you).get_data(as_text=True)
-    assert f'href="/{SLUG}/log/bundle/0" download' in page
+    response = client.post(f"/{SLUG}/log/verify", data=form)
+    assert response.mimetype == "application/json"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert json.loads(response.data)["index"] == 0
