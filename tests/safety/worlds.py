@@ -53,6 +53,7 @@ LOG_DATA = {  # the transparency log's documented public data: bodies may differ
     "petition.log_tile",
     "petition.log_entries",
     "petition.log_consistency",
+    "petition.log_bundle",
 }
 # Differ on every request, whoever did what (each is documented where it is made).
 NORMALISE: list[tuple[re.Pattern[str], str]] = [
@@ -282,12 +283,15 @@ ARGUMENTS: dict[str, list] = {
     "level": [0, 1],
     "rest": ["000", "000.p/2", "000.p/3", "x999"],
     "filename": ["css/site.css", "js/receipt-check.js"],
+    "index": [0, 2],
+    "key": ["public", "delivery", "nonsense"],  # consents.REGISTRY's keys, and not one
 }
 TOKEN_PURPOSE = {  # endpoint -> which of the attacker's own tokens its `token` takes
     "petition.confirm": "confirm",
     "petition.discard": "confirm",
     "petition.withdraw": "withdraw",
     "petition.my_data": "data",
+    "petition.withdraw_consent": "data",
     "petition.unsubscribe": "unsubscribe",
 }
 BAD_TOKEN = "1-" + "0" * 40  # a well-formed token that names a row but is not its own
@@ -313,7 +317,12 @@ POST_FORMS: dict[str, list[dict]] = {
     "petition.confirm": [{}],
     "petition.discard": [{}],
     "petition.unsubscribe": [{}],
-    "petition.log_verify": [{"receipt": "{receipt}"}, {"receipt": "nonsense"}],
+    "petition.withdraw_consent": [{}],
+    "petition.log_verify": [
+        {"receipt": "{receipt}"},
+        {"receipt": "nonsense"},
+        {"receipt": "{receipt}", "download": "1"},
+    ],
     "petition.log_cosignature": [{}],
     "petition.withdraw": [{}],  # the attacker withdraws last (POSTS_LAST)
 }
