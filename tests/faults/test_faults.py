@@ -72,22 +72,27 @@ def confirm_tokens(app, count: int) -> list[str]:
         return [links.make_token(row, "confirm") for row in rows]
 
 
-def run_with_fault(served, fault: Callable[[], None], *, confirms: int = 60) -> list[Answer]:
-    """Sign some addresses first (their links are confirmed during the load), then run
-    the load, with `fault` started FAULT_AT seconds in, in a thread of its own."""
+def run_with_fault(served, fault: Callable[[], None], *, confirms: int = 200) -> list[Answer]:
+    """Sign some addresses first (their links are confirmed during the load, half as
+    the fault starts, half after it), then run the load, with `fault` started FAULT_AT
+    seconds in, in a thread of its own."""
     warmup = Load(served.server.url, seconds=30, threads=4, max_requests=confirms)
     before = warmup.run()
     assert Counter(a.status for a in before) == {303: confirms}
     load = Load(served.server.url, seconds=40, threads=4)  # ends AFTER the fault
-    for token in confirm_tokens(served.app, confirms):
-        load.tokens.put(token)
+    tokens = confirm_tokens(served.app, confirms)
     started = time.monotonic()
 
     def timed_fault() -> None:
+        # Half the links are confirmed as the fault starts, half once it has cleared.
         time.sleep(max(0.0, started + FAULT_AT - time.monotonic()))
+        for token in tokens[: confirms // 2]:
+            load.tokens.put(token)
         try:
             fault()
         finally:
+            for token in tokens[confirms // 2 :]:
+                load.tokens.put(token)
             load.deadline = time.monotonic() + AFTER
 
     faulting = threading.Thread(target=timed_fault)
@@ -121,6 +126,7 @@ def check(served, answers: list[Answer], *, fault_cleared_at: float) -> Counter:
         assert shards == counted == len(confirmed_ids)
     # It signs again once the fault has cleared (no restart of the app).
     assert any(a.kind == "sign" and a.status == 303 and a.at > fault_cleared_at for a in answers)
+    print(dict(statuses))  # shown with -s: what the load saw
     return statuses
 
 
