@@ -36,19 +36,20 @@ def test_eight_slow_clients_stop_gunicorn(live_server):
     """Before: a thread read a request with no deadline, so slow clients as many as
     the threads (2 workers x 4 here) stopped every other request for as long as they
     kept sending. Now each is cut off REQUEST_READ_SECONDS after its thread took it."""
-    server = live_server(GUNICORN_READ_SECONDS="1.5")
+    server = live_server(GUNICORN_READ_SECONDS="1")
     port = int(server.url.rsplit(":", 1)[1])
     stop = threading.Event()
     clients = [threading.Thread(target=drip, args=(port, stop)) for _ in range(16)]
     for client in clients:
         client.start()
     try:
-        time.sleep(0.5)  # every thread is taken by now
+        time.sleep(0.8)  # every thread of both workers is taken by now
         started = time.monotonic()
-        with urllib.request.urlopen(f"{server.url}/healthz", timeout=8) as response:
+        with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as response:
             assert response.status == 200
         waited = time.monotonic() - started
-        assert waited < 5, f"a request waited {waited:.1f} s behind slow clients"
+        print(f"/healthz behind 16 slow clients: {waited:.2f} s")  # with -s
+        assert waited < 6, f"a request waited {waited:.1f} s behind slow clients"
         assert WARNING not in server.log.read_text()  # loopback: nothing to warn about
     finally:
         stop.set()
