@@ -9,15 +9,18 @@ whether a link may confirm, and what the answer is.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, and_, bindparam, case, delete, func, literal, select, update
+from sqlalchemy import Boolean, and_, bindparam, case, delete, func, insert, literal, select, update
 
 from .. import dbapi
-from ..models import OutboxMessage, Signature, SignatureStatus, utcnow
+from ..models import OutboxMessage, Signature, SignatureStatus, SupersededLink, utcnow
 from . import consents, counting, transparency
 from .abuse import FAST
 from .privacy import NO_OP_WRITE
 
 SIGNATURES, OUTBOX = Signature.__table__, OutboxMessage.__table__
+SUPERSEDED = SupersededLink.__table__
+# What a deleted submission leaves for its mailed link (models/superseded.py).
+SUPERSEDED_COLUMNS = ["signature_id", "campaign_id", "held_id", "link_nonce", "created_at"]
 TLOG_PENDING = transparency.INSERT_PENDING.table
 _S = SIGNATURES.c
 LOCK_ADDRESS = (  # the address's rows, locked in id order; their states name the others
@@ -71,7 +74,8 @@ def _confirm_all_in_one():
       (transparency.INSERT_PENDING); if it is held back by an abuse flag, a pending
       "hold" instead (no leaf: its receipt mail, transparency.HOLD);
     - if it confirmed, the address's other pending submissions and their mail deleted
-      (their name tokens go by ON DELETE CASCADE).
+      (their name tokens go by ON DELETE CASCADE), each leaving its link's nonce and
+      the confirmed row in `superseded_links` (so its link answers "already").
     A second confirmed row for the address fails the whole statement (IntegrityError)."""
     locked = LOCK_ADDRESS.cte("locked")
     locks_taken = select(func.count()).select_from(locked).scalar_subquery() >= 0
@@ -91,15 +95,43 @@ def _confirm_all_in_one():
         locked.c.status == SignatureStatus.PENDING, locked.c.id != bindparam("signature")
     )
     drop_mail = delete(OUTBOX).where(OUTBOX.c.signature_id.in_(others), did_confirm)
-    drop_rows = delete(SIGNATURES).where(
-        _S.id.in_(others), _S.status == SignatureStatus.PENDING, did_confirm
+    drop_rows = (
+        delete(SIGNATURES)
+        .where(_S.id.in_(others), _S.status == SignatureStatus.PENDING, did_confirm)
+        .returning(_S.id, _S.campaign_id, _S.link_nonce, _S.created_at)
+        .cte("dropped_rows")
+    )
+    dropped = drop_rows.c
+    keep_links = insert(SUPERSEDED).from_select(
+        SUPERSEDED_COLUMNS,
+        select(
+            dropped.id,
+            dropped.campaign_id,
+            bindparam("signature", type_=_S.id.type),
+            dropped.link_nonce,
+            dropped.created_at,
+        ).where(dropped.link_nonce.is_not(None)),
     )
     return select(confirmed.c.flagged).add_cte(
         adjust.cte("counted"),
         log_add.cte("logged"),
         log_hold.cte("held"),
         drop_mail.cte("dropped_mail"),
-        drop_rows.cte("dropped_rows"),
+        drop_rows,
+        keep_links.cte("kept_links"),
+    )
+
+
+def keep_link(submission, held):
+    """INSERT … SELECT: a pending submission's link nonce kept in `superseded_links`,
+    pointing at `held`, the address's confirmed signature (run before deleting it)."""
+    return insert(SUPERSEDED).from_select(
+        SUPERSEDED_COLUMNS,
+        select(_S.id, _S.campaign_id, held, _S.link_nonce, _S.created_at).where(
+            _S.id == submission,
+            _S.status == SignatureStatus.PENDING,
+            _S.link_nonce.is_not(None),
+        ),
     )
 
 
@@ -113,6 +145,7 @@ LOG_ADD = dbapi.Statement(
     transparency.INSERT_PENDING.values({name: bindparam(name) for name in LOG_COLUMNS})
 )
 DROP_MAIL = dbapi.Statement(delete(OUTBOX).where(OUTBOX.c.signature_id == bindparam("id")))
+KEEP_LINK = dbapi.Statement(keep_link(bindparam("id"), bindparam("held")))
 DROP_PENDING = dbapi.Statement(  # its name tokens go by ON DELETE CASCADE
     delete(SIGNATURES).where(_S.id == bindparam("id"), _S.status == SignatureStatus.PENDING)
 )
@@ -151,6 +184,7 @@ def write_confirmation(runner: dbapi.Runner, row, choices: frozenset[str]) -> bo
     for other in locked:
         if other.status == SignatureStatus.PENDING and other.id != row.id:
             runner.execute(DROP_MAIL, {"id": other.id})
+            runner.execute(KEEP_LINK, {"id": other.id, "held": row.id})
             runner.execute(DROP_PENDING, {"id": other.id})
     runner.commit()
     return confirmed.flagged

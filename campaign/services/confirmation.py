@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import dbapi, sqlite_wal
 from ..extensions import db
-from ..models import Signature, SignatureStatus
+from ..models import Signature, SignatureStatus, SupersededLink
 from . import confirm_write, consents, links, privacy, sealed
 from .campaigns import campaign_ref
 from .content import CampaignContent
@@ -83,9 +83,39 @@ def link_row(token: str, purpose: str, runner: dbapi.Runner):
     return row
 
 
+def replaced_by(token: str) -> Signature | None:
+    """The confirmed signature that replaced the deleted submission a confirm link
+    names (models/superseded.py), if the link's HMAC matches the nonce it left, else
+    None. Only the link's holder (the mailbox it was sent to) can pass the HMAC, so
+    only they learn that the address signed."""
+    signature_id = links.parse_token(token)
+    left = db.session.get(SupersededLink, signature_id) if signature_id is not None else None
+    if left is None or not links.token_matches(_LeftLink(left), token, "confirm"):
+        return None
+    held = db.session.get(Signature, left.held_id)
+    return held if held is not None and held.status == SignatureStatus.CONFIRMED else None
+
+
+@dataclass(frozen=True)
+class _LeftLink:  # what links.token_matches reads of a row: its id and nonce
+    row: SupersededLink
+
+    @property
+    def id(self) -> int:
+        return self.row.signature_id
+
+    @property
+    def link_nonce(self) -> str:
+        return self.row.link_nonce
+
+
 def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:
     """What the confirm link leads to, without changing anything (for the GET page)."""
     signature = find_by_token(token, "confirm")
+    if signature is None:  # deleted when another submission of its address confirmed?
+        held = replaced_by(token)
+        if held is not None and held.campaign_id == campaign_ref(content).id:
+            return ConfirmResult("already", held)
     # By id, from the cached campaign: no lazy SELECT of the campaign row per confirm.
     if signature is None or signature.campaign_id != campaign_ref(content).id:
         return ConfirmResult("invalid")
@@ -137,9 +167,16 @@ def confirm(
                 runner.rollback()
                 if not is_dedup_conflict(exc):
                     raise
+                held = _held(row.campaign_id, row.dedup_key)
+                if held is not None:  # its link answers "already" from now on too
+                    db.session.execute(
+                        confirm_write.keep_link(row.id, literal(held.id)).execution_options(
+                            synchronize_session=False
+                        )
+                    )
                 delete_submissions([row.id])
                 db.session.commit()
-                return ConfirmResult("already", _held(row.campaign_id, row.dedup_key))
+                return ConfirmResult("already", held)
     # The change was committed on a connection of its own: rows the session holds
     # (when a command or a test shares it across requests) are read again when used.
     # A request that opened no session (the fast path's) has nothing to expire.

@@ -22,6 +22,7 @@ from ..models import (
     OutboxMessage,
     Signature,
     SignatureStatus,
+    SupersededLink,
     utc_iso,
     utcnow,
 )
@@ -289,6 +290,8 @@ def purge_expired() -> int:
         db.session.execute(delete(OutboxMessage).where(OutboxMessage.signature_id.in_(ids)))
         db.session.commit()
         deleted += len(ids)
+    # The links of submissions a confirmation replaced expire with them too.
+    db.session.execute(delete(SupersededLink).where(SupersededLink.created_at < cutoff))
     db.session.commit()
     return deleted
 
