@@ -125,12 +125,13 @@ def correct_email(slug: str):
     and work whatever its state). The noted address must be retyped (issue 21, L7)."""
     content = load_campaign(slug)
     form = CorrectEmailForm()
-    note = noted(slug)
-    if form.validate() and not inbox.same_address(note, form.typed.data):
-        form.typed.errors.append(CorrectEmailForm.NOT_NOTED)
-    if form.errors:
+    if not form.validate():
         return check_inbox_page(content, correct_form=form, status=422)
-    inbox.correct_email(content, note, form.email.data, current_language())
+    note = noted(slug)
+    language = current_language()
+    if not inbox.correct_email(content, note, form.typed.data, form.email.data, language):
+        form.typed.errors.append(CorrectEmailForm.NOT_NOTED)  # not the address noted here
+        return check_inbox_page(content, correct_form=form, status=422)
     response = redirect(url_for(".check_inbox", slug=slug, corrected=1), 303)
     return with_note(response, slug, note.signature_id) if note else response
 

@@ -83,17 +83,25 @@ def same_address(note: Note | None, retyped: str) -> bool:
         return False
 
 
-def correct_email(content: CampaignContent, note: Note | None, new_raw: str, language: str) -> None:
+def correct_email(
+    content: CampaignContent, note: Note | None, retyped: str, new_raw: str, language: str
+) -> bool:
     """ "Wrong address?": move the submission this browser's note names to a corrected
     address, and mail it there: one bodiless request row, whatever the submission's
     state (services/mail_requests.py). The worker moves it only while it is pending,
     unexpired and within the extra-mail cap, then decides its mail as for any
-    submission. The caller has checked that the visitor retyped the noted address
-    (`same_address`): on a shared browser, the next person must not be able to move
-    someone's submission to their own mailbox and read it (issue 21, L7). Raises
-    ValueError for an address that isn't one."""
+    submission.
+
+    Only for a visitor who retyped the noted address (`retyped`): on a shared browser,
+    the next person must not be able to move someone's submission to their own mailbox
+    and read its name and comment (issue 21, L7). Returns False, queuing nothing, when
+    it isn't the noted one: the browser's own note decides, never the database. Raises
+    ValueError for a new address that isn't one."""
     email = normalize_email(new_raw)
-    if note is not None and content.accepts_signatures:
+    if not same_address(note, retyped):
+        return False
+    if content.accepts_signatures:
         mail_requests.ask(
             mail_requests.CORRECT, content, language, email.address, note.signature_id
         )
+    return True
