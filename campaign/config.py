@@ -66,6 +66,8 @@ class Config:
         self.CONFIRM_REMINDER_HOURS = env_int("CONFIRM_REMINDER_HOURS", 48)
         self.CONFIRM_EXPIRY_DAYS = env_int("CONFIRM_EXPIRY_DAYS", 7)
         self.ALREADY_SIGNED_MAIL_LIMIT = env_int("ALREADY_SIGNED_MAIL_LIMIT", 3)
+        # The extra-mail cap counts per window of this many hours, never for life.
+        self.EXTRA_MAIL_WINDOW_HOURS = env_int("EXTRA_MAIL_WINDOW_HOURS", 24)
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 64 * 1024)
         self.COUNT_CACHE_SECONDS = env_int("COUNT_CACHE_SECONDS", 2)
         # Rendered campaign pages, per process (services/page_cache.py); 0 turns it off.

@@ -177,6 +177,10 @@ class Signature(db.Model):
     comment_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     # When the worker decided to mail this submission its confirmation link.
     mailed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The cap on extra mails counts per rolling window (migration 0012_extra_mail_window):
+    # when the current window opened, and how many extra mails it has sent.
+    extra_mails_since: Mapped[datetime | None] = mapped_column(DateTime)
+    extra_mails: Mapped[int] = mapped_column(Integer, server_default="0")  # not on the hot INSERT
 
     @hybrid_property
     def counted(self) -> bool:

@@ -225,8 +225,17 @@ class ResendForm(FlaskForm):
 
 
 class CorrectEmailForm(FlaskForm):
-    """ "Wrong address? Correct it", on the check-inbox page."""
+    """ "Wrong address? Correct it", on the check-inbox page. The address typed before
+    must be typed again: on a shared browser, the next person must not be able to move
+    someone's submission to their own mailbox (issue 21, L7)."""
 
+    NOT_NOTED = _l("This is not the address you signed with in this browser.")
+
+    typed = EmailField(
+        _l("The address you typed"),
+        validators=[InputRequired(_l("Please type the address you signed with."))],
+        render_kw={"autocomplete": "off", "maxlength": 254, "inputmode": "email"},
+    )
     email = EmailField(
         _l("Correct email address"),
         validators=[InputRequired(_l("Please enter your email address.")), rule(normalize_email)],
@@ -235,7 +244,13 @@ class CorrectEmailForm(FlaskForm):
 
 
 class LinksForm(FlaskForm):
-    """ "Mail me my links again", on /privacy (same neutral answer as resending)."""
+    """ "Mail me my links again", on /privacy (same neutral answer as resending), for one
+    campaign: one request asks about one petition, not every one at once (issue 21, M2).
+    The view sets the choices (`campaign.choices`)."""
+
+    campaign = SelectField(
+        _l("Petition"), validators=[InputRequired(_l("Please choose a petition."))]
+    )
 
     email = EmailField(
         _l("The email address you signed with"),

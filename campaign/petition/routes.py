@@ -16,7 +16,6 @@ from ..services import (
     counting,
     inbox,
     privacy,
-    signing,
 )
 from ..services.campaigns import campaign_ref
 from ..services.content import library
@@ -77,7 +76,7 @@ def sign(slug: str):
     return with_note(
         redirect(url_for(".check_inbox", slug=slug), 303),
         slug,
-        outcome.signature_id if outcome else None,
+        outcome.signature_id,
     )
 
 
@@ -102,32 +101,37 @@ def check_inbox(slug: str):
 @bp.post("/<slug>/resend")
 @limiter.limit(config_limit("RATELIMIT_RESEND"), key_func=ip_and_petition)
 def resend(slug: str):
-    """Send the confirmation mail again. The answer never says whether it did."""
+    """Send the confirmation mail again: one request row, whatever the address's state
+    (services/mail_requests.py), so neither the answer nor its timing says anything."""
     content = load_campaign(slug)
     note = noted(slug)
     if note and "email" not in request.form:  # "send it again" to the address just typed
         try:
-            signing.resend_confirmation(content, note.email)
+            inbox.resend(content, note.email, current_language())
         except ValueError:
             pass  # an address the form refused never reaches a note; nothing to send
         return redirect(url_for(".check_inbox", slug=slug, resent=1), 303)
     form = ResendForm()
     if not form.validate():
         return check_inbox_page(content, resend_form=form, status=422)
-    signing.resend_confirmation(content, form.email.data)
+    inbox.resend(content, form.email.data, current_language())
     return redirect(url_for(".check_inbox", slug=slug, resent=1), 303)
 
 
 @bp.post("/<slug>/correct-email")
 @limiter.limit(config_limit("RATELIMIT_RESEND"), key_func=ip_and_petition)
 def correct_email(slug: str):
-    """Move the pending signature this browser noted to a corrected address (same answer)."""
+    """Move the pending signature this browser noted to a corrected address (same answer
+    and work whatever its state). The noted address must be retyped (issue 21, L7)."""
     content = load_campaign(slug)
     form = CorrectEmailForm()
     if not form.validate():
         return check_inbox_page(content, correct_form=form, status=422)
     note = noted(slug)
-    inbox.correct_email(content, note, form.email.data)  # same answer whatever it did
+    language = current_language()
+    if not inbox.correct_email(content, note, form.typed.data, form.email.data, language):
+        form.typed.errors.append(CorrectEmailForm.NOT_NOTED)  # not the address noted here
+        return check_inbox_page(content, correct_form=form, status=422)
     response = redirect(url_for(".check_inbox", slug=slug, corrected=1), 303)
     return with_note(response, slug, note.signature_id) if note else response
 

@@ -23,8 +23,9 @@ CONFIRM_HANDOFF = "campaign.confirm_result"
 
 def accept(
     content: CampaignContent, submission: SignSubmission, *, language: str, ip: str | None
-) -> SignOutcome | None:
-    """Record a valid submission as the abuse check decides (None: dropped unrecorded).
+) -> SignOutcome:
+    """Record a valid submission as the abuse check decides (a blocked source or address:
+    a placeholder with nothing of theirs, `signing.placeholder`).
     The fields were validated by `forms.read_sign_form`; the service checks them no more."""
     fields = submission.fields
     if fields is None:
@@ -36,8 +37,6 @@ def accept(
         seconds_open=seconds_since_started(submission.started),
         canonical_email=fields.email.canonical,
     )
-    if verdict.drop:
-        return None
     data = SignatureInput(
         fields=fields,
         consents=submission.consents,
@@ -47,7 +46,13 @@ def accept(
         ip=ip,
         wording=consents.wordings(language),
     )
-    return signing.sign(content, data, flag_reason=verdict.flag_reason, send_mail=verdict.send_mail)
+    return signing.sign(
+        content,
+        data,
+        flag_reason=verdict.flag_reason,
+        send_mail=verdict.send_mail,
+        blocked=verdict.drop,  # the same writes, holding nothing of theirs
+    )
 
 
 def leave_note(

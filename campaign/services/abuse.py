@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class Verdict:
     flag_reason: str | None = None  # keep the signature, but don't count it
     send_mail: bool = True  # False for bots: don't mail whoever they named
-    drop: bool = False  # record nothing at all (blocked sources)
+    drop: bool = False  # blocked sources: keep nothing of theirs (signing.placeholder)
 
 
 CLEAN = Verdict()

@@ -6,7 +6,9 @@ with AES-GCM (services/sealed.py), so the cookie is secret and can't be forged o
 moved to another petition. Not the Flask session: signing then touches no session
 (no session cookie to sign and save on the busiest POST). With it the page can show the address
 masked, resend without retyping, and move a still-pending signature to a corrected
-address. The answers stay neutral: nothing here tells whether an address has signed.
+address once the visitor retypes the noted one. Each form writes one request row and
+reads nothing (services/mail_requests.py): the same work and the same answer whatever
+the address's state, so nothing here tells whether an address has signed.
 """
 
 from __future__ import annotations
@@ -14,16 +16,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
-
-from ..extensions import db
-from ..models import Signature, SignatureStatus
-from . import crypto, links, sealed, signing
-from .blind_index import dedup_key, domain_hash
-from .campaigns import campaign_ref
+from . import crypto, mail_requests, sealed
+from .blind_index import dedup_key
 from .content import CampaignContent
-from .mail import enqueue_render
-from .signer_mail import is_expired, take_extra_mail
 from .validation import normalize_email
 
 NOTE_COOKIE = "inbox"
@@ -60,71 +55,53 @@ def mask_email(address: str) -> str:
     return f"{local[:keep]}{'•' * max(len(local) - keep, 1)}@{domain}"
 
 
-def correct_email(content: CampaignContent, note: Note | None, new_raw: str) -> str | None:
-    """Move the submission this browser's note names to a corrected address and mail it there.
-
-    Returns the corrected address (for the next note) when the submission is still
-    pending; None otherwise. The mail worker then decides, as for any submission,
-    whether the corrected address gets a confirmation link or the capped "already
-    signed" note (services/signer_mail.py). Raises ValueError for an address that isn't one.
-    """
-    email = normalize_email(new_raw)
-    signature_id = note.signature_id if note else None
-    if not signature_id or not content.accepts_signatures:
-        return None
-    signature = db.session.get(Signature, signature_id)
-    if (
-        signature is None
-        or signature.status != SignatureStatus.PENDING
-        or signature.campaign_id != campaign_ref(content).id
-        or is_expired(signature)
-        or not signature.email_enc
-    ):
-        return None
-    if not take_extra_mail(signature.id):  # capped like resending: no mail cannon
-        db.session.commit()
-        return None
-    db.session.execute(
-        update(Signature)
-        .where(Signature.id == signature.id, Signature.status == SignatureStatus.PENDING)
-        .values(
-            email_enc=sealed.seal("email", email.address, signature.row_key),
-            dedup_key=dedup_key(email.canonical),
-            email_domain_hash=domain_hash(email.domain),
-            link_nonce=links.new_nonce(),  # the link mailed to the typo stops working
-            mailed_at=None,  # the worker decides afresh for the corrected address
-        )
-        .execution_options(synchronize_session=False)
-    )
-    enqueue_render("confirm", signature.id, signature.language, {"slug": content.slug})
-    db.session.commit()
-    return email.address
-
-
-def mail_links_again(content: CampaignContent, raw_email: str) -> bool:
-    """Mail a signer their links (data copy, withdraw) again, for the data-rights form.
-
-    A pending submission gets its confirmation mail again. The caller answers the same
-    either way; the mail count is capped like every extra mail, and the worker renders
-    the mail. Returns whether a mail was queued (for tests and logs only). Raises
-    ValueError for an address that isn't one.
-    """
+def resend(content: CampaignContent, raw_email: str, language: str) -> None:
+    """ "Send the email again": one bodiless request row, whatever the address's state
+    (services/mail_requests.py); the worker mails a waiting submission its link again.
+    Raises ValueError for an address that isn't one."""
     email = normalize_email(raw_email)
-    if content.state() not in ("open", "closed"):  # archived: personal data is gone
+    if content.accepts_signatures:  # the campaign's state is public, not the address's
+        mail_requests.ask(mail_requests.RESEND, content, language, dedup_key(email.canonical))
+
+
+def mail_links_again(content: CampaignContent, raw_email: str, language: str) -> None:
+    """ "Mail me my links again" for one campaign: one bodiless request row, whatever the
+    address's state; the worker mails a confirmed signer their links (data copy,
+    withdraw), or a pending one their confirmation link. Raises ValueError for an
+    address that isn't one."""
+    email = normalize_email(raw_email)
+    mail_requests.ask(mail_requests.LINKS, content, language, dedup_key(email.canonical))
+
+
+def same_address(note: Note | None, retyped: str) -> bool:
+    """Whether `retyped` is the address this browser's note holds (in canonical form)."""
+    if note is None:
         return False
-    signature = db.session.scalar(
-        select(Signature).where(
-            Signature.campaign_id == campaign_ref(content).id,
-            Signature.dedup_key == dedup_key(email.canonical),
-            Signature.status == SignatureStatus.CONFIRMED,
-            Signature.email_enc.is_not(None),
+    try:
+        return normalize_email(retyped).canonical == normalize_email(note.email).canonical
+    except ValueError:
+        return False
+
+
+def correct_email(
+    content: CampaignContent, note: Note | None, retyped: str, new_raw: str, language: str
+) -> bool:
+    """ "Wrong address?": move the submission this browser's note names to a corrected
+    address, and mail it there: one bodiless request row, whatever the submission's
+    state (services/mail_requests.py). The worker moves it only while it is pending,
+    unexpired and within the extra-mail cap, then decides its mail as for any
+    submission.
+
+    Only for a visitor who retyped the noted address (`retyped`): on a shared browser,
+    the next person must not be able to move someone's submission to their own mailbox
+    and read its name and comment (issue 21, L7). Returns False, queuing nothing, when
+    it isn't the noted one: the browser's own note decides, never the database. Raises
+    ValueError for a new address that isn't one."""
+    email = normalize_email(new_raw)
+    if not same_address(note, retyped):
+        return False
+    if content.accepts_signatures:
+        mail_requests.ask(
+            mail_requests.CORRECT, content, language, email.address, note.signature_id
         )
-    )
-    if signature is None:
-        return signing.resend_confirmation(content, raw_email)
-    if not take_extra_mail(signature.id):
-        db.session.commit()
-        return False
-    enqueue_render("links", signature.id, signature.language, {"slug": content.slug})
-    db.session.commit()
     return True

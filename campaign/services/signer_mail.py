@@ -10,7 +10,10 @@ decides, per submission, what the address gets:
   was sent with it; the first is free, then at most ALREADY_SIGNED_MAIL_LIMIT more
   while earlier ones wait, and submissions past that cap are deleted unmailed.
 
-The reminder mail and its schedule live in services/reminders.py.
+A blocked source's placeholder (`signing.placeholder`, the same writes as a signing)
+is deleted unmailed. Mail asked for from the public forms (resend, links again, a
+corrected address) is decided in services/mail_requests.py. The reminder mail and its
+schedule live in services/reminders.py.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import json
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, or_, select, update
 
 from ..extensions import db
 from ..models import NameToken, OutboxMessage, Signature, SignatureStatus, utcnow
@@ -30,24 +33,45 @@ from .mail_transport import Mail, render_mail
 
 
 def take_extra_mail(signature_id: int) -> bool:
-    """Count one more mail beyond the first (an "already signed" note or a resent
-    confirmation, from the form or an organizer), or refuse past ALREADY_SIGNED_MAIL_LIMIT.
+    """Count one more mail beyond the first (an "already signed" note, a resent
+    confirmation, links again, a corrected address), or refuse past
+    ALREADY_SIGNED_MAIL_LIMIT in the current window of EXTRA_MAIL_WINDOW_HOURS.
 
-    Checked and raised in one statement, so parallel requests can't exceed the cap.
+    The window opens with its first mail and a new one opens once it is over, so no
+    one can spend an address's allowance for good (issue 21, L2). Checked and raised in
+    one statement, so parallel requests can't exceed the cap.
     """
-    limit = current_app.config["ALREADY_SIGNED_MAIL_LIMIT"]
+    config = current_app.config
+    now = utcnow()
+    opens_anew = or_(
+        Signature.extra_mails_since.is_(None),
+        Signature.extra_mails_since <= now - timedelta(hours=config["EXTRA_MAIL_WINDOW_HOURS"]),
+    )
     return bool(
         db.session.execute(
             update(Signature)
-            .where(Signature.id == signature_id, Signature.already_signed_mails < limit)
-            .values(already_signed_mails=Signature.already_signed_mails + 1)
+            .where(
+                Signature.id == signature_id,
+                or_(opens_anew, Signature.extra_mails < config["ALREADY_SIGNED_MAIL_LIMIT"]),
+            )
+            .values(
+                extra_mails=case((opens_anew, 1), else_=Signature.extra_mails + 1),
+                extra_mails_since=case((opens_anew, now), else_=Signature.extra_mails_since),
+                already_signed_mails=Signature.already_signed_mails + 1,  # the lifetime total
+            )
             .execution_options(synchronize_session=False)
         ).rowcount
     )
 
 
 def extra_mails_left(signature: Signature) -> int:
-    return max(current_app.config["ALREADY_SIGNED_MAIL_LIMIT"] - signature.already_signed_mails, 0)
+    """How many extra mails the signature's current window still allows."""
+    config = current_app.config
+    since = signature.extra_mails_since
+    window = timedelta(hours=config["EXTRA_MAIL_WINDOW_HOURS"])
+    if since is None or since <= utcnow() - window:
+        return config["ALREADY_SIGNED_MAIL_LIMIT"]
+    return max(config["ALREADY_SIGNED_MAIL_LIMIT"] - (signature.extra_mails or 0), 0)
 
 
 def delete_submissions(ids: list[int], *, keep_outbox_id: int | None = None) -> None:
@@ -207,6 +231,16 @@ def render_links(outbox: OutboxMessage) -> Mail | None:
     return _mail_to_signer(outbox, "links", confirmed=True)
 
 
+def render_blocked(outbox: OutboxMessage) -> None:
+    """A blocked source's placeholder (signing.placeholder): deleted, nothing sent."""
+    signature = db.session.get(Signature, outbox.signature_id) if outbox.signature_id else None
+    if signature is not None and signature.email_enc is None:  # a placeholder holds none
+        delete_submissions([signature.id], keep_outbox_id=outbox.id)
+        outbox.signature_id = None
+        db.session.commit()
+
+
+register_renderer("blocked", render_blocked)
 register_renderer("confirm", render_submission)
 register_renderer("already-signed", render_already_signed)
 register_renderer("resend", render_confirm_again)

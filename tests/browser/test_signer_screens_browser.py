@@ -37,7 +37,9 @@ def test_check_inbox_shows_masked_address_resends_and_corrects_a_typo(server, ap
     deliver(app)
     assert len(mailbox.to("shirin@exmaple.org")) == 2
 
-    # Correct the typo: the mail goes to the corrected address, and its link works.
+    # Correct the typo: the address typed before, in full (L7: on a shared computer only
+    # the signer knows it), then the right one. The mail goes there, and its link works.
+    page.get_by_label("The address you typed").fill("shirin@exmaple.org")
     page.get_by_label("Correct email address").fill("shirin@example.org")
     page.get_by_role("button", name="Send to this address instead").click()
     page.wait_for_url("**corrected=1")

@@ -1,0 +1,204 @@
+"""What the worker does with the public forms' requests (services/mail_requests.py):
+resend, "mail me my links again" for one petition, "wrong address?" (with the noted
+address retyped, L7), and the extra-mail cap as a rolling window (L2)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import timedelta
+
+import pytest
+from flask import g
+from sqlalchemy import func, select
+
+from campaign.extensions import db
+from campaign.models import OutboxMessage, Signature, utcnow
+from campaign.services import confirmation, links, privacy, signer_mail, signing
+from campaign.services.content import ContentLibrary, library
+from campaign.services.signer_mail import extra_mails_left
+from tests.helpers import ROOT, SLUG, deliver, hidden_fields, sign
+
+SECOND = "second-petition"
+
+
+def form(client, page: str) -> dict:
+    g.pop("csrf_token", None)  # one app context for the test: a fresh token per browser
+    return hidden_fields(client.get(page).get_data(as_text=True))
+
+
+def links_again(client, email: str, campaign: str | None = SLUG):
+    data = form(client, "/privacy") | {"email": email}
+    if campaign is None:
+        data.pop("campaign", None)
+    else:
+        data["campaign"] = campaign
+    return client.post("/privacy/links", data=data)
+
+
+def correct(client, typed: str, email: str):
+    data = form(client, f"/{SLUG}/check-inbox") | {"typed": typed, "email": email}
+    return client.post(f"/{SLUG}/correct-email", data=data)
+
+
+def signed(email: str, name: str = "Shirin Rahimi", slug: str = SLUG) -> Signature:
+    outcome = signing.sign(
+        library().get(slug),
+        signing.SignatureInput.from_raw(name=name, email=email, country="DE"),
+    )
+    return db.session.get(Signature, outcome.signature_id)
+
+
+def confirmed(app, email: str, slug: str = SLUG) -> Signature:
+    signature = signed(email, slug=slug)
+    deliver(app)
+    token = links.make_token(signature, "confirm")
+    assert confirmation.confirm(library().get(slug), token).state == "confirmed"
+    db.session.refresh(signature)
+    return signature
+
+
+def subjects(mailbox, address: str) -> list[str]:
+    return [m["Subject"] for m in mailbox.to(address)]
+
+
+# --- L7: "wrong address?" on a shared browser ---------------------------------------
+
+
+def test_l7_wrong_address_needs_the_noted_address_retyped(app, client, mailbox):
+    """Shirin signs on a shared computer with a private comment and leaves. The next
+    person, on the same browser, asks to have "her" mail sent to their own mailbox:
+    without her full address, nothing moves, and no mail names her."""
+    sign(client, email="shirin.r@example.org", name="Shirin Rahimi", comment="my brother")
+    deliver(app)
+    for typed in ("", "sh••••••@example.org", "someone@example.org"):
+        response = correct(client, typed, "next.person@example.net")
+        assert response.status_code == 422
+        html = response.get_data(as_text=True)
+        assert 'id="typed-error"' in html
+        assert "Shirin" not in html and "shirin.r@" not in html
+    deliver(app)
+    assert mailbox.to("next.person@example.net") == []
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1  # her first mail only
+
+
+def test_wrong_address_moves_a_pending_submission_when_the_noted_one_is_retyped(
+    app, client, mailbox
+):
+    sign(client, email="shirin@exmaple.org", name="Shirin Rahimi")  # the typo is the domain
+    deliver(app)
+    [old_link] = mailbox.links(mailbox.to("shirin@exmaple.org")[0], "confirm")
+    response = correct(client, " SHIRIN@exmaple.org", "shirin@example.org")  # canonical form
+    assert response.status_code == 303 and response.headers["Location"].endswith("corrected=1")
+    deliver(app)
+    [mail] = mailbox.to("shirin@example.org")
+    [link] = mailbox.links(mail, "confirm")
+    path = link.replace("http://petition.test", "")
+    assert client.post(path).status_code == 303  # it confirms
+    assert client.get(old_link.replace("http://petition.test", "")).status_code == 404
+    # The note now holds the corrected address: retyping the typo no longer matches.
+    assert correct(client, "shirin@exmaple.org", "other@example.org").status_code == 422
+
+
+def test_wrong_address_on_a_confirmed_submission_moves_nothing(app, client, mailbox):
+    sign(client, email="done@example.org")
+    deliver(app)
+    signature = db.session.scalar(select(Signature))
+    token = links.make_token(signature, "confirm")
+    assert confirmation.confirm(library().get(SLUG), token).state == "confirmed"
+    assert correct(client, "done@example.org", "elsewhere@example.org").status_code == 303
+    deliver(app)
+    assert mailbox.to("elsewhere@example.org") == []
+    db.session.refresh(signature)
+    assert signature.status == "confirmed"
+
+
+# --- "mail me my links again": one petition, decided by the worker --------------------
+
+
+def test_links_again_mails_only_a_confirmed_or_pending_signer(app, client, mailbox):
+    confirmed(app, "kept@example.org")
+    waiting = signed("waiting@example.org")
+    deliver(app)
+    gone = confirmed(app, "gone@example.org")
+    privacy.withdraw(gone)
+    for address in ("kept@", "waiting@", "gone@", "never@"):
+        assert links_again(client, f"{address}example.org").status_code == 303
+    deliver(app)
+    assert subjects(mailbox, "kept@example.org")[-1].startswith("Your links for")
+    [first, again] = mailbox.to("waiting@example.org")  # its confirmation link again
+    assert mailbox.links(first, "confirm") == mailbox.links(again, "confirm")
+    assert len(mailbox.to("gone@example.org")) == 1  # the first confirmation only
+    assert mailbox.to("never@example.org") == []
+    assert db.session.get(Signature, waiting.id).status == "pending"
+
+
+@pytest.fixture
+def two_petitions(app, tmp_path):
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    shutil.copytree(ROOT / "content" / SLUG, content / SECOND)
+    toml = content / SECOND / "campaign.toml"
+    toml.write_text(
+        toml.read_text()
+        .replace(f'slug = "{SLUG}"', f'slug = "{SECOND}"')
+        .replace("home = true", "home = false")
+    )
+    app.extensions["campaign.content"] = ContentLibrary(content)
+
+
+def test_m2_links_again_asks_about_one_petition(app, client, mailbox, two_petitions):
+    """One request asks about one petition, not every one at once: the form names it."""
+    html = client.get("/privacy").get_data(as_text=True)
+    assert 'name="campaign"' in html and f'value="{SECOND}"' in html
+    confirmed(app, "second@example.org", slug=SECOND)
+    before = len(mailbox.to("second@example.org"))
+    assert links_again(client, "second@example.org", campaign=None).status_code == 422
+    assert links_again(client, "second@example.org", campaign="no-such").status_code == 422
+    assert links_again(client, "second@example.org", campaign=SLUG).status_code == 303
+    deliver(app)
+    assert len(mailbox.to("second@example.org")) == before  # it signed the other one
+    assert links_again(client, "second@example.org", campaign=SECOND).status_code == 303
+    deliver(app)
+    assert subjects(mailbox, "second@example.org")[-1].startswith("Your links for")
+
+
+def test_a_request_row_keeps_no_address(app, client, mailbox):
+    confirmed(app, "quiet@example.org")
+    links_again(client, "quiet@example.org")
+    row = db.session.scalar(select(OutboxMessage).order_by(OutboxMessage.id.desc()))
+    context = json.loads(row.context)
+    assert "quiet" not in row.context and set(context) == {"slug", "ask"}
+    deliver(app)
+    db.session.refresh(row)
+    assert json.loads(row.context) == {"slug": SLUG} and row.kind == "links"
+
+
+# --- L2: the extra-mail cap is a rolling window -------------------------------------
+
+
+def test_l2_spent_extra_mails_come_back_after_the_window(app, client, mailbox, monkeypatch):
+    """Anyone can spend a signer's extra mails (three "links again" for their address);
+    that used to switch the signer's own "mail me my links again" off for good."""
+    limit = app.config["ALREADY_SIGNED_MAIL_LIMIT"]
+    signature = confirmed(app, "target@example.org")
+    for _ in range(limit + 1):  # a stranger, or a harasser
+        links_again(client, "target@example.org")
+    deliver(app)
+    assert len(subjects(mailbox, "target@example.org")) == 1 + limit  # confirm + capped
+    db.session.refresh(signature)
+    assert extra_mails_left(signature) == 0
+    links_again(client, "target@example.org")  # the signer, the same day: still capped
+    deliver(app)
+    assert len(subjects(mailbox, "target@example.org")) == 1 + limit
+
+    window = app.config.get("EXTRA_MAIL_WINDOW_HOURS", 24)
+    later = utcnow() + timedelta(hours=window, minutes=1)
+    monkeypatch.setattr(signer_mail, "utcnow", lambda: later)  # a day later
+    db.session.refresh(signature)
+    assert extra_mails_left(signature) == limit
+    links_again(client, "target@example.org")
+    deliver(app)
+    assert subjects(mailbox, "target@example.org")[-1].startswith("Your links for")
+    db.session.refresh(signature)
+    assert signature.already_signed_mails == limit + 1  # the lifetime total still counts
