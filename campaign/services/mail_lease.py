@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from ..extensions import db
@@ -189,8 +188,3 @@ class Unmarked:
     def may_claim(self) -> bool:
         """Nothing left to mark, and not just after a database failure."""
         return not self._ids and time.monotonic() >= self._claim_after
-
-
-def unmarked() -> Unmarked:
-    """This app's (this process's) memory of sent, unmarked messages."""
-    return current_app.extensions.setdefault("campaign.mail_unmarked", Unmarked())

@@ -18,6 +18,7 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import unquote, urlsplit
 
@@ -60,7 +61,7 @@ def build_message(outbox: OutboxMessage, payload: dict) -> Message:
     base = urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
     text = _text_part(payload["text"], "plain")
     if payload.get("html"):
-        message: Message = MIMEMultipart("alternative")
+        message: Message = MIMEMultipart("alternative", policy=POLICY)
         message.attach(text)
         message.attach(_text_part(payload["html"], "html"))
     else:
@@ -76,6 +77,17 @@ def build_message(outbox: OutboxMessage, payload: dict) -> Message:
     return message
 
 
+class _Policy(type(compat32)):  # compat32 is the only public name of its class
+    """compat32, but an ASCII header is never folded: folding put a long URL (the
+    List-Unsubscribe link) on a continuation line, read back with a leading space."""
+
+    def _fold(self, name: str, value, sanitize: bool) -> str:
+        if isinstance(value, str) and value.isascii() and "\n" not in value:
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
+POLICY = _Policy()
 _UTF8_8BIT = Charset("utf-8")
 _UTF8_8BIT.body_encoding = None  # 8bit: every relay today speaks 8BITMIME
 _UTF8_QP = Charset("utf-8")
@@ -84,10 +96,10 @@ _UTF8_QP.body_encoding = QP
 
 def _text_part(body: str, subtype: str) -> MIMEText:
     if body.isascii():
-        return MIMEText(body, subtype, "us-ascii")
+        return MIMEText(body, subtype, "us-ascii", policy=POLICY)
     # 8bit unless a line is longer than SMTP allows (998 octets); then quoted-printable.
     long_line = any(len(line.encode()) > 998 for line in body.splitlines())
-    return MIMEText(body, subtype, _UTF8_QP if long_line else _UTF8_8BIT)
+    return MIMEText(body, subtype, _UTF8_QP if long_line else _UTF8_8BIT, policy=POLICY)
 
 
 def _header(value: str) -> str | Header:

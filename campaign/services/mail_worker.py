@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from ..extensions import db
-from ..models import OutboxMessage, utcnow
+from ..models import OutboxMessage, Signature, utcnow
 from . import crypto, mail_lease, sealed
 from .mail import RENDERERS
 from .mail_transport import Transport, build_message
@@ -51,6 +51,12 @@ def relay_down(exc: Exception) -> bool:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return False
     return isinstance(exc, OSError)  # smtplib's errors are OSErrors too: checked above
+
+
+def unmarked() -> mail_lease.Unmarked:
+    """This app's (this process's) memory of sent, not yet marked messages: worker
+    state, not a cache (it is never dropped, only emptied by the marks)."""
+    return current_app.extensions.setdefault("campaign.mail_unmarked", mail_lease.Unmarked())
 
 
 def claim_due(limit: int) -> list[int]:
@@ -89,22 +95,47 @@ def deliver_batch(limit: int = 50, transport: Transport | None = None) -> tuple[
     Raises while the database fails: nothing new is claimed until the marks land."""
     own_transport = transport is None
     transport = transport or Transport(current_app.config["SMTP_URL"])
-    unmarked = mail_lease.unmarked()
+    memory = unmarked()
     try:
-        unmarked.flush()
-        if not unmarked.may_claim():
+        memory.flush()
+        if not memory.may_claim():
             return 0, 0, 0  # settling after a database failure
         claim = mail_lease.claim(limit)
+        session = db.session()
         try:
-            sent, failed = _send(claim, transport, unmarked)
+            # The batch's rows are read in two queries, and kept through the renderers'
+            # commits (which would otherwise reload each row, one query apiece): a row
+            # read a moment ago is as good as one read now, for the renderers decide
+            # under their own locks, and a withdrawal deletes the row it would mail.
+            session.expire_on_commit = False
+            _load(claim.ids)
+            sent, failed = _send(claim, transport, memory)
         except Exception:
             _release_quietly(claim)
             raise
-        unmarked.flush()
+        finally:
+            session.expire_on_commit = True
+            session.expire_all()  # as the commits would have
+        memory.flush()
     finally:
         if own_transport:
             transport.close()
     return sent, failed, len(claim.ids)
+
+
+def _load(ids: list[int]) -> None:
+    """Read the batch's messages and the signatures they are about into the session."""
+    if not ids:
+        return
+    fresh = {"populate_existing": True}  # rows already in the session are read anew
+    rows = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.id.in_(ids)).execution_options(**fresh)
+    ).all()
+    about = sorted({row.signature_id for row in rows if row.signature_id is not None})
+    if about:
+        db.session.scalars(
+            select(Signature).where(Signature.id.in_(about)).execution_options(**fresh)
+        ).all()
 
 
 def _send(claim: mail_lease.Claim, transport: Transport, unmarked: mail_lease.Unmarked):
@@ -266,14 +297,14 @@ def _loop(
             except Exception:  # noqa: BLE001 - a worker must survive a database outage
                 log.exception("mail delivery pass failed; retrying")
                 db.session.rollback()
-                mail_lease.unmarked().note_failure()
-                if once and not len(mail_lease.unmarked()):
+                unmarked().note_failure()
+                if once and not len(unmarked()):
                     return total
                 time.sleep(min(poll_seconds, 0.5))  # mark what was sent as soon as it can
                 continue
             total += sent
             if claimed == 0 and prepared == 0:
-                if once and not len(mail_lease.unmarked()):
+                if once and not len(unmarked()):
                     return total
                 transport.close()
                 time.sleep(poll_seconds)
