@@ -108,8 +108,9 @@ def deliver_batch(limit: int = 50, transport: Transport | None = None) -> tuple[
             # read a moment ago is as good as one read now, for the renderers decide
             # under their own locks, and a withdrawal deletes the row it would mail.
             session.expire_on_commit = False
-            _load(claim.ids)
+            loaded = _load(claim.ids)  # held: the session keeps only weak references
             sent, failed = _send(claim, transport, memory)
+            del loaded
         except Exception:
             _release_quietly(claim)
             raise
@@ -123,19 +124,21 @@ def deliver_batch(limit: int = 50, transport: Transport | None = None) -> tuple[
     return sent, failed, len(claim.ids)
 
 
-def _load(ids: list[int]) -> None:
+def _load(ids: list[int]) -> list:
     """Read the batch's messages and the signatures they are about into the session."""
     if not ids:
-        return
+        return []
     fresh = {"populate_existing": True}  # rows already in the session are read anew
     rows = db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.id.in_(ids)).execution_options(**fresh)
     ).all()
     about = sorted({row.signature_id for row in rows if row.signature_id is not None})
-    if about:
-        db.session.scalars(
-            select(Signature).where(Signature.id.in_(about)).execution_options(**fresh)
-        ).all()
+    if not about:
+        return list(rows)
+    signatures = db.session.scalars(
+        select(Signature).where(Signature.id.in_(about)).execution_options(**fresh)
+    ).all()
+    return [*rows, *signatures]
 
 
 def _send(claim: mail_lease.Claim, transport: Transport, unmarked: mail_lease.Unmarked):
