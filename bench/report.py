@@ -316,9 +316,21 @@ def measurements(run: dict) -> list[str]:
 
     def mail(db: str) -> str:
         data = dig(run, db, "mail")
-        return f"{data['messages_per_s']:,.0f} msg/s ({data['sent']:,} sent)" if data else "–"
+        if not data:
+            return "–"
+        beside = data.get("signings_per_s")
+        beside = f", signing {beside:,.0f}/s" if beside else ""
+        return f"{data['messages_per_s']:,.0f} msg/s ({data['sent']:,} sent{beside})"
 
     lines.append(f"| Mail delivery to aiosmtpd | {mail('sqlite')} | {mail('postgresql')} |")
+    inbox = dig(run, "postgresql", "time_to_inbox")
+    if inbox:
+        lines.append(
+            f"| Sign 303 → mail accepted, {inbox['rate']}/s for {inbox['seconds']} s | | "
+            f"p50 {inbox['p50_s']:.2f} s, p95 {inbox['p95_s']:.2f} s, worst "
+            f"{inbox['max_s']:.2f} s, {inbox['missing']} missing, {inbox['twice']} twice "
+            f"(target p95 < 5 s, worst < 15 s) |"
+        )
     scale = dig(run, "postgresql", "scale_out")
     if scale and "one" in scale:
         lines.append(

@@ -10,7 +10,10 @@ PostgreSQL database of its own that it drops at the end) and measures with wrk:
   latency at 0 and at 1,000,000 signatures, the page GET through nginx's cache
   configured as docs/deploy.md says (SQLite run, when nginx is installed), CSV export
   of 100,000 and 1,000,000 rows against sqlite3 -csv / psql \\copy, the delivery pack
-  (PDF) naming 100,000 signers (SQLite), and mail delivery to aiosmtpd;
+  (PDF) naming 100,000 signers (SQLite), and mail delivery to aiosmtpd by one
+  `flask mail work` process beside the signing rate, and (PostgreSQL) the time from
+  the sign POST's 303 to the sink's acceptance of its mail at 100 signings a second
+  (bench/mail_flow.py);
 * on PostgreSQL with Redis: signing through one app instance and through two;
 * the transparency log (bench/tlog.py): ROWS adds → tiles and a signed checkpoint,
   and the time to serve an inclusion proof (lookup and proofs, and the whole POST
@@ -63,6 +66,7 @@ BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
+import mail_flow  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
 SLUG = "1988-massacre-inquiry"
@@ -545,70 +549,6 @@ def check_confirmations(database_url: str, result: dict, campaign_id: int) -> di
     }
 
 
-def measure_mail(database_url: str, work: Path, limit: int = 3000, seconds: float = 12.0) -> dict:
-    """Deliver outbox mail (the sign benchmark's confirmations) to an aiosmtpd sink."""
-    from sqlalchemy import func, select
-
-    from campaign.extensions import db
-    from campaign.models import OutboxMessage
-    from campaign.services import mail_transport, mail_worker
-
-    port = free_port()
-    sink = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            f"127.0.0.1:{port}",
-            "-c",
-            "aiosmtpd.handlers.Sink",
-        ],
-        stdout=(work / "aiosmtpd.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        app = make_app(database_url, SMTP_URL=f"smtp://127.0.0.1:{port}")
-        with app.app_context():
-            pending = db.session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.status == "pending")
-            )
-            transport = mail_transport.Transport(app.config["SMTP_URL"])
-            sent = failed = 0
-            began = time.perf_counter()
-            try:
-                while sent < limit and time.perf_counter() - began < seconds:
-                    batch_sent, batch_failed, claimed = mail_worker.deliver_batch(100, transport)
-                    sent, failed = sent + batch_sent, failed + batch_failed
-                    if claimed == 0:  # (confirmed submissions' mail is dropped, not sent)
-                        break
-            finally:
-                transport.close()
-            took = time.perf_counter() - began
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        sink.terminate()
-        sink.wait(10)
-    return {
-        "pending_before": pending,
-        "sent": sent,
-        "failed": failed,
-        "seconds": round(took, 3),
-        "messages_per_s": round(sent / took, 1) if took else 0,
-    }
-
-
 # --- export ----------------------------------------------------------------------
 
 
@@ -766,10 +706,17 @@ def bench_signing(
     }
     out["sign"]["check"] = check_signatures(database_url, everything, before)
     log(f"{name}: sign {out['sign']['signatures_per_s']}/s, check {out['sign']['check']}")
-    if wanted("mail"):
-        log(f"{name}: mail delivery")
-        out["mail"] = measure_mail(database_url, work)
+    if wanted("mail"):  # bench/mail_flow.py: one worker process beside the signing rate
+        log(f"{name}: mail delivery (one worker process)")
+        out["mail"] = mail_flow.measure_throughput(database_url, app_env(database_url), work)
+        out["mail"]["signings_per_s"] = out["sign"]["signatures_per_s"]
         log(f"{name}: mail {out['mail']}")
+        if name == "postgresql":
+            log(f"{name}: time to inbox at {mail_flow.INBOX_RATE} signings/s")
+            out["time_to_inbox"] = mail_flow.measure_time_to_inbox(
+                server.url, SLUG, form, app_env(database_url), work, RUN_ID
+            )
+            log(f"{name}: time to inbox {out['time_to_inbox']}")
     if not wanted("confirm"):
         return
     log(f"{name}: confirm POST")

@@ -46,11 +46,19 @@ def content_load() -> None:
 
 @mail_cli.command("work")
 @click.option("--once", is_flag=True, help="Send what is due, then exit.")
-@click.option("--poll", default=1.0, show_default=True, help="Seconds between polls.")
-def mail_work(once: bool, poll: float) -> None:
+@click.option("--poll", default=0.5, show_default=True, help="Seconds between polls.")
+@click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="Sending threads, one SMTP connection each [default: MAIL_SMTP_CONNECTIONS].",
+)
+def mail_work(once: bool, poll: float, threads: int | None) -> None:
     """Deliver mail from the outbox (a worker loop; several may run at once)."""
     # Each pass first appends pending changes to the transparency log (and checkpoints).
-    sent = mail_worker.work(once=once, poll_seconds=poll, tick=transparency.publish_due)
+    sent = mail_worker.work(
+        once=once, poll_seconds=poll, tick=transparency.publish_due, threads=threads
+    )
     if once:
         click.echo(f"sent {sent}")
 

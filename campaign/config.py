@@ -55,6 +55,8 @@ class Config:
         self.BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
         self.SMTP_URL = os.environ.get("SMTP_URL", "console")
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "Petition <no-reply@localhost>")
+        # The mail worker's threads, each with one SMTP connection: what the relay allows.
+        self.MAIL_SMTP_CONNECTIONS = env_int("MAIL_SMTP_CONNECTIONS", 4)
         self.REDIS_URL = os.environ.get("REDIS_URL", "")
         self.CONTENT_DIR = os.environ.get("CONTENT_DIR", str(PROJECT_ROOT / "content"))
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

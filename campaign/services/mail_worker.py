@@ -1,11 +1,14 @@
 """The delivery worker (`flask mail work`): sends what the outbox holds.
 
-It claims due messages under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL),
-re-takes each message's lease right before sending it (a batch that outlasts its
-lease can't be sent twice), renders mail queued without a body through its kind's
-renderer, and retries failures with backoff. A worker killed mid-send leaves its
-lease to expire and the message is sent again under the same Message-ID:
-at-least-once, with an idempotency key.
+Each worker thread (MAIL_SMTP_CONNECTIONS of them, each with its own SMTP connection,
+reused across messages) claims a batch of due messages under a short lease
+(services/mail_lease.py: 15 s, renewed while the batch is sent, released when it
+fails), renders mail queued without a body through its kind's renderer, sends it, and
+remembers it as sent until the database records that. A message the SMTP server
+accepted is marked sent before the worker claims anything new, however long the
+database is away; only the death of the worker process between the server's
+acceptance and that mark sends it again, under the same Message-ID (mail clients fold
+the copy). A message whose worker died goes out again once its lease ends.
 """
 
 from __future__ import annotations
@@ -13,83 +16,52 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
+import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
 
 from ..extensions import db
-from ..models import OutboxMessage, utcnow
-from . import crypto, sealed
+from ..models import OutboxMessage, Signature, utcnow
+from . import crypto, mail_lease, sealed
 from .mail import RENDERERS
 from .mail_transport import Transport, build_message
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 10
+# Mark what was sent at least this often within a batch (the window in which a dead
+# worker's mail goes out twice is this, plus the server's reply).
+MARK_EVERY = 10
+
+
+def relay_down(exc: Exception) -> bool:
+    """The relay itself failed (unreachable, hung up, timed out, refused our greeting or
+    login, or is shutting down: 421): no fault of the message, and nothing else in the
+    batch can be sent either. A refused sender, recipient or message is the message's."""
+    if isinstance(
+        exc, (smtplib.SMTPConnectError, smtplib.SMTPHeloError, smtplib.SMTPAuthenticationError)
+    ):
+        return True
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return False
+    return isinstance(exc, OSError)  # smtplib's errors are OSErrors too: checked above
+
+
+def unmarked() -> mail_lease.Unmarked:
+    """This app's (this process's) memory of sent, not yet marked messages: worker
+    state, not a cache (it is never dropped, only emptied by the marks)."""
+    return current_app.extensions.setdefault("campaign.mail_unmarked", mail_lease.Unmarked())
 
 
 def claim_due(limit: int) -> list[int]:
     """Lease up to `limit` due messages to this worker and return their ids."""
-    return _claim(limit)[0]
-
-
-def _claim(limit: int) -> tuple[list[int], datetime]:
-    """Lease due messages; returns their ids and the lease's end, which names this claim."""
-    now = utcnow()
-    due = (
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.status == "pending",
-            OutboxMessage.next_attempt_at <= now,
-            (OutboxMessage.locked_until.is_(None)) | (OutboxMessage.locked_until < now),
-        )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    ids = list(db.session.scalars(due))
-    claimed: list[int] = []
-    if ids:
-        # The lease condition is checked again in the UPDATE: on SQLite, where there is
-        # no SKIP LOCKED, two workers can read the same ids, but only one UPDATE (they
-        # are serialized) still finds each row free, and RETURNING says which.
-        claimed = list(
-            db.session.scalars(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id.in_(ids),
-                    OutboxMessage.status == "pending",
-                    (OutboxMessage.locked_until.is_(None)) | (OutboxMessage.locked_until < now),
-                )
-                .values(locked_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
-                .returning(OutboxMessage.id)
-                .execution_options(synchronize_session=False)
-            )
-        )
-    db.session.commit()
-    return sorted(claimed), now + LEASE
-
-
-def take_lease(message_id: int, lease: datetime) -> bool:
-    """Renew this claim's lease on one message right before sending it, or learn it is
-    lost: a batch slower than LEASE may have been claimed again by another worker, which
-    set its own lease end. Conditional on our lease end, so exactly one worker sends."""
-    taken = db.session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.status == "pending",
-            OutboxMessage.locked_until == lease,
-        )
-        .values(locked_until=utcnow() + LEASE)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    return bool(taken)
+    return mail_lease.claim(limit).ids
 
 
 def _payload(outbox: OutboxMessage) -> dict | None:
@@ -111,62 +83,115 @@ def _payload(outbox: OutboxMessage) -> dict | None:
     }
 
 
-def _finish(message_id: int, status: str) -> None:
-    """Mark a message sent or dropped. A Core UPDATE: a withdrawal may have deleted the
-    row meanwhile, and then there is nothing left to mark (no error)."""
-    now = utcnow()
-    db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(
-            status=status,
-            sent_at=now if status == "sent" else None,
-            payload_enc=None,
-            locked_until=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-
-
 def deliver_due(limit: int = 50, transport: Transport | None = None) -> tuple[int, int]:
     """Send what is due. Returns (sent, failed attempts)."""
     return deliver_batch(limit, transport)[:2]
 
 
 def deliver_batch(limit: int = 50, transport: Transport | None = None) -> tuple[int, int, int]:
-    """Send what is due. Returns (sent, failed attempts, claimed): a batch whose mail
-    was all dropped (e.g. confirmations of submissions confirmed meanwhile) sends
-    nothing, yet more may be due behind it."""
+    """Mark what this process sent earlier, then send one batch. Returns (sent, failed
+    attempts, claimed): a batch whose mail was all dropped (e.g. confirmations of
+    submissions confirmed meanwhile) sends nothing, yet more may be due behind it.
+    Raises while the database fails: nothing new is claimed until the marks land."""
     own_transport = transport is None
     transport = transport or Transport(current_app.config["SMTP_URL"])
-    sent = failed = 0
-    ids: list[int] = []
+    memory = unmarked()
     try:
-        ids, lease = _claim(limit)
-        for message_id in ids:
-            if not take_lease(message_id, lease):
-                continue  # claimed again by another worker, or deleted by a withdrawal
-            outbox = db.session.get(OutboxMessage, message_id)
-            if outbox is None:
-                continue
-            try:
-                payload = _payload(outbox)
-                if payload is None:
-                    _finish(message_id, "dropped")
-                    continue
-                transport.send(build_message(outbox, payload))
-            except (OSError, smtplib.SMTPException, crypto.CryptoError, ValueError) as exc:
-                transport.reset()
-                failed += 1
-                _record_failure(message_id, exc)
-                continue
-            _finish(message_id, "sent")  # the recipient and body are no longer kept
-            sent += 1
+        memory.flush()
+        if not memory.may_claim():
+            return 0, 0, 0  # settling after a database failure
+        claim = mail_lease.claim(limit)
+        session = db.session()
+        try:
+            # The batch's rows are read in two queries, and kept through the renderers'
+            # commits (which would otherwise reload each row, one query apiece): a row
+            # read a moment ago is as good as one read now, for the renderers decide
+            # under their own locks, and a withdrawal deletes the row it would mail.
+            session.expire_on_commit = False
+            loaded = _load(claim.ids)  # held: the session keeps only weak references
+            sent, failed = _send(claim, transport, memory)
+            del loaded
+        except Exception:
+            _release_quietly(claim)
+            raise
+        finally:
+            session.expire_on_commit = True
+            session.expire_all()  # as the commits would have
+        memory.flush()
     finally:
         if own_transport:
             transport.close()
-    return sent, failed, len(ids)
+    return sent, failed, len(claim.ids)
+
+
+def _load(ids: list[int]) -> list:
+    """Read the batch's messages and the signatures they are about into the session."""
+    if not ids:
+        return []
+    fresh = {"populate_existing": True}  # rows already in the session are read anew
+    rows = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.id.in_(ids)).execution_options(**fresh)
+    ).all()
+    about = sorted({row.signature_id for row in rows if row.signature_id is not None})
+    if not about:
+        return list(rows)
+    signatures = db.session.scalars(
+        select(Signature).where(Signature.id.in_(about)).execution_options(**fresh)
+    ).all()
+    return [*rows, *signatures]
+
+
+def _send(claim: mail_lease.Claim, transport: Transport, unmarked: mail_lease.Unmarked):
+    sent = failed = 0
+    for message_id in claim.ids:
+        claim.renew_if_due()
+        if message_id not in claim.held:
+            continue  # claimed again by another worker, or deleted by a withdrawal
+        outbox = db.session.get(OutboxMessage, message_id)
+        if outbox is None:
+            claim.held.discard(message_id)
+            continue
+        try:
+            payload = _payload(outbox)
+            if payload is None:
+                claim.held.discard(message_id)
+                mail_lease.finish([message_id], "dropped")
+                continue
+            transport.send(build_message(outbox, payload))
+        except (OSError, crypto.CryptoError, ValueError) as exc:
+            transport.reset()
+            if relay_down(exc):
+                db.session.rollback()
+                mail_lease.release(claim, relay_down=_error(exc))
+                log.warning("mail relay failed (%s); retrying in a few seconds", _error(exc))
+                return sent, failed + 1
+            claim.held.discard(message_id)
+            failed += 1
+            _record_failure(message_id, exc)
+            continue
+        # Accepted by the server: from here on it is never released, only marked.
+        claim.held.discard(message_id)
+        unmarked.add(message_id)
+        sent += 1
+        if sent % MARK_EVERY == 0:
+            unmarked.flush()
+    return sent, failed
+
+
+def _release_quietly(claim: mail_lease.Claim) -> None:
+    """Give the batch's unsent messages back; if the database is down, their short
+    lease ends by itself."""
+    try:
+        db.session.rollback()
+        mail_lease.release(claim)
+    except Exception:  # noqa: BLE001 - best effort: the lease expires anyway
+        db.session.rollback()
+
+
+def _error(exc: Exception) -> str:
+    # The type and SMTP code only: SMTP errors quote the recipient's address.
+    code = getattr(exc, "smtp_code", None)
+    return f"{type(exc).__name__}{f' {code}' if code else ''}"
 
 
 def _record_failure(message_id: int, exc: Exception) -> None:
@@ -177,9 +202,7 @@ def _record_failure(message_id: int, exc: Exception) -> None:
     if attempts is None:  # deleted meanwhile (a withdrawal): nothing to retry
         return
     delay = min(30 * 2 ** (attempts - 1), 3600)
-    # The type and SMTP code only: SMTP errors quote the recipient's address.
-    code = getattr(exc, "smtp_code", None)
-    error = f"{type(exc).__name__}{f' {code}' if code else ''}"
+    error = _error(exc)
     values = {
         "last_error": error,
         "locked_until": None,
@@ -207,36 +230,84 @@ def prepare_outbox() -> int:
     return queued
 
 
+def connections() -> int:
+    """Worker threads, each with its own SMTP connection: MAIL_SMTP_CONNECTIONS (as many
+    as the relay allows); one on SQLite, whose writers take turns anyway."""
+    if db.engine.dialect.name == "sqlite":
+        return 1
+    return max(1, int(current_app.config.get("MAIL_SMTP_CONNECTIONS", 4)))
+
+
 def work(
     *,
     once: bool = False,
-    poll_seconds: float = 1.0,
+    poll_seconds: float = 0.5,
     batch: int = 50,
     tick: Callable[[], object] | None = None,
+    threads: int | None = None,
 ) -> int:
-    """The delivery loop. With `once`, send everything due, then return the number sent.
+    """The delivery loop, in `threads` threads (default `connections()`). With `once`,
+    send everything due, then return the number sent.
 
-    `tick` runs before each pass (the CLI passes the transparency log's publisher)."""
+    `tick` runs before each pass of the first thread (the CLI passes the transparency
+    log's publisher), as do the outbox preparers."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    count = threads or connections()
+    totals = [0] * count
+
+    def run(index: int) -> None:
+        with app.app_context():
+            try:
+                totals[index] = _loop(once, poll_seconds, batch, tick, first=False)
+            finally:
+                db.session.remove()
+
+    others = [
+        threading.Thread(target=run, args=(i,), name=f"mail-worker-{i}", daemon=True)
+        for i in range(1, count)
+    ]
+    for thread in others:
+        thread.start()
+    totals[0] = _loop(once, poll_seconds, batch, tick, first=True)
+    for thread in others:
+        thread.join()
+    return sum(totals)
+
+
+def _loop(
+    once: bool,
+    poll_seconds: float,
+    batch: int,
+    tick: Callable[[], object] | None,
+    *,
+    first: bool,
+) -> int:
     total = 0
     transport = Transport(current_app.config["SMTP_URL"])
     try:
         while True:
-            if tick is not None:
+            prepared = 0
+            if first and tick is not None:
                 try:
                     tick()
                 except Exception:  # noqa: BLE001 - the tick must never stop delivery
                     log.exception("worker tick failed; delivering anyway")
                     db.session.rollback()
             try:
-                prepared = prepare_outbox()
+                if first:
+                    prepared = prepare_outbox()
                 sent, _, claimed = deliver_batch(batch, transport)
             except Exception:  # noqa: BLE001 - a worker must survive a database outage
                 log.exception("mail delivery pass failed; retrying")
                 db.session.rollback()
-                sent = claimed = prepared = 0
+                unmarked().note_failure()
+                if once and not len(unmarked()):
+                    return total
+                time.sleep(min(poll_seconds, 0.5))  # mark what was sent as soon as it can
+                continue
             total += sent
             if claimed == 0 and prepared == 0:
-                if once:
+                if once and not len(unmarked()):
                     return total
                 transport.close()
                 time.sleep(poll_seconds)

@@ -99,7 +99,8 @@ def test_only_services_invalidate_and_only_the_cache_module_keeps_stores():
         if any(f in INVALIDATIONS for f in found) and not name.startswith("services/"):
             invalidating[name] = found
         # The app factory sets up the content library and the outbox hooks (not
-        # caches); content.library() reads the former.
+        # caches); content.library() reads the former. The mail worker keeps its
+        # memory of sent, unmarked messages there too (state, never dropped).
         if "extensions" in found and name not in (
             "services/cache.py",
             "__init__.py",

@@ -11,7 +11,15 @@ from sqlalchemy import create_engine, func, select, text
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, utcnow
-from campaign.services import crypto, mail, mail_transport, mail_worker, sealed, signing
+from campaign.services import (
+    crypto,
+    mail,
+    mail_lease,
+    mail_transport,
+    mail_worker,
+    sealed,
+    signing,
+)
 from campaign.services.content import library
 from campaign.services.mail_transport import Mail
 from campaign.services.signing import SignatureInput
@@ -193,19 +201,24 @@ def test_smtp_failure_is_retried_with_backoff(app, flaky):
     assert outbox()[0].status == "sent"
 
 
-def test_unreachable_server_fails_after_max_attempts(app):
+def test_relay_outage_pushed_mail_back_by_minutes(app):
+    """Issue 22: an unreachable relay counted as the message's failed attempt, so each
+    outage doubled its wait (30 s, 60 s, … an hour) and ten gave it up. Now the message
+    is tried again within RELAY_RETRY, the attempt is not counted, and it never fails
+    for the relay's sake."""
     app.config["SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"  # nothing listens there
     mail.enqueue(a_mail(), kind="test")
     db.session.commit()
-    for attempt in range(1, mail_worker.MAX_ATTEMPTS + 1):
+    for _ in range(mail_worker.MAX_ATTEMPTS + 2):
+        before = utcnow()
         assert mail_worker.deliver_due() == (0, 1)
         [message] = outbox()
-        assert message.attempts == attempt
+        assert message.status == "pending" and message.attempts == 0
+        assert message.locked_until is None and message.last_error == "ConnectionRefusedError"
+        assert message.next_attempt_at <= before + mail_lease.RELAY_RETRY + timedelta(seconds=1)
         message.next_attempt_at = utcnow()
         db.session.commit()
-    assert outbox()[0].status == "failed"
-    assert mail_worker.deliver_due() == (0, 0)
-    assert outbox()[0].payload_enc is None  # given up: no address or body is kept
+    assert outbox()[0].payload_enc is not None  # kept until the relay takes it
 
 
 def test_console_transport_prints_the_mail(app, capsys):

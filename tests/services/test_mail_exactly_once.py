@@ -17,6 +17,7 @@ from campaign.services import (
     counting,
     links,
     mail,
+    mail_lease,
     mail_worker,
     moderation,
     privacy,
@@ -52,7 +53,7 @@ def test_slow_batch_outliving_lease_sends_once(app, monkeypatch):
     box.start()
     try:
         app.config["SMTP_URL"] = box.url
-        monkeypatch.setattr(mail_worker, "LEASE", timedelta(seconds=1))
+        monkeypatch.setattr(mail_lease, "LEASE", timedelta(seconds=1))
         for n in range(3):
             mail.enqueue(Mail(to=f"slow{n}@example.org", subject="s", text="t"), kind="t")
         db.session.commit()
@@ -80,7 +81,7 @@ def test_slow_batch_outliving_lease_sends_once(app, monkeypatch):
 
 def test_deliver_due_survives_a_withdrawal_of_a_claimed_message(app, monkeypatch, mailbox):
     outcome = signing.sign(content(), data("gone@example.org"))
-    claim = mail_worker._claim
+    claim = mail_lease.claim
 
     def claim_then_withdraw(limit):
         claimed = claim(limit)
@@ -88,7 +89,7 @@ def test_deliver_due_survives_a_withdrawal_of_a_claimed_message(app, monkeypatch
             privacy.withdraw(db.session.get(Signature, outcome.signature_id))
         return claimed
 
-    monkeypatch.setattr(mail_worker, "_claim", claim_then_withdraw)
+    monkeypatch.setattr(mail_lease, "claim", claim_then_withdraw)
     assert mail_worker.deliver_due(10) == (0, 0)  # no error, nothing sent
     assert mailbox.messages == []
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
