@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import dbapi, i18n, page_fastpath, post_fastpath, security, sqlite_wal, web
+from . import production as production_checks
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .api import pages_bp as api_pages_bp
@@ -55,6 +55,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.init_app(app)
 
     app.extensions["campaign.content"] = ContentLibrary(Path(app.config["CONTENT_DIR"]))
+    ensure_real_contacts(app)
     i18n.init_app(app)
     security.init_app(app)
     web.init_app(app)
@@ -111,13 +112,18 @@ def ensure_secrets(app: Flask) -> None:
     """
     config = app.config
     missing = [name for name in SECRET_NAMES if not config.get(name)]
-    production = config["BASE_URL"].startswith("https://")
-    required = os.environ.get("REQUIRE_SECRETS", "").lower() in {"1", "true", "yes"}
-    guarded = required or (production and not config.get("ALLOW_DEV_SECRETS"))
+    production = production_checks.is_https(config["BASE_URL"])  # HTTPS:// too (L5)
+    guarded = production_checks.is_production(config)
     if missing and guarded:
         raise UnsafeSettings(
             f"missing required settings: {', '.join(missing)} "
             "(set them, or ALLOW_DEV_SECRETS=1 for a test site)"
+        )
+    weak = production_checks.weak_keys(config)
+    if weak and guarded:
+        raise UnsafeSettings(
+            "; ".join(weak) + " (make one with `flask keys generate` or "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`)"
         )
     if production and not config.get("ALLOW_DEV_SECRETS") and config["SMTP_URL"] == "console":
         raise UnsafeSettings(
@@ -145,6 +151,16 @@ def ensure_secrets(app: Flask) -> None:
         ", ".join(missing),
         path,
     )
+
+
+def ensure_real_contacts(app: Flask) -> None:
+    """Production refuses a campaign whose footer and privacy page would give signers
+    a placeholder contact (`contact@petition.invalid`): they could not reach anyone."""
+    if not production_checks.is_production(app.config):
+        return
+    problems = production_checks.contact_problems(app.extensions["campaign.content"].all())
+    if problems:
+        raise UnsafeSettings("; ".join(problems))
 
 
 def configure_database(app: Flask) -> None:
