@@ -15,7 +15,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import dbapi, i18n, page_fastpath, post_fastpath, security, sqlite_wal, web
+from . import (
+    dbapi,
+    i18n,
+    page_fastpath,
+    post_fastpath,
+    security,
+    signer_links,
+    sqlite_wal,
+    web,
+)
 from . import production as production_checks
 from .admin import bp as admin_bp
 from .api import bp as api_bp
@@ -58,6 +67,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     ensure_real_contacts(app)
     i18n.init_app(app)
     security.init_app(app)
+    signer_links.init_app(app)  # the `token` converter, before the routes
     web.init_app(app)
 
     app.register_blueprint(api_bp, url_prefix="/api/v1")
@@ -80,6 +90,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.wsgi_app = i18n.LanguagePrefixMiddleware(app.wsgi_app, app.config["LANGUAGES"])
+    # Outermost: every answer under a signer's link, redirects and fast paths included.
+    app.wsgi_app = signer_links.SignerLinkHeaders(app.wsgi_app, app)
     return app
 
 

@@ -15,6 +15,7 @@ from ..i18n import current_language
 from ..models import utc_iso
 from ..services import cache, receipts, tlog, tlog_keys, tlog_reader, tlog_store, tlog_witness
 from ..services.campaigns import campaign_ref
+from ..signer_links import secret_view
 from . import bp
 from .limits import config_limit
 from .pages import load_campaign
@@ -154,6 +155,7 @@ def log_tile(slug: str, level: int, rest: str):
 @bp.route("/<slug>/log/verify", methods=["GET", "POST"])
 @limiter.limit(config_limit("RATELIMIT_CONFIRM"), methods=["POST"])
 @csrf.exempt  # holds no session state; a forged POST only checks a receipt
+@secret_view  # the form carries a receipt: no-store, no-referrer (signer_links.py)
 def log_verify(slug: str):
     """Check a receipt. POST, so the secret is in no URL or access log; never stored,
     never logged, and the answer is no-store."""
@@ -176,4 +178,4 @@ def log_verify(slug: str):
         b64=lambda h: base64.b64encode(h).decode(),
         error=_("That is not a receipt. A receipt ends with a 43-character secret."),
     )
-    return make_response(page, status)  # no-store, no-referrer: security.signer_link_headers
+    return make_response(page, status)  # no-store, no-referrer: signer_links.SignerLinkHeaders
