@@ -16,6 +16,7 @@ from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import (
+    client_address,
     dbapi,
     i18n,
     page_fastpath,
@@ -86,6 +87,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.wsgi_app = post_fastpath.PublicPostMiddleware(app.wsgi_app, app)
     app.wsgi_app = page_fastpath.PublicPageMiddleware(app.wsgi_app, page_cache.responses(app))
     app.session_interface = page_fastpath.SessionInterface()
+    if app.config["TRUSTED_CLIENT_IP_HEADER"]:  # a CDN's visitor header (inside ProxyFix)
+        app.wsgi_app = client_address.TrustedClientHeader(app.wsgi_app, app.config)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

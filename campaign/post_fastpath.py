@@ -37,7 +37,7 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.http import parse_cookie
 from werkzeug.sansio.utils import get_host
 
-from . import i18n, security
+from . import client_address, i18n, security
 from .petition import embedding, submit
 from .petition.forms import read_sign_form
 from .services import abuse, confirmation
@@ -116,7 +116,7 @@ class PublicPostMiddleware:
                 return None
             try:
                 outcome = submit.accept(
-                    content, submission, language=language, ip=environ.get("REMOTE_ADDR")
+                    content, submission, language=language, ip=client_address.of(environ)
                 )
             except Exception:  # noqa: BLE001 - the view answers it, with its error pages
                 log.warning("sign fast path passed a failed submission on", exc_info=True)
@@ -136,7 +136,7 @@ class PublicPostMiddleware:
             return None
         with self.app_context():
             content = library().get(slug)
-            if content is None or abuse.confirm_limited(environ.get("REMOTE_ADDR")):
+            if content is None or abuse.confirm_limited(client_address.of(environ)):
                 return None  # over the limit: the view counts it again and answers 429
             try:
                 result = confirmation.confirm(content, token)
