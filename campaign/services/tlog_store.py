@@ -43,14 +43,25 @@ def latest_checkpoint(campaign_id: int) -> TlogCheckpoint | None:
     )
 
 
-def all_checkpoints(campaign_id: int) -> list[TlogCheckpoint]:
-    return list(
-        db.session.scalars(
-            select(TlogCheckpoint)
-            .where(TlogCheckpoint.campaign_id == campaign_id)
-            .order_by(TlogCheckpoint.id)
-        )
+def checkpoints_page(
+    campaign_id: int, page: int, per_page: int
+) -> tuple[list[TlogCheckpoint], int]:
+    """One page of the campaign's checkpoints, oldest first, and how many there are.
+    Checkpoints are only ever added, so page n always holds the same ones (numbers
+    n × per_page up to the next page's first); only the last page grows."""
+    total = db.session.scalar(
+        select(func.count())
+        .select_from(TlogCheckpoint)
+        .where(TlogCheckpoint.campaign_id == campaign_id)
     )
+    rows = db.session.scalars(
+        select(TlogCheckpoint)
+        .where(TlogCheckpoint.campaign_id == campaign_id)
+        .order_by(TlogCheckpoint.id)
+        .offset(page * per_page)
+        .limit(per_page)
+    )
+    return list(rows), total or 0
 
 
 # --- serving --------------------------------------------------------------------

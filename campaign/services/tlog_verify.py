@@ -17,7 +17,7 @@ import json
 import sys
 import urllib.request
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from . import tlog, tlog_cosign
 
@@ -190,14 +190,32 @@ def check_entries(entries: list[bytes], report: Report) -> None:
             report.removes += 1
 
 
+MAX_CHECKPOINT_PAGES = 100_000
+
+
+def checkpoint_history(prefix: str) -> list[dict]:
+    """Every checkpoint, following the list's pages from the first to the last."""
+    history: list[dict] = []
+    url: str | None = prefix + "checkpoints"
+    for number in range(MAX_CHECKPOINT_PAGES):
+        if url is None:
+            return history
+        page = json.loads(fetch(url))
+        if page["page"] != number:  # e.g. a static mirror that ignores ?page=
+            raise ValueError(f"checkpoint page {number} came back as page {page['page']}")
+        history += page["checkpoints"]
+        url = urljoin(prefix, page["next"]) if page.get("next") else None
+    raise ValueError("the checkpoint list does not end")
+
+
 def verify(url: str, key: str | None = None, witnesses: list[str] | None = None) -> Report:
     prefix = log_prefix(url)
     report = Report(prefix)
     try:
         report.key = key or fetch(prefix + "key").decode().strip()
-        history = json.loads(fetch(prefix + "checkpoints"))
+        history = checkpoint_history(prefix)
         latest_note = fetch(prefix + "checkpoint").decode()
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         report.problems.append(f"cannot fetch the log: {exc}")
         return report
     notes = [item["note"] for item in history]
