@@ -189,7 +189,8 @@ def test_link_routes_survive_any_token(client, app, raw, route, post):
 @SETTINGS
 @given(email=hostile_text)
 def test_resend_survives_anything(client, app, email):
-    response = client.post(f"/{SLUG}/resend", data={"email": email})
+    bound = hidden_fields(client.get(f"/{SLUG}/check-inbox").get_data(as_text=True))
+    response = client.post(f"/{SLUG}/resend", data={**bound, "email": email})
     assert response.status_code in (303, 413, 422)
     assert_escaped(response.get_data(as_text=True))
 
