@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -16,7 +15,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import dbapi, i18n, page_fastpath, post_fastpath, security, sqlite_wal, web
+from . import (
+    client_address,
+    dbapi,
+    i18n,
+    page_fastpath,
+    post_fastpath,
+    security,
+    signer_links,
+    sqlite_wal,
+    web,
+)
+from . import production as production_checks
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .api import pages_bp as api_pages_bp
@@ -55,8 +65,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.init_app(app)
 
     app.extensions["campaign.content"] = ContentLibrary(Path(app.config["CONTENT_DIR"]))
+    ensure_real_contacts(app)
     i18n.init_app(app)
     security.init_app(app)
+    signer_links.init_app(app)  # the `token` converter, before the routes
     web.init_app(app)
     # Every template that lists consents reads the one registry (services/consents.py).
     app.jinja_env.globals["consent_registry"] = consents.all_consents
@@ -77,10 +89,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.wsgi_app = post_fastpath.PublicPostMiddleware(app.wsgi_app, app)
     app.wsgi_app = page_fastpath.PublicPageMiddleware(app.wsgi_app, page_cache.responses(app))
     app.session_interface = page_fastpath.SessionInterface()
+    if app.config["TRUSTED_CLIENT_IP_HEADER"]:  # a CDN's visitor header (inside ProxyFix)
+        app.wsgi_app = client_address.TrustedClientHeader(app.wsgi_app, app.config)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.wsgi_app = i18n.LanguagePrefixMiddleware(app.wsgi_app, app.config["LANGUAGES"])
+    # Outermost: every answer under a signer's link, redirects and fast paths included.
+    app.wsgi_app = signer_links.SignerLinkHeaders(app.wsgi_app, app)
     return app
 
 
@@ -113,13 +129,18 @@ def ensure_secrets(app: Flask) -> None:
     """
     config = app.config
     missing = [name for name in SECRET_NAMES if not config.get(name)]
-    production = config["BASE_URL"].startswith("https://")
-    required = os.environ.get("REQUIRE_SECRETS", "").lower() in {"1", "true", "yes"}
-    guarded = required or (production and not config.get("ALLOW_DEV_SECRETS"))
+    production = production_checks.is_https(config["BASE_URL"])  # HTTPS:// too (L5)
+    guarded = production_checks.is_production(config)
     if missing and guarded:
         raise UnsafeSettings(
             f"missing required settings: {', '.join(missing)} "
             "(set them, or ALLOW_DEV_SECRETS=1 for a test site)"
+        )
+    weak = production_checks.weak_keys(config)
+    if weak and guarded:
+        raise UnsafeSettings(
+            "; ".join(weak) + " (make one with `flask keys generate` or "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`)"
         )
     if production and not config.get("ALLOW_DEV_SECRETS") and config["SMTP_URL"] == "console":
         raise UnsafeSettings(
@@ -147,6 +168,16 @@ def ensure_secrets(app: Flask) -> None:
         ", ".join(missing),
         path,
     )
+
+
+def ensure_real_contacts(app: Flask) -> None:
+    """Production refuses a campaign whose footer and privacy page would give signers
+    a placeholder contact (`contact@petition.invalid`): they could not reach anyone."""
+    if not production_checks.is_production(app.config):
+        return
+    problems = production_checks.contact_problems(app.extensions["campaign.content"].all())
+    if problems:
+        raise UnsafeSettings("; ".join(problems))
 
 
 def configure_database(app: Flask) -> None:

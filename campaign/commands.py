@@ -10,6 +10,7 @@ from sqlalchemy import select
 from .admin.cli import admin_cli, delivery_cli, export_command
 from .extensions import db
 from .models import Campaign, OutboxMessage
+from .production import contact_problems
 from .services import (
     abuse,
     campaigns,
@@ -36,10 +37,14 @@ campaign_cli = AppGroup("campaign", help="Campaign lifecycle.")
 def content_load() -> None:
     """Check content/ and create database rows for new campaigns.
 
-    Refuses (exit status 1) a campaign.toml naming a file outside its folder."""
+    Refuses (exit status 1) a campaign.toml naming a file outside its folder; warns
+    about a placeholder organizer contact, which production refuses to start with."""
     problems = [f"{c.slug}: {p}" for c in library().all() for p in c.problems]
     if problems:
         raise click.ClickException("refused:\n" + "\n".join(problems))
+    # Production refuses to start with these (campaign/production.py); say so early.
+    for line in contact_problems(library().all()):
+        click.echo(f"warning: {line}", err=True)
     for row in campaigns.sync_all():
         click.echo(f"{row.slug}: ok")
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .production import is_https
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", PROJECT_ROOT / "instance"))
 
@@ -47,6 +49,8 @@ class Config:
         # A test or staging site on https may run with development keys and console
         # mail; production refuses both (create_app's ensure_secrets).
         self.ALLOW_DEV_SECRETS = env_bool("ALLOW_DEV_SECRETS", False)
+        # Production without an https BASE_URL (behind a TLS proxy that rewrites it).
+        self.REQUIRE_SECRETS = env_bool("REQUIRE_SECRETS", False)
 
         self.SQLALCHEMY_DATABASE_URI = os.environ.get(
             "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'campaign.db'}"
@@ -123,6 +127,10 @@ class Config:
 
         # Transport
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+        # Behind a CDN: its header naming the visitor, believed only from its ranges
+        # through the trusted hops (campaign/client_address.py).
+        self.TRUSTED_CLIENT_IP_HEADER = os.environ.get("TRUSTED_CLIENT_IP_HEADER", "").strip()
+        self.TRUSTED_CLIENT_IP_FROM = env_list("TRUSTED_CLIENT_IP_FROM")
         self.EMBED_ALLOWED_ORIGINS = env_list("EMBED_ALLOWED_ORIGINS", "*")
         self.LANGUAGES = ["en", "fa", "fr"]
 
@@ -131,7 +139,7 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_SECURE = self.BASE_URL.startswith("https://")
+        self.SESSION_COOKIE_SECURE = is_https(self.BASE_URL)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.PREFERRED_URL_SCHEME = "https" if self.SESSION_COOKIE_SECURE else "http"
         self.WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session

@@ -39,7 +39,7 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.http import parse_cookie
 from werkzeug.sansio.utils import get_host
 
-from . import i18n, security
+from . import client_address, i18n, security
 from .petition import embedding, submit
 from .petition.forms import read_sign_form
 from .services import abuse, confirmation, consents
@@ -126,7 +126,7 @@ class PublicPostMiddleware:
                 return None
             try:
                 outcome = submit.accept(
-                    content, submission, language=language, ip=environ.get("REMOTE_ADDR")
+                    content, submission, language=language, ip=client_address.of(environ)
                 )
             except Exception:  # noqa: BLE001 - the view answers it, with its error pages
                 log.warning("sign fast path passed a failed submission on", exc_info=True)
@@ -136,7 +136,7 @@ class PublicPostMiddleware:
             secure = self.app.config["SESSION_COOKIE_SECURE"]
             email = form.get("email", "")
             note = ("Set-Cookie", submit.note_cookie(slug, email, signature_id, secure=secure))
-            headers = [note, *self.common_headers(environ, cookies, chosen, secret_url=False)]
+            headers = [note, *self.common_headers(environ, cookies, chosen)]
             return f"{environ.get('SCRIPT_NAME', '')}/{slug}/check-inbox", headers
 
     def confirm(self, environ: dict, slug: str, token: str, form: dict) -> Answer | None:
@@ -146,7 +146,7 @@ class PublicPostMiddleware:
             return None
         with self.app_context():
             content = library().get(slug)
-            if content is None or abuse.confirm_limited(environ.get("REMOTE_ADDR")):
+            if content is None or abuse.confirm_limited(client_address.of(environ)):
                 return None  # over the limit: the view counts it again and answers 429
             try:
                 result = confirmation.confirm(content, token, consents.ticked(form))
@@ -162,7 +162,7 @@ class PublicPostMiddleware:
                 return None
             cookies = _cookies(environ)
             _language, chosen = self.language(environ, cookies)
-            headers = self.common_headers(environ, cookies, chosen, secret_url=True)
+            headers = self.common_headers(environ, cookies, chosen)
             return f"{environ.get('SCRIPT_NAME', '')}/{slug}/confirm/{token}", headers
 
     def app_context(self) -> AbstractContextManager:
@@ -182,22 +182,19 @@ class PublicPostMiddleware:
         )
 
     def common_headers(
-        self, environ: dict, cookies: dict, chosen: str | None, *, secret_url: bool
+        self, environ: dict, cookies: dict, chosen: str | None
     ) -> list[tuple[str, str]]:
         """What the app's after-request hooks add: the language cookie, the hardening
-        headers (a signer's link: no-store, no-referrer), Vary."""
+        headers, Vary."""
         headers = []
         secure = self.app.config["SESSION_COOKIE_SECURE"]
         kept = i18n.language_cookie(chosen, cookies.get(i18n.COOKIE), secure=secure)
         if kept:
             headers.append(("Set-Cookie", kept))
         https = environ.get("wsgi.url_scheme") == "https"
-        hardening = security.hardening(self.app, framing=False, secure=https)
-        if secret_url:
-            overridden = {name for name, _ in security.SECRET_URL_HEADERS}
-            hardening = [h for h in hardening if h[0] not in overridden]
-            headers += security.SECRET_URL_HEADERS
-        headers += hardening
+        # On a signer's link, signer_links.SignerLinkHeaders (outside) sets no-store
+        # and no-referrer over these, as on every answer there.
+        headers += security.hardening(self.app, framing=False, secure=https)
         headers.append(("Vary", "Accept-Language, Cookie"))  # as i18n's hook sets
         return headers
 

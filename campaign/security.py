@@ -8,7 +8,6 @@ Also the cross-site check for the public forms, which carry no session token.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -69,8 +68,8 @@ def add_missing(headers: Headers, extra: tuple[tuple[str, str], ...]) -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.after_request(signer_link_headers)
-
+    # Signer links' no-store and no-referrer: campaign/signer_links.py, a WSGI layer
+    # that also sees the redirects routing makes before any hook runs.
     @app.after_request
     def security_headers(response):
         framing = request.environ.get("campaign.allow_framing", False)
@@ -143,29 +142,6 @@ def cross_site_verdict(*, secret_url: bool = False) -> str | None:
         lambda: trusted_origins(request.host_url, base_url),
         secret_url=secret_url,
     )
-
-
-# The routes of the links mailed to signers (/<slug>/<purpose>/<token>), and the
-# receipt check (/<slug>/log/verify), whose form carries a signer's receipt.
-SIGNER_LINK = re.compile(r"^/[^/]+/(?:(?:confirm|withdraw|my-data|unsubscribe)/|log/verify$)")
-
-
-def signer_link_headers(response):
-    """Every answer on a mailed-link URL (pages, POST results, redirects and errors
-    alike, a 405 included): never stored by a cache or the browser, never sent on as
-    a Referer, since the URL is the signer's key."""
-    if SIGNER_LINK.match(request.path):
-        no_store_secret_url(response.headers)
-    return response
-
-
-# A URL that is a signer's key: never stored, never sent on as a Referer.
-SECRET_URL_HEADERS = (("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"))
-
-
-def no_store_secret_url(headers: Headers) -> None:
-    for name, value in SECRET_URL_HEADERS:
-        headers[name] = value
 
 
 def refuse_cross_site() -> None:

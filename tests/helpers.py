@@ -10,6 +10,8 @@ import contextlib
 import email
 import os
 import re
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,8 +40,9 @@ SLUG = "1988-massacre-inquiry"
 
 # Fixed for the whole run, so a server started in a subprocess shares them.
 KEYS = {
-    "SECRET_KEY": "test-secret-key",
-    "HASH_KEY": "test-hash-key",
+    # 32 random bytes each, as production requires (campaign/production.py).
+    "SECRET_KEY": secrets.token_hex(32),
+    "HASH_KEY": secrets.token_hex(32),
     "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
     # The transparency log's checkpoint key (base64 Ed25519 seed).
     "TLOG_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
@@ -86,6 +89,19 @@ def test_config(database_url: str, **overrides) -> dict:
 
 
 test_config.__test__ = False  # a helper, not a test, wherever it is imported
+
+
+def content_with_contact(folder: Path, contact: str = "team@iran1988.org") -> str:
+    """A copy of the shipped content whose organizers' contact is `contact`: production
+    refuses to start with the shipped placeholder (campaign/production.py)."""
+    shutil.copytree(ROOT / "content", folder)
+    for toml in folder.glob("*/campaign.toml"):
+        text = toml.read_text(encoding="utf-8")
+        toml.write_text(
+            re.sub(r'organizer_contact = "[^"]*"', f'organizer_contact = "{contact}"', text),
+            encoding="utf-8",
+        )
+    return str(folder)
 
 
 # --- forms ------------------------------------------------------------------

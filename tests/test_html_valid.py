@@ -15,7 +15,7 @@ from pathlib import Path
 from campaign.models import SignatureStatus
 from campaign.services import links
 from tests.admin.helpers import make_signature
-from tests.helpers import ROOT, SLUG, require, sign_data
+from tests.helpers import ROOT, SLUG, hidden_fields, require, sign_data
 
 VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 # One short run: the JVM's quick compiler alone costs less than half the CPU of its
@@ -60,9 +60,10 @@ def rendered_pages(client, admin) -> dict[str, str]:
     # Error states: the sign form and the resend form with bad input.
     data = sign_data(client, email="not@an@address", name="=x", comment="")
     html["campaign-errors"] = client.post(f"/{SLUG}/sign", data=data).get_data(as_text=True)
-    html["check-inbox-errors"] = client.post(f"/{SLUG}/resend", data={"email": "nope"}).get_data(
-        as_text=True
-    )
+    resend = hidden_fields(client.get(f"/{SLUG}/check-inbox").get_data(as_text=True))
+    html["check-inbox-errors"] = client.post(
+        f"/{SLUG}/resend", data={**resend, "email": "nope"}
+    ).get_data(as_text=True)
     html["log-verify-errors"] = client.post(
         f"/{SLUG}/log/verify", data={"receipt": "nope"}
     ).get_data(as_text=True)

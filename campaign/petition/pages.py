@@ -167,4 +167,4 @@ def dead_link_page(content: CampaignContent, template: str) -> ResponseReturnVal
     page = render_template(
         template, campaign=content, text=content.text(current_language()), state="invalid"
     )
-    return page, 404  # no-store, no-referrer: security.signer_link_headers
+    return page, 404  # no-store, no-referrer: signer_links.SignerLinkHeaders

@@ -139,7 +139,7 @@ def correct_email(slug: str):
 CONFIRM_STATUS = {"invalid": 404, "expired": 410, "closed": 409}
 
 
-@bp.route("/<slug>/confirm/<token>", methods=["GET", "POST"])
+@bp.route("/<slug>/confirm/<token:token>", methods=["GET", "POST"])
 def confirm(slug: str, token: str):
     """GET shows a button; only the POST confirms, since mail scanners follow links.
     A POST that confirms is usually answered before Flask runs (post_fastpath.py),
@@ -172,12 +172,12 @@ def confirm(slug: str, token: str):
         # signed (issue 21, H2; docs/SECURITY.md, "Nothing public depends on one person").
         count=counting.confirmed_count(row.id) if thanked else None,
     )
-    # It shows the submission's name and comment: security.signer_link_headers makes it
+    # It shows the submission's name and comment: signer_links.SignerLinkHeaders makes it
     # no-store and no-referrer, as every mailed-link URL.
     return page, CONFIRM_STATUS.get(result.state, 200)
 
 
-@bp.post("/<slug>/confirm/<token>/discard")
+@bp.post("/<slug>/confirm/<token:token>/discard")
 @limiter.limit(config_limit("RATELIMIT_CONFIRM"))
 def discard(slug: str, token: str):
     """ "This is not me": delete the pending submission this confirm link belongs to."""
@@ -198,7 +198,7 @@ def signer_from_link(slug: str, token: str, purpose: str):
     return signature if signature is not None and signature.campaign.slug == slug else None
 
 
-@bp.route("/<slug>/withdraw/<token>", methods=["GET", "POST"])
+@bp.route("/<slug>/withdraw/<token:token>", methods=["GET", "POST"])
 @limiter.limit(config_limit("RATELIMIT_CONFIRM"))
 def withdraw(slug: str, token: str):
     content = load_campaign(slug)
@@ -221,7 +221,7 @@ def withdraw(slug: str, token: str):
     return page
 
 
-@bp.get("/<slug>/my-data/<token>")
+@bp.get("/<slug>/my-data/<token:token>")
 @limiter.limit(config_limit("RATELIMIT_CONFIRM"))
 def my_data(slug: str, token: str):
     """The signer's copy of everything held about their signature (from the mailed link)."""
@@ -251,7 +251,7 @@ def my_data(slug: str, token: str):
     return page
 
 
-@bp.post("/<slug>/my-data/<token>/withdraw-consent/<key>")
+@bp.post("/<slug>/my-data/<token:token>/withdraw-consent/<key>")
 @limiter.limit(config_limit("RATELIMIT_CONFIRM"))
 def withdraw_consent(slug: str, token: str, key: str):
     """Take back one consent from the data copy, keeping the signature. Bound to the
@@ -265,7 +265,7 @@ def withdraw_consent(slug: str, token: str, key: str):
     return redirect(url_for(".my_data", slug=slug, token=token, withdrawn=key), 303)
 
 
-@bp.route("/<slug>/unsubscribe/<token>", methods=["GET", "POST"])
+@bp.route("/<slug>/unsubscribe/<token:token>", methods=["GET", "POST"])
 def unsubscribe(slug: str, token: str):
     """GET asks; POST unsubscribes. Idempotent, and it changes nothing but consent."""
     content = load_campaign(slug)

@@ -9,7 +9,7 @@ import gzip
 import json
 from datetime import datetime
 
-from flask import abort, current_app, make_response, render_template, request
+from flask import abort, current_app, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..extensions import csrf, limiter
@@ -26,6 +26,7 @@ from ..services import (
     tlog_witness,
 )
 from ..services.campaigns import campaign_ref
+from ..signer_links import secret_view
 from . import bp
 from .limits import config_limit
 from .pages import load_campaign
@@ -98,16 +99,48 @@ def log_checkpoint(slug: str):
     return _plain(note, "text/plain", "public, max-age=5")
 
 
+CHECKPOINTS_PER_PAGE = 500  # a checkpoint a minute: a page is about eight hours
+
+
 @bp.get("/<slug>/log/checkpoints")
 def log_checkpoints(slug: str):
-    """Every checkpoint ever signed, oldest first, so anyone can check the log only grew."""
-    checkpoints = tlog_store.all_checkpoints(_campaign_id(slug))
+    """Every checkpoint ever signed, oldest first, a page at a time (`?page=0`, `1`, …;
+    links to the others in the body and in `Link`), so anyone can check the log only
+    grew. A page holds the same checkpoints for good; only the last one grows."""
+    raw = request.args.get("page", "0")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        abort(400)
+    page = int(raw)
+    checkpoints, total = tlog_store.checkpoints_page(_campaign_id(slug), page, CHECKPOINTS_PER_PAGE)
+    pages = max(1, -(-total // CHECKPOINTS_PER_PAGE))
+    if page >= pages:
+        abort(404)
+
+    def link(n: int) -> str | None:
+        return url_for(".log_checkpoints", slug=slug, page=n) if 0 <= n < pages else None
+
     # Published to the hour only: a finer time would place each leaf in time for good.
-    notes = [
-        {"size": c.size, "note": note, "published": utc_iso(hour(c.published_at))}
-        for c, note in zip(checkpoints, tlog_witness.cosigned_notes(checkpoints), strict=True)
-    ]
-    return _plain(json.dumps(notes), "application/json", "public, max-age=5")
+    body = {
+        "checkpoints": [
+            {"size": c.size, "note": note, "published": utc_iso(hour(c.published_at))}
+            for c, note in zip(checkpoints, tlog_witness.cosigned_notes(checkpoints), strict=True)
+        ],
+        "page": page,
+        "pages": pages,
+        "per_page": CHECKPOINTS_PER_PAGE,
+        "total": total,
+        "first": link(0),
+        "prev": link(page - 1),
+        "next": link(page + 1),
+        "last": link(pages - 1),
+    }
+    # A full page changes only when a witness cosigns one of its checkpoints late.
+    response = _plain(json.dumps(body), "application/json", "public, max-age=5")
+    if page < pages - 1:
+        response.headers["Cache-Control"] = "public, max-age=300"
+    rels = ("first", "prev", "next", "last")
+    response.headers["Link"] = ", ".join(f'<{body[r]}>; rel="{r}"' for r in rels if body[r])
+    return response
 
 
 @bp.get("/<slug>/log/proof/consistency/<int:old>/<int:new>")
@@ -203,6 +236,7 @@ def log_tile(slug: str, level: int, rest: str):
 @bp.route("/<slug>/log/verify", methods=["GET", "POST"])
 @limiter.limit(config_limit("RATELIMIT_CONFIRM"), methods=["POST"])
 @csrf.exempt  # holds no session state; a forged POST only checks a receipt
+@secret_view  # the form carries a receipt: no-store, no-referrer (signer_links.py)
 def log_verify(slug: str):
     """Check a receipt. POST, so the secret is in no URL or access log; never stored,
     never logged, and the answer is no-store."""
@@ -232,4 +266,4 @@ def log_verify(slug: str):
         b64=lambda h: base64.b64encode(h).decode(),
         error=_("That is not a receipt. A receipt ends with a 43-character secret."),
     )
-    return make_response(page, status)  # no-store, no-referrer: security.signer_link_headers
+    return make_response(page, status)  # no-store, no-referrer: signer_links.SignerLinkHeaders

@@ -227,9 +227,26 @@ def withdraw(signature: Signature) -> bool:
     return True
 
 
+# Mail that exists only because the signer agreed to be contacted.
+CONTACT_MAIL_KINDS = ("update",)
+
+
 def unsubscribe(signature: Signature) -> None:
+    """No more news: the consent is withdrawn and the news already queued for this
+    signer but not yet sent is dropped (issue 21, S2), in one transaction under the
+    signature's lock. The update expander reads its recipients `FOR SHARE`
+    (services/updates.py), so a batch being queued either finishes first (and its
+    rows are deleted here) or waits and no longer sees this signer."""
+    lock_for_change(signature)
     signature.contact_consent = False
     signature.unsubscribed_at = utcnow()
+    db.session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.signature_id == signature.id,
+            OutboxMessage.kind.in_(CONTACT_MAIL_KINDS),
+            OutboxMessage.status != "sent",
+        )
+    )
     db.session.commit()
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -33,7 +32,7 @@ def signing_key() -> Ed25519PrivateKey:
     if not encoded and path.exists():
         encoded = path.read_text().strip()
     if not encoded:
-        if os.environ.get("REQUIRE_SECRETS", "").lower() in {"1", "true", "yes"}:
+        if current_app.config.get("REQUIRE_SECRETS"):
             raise RuntimeError("missing required setting: TLOG_SIGNING_KEY")
         encoded = write_key_file()
         log.warning("generated a development log signing key in %s", path)

@@ -65,16 +65,38 @@ def first_origin(campaign_id: int) -> str | None:
     return note.split("\n", 1)[0] if note else None
 
 
+def published(campaign_id: int):
+    """The WHERE clause of a campaign's published checkpoints."""
+    return (TlogCheckpoint.campaign_id == campaign_id) & TlogCheckpoint.published_at.is_not(None)
+
+
 def all_checkpoints(campaign_id: int) -> list[TlogCheckpoint]:
+    """Every published checkpoint, oldest first."""
     return list(
         db.session.scalars(
-            select(TlogCheckpoint)
-            .where(
-                TlogCheckpoint.campaign_id == campaign_id, TlogCheckpoint.published_at.is_not(None)
-            )
-            .order_by(TlogCheckpoint.id)
+            select(TlogCheckpoint).where(published(campaign_id)).order_by(TlogCheckpoint.id)
         )
     )
+
+
+def checkpoints_page(
+    campaign_id: int, page: int, per_page: int
+) -> tuple[list[TlogCheckpoint], int]:
+    """One page of the campaign's published checkpoints, oldest first, and how many
+    there are. Checkpoints are only ever added, and published in order, so page n always
+    holds the same ones (numbers n × per_page up to the next page's first); only the
+    last page grows."""
+    total = db.session.scalar(
+        select(func.count()).select_from(TlogCheckpoint).where(published(campaign_id))
+    )
+    rows = db.session.scalars(
+        select(TlogCheckpoint)
+        .where(published(campaign_id))
+        .order_by(TlogCheckpoint.id)
+        .offset(page * per_page)
+        .limit(per_page)
+    )
+    return list(rows), total or 0
 
 
 # --- serving --------------------------------------------------------------------

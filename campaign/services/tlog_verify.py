@@ -24,7 +24,7 @@ import json
 import sys
 import urllib.request
 import zlib
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from . import tlog, tlog_note
 from .tlog_checks import (
@@ -98,6 +98,24 @@ def site_count_url(prefix: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/api/v1/petitions/{slug}"
 
 
+MAX_CHECKPOINT_PAGES = 100_000
+
+
+def checkpoint_history(prefix: str) -> list[dict]:
+    """Every checkpoint, following the list's pages from the first to the last."""
+    history: list[dict] = []
+    url: str | None = prefix + "checkpoints"
+    for number in range(MAX_CHECKPOINT_PAGES):
+        if url is None:
+            return history
+        page = json.loads(fetch(url))
+        if page["page"] != number:  # e.g. a static mirror that ignores ?page=
+            raise ValueError(f"checkpoint page {number} came back as page {page['page']}")
+        history += page["checkpoints"]
+        url = urljoin(prefix, page["next"]) if page.get("next") else None
+    raise ValueError("the checkpoint list does not end")
+
+
 def verify(
     url: str,
     key: str | None = None,
@@ -117,8 +135,8 @@ def verify(
         claimed = latest_note.split("\n", 1)[0]
         pinned = memory.get(claimed) if memory is not None else None
         report.key = choose_key(key, pinned, claimed, prefix)
-        history = json.loads(fetch(prefix + "checkpoints"))
-    except (OSError, ValueError) as exc:
+        history = checkpoint_history(prefix)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         report.problems.append(f"cannot fetch the log: {exc}")
         return report
     report.note = latest_note

@@ -208,9 +208,14 @@ def _expand_batch(publication: UpdatePublication, batch: int) -> int:
         )
     }
     content = library().get(publication_campaign_slug(publication.campaign_id))
+    # FOR SHARE (PostgreSQL): an unsubscribe waits for this batch, or this batch for
+    # it and then skips the signer (services/privacy.py, unsubscribe).
     chunk = (
         db.session.scalars(
-            recipients_query(publication.campaign_id).where(Signature.id > cursor).limit(batch)
+            recipients_query(publication.campaign_id)
+            .where(Signature.id > cursor)
+            .limit(batch)
+            .with_for_update(read=True)
         ).all()
         if updates and content is not None
         else []

@@ -37,12 +37,13 @@ def test_sign_in_sets_a_safe_cookie_and_is_audited(app, users):
     assert "login" in actions()
 
 
-def test_secure_cookie_over_https(database_url, monkeypatch):
+def test_secure_cookie_over_https(database_url, monkeypatch, tmp_path):
     from campaign import create_app
-    from tests.helpers import test_config
+    from tests.helpers import content_with_contact, test_config
 
     monkeypatch.setenv("BASE_URL", "https://petition.example")
-    app = create_app(test_config(database_url, SMTP_URL="smtp://127.0.0.1:25"))
+    content = content_with_contact(tmp_path / "content")
+    app = create_app(test_config(database_url, SMTP_URL="smtp://127.0.0.1:25", CONTENT_DIR=content))
     with app.app_context():
         accounts.create("tls@admin.test", PASSWORD, "viewer")
         client = app.test_client()

@@ -175,3 +175,37 @@ def outbox() -> list:
     from campaign.models import OutboxMessage
 
     return db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "update")).all()
+
+
+def test_s2_unsubscribing_drops_the_queued_update_mail(app, users, as_role, mailbox):
+    """Before, the news already queued for a signer (expanded by the worker, not yet
+    sent) still went out after they pressed Unsubscribe. Other mail is kept: only
+    the update was sent because of the consent."""
+    from campaign.models import OutboxMessage
+    from campaign.services import mail, mail_worker
+    from campaign.services.mail_transport import Mail
+
+    leaving = make_signature("Maryam Ahmadi", "leaving@example.org", "DE")
+    staying = make_signature("Nima Rahimi", "staying@example.org", "IR")
+    client = as_role("organizer")
+    posted = client.post(
+        f"/admin/{SLUG}/updates",
+        data={**form_for(client), "send": "y", "title_en": "News", "body_en": "The UN heard us."},
+    )
+    assert posted.status_code == 303
+    with app.app_context():
+        assert mail_worker.prepare_outbox() == 2  # queued, not sent
+    other = Mail(to="leaving@example.org", subject="Your receipt", text="kept")
+    mail.enqueue(other, kind="receipt", signature_id=leaving.id)
+    db.session.commit()
+
+    response = client.post(unsubscribe_path(leaving), data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    db.session.expire_all()
+    queued = db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == "pending"))
+    assert sorted((m.kind, m.signature_id) for m in queued) == sorted(
+        [("update", staying.id), ("receipt", leaving.id)]
+    )
+    deliver(app)
+    assert [m["Subject"] for m in mailbox.to("leaving@example.org")] == ["Your receipt"]
+    assert len(mailbox.to("staying@example.org")) == 1

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.test import Client
 
-from campaign import i18n
+from campaign import i18n, signer_links
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.petition import submit
@@ -47,11 +47,12 @@ def pending_token(client, email: str, prefix: str = "") -> str:
 
 
 def view_only_client(app) -> Client:
-    """A client of the Flask app without either fast path (language prefix kept)."""
+    """A client of the Flask app without either fast path (language prefix and the
+    signer-link headers, the layers outside them, kept)."""
     flask_app = i18n.LanguagePrefixMiddleware(
         lambda environ, start: Flask.wsgi_app(app, environ, start), app.config["LANGUAGES"]
     )
-    return Client(flask_app)
+    return Client(signer_links.SignerLinkHeaders(flask_app, app))
 
 
 def cookie_attributes(response) -> dict[str, list[str]]:

@@ -36,6 +36,7 @@ from werkzeug.routing import Rule
 from campaign import create_app
 from campaign.extensions import db
 from campaign.models import Signature
+from campaign.petition import bound_forms
 from campaign.services import links, mail_worker, sealed, transparency
 from tests.conftest import TEMPLATE_BYTECODE
 from tests.helpers import SLUG, Mailbox, hidden_fields, test_config
@@ -68,6 +69,9 @@ NORMALISE: list[tuple[re.Pattern[str], str]] = [
     # Flask's session cookie and the admin-style CSRF token of the links-again form
     # (/privacy): random per browser session.
     (re.compile(r"(session=)[^;]+"), r"\1<session>"),
+    # The resend and correct-address forms' token, bound to the sealed note above
+    # (petition/bound_forms.py): it differs as the note's nonce does.
+    (re.compile(r'(name="bound" value=")[^"]+"'), r'\1<bound>"'),
     (re.compile(r'(name="csrf_token"[^>]*value=")[^"]+"'), r'\1<csrf>"'),
     # A cookie's expiry date is computed from the wall clock (werkzeug), to the second.
     (re.compile(r"(Expires=)[^;]+"), r"\1<date>"),
@@ -231,6 +235,12 @@ class World:
         data = request.data
         if request.endpoint == "petition.sign":
             data = {**sign_form_fields(client), **(data or {})}
+        if request.method == "POST" and request.endpoint in bound_forms.BOUND:
+            # What the page's form carries: the token bound to this browser's note.
+            name = bound_forms.BOUND[request.endpoint]
+            cookie = client.get_cookie(name)
+            token = bound_forms.token_for(name, cookie.value if cookie else "")
+            data = {**(data or {}), bound_forms.FIELD: token}
         answer = client.open(request.path, method=request.method, data=data, headers=headers)
         return Answer(answer.status_code, list(answer.headers.items()), answer.get_data())
 

@@ -41,7 +41,7 @@ def mirror(get, root: Path) -> None:
     """Copy every public artifact of the log (and the API count) to a directory."""
     prefix = f"/{SLUG}/log/"
     paths = ["checkpoint", "checkpoints", "key"]
-    size = json.loads(get(prefix + "checkpoints"))[-1]["size"]
+    size = json.loads(get(prefix + "checkpoints"))["checkpoints"][-1]["size"]
     for level, n, width in tlog.tiles_for(size):
         paths.append(tlog.tile_path(level, n, width))
         if level == 0:

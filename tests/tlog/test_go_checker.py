@@ -105,7 +105,7 @@ def test_go_sumdb_verifies_checkpoints_tiles_proofs_and_receipts(
     assert run(gocheck, "tiles", prefix, vkey) == "ok 604"
 
     # tlog.CheckTree from each earlier checkpoint to the latest, with the served proof.
-    for number, item in enumerate(json.loads(get(prefix + "checkpoints"))[:-1]):
+    for number, item in enumerate(json.loads(get(prefix + "checkpoints"))["checkpoints"][:-1]):
         (tmp_path / f"old{number}").write_text(item["note"])
         assert run(gocheck, "tree", prefix, vkey, str(tmp_path / f"old{number}")).startswith("ok")
 

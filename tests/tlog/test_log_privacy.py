@@ -37,7 +37,7 @@ def forms(value: str) -> list[bytes]:
 def artifacts(client) -> dict[str, bytes]:
     prefix = f"/{SLUG}/log/"
     found = {p: client.get(prefix + p).data for p in ("checkpoint", "checkpoints", "key")}
-    sizes = [c["size"] for c in json.loads(found["checkpoints"])]
+    sizes = [c["size"] for c in json.loads(found["checkpoints"])["checkpoints"]]
     size = sizes[-1]
     for old, new in zip(sizes, sizes[1:], strict=False):  # the consistency proofs
         path = f"proof/consistency/{old}/{new}"

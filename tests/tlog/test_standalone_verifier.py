@@ -72,11 +72,12 @@ def test_a_changed_leaf_is_detected(published, client, tmp_path, static_server):
 
 def test_a_forked_checkpoint_is_detected(published, client, tmp_path, static_server):
     log = tampered_copy(client, tmp_path)
-    history = json.loads((log / "checkpoints").read_text())
+    listing = json.loads((log / "checkpoints").read_text())  # one page
+    history = listing["checkpoints"]
     first = history[0]["note"].split("\n")
     forged_root = base64.b64encode(b"\x22" * 32).decode()
     history[0]["note"] = sign_note(f"{first[0]}\n{first[1]}\n{forged_root}\n")
-    (log / "checkpoints").write_text(json.dumps(history))
+    (log / "checkpoints").write_text(json.dumps(listing))
     report = verify(static_server(tmp_path / "mirror") + f"/{SLUG}/", tlog_keys.verifier_key(SLUG))
     assert any("checkpoint 0" in p and "fork" in p for p in report.problems), report.problems
     # and the RFC 9162 consistency proof from the served tiles fails against the old root
@@ -98,9 +99,10 @@ def test_a_hidden_removal_is_detected(published, client, tmp_path, static_server
     root = tlog.root_hash(Tree([tlog.leaf_hash(e) for e in entries]), 5)
     origin = f"petition.test/{SLUG}/log"
     note = sign_note(tlog_note.checkpoint_body(origin, 5, root))
-    history = json.loads((log / "checkpoints").read_text())
+    listing = json.loads((log / "checkpoints").read_text())  # one page
+    history = listing["checkpoints"]
     history[-1] = {"size": 5, "note": note, "published": "x"}
-    (log / "checkpoints").write_text(json.dumps(history))
+    (log / "checkpoints").write_text(json.dumps(listing))
     (log / "checkpoint").write_text(note)
     report = verify(static_server(tmp_path / "mirror") + f"/{SLUG}/", tlog_keys.verifier_key(SLUG))
     assert not report.ok

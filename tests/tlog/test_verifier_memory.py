@@ -59,7 +59,10 @@ def rewrite(log: Path, entries: list[bytes], origin: str = ORIGIN, count: int | 
     root = tlog.root_hash(Tree([tlog.leaf_hash(e) for e in entries]), size)
     note = tlog_note.sign_note(tlog_note.checkpoint_body(origin, size, root), origin, key())
     (log / "checkpoint").write_text(note)
-    (log / "checkpoints").write_text(json.dumps([{"size": size, "note": note, "published": ""}]))
+    listing = json.loads((log / "checkpoints").read_text())  # one page
+    listing["checkpoints"] = [{"size": size, "note": note, "published": ""}]
+    listing["total"] = 1
+    (log / "checkpoints").write_text(json.dumps(listing))
     if origin != ORIGIN:
         vkey = tlog_note.verifier_key(origin, key().public_key().public_bytes_raw())
         (log / "key").write_text(vkey + "\n")

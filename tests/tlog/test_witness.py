@@ -118,7 +118,7 @@ def test_witness_cosigns_and_the_checkpoint_is_served_with_both_signatures(
     assert len(lines) == 2 and lines[1].startswith(f"— {witness.name} ")
     assert tlog_note.open_checkpoint(note, tlog_keys.verifier_key(SLUG))[1] == 4
     assert tlog_cosign.cosigned_by(note, witness.vkey) is not None
-    history = json.loads(client.get(f"/{SLUG}/log/checkpoints").data)
+    history = json.loads(client.get(f"/{SLUG}/log/checkpoints").data)["checkpoints"]
     assert all(tlog_cosign.cosigned_by(item["note"], witness.vkey) for item in history)
 
     server = live_server(TLOG_ORIGIN="petition.test")
@@ -198,7 +198,8 @@ def test_a_forked_history_is_refused_by_the_witness_and_caught_by_the_verifier(
     (log / "tile/entries/000.p/5").write_bytes(tlog.entry_bundle(entries))
     leaves = [tlog.leaf_hash(e) for e in entries]
     (log / "tile/0/000.p/5").write_bytes(b"".join(leaves))
-    history = json.loads((log / "checkpoints").read_text())
+    listing = json.loads((log / "checkpoints").read_text())  # one page
+    history = listing["checkpoints"]
     old_cosignature = history[-1]["note"].partition("\n\n")[2].splitlines()[-1]
     origin = f"petition.test/{SLUG}/log"
     forged = tlog_note.sign_note(
@@ -207,7 +208,7 @@ def test_a_forked_history_is_refused_by_the_witness_and_caught_by_the_verifier(
         tlog_keys.signing_key(),
     )
     history[-1]["note"] = forged + old_cosignature + "\n"  # the old line, pasted on
-    (log / "checkpoints").write_text(json.dumps(history))
+    (log / "checkpoints").write_text(json.dumps(listing))
     (log / "checkpoint").write_text(history[-1]["note"])
     api = root / "api/v1/petitions" / SLUG
     data = json.loads(api.read_text())
