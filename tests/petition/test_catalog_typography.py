@@ -55,7 +55,9 @@ def test_the_rule_sees_what_the_review_saw():
     assert typography_faults("Dossier de remise: %(title)s")
     assert typography_faults("d'être nommés")
     assert not typography_faults("Objectif\u202f: 10\u00a0000\u202f; ajoutez ?lang=fa")
-    assert not typography_faults("«\u00a0%(title)s\u00a0» (CORS\u202f: Access-Control-Allow-Origin: *)")
+    assert not typography_faults(
+        "«\u00a0%(title)s\u00a0» (CORS\u202f: Access-Control-Allow-Origin: *)"
+    )
 
 
 def test_every_french_message_is_typeset_in_french():
