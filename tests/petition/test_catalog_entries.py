@@ -12,7 +12,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, SLUG
 
 CATALOGS = ROOT / "campaign" / "translations"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
@@ -58,3 +58,18 @@ def test_no_catalog_keeps_a_message_the_code_no_longer_shows(path):
 
 def test_the_template_is_complete():
     assert not sorted(used() - set(catalog(CATALOGS / "messages.pot")))
+
+
+@pytest.mark.parametrize(
+    ("prefix", "claim"),
+    [
+        ("", "uses no third-party tracking"),
+        ("/fr", "n’utilise aucun outil de suivi tiers"),
+        ("/fa", "هیچ ابزار ردیابی شخص ثالث به کار نمی‌برد"),
+    ],
+)
+def test_the_footer_claims_no_more_than_is_true(client, prefix, claim):
+    """Review #47: "uses no tracking", while the site records the link that brought each
+    signer and a daily hash of the address; what it has none of is third-party tracking."""
+    page = client.get(f"{prefix}/{SLUG}/").get_data(as_text=True)
+    assert claim in page
