@@ -22,6 +22,8 @@ from babel import Locale
 from babel.numbers import format_decimal
 from PIL import Image, ImageDraw, ImageFont, features
 
+from ..i18n import PERSIAN_DIGITS
+
 log = logging.getLogger(__name__)
 
 IMAGE_SIZE = (1200, 630)
@@ -172,11 +174,15 @@ def count_bucket(count: int) -> int:
 
 
 def localized_number(value: int, language: str) -> str:
-    system = "arabext" if language == "fa" else "latn"
+    """The count for the share image: Persian digits on a Persian card.
+
+    Babel's "arabext" numbering system still gives Latin digits for fa, so the
+    digits are mapped as the pages map them (i18n.PERSIAN_DIGITS)."""
     try:
-        return format_decimal(value, locale=Locale.parse(language), numbering_system=system)
+        formatted = format_decimal(value, locale=Locale.parse(language))
     except (ValueError, TypeError):
         return format_decimal(value, locale="en")
+    return formatted.translate(PERSIAN_DIGITS) if language == "fa" else formatted
 
 
 @dataclass(frozen=True)

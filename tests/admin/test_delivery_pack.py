@@ -84,7 +84,7 @@ def test_pack_pdf_has_count_texts_in_three_languages_and_only_consenting_names(
     text = pdf_text(body, tmp_path)
     assert re.search(r"\b7\s+confirmed signatures", text)
     assert re.search(r"Counted on \W?\d{4}-\d\d-\d\d\W? at \W?\d\d:\d\d\W? UTC", text)
-    assert "1 signers agreed to be named" in text and "6 are counted but not named" in text
+    assert "1 signer agreed to be named" in text and "6 other signers are counted but not" in text
     assert CONSENTING in text
     assert NOT_CONSENTING not in text and "Secretname" not in text
     assert "Gone Withdrawn" not in text
