@@ -41,6 +41,7 @@ UNBOUND = {
     "petition.discard": "the token is in the URL: a forger holds the link",
     "petition.withdraw": "the token is in the URL: a forger holds the link",
     "petition.unsubscribe": "the token is in the URL: a forger holds the link",
+    "petition.withdraw_consent": "the token is in the URL: a forger holds the link",
     "petition.log_verify": "checks the receipt typed into it; answers the browser",
     "petition.log_cosignature": "a witness's signed note, checked against its key",
     "petition.mail_links_again": "mails the typed address its own links",

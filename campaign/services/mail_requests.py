@@ -164,6 +164,9 @@ def render_correct_request(outbox: OutboxMessage) -> Mail | None:
         .execution_options(synchronize_session=False)
     )
     outbox.kind = "confirm"  # from now on, this submission's mail
+    # The worker may hold this row already (it loads a batch's signatures at once):
+    # read it anew, corrected address and all.
+    db.session.expire(signature)
     db.session.commit()
     return render_submission(outbox)
 
