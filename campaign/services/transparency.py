@@ -53,7 +53,8 @@ INSERT_PENDING = insert(TlogPending.__table__)
 HOLD = "hold"
 
 
-def _queue(values: dict) -> None:
+def queue(values: dict) -> None:
+    """Queue a pending row (also one built beforehand: remove_values before an erasure)."""
     db.session.connection().execute(INSERT_PENDING, values)
 
 
@@ -64,7 +65,7 @@ def note_add(signature: Signature, when: datetime | None = None) -> None:
     `signature` needs only id, campaign_id and link_nonce (a Core row will do)."""
     raw = receipts.secret(signature)
     restores = adds_so_far(signature.campaign_id, signature.id, raw) if raw else 0
-    _queue(add_values(signature, when, restores))
+    queue(add_values(signature, when, restores))
 
 
 def add_values(signature: Signature, when: datetime | None = None, restores: int = 0) -> dict:
@@ -120,7 +121,7 @@ def backfill(campaign_id: int) -> int:
 
 def note_remove(signature: Signature, reason: str) -> None:
     """The signature stopped counting (withdrawn, invalidated, erased): queue a remove."""
-    _queue(remove_values(signature, reason))
+    queue(remove_values(signature, reason))
 
 
 def remove_values(signature: Signature, reason: str) -> dict:
@@ -140,11 +141,6 @@ def remove_values(signature: Signature, reason: str) -> dict:
         "created_at": utcnow(),
         "commitment": removal.hex(),
     }
-
-
-def queue(values: dict) -> None:
-    """Queue a row built beforehand (remove_values before an erasure)."""
-    _queue(values)
 
 
 # --- appending ------------------------------------------------------------------
