@@ -1014,6 +1014,18 @@ def only_summary(results: dict) -> str:
                         else ""
                     )
                 )
+    tlog = results.get("tlog", {})
+    if "proof_ms_median" in tlog:
+        lines.append(
+            f"tlog {tlog['adds']:,} adds: tiles + checkpoint {tlog['tiles_and_checkpoint_s']} s"
+            f" (CPU {tlog['tiles_and_checkpoint_cpu_s']} s); proof p50 {tlog['proof_ms_median']}"
+            f" ms, p95 {tlog['proof_ms_p95']} ms (CPU p95 {tlog['proof_cpu_ms_p95']} ms)"
+        )
+    for label, push in tlog.get("witness_push", {}).items():
+        lines.append(
+            f"witness push, {label}: sign p50/p95/max {push['sign_ms']}, confirm "
+            f"{push['confirm_ms']}, {push['add_checkpoint_requests']} add-checkpoint requests"
+        )
     return "\n".join(lines)
 
 
@@ -1115,6 +1127,12 @@ def main() -> int:
             log(f"transparency log: {ROWS} adds → tiles, checkpoint, proofs")
             results["tlog"] = tlog_bench.measure(f"sqlite:///{work / 'tlog.db'}", ROWS)
             log(f"transparency log: {results['tlog']}")
+        if wanted("tlog") and elapsed() < BUDGET_S - 60:  # bench/tlog_push.py
+            import tlog_push as push_bench
+
+            log("witness push: sign + confirm with 3 slow witnesses vs none")
+            results.setdefault("tlog", {})["witness_push"] = push_bench.measure(work)
+            log(f"witness push: {results['tlog']['witness_push']}")
     finally:
         stack.close()
         if use_pg:

@@ -232,10 +232,10 @@ def count_verify_receipt(target: str, receipt: str | None, key: str | None) -> N
     if receipt is None:  # asked for, so it stays out of shell history
         receipt = click.prompt("Receipt", hide_input=True)
     campaign_id = db.session.scalar(select(Campaign.id).where(Campaign.slug == slug))
-    raw, commitment = receipts.check(receipt)
+    raw = receipts.parse(receipt)
     if campaign_id is None or raw is None:
         raise click.ClickException("unknown campaign or not a receipt")
-    check = tlog_store.check_receipt(campaign_id, commitment)
+    check = tlog_store.check_receipt(campaign_id, raw)
     if check.state in ("unknown", "pending"):
         click.echo(
             {"unknown": "not in the log", "pending": "appended, not yet checkpointed"}[check.state]
@@ -248,11 +248,17 @@ def count_verify_receipt(target: str, receipt: str | None, key: str | None) -> N
     for node in check.proof:
         click.echo("  " + base64.b64encode(node).decode())
     if check.state == "removed":
-        removal = tlog.leaf_hash(tlog_store.entry_at(campaign_id, check.removal_index))
+        entry = tlog_store.entry_at(campaign_id, check.removal_index)
         ok = ok and tlog.verify_inclusion(
-            removal, check.removal_index, size, check.removal_proof, root
+            tlog.leaf_hash(entry), check.removal_index, size, check.removal_proof, root
         )
-        click.echo(f"removed ({check.reason}) by leaf {check.removal_index}")
+        # The remove leaf names no add: the receipt's secret opens it (or, for a leaf
+        # written before removal commitments, only the server's bookkeeping links it).
+        opens = entry == tlog.remove_entry(tlog.removal(raw, check.restores))
+        click.echo(
+            f"removed by leaf {check.removal_index}"
+            + (": the receipt opens its commitment" if opens else " (an older removal)")
+        )
     else:
         click.echo("included and not removed")
     click.echo("proof verified against the signed checkpoint" if ok else "PROOF FAILED")

@@ -244,11 +244,11 @@ def log_verify(slug: str):
     campaign_id = campaign_ref(content).id
     check, status = None, 200
     if request.method == "POST":
-        raw, commitment = receipts.check(request.form.get("receipt", ""))
+        raw = receipts.parse(request.form.get("receipt", ""))
         if raw is None:
             status = 422
         else:
-            check = tlog_store.check_receipt(campaign_id, commitment)
+            check = tlog_store.check_receipt(campaign_id, raw)
             # "Download your evidence" (the thank-you page, the check's result): the
             # bundle of the receipt's add, once a published checkpoint covers it.
             if request.form.get("download") and check.state in ("included", "removed"):

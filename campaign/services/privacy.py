@@ -169,6 +169,8 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     Also drops mail not yet sent to the signer. The caller commits.
     """
     was_counted = signature.counted
+    # The remove's commitment needs the receipt secret, which the nonce below takes away.
+    removal = transparency.remove_values(signature, new_status or "erased") if was_counted else {}
     if new_status:
         signature.status = new_status
     signature.name_enc = signature.email_enc = signature.comment_enc = None
@@ -186,7 +188,7 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     )
     if was_counted and not signature.counted:
         counting.adjust(signature.campaign_id, -1)
-        transparency.note_remove(signature, new_status or "erased")
+        transparency.queue(removal)
 
 
 def lock_for_change(signature: Signature) -> None:

@@ -3,7 +3,8 @@
 The secret is derived, never stored: HMAC(HASH_KEY, signature id + the signature's
 random link nonce). The thank-you page can show it again, and once the signature is
 erased (its nonce gone), nobody, the server included, can recompute it and link the
-leaf back to the row. The log holds only SHA-256 of it (tlog.commitment).
+leaf back to the row. The log holds only SHA-256 of it with a restore counter
+(tlog.commitment, tlog.removal).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Campaign, Signature, SignatureStatus
-from . import crypto, links, mail, sealed, tlog
+from . import crypto, links, mail, sealed
 from .content import library
 from .mail_transport import render_mail
 
@@ -102,9 +103,3 @@ def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int | None
         mail.enqueue(message, kind="receipt", signature_id=signature.id)
         queued += 1
     return queued
-
-
-def check(receipt: str) -> tuple[bytes | None, str]:
-    """(secret, its commitment hex) for a receipt, or (None, "")."""
-    raw = parse(receipt)
-    return (raw, tlog.commitment(raw).hex()) if raw else (None, "")

@@ -30,11 +30,18 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+def _level_up(below: Sequence[bytes]) -> list[bytes]:
+    """The level above 2^k nodes. node_hash inlined: a receipt's proof hashes a cold
+    tile's 255 inner nodes, and the call per node was a third of the proof's time."""
+    sha256, tag = hashlib.sha256, b"\x01"
+    return [sha256(tag + a + b).digest() for a, b in zip(below[::2], below[1::2], strict=True)]
+
+
 def perfect_root(hashes: Sequence[bytes]) -> bytes:
     """Root of a perfect subtree whose 2^k leaves (or stored nodes) are `hashes`."""
     level = list(hashes)
     while len(level) > 1:
-        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+        level = _level_up(level)
     return level[0]
 
 
@@ -42,8 +49,7 @@ def inner_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
     """Every level of the perfect tree over `hashes` (2^k of them), leaves first."""
     levels = [list(hashes)]
     while len(levels[-1]) > 1:
-        below = levels[-1]
-        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below), 2)])
+        levels.append(_level_up(levels[-1]))
     return levels
 
 
@@ -231,36 +237,72 @@ def parse_entry_bundle(data: bytes) -> list[bytes]:
 
 
 # --- entries ----------------------------------------------------------------
+#
+# `add <commitment> <YYYY-MM-DDTHH>`: a signature became counted in that hour.
+# `remove <removal commitment>`: some signature stopped counting. It names neither the
+# add it cancels nor why, so whoever can place a person's add learns nothing of whether
+# or when they left. adds − removes is the count (docs/SECURITY.md, Threat 6).
+#
+# Both are SHA-256 of a domain tag, the signer's 32-byte receipt secret and, from the
+# first restore on, the restore counter (4 bytes, big-endian): only the receipt's
+# holder (and, while the signature exists, the server) can open them, and a restore
+# never reuses a commitment. A receipt check tries counters 0, 1, … until an add is
+# missing: the last one found is the signature's current add.
+#
+# `remove <index> <reason>` is the format before that (issue 25 §5): still read, so a
+# log started with it stays verifiable, but never written.
 
-REMOVE_REASONS = ("withdrawn", "invalidated", "erased")
+LEGACY_REMOVE_REASONS = ("withdrawn", "invalidated", "erased")
+ADD_TAG = b"petition-receipt\x00"
+REMOVE_TAG = b"petition-remove\x00"
+# How many restores an offline check tries: far more than a signature ever sees.
+MAX_RESTORES = 256
 
 
 def add_entry(commitment: bytes, hour: str) -> bytes:
-    """`add <sha256(receipt secret), hex> <YYYY-MM-DDTHH>`: nothing else about the signer."""
+    """`add <commitment hex> <YYYY-MM-DDTHH>`: nothing else about the signer."""
     return f"add {commitment.hex()} {hour}".encode("ascii")
 
 
-def remove_entry(index: int, reason: str) -> bytes:
-    if reason not in REMOVE_REASONS:
-        raise ValueError(f"unknown reason {reason!r}")
-    return f"remove {index} {reason}".encode("ascii")
+def remove_entry(removal: bytes) -> bytes:
+    """`remove <removal commitment hex>`: no index, no reason."""
+    if len(removal) != HASH_SIZE:
+        raise ValueError("a removal commitment is 32 bytes")
+    return f"remove {removal.hex()}".encode("ascii")
+
+
+def _hex64(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def parse_entry(entry: bytes) -> tuple[str, str, str]:
-    """("add", commitment hex, hour) or ("remove", index, reason); ValueError otherwise."""
+    """("add", commitment hex, hour), ("remove", removal commitment hex, ""), or a
+    legacy ("remove", index, reason); ValueError otherwise."""
     parts = entry.decode("ascii").split(" ")
-    if len(parts) == 3 and parts[0] == "add" and len(parts[1]) == 64:
-        bytes.fromhex(parts[1])
+    if len(parts) == 3 and parts[0] == "add" and _hex64(parts[1]):
         return parts[0], parts[1], parts[2]
+    if len(parts) == 2 and parts[0] == "remove" and _hex64(parts[1]):
+        return parts[0], parts[1], ""
     if (
         len(parts) == 3
         and parts[0] == "remove"
+        and parts[1].isascii()
         and parts[1].isdigit()
-        and parts[2] in REMOVE_REASONS
+        and parts[2] in LEGACY_REMOVE_REASONS
     ):
         return parts[0], parts[1], parts[2]
     raise ValueError("not a log entry")
 
 
-def commitment(secret: bytes) -> bytes:
-    return hashlib.sha256(b"petition-receipt\x00" + secret).digest()
+def _counter(restores: int) -> bytes:
+    return b"" if restores == 0 else restores.to_bytes(4, "big")
+
+
+def commitment(secret: bytes, restores: int = 0) -> bytes:
+    """The add's commitment: the first (restores=0), then one per restore."""
+    return hashlib.sha256(ADD_TAG + secret + _counter(restores)).digest()
+
+
+def removal(secret: bytes, restores: int = 0) -> bytes:
+    """The commitment of the remove that cancels add number `restores`."""
+    return hashlib.sha256(REMOVE_TAG + secret + _counter(restores)).digest()

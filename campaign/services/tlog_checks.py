@@ -199,8 +199,15 @@ def check_memory(
 
 
 def check_entries(entries: list[bytes], report: Report) -> None:
+    """Adds − removes is the count: every remove cancels one add still counted, so at
+    no point are there more removes than adds. A remove names no add (issue 25 §5), so
+    which one it cancels is for the receipt's holder to open, not for the verifier; it
+    can still refuse a commitment used twice: a restore's add must carry a new one, and
+    a removal commitment appears once. Removes written before removal commitments
+    (`remove <index> <reason>`) are checked as they were: an earlier add, once."""
     kinds: dict[int, str] = {}
     removed: set[int] = set()
+    seen: dict[str, int] = {}  # commitment → the entry that used it last
     for index, entry in enumerate(entries):
         try:
             kind, first, _ = tlog.parse_entry(entry)
@@ -208,14 +215,22 @@ def check_entries(entries: list[bytes], report: Report) -> None:
             report.problems.append(f"entry {index} is not a log entry")
             continue
         kinds[index] = kind
+        legacy = kind == "remove" and first.isdigit()
+        # A restore in an older log re-added a commitment a legacy remove had named.
+        if not legacy and first in seen and seen[first] not in removed:
+            report.problems.append(f"entry {index} reuses the commitment of entry {seen[first]}")
+        if not legacy:
+            seen[first] = index
         if kind == "add":
             report.adds += 1
-            continue
-        target = int(first)
-        if kinds.get(target) != "add" or target >= index:
-            report.problems.append(f"entry {index} removes {target}, which is not an earlier add")
-        elif target in removed:
-            report.problems.append(f"entry {index} removes {target} a second time")
+        elif report.removes >= report.adds:
+            report.problems.append(f"entry {index} removes more than has been added")
+        elif not legacy:
+            report.removes += 1
+        elif kinds.get(int(first)) != "add" or int(first) >= index:
+            report.problems.append(f"entry {index} removes {first}, which is not an earlier add")
+        elif int(first) in removed:
+            report.problems.append(f"entry {index} removes {first} a second time")
         else:
-            removed.add(target)
+            removed.add(int(first))
             report.removes += 1

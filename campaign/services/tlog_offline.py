@@ -48,7 +48,10 @@ def verify_bundle(data: bytes, key: str | None = None, receipt: str = "") -> lis
         problems.append(f"leaf {index} is a removal, not a signature's add")
     if receipt:
         raw = receipt_secret(receipt)
-        if raw is None or tlog.commitment(raw).hex() != commitment:
+        # The first add, or a restore's (each restore has the next counter).
+        if raw is None or all(
+            tlog.commitment(raw, n).hex() != commitment for n in range(tlog.MAX_RESTORES)
+        ):
             problems.append("the receipt's secret does not open this leaf")
         elif receipt.split()[:2] not in ([origin, str(index)], [origin, "-"]):
             problems.append(f"the receipt names another log or leaf than {origin} {index}")

@@ -110,6 +110,10 @@ def _ask(checkpoint: TlogCheckpoint, asks: dict[Witness, int]) -> dict[Witness, 
     for witness, old in asks.items():
         proof = tlog_reader.consistency_proof(campaign_id, old, size) if 0 < old < size else []
         bodies[witness] = request_body(old, proof, checkpoint.note)
+    # No transaction open while the witnesses answer: on SQLite the witness rows' flush
+    # took the write lock, and holding it over a slow witness stalled every signature
+    # and confirmation for as long (measured: bench/tlog_push.py, docs/benchmarks.md).
+    db.session.commit()
     timeout = current_app.config.get("TLOG_WITNESS_TIMEOUT", 5)
     with ThreadPoolExecutor(max_workers=max(1, len(bodies))) as pool:
         futures = {w: pool.submit(_post, w.url, body, timeout) for w, body in bodies.items()}

@@ -139,12 +139,19 @@ def entries_bytes(campaign_id: int, n: int, width: int) -> bytes | None:
 class ReceiptCheck:
     state: str  # included | removed | pending (not in a checkpoint yet) | unknown
     index: int | None = None
-    reason: str | None = None
     removal_index: int | None = None
     note: str = ""
     size: int = 0
     proof: list[bytes] = field(default_factory=list)
     removal_proof: list[bytes] = field(default_factory=list)
+    restores: int = 0  # the restore counter of the add found (0: never restored)
+
+
+@dataclass
+class Add:
+    restores: int  # its restore counter
+    index: int
+    removal_index: int | None  # the remove that cancels it, if appended
 
 
 def commitment_key(commitment_hex: str) -> int:
@@ -152,52 +159,65 @@ def commitment_key(commitment_hex: str) -> int:
     return int.from_bytes(bytes.fromhex(commitment_hex[:16]), "big", signed=True)
 
 
-def index_of(campaign_id: int, commitment_hex: str) -> int | None:
-    """The latest add with this commitment (a restore adds it again)."""
-    candidates = rows(
-        "SELECT idx, data FROM tlog_entries WHERE campaign_id = ? AND commitment_key = ?",
-        (campaign_id, commitment_key(commitment_hex)),
-    )
-    needle = f"add {commitment_hex} ".encode()
-    found = [idx for idx, data in candidates if bytes(data).startswith(needle)]
-    return max(found) if found else None
+# Restore counters tried per query (ADDS_OF's 8 placeholders): one query unless restored 8 times.
+GENERATIONS = 8
+# An add by its commitment key, and the remove cancelling it by the server's private
+# `target_index` (both indexed): the public leaf names no add, so the server finds it
+# by its own bookkeeping, and a check of the remove's leaf recomputes its commitment.
+ADDS_OF = (
+    "SELECT a.idx, a.data, a.commitment_key, r.idx FROM tlog_entries a "
+    "LEFT JOIN tlog_entries r ON r.campaign_id = a.campaign_id AND r.target_index = a.idx "
+    "WHERE a.campaign_id = ? AND a.commitment_key IN (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
-def check_receipt(campaign_id: int, commitment_hex: str) -> ReceiptCheck:
-    """Where a receipt's add is, whether a remove cancels it, and the inclusion proofs
-    against the latest checkpoint. Logs nothing. Plain driver queries (the add by its
-    commitment index, the checkpoint, the removal by its target index, then every tile
-    both proofs need at once, most of them from the process's cache)."""
-    index = index_of(campaign_id, commitment_hex) if commitment_hex else None
-    if index is None:
+def adds_of(campaign_id: int, secret: bytes) -> list[Add]:
+    """Every appended add of a receipt's secret, oldest first (restore counter 0, 1, …:
+    each restore's add has the next one), with the index of its remove if any."""
+    found: list[Add] = []
+    while True:
+        first = len(found)
+        wanted = {}
+        for restores in range(first, first + GENERATIONS):
+            hex_ = tlog.commitment(secret, restores).hex()
+            wanted[commitment_key(hex_)] = (restores, f"add {hex_} ".encode())
+        hits = {}
+        for idx, data, key, removal in rows(ADDS_OF, (campaign_id, *wanted)):
+            restores, needle = wanted[key]
+            # A log from before restore counters may hold one commitment twice: the later.
+            if bytes(data).startswith(needle) and idx > getattr(hits.get(restores), "index", -1):
+                hits[restores] = Add(restores, idx, removal)
+        while len(found) in hits:  # counters are consecutive: stop at the first gap
+            found.append(hits[len(found)])
+        if len(found) < first + GENERATIONS:
+            return found
+
+
+def check_receipt(campaign_id: int, secret: bytes) -> ReceiptCheck:
+    """Where a receipt's latest add is, whether a remove cancels it, and the inclusion
+    proofs against the latest checkpoint. Logs nothing. Three plain driver queries:
+    the adds with their removes, the checkpoint, then every tile both proofs need at
+    once (most of them from the process's cache)."""
+    adds = adds_of(campaign_id, secret) if secret else []
+    if not adds:
         return ReceiptCheck("unknown")
+    add = adds[-1]
     last = rows(
         "SELECT size, note FROM tlog_checkpoints WHERE campaign_id = ? "
         "AND published_at IS NOT NULL ORDER BY id DESC LIMIT 1",
         (campaign_id,),
     )
-    if not last or index >= last[0][0]:
-        return ReceiptCheck("pending", index)
+    if not last or add.index >= last[0][0]:
+        return ReceiptCheck("pending", add.index, restores=add.restores)
     [(size, note)] = last
-    result = ReceiptCheck("included", index, note=note, size=size)
-    # By the target's index alone (an idx range would steer SQLite off that index).
-    removal = min(
-        (
-            (idx, data)
-            for idx, data in rows(
-                "SELECT idx, data FROM tlog_entries WHERE campaign_id = ? AND target_index = ?",
-                (campaign_id, index),
-            )
-            if idx < size
-        ),
-        default=None,
-    )
-    if removal is None:
-        [result.proof] = inclusion_proofs(campaign_id, size, [index])
+    result = ReceiptCheck("included", add.index, note=note, size=size, restores=add.restores)
+    if add.removal_index is None or add.removal_index >= size:
+        [result.proof] = inclusion_proofs(campaign_id, size, [add.index])
         return result
-    result.state, result.removal_index = "removed", removal[0]
-    result.reason = tlog.parse_entry(bytes(removal[1]))[2]
-    result.proof, result.removal_proof = inclusion_proofs(campaign_id, size, [index, removal[0]])
+    result.state, result.removal_index = "removed", add.removal_index
+    result.proof, result.removal_proof = inclusion_proofs(
+        campaign_id, size, [add.index, add.removal_index]
+    )
     return result
 
 

@@ -7,9 +7,11 @@
   TLOG_CHECKPOINT_SECONDS, a signed checkpoint (c2sp.org/tlog-checkpoint).
 * adds − removes in the log = the count on the page, up to the publishing lag.
 
-A leaf is `add <commitment> <hour>` or `remove <index> <reason>`: the commitment is a
-hash of a receipt secret only the signer gets (see receipts.py), the hour is when the
-signature was counted. Nothing else about the signer is in the log.
+A leaf is `add <commitment> <hour>` or `remove <removal commitment>` (tlog.py): both
+hash a receipt secret only the signer gets (see receipts.py) and a restore counter; the
+hour is when the signature was counted. A remove names neither its add nor a reason:
+which add it cancels (`target_index`) is the server's private bookkeeping. Nothing else
+about the signer is in the log (docs/SECURITY.md, Threat 6).
 """
 
 from __future__ import annotations
@@ -47,24 +49,29 @@ BIG_BATCH = 50_000  # catching up (checkpoint for a pack, `flask count publish`)
 INSERT_PENDING = insert(TlogPending.__table__)
 # A confirmation held back by an abuse flag: not counted, so no leaf (adds − removes
 # stays the count), but its signer is mailed the same receipt at the same pass as
-# everyone confirmed then (issue 21, L1). A restore appends the same commitment.
+# everyone confirmed then (issue 21, L1).
 HOLD = "hold"
 
 
-def _queue(values: dict) -> None:
+def queue(values: dict) -> None:
+    """Queue a pending row (also one built beforehand: remove_values before an erasure)."""
     db.session.connection().execute(INSERT_PENDING, values)
 
 
 def note_add(signature: Signature, when: datetime | None = None) -> None:
-    """The signature became counted: queue an add (a restore re-adds the same commitment).
+    """The signature became counted: queue an add. A restore's add carries the next
+    restore counter, so its commitment is new (issue 25 §5: no reused commitment).
 
     `signature` needs only id, campaign_id and link_nonce (a Core row will do)."""
-    _queue(add_values(signature, when))
+    raw = receipts.secret(signature)
+    restores = adds_so_far(signature.campaign_id, signature.id, raw) if raw else 0
+    queue(add_values(signature, when, restores))
 
 
-def add_values(signature: Signature, when: datetime | None = None) -> dict:
+def add_values(signature: Signature, when: datetime | None = None, restores: int = 0) -> dict:
     """The pending log row of an add (INSERT_PENDING's parameters), for callers that
-    write it inside a statement of their own (confirmation's one-statement confirm)."""
+    write it inside a statement of their own (confirmation's one-statement confirm: a
+    first confirmation, so restore counter 0 and no query)."""
     # An erased signature has no nonce, so no receipt: a random commitment nobody holds.
     secret = receipts.secret(signature) or secrets.token_bytes(32)
     return {
@@ -73,8 +80,20 @@ def add_values(signature: Signature, when: datetime | None = None) -> dict:
         "action": "add",
         "reason": None,
         "created_at": when or utcnow(),
-        "commitment": tlog.commitment(secret).hex(),
+        "commitment": tlog.commitment(secret, restores).hex(),
     }
+
+
+def adds_so_far(campaign_id: int, signature_id: int, secret: bytes) -> int:
+    """How many adds this signature has had (appended, by its secret's commitments,
+    plus still pending): the next add's restore counter."""
+    appended = len(tlog_store.adds_of(campaign_id, secret))
+    pending = driver(
+        "SELECT count(*) FROM tlog_pending WHERE campaign_id = ? AND signature_id = ? "
+        "AND action = 'add'",
+        (campaign_id, signature_id),
+    ).scalar()
+    return appended + pending
 
 
 def backfill(campaign_id: int) -> int:
@@ -102,16 +121,26 @@ def backfill(campaign_id: int) -> int:
 
 def note_remove(signature: Signature, reason: str) -> None:
     """The signature stopped counting (withdrawn, invalidated, erased): queue a remove."""
-    _queue(
-        {
-            "campaign_id": signature.campaign_id,
-            "signature_id": signature.id,
-            "action": "remove",
-            "reason": reason,
-            "created_at": utcnow(),
-            "commitment": None,
-        }
-    )
+    queue(remove_values(signature, reason))
+
+
+def remove_values(signature: Signature, reason: str) -> dict:
+    """The pending row of a remove: its leaf will be the removal commitment of the
+    signature's latest add, which only the receipt's holder can recompute. Call it
+    while the signature still has its link nonce (an erasure drops it: privacy.erase
+    computes this first). `reason` stays in the queue, never in the log."""
+    raw = receipts.secret(signature)
+    adds = adds_so_far(signature.campaign_id, signature.id, raw) if raw else 0
+    # No secret (erased already) or no add (counted before the log): nobody can open it.
+    removal = tlog.removal(raw, adds - 1) if raw and adds else secrets.token_bytes(32)
+    return {
+        "campaign_id": signature.campaign_id,
+        "signature_id": signature.id,
+        "action": "remove",
+        "reason": reason,
+        "created_at": utcnow(),
+        "commitment": removal.hex(),
+    }
 
 
 # --- appending ------------------------------------------------------------------
@@ -186,7 +215,7 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
         return 0
     size = tree_size(campaign_id)
     rows, added, held, last_add = [], [], [], {}
-    for _id, signature_id, action, reason, commitment, created_at in pending:
+    for _id, signature_id, action, _reason, commitment, created_at in pending:
         index = size + len(rows)
         if action == "add" and commitment:
             data = tlog.add_entry(bytes.fromhex(commitment), _hour(created_at))
@@ -210,11 +239,10 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
                 target = max(adds) if adds else None
             if target is None:  # counted before the log existed: nothing to cancel
                 continue
-            # An unknown reason must not wedge the queue: it is still a removal.
-            data = tlog.remove_entry(
-                target, reason if reason in tlog.REMOVE_REASONS else "invalidated"
-            )
-            rows.append((campaign_id, index, data, None, None, target))
+            # A row queued before removal commitments existed: one nobody can open.
+            removal = bytes.fromhex(commitment) if commitment else secrets.token_bytes(32)
+            # The target stays in this private column: the log names no add, no reason.
+            rows.append((campaign_id, index, tlog.remove_entry(removal), None, None, target))
     if rows:
         driver(
             "INSERT INTO tlog_entries (campaign_id, idx, data, signature_id, commitment_key, "

@@ -194,14 +194,39 @@
     show(messages.failed, [text("p", messages.failedDetail), text("p", reason, { dir: "ltr" })]);
   }
 
+  // A commitment: SHA-256 of a tag, the secret and, from the first restore on, the
+  // restore counter (4 bytes, big-endian); services/tlog.py documents the entries.
+  function commitment(tag, secret, restores) {
+    var counter = restores === 0 ? new Uint8Array(0)
+      : new Uint8Array([restores >>> 24 & 255, restores >>> 16 & 255, restores >>> 8 & 255, restores & 255]);
+    return sha256(concat([encoder.encode(tag), secret, counter])).then(hex);
+  }
+  // The receipt's latest add: counters 0, 1, … until one is missing. Then its remove,
+  // which names no add: only this secret opens its commitment.
+  function findAdd(entries, secret) {
+    var where = {};
+    entries.forEach(function (entry, i) { where[entry.split(" ").slice(0, 2).join(" ")] = i; });
+    function next(restores, found) {
+      return commitment("petition-receipt\0", secret, restores).then(function (c) {
+        var index = where["add " + c];
+        if (index === undefined) {
+          if (found < 0) { return { index: -1, removal: -1 }; }
+          return commitment("petition-remove\0", secret, restores - 1).then(function (r) {
+            var removal = where["remove " + r];
+            if (removal === undefined) { removal = where["remove " + found]; }  // an older log's "remove <index> <reason>"
+            return { index: found, removal: removal === undefined || removal < found ? -1 : removal };
+          });
+        }
+        return next(restores + 1, index);
+      });
+    }
+    return next(0, -1);
+  }
+
   function check(receipt) {
     show(messages.checking, []);
-    var checkpoint, signatureOk, entries, levels, commitmentHex;
-    return sha256(concat([encoder.encode("petition-receipt\0"), receipt.secret]))
-      .then(function (commitment) {
-        commitmentHex = hex(commitment);
-        return fetch(prefix + "checkpoint", { cache: "no-cache", credentials: "omit" });
-      })
+    var checkpoint, signatureOk, entries, levels;
+    return fetch(prefix + "checkpoint", { cache: "no-cache", credentials: "omit" })
       .then(function (response) {
         if (!response.ok) { throw new Error("checkpoint: HTTP " + response.status); }
         return response.text();
@@ -231,27 +256,26 @@
         var root = levels[levels.length - 1][0];
         // Every entry hashed up to the signed root: none was changed, added or hidden.
         if (!equal(root, checkpoint.root)) { throw new Error(messages.mismatch); }
-        var needle = "add " + commitmentHex + " ", index = -1, removal = -1, reason = "";
-        entries.forEach(function (entry, i) { if (entry.indexOf(needle) === 0) { index = i; } });
+        return findAdd(entries, receipt.secret);
+      })
+      .then(function (found) {
+        if (!found) { return null; }
+        var index = found.index, removal = found.removal;
         if (index < 0) {
           show(messages.notIncluded, [text("p", messages.notIncludedDetail), text("p", messages.local)]);
           return null;
         }
-        entries.forEach(function (entry, i) {
-          var parts = entry.split(" ");
-          if (i > index && parts[0] === "remove" && Number(parts[1]) === index) { removal = i; reason = parts[2]; }
-        });
         var proof = auditPath(levels, index);
         return verifyInclusion(levels[0][index], index, checkpoint.size, proof, checkpoint.root)
           .then(function (ok) {
             if (!ok) { throw new Error(messages.mismatch); }
-            report(levels, signatureOk, index, proof, removal, reason);
+            report(levels, signatureOk, index, proof, removal);
           });
       });
   }
 
-  function report(levels, signatureOk, index, proof, removal, reason) {
-    var heading = removal < 0 ? messages.included : messages["removed" + reason.charAt(0).toUpperCase() + reason.slice(1)] || messages.removedInvalidated;
+  function report(levels, signatureOk, index, proof, removal) {
+    var heading = removal < 0 ? messages.included : messages.removed;
     var size = levels[0].length;
     var parts = [
       text("p", messages.local + " " + (signatureOk ? messages.signatureChecked : messages.signatureUnchecked)),

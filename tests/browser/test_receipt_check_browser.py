@@ -40,14 +40,10 @@ def secrets_of(receipt: str) -> list[str]:
     """The receipt's secret in every form a leak could take, and its commitment (which
     would point at the leaf)."""
     raw = receipts.parse(receipt)
-    commitment = tlog.commitment(raw)
-    return [
-        receipt.split()[-1],
-        base64.b64encode(raw).decode(),
-        raw.hex(),
-        commitment.hex(),
-        base64.b64encode(commitment).decode(),
-    ]
+    found = [receipt.split()[-1], base64.b64encode(raw).decode(), raw.hex()]
+    for commitment in (tlog.commitment(raw), tlog.commitment(raw, 1), tlog.removal(raw)):
+        found += [commitment.hex(), base64.b64encode(commitment).decode()]
+    return found
 
 
 def assert_never_sent(requests, receipt: str) -> None:
@@ -79,7 +75,7 @@ def test_receipt_checked_in_the_browser_sends_nothing_of_it(server, published, p
     assert not violations, describe(violations)
 
     page.get_by_label("Receipt").fill("")
-    assert check_in_browser(page, published[1]) == "Removed (withdrawn)"
+    assert check_in_browser(page, published[1]) == "Removed from the count"
     assert "Removal at leaf 4" in page.locator("#browser-result").inner_text()
     # just the secret works too
     assert check_in_browser(page, published[3].split()[-1]) == "Included and not removed"
@@ -131,7 +127,7 @@ def test_without_javascript_or_on_request_the_server_checks(server, published, n
     assert page.get_by_role("button", name="Check on the server instead").is_hidden()
     page.get_by_label("Receipt").fill(published[1])
     page.get_by_role("button", name="Check", exact=True).click()
-    assert page.locator("#result-heading").inner_text() == "Removed (withdrawn)"
+    assert page.locator("#result-heading").inner_text() == "Removed from the count"
 
     page = new_context().new_page()
     page.goto(f"{server.url}/{SLUG}/log/verify")

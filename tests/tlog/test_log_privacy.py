@@ -6,14 +6,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 
 from sqlalchemy import select
 
 from campaign.extensions import db
-from campaign.models import Signature
-from campaign.services import crypto, privacy, tlog, transparency
+from campaign.models import Signature, TlogEntry
+from campaign.services import (
+    crypto,
+    moderation,
+    privacy,
+    receipts,
+    tlog,
+    tlog_checks,
+    tlog_store,
+    transparency,
+)
+from campaign.services.campaigns import get_row
+from campaign.services.content import library
 from tests.helpers import SLUG
-from tests.tlog.helpers import sign_and_confirm
+from tests.tlog.helpers import receipt_from, sign_and_confirm
 
 SIGNERS = [
     ("Shirin Rahimi", "shirin.rahimi@example.org"),
@@ -77,3 +89,96 @@ def test_public_log_artifacts_reveal_no_signer_name_email_or_hash_of_either(clie
             assert needle not in blob, (path, needle)
         for word in (w for name, _ in SIGNERS for w in name.split()):
             assert word.encode().lower() not in blob.lower(), (path, word)
+
+
+# --- issue 25 §5: removals and restores --------------------------------------------
+
+
+def entries() -> list[str]:
+    cid = get_row(library().get(SLUG)).id
+    rows = select(TlogEntry.data).where(TlogEntry.campaign_id == cid).order_by(TlogEntry.idx)
+    return [bytes(d).decode() for d in db.session.scalars(rows)]
+
+
+def receipt_check(client, receipt: str) -> str:
+    page = client.post(f"/{SLUG}/log/verify", data={"receipt": receipt})
+    assert page.status_code == 200
+    return re.sub(r"\s+", " ", page.get_data(as_text=True))
+
+
+def test_remove_leaf_names_its_add_and_reason(client, app):
+    """Review finding: a remove leaf named the add it cancels and why (`remove 0
+    withdrawn`), so whoever could place a person's add learned whether and when they
+    left. Now a remove leaf is one commitment: no index, no reason; the holder of the
+    receipt still learns that their add was removed, and the count still adds up."""
+    people = [sign_and_confirm(client, f"p{n}@example.org") for n in range(4)]
+    transparency.checkpoint(SLUG)
+    privacy.withdraw(people[0][0])
+    moderation.invalidate(people[1][0], "duplicate")
+    moderation.bulk_invalidate(
+        get_row(library().get(SLUG)).id,
+        moderation.BulkRule(email_domain="example.org"),
+        "bots",
+        expected=2,
+    )
+    transparency.checkpoint(SLUG)
+    log = entries()
+    removes = [e for e in log if e.startswith("remove")]
+    assert len(removes) == 4
+    for entry in removes:
+        assert re.fullmatch(r"remove [0-9a-f]{64}", entry), entry
+    published = b"".join(artifacts(client).values())
+    for word in (b"withdrawn", b"invalidated", b"erased", b"duplicate", b"bots"):
+        assert word not in published
+    report = tlog_checks.Report(SLUG)
+    tlog_checks.check_entries([e.encode() for e in log], report)
+    assert (report.adds, report.removes, report.problems) == (4, 4, [])
+    for _signature, html in people:  # each holder, and only the holder, opens a removal
+        assert "Removed from the count" in receipt_check(client, receipt_from(html))
+
+
+def test_restore_re_adds_the_same_commitment(client, app):
+    """Review finding: a restore re-added the same commitment, so the log showed one
+    signature leaving and coming back. Now each restore's add carries the next restore
+    counter: a fresh commitment, which the receipt check still finds."""
+    signature, html = sign_and_confirm(client, "back@example.org")
+    sign_and_confirm(client, "other@example.org")
+    moderation.invalidate(signature, "mistake")
+    moderation.restore(signature)
+    moderation.invalidate(signature, "mistake again")
+    transparency.checkpoint(SLUG)
+    moderation.restore(signature)  # restored once the first restore is in the log
+    transparency.checkpoint(SLUG)
+    adds = [e.split(" ")[1] for e in entries() if e.startswith("add")]
+    assert len(adds) == 4 and len(set(adds)) == 4
+    secret = receipts.parse(receipt_from(html))
+    assert adds[0] == tlog.commitment(secret).hex()
+    assert adds[2:] == [tlog.commitment(secret, 1).hex(), tlog.commitment(secret, 2).hex()]
+    assert "Included and not removed" in receipt_check(client, receipt_from(html))
+    check = tlog_store.check_receipt(get_row(library().get(SLUG)).id, secret)
+    assert (check.state, check.index, check.restores) == ("included", 5, 2)
+    moderation.invalidate(signature, "final")
+    transparency.checkpoint(SLUG)
+    assert entries()[-1] == tlog.remove_entry(tlog.removal(secret, 2)).decode()
+    assert "Removed from the count" in receipt_check(client, receipt_from(html))
+
+
+def test_verifier_refuses_a_reused_commitment_and_more_removes_than_adds():
+    """adds − removes is the count only if every remove cancels something: more removes
+    than adds at any point, or a commitment used twice (a restore that reused one, a
+    removal counted twice), is a problem. An older log's legacy removes still verify."""
+    secret = b"\x07" * 32
+    add = tlog.add_entry(tlog.commitment(secret), "2026-12-06T08")
+    gone = tlog.remove_entry(tlog.removal(secret))
+    cases = {
+        "reuses the commitment": [add, gone, add],
+        "removes more than has been added": [gone, add],
+        "reuses the commitment of entry 1": [add, gone, gone],
+    }
+    for problem, log in cases.items():
+        report = tlog_checks.Report(SLUG)
+        tlog_checks.check_entries(log, report)
+        assert any(problem in p for p in report.problems), (problem, report.problems)
+    legacy = tlog_checks.Report(SLUG)
+    tlog_checks.check_entries([add, b"remove 0 withdrawn", add], legacy)
+    assert (legacy.adds, legacy.removes, legacy.problems) == (2, 1, [])

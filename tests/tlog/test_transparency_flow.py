@@ -66,13 +66,10 @@ def test_count_in_the_log_equals_the_page_count_through_every_change(client, app
     note = transparency.checkpoint(library().get(SLUG))
     cid = campaign_id()
     assert counting.confirmed_count(cid, fresh=True) == 3 == tlog_store.log_count(cid)
-    kinds = [
-        e.split(" ")[0] + (" " + e.split(" ")[2] if e.startswith("remove") else "")
-        for e in entries()
-    ]
-    assert kinds == ["add", "add", "add", "add", "remove withdrawn", "remove invalidated", "add"]
-    # the restored signature's new add carries the same commitment as its first
-    assert entries()[6].split(" ")[1] == entries()[1].split(" ")[1]
+    kinds = [e.split(" ")[0] for e in entries()]
+    assert kinds == ["add", "add", "add", "add", "remove", "remove", "add"]
+    # the restored signature's new add carries a new commitment (issue 25 §5)
+    assert entries()[6].split(" ")[1] != entries()[1].split(" ")[1]
     origin, size, _ = tlog_note.open_checkpoint(note, tlog_keys.verifier_key(SLUG))
     assert (origin, size) == (f"petition.test/{SLUG}/log", 7)
 
@@ -111,7 +108,7 @@ def test_thank_you_page_shows_the_receipt_and_the_mail_brings_it(client, app, ma
     assert receipt_from(again) == receipt
 
 
-def test_verify_page_says_included_then_removed_withdrawn(client, app):
+def test_verify_page_says_included_then_removed(client, app):
     signature, html = sign_and_confirm(client, "check@example.org")
     receipt = receipt_from(html)
     transparency.checkpoint(SLUG)
@@ -122,7 +119,7 @@ def test_verify_page_says_included_then_removed_withdrawn(client, app):
     privacy.withdraw(signature)
     transparency.checkpoint(SLUG)
     page = client.post(f"/{SLUG}/log/verify", data={"receipt": receipt.split(" ")[-1]})
-    assert "Removed (withdrawn)" in page.get_data(as_text=True)
+    assert "Removed from the count" in page.get_data(as_text=True)
     bad = client.post(f"/{SLUG}/log/verify", data={"receipt": "nonsense"})
     assert bad.status_code == 422
 
@@ -184,7 +181,8 @@ def test_cli_publish_and_verify_receipt(client, app):
     privacy.withdraw(signature)
     runner.invoke(args=["count", "publish"])
     result = runner.invoke(args=["count", "verify-receipt", SLUG], input=receipt_from(html) + "\n")
-    assert result.exit_code == 0 and "removed (withdrawn) by leaf 1" in result.output
+    assert result.exit_code == 0, result.output
+    assert "removed by leaf 1: the receipt opens its commitment" in result.output
 
 
 def test_receipt_check_is_not_logged(client, app, caplog):

@@ -4,6 +4,7 @@ once enough cosigned it (issue 25, section 1), against witnesses written from th
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -15,7 +16,7 @@ from campaign.services import tlog_cosign, tlog_keys, tlog_push, tlog_store, tra
 from campaign.services.campaigns import get_row
 from campaign.services.content import library
 from campaign.services.tlog_verify import verify
-from tests.helpers import SLUG, free_port
+from tests.helpers import SLUG, free_port, sign
 from tests.tlog.helpers import sign_and_confirm
 from tests.tlog.witness_server import SpecWitness
 
@@ -125,6 +126,31 @@ def test_a_slow_witness_holds_up_nothing_but_its_own_cosignature(client, app, wi
     transparency.publish_due(force_checkpoint=True)
     assert time.monotonic() - started < 4  # the witnesses are asked at once, with a timeout
     assert published() == []  # one cosignature of the two needed
+
+
+def test_a_push_to_a_slow_witness_stalls_signing(client, app, witnesses):
+    """Found by bench/tlog_push.py: the worker's push flushed the witness rows (on SQLite,
+    the database's write lock) and kept that transaction open while the witnesses took
+    their time, so every signature and confirmation waited as long as the slowest
+    witness. Now no transaction is open while witnesses answer."""
+    w1, w2, w3 = witnesses
+    w1.delay = w2.delay = 4
+    app.config["TLOG_WITNESS_TIMEOUT"] = 6
+    sign_and_confirm(client, "before@example.org")
+
+    def tick() -> None:
+        with app.app_context():
+            transparency.publish_due(force_checkpoint=True)
+
+    worker = threading.Thread(target=tick)
+    worker.start()
+    assert w1.asked.wait(10)  # the push is waiting on the witnesses now
+    started = time.monotonic()
+    assert sign(client, email="during@example.org").status_code == 303
+    waited = time.monotonic() - started
+    worker.join()
+    assert waited < 2, f"signing waited {waited:.1f} s for a witness"
+    assert published() == [1]
 
 
 def test_the_cosignature_endpoint_takes_a_witness_reply(client, app, witnesses):

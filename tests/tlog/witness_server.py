@@ -34,6 +34,7 @@ class SpecWitness:
         self.state: dict[str, tuple[int, bytes]] = {}  # origin → (size, root) cosigned
         self.lock = threading.Lock()
         self.delay = delay
+        self.asked = threading.Event()  # set as a request arrives, before any delay
         self.requests: list[str] = []
         self.server: http.server.ThreadingHTTPServer | None = None
 
@@ -85,6 +86,7 @@ class SpecWitness:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
+                witness.asked.set()
                 if witness.delay:
                     time.sleep(witness.delay)
                 length = int(self.headers.get("Content-Length", "0"))
