@@ -113,7 +113,7 @@ def test_audit_log_reads_as_sentences_with_filter_links_and_the_same_menu(desk):
     dashboard_menu = menu(page)
     page.goto(f"{server.url}/admin/audit")
     assert menu(page) == dashboard_menu  # the same admin menu on every page
-    page.get_by_label("Show").select_option("signature.invalidate")
+    page.get_by_label("Action").select_option("signature.invalidate")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_load_state()
     rows = page.locator("table.audit tbody tr")
