@@ -46,7 +46,7 @@ def test_audit_entries_read_as_sentences_naming_who_what_and_how_many(app, users
         "to be mailed to 1 signer (2 not mailed: no text in their language)." in said
     )
     assert (
-        f"mail worker mailed the update “We met the UN” to 1 signer (English) of {SLUG}; "
+        f"mail worker mailed the update “We met the UN” on {SLUG} to 1 signer (English); "
         "2 not mailed: no text in their language." in said
     )
     # No raw entries: no key=value pairs, no Python None, no nameless "Someone".
