@@ -110,7 +110,9 @@ def filtered(limit: int, before_id: int | None, only: LogFilter):
     if only.since:
         query = query.where(AuditEvent.at >= datetime.combine(only.since, time.min))
     if only.until:
-        query = query.where(AuditEvent.at < datetime.combine(only.until + timedelta(days=1), time.min))
+        query = query.where(
+            AuditEvent.at < datetime.combine(only.until + timedelta(days=1), time.min)
+        )
     return db.session.scalars(query).all()
 
 

@@ -62,9 +62,7 @@ def _render(content: CampaignContent, language: str, title: str, body: str, *, t
     )
 
 
-def draft(
-    content: CampaignContent, campaign: Campaign, texts: dict[str, tuple[str, str]]
-) -> Draft:
+def draft(content: CampaignContent, campaign: Campaign, texts: dict[str, tuple[str, str]]) -> Draft:
     """The preview of each written language, and who publishing with mail would reach."""
     kept = written(texts)
     previews = []

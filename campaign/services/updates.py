@@ -19,8 +19,8 @@ Every update mail carries a one-click unsubscribe (RFC 8058: `List-Unsubscribe` 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import gettext as _
@@ -304,9 +304,7 @@ def _expand_batch(publication: UpdatePublication, batch: int) -> int:
         left_out = db.session.scalar(
             select(func.count())
             .select_from(Signature)
-            .where(
-                *consenting(publication.campaign_id), Signature.language.not_in(sorted(updates))
-            )
+            .where(*consenting(publication.campaign_id), Signature.language.not_in(sorted(updates)))
         )
         audit.record(
             "update.mailed",

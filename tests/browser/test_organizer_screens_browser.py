@@ -186,9 +186,13 @@ def test_updates_page_previews_counts_by_language_and_mails_no_one_by_default(de
     page.locator("#body_en").fill("Our petition was received.")
     page.get_by_role("button", name="Preview").click()
     page.wait_for_load_state()
-    assert page.locator("#audience").inner_text().startswith(
-        "3 people will get this: 2 English, 1 فارسی.\n1 will not, as there is no text in "
-        "their language: 1 Français."
+    assert (
+        page.locator("#audience")
+        .inner_text()
+        .startswith(
+            "3 people will get this: 2 English, 1 فارسی.\n1 will not, as there is no text in "
+            "their language: 1 Français."
+        )
     )
     persian = page.locator("article.mail-preview[lang=fa] pre")
     assert "سازمان ملل" in persian.inner_text() and "Hello" not in persian.inner_text()
