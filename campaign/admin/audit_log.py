@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
-from flask import render_template, request
+from flask import abort, render_template, request
 from sqlalchemy import select
 
 from ..extensions import db
@@ -19,8 +20,13 @@ from .auth import role_required
 @role_required("owner")
 def audit_page():
     before = request.args.get("before", "")
-    action = (request.args.get("action") or "").strip()[:64] or None
-    events = audit.read(101, parse_id(before), action)  # an audited look
+    only = audit.LogFilter(
+        action=(request.args.get("action") or "").strip()[:64] or None,
+        actor=(request.args.get("actor") or "").strip()[:320] or None,
+        since=_day(request.args.get("since")),
+        until=_day(request.args.get("until")),
+    )
+    events = audit.read(101, parse_id(before), only)  # an audited look
     more = len(events) > 100
     events = events[:100]
     rows = [(e, json.loads(e.details) if e.details else {}) for e in events]
@@ -29,11 +35,27 @@ def audit_page():
     return render_template(
         "admin/audit.html",
         rows=rows,
-        action=action or "",
+        only=only,
+        filters=only.as_dict(),
         slugs=slugs,
         actions=AUDIT_ACTIONS,
+        actors=audit.actors(),
         next_id=events[-1].id if more and events else None,
     )
+
+
+def _day(raw: str | None) -> date | None:
+    """A day from a date field (YYYY-MM-DD); anything else is the sender's mistake."""
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw.strip()[:10]) if len(raw.strip()) == 10 else _bad()
+    except ValueError:
+        return _bad()
+
+
+def _bad() -> None:
+    abort(400, description="A date is written YYYY-MM-DD.")
 
 
 # Every action the code records, for the filter's list (labels are in the template).
@@ -59,6 +81,8 @@ AUDIT_ACTIONS = (
     "signature.comment_hidden",
     "signature.comment_shown",
     "update.post",
+    "update.test",
+    "update.mailed",
     "login",
     "login.failed",
     "login.locked",

@@ -86,7 +86,8 @@ class ExportForm(FlaskForm):
 
 
 class UpdateForm(FlaskForm):
-    send = BooleanField(_l("Email it to signers who agreed to hear from us"), default=True)
+    # Off unless ticked: publishing mails nobody by accident (issue 24, item 11).
+    send = BooleanField(_l("Email it to signers who agreed to hear from us"), default=False)
     # One per form shown: a double click or a resent form publishes once.
     publish_key = HiddenField(validators=[DataRequired(), Length(max=64)])
 
@@ -102,14 +103,18 @@ def add_update_fields(languages: list[str]) -> type[UpdateForm]:
             Form,
             f"title_{language}",
             StringField(
-                _l("Title (%(lang)s)", lang=language), validators=[Optional(), Length(max=200)]
+                _l("Title (%(lang)s)", lang=language),
+                validators=[Optional(), Length(max=200)],
+                render_kw={"dir": "auto"},  # Persian typed here reads right to left
             ),
         )
         setattr(
             Form,
             f"body_{language}",
             TextAreaField(
-                _l("Text (%(lang)s)", lang=language), validators=[Optional(), Length(max=20000)]
+                _l("Text (%(lang)s)", lang=language),
+                validators=[Optional(), Length(max=20000)],
+                render_kw={"dir": "auto", "rows": 14},
             ),
         )
     return Form

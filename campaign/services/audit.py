@@ -8,6 +8,8 @@ entry commit together; pass `commit=True` when nothing else is pending.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask_login import current_user
@@ -79,23 +81,61 @@ def record_look(
     return int(result.inserted_primary_key[0])
 
 
-def recent(limit: int = 100, before_id: int | None = None, action: str | None = None):
-    """Newest first, keyset-paginated on id."""
+@dataclass(frozen=True)
+class LogFilter:
+    """What the audit log page shows: one person, one action, a span of days (UTC)."""
+
+    action: str | None = None
+    actor: str | None = None  # an account's email, or a named process ("mail worker")
+    since: date | None = None  # from the start of this day
+    until: date | None = None  # to the end of this day
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: str(v) for k, v in asdict(self).items() if v is not None}
+
+
+def recent(limit: int = 100, before_id: int | None = None, action: str | None = None, **more):
+    """Newest first, keyset-paginated on id (`more`: the other LogFilter fields)."""
+    return filtered(limit, before_id, LogFilter(action=action, **more))
+
+
+def filtered(limit: int, before_id: int | None, only: LogFilter):
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
     if before_id:
         query = query.where(AuditEvent.id < before_id)
-    if action:
-        query = query.where(AuditEvent.action == action)
+    if only.action:
+        query = query.where(AuditEvent.action == only.action)
+    if only.actor:
+        query = query.where(AuditEvent.actor_email == only.actor)
+    if only.since:
+        query = query.where(AuditEvent.at >= datetime.combine(only.since, time.min))
+    if only.until:
+        query = query.where(
+            AuditEvent.at < datetime.combine(only.until + timedelta(days=1), time.min)
+        )
     return db.session.scalars(query).all()
 
 
-def read(limit: int = 100, before_id: int | None = None, action: str | None = None):
+def actors() -> list[str]:
+    """Everyone the log names, for the person filter (accounts, the CLI, the mail worker)."""
+    return list(
+        db.session.scalars(
+            select(AuditEvent.actor_email)
+            .where(AuditEvent.actor_email.is_not(None))
+            .distinct()
+            .order_by(AuditEvent.actor_email)
+        )
+    )
+
+
+def read(limit: int = 100, before_id: int | None = None, only: LogFilter | None = None):
     """An owner reading the log: itself a look, recorded first. The log holds what earlier
     looks found (match counts) and bulk rules' domains and IP hashes."""
+    only = only or LogFilter()
     record_look(
         "audit.view",
         campaign_id=None,
         target=None,
-        details={"before": before_id, "action": action},
+        details={"before": before_id, **only.as_dict()},
     )
-    return recent(limit, before_id, action)
+    return filtered(limit, before_id, only)

@@ -1,5 +1,11 @@
 """Campaign updates: organizers post news; it is stored, and mailed through the outbox
-to confirmed signers who consented to contact, each in the signer's own language.
+to confirmed signers who gave the contact consent (the registry's consent for mail from
+the organizers, services/consents.py).
+
+The language rule: each signer gets the update in their own language, wrapper and
+all, or gets no mail. An update written only in English is not mailed to French or
+Persian signers; the organizer's count says so before publishing
+(`update_preview.audience`), and the audit entry after mailing.
 
 Publishing is idempotent (one `UpdatePublication` per form nonce, UNIQUE), and the
 request queues no mail: the mail worker expands each publication into outbox rows
@@ -13,10 +19,12 @@ Every update mail carries a one-click unsubscribe (RFC 8058: `List-Unsubscribe` 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 
@@ -28,11 +36,12 @@ from ..models import (
     UpdatePublication,
     utcnow,
 )
-from . import audit, links, mail, sealed
+from . import audit, consents, links, mail, sealed
 from .content import CampaignContent, library
 from .mail_transport import Mail, render_mail
 
 DUPLICATE_WINDOW_MINUTES = 30
+MAIL_WORKER = "mail worker"  # who the audit log names for mail queued by the worker
 
 
 class UpdateError(ValueError):
@@ -107,11 +116,20 @@ def post(
         db.session.add(update)
         updates.append(update)
     db.session.flush()
+    reach = audience(campaign.id, texts)
     audit.record(
         "update.post",
         campaign_id=campaign.id,
         target=content.slug,
-        details={"languages": sorted(texts), "mail": send, "ids": [u.id for u in updates]},
+        details={
+            "languages": sorted(texts),
+            "mail": send,
+            "ids": [u.id for u in updates],
+            "title": texts.get(content.default_language, next(iter(texts.values())))[0][:200],
+            # Who it will reach as published (the worker's entry says who it reached).
+            "recipients": reach.total if send else 0,
+            "not_mailed": reach.left_out_total if send else 0,
+        },
     )
     db.session.commit()
     return updates, True
@@ -130,20 +148,56 @@ def published_with(publish_key: str) -> list[CampaignUpdate] | None:
     )
 
 
-def pick(updates: dict[str, CampaignUpdate], language: str, default: str) -> CampaignUpdate:
-    return updates.get(language) or updates.get(default) or next(iter(updates.values()))
+@dataclass(frozen=True)
+class Audience:
+    """Who an update would be mailed to, by language: `reached` are the consenting
+    signers of the languages it is written in; `left_out` the others (no mail)."""
+
+    reached: dict[str, int]
+    left_out: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.reached.values())
+
+    @property
+    def left_out_total(self) -> int:
+        return sum(self.left_out.values())
 
 
-def recipients_query(campaign_id: int):
+def audience(campaign_id: int, languages: Iterable[str]) -> Audience:
+    """Counts only (no one's data is read): consenting signers per language."""
+    written = set(languages)
+    counts = db.session.execute(
+        select(Signature.language, func.count())
+        .where(*consenting(campaign_id))
+        .group_by(Signature.language)
+        .order_by(func.count().desc(), Signature.language)
+    ).all()
+    return Audience(
+        reached={lang: n for lang, n in counts if lang in written},
+        left_out={lang: n for lang, n in counts if lang not in written},
+    )
+
+
+def consenting(campaign_id: int) -> list:
+    """SQL conditions: a counted signer of this campaign who agreed to mail from the
+    organizers (by the consent registry, not a column named here) and can be written to."""
+    return [
+        Signature.campaign_id == campaign_id,
+        Signature.counted,
+        *consents.given(consents.ORGANIZERS),
+        Signature.email_enc.is_not(None),
+        Signature.link_nonce.is_not(None),
+    ]
+
+
+def recipients_query(campaign_id: int, languages: Iterable[str]):
+    """The signers an update written in `languages` is mailed to: only those whose
+    language it is written in (the language rule above)."""
     return (
         select(Signature)
-        .where(
-            Signature.campaign_id == campaign_id,
-            Signature.counted,
-            Signature.contact_consent.is_(True),
-            Signature.email_enc.is_not(None),
-            Signature.link_nonce.is_not(None),
-        )
+        .where(*consenting(campaign_id), Signature.language.in_(sorted(languages)))
         .order_by(Signature.id)
     )
 
@@ -212,7 +266,7 @@ def _expand_batch(publication: UpdatePublication, batch: int) -> int:
     # it and then skips the signer (services/privacy.py, unsubscribe).
     chunk = (
         db.session.scalars(
-            recipients_query(publication.campaign_id)
+            recipients_query(publication.campaign_id, updates)
             .where(Signature.id > cursor)
             .limit(batch)
             .with_for_update(read=True)
@@ -222,7 +276,7 @@ def _expand_batch(publication: UpdatePublication, batch: int) -> int:
     )
     now = utcnow()
     for signature in chunk:
-        update = pick(updates, signature.language, content.default_language)
+        update = updates[signature.language]  # the query chose signers of these languages
         mail.enqueue(
             update_mail(content, signature, update), kind="update", signature_id=signature.id
         )
@@ -247,13 +301,33 @@ def _expand_batch(publication: UpdatePublication, batch: int) -> int:
     if done:
         for update in updates.values():
             update.emailed_at = now
+        left_out = db.session.scalar(
+            select(func.count())
+            .select_from(Signature)
+            .where(*consenting(publication.campaign_id), Signature.language.not_in(sorted(updates)))
+        )
         audit.record(
             "update.mailed",
+            actor_email=MAIL_WORKER,
             campaign_id=publication.campaign_id,
-            details={"publication": publication_id, "mails": publication.mails_queued + len(chunk)},
+            target=publication_campaign_slug(publication.campaign_id),
+            details={
+                "publication": publication_id,
+                "mails": publication.mails_queued + len(chunk),
+                "languages": sorted(updates),
+                "title": _title(updates, content),
+                "not_mailed": left_out or 0,
+            },
         )
     db.session.commit()
     return len(chunk)
+
+
+def _title(updates: dict[str, CampaignUpdate], content: CampaignContent | None) -> str:
+    """The update's title for the audit log: in the campaign's main language if written."""
+    default = content.default_language if content is not None else ""
+    chosen = updates.get(default) or next(iter(updates.values()), None)
+    return chosen.title if chosen is not None else ""
 
 
 def publication_campaign_slug(campaign_id: int) -> str:

@@ -3,12 +3,14 @@ signers with a one-click unsubscribe (RFC 8058), and the public unsubscribe rout
 
 from __future__ import annotations
 
+import json
+import re
 from types import SimpleNamespace
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from campaign.extensions import db
-from campaign.models import CampaignUpdate, Signature
+from campaign.models import AuditEvent, CampaignUpdate, OutboxMessage, Signature
 from tests.admin.helpers import forget_cached_csrf, make_signature
 from tests.helpers import SLUG, deliver, hidden_fields
 
@@ -19,7 +21,9 @@ def form_for(client) -> dict:
     return hidden_fields(client.get(f"/admin/{SLUG}/updates").get_data(as_text=True))
 
 
-def test_update_is_stored_and_mailed_in_each_signers_language(app, users, as_role, mailbox):
+def test_update_is_stored_and_mailed_in_each_signers_language_or_not_at_all(
+    app, users, as_role, mailbox
+):
     make_signature("Maryam Ahmadi", "maryam@example.org", "DE")
     make_signature("Nima Rahimi", "nima@example.org", "IR", language="fa")
     make_signature("Claire Martin", "claire@example.org", "FR", language="fr")  # no fr text
@@ -45,17 +49,22 @@ def test_update_is_stored_and_mailed_in_each_signers_language(app, users, as_rol
     ]
     assert not any(u.emailed_at for u in stored)  # the worker queues the mail
 
-    assert deliver(app) == 3
+    assert deliver(app) == 2  # not Claire: there is no French text
     db.session.expire_all()  # the worker ran in its own app context and session
     assert all(u.emailed_at for u in db.session.scalars(select(CampaignUpdate)))
     assert mailbox.to("reza@example.org") == [] and mailbox.to("sara@example.org") == []
     [english] = mailbox.to("maryam@example.org")
     [persian] = mailbox.to("nima@example.org")
-    [fallback] = mailbox.to("claire@example.org")
+    assert mailbox.to("claire@example.org") == []  # no English mail to a French signer
     assert "The UN heard us" in english["Subject"]
     assert "سازمان ملل" in persian["Subject"]
-    assert "The UN heard us" in fallback["Subject"]  # the campaign's main language
-    for message in (english, persian, fallback):
+    persian_text = persian.get_body(("plain",)).get_content()
+    assert "Hello" not in persian_text and "An update on" not in persian_text  # its wrapper too
+    mailed = json.loads(
+        db.session.scalar(select(AuditEvent.details).where(AuditEvent.action == "update.mailed"))
+    )
+    assert (mailed["mails"], mailed["not_mailed"], mailed["languages"]) == (2, 1, ["en", "fa"])
+    for message in (english, persian):
         unsubscribe = message["List-Unsubscribe"]
         assert unsubscribe.startswith("<http://petition.test/") and "/unsubscribe/" in unsubscribe
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -209,3 +218,88 @@ def test_s2_unsubscribing_drops_the_queued_update_mail(app, users, as_role, mail
     deliver(app)
     assert [m["Subject"] for m in mailbox.to("leaving@example.org")] == ["Your receipt"]
     assert len(mailbox.to("staying@example.org")) == 1
+
+
+def three_languages() -> None:
+    """3 English, 2 French and 1 Persian signer who agreed to hear from us, and two
+    who are not mailed whatever is written (no consent; not confirmed)."""
+    for i in range(3):
+        make_signature(f"Ali Rezaei{'abc'[i]}", f"en{i}@example.org", "DE")
+    for i in range(2):
+        make_signature(f"Claire Martin{'ab'[i]}", f"fr{i}@example.org", "FR", language="fr")
+    make_signature("Nima Rahimi", "fa0@example.org", "IR", language="fa")
+    make_signature("Reza Karimi", "reza@example.org", "FR", contact=False)
+    make_signature("Sara Tehrani", "sara@example.org", "SE", status="pending")
+
+
+ENGLISH_AND_FRENCH = {
+    "title_en": "The UN heard us",
+    "body_en": "Our petition was received.",
+    "title_fr": "L’ONU nous a entendus",
+    "body_fr": "Notre pétition a été reçue.",
+}
+
+
+def test_updates_form_does_not_mail_unless_the_box_is_ticked(app, users, as_role, mailbox):
+    make_signature("Maryam Ahmadi", "maryam@example.org", "DE")
+    client = as_role("organizer")
+    page = client.get(f"/admin/{SLUG}/updates").get_data(as_text=True)
+    box = re.search(r'<input[^>]*name="send"[^>]*>', page).group(0)
+    assert "checked" not in box
+    response = client.post(
+        f"/admin/{SLUG}/updates",
+        data={**form_for(client), "step": "publish", "title_en": "News", "body_en": "Text."},
+    )
+    assert response.status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(CampaignUpdate)) == 1
+    assert deliver(app) == 0 and mailbox.to("maryam@example.org") == []
+
+
+def test_preview_shows_each_mail_and_who_gets_it_by_language(app, users, as_role):
+    three_languages()
+    client = as_role("organizer")
+    response = client.post(
+        f"/admin/{SLUG}/updates",
+        data={**form_for(client), "step": "preview", "send": "y", **ENGLISH_AND_FRENCH},
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    text = re.sub(r"<[^>]+>", "", page)
+    assert "5 people will get this: 3 English, 2 Français." in text
+    assert "1 will not, as there is no text in their language: 1 فارسی." in text
+    assert "6 signers agreed to hear from us: 3 English, 2 Français, 1 فارسی." in text
+    # Each language's mail as a signer gets it: the French one wrapped in French.
+    assert "News: The UN heard us" in text and "Our petition was received." in text
+    french = re.search(r'<article class="mail-preview" lang="fr".*?</article>', page, re.S)
+    assert "L’ONU nous a entendus" in french.group(0) and "Hello" not in french.group(0)
+    # A preview publishes and queues nothing, and names no signer.
+    assert db.session.scalar(select(func.count()).select_from(CampaignUpdate)) == 0
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    assert "Ali Rezaei" not in page and "Claire Martin" not in page
+
+
+def test_test_send_mails_the_organizer_alone_in_each_language(app, users, as_role, mailbox):
+    three_languages()
+    client = as_role("organizer")
+    response = client.post(
+        f"/admin/{SLUG}/updates",
+        data={**form_for(client), "step": "test", "send": "y", **ENGLISH_AND_FRENCH},
+    )
+    assert response.status_code == 200
+    assert "5 people will get this" in re.sub(r"<[^>]+>", "", response.get_data(as_text=True))
+    assert db.session.scalar(select(func.count()).select_from(CampaignUpdate)) == 0
+    assert deliver(app) == 2
+    organizer = users["organizer"].email
+    subjects = sorted(str(m["Subject"]) for m in mailbox.to(organizer))
+    assert subjects[0].startswith("[Test] Actualité") and "L’ONU nous a entendus" in subjects[0]
+    assert subjects[1] == "[Test] News: The UN heard us"
+    assert all(mailbox.to(f"en{i}@example.org") == [] for i in range(3))
+    assert db.session.scalar(select(func.count()).where(AuditEvent.action == "update.test")) == 1
+
+
+def test_unknown_update_step_is_a_400(app, users, as_role):
+    client = as_role("organizer")
+    response = client.post(
+        f"/admin/{SLUG}/updates", data={**form_for(client), "step": "mail-everyone"}
+    )
+    assert response.status_code == 400

@@ -8,7 +8,7 @@ import pytest
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import accounts
+from campaign.services import accounts, consents
 from tests.admin.helpers import make_signature
 from tests.browser.helpers import describe, serious_violations
 from tests.helpers import SLUG
@@ -113,7 +113,7 @@ def test_audit_log_reads_as_sentences_with_filter_links_and_the_same_menu(desk):
     dashboard_menu = menu(page)
     page.goto(f"{server.url}/admin/audit")
     assert menu(page) == dashboard_menu  # the same admin menu on every page
-    page.get_by_label("Show").select_option("signature.invalidate")
+    page.get_by_label("Action").select_option("signature.invalidate")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_load_state()
     rows = page.locator("table.audit tbody tr")
@@ -145,3 +145,76 @@ def test_api_is_linked_from_the_footer_with_clickable_endpoints(live_server, pag
     assert page.locator(".sample-response").is_visible()
     page.locator(".api-page dt a").first.click()
     assert '"petitions"' in page.content() or "osdi:petitions" in page.content()
+
+
+def test_signer_page_shows_every_consent_of_the_registry_and_the_language_name(desk):
+    server, page, _ = desk
+    persian = make_signature(
+        "Nima Rahimi", "nima@example.org", "IR", language="fa", comment="عدالت"
+    )
+    page.goto(f"{server.url}/admin/{SLUG}/signers/{persian.id}")
+    details = {
+        dt.inner_text().strip(): dd
+        for dt, dd in zip(
+            page.locator("dl.details dt").all(), page.locator("dl.details dd").all(), strict=True
+        )
+    }
+    assert details["Language"].inner_text().strip() == "فارسی"  # not "fa"
+    shown = details["Consents"].locator("li").all_inner_texts()
+    assert [s.rsplit(":", 1)[0] for s in shown] == [str(c.label) for c in consents.all_consents()]
+    assert any(s.startswith("Show my comment") for s in shown)  # the comment consent
+    assert any(s.startswith("Give my full name") for s in shown)  # and the delivery one
+
+
+def test_updates_page_previews_counts_by_language_and_mails_no_one_by_default(desk):
+    server, page, _ = desk
+    make_signature("Nima Rahimi", "nima@example.org", "IR", language="fa")
+    make_signature("Claire Martin", "claire@example.org", "FR", language="fr")
+    page.goto(f"{server.url}/admin/{SLUG}/updates")
+    assert not page.get_by_label("Email it to signers who agreed to hear from us").is_checked()
+    assert page.locator("#audience-all").inner_text() == (
+        "4 signers agreed to hear from us: 2 English, 1 فارسی, 1 Français."
+    )
+    title_fa = page.locator("#title_fa")
+    title_fa.fill("سازمان ملل صدای ما را شنید")
+    direction = "(e) => getComputedStyle(e).direction"
+    assert page.evaluate(direction, title_fa.element_handle()) == "rtl"  # typed Persian reads RTL
+    assert page.evaluate(direction, page.locator("#title_en").element_handle()) == "ltr"
+    assert page.locator("#body_en").bounding_box()["height"] >= 250  # a body box to write in
+    page.locator("#body_fa").fill("دادخواست ما دریافت شد.")
+    page.locator("#title_en").fill("The UN heard us")
+    page.locator("#body_en").fill("Our petition was received.")
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_load_state()
+    assert (
+        page.locator("#audience")
+        .inner_text()
+        .startswith(
+            "3 people will get this: 2 English, 1 فارسی.\n1 will not, as there is no text in "
+            "their language: 1 Français."
+        )
+    )
+    persian = page.locator("article.mail-preview[lang=fa] pre")
+    assert "سازمان ملل" in persian.inner_text() and "Hello" not in persian.inner_text()
+    assert page.evaluate(direction, persian.element_handle()) == "rtl"
+    assert page.locator("#title_fa").input_value() == "سازمان ملل صدای ما را شنید"  # kept
+    page.get_by_role("button", name="Send me a test").click()
+    page.wait_for_load_state()
+    assert "on its way to owner@browser.test" in page.locator(".flash").inner_text()
+    assert not serious_violations(page), describe(serious_violations(page))
+
+
+def test_audit_log_filters_by_person_and_day(desk):
+    server, page, signer = desk
+    page.goto(f"{server.url}/admin/{SLUG}/signers/{signer.id}")
+    page.goto(f"{server.url}/admin/audit")
+    page.get_by_label("Person").select_option("owner@browser.test")
+    today = page.evaluate("new Date().toISOString().slice(0, 10)")
+    page.get_by_label("From (UTC day)").fill(today)
+    page.get_by_label("To (UTC day)").fill(today)
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()
+    said = page.locator("table.audit td.sentence").all_inner_texts()
+    assert said and all(s.startswith("owner@browser.test ") for s in said)
+    assert f"owner@browser.test looked at the page of signer #{signer.id}." in said
+    assert not any("=" in s for s in said)
