@@ -165,9 +165,12 @@ def embed_snippet(slug: str) -> str:
 @bp.get("/<slug>/share")
 def share_page(slug: str):
     content = load_campaign(slug)
+    # The event's name typed into the QR code's field tags the code shown and downloaded.
+    event = source_param("qr") if request.args.get("source") else ""
     return render_template(
         "petition/share.html",
         **counter_context(content),
+        event=event,
         share_links=share_links_for(content),
         page_url=campaign_url(slug, share_url_language()),
         embed_code=embed_snippet(slug),
@@ -180,10 +183,21 @@ def qr_code(slug: str):
     source = source_param("qr")
     url = campaign_url(slug, share_url_language(), source=source, ref=ref_param())
     svg = sharing.qr_svg(url, title=content.text(current_language()).title)
-    response = Response(svg, mimetype="image/svg+xml")
+    return qr_response(Response(svg, mimetype="image/svg+xml"), slug, source, "svg")
+
+
+@bp.get("/<slug>/qr.png")
+def qr_code_png(slug: str):
+    load_campaign(slug)  # a 404 for an unknown campaign
+    source = source_param("qr")
+    url = campaign_url(slug, share_url_language(), source=source, ref=ref_param())
+    return qr_response(Response(sharing.qr_png(url), mimetype="image/png"), slug, source, "png")
+
+
+def qr_response(response: Response, slug: str, source: str, extension: str) -> Response:
     response.headers["Cache-Control"] = "public, max-age=86400"
     if request.args.get("download"):
-        filename = f"{slug}-{source}.svg".replace("/", "-")
+        filename = f"{slug}-{source}.{extension}".replace("/", "-")
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -199,8 +213,8 @@ def flyer(slug: str):
         source=source,
         ref=ref,
         event=request.args.get("source", ""),
-        # The printed link carries the same ?source= (and ?ref=) as the QR code.
-        short_url=sharing.with_params(short_url(slug), source=request.args.get("source"), ref=ref),
+        # The printed link is short enough to type; the tracking is in the QR code only.
+        short_url=short_url(slug),
     )
 
 
