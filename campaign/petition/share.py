@@ -150,15 +150,38 @@ def share_image(slug: str):
 # --- share page, QR code, flyer -------------------------------------------------------
 
 
-# Tall enough for the whole form at a phone's width in every language (measured in
-# Chromium: tests/browser/test_reach_screens_browser.py).
+# Without script on the partner's page the frame keeps this height and scrolls inside:
+# the count, the ask and the form's first fields show. With the snippet's script, it
+# fits its content (static/js/embed.js posts the height; tests/browser/test_embed_browser.py).
+NO_SCRIPT_HEIGHT = 760
+
+# The partner's page believes only messages from our origin and from its own frame,
+# and takes nothing from them but a height (bounded) and "bring me into view".
+RESIZE_SCRIPT = """<script>
+window.addEventListener("message", function (event) {
+  var frame = document.getElementById("%(id)s");
+  if (event.origin !== "%(origin)s" || !frame || event.source !== frame.contentWindow) return;
+  var data = event.data || {};
+  if (data.type !== "petition-embed") return;
+  var height = Math.ceil(Number(data.height));
+  if (height > 200 && height < 8000) frame.style.height = height + "px";
+  if (data.reveal === true) frame.scrollIntoView({block: "start"});
+});
+</script>"""
+
+
 def embed_snippet(slug: str) -> str:
-    """The iframe code the share page offers partner sites (the form is embed.py's)."""
+    """The iframe code the share page offers partner sites (the form is embed.py's),
+    with the small script that fits the frame to its content."""
     src = links.external_url("petition.embed", share_url_language(), slug=slug)
     title = html.escape(_("Sign the petition"), quote=True)  # a translation may hold quotes
+    base = urlsplit(current_app.config["BASE_URL"])
+    frame_id = f"petition-{slug}"
+    script = RESIZE_SCRIPT % {"id": frame_id, "origin": f"{base.scheme}://{base.netloc}"}
     return (
-        f'<iframe src="{src}" title="{title}" width="100%" height="1300" '
-        f'loading="lazy" referrerpolicy="strict-origin-when-cross-origin"></iframe>'
+        f'<iframe src="{src}" id="{frame_id}" title="{title}" width="100%" '
+        f'height="{NO_SCRIPT_HEIGHT}" style="border: 0" loading="lazy" '
+        f'referrerpolicy="strict-origin-when-cross-origin"></iframe>\n{script}'
     )
 
 
@@ -174,6 +197,7 @@ def share_page(slug: str):
         share_links=share_links_for(content),
         page_url=campaign_url(slug, share_url_language()),
         embed_code=embed_snippet(slug),
+        no_script_height=NO_SCRIPT_HEIGHT,
     )
 
 
