@@ -11,6 +11,7 @@ from .admin.cli import admin_cli, delivery_cli, export_command
 from .extensions import db
 from .models import Campaign, OutboxMessage
 from .production import contact_problems
+from .progress import progress
 from .services import (
     abuse,
     campaigns,
@@ -129,7 +130,8 @@ def keys_rotate(batch: int) -> None:
     only after a run that reports 0 unreadable and 0 skipped.
     """
     try:
-        report = rotation.rotate_all(batch)
+        with progress("keys rotate", rotation.row_total()) as advance:
+            report = rotation.rotate_all(batch, advance=advance)
     except rotation.RotationError as exc:
         raise click.ClickException(str(exc)) from exc
     for table, done in report.tables.items():

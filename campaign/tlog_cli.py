@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import Campaign
+from .progress import progress
 from .services import (
     receipts,
     tlog,
@@ -70,7 +71,10 @@ def count_publish() -> None:
 def count_backfill() -> None:
     """Queue adds for signatures counted before the log existed, then publish."""
     for row in db.session.scalars(select(Campaign)).all():
-        click.echo(f"{row.slug}: queued {transparency.backfill(row.id)}")
+        missing = transparency.backfill_missing(row.id)
+        with progress(f"{row.slug}: backfill", len(missing)) as advance:
+            queued = transparency.queue_adds(missing, advance)
+        click.echo(f"{row.slug}: queued {queued}")
     try:
         transparency.publish_due(force_checkpoint=True)
     except transparency.OriginMismatch as exc:

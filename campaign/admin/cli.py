@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import AdminUser
+from ..progress import progress
 from ..services import accounts, delivery, export, export_presets, sign_in, totp
 from ..services.campaigns import get_row
 from ..services.content import library
@@ -147,8 +148,12 @@ def export_command(slug, preset, fmt, excel, output, language, processes, **filt
     )
     stream = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
     try:
-        for chunk in job.chunks:
-            stream.write(chunk)
+        # Rows done are counted by lines written (the header too: capped at the total).
+        with progress("export", job.rows) as advance:
+            for chunk in job.chunks:
+                stream.write(chunk)
+                advance(chunk.count("\n"))
+            advance(job.rows)  # formats whose rows aren't lines: done is done
     finally:
         if stream is not sys.stdout:
             stream.close()
@@ -178,7 +183,10 @@ def delivery_pack(slug: str, output: str | None, language: str | None, fmt: str)
     content = library().get(slug)
     if content is None:
         raise click.ClickException(f"no campaign {slug!r} in content/")
-    pack = delivery.build(content, get_row(content), language=language, fmt=fmt, via="cli")
+    with progress("delivery pack", delivery.PACK_STEPS, unit="steps") as step:
+        pack = delivery.build(
+            content, get_row(content), language=language, fmt=fmt, via="cli", step=step
+        )
     path = output or pack.filename
     with open(path, "wb") as stream:
         stream.write(pack.body)

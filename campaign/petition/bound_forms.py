@@ -26,6 +26,10 @@ from flask_babel import gettext as _
 from ..services import inbox
 
 FIELD = "bound"
+# The embed's check-inbox forms carry the sealed check-inbox note in this field, since a
+# partner's iframe gets no cookie of ours (issue 24, item 9); without the cookie, the
+# bound token is bound to it instead.
+NOTE_FIELD = "note"
 
 # Endpoint → the cookie it acts on: "send it again" and "wrong address?" act on the
 # check-inbox note this browser got when it signed.
@@ -56,10 +60,18 @@ def token_for(cookie_name: str, cookie_value: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()
 
 
-def bound_field(endpoint: str) -> str:
-    """For templates: the token a form posting to `endpoint` carries in `FIELD`."""
+def bound_value(cookie: str) -> str:
+    """What the token is bound to: the browser's cookie, or, for a browser that holds
+    none (a partner's iframe), the sealed note its form carries. A forger can only
+    supply a note sealed for their own submission, never the visitor's."""
+    return request.cookies.get(cookie) or request.form.get(NOTE_FIELD, "")
+
+
+def bound_field(endpoint: str, note: str | None = None) -> str:
+    """For templates: the token a form posting to `endpoint` carries in `FIELD` (bound
+    to `note` when the form carries the note itself, in the embed)."""
     cookie = BOUND[endpoint]
-    return token_for(cookie, request.cookies.get(cookie, ""))
+    return token_for(cookie, request.cookies.get(cookie) or note or "")
 
 
 def require_bound_token() -> None:
@@ -68,7 +80,7 @@ def require_bound_token() -> None:
     cookie = BOUND.get(request.endpoint or "")
     if request.method != "POST" or cookie is None:
         return
-    expected = token_for(cookie, request.cookies.get(cookie, ""))
+    expected = token_for(cookie, bound_value(cookie))
     if not hmac.compare_digest(request.form.get(FIELD, ""), expected):
         abort(
             403,

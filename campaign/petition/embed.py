@@ -11,10 +11,11 @@ from flask.typing import ResponseReturnValue
 
 from ..i18n import current_language
 from ..security import allow_framing
+from ..services import inbox
 from ..services.content import CampaignContent, library
 from ..web import error_response
 from . import bp, embedding
-from .forms import SignForm, stamp_started
+from .forms import CorrectEmailForm, ResendForm, SignForm, stamp_started
 from .pages import counter_context, load_campaign, source_from_request
 from .share import campaign_url, share_url_language
 
@@ -59,15 +60,34 @@ def embed(slug: str) -> ResponseReturnValue:
     return embed_page(load_campaign(slug))
 
 
-def embed_check_inbox_page(content: CampaignContent) -> ResponseReturnValue:
-    """The small "check your inbox" shown in the iframe after signing."""
+def embed_check_inbox_page(
+    content: CampaignContent,
+    note: str | None = None,
+    resend_form: ResendForm | None = None,
+    correct_form: CorrectEmailForm | None = None,
+    status: int = 200,
+    *,
+    resent: bool = False,
+    corrected: bool = False,
+) -> ResponseReturnValue:
+    """ "Check your inbox" in the iframe, with the site's resend and correct-address
+    forms. A partner's iframe gets no cookie of ours, so the sealed note (`note`, from
+    the sign POST) travels in the forms instead (bound_forms.NOTE_FIELD)."""
     allow_framing()
+    noted = inbox.read_note(note, content.slug)
     return render_template(
         "petition/embed_check_inbox.html",
         campaign=content,
         text=content.text(current_language()),
         expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],
-    )
+        note=note if noted else None,
+        masked_email=inbox.mask_email(noted.email) if noted else None,
+        resend_form=resend_form or ResendForm(formdata=None),
+        # No session in a partner's iframe: the bound token stands for the form's token.
+        correct_form=correct_form or CorrectEmailForm(formdata=None, meta={"csrf": False}),
+        resent=resent or request.args.get("resent") == "1",
+        corrected=corrected,
+    ), status
 
 
 @bp.errorhandler(embedding.EmbedTokenInvalid)

@@ -6,6 +6,7 @@ import json
 from urllib.parse import urlencode
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from ..extensions import limiter
 from ..i18n import current_language
@@ -18,11 +19,12 @@ from ..services import (
     privacy,
 )
 from ..services.campaigns import campaign_ref
-from ..services.content import library
+from ..services.content import CampaignContent, library
 from ..services.links import make_token as signer_link_token
 from ..services.links import referral_code as signer_referral_code
 from ..services.validation import country_name
 from . import bp, embedding, submit
+from .bound_forms import NOTE_FIELD
 from .embed import embed_check_inbox_page, embed_page
 from .forms import (
     CorrectEmailForm,
@@ -70,8 +72,9 @@ def sign(slug: str):
     if submission.errors:
         return render_form(content, refused_form(submission, language), 422)
     outcome = submit.accept(content, submission, language=language, ip=request.remote_addr)
-    if embed:
-        return redirect(url_for(".check_inbox", slug=slug, embed=1), 303)
+    if embed:  # no cookie reaches a partner's iframe: the page's forms carry the note
+        note = inbox.make_note(slug, request.form.get("email", ""), outcome.signature_id)
+        return embed_check_inbox_page(content, note=note)
     # check-inbox shows the address masked and resends without retyping
     return with_note(
         redirect(url_for(".check_inbox", slug=slug), 303),
@@ -87,7 +90,17 @@ def with_note(response: Response, slug: str, signature_id: int | None) -> Respon
 
 
 def noted(slug: str) -> inbox.Note | None:
-    return inbox.read_note(request.cookies.get(inbox.NOTE_COOKIE), slug)
+    """The cookie's note, or the embed form's (sealed, so never one the visitor lacks)."""
+    return inbox.read_note(note_token(), slug)
+
+
+def note_token() -> str | None:
+    return request.cookies.get(inbox.NOTE_COOKIE) or request.form.get(NOTE_FIELD) or None
+
+
+def in_embed() -> bool:
+    """A check-inbox form posted from the embed: answered inside the iframe."""
+    return request.form.get("embed") == "1"
 
 
 @bp.get("/<slug>/check-inbox")
@@ -110,12 +123,32 @@ def resend(slug: str):
             inbox.resend(content, note.email, current_language())
         except ValueError:
             pass  # an address the form refused never reaches a note; nothing to send
-        return redirect(url_for(".check_inbox", slug=slug, resent=1), 303)
+        return answered(content, resent=True)
     form = ResendForm()
     if not form.validate():
-        return check_inbox_page(content, resend_form=form, status=422)
+        return inbox_page(content, resend_form=form, status=422)
     inbox.resend(content, form.email.data, current_language())
-    return redirect(url_for(".check_inbox", slug=slug, resent=1), 303)
+    return answered(content, resent=True)
+
+
+def inbox_page(content: CampaignContent, **kwargs) -> ResponseReturnValue:
+    """The check-inbox page where the form was: the embed's, or the site's."""
+    if in_embed():
+        return embed_check_inbox_page(content, note=note_token(), **kwargs)
+    return check_inbox_page(content, **kwargs)
+
+
+def answered(
+    content: CampaignContent, *, resent: bool = False, corrected: bool = False
+) -> ResponseReturnValue:
+    """After resend or correct: the embed's page in the iframe (it has no cookie to be
+    redirected with), else a redirect to the site's check-inbox page."""
+    if in_embed():
+        return embed_check_inbox_page(
+            content, note=note_token(), resent=resent, corrected=corrected
+        )
+    flag = {"resent": 1} if resent else {"corrected": 1}
+    return redirect(url_for(".check_inbox", slug=content.slug, **flag), 303)
 
 
 @bp.post("/<slug>/correct-email")
@@ -124,14 +157,20 @@ def correct_email(slug: str):
     """Move the pending signature this browser noted to a corrected address (same answer
     and work whatever its state). The noted address must be retyped (issue 21, L7)."""
     content = load_campaign(slug)
-    form = CorrectEmailForm()
+    # The iframe holds no session: there the bound token, bound to the sealed note the
+    # form carries and checked before this view, is the form's token (bound_forms.py).
+    form = CorrectEmailForm(meta={"csrf": False}) if in_embed() else CorrectEmailForm()
     if not form.validate():
-        return check_inbox_page(content, correct_form=form, status=422)
+        return inbox_page(content, correct_form=form, status=422)
     note = noted(slug)
     language = current_language()
     if not inbox.correct_email(content, note, form.typed.data, form.email.data, language):
         form.typed.errors.append(CorrectEmailForm.NOT_NOTED)  # not the address noted here
-        return check_inbox_page(content, correct_form=form, status=422)
+        return inbox_page(content, correct_form=form, status=422)
+    if in_embed():  # the embed's note moves to the corrected address with the form
+        typed = request.form.get("email", "")
+        fixed = inbox.make_note(slug, typed, note.signature_id if note else None)
+        return embed_check_inbox_page(content, note=fixed, corrected=True)
     response = redirect(url_for(".check_inbox", slug=slug, corrected=1), 303)
     return with_note(response, slug, note.signature_id) if note else response
 

@@ -150,27 +150,54 @@ def share_image(slug: str):
 # --- share page, QR code, flyer -------------------------------------------------------
 
 
-# Tall enough for the whole form at a phone's width in every language (measured in
-# Chromium: tests/browser/test_reach_screens_browser.py).
+# Without script on the partner's page the frame keeps this height and scrolls inside:
+# the count, the ask and the form's first fields show. With the snippet's script, it
+# fits its content (static/js/embed.js posts the height; tests/browser/test_embed_browser.py).
+NO_SCRIPT_HEIGHT = 760
+
+# The partner's page believes only messages from our origin and from its own frame,
+# and takes nothing from them but a height (bounded) and "bring me into view".
+RESIZE_SCRIPT = """<script>
+window.addEventListener("message", function (event) {
+  var frame = document.getElementById("%(id)s");
+  if (event.origin !== "%(origin)s" || !frame || event.source !== frame.contentWindow) return;
+  var data = event.data || {};
+  if (data.type !== "petition-embed") return;
+  var height = Math.ceil(Number(data.height));
+  if (height > 200 && height < 8000) frame.style.height = height + "px";
+  if (data.reveal === true) frame.scrollIntoView({block: "start"});
+});
+</script>"""
+
+
 def embed_snippet(slug: str) -> str:
-    """The iframe code the share page offers partner sites (the form is embed.py's)."""
+    """The iframe code the share page offers partner sites (the form is embed.py's),
+    with the small script that fits the frame to its content."""
     src = links.external_url("petition.embed", share_url_language(), slug=slug)
     title = html.escape(_("Sign the petition"), quote=True)  # a translation may hold quotes
+    base = urlsplit(current_app.config["BASE_URL"])
+    frame_id = f"petition-{slug}"
+    script = RESIZE_SCRIPT % {"id": frame_id, "origin": f"{base.scheme}://{base.netloc}"}
     return (
-        f'<iframe src="{src}" title="{title}" width="100%" height="1300" '
-        f'loading="lazy" referrerpolicy="strict-origin-when-cross-origin"></iframe>'
+        f'<iframe src="{src}" id="{frame_id}" title="{title}" width="100%" '
+        f'height="{NO_SCRIPT_HEIGHT}" style="border: 0" loading="lazy" '
+        f'referrerpolicy="strict-origin-when-cross-origin"></iframe>\n{script}'
     )
 
 
 @bp.get("/<slug>/share")
 def share_page(slug: str):
     content = load_campaign(slug)
+    # The event's name typed into the QR code's field tags the code shown and downloaded.
+    event = source_param("qr") if request.args.get("source") else ""
     return render_template(
         "petition/share.html",
         **counter_context(content),
+        event=event,
         share_links=share_links_for(content),
         page_url=campaign_url(slug, share_url_language()),
         embed_code=embed_snippet(slug),
+        no_script_height=NO_SCRIPT_HEIGHT,
     )
 
 
@@ -180,10 +207,21 @@ def qr_code(slug: str):
     source = source_param("qr")
     url = campaign_url(slug, share_url_language(), source=source, ref=ref_param())
     svg = sharing.qr_svg(url, title=content.text(current_language()).title)
-    response = Response(svg, mimetype="image/svg+xml")
+    return qr_response(Response(svg, mimetype="image/svg+xml"), slug, source, "svg")
+
+
+@bp.get("/<slug>/qr.png")
+def qr_code_png(slug: str):
+    load_campaign(slug)  # a 404 for an unknown campaign
+    source = source_param("qr")
+    url = campaign_url(slug, share_url_language(), source=source, ref=ref_param())
+    return qr_response(Response(sharing.qr_png(url), mimetype="image/png"), slug, source, "png")
+
+
+def qr_response(response: Response, slug: str, source: str, extension: str) -> Response:
     response.headers["Cache-Control"] = "public, max-age=86400"
     if request.args.get("download"):
-        filename = f"{slug}-{source}.svg".replace("/", "-")
+        filename = f"{slug}-{source}.{extension}".replace("/", "-")
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -199,8 +237,8 @@ def flyer(slug: str):
         source=source,
         ref=ref,
         event=request.args.get("source", ""),
-        # The printed link carries the same ?source= (and ?ref=) as the QR code.
-        short_url=sharing.with_params(short_url(slug), source=request.args.get("source"), ref=ref),
+        # The printed link is short enough to type; the tracking is in the QR code only.
+        short_url=short_url(slug),
     )
 
 

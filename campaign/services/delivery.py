@@ -9,7 +9,7 @@ consent, decrypted by `privacy.delivery_names` through `sealed` (the one decrypt
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import chain, groupby, islice
@@ -272,6 +272,9 @@ class Pack:
     numbers: PackNumbers
 
 
+PACK_STEPS = 3  # what `build` reports to `step`: counted, recorded, written
+
+
 def build(
     content: CampaignContent,
     campaign: Campaign,
@@ -279,6 +282,7 @@ def build(
     language: str | None = None,
     fmt: str = "pdf",
     via: str = "admin",
+    step: Callable[[int], None] = lambda done: None,
 ) -> Pack:
     """Make the pack (PDF, or the printable HTML) and record it in the audit log.
 
@@ -296,6 +300,7 @@ def build(
         numbers = gather(campaign)
         numbers.checkpoint_note, numbers.checkpoint_count = logged.note, logged.count
         numbers.log_url = links.external_url("petition.log_checkpoint", slug=content.slug)
+        step(1)  # counted (of PACK_STEPS: counted, recorded, written)
         # Recorded (committed on its own, the snapshot kept) before the first name is
         # decrypted: no name is read, let alone leaves, without a record.
         audit.record_look(
@@ -312,6 +317,7 @@ def build(
                 "via": via,
             },
         )
+        step(1)
         if fmt == "pdf":
             body = write_pdf(content, campaign, numbers, language=language)
         else:  # a browser reads the stylesheet from the site (from disk outside a request)
@@ -324,6 +330,7 @@ def build(
                 content, campaign, numbers, language=language, stylesheet=stylesheet
             ).encode()
     db.session.commit()  # end the snapshot
+    step(1)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return Pack(
         body,

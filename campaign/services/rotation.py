@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Column, Table, and_, select, update
+from sqlalchemy import Column, Table, and_, func, select, update
 
 from ..extensions import db
 from . import crypto
@@ -62,7 +62,10 @@ def _same(column: Column, value: object):
 
 
 def rotate_table(
-    table: Table, batch: int = 500, progress: Callable[[str, int], None] | None = None
+    table: Table,
+    batch: int = 500,
+    progress: Callable[[str, int], None] | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> TableReport:
     key_name = ROW_KEYS.get(table.name)
     if key_name is None:
@@ -116,13 +119,23 @@ def rotate_table(
                 report.skipped += 1
         db.session.commit()  # per batch: an interrupted run keeps what it did
         last = rows[-1][0]
+        if advance:  # rows read, whatever became of them (the operator's progress bar)
+            advance(len(rows))
         if progress:
             progress(table.name, report.rewritten)
     return report
 
 
+def row_total() -> int:
+    """Rows in every encrypted table: what a run reads (the progress bar's total)."""
+    tables = [db.metadata.tables[name] for name in encrypted_columns()]
+    return sum(db.session.scalar(select(func.count()).select_from(t)) or 0 for t in tables)
+
+
 def rotate_all(
-    batch: int = 500, progress: Callable[[str, int], None] | None = None
+    batch: int = 500,
+    progress: Callable[[str, int], None] | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> RotationReport:
     tables = encrypted_columns()
     missing = sorted(set(tables) - set(ROW_KEYS))
@@ -130,5 +143,5 @@ def rotate_all(
         raise RotationError(f"no row key known for encrypted tables: {', '.join(missing)}")
     report = RotationReport()
     for name in tables:
-        report.tables[name] = rotate_table(db.metadata.tables[name], batch, progress)
+        report.tables[name] = rotate_table(db.metadata.tables[name], batch, progress, advance)
     return report

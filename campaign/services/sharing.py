@@ -121,6 +121,13 @@ def qr_svg(url: str, title: str | None = None) -> bytes:
     return out.getvalue()
 
 
+def qr_png(url: str) -> bytes:
+    """The same QR code as a PNG (for tools that take no SVG): 10 px a module."""
+    out = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(out, kind="png", scale=10, border=4)
+    return out.getvalue()
+
+
 # --- the share image ----------------------------------------------------------------
 
 FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))

@@ -17,6 +17,7 @@ about the signer is in the log (docs/SECURITY.md, Threat 6).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -96,26 +97,41 @@ def adds_so_far(campaign_id: int, signature_id: int, secret: bytes) -> int:
     return appended + pending
 
 
-def backfill(campaign_id: int) -> int:
+def backfill(campaign_id: int, advance: Callable[[int], None] | None = None) -> int:
     """Queue an add for each counted signature the log doesn't have yet (signatures
     counted before the log existed), dated by confirmation, oldest first."""
+    return queue_adds(backfill_missing(campaign_id), advance)
+
+
+def backfill_missing(campaign_id: int) -> list[Signature]:
+    """The counted signatures the log doesn't have yet, oldest confirmation first."""
     known = (
         select(TlogEntry.signature_id)
         .where(TlogEntry.campaign_id == campaign_id, TlogEntry.signature_id.is_not(None))
         .union(select(TlogPending.signature_id).where(TlogPending.campaign_id == campaign_id))
     )
-    missing = db.session.scalars(
-        select(Signature)
-        .where(
-            Signature.campaign_id == campaign_id,
-            Signature.counted,
-            Signature.id.not_in(known),
-        )
-        .order_by(Signature.confirmed_at, Signature.id)
-    ).all()
-    for signature in missing:
+    return list(
+        db.session.scalars(
+            select(Signature)
+            .where(
+                Signature.campaign_id == campaign_id,
+                Signature.counted,
+                Signature.id.not_in(known),
+            )
+            .order_by(Signature.confirmed_at, Signature.id)
+        ).all()
+    )
+
+
+def queue_adds(missing: list[Signature], advance: Callable[[int], None] | None = None) -> int:
+    """Queue their adds (`advance` hears of each thousand, for the operator's bar)."""
+    for done, signature in enumerate(missing, 1):
         note_add(signature, when=signature.confirmed_at)
+        if advance and done % 1000 == 0:
+            advance(1000)
     db.session.commit()
+    if advance:
+        advance(len(missing) % 1000)
     return len(missing)
 
 

@@ -102,6 +102,6 @@ def test_cli_export_writes_the_same_file_and_is_audited(app, tmp_path):
     stdout = app.test_cli_runner().invoke(
         args=["export", "--campaign", SLUG, "--format", "summary-json"]
     )
-    assert json.loads(stdout.output)["total_signatures"] == 2
+    assert json.loads(stdout.stdout)["total_signatures"] == 2  # progress is on stderr
     bad = app.test_cli_runner().invoke(args=["export", "--campaign", "nope"])
     assert bad.exit_code != 0 and "no campaign" in bad.output

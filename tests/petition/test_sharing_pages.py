@@ -216,6 +216,24 @@ def test_qr_code_with_event_source(client):
     assert client.get("/no-such-campaign/qr.svg").status_code == 404
 
 
+def test_share_page_tags_the_event_qr_code_with_a_field_and_offers_png(client):
+    html = client.get(f"/{SLUG}/share").get_data(as_text=True)
+    assert 'name="source"' in html and 'id="qr-event"' in html  # a field, not a URL to edit
+    assert f'href="/{SLUG}/qr.png?download=1"' in html
+    html = client.get(f"/{SLUG}/share?source=rally-berlin").get_data(as_text=True)
+    assert f'src="/{SLUG}/qr.svg?source=rally-berlin"' in html
+    assert f'href="/{SLUG}/qr.png?source=rally-berlin&amp;download=1"' in html
+    assert f'href="/{SLUG}/qr.svg?source=rally-berlin&amp;download=1"' in html
+    assert f'href="/{SLUG}/flyer?source=rally-berlin"' in html
+    assert client.get(f"/{SLUG}/share?source=%3Cscript%3E").status_code == 400
+    png = client.get(f"/{SLUG}/qr.png?source=rally-berlin&download=1")
+    assert png.status_code == 200 and png.content_type == "image/png"
+    assert png.data.startswith(b"\x89PNG")
+    assert "rally-berlin.png" in png.headers["Content-Disposition"]
+    assert client.get(f"/{SLUG}/qr.png?source=%3Cscript%3E").status_code == 400
+    assert client.get("/no-such-campaign/qr.png").status_code == 404
+
+
 def test_qr_code_encodes_the_source_link(client):
     # Decode with segno's own matrix: rebuild the expected code and compare.
     import segno
@@ -245,7 +263,8 @@ def test_flyer_has_title_ask_qr_and_short_url(client):
     assert "UN: open an inquiry" in html
     assert "We ask the United Nations" in html
     assert f"/{SLUG}/qr.svg?source=leaflet" in html
-    assert f"petition.test/{SLUG}?source=leaflet</bdi>" in html  # the printed link counts too
+    # The printed link is short and typeable; the tracking is in the QR code only.
+    assert f"petition.test/{SLUG}</bdi>" in html and "?source=leaflet</bdi>" not in html
     assert 'media="print"' in html
 
 
