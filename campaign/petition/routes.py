@@ -224,7 +224,8 @@ def my_data(slug: str, token: str):
     text = content.text(current_language())
     if signature is None:
         return dead_link_page(content, "petition/my_data.html")
-    copy = privacy.data_copy(signature)
+    secret = request.args.get("k") or None  # opens the signer's sealed copy (issue 23)
+    copy = privacy.data_copy(signature, secret)
     if request.args.get("format") == "json":
         response = current_app.response_class(
             json.dumps(copy, ensure_ascii=False, indent=2), mimetype="application/json"
@@ -238,6 +239,7 @@ def my_data(slug: str, token: str):
         state="ok",
         data=copy,
         token=token,
+        secret=secret,
         withdraw_token=signer_link_token(signature, "withdraw"),
         country=country_name(copy["country"], current_language()),
     )

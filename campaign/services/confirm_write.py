@@ -9,7 +9,7 @@ whether a link may confirm, and what the answer is.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, null, select, update
 
 from .. import dbapi
 from ..models import OutboxMessage, Signature, SignatureStatus, utcnow
@@ -27,6 +27,20 @@ LOCK_ADDRESS = (  # the address's rows, locked in id order; their states name th
     .with_for_update()
 )
 _FAST = _S.flag_reason == FAST  # the time trap only suspects a form: confirming clears it
+# Issue 23: a row sealed to the organizers' key keeps, once confirmed, only what a
+# consent needs readable: the address under contact consent, the comment under
+# publication consent (the public display has its own column). The full name, the
+# rest, and the link secret go: from here only the organizers' key or the signer's
+# link opens them. Plain column writes, no cryptography on the confirm POST.
+_SEALED = _S.organizer_sealed.is_not(None)
+KEEP_READABLE = {
+    "name_enc": case((_SEALED, null()), else_=_S.name_enc),
+    "email_enc": case((and_(_SEALED, _S.contact_consent.is_(False)), null()), else_=_S.email_enc),
+    "comment_enc": case(
+        (and_(_SEALED, _S.comment_consent.is_(False)), null()), else_=_S.comment_enc
+    ),
+    "link_secret": null(),
+}
 CONFIRM_PENDING = (
     update(SIGNATURES)
     .where(_S.id == bindparam("signature"), _S.status == SignatureStatus.PENDING)
@@ -35,6 +49,7 @@ CONFIRM_PENDING = (
         confirmed_at=bindparam("now"),
         flagged=case((_FAST, False), else_=_S.flagged),
         flag_reason=case((_FAST, None), else_=_S.flag_reason),
+        **KEEP_READABLE,
     )
     .returning(_S.flagged)
 )

@@ -8,7 +8,7 @@ one decrypt path); withdrawal, erasure, retention and anonymization go through `
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -71,13 +71,20 @@ def signer_record(signature: Signature, reason: Reason) -> SignerRecord:
     )
 
 
-def data_copy(signature: Signature) -> dict:
+def data_copy(signature: Signature, secret: str | None = None) -> dict:
     """Everything held about one signature, decrypted, for the signer's own copy.
 
     Keyed hashes are described rather than shown: they are not the signer's data
     in any readable form, and showing them would only help someone match them.
+    A confirmed row sealed to the organizers (issue 23) opens its name, email and
+    comment only with `secret`, the one the signer's data link carries (`?k=`):
+    without it they are marked sealed (`sealed_fields`).
     """
     record = signer_record(signature, sealed.SIGNER_LINK)
+    own = sealed.open_signer_copy(signature.signer_copy, secret, signature.row_key)
+    if own is not None:
+        record = replace(record, name=own.name, email=own.email, comment=own.comment)
+    locked = bool(signature.organizer_sealed) and own is None and record.name is None
     retention = timedelta(days=current_app.config["IP_HASH_RETENTION_DAYS"])
     wording = signature.consent_wording_id and db.session.get(
         ConsentWording, signature.consent_wording_id
@@ -116,6 +123,8 @@ def data_copy(signature: Signature) -> dict:
             "contact": wording.contact_text if wording else None,
             "delivery": wording.delivery_text if wording else None,
         },
+        # True: the name, email and comment are sealed, and this link has no key to them.
+        "sealed_fields": locked,
         "came_from": record.source,
         # Only a keyed hash of the code you came with is kept, so it can't be shown.
         "came_through_a_share_link": record.referrer_code is not None,
@@ -179,6 +188,8 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     if new_status:
         signature.status = new_status
     signature.name_enc = signature.email_enc = signature.comment_enc = None
+    signature.organizer_sealed = signature.signer_copy = signature.link_secret = None
+    signature.display_enc = None
     signature.dedup_key = None  # the address may sign again later
     signature.email_domain_hash = signature.ip_hash = None
     signature.link_nonce = None  # every emailed link stops working
@@ -237,6 +248,8 @@ def withdraw(signature: Signature) -> bool:
 
 def unsubscribe(signature: Signature) -> None:
     signature.contact_consent = False
+    if signature.organizer_sealed and signature.status != SignatureStatus.PENDING:
+        signature.email_enc = None  # kept readable only for that consent (issue 23)
     signature.unsubscribed_at = utcnow()
     db.session.commit()
 

@@ -16,6 +16,13 @@ crypto's decrypt functions (tests/services/test_decrypt_path.py walks the packag
 
 `unsealer()` is the bulk form (exports, searches, the pack): the reason is checked once,
 then one AES-GCM cipher object per key serves every row.
+
+With `ORGANIZER_PUBLIC_KEY` set (issue 23), signing also seals the three fields
+together to the organizers' key (`seal_copies`: HPKE, services/organizer_key.py), which
+the server cannot open, and a signer's copy under their link's secret
+(services/signer_copy.py). Confirming then nulls the server-readable columns but what a
+consent keeps readable (services/confirm_write.py): the public display (`display`), a
+published comment, a contact-consent address.
 """
 
 from __future__ import annotations
@@ -25,9 +32,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import audit, crypto
+from flask import current_app
 
-FIELDS = ("email", "name", "comment")
+from . import audit, cache, crypto, organizer_key, signer_copy
+
+# "display": the public list's "first name, last initial" (sealed only under its consent).
+FIELDS = ("email", "name", "comment", "display")
 PAYLOAD = "outbox.payload_enc"  # a stored mail: its recipient and body
 NOTE = "cookie.inbox_note"  # the address a browser typed, kept in its own cookie
 
@@ -47,7 +57,7 @@ class Purpose(StrEnum):
 OPENS: dict[Purpose, frozenset[str]] = {
     Purpose.SIGNER_MAIL: frozenset({"email", "name"}),
     Purpose.SIGNER_LINK: frozenset(FIELDS),
-    Purpose.PUBLIC: frozenset({"name", "comment"}),
+    Purpose.PUBLIC: frozenset({"name", "comment", "display"}),
     Purpose.ORGANIZER: frozenset(FIELDS),
     Purpose.SEARCH: frozenset({"email", "name"}),
     Purpose.MODERATION: frozenset({"name"}),
@@ -102,6 +112,43 @@ def unsealer(reason: Reason, column: str) -> Callable[[str | None, str | None], 
     """`unseal` for loops over many rows: the reason is checked once, one cipher per key."""
     _authorize(reason, column)
     return crypto.field_decryptor(f"signatures.{column}_enc")
+
+
+def organizer_sealer() -> organizer_key.Sealer | None:
+    """The app's sealer to the organizers' public key, or None when none is configured
+    (then confirmed rows stay readable to the server, as before issue 23)."""
+    text = current_app.config.get("ORGANIZER_PUBLIC_KEY")
+    if not text:
+        return None
+    return cache.remember(
+        cache.SETTINGS,
+        "organizer-sealer",
+        lambda: organizer_key.Sealer(organizer_key.parse_public(text)),
+        version=text,
+    )
+
+
+def seal_copies(
+    name: str | None, email: str | None, comment: str | None, row_key: str
+) -> tuple[str | None, str | None, str | None]:
+    """(organizer copy, signer copy, link secret) of a new submission: the three fields
+    sealed together once to the organizers' key, and under a fresh link secret. All
+    None without an organizer key."""
+    sealer = organizer_sealer()
+    if sealer is None:
+        return None, None, None
+    plain = organizer_key.pack(name, email, comment)
+    secret = signer_copy.new_secret()
+    return sealer.seal(plain, row_key), signer_copy.seal(plain, secret, row_key), secret
+
+
+def open_signer_copy(
+    token: str | None, secret: str | None, row_key: str | None
+) -> organizer_key.Sealed | None:
+    """The signer's own copy, opened with the secret their link carries (None without
+    it, or with a wrong one)."""
+    plain = signer_copy.open_copy(token, secret, row_key)
+    return None if plain is None else organizer_key.unpack(plain)
 
 
 def seal_payload(payload: str, key: str) -> str | None:

@@ -75,6 +75,9 @@ def signer_links(content: CampaignContent, signature: Signature) -> dict[str, st
             language,
             slug=content.slug,
             token=links.make_token(signature, "data"),
+            # The secret that opens the signer's own sealed copy (issue 23): only in the
+            # mail sent while the submission is pending; the server keeps it no longer.
+            **({"k": signature.link_secret} if signature.link_secret else {}),
         ),
         "confirm_url": links.external_url(
             "petition.confirm",
