@@ -158,7 +158,8 @@ def _display(signature: Signature) -> str:
     """First name and last initial: stored as such for a sealed row (issue 23), else
     made from the full name."""
     if signature.display_enc is not None:
-        return sealed.unseal(sealed.PUBLIC, "display", signature.display_enc, signature.row_key) or ""
+        shown = sealed.unseal(sealed.PUBLIC, "display", signature.display_enc, signature.row_key)
+        return shown or ""
     return public_name(sealed.unseal(sealed.PUBLIC, "name", signature.name_enc, signature.row_key))
 
 
