@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import dbapi, i18n, page_fastpath, post_fastpath, security, sqlite_wal, web
+from . import dbapi, i18n, organizer_guard, page_fastpath, post_fastpath, security, sqlite_wal, web
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .api import pages_bp as api_pages_bp
@@ -46,6 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     configure_logging(app)
     ensure_secrets(app)
+    organizer_guard.check(app)  # issue 23: the organizers' key (OrganizerKeyUnsafe)
     configure_database(app)
 
     db.init_app(app)

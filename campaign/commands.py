@@ -7,6 +7,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from . import sealing_cli
 from .admin.cli import admin_cli, delivery_cli, export_command
 from .extensions import db
 from .models import Campaign, OutboxMessage
@@ -148,4 +149,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(count_cli)
     app.cli.add_command(admin_cli)
     app.cli.add_command(export_command)
+    # Issue 23: the organizers' key (campaign/sealing_cli.py).
+    keys_cli.add_command(sealing_cli.organizer_keygen)
+    keys_cli.add_command(sealing_cli.keys_reseal)
+    export_command.add_command(sealing_cli.export_open_command)
     app.cli.add_command(delivery_cli)

@@ -53,6 +53,7 @@ FIELDS = (
     "created_at",
     "confirmed_at",
     "action_date",
+    "sealed",  # "<row key>:<organizer copy>" (issue 23): opened offline by `flask export open`
 )
 # The columns the query must return, in this order.
 SOURCE_COLUMNS = (
@@ -71,6 +72,7 @@ SOURCE_COLUMNS = (
     "created_at",
     "confirmed_at",
     "row_key",
+    "organizer_sealed",
 )
 
 
@@ -133,6 +135,7 @@ def csv_rows(result: Result, columns: Sequence[str], batch: int) -> Iterator[lis
             created,
             confirmed,
             row_key,
+            organizer,
         ) in rows:
             name = name_of(name_t, row_key) if name_t else ""
             email = email_of(email_t, row_key) if want_email and email_t else ""
@@ -164,6 +167,7 @@ def csv_rows(result: Result, columns: Sequence[str], batch: int) -> Iterator[lis
                 created,
                 confirmed,
                 confirmed or created,
+                f"{row_key}:{organizer}" if organizer else "",
             )
             out.append((pick(full),) if one else pick(full))
         yield out
