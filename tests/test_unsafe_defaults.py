@@ -8,13 +8,20 @@ import logging
 import pytest
 
 from campaign import UnsafeSettings, create_app
+from campaign.services import organizer_key
 from tests import conftest
 
 REAL_SMTP = "smtp://mail.example.net:587"
+ORGANIZER_PUBLIC_KEY = organizer_key.public_text(organizer_key.generate())  # issue 23
 
 
 def production(database_url: str, **overrides) -> dict:
-    settings = {"BASE_URL": "https://petition.example", "SMTP_URL": REAL_SMTP, **overrides}
+    settings = {
+        "BASE_URL": "https://petition.example",
+        "SMTP_URL": REAL_SMTP,
+        "ORGANIZER_PUBLIC_KEY": ORGANIZER_PUBLIC_KEY,
+        **overrides,
+    }
     return conftest.test_config(database_url, **settings)
 
 

@@ -48,6 +48,9 @@ class SignerRecord:
     created_at: datetime
     confirmed_at: datetime | None
     erased: bool
+    # Issue 23: the name, email and comment are sealed to the organizers' offline key
+    # (what the server can't read shows as sealed, not as erased).
+    sealed: bool = False
 
 
 def signer_record(signature: Signature, reason: Reason) -> SignerRecord:
@@ -68,6 +71,7 @@ def signer_record(signature: Signature, reason: Reason) -> SignerRecord:
         created_at=signature.created_at,
         confirmed_at=signature.confirmed_at,
         erased=signature.erased_at is not None,
+        sealed=bool(getattr(signature, "organizer_sealed", None)),
     )
 
 
