@@ -16,6 +16,7 @@ from .services import (
     campaigns,
     counting,
     crypto,
+    index_retention,
     mail_worker,
     privacy,
     reminders,
@@ -139,6 +140,21 @@ def campaign_anonymize(slug: str | None, force: bool) -> None:
         closes = content.closes if content else None
         erased = privacy.anonymize_campaign(row, closes, force=force)
         click.echo(f"{row.slug}: erased {erased}")
+
+
+@campaign_cli.command("purge-indexes")
+@click.option("--slug", help="Only this campaign.")
+@click.option("--force", is_flag=True, help="Delete now, even before the retention period ends.")
+def campaign_purge_indexes(slug: str | None, force: bool) -> None:
+    """Delete the dedup keys and blind indexes of campaigns closed for longer than
+    BLIND_INDEX_RETENTION_DAYS (issue 23; docs/SECURITY.md)."""
+    for row in db.session.scalars(select(Campaign)).all():
+        content = library().get(row.slug)
+        if slug and row.slug != slug:
+            continue
+        closes = content.closes if content else None
+        changed = index_retention.purge_blind_indexes(row, closes, force=force)
+        click.echo(f"{row.slug}: blind indexes deleted from {changed} signatures")
 
 
 def register_commands(app: Flask) -> None:

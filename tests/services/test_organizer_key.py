@@ -8,15 +8,16 @@ import csv
 import io
 import os
 import re
+from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from campaign import create_app
 from campaign.extensions import db
-from campaign.models import Signature
+from campaign.models import Campaign, NameToken, Signature
 from campaign.organizer_guard import OrganizerKeyUnsafe
-from campaign.services import links, organizer_key, public, signers
+from campaign.services import index_retention, links, organizer_key, public, signers
 from campaign.services.signers import SignerFilter
 from tests.helpers import SLUG, deliver, sign, test_config
 
@@ -218,3 +219,22 @@ def test_production_refuses_to_start_with_a_readable_private_key(
     (tmp_path / "organizer-private.key").unlink()
     with pytest.raises(OrganizerKeyUnsafe):
         create_app(pasted)
+
+
+def test_a_closed_campaigns_blind_indexes_are_deleted_after_the_retention_period(client, app):
+    row = signed_and_confirmed(client, app, name="Parvaneh Kazemi", email="parvaneh@example.org")
+    campaign = db.session.get(Campaign, row.campaign_id)
+    days = app.config["BLIND_INDEX_RETENTION_DAYS"]
+    recent = date.today() - timedelta(days=days - 1)
+    assert index_retention.purge_blind_indexes(campaign, recent) == 0  # not yet
+    assert db.session.get(Signature, row.id).dedup_key is not None
+    long_ago = date.today() - timedelta(days=days + 1)
+    assert index_retention.purge_blind_indexes(campaign, long_ago) == 1
+    assert index_retention.purge_blind_indexes(campaign, long_ago) == 0  # safe to run again
+    db.session.expire_all()
+    kept = db.session.get(Signature, row.id)
+    assert (kept.dedup_key, kept.email_domain_hash, kept.ip_hash) == (None, None, None)
+    assert db.session.scalar(select(func.count(NameToken.signature_id))) == 0
+    assert kept.organizer_sealed and kept.status == "confirmed"  # sealed copy and count kept
+    result = app.test_cli_runner().invoke(args=["campaign", "purge-indexes", "--slug", SLUG])
+    assert result.exit_code == 0 and "from 0 signatures" in result.output
