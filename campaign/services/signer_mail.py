@@ -173,13 +173,16 @@ def render_submission(outbox: OutboxMessage) -> Mail | None:
         delete_submissions([signature.id], keep_outbox_id=outbox.id)  # over the cap
         db.session.commit()
         return None
+    # Issue 23: sealed to the organizers now, as the link (with the secret that opens
+    # the signer's copy) is first mailed; the confirm statement then nulls the rest.
+    sealing = sealed.seal_pending(signature, privacy.public_name)
     db.session.execute(
         update(Signature)
         .where(Signature.id == signature.id)
-        .values(mailed_at=utcnow())
+        .values(mailed_at=utcnow(), **sealing)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    db.session.commit()  # expires `signature`: its link secret is read back for the mail
     return mail_for("confirm", content, signature)
 
 
@@ -202,7 +205,18 @@ def render_already_signed(outbox: OutboxMessage) -> Mail | None:
 def render_confirm_again(outbox: OutboxMessage) -> Mail | None:
     """A resent confirmation (from the form or an organizer): only while still pending."""
     found = pending_submission(outbox)
-    return None if found is None else mail_for("confirm", found[1], found[0])
+    if found is None:
+        return None
+    sealing = sealed.seal_pending(found[0], privacy.public_name)  # an organizer's resend
+    if sealing:  # of a submission never mailed before (issue 23)
+        db.session.execute(
+            update(Signature)
+            .where(Signature.id == found[0].id, Signature.organizer_sealed.is_(None))
+            .values(**sealing)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    return mail_for("confirm", found[1], found[0])
 
 
 def render_links(outbox: OutboxMessage) -> Mail | None:

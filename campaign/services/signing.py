@@ -34,8 +34,7 @@ from . import cache, crypto, links, mail
 from .blind_index import dedup_key, domain_hash, name_token_hashes
 from .campaigns import campaign_ref
 from .content import CampaignContent
-from .privacy import public_name
-from .sealed import seal, seal_copies
+from .sealed import seal
 from .signer_mail import is_expired, take_extra_mail
 from .validation import FieldError, SignerFields, check_signer, normalize_email
 
@@ -45,8 +44,7 @@ SIGNATURE_FIELDS = (
     "campaign_id status dedup_key row_key email_enc name_enc comment_enc email_domain_hash "
     "country language public_consent contact_consent comment_consent delivery_consent "
     "consent_wording_id comment_hidden source referrer_code referral_code ip_hash link_nonce "
-    "flagged flag_reason already_signed_mails created_at "
-    "organizer_sealed signer_copy link_secret display_enc"
+    "flagged flag_reason already_signed_mails created_at"
 ).split()
 MAIL_FIELDS = {  # the outbox row's parameters in the one-statement write, with their types
     "idempotency_key": String,
@@ -212,10 +210,6 @@ def sign(
     now = utcnow()
     nonce, referrer = links.new_nonce(), clean_code(data.referrer_code)
     row_key = crypto.new_row_key()
-    # Issue 23: one HPKE seal of the three fields to the organizers' key, and the
-    # signer's copy under a new link secret; the confirm statement later nulls the
-    # server-readable columns, with no cryptography on the confirm POST.
-    organizer_copy, own_copy, secret = seal_copies(name, email.address, comment, row_key)
     values = {
         "campaign_id": campaign.id,
         "status": SignatureStatus.PENDING,
@@ -250,12 +244,6 @@ def sign(
         "flag_reason": flag_reason,
         "already_signed_mails": 0,
         "created_at": now,
-        "organizer_sealed": organizer_copy,
-        "signer_copy": own_copy,
-        "link_secret": secret,
-        "display_enc": seal("display", public_name(name), row_key)
-        if organizer_copy and data.public_consent
-        else None,
     }
     tokens = sorted(name_token_hashes(name))
     mail_row = mail.render_row("confirm", None, data.language, {"slug": content.slug})
