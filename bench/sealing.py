@@ -142,30 +142,39 @@ def seed(app, rows: int) -> int:
 
 
 def measured(command: list[str], stdout: Path | None = None, env=None) -> dict:
-    """Wall time, and the peak of the summed RSS of the process and its children."""
+    """Wall time, CPU time, and the peak of the summed memory (PSS) of the process and
+    its children."""
     out = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), os.times()
     process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, env=env)  # noqa: S603
     peak = 0
     while process.poll() is None:
         peak = max(peak, tree_rss_kb(process.pid))
         time.sleep(0.1)
     took = time.perf_counter() - began
+    after = os.times()
+    used = after.children_user + after.children_system - cpu.children_user - cpu.children_system
     if stdout:
         out.close()
     if process.returncode:
         raise RuntimeError(process.stderr.read().decode())
-    return {"seconds": round(took, 2), "peak_rss_mb": round(peak / 1024, 1)}
+    return {
+        "seconds": round(took, 2),
+        "cpu_seconds": round(used, 2),
+        "peak_mb": round(peak / 1024, 1),
+    }
 
 
 def tree_rss_kb(pid: int) -> int:
     total = 0
     for child in [pid, *descendants(pid)]:
+        # Proportional set size: pages the forked workers share with their parent
+        # are counted once across the tree, not once per process as RSS would.
         try:
-            status = Path(f"/proc/{child}/status").read_text()
+            status = Path(f"/proc/{child}/smaps_rollup").read_text()
         except OSError:
             continue
-        found = re.search(r"VmRSS:\s+(\d+)", status)
+        found = re.search(r"^Pss:\s+(\d+)", status, re.M)
         total += int(found.group(1)) if found else 0
     return total
 
