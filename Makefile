@@ -67,6 +67,7 @@ lint: setup
 
 bench: setup
 	$(PY) bench/run.py
+	$(PY) bench/sealing.py
 
 extract-messages: setup
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o campaign/translations/messages.pot .

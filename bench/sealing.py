@@ -3,7 +3,8 @@
 1. sign POST CPU with the organizers' key against without it, side by side: the same
    app, in-process (the WSGI stack, post_fastpath included), rounds alternating
    between the two so drift on a shared machine hits both alike; CPU time of this
-   process per request (target: at most 10 % more);
+   process per request (target: at most 10 % more). The sealing itself is done by the
+   mail worker as it first mails the link: its CPU per submission is reported too;
 2. the full CSV export of N sealed, confirmed rows (`flask export`, sealed column left
    sealed) against `sqlite3 -csv` of the same rows' stored columns (target: within 5x
    at 1M rows);
@@ -37,10 +38,12 @@ os.environ.setdefault("INSTANCE_PATH", str(TMP / "instance"))
 
 from cryptography.fernet import Fernet  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from campaign import create_app  # noqa: E402
 from campaign.extensions import db  # noqa: E402
-from campaign.services import organizer_key  # noqa: E402
+from campaign.models import Signature  # noqa: E402
+from campaign.services import organizer_key, privacy, sealed  # noqa: E402
 from campaign.services.campaigns import get_row  # noqa: E402
 from campaign.services.content import library  # noqa: E402
 
@@ -92,13 +95,25 @@ def sign_cpu(url: str, signs: int, rounds: int = 10) -> dict:
         if n >= 2:  # the first two rounds warm up
             cpu[kind] += time.process_time() - began
             done[kind] += per_round
-    plain, sealed = cpu["plain"] / done["plain"], cpu["sealed"] / done["sealed"]
+    plain, sealed_cpu = cpu["plain"] / done["plain"], cpu["sealed"] / done["sealed"]
+    # Where the sealing went: the worker, once per submission it mails a link.
+    app.config["ORGANIZER_PUBLIC_KEY"] = PUBLIC
+    with app.app_context():
+        pending = db.session.scalars(
+            select(Signature).where(Signature.organizer_sealed.is_(None)).limit(300)
+        ).all()
+        began = time.process_time()
+        for signature in pending:
+            sealed.seal_pending(signature, privacy.public_name)
+        worker = (time.process_time() - began) / max(len(pending), 1)
+        db.session.remove()
     return {
         "signs_each": done["plain"],
         "plain_ms_cpu": round(plain * 1000, 3),
-        "sealed_ms_cpu": round(sealed * 1000, 3),
-        "ratio": round(sealed / plain, 3),
+        "sealed_ms_cpu": round(sealed_cpu * 1000, 3),
+        "ratio": round(sealed_cpu / plain, 3),
         "target": "<= 1.10",
+        "worker_seal_ms_cpu": round(worker * 1000, 3),
     }
 
 
