@@ -19,6 +19,7 @@ from campaign.models import Campaign, NameToken, Signature
 from campaign.organizer_guard import OrganizerKeyUnsafe
 from campaign.services import index_retention, links, organizer_key, public, signers
 from campaign.services.signers import SignerFilter
+from tests.admin.test_delivery_pack import pdf_text
 from tests.helpers import SLUG, deliver, sign, test_config
 
 PASSPHRASE = "correct horse battery staple"
@@ -181,7 +182,11 @@ def test_server_pack_counts_sealed_names_and_the_offline_pack_lists_them(
     result = runner.invoke(args=[*args, "--key", str(key_file), "--output", str(pack)])
     assert result.exit_code == 0, result.output
     assert "1 named signers" in result.output
-    assert pack.read_bytes().startswith(b"%PDF")
+    assert "Parvaneh Kazemi" in pdf_text(pack.read_bytes(), tmp_path)
+    server = runner.invoke(args=["delivery", "pack", "--campaign", SLUG, "--output", str(pack)])
+    assert server.exit_code == 0, server.output
+    assert "1 named" in server.output  # counted on the server; the name is not there
+    assert "Parvaneh" not in pdf_text(pack.read_bytes(), tmp_path)
 
 
 @pytest.mark.parametrize("production", [{"BASE_URL": "https://petition.example"}, "REQUIRE"])
