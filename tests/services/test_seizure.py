@@ -213,6 +213,14 @@ def test_a_seized_server_reveals_no_signer(client, app, organizer, tmp_path):
     signers_ = make_signers()
     fill(client, app, signers_)
 
+    rows = db.session.scalars(select(Signature).order_by(Signature.id)).all()
+    for signer, row in zip(signers_, rows, strict=True):
+        sealed_now = (row.organizer_sealed, row.signer_copy, row.link_secret)
+        if signer.state == "withdrawn":  # erased: the sealed copies go too
+            assert sealed_now == (None, None, None)
+        elif signer.state != "pending":
+            assert row.organizer_sealed and row.signer_copy and row.link_secret is None
+
     thief = seized_copy(app, tmp_path)
     with thief.app_context():
         blob = every_decrypt_path(thief)
