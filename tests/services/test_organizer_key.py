@@ -243,3 +243,14 @@ def test_a_closed_campaigns_blind_indexes_are_deleted_after_the_retention_period
     assert kept.organizer_sealed and kept.status == "confirmed"  # sealed copy and count kept
     result = app.test_cli_runner().invoke(args=["campaign", "purge-indexes", "--slug", SLUG])
     assert result.exit_code == 0 and "from 0 signatures" in result.output
+
+
+def test_a_sealed_signer_who_signs_again_still_gets_the_already_signed_note(client, app, mailbox):
+    row = signed_and_confirmed(client, app, name="Parvaneh Kazemi", email="parvaneh@example.org")
+    assert row.email_enc is None  # no contact consent: the address is sealed
+    mailbox.messages.clear()
+    assert sign(client, name="Parvaneh K", email="Parvaneh@example.org").status_code == 303
+    deliver(app)
+    assert [m["To"] for m in mailbox.messages] == ["Parvaneh@example.org"]
+    assert "already signed" in mailbox.messages[0]["Subject"]
+    assert db.session.scalar(select(func.count(Signature.id))) == 1  # the repeat is gone
