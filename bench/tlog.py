@@ -37,7 +37,7 @@ def measure(database_url: str, rows: int = 1_000_000, proofs: int = 300) -> dict
     from campaign import create_app
     from campaign.extensions import db
     from campaign.models import TlogPending, utcnow
-    from campaign.services import receipts, tlog, tlog_keys, tlog_store, transparency
+    from campaign.services import receipts, tlog, tlog_keys, tlog_note, tlog_store, transparency
     from campaign.services.campaigns import sync_all
 
     app = create_app(
@@ -99,7 +99,7 @@ def measure(database_url: str, rows: int = 1_000_000, proofs: int = 300) -> dict
                 response.data.decode()[-3000:]
             )
         # One proof checked end to end, as a signer's browser or the CLI would.
-        _, _, root = tlog.open_checkpoint(note, tlog_keys.verifier_key(SLUG))
+        _, _, root = tlog_note.open_checkpoint(note, tlog_keys.verifier_key(SLUG))
         leaf = tlog.leaf_hash(tlog_store.entry_at(campaign_id, index))
         assert tlog.verify_inclusion(leaf, index, size, check.proof, root)
         db.session.remove()

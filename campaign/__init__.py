@@ -24,7 +24,7 @@ from .commands import register_commands
 from .config import INSTANCE_DIR, PROJECT_ROOT, Config
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .petition import bp as petition_bp
-from .services import page_cache, updates
+from .services import consents, page_cache, updates
 from .services.content import ContentLibrary
 from .services.crypto import generate_key
 
@@ -59,6 +59,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
     web.init_app(app)
+    # Every template that lists consents reads the one registry (services/consents.py).
+    app.jinja_env.globals["consent_registry"] = consents.all_consents
 
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(api_pages_bp)  # the human page at /api

@@ -110,6 +110,12 @@ class Config:
         self.TLOG_SIGNING_KEY = os.environ.get("TLOG_SIGNING_KEY", "")
         self.TLOG_ORIGIN = os.environ.get("TLOG_ORIGIN", "")
         self.TLOG_CHECKPOINT_SECONDS = env_int("TLOG_CHECKPOINT_SECONDS", 60)
+        # Witnesses the log pushes each checkpoint to (C2SP tlog-witness): one per line
+        # (or ';'), "<submission URL prefix> <vkey>"; a checkpoint is published once
+        # TLOG_WITNESS_THRESHOLD of them cosigned it (services/tlog_push.py).
+        self.TLOG_WITNESSES = os.environ.get("TLOG_WITNESSES", "")
+        self.TLOG_WITNESS_THRESHOLD = env_int("TLOG_WITNESS_THRESHOLD", 0)
+        self.TLOG_WITNESS_TIMEOUT = env_int("TLOG_WITNESS_TIMEOUT", 5)
 
         # Admin
         self.SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)

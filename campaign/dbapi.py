@@ -236,6 +236,25 @@ class Runner:
             ) from error
 
 
+@contextmanager
+def as_sqlalchemy_error(dialect: Dialect) -> Iterator[None]:
+    """The driver's errors raised as SQLAlchemy's class for them (OperationalError …),
+    as a `Connection` would: the app's 503 handler and callers see one kind of error."""
+    try:
+        yield
+    except dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(
+            None, None, error, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from error
+
+
+def raw_connection(engine: Engine) -> PoolProxiedConnection:
+    """`engine.raw_connection()`, whose pool raises the driver's own error when it can't
+    connect (psycopg's OperationalError, not SQLAlchemy's): raised as SQLAlchemy's."""
+    with as_sqlalchemy_error(engine.dialect):
+        return engine.raw_connection()
+
+
 # --- held connections (PostgreSQL's autocommit statements) -------------------------
 
 
@@ -290,12 +309,13 @@ class HeldConnections:
         engine = self.engine()
         if engine is None:
             raise exc.InvalidRequestError("the engine is gone")
-        pooled = engine.raw_connection()  # the checkout checks it (on_checkout)
+        pooled = raw_connection(engine)  # the checkout checks it (on_checkout)
         held = HeldConnection(pooled.dbapi_connection, dict(pooled.info))
         pooled.detach()  # the pool lets go of it (and won't close it when collected)
         # When the thread ends, its `held` goes, and the connection is closed.
         weakref.finalize(held, _close, held.dbapi_connection, held.pid)
-        held.dbapi_connection.autocommit = True
+        with as_sqlalchemy_error(engine.dialect):  # a connection that died just now
+            held.dbapi_connection.autocommit = True
         self.local.held = held
         self.open.add(held)
         return held
@@ -348,7 +368,7 @@ def connect(engine: Engine, *, autocommit: bool = False) -> Iterator[Runner]:
     if autocommit:
         yield Runner(held_connections(engine).connection(), engine.dialect)
         return
-    connection = engine.raw_connection()
+    connection = raw_connection(engine)
     try:
         yield Runner(connection, engine.dialect)
     finally:

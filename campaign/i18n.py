@@ -19,7 +19,9 @@ from .extensions import babel
 RTL_LANGUAGES = {"fa", "ar", "he", "ur"}
 LANGUAGE_NAMES = {"en": "English", "fa": "فارسی", "fr": "Français"}
 COOKIE = "lang"
-PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+# Persian digits, and the Arabic thousands separator (U+066C) the case itself uses:
+# Babel's fa locale gives ASCII commas, which read as foreign between Persian digits.
+PERSIAN_DIGITS = str.maketrans("0123456789,", "۰۱۲۳۴۵۶۷۸۹\u066c")
 
 
 class LanguagePrefixMiddleware:

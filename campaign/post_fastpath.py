@@ -10,9 +10,11 @@ prepared once (`security.hardening`).
 * **Sign** (`/<slug>/sign`): `forms.read_sign_form`, then `petition.submit.accept`
   and `submit.leave_note`, as `routes.sign`.
 * **Confirm** (`/<slug>/confirm/<token>`): the rate limit (`abuse.confirm_limited`),
-  then `confirmation.confirm`, as `routes.confirm`. Anything but "confirmed" is
-  handed to the view to render (`submit.CONFIRM_HANDOFF`: the state and the
-  signature's id), since confirming may have changed something.
+  then `confirmation.confirm` with the consent boxes the POST carries
+  (`consents.ticked`, read from the body the view would read), as `routes.confirm`.
+  Anything but "confirmed" is handed to the view to render
+  (`submit.CONFIRM_HANDOFF`: the state and the signature's id), since confirming
+  may have changed something.
 
 Everything else goes on to Flask, untouched (the body is handed on): another method
 or path, a query string, a body that isn't a small UTF-8 urlencoded form, the embed
@@ -40,7 +42,7 @@ from werkzeug.sansio.utils import get_host
 from . import i18n, security
 from .petition import embedding, submit
 from .petition.forms import read_sign_form
-from .services import abuse, confirmation
+from .services import abuse, confirmation, consents
 from .services.content import library
 from .web import discard_session
 
@@ -67,7 +69,9 @@ class PublicPostMiddleware:
             if body is not None:
                 answer = self.sign(environ, match.group(1), body)
         elif match := CONFIRM.fullmatch(path):
-            answer = self.confirm(environ, match.group(1), match.group(2))
+            form = self.confirm_form(environ)
+            if form is not None:
+                answer = self.confirm(environ, match.group(1), match.group(2), form)
         if answer is None:
             return self.wsgi_app(environ, start_response)
         location, headers = answer
@@ -94,15 +98,21 @@ class PublicPostMiddleware:
         environ["wsgi.input"] = io.BytesIO(body)  # for Flask, if it is passed on
         return body
 
+    def confirm_form(self, environ: dict) -> dict[str, str] | None:
+        """A confirm POST's fields (the owner's consent boxes): none for an empty body,
+        else a small urlencoded form's; None to leave it to Flask."""
+        if environ.get("CONTENT_LENGTH", "") in ("", "0") and not environ.get(
+            "HTTP_TRANSFER_ENCODING"
+        ):
+            return {}  # no body: no box ticked, as request.form reads it
+        body = self.small_form(environ)
+        return None if body is None else form_fields(body)
+
     def sign(self, environ: dict, slug: str, body: bytes) -> Answer | None:
         """Where `routes.sign` would redirect, with its headers; None to pass it on."""
-        try:
-            pairs = parse_qsl(body.decode(), keep_blank_values=True, errors="strict")
-        except (UnicodeDecodeError, ValueError):
+        form = form_fields(body)
+        if form is None:
             return None
-        form: dict[str, str] = {}  # a plain dict (a MultiDict raises for each absent field)
-        for name, value in pairs:
-            form.setdefault(name, value)  # the first value, as request.form.get gives
         if embedding.FIELD in form or self.cross_site(environ, secret_url=False):
             return None
         with self.app_context():
@@ -129,7 +139,7 @@ class PublicPostMiddleware:
             headers = [note, *self.common_headers(environ, cookies, chosen, secret_url=False)]
             return f"{environ.get('SCRIPT_NAME', '')}/{slug}/check-inbox", headers
 
-    def confirm(self, environ: dict, slug: str, token: str) -> Answer | None:
+    def confirm(self, environ: dict, slug: str, token: str, form: dict) -> Answer | None:
         """Where `routes.confirm` would redirect, with its headers; None to pass it on (with the
         result in `submit.CONFIRM_HANDOFF` when confirming ran but did not confirm)."""
         if self.cross_site(environ, secret_url=True):
@@ -139,7 +149,7 @@ class PublicPostMiddleware:
             if content is None or abuse.confirm_limited(environ.get("REMOTE_ADDR")):
                 return None  # over the limit: the view counts it again and answers 429
             try:
-                result = confirmation.confirm(content, token)
+                result = confirmation.confirm(content, token, consents.ticked(form))
             except Exception:  # noqa: BLE001 - the view answers it, with its error pages
                 log.warning("confirm fast path passed a failed confirm on", exc_info=True)
                 discard_session()
@@ -201,6 +211,19 @@ class PublicPostMiddleware:
         headers = EnvironHeaders(environ)
         reason = security.cross_site_reason("POST", headers, origins, secret_url=secret_url)
         return reason is not None
+
+
+def form_fields(body: bytes) -> dict[str, str] | None:
+    """A urlencoded body's fields, the first value of each (as request.form.get gives),
+    in a plain dict (a MultiDict raises for each absent field); None if malformed."""
+    try:
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return None
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        form.setdefault(name, value)
+    return form
 
 
 def redirect_body(location: str) -> bytes:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
@@ -15,6 +19,9 @@ from .services import (
     receipts,
     tlog,
     tlog_keys,
+    tlog_memory,
+    tlog_note,
+    tlog_offline,
     tlog_store,
     tlog_verify,
     tlog_witness,
@@ -47,9 +54,12 @@ def count_key() -> None:
 @count_cli.command("publish")
 def count_publish() -> None:
     """Append pending changes and sign a checkpoint for every campaign (run hourly)."""
-    appended = transparency.publish_due(force_checkpoint=True)
+    try:
+        appended = transparency.publish_due(force_checkpoint=True)
+    except transparency.OriginMismatch as exc:
+        raise click.ClickException(str(exc)) from None
     for row in db.session.scalars(select(Campaign)).all():
-        last = tlog_store.latest_checkpoint(row.id)
+        last = tlog_store.latest_signed(row.id)
         click.echo(
             f"{row.slug}: size {last.size if last else 0}, count {last.count if last else 0}"
         )
@@ -61,7 +71,10 @@ def count_backfill() -> None:
     """Queue adds for signatures counted before the log existed, then publish."""
     for row in db.session.scalars(select(Campaign)).all():
         click.echo(f"{row.slug}: queued {transparency.backfill(row.id)}")
-    transparency.publish_due(force_checkpoint=True)
+    try:
+        transparency.publish_due(force_checkpoint=True)
+    except transparency.OriginMismatch as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 witness_cli = AppGroup("witness", help="Witnesses whose checkpoint cosignatures are kept.")
@@ -96,29 +109,128 @@ def witness_list() -> None:
         click.echo(row.vkey)
 
 
+def verifier_options(command):
+    """The options `verify` and `monitor` share: what to trust, what to remember."""
+    options = [
+        click.argument("url"),
+        click.option("--key", help="The log's verifier key (pinned; else pinned on first use)."),
+        click.option(
+            "--witness",
+            "witnesses",
+            multiple=True,
+            help="A witness vkey (C2SP, Ed25519 or cosignature/v1); repeatable.",
+        ),
+        click.option(
+            "--witness-threshold",
+            type=click.IntRange(min=0),
+            help="How many of the witnesses must cosign the latest checkpoint (all).",
+        ),
+        click.option(
+            "--max-age",
+            type=click.IntRange(min=1),
+            help="Seconds: refuse a latest checkpoint no witness cosigned this recently.",
+        ),
+        click.option(
+            "--state",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help=f"The verifier's memory (default {tlog_memory.default_path()}).",
+        ),
+        click.option(
+            "--evidence",
+            multiple=True,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="A receipt's evidence bundle the log must still agree with; repeatable.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def run_verifier(url, key, witnesses, witness_threshold, max_age, state, evidence):
+    """One verification with the memory loaded and, when the log passes, saved."""
+    try:
+        memory = tlog_memory.Memory.load(state)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    report = tlog_verify.verify(
+        url,
+        key,
+        witnesses=list(witnesses),
+        memory=memory,
+        threshold=witness_threshold,
+        max_age=max_age,
+        bundles=[path.read_bytes() for path in evidence],
+    )
+    if report.ok:
+        memory.save()
+    return report
+
+
 @count_cli.command("verify")
-@click.argument("url")
-@click.option("--key", help="The verifier key to trust (default: the one the site serves).")
-@click.option(
-    "--witness",
-    "witnesses",
-    multiple=True,
-    help="A witness vkey; the log must carry its valid cosignature (repeatable).",
-)
-def count_verify(url: str, key: str | None, witnesses: tuple[str, ...]) -> None:
-    """Verify a campaign's log over HTTP, without this app's database."""
-    report = tlog_verify.verify(url, key, witnesses=list(witnesses))
+@verifier_options
+def count_verify(url: str, **options) -> None:
+    """Verify a campaign's log over HTTP, without this app's database, trusting nothing
+    it is served: the key and the last checkpoint seen are remembered per log (--state),
+    and a log that shrank, forked or changed its key is refused, with the evidence."""
+    report = run_verifier(url, **options)
     click.echo("\n".join(report.lines()))
     sys.exit(0 if report.ok else 1)
 
 
-@count_cli.command("verify-receipt")
-@click.argument("slug")
+@count_cli.command("monitor")
+@verifier_options
+@click.option("--every", type=click.IntRange(min=0), default=0, help="Seconds between checks.")
+@click.option("--rounds", type=click.IntRange(min=1), default=1, help="How many checks to run.")
 @click.option(
-    "--receipt", prompt=True, hide_input=True, help="Asked for, so it stays out of shell history."
+    "--record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append what each check saw, one JSON line, to this file.",
 )
-def count_verify_receipt(slug: str, receipt: str) -> None:
-    """Show a receipt's inclusion proof against the latest checkpoint, and check it."""
+def count_monitor(url: str, every: int, rounds: int, record: Path | None, **options) -> None:
+    """Run `verify`'s checks on a schedule (or from cron, once a run), keeping the state;
+    one line per check, a non-zero exit if any check found a problem."""
+    failed = False
+    for round_ in range(rounds):
+        if round_:
+            time.sleep(every)
+        report = run_verifier(url, **options)
+        failed = failed or not report.ok
+        seen = {
+            "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "url": url,
+            "size": report.size,
+            "count": report.count,
+            "site_count": report.site_count,
+            "ok": report.ok,
+            "problems": report.problems,
+            "checkpoint": report.note,
+        }
+        if record is not None:
+            with record.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(seen) + "\n")
+        status = "OK" if report.ok else "PROBLEM: " + "; ".join(report.problems)
+        click.echo(f"{seen['checked_at']} size {report.size} count {report.count} {status}")
+        if not report.ok:
+            click.echo("\n".join(report.lines()), err=True)
+    sys.exit(1 if failed else 0)
+
+
+@count_cli.command("verify-receipt")
+@click.argument("target")
+@click.option("--receipt", help="The receipt line (asked for when TARGET is a campaign).")
+@click.option("--key", help="The log's verifier key, to pin (a bundle's own key otherwise).")
+def count_verify_receipt(target: str, receipt: str | None, key: str | None) -> None:
+    """TARGET an evidence bundle (a file): check it offline, without the database or the
+    network. TARGET a campaign's slug: show a receipt's inclusion proof against the
+    latest checkpoint, from the database, and check it."""
+    if Path(target).is_file():
+        lines = tlog_offline.verify_bundle(Path(target).read_bytes(), key, receipt or "")
+        click.echo("\n".join(lines))
+        sys.exit(0 if lines[-1].startswith("OK") else 1)
+    slug = target
+    if receipt is None:  # asked for, so it stays out of shell history
+        receipt = click.prompt("Receipt", hide_input=True)
     campaign_id = db.session.scalar(select(Campaign.id).where(Campaign.slug == slug))
     raw, commitment = receipts.check(receipt)
     if campaign_id is None or raw is None:
@@ -129,7 +241,7 @@ def count_verify_receipt(slug: str, receipt: str) -> None:
             {"unknown": "not in the log", "pending": "appended, not yet checkpointed"}[check.state]
         )
         sys.exit(1)
-    _, size, root = tlog.open_checkpoint(check.note, tlog_keys.verifier_key(slug))
+    _, size, root = tlog_note.open_checkpoint(check.note, tlog_keys.verifier_key(slug))
     leaf = tlog.leaf_hash(tlog_store.entry_at(campaign_id, check.index))
     ok = tlog.verify_inclusion(leaf, check.index, size, check.proof, root)
     click.echo(f"leaf {check.index} of {size}; proof:")

@@ -4,29 +4,60 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
+from contextlib import suppress
 from functools import cache
 from pathlib import Path
 
+import psycopg
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
 
 log = logging.getLogger(__name__)
 
+# "The database can't answer now", whoever raised it: SQLAlchemy (a Connection, the
+# pool's checkout or its queue), or a driver called directly (a DBAPI cursor, a pool
+# that failed to connect raises the driver's own class). Each is answered 503.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # the pool had no connection to give in time
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+
 
 def discard_session() -> None:
     """Roll back what this request's session began; if its connection died with the
-    database, close it instead (the pool drops that connection)."""
+    database, drop it instead (the pool replaces that connection). Never raises: it
+    runs while an answer is being given."""
     try:
         db.session.rollback()
-    except SQLAlchemyError:
-        db.session.close()
+    except Exception:  # noqa: BLE001 - a dead connection: nothing left to roll back
+        end_session_quietly()
+
+
+def end_session_quietly() -> None:
+    """End this context's session; if its connection died (the rollback that closing
+    does fails), invalidate it and forget the session. The database has rolled back
+    whatever was uncommitted, and what was committed stays: the answer stands."""
+    try:
+        db.session.remove()
+    except Exception:  # noqa: BLE001 - logged; the answer was decided before this
+        log.warning("closing a request's session failed; its connection is dropped", exc_info=True)
+        with suppress(Exception):
+            db.session.invalidate()
+        db.session.registry.clear()
 
 
 ERROR_TITLES = {
@@ -85,12 +116,18 @@ def init_app(app: Flask) -> None:
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         return response
 
+    # Teardowns run in reverse order: this one before Flask-SQLAlchemy's (registered by
+    # db.init_app, earlier), which then finds no session. A rollback that fails on a
+    # connection the database killed would otherwise escape after the answer was
+    # built, and a committed signature would be answered 500.
+    app.teardown_appcontext(lambda _error: end_session_quietly())
+
     @app.get("/healthz")
     def healthz():
         try:
             db.session.execute(text("SELECT 1"))
-        except SQLAlchemyError as exc:
-            db.session.rollback()
+        except (SQLAlchemyError, *UNAVAILABLE) as exc:
+            discard_session()
             body = jsonify(status="error", database=f"unavailable: {type(exc).__name__}")
             return body, 503, {"Retry-After": "30"}
         return jsonify(status="ok", database="ok")
@@ -115,7 +152,6 @@ def init_app(app: Flask) -> None:
         description = None if error.code in (404, 405) else error.description
         return error_response(error.code or 500, description, headers)
 
-    @app.errorhandler(OperationalError)
     def database_unavailable(error):
         log.error("database unavailable: %s", error)
         discard_session()
@@ -127,6 +163,9 @@ def init_app(app: Flask) -> None:
             ),
             {"Retry-After": "30"},
         )
+
+    for unavailable in UNAVAILABLE:
+        app.register_error_handler(unavailable, database_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected_error(error):

@@ -6,7 +6,7 @@ import itertools
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import cache, confirmation, links, signing
+from campaign.services import cache, confirmation, consents, links, signing
 from campaign.services.content import library
 from campaign.services.signing import SignatureInput
 from tests.helpers import SLUG
@@ -44,8 +44,15 @@ def confirmed_signature(
     )
     signature = db.session.get(Signature, outcome.signature_id)
     if confirm:
-        result = confirmation.confirm(content, links.make_token(signature, "confirm"))
+        result = confirmation.confirm(
+            content, links.make_token(signature, "confirm"), submitted(signature.id)
+        )
         assert result.state == "confirmed"
     cache.signatures_changed()
     cache.forget(cache.PUBLIC_LISTS)
     return signature
+
+
+def submitted(signature_id: int) -> frozenset[str]:
+    """The consents the submission ticked: its owner leaves them ticked on confirming."""
+    return frozenset(key for key, given in consents.granted(signature_id).items() if given)

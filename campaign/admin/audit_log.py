@@ -20,7 +20,7 @@ from .auth import role_required
 def audit_page():
     before = request.args.get("before", "")
     action = (request.args.get("action") or "").strip()[:64] or None
-    events = audit.recent(101, parse_id(before), action)
+    events = audit.read(101, parse_id(before), action)  # an audited look
     more = len(events) > 100
     events = events[:100]
     rows = [(e, json.loads(e.details) if e.details else {}) for e in events]
@@ -41,6 +41,18 @@ AUDIT_ACTIONS = (
     "export",
     "signature.invalidate",
     "signature.bulk_invalidate",
+    "signature.bulk_dry_run",
+    "signature.bulk_dry_run.result",
+    "signature.bulk_match",
+    "signature.bulk_match.result",
+    "signers.view",
+    "signers.search",
+    "signers.search.result",
+    "signer.view",
+    "abuse.trends",
+    "abuse.trend",
+    "delivery_pack",
+    "audit.view",
     "signature.restore",
     "signature.erase",
     "signature.resend",

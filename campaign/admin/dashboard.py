@@ -1,4 +1,5 @@
-"""The campaign list and each campaign's dashboard (every role: no personal data)."""
+"""The campaign list and each campaign's dashboard (every role: no personal data; the
+trend alerts, which group signers by blind indexes, for organizers, as an audited look)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..services import counting, stats
+from ..services import counting, signers, stats
 from ..services.campaigns import get_row
 from ..services.charts import bar_chart
 from ..services.content import library
@@ -30,6 +31,7 @@ def dashboard(slug: str):
     content, row = campaign_or_404(slug)
     hourly = stats.series(row.id, "hour", 48)
     daily = stats.series(row.id, "day", 30)
+    organizer = current_user.can("organizer")
     return render_template(
         "admin/dashboard.html",
         campaign=content,
@@ -45,5 +47,6 @@ def dashboard(slug: str):
         sources=stats.top_sources(row.id),
         referrers=stats.top_referrers(row.id),
         velocity=stats.velocity(row.id),
-        show_links=current_user.can("organizer"),
+        trends=signers.trends(row.id, content.slug) if organizer else None,
+        show_links=organizer,
     )

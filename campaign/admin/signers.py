@@ -173,20 +173,26 @@ def signers_bulk(slug: str):
             until=form.until.data,
             name_pattern=(form.name_pattern.data or "").strip(),
         )
+        reason = (form.reason.data or "").strip()
         try:
-            count = moderation.dry_run(row.id, rule)
+            if request.form.get("apply") == "1" and reason:
+                # One audited match: applied only if it still finds what was confirmed
+                # (no confirmed count: -1, which no match has, so the count is shown).
+                confirmed = parse_id(form.confirm_count.data or "")
+                done = moderation.bulk_invalidate(
+                    row.id, rule, reason, expected=-1 if confirmed is None else confirmed
+                )
+                flash(_("%(n)d signatures invalidated.", n=done))
+                return redirect(url_for("admin.signers_bulk", slug=slug), 303)
+            count = moderation.dry_run(row.id, rule)  # an audited look, then the count
             if request.form.get("apply") == "1":
-                if not (form.reason.data or "").strip():
-                    error, status = _("Please give a reason before invalidating."), 422
-                elif form.confirm_count.data != str(count):
-                    error, status = _("The number of matches changed; check the new count."), 409
-                else:
-                    done = moderation.bulk_invalidate(row.id, rule, form.reason.data)
-                    flash(_("%(n)d signatures invalidated.", n=done))
-                    return redirect(url_for("admin.signers_bulk", slug=slug), 303)
-            form.confirm_count.data = str(count)
+                error, status = _("Please give a reason before invalidating."), 422
+        except moderation.CountChanged as exc:
+            count, error, status = exc.count, str(exc), 409
         except moderation.ModerationError as exc:
             error, status = str(exc), 422
+        if count is not None:
+            form.confirm_count.data = str(count)
     elif request.method == "POST":
         status = 422
     return render_template(

@@ -178,6 +178,7 @@ LANG = {
 
 def document() -> dict:
     rate = current_app.config["RATELIMIT_API"]
+    seconds = current_app.config["COUNT_CACHE_SECONDS"]
     base = current_app.config["BASE_URL"]
     return {
         "openapi": "3.1.0",
@@ -188,8 +189,10 @@ def document() -> dict:
             "description": (
                 "Read-only, public JSON about petitions: texts, totals, counts by country "
                 "and a daily history. No personal data. Responses are shaped like the "
-                "OSDI petition resource. CORS: any origin. Responses may be cached for 60 "
-                "seconds (Cache-Control) and carry an ETag; send If-None-Match to get 304. "
+                "OSDI petition resource. CORS: any origin. Responses may be cached for "
+                f"{seconds} seconds (Cache-Control, as the campaign page: total_signatures "
+                "is as fresh as the page's count) and carry an ETag; send If-None-Match to "
+                "get 304. "
                 f"Rate limit per IP address: {rate} (X-RateLimit-* headers; 429 past it)."
             ),
             "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},

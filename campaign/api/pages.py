@@ -19,5 +19,5 @@ def api_page():
         example_slug=example,
         openapi_url=links.external_url("api.openapi_document"),
         rate_limit=current_app.config["RATELIMIT_API"],
-        cache_seconds=60,
+        cache_seconds=current_app.config["COUNT_CACHE_SECONDS"],
     )

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from ..extensions import limiter
 from ..models import Campaign, utc_iso
 from ..services import cache, counting, links, public, sharing
-from ..services.campaigns import current_goal, get_row
+from ..services.campaigns import campaign_ref, current_goal, get_row
 from ..services.content import CampaignContent, library
 from . import bp
 
@@ -65,7 +65,6 @@ def petition_resource(content: CampaignContent, language: str) -> dict:
     count = counting.confirmed_count(row.id)
     browser_url = links.external_url("petition.campaign_page", text_language, slug=content.slug)
     last_signed = public.last_signed_at(row.id)
-    image = links.external_url("petition.share_image", text_language, slug=content.slug)
     return {
         "identifiers": [f"petition:{content.slug}"],
         "origin_system": ORIGIN_SYSTEM,
@@ -79,14 +78,12 @@ def petition_resource(content: CampaignContent, language: str) -> dict:
         "summary": text.ask,
         "petition_text": text.petition_text,
         "target": targets(text.addressee),
-        "total_signatures": count,
+        **count_fields(content, row, text_language, count),
         "browser_url": browser_url,
         "share_url": sharing.with_params(browser_url, source="api"),
-        "featured_image_url": sharing.with_params(image, v=str(sharing.count_bucket(count))),
         "language": text_language,
         "languages": list(content.languages),
         "status": content.state(),
-        "goal": current_goal(row, content, count),
         "opens": content.opens.isoformat() if content.opens else None,
         "closes": content.closes.isoformat() if content.closes else None,
         "counts_by_country": public.counts_by_country(row.id),
@@ -99,23 +96,42 @@ def petition_resource(content: CampaignContent, language: str) -> dict:
     }
 
 
+def count_fields(content: CampaignContent, row, text_language: str, count: int) -> dict:
+    """What follows the live count: the count, the goal, the share image's version."""
+    image = links.external_url("petition.share_image", text_language, slug=content.slug)
+    return {
+        "total_signatures": count,
+        "goal": current_goal(row, content, count),
+        "featured_image_url": sharing.with_params(image, v=str(sharing.count_bucket(count))),
+    }
+
+
 def cached_resource(content: CampaignContent, language: str) -> dict:
-    """A few seconds of in-process caching, so the aggregates (GROUP BY country, by
-    day) are computed at most once per API_CACHE_SECONDS per campaign and language."""
-    return cache.remember(
+    """The resource, its aggregates (GROUP BY country, by day) computed at most once
+    per API_CACHE_SECONDS per campaign and language; the count is the page's
+    (`counting.confirmed_count`: at most COUNT_CACHE_SECONDS old), read on every
+    request, so the API never shows an older count than the page."""
+    resource = cache.remember(
         cache.API,
         (content.slug, language),
         lambda: petition_resource(content, language),
         ttl=current_app.config.get("API_CACHE_SECONDS", 30),
         version=library().version,  # content files changed: recompute at once
     )
+    row = campaign_ref(content)
+    count = counting.confirmed_count(row.id)
+    if count == resource["total_signatures"]:
+        return resource
+    return {**resource, **count_fields(content, row, resource["language"], count)}
 
 
 def json_response(payload: dict) -> Response:
     """JSON with public caching, an ETag, and 304 for a matching If-None-Match."""
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     response = Response(body, mimetype="application/json")
-    response.headers["Cache-Control"] = "public, max-age=60"
+    # As the page's: a shared cache may keep the count no longer than the page's.
+    max_age = current_app.config["COUNT_CACHE_SECONDS"]
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
     response.vary.add("Accept-Language")
     response.add_etag()
     return response.make_conditional(request)

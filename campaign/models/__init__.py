@@ -23,6 +23,7 @@ from .signatures import (
     SignatureStatus,
     is_counted,
 )
+from .superseded import SupersededLink
 from .tlog import (
     TlogCheckpoint,
     TlogCosignature,
@@ -44,6 +45,7 @@ __all__ = [
     "OutboxMessage",
     "Signature",
     "SignatureStatus",
+    "SupersededLink",
     "TlogCheckpoint",
     "TlogCosignature",
     "TlogEntry",

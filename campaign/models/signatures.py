@@ -178,7 +178,7 @@ class Signature(db.Model):
     # When the worker decided to mail this submission its confirmation link.
     mailed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    # Issue 23 (migration 0010_sealed_to_organizers): name, email and comment sealed
+    # Issue 23 (migration 0012_sealed_to_organizers): name, email and comment sealed
     # together to the organizers' offline key (the server can't open it); the same
     # under a secret only the signer's data link carries; that secret, kept only while
     # pending; and the public display ("first name, last initial") under its consent.

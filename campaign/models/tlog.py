@@ -72,6 +72,9 @@ class TlogCheckpoint(db.Model):
     count: Mapped[int] = mapped_column(BigInteger)  # adds - removes at this size
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Set once TLOG_WITNESS_THRESHOLD witnesses cosigned it: only published checkpoints
+    # are served; until then the previous published one stays current.
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class TlogWitness(db.Model):
@@ -82,7 +85,8 @@ class TlogWitness(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    vkey: Mapped[str] = mapped_column(String(400))  # name+keyid+base64(0x04‖key)
+    vkey: Mapped[str] = mapped_column(String(400))  # name+keyid+base64(alg‖key)
+    url: Mapped[str | None] = mapped_column(String(500))  # submission prefix (pushed to)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

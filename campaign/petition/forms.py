@@ -10,14 +10,14 @@ from dataclasses import dataclass
 
 from babel import support
 from flask import current_app
-from flask_babel import force_locale, get_locale
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.i18n import messages_path
 from wtforms.validators import InputRequired, ValidationError
 
-from ..services import cache
+from ..services import cache, consents
 from ..services.validation import (
     COMMENT_MAX,
     NAME_MAX,
@@ -42,18 +42,6 @@ def rule(check):
                 raise ValidationError(str(exc)) from exc
 
     return validator
-
-
-PUBLIC_CONSENT = _l("Show my first name, last initial and country on this page")
-CONTACT_CONSENT = _l("Email me about this campaign (you can unsubscribe at any time)")
-# Its own box, off by default: a comment is published only under wording that says so.
-COMMENT_CONSENT = _l(
-    "Show my comment on this page (with my first name and last initial only "
-    "if I ticked the box above)"
-)
-DELIVERY_CONSENT = _l(
-    "Give my full name and country to the addressees when the petition is delivered"
-)
 
 
 def wtforms_translations():
@@ -117,10 +105,9 @@ class SignForm(FlaskForm):
         validators=[rule(clean_comment)],
         render_kw={"maxlength": COMMENT_MAX, "rows": 2},
     )
-    public_consent = BooleanField(PUBLIC_CONSENT, default=False)
-    contact_consent = BooleanField(CONTACT_CONSENT, default=False)
-    comment_consent = BooleanField(COMMENT_CONSENT, default=False)
-    delivery_consent = BooleanField(DELIVERY_CONSENT, default=False)
+    # The consent boxes come from the registry (services/consents.py); the template
+    # draws them, ticked as `consents_ticked` says (a refused POST's ticks).
+    consents_ticked: frozenset[str] = frozenset()
     # Abuse checks: a field people never see, and when the form was shown.
     website = StringField(
         _l("Leave this field empty"), render_kw={"autocomplete": "off", "tabindex": "-1"}
@@ -143,7 +130,6 @@ SIGNER_RULES = (
     ("country", known_country, _l("Please choose your country.")),
     ("comment", clean_comment, None),
 )
-FALSE_VALUES = ("", "false")  # as WTForms' BooleanField reads a checkbox
 
 
 @dataclass(frozen=True)
@@ -152,10 +138,7 @@ class SignSubmission:
 
     fields: SignerFields | None
     errors: dict[str, str]
-    public_consent: bool
-    contact_consent: bool
-    comment_consent: bool
-    delivery_consent: bool
+    consents: frozenset[str]  # the keys of the consent boxes ticked (services/consents.py)
     website: str  # the honeypot
     started: str
     source: str
@@ -178,17 +161,10 @@ def read_sign_form(formdata) -> SignSubmission:
             clean[name] = check(raw)
         except ValueError as exc:
             errors[name] = str(exc)
-
-    def ticked(name: str) -> bool:
-        return formdata.get(name, "") not in FALSE_VALUES
-
     return SignSubmission(
         fields=None if errors else SignerFields(**clean),
         errors=errors,
-        public_consent=ticked("public_consent"),
-        contact_consent=ticked("contact_consent"),
-        comment_consent=ticked("comment_consent"),
-        delivery_consent=ticked("delivery_consent"),
+        consents=consents.ticked(formdata),
         website=formdata.get("website", ""),
         started=formdata.get("started", ""),
         source=formdata.get("source", ""),
@@ -204,20 +180,8 @@ def refused_form(submission: SignSubmission, language: str) -> SignForm:
     for name, message in submission.errors.items():
         getattr(form, name).errors = [message]
     form.started.data = form.started.data or stamp_started()
+    form.consents_ticked = submission.consents
     return form
-
-
-def consent_texts(language: str) -> tuple[str, str, str, str]:
-    """The four consent wordings in `language` (public, contact, comment, delivery), as
-    stored with each signature; translated once per language."""
-    texts = cache.store(cache.CONSENT_TEXTS)
-    if language not in texts:
-        with force_locale(language):
-            texts[language] = tuple(
-                str(text)
-                for text in (PUBLIC_CONSENT, CONTACT_CONSENT, COMMENT_CONSENT, DELIVERY_CONSENT)
-            )
-    return texts[language]
 
 
 # The form's `started` stamp: "<unix seconds>.<HMAC>", keyed by SECRET_KEY. A plain

@@ -12,10 +12,10 @@ from ..i18n import current_language
 from ..services import (
     abuse,
     confirmation,
+    consents,
     counting,
     inbox,
     privacy,
-    sharing,
     signing,
 )
 from ..services.campaigns import campaign_ref
@@ -145,7 +145,8 @@ def confirm(slug: str, token: str):
     if handed is None and abuse.confirm_limited(request.remote_addr):
         abort(429)
     if request.method == "POST":
-        result = handed or confirmation.confirm(content, token)
+        # The boxes the owner left ticked on the page are the consents stored (H1).
+        result = handed or confirmation.confirm(content, token, consents.ticked(request.form))
         if result.state == "confirmed":
             return redirect(url_for(".confirm", slug=slug, token=token), 303)
     else:
@@ -162,9 +163,10 @@ def confirm(slug: str, token: str):
         referral_code=signer_referral_code(result.signature) if result.signature else None,
         token=token,
         preview=confirmation.preview(result.signature) if pending else None,
-        # The thank-you page: the count, and how many signed through this signer's link.
+        # The thank-you page shows the count, and no per-sharer count: how many signed
+        # through one person's link told that person whether the one they sent it to
+        # signed (issue 21, H2; docs/SECURITY.md, "Nothing public depends on one person").
         count=counting.confirmed_count(row.id) if thanked else None,
-        signed_through=sharing.referral_count(result.signature) if thanked else 0,
     )
     # It shows the submission's name and comment: security.signer_link_headers makes it
     # no-store and no-referrer, as every mailed-link URL.
@@ -242,8 +244,24 @@ def my_data(slug: str, token: str):
         secret=secret,
         withdraw_token=signer_link_token(signature, "withdraw"),
         country=country_name(copy["country"], current_language()),
+        withdrawn=consents.get(request.args.get("withdrawn", "")),
     )
     return page
+
+
+@bp.post("/<slug>/my-data/<token>/withdraw-consent/<key>")
+@limiter.limit(config_limit("RATELIMIT_CONFIRM"))
+def withdraw_consent(slug: str, token: str, key: str):
+    """Take back one consent from the data copy, keeping the signature. Bound to the
+    data link's token, like the page it is posted from; an unknown key is a 404."""
+    content = load_campaign(slug)
+    signature = signer_from_link(slug, token, "data")
+    if signature is None:
+        return dead_link_page(content, "petition/my_data.html")
+    if not privacy.take_back(signature, key):
+        abort(404)
+    secret = request.args.get("k") or None  # back to the copy it opened (issue 23)
+    return redirect(url_for(".my_data", slug=slug, token=token, withdrawn=key, k=secret), 303)
 
 
 @bp.route("/<slug>/unsubscribe/<token>", methods=["GET", "POST"])

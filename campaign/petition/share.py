@@ -243,6 +243,12 @@ def social_tags(content: CampaignContent, count: int) -> dict:
     }
 
 
+def site_organizer() -> CampaignContent | None:
+    """The home campaign, with its organizer's name in the page's language."""
+    home = library().home()
+    return home.in_language(current_language()) if home else None
+
+
 @bp.app_context_processor
 def share_context() -> dict:
     return {
@@ -253,5 +259,5 @@ def share_context() -> dict:
         "share_url_language": share_url_language,
         "country_name": lambda code: validation.country_name(code, current_language()),
         # Who runs the site: the home campaign's organizer (footer, /privacy).
-        "site_organizer": lambda: library().home(),
+        "site_organizer": site_organizer,
     }

@@ -11,10 +11,10 @@ from __future__ import annotations
 from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Response
 
-from ..services import abuse, inbox, signing
+from ..services import abuse, consents, inbox, signing
 from ..services.content import CampaignContent
 from ..services.signing import SignatureInput, SignOutcome
-from .forms import SignSubmission, consent_texts, seconds_since_started
+from .forms import SignSubmission, seconds_since_started
 
 # The WSGI environ key under which the fast path hands a confirm it ran, but which did
 # not confirm, to the confirm view to render (a confirmation.ConfirmResult).
@@ -38,21 +38,14 @@ def accept(
     )
     if verdict.drop:
         return None
-    public_text, contact_text, comment_text, delivery_text = consent_texts(language)
     data = SignatureInput(
         fields=fields,
-        public_consent=submission.public_consent,
-        contact_consent=submission.contact_consent,
+        consents=submission.consents,
         language=language,
         source=submission.source,
         referrer_code=submission.ref,
         ip=ip,
-        consent_public_text=public_text,
-        consent_contact_text=contact_text,
-        comment_consent=submission.comment_consent,
-        consent_comment_text=comment_text,
-        delivery_consent=submission.delivery_consent,
-        consent_delivery_text=delivery_text,
+        wording=consents.wordings(language),
     )
     return signing.sign(content, data, flag_reason=verdict.flag_reason, send_mail=verdict.send_mail)
 

@@ -5,15 +5,26 @@ static mirror or CDN can serve them; the checkpoint changes, so it is cached bri
 from __future__ import annotations
 
 import base64
+import gzip
 import json
+from datetime import datetime
 
 from flask import abort, current_app, make_response, render_template, request
 from flask_babel import gettext as _
 
 from ..extensions import csrf, limiter
 from ..i18n import current_language
-from ..models import utc_iso
-from ..services import cache, receipts, tlog, tlog_keys, tlog_reader, tlog_store, tlog_witness
+from ..models import SignatureStatus, utc_iso
+from ..services import (
+    cache,
+    receipts,
+    tlog,
+    tlog_evidence,
+    tlog_keys,
+    tlog_reader,
+    tlog_store,
+    tlog_witness,
+)
 from ..services.campaigns import campaign_ref
 from . import bp
 from .limits import config_limit
@@ -28,6 +39,22 @@ def _plain(body: str | bytes, mimetype: str, cache: str):
     response.headers["Cache-Control"] = cache
     response.headers["Access-Control-Allow-Origin"] = "*"  # public data, for any verifier
     return response
+
+
+def _tile(data: bytes):
+    """A tile or an entry bundle: immutable, and gzipped for a client that asks (C2SP
+    tlog-tiles lets logs and mirrors serve them so; entry bundles shrink about 2x)."""
+    if "gzip" not in request.headers.get("Accept-Encoding", "").lower():
+        response = _plain(data, "application/octet-stream", IMMUTABLE)
+    else:
+        response = _plain(gzip.compress(data, mtime=0), "application/octet-stream", IMMUTABLE)
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    return response
+
+
+def hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _campaign_id(slug: str) -> int:
@@ -49,14 +76,16 @@ def transparency_key(slug: str) -> str:
 
 @bp.app_template_global("signer_receipt")
 def signer_receipt(signature) -> dict | None:
-    """The thank-you page's receipt: text, QR code, and the leaf index once appended."""
-    raw = receipts.secret(signature) if signature is not None and signature.counted else None
+    """The thank-you page's receipt: text and QR code, for every confirmed signature,
+    counted or held back by an abuse flag, and without the leaf index (which a held one
+    has not got): the page is the same whether or not the signer is flagged (issue 21,
+    L1; docs/SECURITY.md, "The flagged cannot tell")."""
+    confirmed = signature is not None and signature.status == SignatureStatus.CONFIRMED
+    raw = receipts.secret(signature) if confirmed else None
     if raw is None:
         return None
-    slug = signature.campaign.slug
-    index = tlog_store.index_of(signature.campaign_id, tlog.commitment(raw).hex())
-    text = receipts.text(tlog_keys.origin(slug), index, raw)
-    return {"text": text, "index": index, "qr": receipts.qr_data_uri(text)}
+    text = receipts.text(tlog_keys.origin(signature.campaign.slug), None, raw)
+    return {"text": text, "qr": receipts.qr_data_uri(text)}
 
 
 @bp.get("/<slug>/log/checkpoint")
@@ -73,8 +102,9 @@ def log_checkpoint(slug: str):
 def log_checkpoints(slug: str):
     """Every checkpoint ever signed, oldest first, so anyone can check the log only grew."""
     checkpoints = tlog_store.all_checkpoints(_campaign_id(slug))
+    # Published to the hour only: a finer time would place each leaf in time for good.
     notes = [
-        {"size": c.size, "note": note, "published": utc_iso(c.created_at)}
+        {"size": c.size, "note": note, "published": utc_iso(hour(c.published_at))}
         for c, note in zip(checkpoints, tlog_witness.cosigned_notes(checkpoints), strict=True)
     ]
     return _plain(json.dumps(notes), "application/json", "public, max-age=5")
@@ -108,6 +138,25 @@ def log_cosignature(slug: str):
     return _plain(f"stored {added}\n", "text/plain", "no-store")
 
 
+@bp.get("/<slug>/log/bundle/<int:index>")
+def log_bundle(slug: str, index: int):
+    """Leaf `index`'s evidence bundle (services/tlog_evidence.py): public data only, by
+    leaf index like a tile, to keep and check offline. It changes with each checkpoint."""
+    response = _bundle(_campaign_id(slug), slug, index)
+    if response is None:
+        abort(404)
+    return response
+
+
+def _bundle(campaign_id: int, slug: str, index: int):
+    data = tlog_evidence.bundle(campaign_id, slug, index)
+    if data is None:
+        return None
+    response = _plain(json.dumps(data, indent=1) + "\n", "application/json", "public, max-age=60")
+    response.headers["Content-Disposition"] = f'attachment; filename="{slug}-leaf-{index}.json"'
+    return response
+
+
 @bp.get("/<slug>/log/key")
 def log_key(slug: str):
     load_campaign(slug)
@@ -137,7 +186,7 @@ def log_entries(slug: str, rest: str):
     data = tlog_store.entries_bytes(_campaign_id(slug), n, width)
     if data is None:
         abort(404)
-    return _plain(data, "application/octet-stream", IMMUTABLE)
+    return _tile(data)
 
 
 @bp.get("/<slug>/log/tile/<int:level>/<path:rest>")
@@ -148,7 +197,7 @@ def log_tile(slug: str, level: int, rest: str):
     data = tlog_store.tile_bytes(_campaign_id(slug), level, n, width)
     if data is None:
         abort(404)
-    return _plain(data, "application/octet-stream", IMMUTABLE)
+    return _tile(data)
 
 
 @bp.route("/<slug>/log/verify", methods=["GET", "POST"])
@@ -166,6 +215,13 @@ def log_verify(slug: str):
             status = 422
         else:
             check = tlog_store.check_receipt(campaign_id, commitment)
+            # "Download your evidence" (the thank-you page, the check's result): the
+            # bundle of the receipt's add, once a published checkpoint covers it.
+            if request.form.get("download") and check.state in ("included", "removed"):
+                bundle = _bundle(campaign_id, slug, check.index)
+                if bundle is not None:
+                    bundle.headers["Cache-Control"] = "no-store"
+                    return bundle
     page = render_template(
         "petition/log_verify.html",
         campaign=content,

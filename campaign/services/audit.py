@@ -53,23 +53,30 @@ def record(
 
 
 def record_look(
-    action: str, *, campaign_id: int | None, target: str | None, details: dict[str, Any]
-) -> None:
+    action: str,
+    *,
+    campaign_id: int | None,
+    target: str | None,
+    details: dict[str, Any],
+    actor_email: str | None = None,
+) -> int:
     """Record that someone looked at personal data, committed at once in a transaction
-    of its own: before the data is shown, and without expiring the caller's rows."""
+    of its own: before the data is read or shown, and without expiring the caller's rows
+    (or ending the caller's snapshot). Returns the entry's id."""
     actor = _current_actor()
     with db.engine.begin() as connection:
-        connection.execute(
+        result = connection.execute(
             insert(AuditEvent).values(
                 at=utcnow(),
                 actor_id=actor.id if actor else None,
-                actor_email=actor.email if actor else None,
+                actor_email=actor.email if actor else actor_email,
                 action=action[:64],
                 campaign_id=campaign_id,
                 target=(target or None) and str(target)[:200],
                 details=json.dumps(details, sort_keys=True, default=str),
             )
         )
+    return int(result.inserted_primary_key[0])
 
 
 def recent(limit: int = 100, before_id: int | None = None, action: str | None = None):
@@ -80,3 +87,15 @@ def recent(limit: int = 100, before_id: int | None = None, action: str | None = 
     if action:
         query = query.where(AuditEvent.action == action)
     return db.session.scalars(query).all()
+
+
+def read(limit: int = 100, before_id: int | None = None, action: str | None = None):
+    """An owner reading the log: itself a look, recorded first. The log holds what earlier
+    looks found (match counts) and bulk rules' domains and IP hashes."""
+    record_look(
+        "audit.view",
+        campaign_id=None,
+        target=None,
+        details={"before": before_id, "action": action},
+    )
+    return recent(limit, before_id, action)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import dbapi, sqlite_wal
 from ..extensions import db
-from ..models import Signature, SignatureStatus
-from . import confirm_write, links, privacy, sealed
+from ..models import Signature, SignatureStatus, SupersededLink
+from . import confirm_write, consents, links, privacy, sealed
 from .campaigns import campaign_ref
 from .content import CampaignContent
 from .signer_mail import delete_submissions, is_expired
@@ -83,9 +83,39 @@ def link_row(token: str, purpose: str, runner: dbapi.Runner):
     return row
 
 
+def replaced_by(token: str) -> Signature | None:
+    """The confirmed signature that replaced the deleted submission a confirm link
+    names (models/superseded.py), if the link's HMAC matches the nonce it left, else
+    None. Only the link's holder (the mailbox it was sent to) can pass the HMAC, so
+    only they learn that the address signed."""
+    signature_id = links.parse_token(token)
+    left = db.session.get(SupersededLink, signature_id) if signature_id is not None else None
+    if left is None or not links.token_matches(_LeftLink(left), token, "confirm"):
+        return None
+    held = db.session.get(Signature, left.held_id)
+    return held if held is not None and held.status == SignatureStatus.CONFIRMED else None
+
+
+@dataclass(frozen=True)
+class _LeftLink:  # what links.token_matches reads of a row: its id and nonce
+    row: SupersededLink
+
+    @property
+    def id(self) -> int:
+        return self.row.signature_id
+
+    @property
+    def link_nonce(self) -> str:
+        return self.row.link_nonce
+
+
 def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:
     """What the confirm link leads to, without changing anything (for the GET page)."""
     signature = find_by_token(token, "confirm")
+    if signature is None:  # deleted when another submission of its address confirmed?
+        held = replaced_by(token)
+        if held is not None and held.campaign_id == campaign_ref(content).id:
+            return ConfirmResult("already", held)
     # By id, from the cached campaign: no lazy SELECT of the campaign row per confirm.
     if signature is None or signature.campaign_id != campaign_ref(content).id:
         return ConfirmResult("invalid")
@@ -99,8 +129,14 @@ def check_confirmation(content: CampaignContent, token: str) -> ConfirmResult:
     return ConfirmResult("pending", signature)
 
 
-def confirm(content: CampaignContent, token: str) -> ConfirmResult:
-    """Confirm exactly this submission. Safe to repeat: a second confirm changes nothing.
+def confirm(
+    content: CampaignContent, token: str, choices: frozenset[str] = frozenset()
+) -> ConfirmResult:
+    """Confirm exactly this submission, with the consents its mailbox owner left ticked
+    on the confirm page (`choices`, keys of services/consents.py; what the sign POST
+    ticked only pre-filled them): no consent is granted that the owner did not see,
+    and a confirm given no choices grants none.
+    Safe to repeat: a second confirm changes nothing.
 
     In one transaction: the conditional UPDATE (only the request that moves it out of
     pending counts it, however many race), the count decided from the row *as updated*
@@ -108,7 +144,7 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
     the address's other pending submissions deleted. If another submission of the
     address was confirmed first, the partial unique index refuses this one: it is
     deleted and the answer is "already". On PostgreSQL the whole change is one
-    statement (confirm_write.CONFIRM_ALL_IN_ONE); elsewhere the same steps in one
+    statement (confirm_write.confirm_all_in_one); elsewhere the same steps in one
     transaction. Both run on a DBAPI connection of their own (campaign/dbapi.py).
     """
     postgres = db.engine.dialect.name == "postgresql"
@@ -126,14 +162,21 @@ def confirm(content: CampaignContent, token: str) -> ConfirmResult:
         # PostgreSQL, whose statement locks the rows it changes).
         with sqlite_wal.writer_turn(runner.info):
             try:
-                flagged = confirm_write.write_confirmation(runner, row)
+                flagged = confirm_write.write_confirmation(runner, row, choices)
             except IntegrityError as exc:
                 runner.rollback()
                 if not is_dedup_conflict(exc):
                     raise
+                held = _held(row.campaign_id, row.dedup_key)
+                if held is not None:  # its link answers "already" from now on too
+                    db.session.execute(
+                        confirm_write.keep_link(row.id, literal(held.id)).execution_options(
+                            synchronize_session=False
+                        )
+                    )
                 delete_submissions([row.id])
                 db.session.commit()
-                return ConfirmResult("already", _held(row.campaign_id, row.dedup_key))
+                return ConfirmResult("already", held)
     # The change was committed on a connection of its own: rows the session holds
     # (when a command or a test shares it across requests) are read again when used.
     # A request that opened no session (the fast path's) has nothing to expire.
@@ -172,25 +215,38 @@ def discard(content: CampaignContent, token: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One consent on the confirm page: ticked as the submission asked; the owner decides."""
+
+    consent: consents.Consent
+    ticked: bool
+
+
+@dataclass(frozen=True)
 class ConfirmPreview:
-    """What confirming one submission publishes and stores, shown before the button."""
+    """What confirming one submission stores, and every consent as a box the mailbox
+    owner ticks or unticks before the button (H1)."""
 
     name: str  # stored, encrypted, never shown in full
-    public_name: str | None  # as shown on the page, or None: not shown
+    public_name: str  # how the page would list it, if the owner keeps that box ticked
     country: str
     comment: str | None
-    comment_public: bool
-    contact: bool
+    choices: tuple[Choice, ...]  # every consent of the registry that applies
 
 
 def preview(signature: Signature) -> ConfirmPreview:
     name = sealed.unseal(sealed.SIGNER_LINK, "name", signature.name_enc, signature.row_key) or ""
     comment = sealed.unseal(sealed.SIGNER_LINK, "comment", signature.comment_enc, signature.row_key)
+    granted = consents.granted(signature.id)
     return ConfirmPreview(
         name=name,
-        public_name=privacy.public_name(name) if signature.public_consent else None,
+        public_name=privacy.public_name(name),
         country=signature.country,
         comment=comment,
-        comment_public=bool(comment and signature.comment_consent),
-        contact=signature.contact_consent,
+        choices=tuple(
+            Choice(consent, granted[consent.key])
+            for consent in consents.all_consents()
+            # A box for a missing comment would publish nothing: not asked.
+            if consent.needs is None or getattr(signature, consent.needs) is not None
+        ),
     )

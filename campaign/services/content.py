@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -84,6 +84,10 @@ class CampaignText:
     outcome: str
     case_html: Markup
     petition_html: Markup
+    # Who runs the campaign and the source's description, in this language: [text.xx]
+    # may give its own, else the campaign's (top-level) value is used.
+    organizer_name: str = ""
+    source_document: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,15 @@ class CampaignContent:
 
     def text(self, language: str) -> CampaignText:
         return self.texts.get(language) or self.texts[self.default_language]
+
+    def in_language(self, language: str) -> CampaignContent:
+        """This campaign with its organizer's name and source note in `language`."""
+        text = self.text(language)
+        return replace(
+            self,
+            organizer_name=text.organizer_name or self.organizer_name,
+            source_document=text.source_document or self.source_document,
+        )
 
     def state(self, today: date | None = None) -> str:
         """open, upcoming, closed or archived."""
@@ -183,6 +196,12 @@ def load_campaign(folder: Path) -> CampaignContent:
             **{key: str(values.get(key, "")).strip() for key in TEXT_KEYS},
             case_html=case_html,
             petition_html=render_markdown(str(values.get("petition_text", ""))),
+            organizer_name=str(
+                values.get("organizer_name", meta.get("organizer_name", ""))
+            ).strip(),
+            source_document=str(
+                values.get("source_document", meta.get("source_document", ""))
+            ).strip(),
         )
     if default_language not in texts:
         raise ContentError(f"{meta_path}: no [text.{default_language}] table")

@@ -29,13 +29,14 @@ from operator import itemgetter
 from sqlalchemy.engine import Result
 
 from ..models import utc_iso
-from . import sealed
+from . import consents, sealed
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
 
-# What a row of `SOURCE_COLUMNS` becomes, in this order; presets pick from it.
-FIELDS = (
+# What a row of `source_columns()` becomes, in this order; presets pick from it. The
+# consents are the registry's (services/consents.py), one yes/no column each.
+FIELDS_HEAD = (
     "id",
     "name",
     "email",
@@ -46,8 +47,8 @@ FIELDS = (
     "status",
     "flagged",
     "comment",
-    "public_consent",
-    "contact_consent",
+)
+FIELDS_TAIL = (
     "source",
     "referrer_code",
     "created_at",
@@ -55,8 +56,8 @@ FIELDS = (
     "action_date",
     "sealed",  # "<row key>:<organizer copy>" (issue 23): opened offline by `flask export open`
 )
-# The columns the query must return, in this order.
-SOURCE_COLUMNS = (
+# The columns the query must return, in this order: each consent's column last.
+SOURCE_HEAD = (
     "id",
     "name_enc",
     "email_enc",
@@ -65,8 +66,6 @@ SOURCE_COLUMNS = (
     "language",
     "status",
     "flagged",
-    "public_consent",
-    "contact_consent",
     "source",
     "referrer_code",
     "created_at",
@@ -74,6 +73,18 @@ SOURCE_COLUMNS = (
     "row_key",
     "organizer_sealed",
 )
+
+
+def consent_fields() -> tuple[str, ...]:
+    return tuple(c.column for c in consents.all_consents())
+
+
+def fields() -> tuple[str, ...]:
+    return (*FIELDS_HEAD, *consent_fields(), *FIELDS_TAIL)
+
+
+def source_columns() -> tuple[str, ...]:
+    return (*SOURCE_HEAD, *consent_fields())
 
 
 def neutralize(value: object) -> str:
@@ -103,8 +114,9 @@ def split_name(name: str | None) -> tuple[str, str]:
 
 
 def csv_rows(result: Result, columns: Sequence[str], batch: int) -> Iterator[list[tuple]]:
-    """Batches of CSV rows (tuples of strings) for `columns`, a subset of FIELDS."""
-    pick = itemgetter(*(FIELDS.index(c) for c in columns))
+    """Batches of CSV rows (tuples of strings) for `columns`, a subset of `fields()`."""
+    every = fields()
+    pick = itemgetter(*(every.index(c) for c in columns))
     one = len(columns) == 1
     needs = set(columns)
     name_of = sealed.unsealer(sealed.EXPORT, "name")
@@ -128,14 +140,13 @@ def csv_rows(result: Result, columns: Sequence[str], batch: int) -> Iterator[lis
             language,
             status,
             flagged,
-            public,
-            contact,
             source,
             referrer,
             created,
             confirmed,
             row_key,
             organizer,
+            *granted,
         ) in rows:
             name = name_of(name_t, row_key) if name_t else ""
             email = email_of(email_t, row_key) if want_email and email_t else ""
@@ -160,8 +171,7 @@ def csv_rows(result: Result, columns: Sequence[str], batch: int) -> Iterator[lis
                 status,
                 yes_no[bool(flagged)],
                 "'" + comment if comment.startswith(d) else comment,
-                yes_no[bool(public)],
-                yes_no[bool(contact)],
+                *[yes_no[bool(value)] for value in granted],
                 ("'" + source if source.startswith(d) else source) if source else "",
                 ("'" + referrer if referrer.startswith(d) else referrer) if referrer else "",
                 created,

@@ -10,7 +10,7 @@ consent, decrypted by `privacy.delivery_names` through `sealed` (the one decrypt
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import chain, groupby, islice
 from operator import itemgetter
@@ -25,7 +25,7 @@ from sqlalchemy import func, or_, select
 from ..extensions import db
 from ..i18n import text_direction
 from ..models import Campaign, Signature, utc_iso, utcnow
-from . import audit, counting, links, privacy, public, stats, transparency
+from . import audit, consents, counting, links, privacy, public, stats, transparency
 from .charts import bar_chart
 from .content import CampaignContent, render_markdown
 from .validation import country_name
@@ -62,6 +62,8 @@ class PackNumbers:
     checkpoint_note: str = ""
     checkpoint_count: int | None = None
     log_url: str = ""
+    # How many counted signers gave each consent of the registry, by key (aggregates only).
+    consents_given: dict[str, int] = field(default_factory=dict)
 
     @property
     def unnamed(self) -> int:
@@ -69,15 +71,28 @@ class PackNumbers:
 
 
 def named_count(campaign_id: int) -> int:
+    """Counted signers named in the pack: those who gave the addressees' consents."""
     return db.session.scalar(
         select(func.count(Signature.id)).where(
             *public.counted_filter(campaign_id),
-            Signature.delivery_consent.is_(True),
+            *consents.given(consents.ADDRESSEES),
             Signature.erased_at.is_(None),
             # A name sealed to the organizers (issue 23) is named in the offline list.
             or_(Signature.name_enc.is_not(None), Signature.organizer_sealed.is_not(None)),
         )
     )
+
+
+def consents_given(campaign_id: int) -> dict[str, int]:
+    """For each consent of the registry, how many counted signers gave it (one query)."""
+    table = Signature.__table__
+    every = consents.all_consents()
+    row = db.session.execute(
+        select(*(func.count().filter(table.c[c.column].is_(True)) for c in every)).where(
+            *public.counted_filter(campaign_id)
+        )
+    ).one()
+    return {c.key: int(value or 0) for c, value in zip(every, row, strict=True)}
 
 
 def begin_snapshot() -> None:
@@ -100,6 +115,7 @@ def gather(campaign: Campaign) -> PackNumbers:
         by_country=public.counts_by_country(campaign.id, cutoff=now + timedelta(seconds=1)),
         history=public.daily_history(campaign.id, cutoff=now + timedelta(seconds=1)),
         named=named_count(campaign.id),
+        consents_given=consents_given(campaign.id),
         totals=totals,
         repeat_signings=int(
             db.session.scalar(
@@ -215,7 +231,7 @@ def render_html(
         names_follow=not with_names and numbers.named > 0,
         isolate=isolate,
         stylesheet=stylesheet,
-        source_document=content.source_document,
+        source_document=content.text(language).source_document or content.source_document,
     )
 
 
@@ -287,8 +303,8 @@ def build(
 ) -> Pack:
     """Make the pack (PDF, or the printable HTML) and record it in the audit log.
 
-    The audit entry is committed before the pack is returned: no names leave
-    without a record.
+    The audit entry is committed before the first name is decrypted: no names are read
+    or leave without a record.
     """
     if fmt not in ("pdf", "html"):
         raise DeliveryError(f"unknown format {fmt!r}")
@@ -301,6 +317,22 @@ def build(
         numbers = gather(campaign)
         numbers.checkpoint_note, numbers.checkpoint_count = logged.note, logged.count
         numbers.log_url = links.external_url("petition.log_checkpoint", slug=content.slug)
+        # Recorded (committed on its own, the snapshot kept) before the first name is
+        # decrypted: no name is read, let alone leaves, without a record.
+        audit.record_look(
+            "delivery_pack",
+            campaign_id=campaign.id,
+            target=content.slug,
+            actor_email=None if via == "admin" else via,
+            details={
+                "format": fmt,
+                "language": language,
+                "total": numbers.total,
+                "named": numbers.named,
+                "counted_at": utc_iso(numbers.counted_at),
+                "via": via,
+            },
+        )
         if fmt == "pdf":
             body = write_pdf(content, campaign, numbers, language=language)
         else:  # a browser reads the stylesheet from the site (from disk outside a request)
@@ -314,21 +346,6 @@ def build(
             ).encode()
     db.session.commit()  # end the snapshot
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-    audit.record(
-        "delivery_pack",
-        campaign_id=campaign.id,
-        target=content.slug,
-        actor_email=None if via == "admin" else via,
-        details={
-            "format": fmt,
-            "language": language,
-            "total": numbers.total,
-            "named": numbers.named,
-            "counted_at": utc_iso(numbers.counted_at),
-            "via": via,
-        },
-    )
-    db.session.commit()
     return Pack(
         body,
         f"{content.slug}-delivery-{stamp}.{fmt}",

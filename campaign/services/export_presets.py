@@ -10,42 +10,39 @@ from sqlalchemy import Select, func, select
 
 from ..extensions import db
 from ..models import Signature
+from . import consents
 from .signers import SignerFilter, apply_filter
 
 
 @dataclass(frozen=True)
 class Preset:
     """The columns a preset exports; which rows it takes is in `preset_query`, and its
-    label is the export form's (`admin/forms.py`)."""
+    label is the export form's (`admin/forms.py`). `every_consent`: each consent of the
+    registry (services/consents.py) as a yes/no column after `head`."""
 
-    columns: tuple[str, ...]
+    head: tuple[str, ...]
+    every_consent: bool = False
+    tail: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        chosen = tuple(c.column for c in consents.all_consents()) if self.every_consent else ()
+        return (*self.head, *chosen, *self.tail)
 
 
 PRESETS = {
-    # Confirmed signers who consented to contact.
+    # Confirmed signers who gave every consent to hear from the organizers (contact).
     "mailing": Preset(
         ("email", "name", "given_name", "family_name", "country", "language", "action_date"),
     ),
-    # Names and countries of confirmed signers who agreed to be named in the delivery.
+    # Names and countries of confirmed signers who gave every consent naming them to the
+    # addressees (delivery).
     "delivery": Preset(("name", "country", "action_date")),
     # Every field of every matching signature.
     "full": Preset(
-        (
-            "id",
-            "name",
-            "email",
-            "country",
-            "language",
-            "status",
-            "flagged",
-            "comment",
-            "public_consent",
-            "contact_consent",
-            "source",
-            "referrer_code",
-            "created_at",
-            "confirmed_at",
-        ),
+        ("id", "name", "email", "country", "language", "status", "flagged", "comment"),
+        every_consent=True,
+        tail=("source", "referrer_code", "created_at", "confirmed_at"),
     ),
 }
 
@@ -65,9 +62,9 @@ def preset_query(campaign_id: int, preset: str, filters: SignerFilter) -> Select
             Signature.erased_at.is_(None),
         )
     if preset == "mailing":
-        query = query.where(Signature.contact_consent.is_(True), Signature.email_enc.is_not(None))
-    if preset == "delivery":  # names go to the addressee only with that consent
-        query = query.where(Signature.delivery_consent.is_(True))
+        query = query.where(*consents.given(consents.ORGANIZERS), Signature.email_enc.is_not(None))
+    if preset == "delivery":  # names go to the addressees only with that consent
+        query = query.where(*consents.given(consents.ADDRESSEES))
     return query.order_by(Signature.id)
 
 

@@ -26,10 +26,11 @@ from .signers import SignerFilter
 ORIGIN_SYSTEM = "campaign-petition"
 BATCH = 1000  # rows fetched per round trip; memory is bounded by this, not the export
 
-# Plain columns rather than ORM objects: no identity map to fill and empty per row.
-RECORD_COLUMNS = tuple(
-    getattr(Signature, name) for name in (*csv_stream.SOURCE_COLUMNS, "erased_at")
-)
+
+def record_columns() -> tuple:
+    """Plain columns rather than ORM objects: no identity map to fill and empty per row."""
+    table = Signature.__table__
+    return tuple(table.c[name] for name in (*csv_stream.source_columns(), "erased_at"))
 
 
 def records(
@@ -41,7 +42,7 @@ def records(
     wanted = {"email_enc": "email" in needed, "comment_enc": "comment" in needed}
     columns = [
         column if wanted.get(column.key, True) else null().label(column.key)
-        for column in RECORD_COLUMNS
+        for column in record_columns()
     ]
     query = preset_query(campaign_id, preset, filters).with_only_columns(*columns).limit(limit)
     result = db.session.execute(query.execution_options(yield_per=BATCH, stream_results=True))
@@ -75,8 +76,8 @@ def export_csv(
     wanted = {"email_enc": "email" in columns, "comment_enc": "comment" in columns}
     wanted["organizer_sealed"] = "sealed" in columns
     selected = []
-    for name in csv_stream.SOURCE_COLUMNS:
-        column = getattr(Signature, name)
+    for name in csv_stream.source_columns():
+        column = Signature.__table__.c[name]
         if not wanted.get(name, True):
             column = null().label(name)  # not exported: not read, not decrypted
         elif name in ("created_at", "confirmed_at"):

@@ -60,7 +60,8 @@ def external_url(endpoint: str, language: str | None = None, **values) -> str:
 # A signer's own code is derived from the link nonce (so it is never stored), and a
 # new signer's ?ref= is stored only as a keyed hash. The signer's row stores a keyed
 # hash under another purpose, which matches no referrer_code: a dump (without
-# HASH_KEY) can't join recruiter to recruits, while `sharing.referral_count` can.
+# HASH_KEY) can't join recruiter to recruits. Nothing public shows how many signed
+# through one signer's link (issue 21, H2: it told a sharer whether one person signed).
 
 
 def referral_code(signature: Signature) -> str | None:

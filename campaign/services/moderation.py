@@ -127,6 +127,21 @@ def resend_confirmation(signature: Signature) -> bool:
 
 
 # --- bulk invalidation by rule ---------------------------------------------
+# Matching a rule is a look at signers: a name pattern decrypts names, a domain or an IP
+# hash matches blind indexes, a window of minutes can single out one signature, and the
+# count alone tells whether a person signed. So every match is an audited look (who, the
+# rule's kinds, never its terms), written before the match runs; its count follows as
+# the look's outcome. An exact name is not a rule: a pattern must hold a `*`.
+
+NAME_WILDCARD = "*"
+
+
+class CountChanged(ModerationError):
+    """The rule matches another number of signatures than the organizer confirmed."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(_("The number of matches changed; check the new count."))
+        self.count = count
 
 
 @dataclass
@@ -135,23 +150,56 @@ class BulkRule:
     ip_hash: str = ""
     since: datetime | None = None
     until: datetime | None = None
-    name_pattern: str = ""  # shell-style, case-insensitive: "*bot*", "test ?"
+    name_pattern: str = ""  # shell-style, case-insensitive: "*bot*", "test *"
 
     def is_empty(self) -> bool:
         return not (
             self.email_domain or self.ip_hash or self.since or self.until or self.name_pattern
         )
 
+    def check(self) -> None:
+        """Refuse a rule that is no rule: nothing given, or a name without a wildcard
+        (one exact name matches one person: that is a search, audited in the table)."""
+        if self.is_empty():
+            raise ModerationError(
+                _("Give at least one rule (domain, IP hash, time window or name).")
+            )
+        if self.name_pattern and NAME_WILDCARD not in self.name_pattern:
+            raise ModerationError(
+                _("A name pattern needs a * wildcard: rules are for many signatures, not one name.")
+            )
+
     def describe(self) -> dict:
-        """The rule for the audit log; a name pattern can name a person, so it is masked."""
+        """The rule for the audit log; a name pattern can name a person, so only its shape
+        is kept."""
         described = {
             k: (v.isoformat() if isinstance(v, datetime) else v)
             for k, v in asdict(self).items()
             if v
         }
         if "name_pattern" in described:
-            described["name_pattern"] = "(given)"
+            described["name_pattern"] = pattern_shape(self.name_pattern)
         return described
+
+    def kinds(self) -> list[str]:
+        """What the rule matches on, for the audit log."""
+        return [k for k, v in asdict(self).items() if v]
+
+
+def pattern_shape(pattern: str) -> str:
+    """A name pattern with every letter replaced: "Maryam Ahm*" -> "x6 x3*". The audit log
+    can't be erased, so it keeps how narrow the pattern was, never whom it named."""
+    words = []
+    for word in pattern.split():
+        shape, run = "", 0
+        for char in word:
+            if char in "*?[]":
+                shape += (f"x{run}" if run else "") + char
+                run = 0
+            else:
+                run += 1
+        words.append(shape + (f"x{run}" if run else ""))
+    return " ".join(words)
 
 
 def _rule_query(campaign_id: int, rule: BulkRule):
@@ -172,9 +220,22 @@ def _rule_query(campaign_id: int, rule: BulkRule):
     return query.order_by(Signature.id)
 
 
-def matching_ids(campaign_id: int, rule: BulkRule) -> list[int]:
-    if rule.is_empty():
-        raise ModerationError(_("Give at least one rule (domain, IP hash, time window or name)."))
+def look_for(campaign_id: int, rule: BulkRule, action: str) -> sealed.Reason:
+    """Check the rule, then audit the look it is (committed) before anything is matched."""
+    rule.check()
+    return sealed.look(
+        action,
+        campaign_id=campaign_id,
+        target=None,
+        details={"rule": rule.describe(), "kinds": rule.kinds()},
+        purpose=sealed.Purpose.MODERATION,
+    )
+
+
+def matching_ids(campaign_id: int, rule: BulkRule, reason: sealed.Reason) -> list[int]:
+    """The ids the rule matches; `reason` is the audited look (`look_for`)."""
+    sealed.require_look(reason, sealed.Purpose.MODERATION)
+    rule.check()
     query = _rule_query(campaign_id, rule)
     if not rule.name_pattern:
         return list(db.session.scalars(query.with_only_columns(Signature.id)))
@@ -185,7 +246,7 @@ def matching_ids(campaign_id: int, rule: BulkRule) -> list[int]:
         .limit(BULK_NAME_SCAN_LIMIT)
         .execution_options(yield_per=1000)
     )
-    name_of = sealed.unsealer(sealed.MODERATION, "name")
+    name_of = sealed.unsealer(reason, "name")
     for signature_id, name_enc, row_key in rows:
         name = (name_of(name_enc, row_key) or "").casefold()
         if fnmatch.fnmatchcase(name, pattern):
@@ -194,15 +255,25 @@ def matching_ids(campaign_id: int, rule: BulkRule) -> list[int]:
 
 
 def dry_run(campaign_id: int, rule: BulkRule) -> int:
-    return len(matching_ids(campaign_id, rule))
+    """How many pending or confirmed signatures the rule matches: an audited look."""
+    reason = look_for(campaign_id, rule, "signature.bulk_dry_run")
+    ids = matching_ids(campaign_id, rule, reason)
+    sealed.outcome(reason, {"matched": len(ids)})
+    return len(ids)
 
 
-def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str) -> int:
-    """Invalidate every pending or confirmed signature the rule matches, in one transaction."""
+def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str, *, expected: int) -> int:
+    """Invalidate every pending or confirmed signature the rule matches, in one transaction,
+    if it matches `expected` (the count the organizer saw); else change nothing and raise
+    CountChanged with the new count."""
     reason = (reason or "").strip()
     if not reason:
         raise ModerationError(_("Please give a reason."))
-    ids = matching_ids(campaign_id, rule)
+    look = look_for(campaign_id, rule, "signature.bulk_match")
+    ids = matching_ids(campaign_id, rule, look)
+    if expected != len(ids):
+        sealed.outcome(look, {"matched": len(ids), "expected": expected})
+        raise CountChanged(len(ids))
     uncounted = 0
     now = utcnow()
     privacy.take_write_lock()  # rows are re-read under lock: a racing change can't double-count
@@ -231,6 +302,7 @@ def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str) -> int:
             "reason": reason[:200],
             "rows": len(ids),
             "uncounted": uncounted,
+            "look": look.look.id if look.look else None,
         },
     )
     db.session.commit()

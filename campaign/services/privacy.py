@@ -13,19 +13,20 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import (
     Campaign,
-    ConsentWording,
     NameToken,
     OutboxMessage,
     Signature,
     SignatureStatus,
+    SupersededLink,
     utc_iso,
     utcnow,
 )
-from . import cache, counting, links, sealed, transparency
+from . import cache, consents, counting, links, sealed, transparency
 from .sealed import Reason
 
 
@@ -90,9 +91,8 @@ def data_copy(signature: Signature, secret: str | None = None) -> dict:
         record = replace(record, name=own.name, email=own.email, comment=own.comment)
     locked = bool(signature.organizer_sealed) and own is None and record.name is None
     retention = timedelta(days=current_app.config["IP_HASH_RETENTION_DAYS"])
-    wording = signature.consent_wording_id and db.session.get(
-        ConsentWording, signature.consent_wording_id
-    )
+    wording = consents.wording_of(signature.consent_wording_id)
+    granted = consents.granted(signature.id)
     queued = db.session.scalar(
         select(func.count(OutboxMessage.id)).where(
             OutboxMessage.signature_id == signature.id, OutboxMessage.status == "pending"
@@ -117,16 +117,9 @@ def data_copy(signature: Signature, secret: str | None = None) -> dict:
         # The status only: whether an organizer's abuse flag holds it back is theirs to
         # know, and showing it would tell an abuser their flag (issue 9.18).
         "status": record.status,
-        "show_name_publicly": record.public_consent,
-        "show_comment_publicly": signature.comment_consent,
-        "email_me_about_campaign": record.contact_consent,
-        "name_in_delivery_pack": signature.delivery_consent,
-        "consent_wording": {
-            "public": wording.public_text if wording else None,
-            "comment": wording.comment_text if wording else None,
-            "contact": wording.contact_text if wording else None,
-            "delivery": wording.delivery_text if wording else None,
-        },
+        # Each consent of the registry (services/consents.py): yes or no, and its wording.
+        **{c.data_key: granted[c.key] for c in consents.all_consents()},
+        "consent_wording": wording,
         # True: the name, email and comment are sealed, and this link has no key to them.
         "sealed_fields": locked,
         "came_from": record.source,
@@ -169,7 +162,7 @@ def delivery_names(campaign_id: int, batch: int = 1000) -> Iterator[tuple[str, s
         .where(
             Signature.campaign_id == campaign_id,
             Signature.counted,
-            Signature.delivery_consent.is_(True),
+            *consents.given(consents.ADDRESSEES),
             Signature.erased_at.is_(None),
             Signature.name_enc.is_not(None),
         )
@@ -197,9 +190,8 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     signature.dedup_key = None  # the address may sign again later
     signature.email_domain_hash = signature.ip_hash = None
     signature.link_nonce = None  # every emailed link stops working
-    signature.public_consent = signature.contact_consent = False
-    signature.delivery_consent = False
     signature.erased_at = utcnow()
+    withdraw_consents(signature, consents.all_consents())  # every consent goes with the data
     db.session.execute(delete(NameToken).where(NameToken.signature_id == signature.id))
     # Unsent mail (pending or failed) still holds the address and working links.
     db.session.execute(
@@ -258,6 +250,33 @@ def unsubscribe(signature: Signature) -> None:
     db.session.commit()
 
 
+def withdraw_consents(signature: Signature, taken: tuple[consents.Consent, ...]) -> None:
+    """Set these consents to no, on the row (whichever columns the registry names) and on
+    the loaded object. A confirmed row sealed to the organizers (issue 23) also loses
+    what each kept readable to the server (`Consent.keeps`). The caller commits."""
+    table = Signature.__table__
+    values: dict[str, object] = {c.column: False for c in taken}
+    if signature.organizer_sealed and signature.status != SignatureStatus.PENDING:
+        values |= {c.keeps: None for c in taken if c.keeps is not None}
+    db.session.execute(update(table).where(table.c.id == signature.id).values(values))
+    for column, value in values.items():
+        if column in Signature.__mapper__.columns:
+            set_committed_value(signature, column, value)
+
+
+def take_back(signature: Signature, key: str) -> bool:
+    """The signer withdraws one consent (from their data copy's link); the signature
+    stands. Returns False for a key the registry doesn't know."""
+    consent = consents.get(key)
+    if consent is None:
+        return False
+    withdraw_consents(signature, (consent,))
+    db.session.commit()
+    if consent.audience == consents.PUBLIC:
+        cache.public_views_changed()  # the name or comment may be on the public list
+    return True
+
+
 def purge_expired() -> int:
     """Delete unconfirmed signatures past their expiry; they were never counted.
 
@@ -290,6 +309,8 @@ def purge_expired() -> int:
         db.session.execute(delete(OutboxMessage).where(OutboxMessage.signature_id.in_(ids)))
         db.session.commit()
         deleted += len(ids)
+    # The links of submissions a confirmation replaced expire with them too.
+    db.session.execute(delete(SupersededLink).where(SupersededLink.created_at < cutoff))
     db.session.commit()
     return deleted
 

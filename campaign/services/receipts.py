@@ -15,7 +15,7 @@ import segno
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Campaign, Signature
+from ..models import Campaign, Signature, SignatureStatus
 from . import crypto, links, mail, sealed, tlog
 from .content import library
 from .mail_transport import render_mail
@@ -56,10 +56,13 @@ def qr_data_uri(receipt: str) -> str:
     return segno.make(receipt, error="m").svg_data_uri(scale=4, border=2)
 
 
-def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int]]) -> int:
-    """Mail each newly appended add's signer their receipt, in the caller's transaction.
+def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int | None]]) -> int:
+    """Mail each newly appended add's signer their receipt, in the caller's transaction;
+    a held confirmation (index None) gets the same mail (issue 21, L1). The mail names
+    no leaf index, so it reads the same either way.
 
-    Skipped for signatures erased or uncounted since (no address, or nothing to prove).
+    Skipped for signatures erased or no longer confirmed since (no address, or nothing
+    to prove).
     """
     if not added:
         return 0
@@ -72,9 +75,9 @@ def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int]]) -> 
     queued = 0
     for signature in signatures:
         raw = secret(signature)
-        if raw is None or not signature.email_enc or not signature.counted:
+        if raw is None or not signature.email_enc or signature.status != SignatureStatus.CONFIRMED:
             continue
-        receipt = text(origin, index_of[signature.id], raw)
+        receipt = text(origin, None, raw)
         message = render_mail(
             "receipt",
             signature.language,
@@ -82,7 +85,6 @@ def queue_mails(campaign_id: int, origin: str, added: list[tuple[int, int]]) -> 
             name=sealed.unseal(sealed.SIGNER_MAIL, "name", signature.name_enc, signature.row_key),
             title=content.text(signature.language).title,
             receipt=receipt,
-            index=index_of[signature.id],
             verify_url=links.external_url("petition.log_verify", signature.language, slug=slug),
             withdraw_url=links.external_url(
                 "petition.withdraw",

@@ -37,8 +37,9 @@ def due_reminders(limit: int) -> list[int]:
                 Signature.status == SignatureStatus.PENDING,
                 Signature.reminder_sent_at.is_(None),
                 Signature.mailed_at.is_not(None),
+                # Flagged or not: a flagged signer's mail is the same as anyone's (issue
+                # 21, L1/L4). Bot-made rows (the honeypot) were never mailed: mailed_at.
                 Signature.email_enc.is_not(None),
-                Signature.flagged.is_(False),
                 Signature.created_at < now - timedelta(hours=config["CONFIRM_REMINDER_HOURS"]),
                 Signature.created_at > now - timedelta(days=config["CONFIRM_EXPIRY_DAYS"]),
                 ~exists().where(

@@ -8,11 +8,14 @@ insert learns the row's id only afterwards.
 Every read states why it is allowed (a `Reason`), and a reason opens only the fields
 that purpose needs: the worker mailing a signer reads their address and name, the
 public list reads names and comments, the delivery pack reads names. An organizer's
-look at signers (the table, one signer) is audited here, before anything is decrypted:
-`look()` writes the audit entry and returns the only reason that opens rows for an
-organizer's view. Exports and the delivery pack are audited by their builders
-(`export.build`, `delivery.build`) before their first row leaves. No other module calls
-crypto's decrypt functions (tests/services/test_decrypt_path.py walks the package).
+look at signers (the table, one signer, a substring search, a bulk rule's match) is
+audited here, before anything is decrypted or matched: `look()` writes the audit entry
+and returns the only reasons that open rows for those purposes (`require_look` guards
+the matches that use only blind indexes); `outcome()` adds what the look found. Exports
+and the delivery pack are audited by their builders (`export.build`, `delivery.build`)
+before their first row is read. No other module calls crypto's decrypt functions
+(tests/services/test_decrypt_path.py walks the package; tests/admin/test_every_look.py
+walks every admin route and fails a decrypt that no audit entry precedes).
 
 `unsealer()` is the bulk form (exports, searches, the pack): the reason is checked once,
 then one AES-GCM cipher object per key serves every row.
@@ -47,9 +50,8 @@ class Purpose(StrEnum):
     SIGNER_MAIL = "signer_mail"  # the worker mails the signer: address and name
     SIGNER_LINK = "signer_link"  # the signer opened their own link (confirm page, data copy)
     PUBLIC = "public"  # names and comments their signers chose to show
-    ORGANIZER = "organizer"  # an organizer's view of signers: audited by `look()`
-    SEARCH = "search"  # a substring search matches names and emails; matches go to `look()`
-    MODERATION = "moderation"  # a bulk rule's name pattern; names are matched, not shown
+    ORGANIZER = "organizer"  # an organizer's view or substring search: by `look()`
+    MODERATION = "moderation"  # a bulk rule's match (names, blind indexes): by `look()`
     EXPORT = "export"  # a file export, audited by export.build before its first row
     DELIVERY = "delivery"  # consenting names in the pack, audited by delivery.build
     SEALING = "sealing"  # the worker seals a pending submission to the organizers (issue 23)
@@ -61,13 +63,12 @@ OPENS: dict[Purpose, frozenset[str]] = {
     Purpose.SIGNER_LINK: frozenset(FIELDS),
     Purpose.PUBLIC: frozenset({"name", "comment", "display"}),
     Purpose.ORGANIZER: frozenset(FIELDS),
-    Purpose.SEARCH: frozenset({"email", "name"}),
     Purpose.MODERATION: frozenset({"name"}),
     Purpose.EXPORT: frozenset(FIELDS),
     Purpose.DELIVERY: frozenset({"name"}),
     Purpose.SEALING: frozenset({"email", "name", "comment"}),
 }
-AUDITED_HERE = frozenset({Purpose.ORGANIZER})
+AUDITED_HERE = frozenset({Purpose.ORGANIZER, Purpose.MODERATION})
 
 _AUDITED = object()  # only `look()` holds it: an organizer's reason without it opens nothing
 
@@ -77,28 +78,68 @@ class NotAllowed(PermissionError):
 
 
 @dataclass(frozen=True)
+class Look:
+    """The audit entry a look wrote: its outcome is recorded against it."""
+
+    id: int
+    action: str
+    campaign_id: int | None
+
+
+@dataclass(frozen=True)
 class Reason:
     purpose: Purpose
     proof: object = field(default=None, repr=False, compare=False)
+    look: Look | None = field(default=None, compare=False)
 
 
 SIGNER_MAIL = Reason(Purpose.SIGNER_MAIL)
 SIGNER_LINK = Reason(Purpose.SIGNER_LINK)
 PUBLIC = Reason(Purpose.PUBLIC)
-SEARCH = Reason(Purpose.SEARCH)
-MODERATION = Reason(Purpose.MODERATION)
 EXPORT = Reason(Purpose.EXPORT)
 DELIVERY = Reason(Purpose.DELIVERY)
 SEALING = Reason(Purpose.SEALING)
 
 
 def look(
-    action: str, *, campaign_id: int | None, target: str | None, details: dict[str, Any]
+    action: str,
+    *,
+    campaign_id: int | None,
+    target: str | None,
+    details: dict[str, Any],
+    purpose: Purpose = Purpose.ORGANIZER,
 ) -> Reason:
     """Audit an organizer's look at signers (committed at once), and return the reason
-    that lets that view decrypt them."""
-    audit.record_look(action, campaign_id=campaign_id, target=target, details=details)
-    return Reason(Purpose.ORGANIZER, _AUDITED)
+    that lets that view (or search, or bulk rule) decrypt and match them."""
+    if purpose not in AUDITED_HERE:
+        raise ValueError(f"{purpose} is not a look")
+    entry = audit.record_look(action, campaign_id=campaign_id, target=target, details=details)
+    return Reason(purpose, _AUDITED, Look(entry, action, campaign_id))
+
+
+def require_look(reason: Reason, purpose: Purpose) -> None:
+    """Matching rows by their blind indexes is a look too, though nothing is decrypted:
+    it needs the reason an audited `look()` returned."""
+    if not (
+        isinstance(reason, Reason)
+        and reason.purpose == purpose
+        and reason.proof is _AUDITED
+        and reason.look is not None
+    ):
+        raise NotAllowed(f"matching signers for {purpose} needs an audited look()")
+
+
+def outcome(reason: Reason, details: dict[str, Any]) -> None:
+    """Record what an audited look found (how many rows matched), after the look's own
+    entry: a look whose result can't be known before it runs is written twice."""
+    require_look(reason, reason.purpose)
+    entry = reason.look
+    audit.record_look(
+        f"{entry.action}.result",
+        campaign_id=entry.campaign_id,
+        target=f"audit:{entry.id}",
+        details=details,
+    )
 
 
 def seal(column: str, value: str | None, row_key: str) -> str | None:
@@ -150,7 +191,9 @@ def seal_pending(signature: Any, display: Callable[[str | None], str]) -> dict[s
     """The columns that seal a pending submission (`signatures` row) to the organizers,
     for the mail worker to write as it first mails the confirmation link (which then
     carries the link secret): its organizer copy, the signer's copy, the secret, and
-    `display(name)` (the public list's form) only under public consent. Empty with no
+    `display(name)` (the public list's form; the owner decides on the confirm page
+    whether it is kept, services/confirm_write.py, so it is made whatever the sign
+    form ticked, while the full name is readable anyway). Empty with no
     organizer key, or once sealed. Done by the worker, not the sign POST: the one HPKE
     seal (about 0.13 ms of CPU) is paid only for submissions actually mailed."""
     if organizer_sealer() is None or signature.organizer_sealed is not None:
@@ -160,7 +203,7 @@ def seal_pending(signature: Any, display: Callable[[str | None], str]) -> dict[s
     email = unseal(SEALING, "email", signature.email_enc, row_key)
     comment = unseal(SEALING, "comment", signature.comment_enc, row_key)
     organizer, own, secret = seal_copies(name, email, comment, row_key)
-    shown = seal("display", display(name), row_key) if signature.public_consent else None
+    shown = seal("display", display(name), row_key)
     return {
         "organizer_sealed": organizer,
         "signer_copy": own,

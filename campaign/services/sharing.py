@@ -21,11 +21,6 @@ import segno
 from babel import Locale
 from babel.numbers import format_decimal
 from PIL import Image, ImageDraw, ImageFont, features
-from sqlalchemy import func, select
-
-from ..extensions import db
-from ..models import Signature
-from . import links
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +30,6 @@ SOURCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 # Open Graph wants language_TERRITORY.
 OG_LOCALES = {"en": "en_US", "fa": "fa_IR", "fr": "fr_FR"}
 RTL = {"fa", "ar", "he", "ur"}
-
-
-def referral_count(signature: Signature) -> int:
-    """How many counted signatures came through this signer's share link (?ref=).
-
-    Computable only with HASH_KEY: the signer's code is derived from its link nonce,
-    and the recruits store a keyed hash of it (services/links.py).
-    """
-    code = links.referral_code(signature)
-    if code is None:
-        return 0
-    return (
-        db.session.scalar(
-            select(func.count(Signature.id)).where(
-                Signature.campaign_id == signature.campaign_id,
-                Signature.referrer_code == links.referrer_hash(code),
-                Signature.counted,
-            )
-        )
-        or 0
-    )
 
 
 REF_PATTERN = re.compile(r"^[A-Za-z0-9_-]{4,32}$")

@@ -2,7 +2,9 @@
 
 Personal data is encrypted, so search uses the blind indexes: an exact email by its
 dedup key, a domain by its domain hash, name words by `NameToken`. Anything fuzzier
-decrypts rows in a streamed, capped pass (`fuzzy_matches`).
+decrypts rows in a streamed, capped pass (`fuzzy_matches`), after its audited look.
+Every answer here that depends on personal data or a blind index is an audited look
+(`sealed.look`): the table, a search, one signer, the dashboard's trend alerts.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sqlalchemy import Select, and_, func, select
 
 from ..extensions import db
 from ..models import NameToken, Signature, SignatureStatus
-from . import links, sealed
+from . import abuse, links, sealed
 from .blind_index import dedup_key, domain_hash, name_token_hashes
 from .privacy import SignerRecord, signer_record
 from .validation import country_code_for, normalize_email
@@ -161,11 +163,13 @@ def fuzzy_matches(
     campaign_id: int,
     filters: SignerFilter,
     text: str,
+    reason: sealed.Reason,
     *,
     limit: int = PAGE_SIZE,
     scan_limit: int = FUZZY_SCAN_LIMIT,
 ) -> tuple[list[Signature], int]:
-    """Substring search in decrypted names and emails, streamed and capped.
+    """Substring search in decrypted names and emails, streamed and capped; `reason` is
+    the audited look (`browse` writes it first).
 
     Returns (matches, rows scanned). Meant for "I only remember part of the name".
     """
@@ -175,8 +179,8 @@ def fuzzy_matches(
     )
     query = query.where(Signature.email_enc.is_not(None)).order_by(Signature.id.desc())
     matches, scanned = [], 0
-    name_of = sealed.unsealer(sealed.SEARCH, "name")
-    email_of = sealed.unsealer(sealed.SEARCH, "email")
+    name_of = sealed.unsealer(reason, "name")
+    email_of = sealed.unsealer(reason, "email")
     for signature in db.session.scalars(query.limit(scan_limit).execution_options(yield_per=500)):
         scanned += 1
         name = (name_of(signature.name_enc, signature.row_key) or "").casefold()
@@ -222,25 +226,27 @@ def browse(
     fuzzy: bool = False,
 ) -> Listing:
     """A page of the signers table (or a substring search), audited before it is shown:
-    who, which filters (search text masked), which kind of search, how many rows."""
+    who, which filters (search text masked), which kind of search, how many rows.
+
+    A substring search decrypts to find its rows, so its look is written before the
+    scan, and what it found (rows, rows decrypted) is the look's outcome."""
     scanned = next_id = None
-    if fuzzy:
-        rows, scanned = fuzzy_matches(campaign_id, filters, filters.q)
-    else:
-        rows, next_id = page(campaign_id, filters, before=before)
     search = ("substring" if fuzzy else "exact") if filters.q else None
-    reason = sealed.look(
-        "signers.search" if search else "signers.view",
-        campaign_id=campaign_id,
-        target=slug,
-        details={
-            "filters": masked_filters(filters),
-            "search": search,
-            "before": before,
-            "rows": len(rows),
-            "scanned": scanned,
-        },
-    )
+    details = {"filters": masked_filters(filters), "search": search, "before": before}
+    if fuzzy:
+        reason = sealed.look(
+            "signers.search", campaign_id=campaign_id, target=slug, details=details
+        )
+        rows, scanned = fuzzy_matches(campaign_id, filters, filters.q, reason)
+        sealed.outcome(reason, {"rows": len(rows), "scanned": scanned})
+    else:
+        rows, next_id = page(campaign_id, filters, before=before)  # blind indexes, in SQL
+        reason = sealed.look(
+            "signers.search" if search else "signers.view",
+            campaign_id=campaign_id,
+            target=slug,
+            details={**details, "rows": len(rows), "scanned": None},
+        )
     records = [signer_record(s, reason) for s in rows]
     return Listing(records, {s.id: s for s in rows}, next_id, scanned)
 
@@ -254,3 +260,11 @@ def look_at(campaign_id: int, signature: Signature) -> SignerRecord:
         details={"rows": 1},
     )
     return signer_record(signature, reason)
+
+
+def trends(campaign_id: int, slug: str) -> list[abuse.Trend]:
+    """The dashboard's trend alerts: IP hashes and email domains signing far above their
+    usual rate. They group signers by blind indexes and show the keys, so the check is an
+    audited look, written before it runs, and only organizers see it."""
+    sealed.look("abuse.trends", campaign_id=campaign_id, target=slug, details={})
+    return abuse.trending(campaign_id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import ARRAY, Boolean, DateTime, Integer, String, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +30,7 @@ from ..models import (
     SignatureStatus,
     utcnow,
 )
-from . import cache, crypto, links, mail
+from . import cache, consents, crypto, links, mail
 from .blind_index import dedup_key, domain_hash, name_token_hashes
 from .campaigns import campaign_ref
 from .content import CampaignContent
@@ -40,12 +40,19 @@ from .validation import FieldError, SignerFields, check_signer, normalize_email
 
 SIGNATURES, NAME_TOKENS, OUTBOX = Signature.__table__, NameToken.__table__, OutboxMessage.__table__
 INSERT_WORDING = insert(ConsentWording.__table__)
-SIGNATURE_FIELDS = (
+BASE_FIELDS = (
     "campaign_id status dedup_key row_key email_enc name_enc comment_enc email_domain_hash "
-    "country language public_consent contact_consent comment_consent delivery_consent "
+    "country language "
     "consent_wording_id comment_hidden source referrer_code referral_code ip_hash link_nonce "
     "flagged flag_reason already_signed_mails created_at"
 ).split()
+
+
+def signature_fields() -> list[str]:
+    """The columns a new submission writes: the base ones and every consent's."""
+    return [*BASE_FIELDS, *(c.column for c in consents.all_consents())]
+
+
 MAIL_FIELDS = {  # the outbox row's parameters in the one-statement write, with their types
     "idempotency_key": String,
     "kind": String,
@@ -57,9 +64,17 @@ MAIL_FIELDS = {  # the outbox row's parameters in the one-statement write, with 
     "context": String,
 }
 # The hot path's statements (dbapi.Statement: compiled once, run on the DBAPI
-# connection). Each names exactly the columns it writes.
-NEW_SIGNATURE = insert(SIGNATURES).values({name: bindparam(name) for name in SIGNATURE_FIELDS})
-INSERT_SIGNATURE = dbapi.Statement(NEW_SIGNATURE.returning(SIGNATURES.c.id))
+# connection). Each names exactly the columns it writes; the two that write the
+# consents are built once per consent registry (consents.per_registry).
+
+
+def new_signature():
+    return insert(SIGNATURES).values({name: bindparam(name) for name in signature_fields()})
+
+
+insert_signature = consents.per_registry(
+    lambda: dbapi.Statement(new_signature().returning(SIGNATURES.c.id))
+)
 INSERT_NAME_TOKEN = dbapi.Statement(
     insert(NAME_TOKENS).values({name: bindparam(name) for name in ("signature_id", "token_hash")})
 )
@@ -72,7 +87,7 @@ def _one_statement():
     """PostgreSQL: the signature, its name tokens and its outbox row as one statement
     (data-modifying CTEs). Run in autocommit it is one round trip, and atomic as any
     single statement is: all three rows commit, or none does."""
-    new = NEW_SIGNATURE.returning(SIGNATURES.c.id).cte("new_signature")
+    new = new_signature().returning(SIGNATURES.c.id).cte("new_signature")
     hashes = func.unnest(bindparam("token_hashes", type_=ARRAY(String)))
     tokens = insert(NAME_TOKENS).from_select(
         ["signature_id", "token_hash"], select(new.c.id, hashes)
@@ -85,7 +100,7 @@ def _one_statement():
     return select(new.c.id).add_cte(tokens.cte("new_tokens"), outbox.cte("new_mail"))
 
 
-WRITE_IN_ONE = dbapi.Statement(_one_statement())
+write_in_one = consents.per_registry(lambda: dbapi.Statement(_one_statement()))
 
 
 # Input the service refuses; `field` names the form field it belongs to.
@@ -97,26 +112,32 @@ class SignatureInput:
     """One submission as the service records it: fields already validated."""
 
     fields: SignerFields  # forms.read_sign_form's, or check_signer's (`from_raw`)
-    public_consent: bool = False
-    contact_consent: bool = False
+    # The keys of the consents ticked (services/consents.py): a pre-filled choice on the
+    # confirm page, which is where the mailbox owner grants them.
+    consents: frozenset[str] = frozenset()
     language: str = "en"
     source: str | None = None
     referrer_code: str | None = None
     ip: str | None = None
-    consent_public_text: str = ""
-    consent_contact_text: str = ""
-    comment_consent: bool = False
-    consent_comment_text: str = ""
-    delivery_consent: bool = False
-    consent_delivery_text: str = ""
+    wording: dict[str, str] = field(default_factory=dict)  # each consent's text as shown
 
     @classmethod
     def from_raw(
         cls, name: str, email: str, country: str, comment: str | None = None, **rest
     ) -> SignatureInput:
         """For callers holding raw input (seeding, tests): validated here, with the
-        form's rules; raises SigningError for the first field refused."""
-        return cls(fields=check_signer(name, email, country, comment), **rest)
+        form's rules; raises SigningError for the first field refused. A consent may be
+        given by its column (`public_consent=True`) and its wording by
+        `consent_<key>_text=`."""
+        ticked, wording = set(rest.pop("consents", ())), dict(rest.pop("wording", {}))
+        for consent in consents.all_consents():
+            if rest.pop(consent.column, False):
+                ticked.add(consent.key)
+            text = rest.pop(f"consent_{consent.key}_text", None)
+            if text is not None:
+                wording[consent.key] = text
+        fields = check_signer(name, email, country, comment)
+        return cls(fields=fields, consents=frozenset(ticked), wording=wording, **rest)
 
 
 @dataclass
@@ -143,17 +164,10 @@ def clean_code(raw: str | None) -> str | None:
     return code or None
 
 
-def consent_wording_id(
-    language: str,
-    public_text: str,
-    contact_text: str,
-    comment_text: str = "",
-    delivery_text: str = "",
-) -> int:
-    """The id of this exact consent wording, stored once and shared by signatures."""
-    wording = f"{language}\x00{public_text}\x00{contact_text}\x00{comment_text}"
-    if delivery_text:  # appended only when shown, so older wordings keep their digest
-        wording += f"\x00delivery\x00{delivery_text}"
+def consent_wording_id(language: str, texts: dict[str, str]) -> int:
+    """The id of this exact consent wording (each consent's text by key, as the
+    registry lists them), stored once and shared by signatures."""
+    wording = consents.wording_digest_text(language, texts)
     digest = hashlib.sha256(wording.encode()).hexdigest()
     known = cache.store(cache.CONSENT_WORDINGS)
     if digest in known:
@@ -167,17 +181,13 @@ def consent_wording_id(
         if wording_id is None:
             try:
                 with connection.begin_nested():
-                    connection.execute(
-                        INSERT_WORDING,
-                        {
-                            "digest": digest,
-                            "language": language,
-                            "public_text": public_text,
-                            "contact_text": contact_text,
-                            "comment_text": comment_text,
-                            "delivery_text": delivery_text or None,
-                        },
-                    )
+                    row = {"digest": digest, "language": language}
+                    for consent in consents.all_consents():
+                        row[consent.wording_column] = texts.get(consent.key) or None
+                    # The first two were required before the registry: "" if absent.
+                    row["public_text"] = row.get("public_text") or ""
+                    row["contact_text"] = row.get("contact_text") or ""
+                    connection.execute(INSERT_WORDING, row)
             except IntegrityError:  # written by a concurrent request
                 pass
             wording_id = connection.scalar(select_wording)
@@ -222,17 +232,7 @@ def sign(
         "email_domain_hash": domain_hash(email.domain),
         "country": fields.country,
         "language": data.language,
-        "public_consent": data.public_consent,
-        "contact_consent": data.contact_consent,
-        "comment_consent": bool(data.comment_consent and comment),
-        "delivery_consent": data.delivery_consent,
-        "consent_wording_id": consent_wording_id(
-            data.language,
-            data.consent_public_text,
-            data.consent_contact_text,
-            data.consent_comment_text,
-            data.consent_delivery_text,
-        ),
+        "consent_wording_id": consent_wording_id(data.language, data.wording),
         "comment_hidden": False,
         "source": clean_source(data.source),
         # Keyed hashes only: a dump must not show who recruited whom (links.py).
@@ -245,6 +245,8 @@ def sign(
         "already_signed_mails": 0,
         "created_at": now,
     }
+    # The ticks are a pre-filled choice: confirming stores what the owner leaves ticked.
+    values |= consents.stored_values(data.consents, has=lambda column: values[column] is not None)
     tokens = sorted(name_token_hashes(name))
     mail_row = mail.render_row("confirm", None, data.language, {"slug": content.slug})
     signature_id = write_submission(values, tokens, mail_row if send_mail else None)
@@ -256,7 +258,7 @@ def write_submission(values: dict, tokens: list[str], mail_row: dict | None) -> 
 
     No ORM session and no SQLAlchemy Connection: statements compiled once, on a DBAPI
     connection (dbapi.py). On PostgreSQL one statement on this thread's held connection,
-    in autocommit (one round trip, WRITE_IN_ONE); on SQLite three in one transaction on
+    in autocommit (one round trip, write_in_one); on SQLite three in one transaction on
     a pooled connection, in this process's turn among writers (sqlite_wal.writer_turn).
     """
     engine = db.engine
@@ -264,9 +266,9 @@ def write_submission(values: dict, tokens: list[str], mail_row: dict | None) -> 
         params = {**values, "token_hashes": tokens, "send_mail": mail_row is not None}
         params |= {f"mail_{name}": (mail_row or {}).get(name) for name in MAIL_FIELDS}
         with dbapi.connect(engine, autocommit=True) as runner:
-            return runner.first(WRITE_IN_ONE, params).id
+            return runner.first(write_in_one(), params).id
     with dbapi.connect(engine) as runner, sqlite_wal.writer_turn(runner.info):
-        signature_id = runner.first(INSERT_SIGNATURE, values).id
+        signature_id = runner.first(insert_signature(), values).id
         if tokens:
             rows = [{"signature_id": signature_id, "token_hash": h} for h in tokens]
             runner.execute_many(INSERT_NAME_TOKEN, rows)

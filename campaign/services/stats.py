@@ -1,19 +1,19 @@
-"""Numbers for the dashboard: totals, confirmation rate, time series, top lists, trending.
+"""Numbers for the dashboard: totals, confirmation rate, time series, top lists, velocity.
 
-Trending follows the UK Parliament petitions site: an alert when one IP (hash) or
-one email domain (hash) signs far above its normal rate in the last hour.
+None of them depends on personal data or its blind indexes. The trend alerts (one IP
+hash or email domain signing far above its usual rate) do: they are an audited look,
+`signers.trends`, shown to organizers only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Signature, SignatureStatus, is_counted, utcnow
-from . import abuse
 
 
 @dataclass
@@ -134,7 +134,6 @@ class Velocity:
     last_hour: int
     previous_hour: int
     per_hour_last_day: float
-    alerts: list[abuse.Trend] = field(default_factory=list)  # `abuse.trending`, hourly
 
 
 def velocity(campaign_id: int, now: datetime | None = None) -> Velocity:
@@ -154,11 +153,8 @@ def velocity(campaign_id: int, now: datetime | None = None) -> Velocity:
             )
         )
 
-    result = Velocity(
+    return Velocity(
         last_hour=count_between(hour_ago, now + timedelta(seconds=1)),
         previous_hour=count_between(two_hours_ago, hour_ago),
         per_hour_last_day=count_between(day_ago, now + timedelta(seconds=1)) / 24,
     )
-    # The one trend check; the alert mails use it too.
-    result.alerts = abuse.trending(campaign_id, now=now)
-    return result

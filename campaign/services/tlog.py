@@ -9,19 +9,13 @@ tree's level 8·L, so any node is at most 255 hashes away from a stored one.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import struct
 from collections.abc import Callable, Sequence
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
 HASH_SIZE = 32
-ED25519_ALG = b"\x01"
-EM_DASH = "\u2014"
 
 # A function giving the hash at tree level 8·L, index i: the server reads it from its
 # stored tiles, the verifier from fetched ones.
@@ -270,67 +264,3 @@ def parse_entry(entry: bytes) -> tuple[str, str, str]:
 
 def commitment(secret: bytes) -> bytes:
     return hashlib.sha256(b"petition-receipt\x00" + secret).digest()
-
-
-# --- signed notes (c2sp.org/signed-note, tlog-checkpoint) ---------------------
-
-
-def key_id(name: str, public_key: bytes, alg: bytes = ED25519_ALG) -> bytes:
-    """A signed note key's id: the first 4 bytes of SHA-256(name, newline, alg, key)."""
-    return hashlib.sha256(name.encode() + b"\n" + alg + public_key).digest()[:4]
-
-
-def verifier_key(name: str, public_key: bytes, alg: bytes = ED25519_ALG) -> str:
-    """The vkey text a verifier configures: name+hex key id+base64(alg||key)."""
-    encoded = base64.b64encode(alg + public_key).decode()
-    return f"{name}+{key_id(name, public_key, alg).hex()}+{encoded}"
-
-
-def parse_verifier_key(vkey: str) -> tuple[str, bytes, bytes]:
-    name, kid, encoded = vkey.strip().split("+", 2)  # a name has no "+", base64 may
-    raw = base64.b64decode(encoded, validate=True)
-    if raw[:1] != ED25519_ALG or len(raw) != 33 or key_id(name, raw[1:]).hex() != kid:
-        raise ValueError("not an Ed25519 verifier key")
-    return name, bytes.fromhex(kid), raw[1:]
-
-
-def checkpoint_body(origin: str, size: int, root: bytes) -> str:
-    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
-
-
-def sign_note(body: str, name: str, private_key: Ed25519PrivateKey) -> str:
-    public = private_key.public_key().public_bytes_raw()
-    signature = private_key.sign(body.encode())
-    blob = base64.b64encode(key_id(name, public) + signature).decode()
-    return f"{body}\n{EM_DASH} {name} {blob}\n"
-
-
-def open_checkpoint(note: str, vkey: str) -> tuple[str, int, bytes]:
-    """Check a checkpoint's signature by `vkey`; return (origin, size, root)."""
-    name, kid, public = parse_verifier_key(vkey)
-    body, sep, signatures = note.partition("\n\n")
-    if not sep:
-        raise ValueError("not a signed note")
-    body += "\n"
-    good = False
-    for line in signatures.splitlines():
-        prefix = f"{EM_DASH} {name} "
-        if not line.startswith(prefix):
-            continue
-        blob = base64.b64decode(line[len(prefix) :], validate=True)
-        if blob[:4] != kid:
-            continue
-        try:
-            Ed25519PublicKey.from_public_bytes(public).verify(blob[4:], body.encode())
-            good = True
-        except InvalidSignature:
-            raise ValueError("bad checkpoint signature") from None
-    if not good:
-        raise ValueError("checkpoint not signed by the log's key")
-    lines = body.split("\n")
-    if len(lines) < 4 or lines[0] != name or not lines[1].isdigit():
-        raise ValueError("malformed checkpoint")
-    root = base64.b64decode(lines[2], validate=True)
-    if len(root) != HASH_SIZE:
-        raise ValueError("malformed checkpoint")
-    return lines[0], int(lines[1]), root

@@ -16,23 +16,26 @@ import struct
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from . import tlog
-from .tlog import EM_DASH
+from . import tlog_note
+from .tlog_note import EM_DASH
 
 COSIGNATURE_ALG = b"\x04"
+WITNESS_ALGS = (COSIGNATURE_ALG, tlog_note.ED25519_ALG)
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
-    return tlog.key_id(name, public_key, COSIGNATURE_ALG)
+    return tlog_note.key_id(name, public_key, COSIGNATURE_ALG)
 
 
 def witness_key(name: str, public_key: bytes) -> str:
     """The witness's vkey: name+hex key id+base64(0x04‖key)."""
-    return tlog.verifier_key(name, public_key, COSIGNATURE_ALG)
+    return tlog_note.verifier_key(name, public_key, COSIGNATURE_ALG)
 
 
-def parse_witness_key(vkey: str) -> tuple[str, bytes, bytes]:
-    """(name, key id, public key) of a cosignature/v1 vkey; ValueError otherwise."""
+def parse_witness_key(vkey: str) -> tuple[str, bytes, bytes, bytes]:
+    """(name, key id, public key, alg) of a witness vkey: cosignature/v1 (0x04, signs
+    with a timestamp) or a plain Ed25519 note key (0x01, signs the checkpoint's text
+    as a log does, undated); ValueError otherwise."""
     try:
         name, kid, encoded = vkey.strip().split("+", 2)
         raw = base64.b64decode(encoded, validate=True)
@@ -40,9 +43,12 @@ def parse_witness_key(vkey: str) -> tuple[str, bytes, bytes]:
         raise ValueError("not a witness key (name+keyid+base64)") from None
     if not name or any(c.isspace() for c in name):
         raise ValueError("a witness name has no spaces")
-    if raw[:1] != COSIGNATURE_ALG or len(raw) != 33 or key_id(name, raw[1:]).hex() != kid:
-        raise ValueError("not an Ed25519 cosignature/v1 witness key")
-    return name, bytes.fromhex(kid), raw[1:]
+    alg = raw[:1]
+    if alg not in WITNESS_ALGS or len(raw) != 33:
+        raise ValueError("not an Ed25519 or cosignature/v1 witness key")
+    if tlog_note.key_id(name, raw[1:], alg).hex() != kid:
+        raise ValueError("the witness key's id does not match its name and key")
+    return name, bytes.fromhex(kid), raw[1:], alg
 
 
 def message(body: str, timestamp: int) -> bytes:
@@ -58,17 +64,15 @@ def cosign(body: str, name: str, private_key: Ed25519PrivateKey, timestamp: int)
 
 
 def note_parts(note: str) -> tuple[str, list[str]]:
-    """(body with its final newline, signature lines) of a signed note."""
-    body, sep, signatures = note.partition("\n\n")
-    if not sep:
-        raise ValueError("not a signed note")
-    return body + "\n", [line for line in signatures.splitlines() if line]
+    """(text with its final newline, signature lines) of a signed note, strictly."""
+    return tlog_note.note_parts(note)
 
 
 def check(body: str, line: str, vkey: str) -> int | None:
-    """The cosignature's timestamp if `line` is by the witness of `vkey` and valid; None
-    if the line is someone else's; ValueError if it claims to be theirs but is bad."""
-    name, kid, public = parse_witness_key(vkey)
+    """The cosignature's timestamp if `line` is by the witness of `vkey` and valid (0 for
+    a plain Ed25519 witness signature, which carries none); None if the line is someone
+    else's; ValueError if it claims to be theirs but is bad."""
+    name, kid, public, alg = parse_witness_key(vkey)
     prefix = f"{EM_DASH} {name} "
     if not line.startswith(prefix):
         return None
@@ -78,13 +82,19 @@ def check(body: str, line: str, vkey: str) -> int | None:
         return None
     if blob[:4] != kid:
         return None
-    if len(blob) != 4 + 8 + 64:
-        raise ValueError(f"malformed cosignature from {name}")
-    (timestamp,) = struct.unpack(">Q", blob[4:12])
-    if timestamp >= 1 << 63:
-        raise ValueError(f"malformed cosignature from {name}")
+    if alg == tlog_note.ED25519_ALG:
+        signed, timestamp, signature = body.encode(), 0, blob[4:]
+        if len(signature) != 64:
+            raise ValueError(f"malformed signature from {name}")
+    else:
+        if len(blob) != 4 + 8 + 64:
+            raise ValueError(f"malformed cosignature from {name}")
+        (timestamp,) = struct.unpack(">Q", blob[4:12])
+        if timestamp >= 1 << 63:
+            raise ValueError(f"malformed cosignature from {name}")
+        signed, signature = message(body, timestamp), blob[12:]
     try:
-        Ed25519PublicKey.from_public_bytes(public).verify(blob[12:], message(body, timestamp))
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, signed)
     except InvalidSignature:
         raise ValueError(f"bad cosignature from {name}") from None
     return timestamp

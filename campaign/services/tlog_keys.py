@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
 
-from . import tlog
+from . import tlog_note
 
 log = logging.getLogger(__name__)
 KEY_FILE = "tlog-signing.key"
@@ -58,4 +58,4 @@ def origin(slug: str) -> str:
 
 def verifier_key(slug: str) -> str:
     public = signing_key().public_key().public_bytes_raw()
-    return tlog.verifier_key(origin(slug), public)
+    return tlog_note.verifier_key(origin(slug), public)

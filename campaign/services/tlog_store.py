@@ -35,6 +35,17 @@ def log_count(campaign_id: int, start: int = 0, end: int | None = None) -> int:
 
 
 def latest_checkpoint(campaign_id: int) -> TlogCheckpoint | None:
+    """The current checkpoint: the latest published one (witnessed enough)."""
+    return db.session.scalar(
+        select(TlogCheckpoint)
+        .where(TlogCheckpoint.campaign_id == campaign_id, TlogCheckpoint.published_at.is_not(None))
+        .order_by(TlogCheckpoint.id.desc())
+        .limit(1)
+    )
+
+
+def latest_signed(campaign_id: int) -> TlogCheckpoint | None:
+    """The latest checkpoint signed, published or still waiting for its witnesses."""
     return db.session.scalar(
         select(TlogCheckpoint)
         .where(TlogCheckpoint.campaign_id == campaign_id)
@@ -43,11 +54,24 @@ def latest_checkpoint(campaign_id: int) -> TlogCheckpoint | None:
     )
 
 
+def first_origin(campaign_id: int) -> str | None:
+    """The origin the log's first checkpoint was signed under: the log's name for good."""
+    note = db.session.scalar(
+        select(TlogCheckpoint.note)
+        .where(TlogCheckpoint.campaign_id == campaign_id)
+        .order_by(TlogCheckpoint.id)
+        .limit(1)
+    )
+    return note.split("\n", 1)[0] if note else None
+
+
 def all_checkpoints(campaign_id: int) -> list[TlogCheckpoint]:
     return list(
         db.session.scalars(
             select(TlogCheckpoint)
-            .where(TlogCheckpoint.campaign_id == campaign_id)
+            .where(
+                TlogCheckpoint.campaign_id == campaign_id, TlogCheckpoint.published_at.is_not(None)
+            )
             .order_by(TlogCheckpoint.id)
         )
     )
@@ -126,7 +150,8 @@ def check_receipt(campaign_id: int, commitment_hex: str) -> ReceiptCheck:
     if index is None:
         return ReceiptCheck("unknown")
     last = rows(
-        "SELECT size, note FROM tlog_checkpoints WHERE campaign_id = ? ORDER BY id DESC LIMIT 1",
+        "SELECT size, note FROM tlog_checkpoints WHERE campaign_id = ? "
+        "AND published_at IS NOT NULL ORDER BY id DESC LIMIT 1",
         (campaign_id,),
     )
     if not last or index >= last[0][0]:

@@ -9,64 +9,81 @@ successive pair, an RFC 9162 consistency proof computed from the served tiles (t
 only grew), checks that each remove cancels an add exactly once, checks the
 cosignatures of the witnesses it is given, and compares adds − removes with the count
 the site's API shows.
+
+It trusts nothing it is served (issue 25): the key is pinned on first use (only for a
+log whose origin is the URL's own) or given with --key; the last verified checkpoint is
+remembered per origin (services/tlog_memory.py), and a log that shrank below it or
+forked from it is refused with both signed notes printed as evidence. Receipts' evidence
+bundles are checked the same way. Tiles and bundles may be served gzipped (tlog-tiles).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import urllib.request
-from dataclasses import dataclass, field
+import zlib
 from urllib.parse import urlsplit
 
-from . import tlog, tlog_cosign
+from . import tlog, tlog_note
+from .tlog_checks import (
+    Report,
+    ServedTiles,
+    Tree,
+    check_consistency,
+    check_entries,
+    check_memory,
+    check_witnesses,
+)
+from .tlog_memory import Memory, Remembered
 
 TIMEOUT = 20
-
-
-@dataclass
-class Report:
-    prefix: str
-    key: str = ""
-    size: int = 0
-    adds: int = 0
-    removes: int = 0
-    site_count: int | None = None
-    checkpoints: int = 0
-    consistency_proofs: int = 0
-    witnessed: dict[str, int] = field(default_factory=dict)  # witness → largest cosigned size
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return self.adds - self.removes
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def lines(self) -> list[str]:
-        out = [
-            f"log: {self.prefix}",
-            f"key: {self.key}",
-            f"checkpoints: {self.checkpoints}, tree size: {self.size}",
-            f"consistency proofs checked: {self.consistency_proofs}",
-            f"adds: {self.adds}, removes: {self.removes}",
-            f"verified count: {self.count}",
-            f"site count: {self.site_count}",
-        ]
-        out += [f"witness {name}: cosigned size {size}" for name, size in self.witnessed.items()]
-        out += [f"PROBLEM: {p}" for p in self.problems]
-        out.append("OK: the log is consistent and matches the site" if self.ok else "FAILED")
-        return out
+MAX_BODY = 64 << 20  # a tile is 8 KiB, a full bundle at most 16 MiB
 
 
 def fetch(url: str) -> bytes:
+    """The body, gunzipped if it was served with Content-Encoding: gzip (as C2SP
+    tlog-tiles lets a log or a mirror serve tiles and bundles), up to MAX_BODY."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise ValueError(f"unsupported URL {url}")
-    request = urllib.request.Request(url, headers={"Accept-Encoding": "identity"})  # noqa: S310
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310  # nosec B310
-        return response.read()
+        body = response.read(MAX_BODY + 1)
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding == "gzip":
+        inflate = zlib.decompressobj(wbits=31)
+        body = inflate.decompress(body, MAX_BODY + 1)
+        if inflate.unconsumed_tail or not inflate.eof:
+            raise ValueError(f"{url}: a gzip body over {MAX_BODY} bytes, or cut short")
+    if len(body) > MAX_BODY:
+        raise ValueError(f"{url}: over {MAX_BODY} bytes")
+    return body
+
+
+def url_origin(prefix: str) -> str:
+    """The origin a log at this URL would have: host and path, without the scheme."""
+    parts = urlsplit(prefix)
+    return f"{parts.netloc}{parts.path}".rstrip("/")
+
+
+def choose_key(key: str | None, pinned: Remembered | None, claimed: str, url: str) -> str:
+    """The key to check the log with, and whether that is allowed: the given --key (it
+    must agree with a pin), else the pinned one, else the served one, pinned on first
+    use, but only for a log whose origin is this URL's own. A log served under another
+    name is trusted only through a pin or --key."""
+    if key:
+        if pinned is not None and pinned.key.strip() != key.strip():
+            raise ValueError(f"--key is not the key pinned for {claimed}: {pinned.key}")
+        return key
+    if pinned is not None:
+        return pinned.key
+    if claimed != url_origin(url):
+        raise ValueError(
+            f"the log calls itself {claimed!r}, which is neither a pinned log nor this "
+            f"URL's own ({url_origin(url)!r}): pass --key to trust it"
+        )
+    return fetch(url + "key").decode().strip()
 
 
 def log_prefix(url: str) -> str:
@@ -81,125 +98,30 @@ def site_count_url(prefix: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/api/v1/petitions/{slug}"
 
 
-class Tree:
-    """All hashes recomputed from the leaves, as a tlog.StoredHash."""
-
-    def __init__(self, leaves: list[bytes]) -> None:
-        self.levels = [leaves]
-        while len(self.levels[-1]) >= tlog.TILE_WIDTH:
-            below = self.levels[-1]
-            self.levels.append(
-                [
-                    tlog.perfect_root(below[i : i + tlog.TILE_WIDTH])
-                    for i in range(0, len(below) - tlog.TILE_WIDTH + 1, tlog.TILE_WIDTH)
-                ]
-            )
-
-    def __call__(self, level: int, i: int) -> bytes:
-        return self.levels[level][i]
-
-
-class ServedTiles:
-    """The hashes of the tiles as the log served them, as a tlog.StoredHash."""
-
-    def __init__(self) -> None:
-        self.tiles: dict[tuple[int, int], bytes] = {}
-
-    def __call__(self, level: int, i: int) -> bytes:
-        n, offset = divmod(i, tlog.TILE_WIDTH)
-        blob = self.tiles.get((level, n), b"")[offset * tlog.HASH_SIZE :][: tlog.HASH_SIZE]
-        if len(blob) != tlog.HASH_SIZE:
-            raise LookupError(f"tile {level}/{n} lacks hash {offset}")
-        return blob
-
-
-def check_consistency(opened: list[tuple[str, int, bytes]], tiles, report: Report) -> None:
-    """RFC 9162: each checkpoint's tree is a prefix of the next one's, by a consistency
-    proof computed from the served tiles, checked against both signed roots."""
-    for number in range(1, len(opened)):
-        (_, old, old_root), (_, new, new_root) = opened[number - 1], opened[number]
-        if old == 0 or old > new:
-            continue  # an empty tree is a prefix of any; a shrink is reported elsewhere
-        try:
-            proof = tlog.consistency_proof(tiles, old, new) if old < new else []
-        except LookupError as exc:
-            report.problems.append(f"no consistency proof {old} → {new}: {exc}")
-            continue
-        report.consistency_proofs += 1
-        if not tlog.verify_consistency(old, new, old_root, new_root, proof):
-            report.problems.append(
-                f"checkpoints {number - 1} and {number} are not consistent "
-                f"(sizes {old} → {new}): a fork or a rewritten history"
-            )
-
-
-def check_witnesses(notes: list[str], witnesses: list[str], report: Report) -> None:
-    """Each given witness must have validly cosigned the latest checkpoint: an older
-    cosignature only vouches for an older tree, and a log hiding a fork from its
-    witnesses would show exactly that. A bad line under a witness's key id fails too."""
-    for vkey in witnesses:
-        try:
-            name = tlog_cosign.parse_witness_key(vkey)[0]
-        except ValueError as exc:
-            report.problems.append(f"witness key {vkey!r}: {exc}")
-            continue
-        largest = None
-        for note in notes:
-            try:
-                if tlog_cosign.cosigned_by(note, vkey) is not None:
-                    size = int(note.split("\n")[1])
-                    largest = size if largest is None else max(largest, size)
-            except ValueError as exc:
-                report.problems.append(str(exc))
-        if largest is None:
-            report.problems.append(f"no checkpoint is cosigned by witness {name}")
-            continue
-        report.witnessed[name] = largest
-        try:
-            latest = tlog_cosign.cosigned_by(notes[-1], vkey)
-        except ValueError:
-            latest = None  # reported above
-        if latest is None:
-            report.problems.append(
-                f"the latest checkpoint is not cosigned by witness {name} (it cosigned up "
-                f"to size {largest}): wait for the witness and run again, or the log is "
-                "showing it a different history"
-            )
-
-
-def check_entries(entries: list[bytes], report: Report) -> None:
-    kinds: dict[int, str] = {}
-    removed: set[int] = set()
-    for index, entry in enumerate(entries):
-        try:
-            kind, first, _ = tlog.parse_entry(entry)
-        except (ValueError, UnicodeDecodeError):
-            report.problems.append(f"entry {index} is not a log entry")
-            continue
-        kinds[index] = kind
-        if kind == "add":
-            report.adds += 1
-            continue
-        target = int(first)
-        if kinds.get(target) != "add" or target >= index:
-            report.problems.append(f"entry {index} removes {target}, which is not an earlier add")
-        elif target in removed:
-            report.problems.append(f"entry {index} removes {target} a second time")
-        else:
-            removed.add(target)
-            report.removes += 1
-
-
-def verify(url: str, key: str | None = None, witnesses: list[str] | None = None) -> Report:
+def verify(
+    url: str,
+    key: str | None = None,
+    witnesses: list[str] | None = None,
+    *,
+    memory: Memory | None = None,
+    threshold: int | None = None,
+    max_age: int | None = None,
+    bundles: list[bytes] = (),
+) -> Report:
+    """Check the log at `url`. `memory` (updated in place when the log passes) pins keys
+    and remembers checkpoints; `bundles` are receipts' evidence to hold the log to."""
     prefix = log_prefix(url)
     report = Report(prefix)
     try:
-        report.key = key or fetch(prefix + "key").decode().strip()
-        history = json.loads(fetch(prefix + "checkpoints"))
         latest_note = fetch(prefix + "checkpoint").decode()
+        claimed = latest_note.split("\n", 1)[0]
+        pinned = memory.get(claimed) if memory is not None else None
+        report.key = choose_key(key, pinned, claimed, prefix)
+        history = json.loads(fetch(prefix + "checkpoints"))
     except (OSError, ValueError) as exc:
         report.problems.append(f"cannot fetch the log: {exc}")
         return report
+    report.note = latest_note
     notes = [item["note"] for item in history]
     # Compared without signature lines: a witness may cosign between the two fetches.
     if not notes or notes[-1].partition("\n\n")[0] != latest_note.partition("\n\n")[0]:
@@ -208,7 +130,7 @@ def verify(url: str, key: str | None = None, witnesses: list[str] | None = None)
     opened = []
     for note in notes:
         try:
-            opened.append(tlog.open_checkpoint(note, report.key))
+            opened.append(tlog_note.open_checkpoint(note, report.key))
         except ValueError as exc:
             report.problems.append(f"checkpoint rejected: {exc}")
     if not opened:
@@ -258,8 +180,25 @@ def verify(url: str, key: str | None = None, witnesses: list[str] | None = None)
                 "the log: a fork or a rewritten history"
             )
     check_consistency(opened, tiles, report)
-    check_witnesses(notes, witnesses or [], report)
+    check_witnesses(notes, witnesses or [], report, threshold, max_age)
     check_entries(entries, report)
+    earlier = [("remembered", pinned.note, None)] if pinned is not None and pinned.note else []
+    for number, raw in enumerate(bundles):
+        try:
+            bundle = json.loads(raw)
+            earlier.append((f"receipt bundle {number + 1}", bundle["checkpoint"], bundle["index"]))
+            leaf = base64.b64decode(bundle["entry"], validate=True)
+        except (ValueError, KeyError, TypeError) as exc:
+            report.problems.append(f"receipt bundle {number + 1} is unreadable: {exc}")
+            continue
+        index = int(bundle["index"])
+        if index >= len(entries) or entries[index] != leaf:
+            report.problems.append(
+                f"receipt bundle {number + 1}'s leaf {index} is no longer in the log: "
+                "a rewritten history; see the evidence below"
+            )
+            report.evidence += [bundle["checkpoint"], report.note]
+    check_memory(report, tree, entries, earlier)
     try:
         report.site_count = int(json.loads(fetch(site_count_url(prefix)))["total_signatures"])
     except (OSError, ValueError, KeyError) as exc:
@@ -267,6 +206,8 @@ def verify(url: str, key: str | None = None, witnesses: list[str] | None = None)
         return report
     if report.site_count != report.count:
         report.problems.append(f"the site shows {report.site_count}, the log counts {report.count}")
+    if memory is not None and report.ok:
+        memory.remember(origin, report.key, report.size, report.note)
     return report
 
 

@@ -4,8 +4,8 @@ witness add NAME KEY`), witnesses send back cosigned checkpoints (POST
 
 Only a valid cosignature from a configured witness is stored, so anyone may submit: a
 forged or foreign line is refused. A witness fetches the checkpoint and a consistency
-proof from its last one (/<slug>/log/proof/consistency/OLD/NEW) itself; nothing here
-pushes to witnesses.
+proof from its last one (/<slug>/log/proof/consistency/OLD/NEW) itself, or the log
+pushes each checkpoint to the witnesses of TLOG_WITNESSES (services/tlog_push.py).
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import TlogCheckpoint, TlogCosignature, TlogWitness, utcnow
-from . import tlog_cosign
+from . import tlog_cosign, tlog_store
+from .tlog_note import EM_DASH
 
 
 class CosignatureRefused(ValueError):
     """A submission with no valid cosignature from a configured witness."""
 
 
-def add_witness(name: str, vkey: str) -> TlogWitness:
+def add_witness(name: str, vkey: str, *, commit: bool = True) -> TlogWitness:
     """Trust (or re-key) a witness; its vkey must carry the same name."""
-    key_name, _, _ = tlog_cosign.parse_witness_key(vkey)
+    key_name = tlog_cosign.parse_witness_key(vkey)[0]
     if key_name != name:
         raise ValueError(f"the key is for {key_name!r}, not {name!r}")
     row = db.session.scalar(select(TlogWitness).where(TlogWitness.name == name))
@@ -32,7 +33,8 @@ def add_witness(name: str, vkey: str) -> TlogWitness:
         db.session.add(row)
     else:
         row.vkey = vkey.strip()
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return row
 
 
@@ -52,10 +54,17 @@ def witnesses() -> list[TlogWitness]:
     return list(db.session.scalars(select(TlogWitness).order_by(TlogWitness.name)))
 
 
-def submit(campaign_id: int, note: str) -> int:
+def submit(campaign_id: int, note: str, *, commit: bool = True) -> int:
     """Store the configured witnesses' cosignatures on one of this campaign's checkpoints.
-    `note` is the checkpoint as the witness returns it (body, signature lines). Returns
-    how many new cosignatures were stored; CosignatureRefused if none is valid."""
+    `note` is the checkpoint as the witness returns it (body, signature lines), or only
+    the signature lines, as a witness answers add-checkpoint (then for the latest signed
+    checkpoint). A witness's newer cosignature of a checkpoint replaces its older one.
+    Returns how many were stored; CosignatureRefused if none is valid."""
+    if note.startswith(EM_DASH):
+        latest = tlog_store.latest_signed(campaign_id)
+        if latest is None:
+            raise CosignatureRefused("this log has signed no checkpoint")
+        note = latest.note + note
     try:
         body, lines = tlog_cosign.note_parts(note)
     except ValueError:
@@ -71,11 +80,12 @@ def submit(campaign_id: int, note: str) -> int:
     checkpoint = next((c for c in stored if tlog_cosign.note_parts(c.note)[0] == body), None)
     if checkpoint is None:
         raise CosignatureRefused("this log never signed that checkpoint")
-    have = set(
-        db.session.scalars(
-            select(TlogCosignature.witness_id).where(TlogCosignature.checkpoint_id == checkpoint.id)
+    have = {
+        row.witness_id: row
+        for row in db.session.scalars(
+            select(TlogCosignature).where(TlogCosignature.checkpoint_id == checkpoint.id)
         )
-    )
+    }
     added, valid = 0, 0
     for witness in witnesses():
         for line in lines:
@@ -86,22 +96,25 @@ def submit(campaign_id: int, note: str) -> int:
             if timestamp is None:
                 continue
             valid += 1
-            if witness.id not in have:
-                db.session.add(
-                    TlogCosignature(
-                        checkpoint_id=checkpoint.id,
-                        witness_id=witness.id,
-                        timestamp=timestamp,
-                        line=line,
-                        created_at=utcnow(),
-                    )
+            old = have.get(witness.id)
+            if old is None:
+                have[witness.id] = TlogCosignature(
+                    checkpoint_id=checkpoint.id,
+                    witness_id=witness.id,
+                    timestamp=timestamp,
+                    line=line,
+                    created_at=utcnow(),
                 )
-                have.add(witness.id)
+                db.session.add(have[witness.id])
+                added += 1
+            elif timestamp > old.timestamp:
+                old.timestamp, old.line = timestamp, line
                 added += 1
             break
     if not valid:
         raise CosignatureRefused("no cosignature from a configured witness")
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return added
 
 

@@ -30,10 +30,10 @@ from ..models import (
     TlogTile,
     utcnow,
 )
-from . import receipts, tlog, tlog_reader, tlog_store
+from . import receipts, tlog, tlog_note, tlog_push, tlog_reader, tlog_store
 from .tlog_keys import origin, signing_key
 from .tlog_reader import driver
-from .tlog_store import latest_checkpoint, log_count, tree_size
+from .tlog_store import latest_signed, log_count, tree_size
 
 BATCH = 5000  # the worker's pass: small transactions
 BIG_BATCH = 50_000  # catching up (checkpoint for a pack, `flask count publish`)
@@ -45,6 +45,10 @@ BIG_BATCH = 50_000  # catching up (checkpoint for a pack, `flask count publish`)
 # Built once on the table (confirming is a hot path); executed at once, in call order,
 # so an add and a remove queued in one transaction keep their order.
 INSERT_PENDING = insert(TlogPending.__table__)
+# A confirmation held back by an abuse flag: not counted, so no leaf (adds − removes
+# stays the count), but its signer is mailed the same receipt at the same pass as
+# everyone confirmed then (issue 21, L1). A restore appends the same commitment.
+HOLD = "hold"
 
 
 def _queue(values: dict) -> None:
@@ -181,7 +185,7 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
         db.session.rollback()
         return 0
     size = tree_size(campaign_id)
-    rows, added, last_add = [], [], {}
+    rows, added, held, last_add = [], [], [], {}
     for _id, signature_id, action, reason, commitment, created_at in pending:
         index = size + len(rows)
         if action == "add" and commitment:
@@ -190,6 +194,8 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
             rows.append((campaign_id, index, data, signature_id, key, None))
             last_add[signature_id] = index
             added.append((signature_id, index))
+        elif action == HOLD:
+            held.append((signature_id, None))
         elif action == "remove":
             target = last_add.pop(signature_id, None)
             if target is None:
@@ -218,11 +224,30 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
         append_leaves(campaign_id, size, [tlog.leaf_hash(row[2]) for row in rows])
         _unlink_removed(campaign_id, [row[5] for row in rows if row[5] is not None])
     driver("DELETE FROM tlog_pending WHERE id = ?", [(row[0],) for row in pending])
-    if added:  # receipts go out in the same transaction as their leaves
+    if added or held:  # receipts go out in the same transaction as their leaves
         slug = db.session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
-        receipts.queue_mails(campaign_id, origin(slug), added)
+        receipts.queue_mails(campaign_id, log_origin(campaign_id, slug), added + held)
     db.session.commit()
     return len(rows)
+
+
+class OriginMismatch(RuntimeError):
+    """The configured origin is not the one the log was started under."""
+
+
+def log_origin(campaign_id: int, slug: str) -> str:
+    """The origin to sign and mail receipts under: the configured one (BASE_URL or
+    TLOG_ORIGIN), which must be the one the log's first checkpoint was signed under.
+    One checkpoint under another name would break every verifier of the log for good,
+    since every checkpoint is kept: refuse instead, loudly."""
+    name = origin(slug)
+    first = tlog_store.first_origin(campaign_id)
+    if first is not None and first != name:
+        raise OriginMismatch(
+            f"the {slug} log was started as {first!r}, but BASE_URL/TLOG_ORIGIN now make "
+            f"it {name!r}: set TLOG_ORIGIN={first} (or fix BASE_URL) and publish again"
+        )
+    return name
 
 
 def _unlink_removed(campaign_id: int, indexes: list[int]) -> None:
@@ -244,12 +269,12 @@ def sign_checkpoint(campaign_id: int) -> TlogCheckpoint:
     Leaves below `size` never change, so a publish running meanwhile can't skew it."""
     slug = db.session.scalar(select(Campaign.slug).where(Campaign.id == campaign_id))
     size = tree_size(campaign_id)
-    last = latest_checkpoint(campaign_id)
+    last = latest_signed(campaign_id)
     if last is not None and last.size == size:
         return last
+    name = log_origin(campaign_id, slug)
     root = tlog_reader.root_hash(campaign_id, size)
-    name = origin(slug)
-    note = tlog.sign_note(tlog.checkpoint_body(name, size, root), name, signing_key())
+    note = tlog_note.sign_note(tlog_note.checkpoint_body(name, size, root), name, signing_key())
     row = TlogCheckpoint(
         campaign_id=campaign_id,
         size=size,
@@ -257,6 +282,8 @@ def sign_checkpoint(campaign_id: int) -> TlogCheckpoint:
         count=(last.count if last else 0) + log_count(campaign_id, last.size if last else 0, size),
         note=note,
         created_at=utcnow(),
+        # With witnesses to wait for, published once enough cosigned it (tlog_push).
+        published_at=None if tlog_push.threshold() else utcnow(),
     )
     db.session.add(row)
     db.session.commit()
@@ -286,15 +313,19 @@ def publish_due(*, force_checkpoint: bool = False) -> int:
     most every TLOG_CHECKPOINT_SECONDS, and every log at least hourly."""
     appended = 0
     every = timedelta(seconds=current_app.config.get("TLOG_CHECKPOINT_SECONDS", 60))
-    for campaign_id in db.session.scalars(select(Campaign.id)).all():
+    for campaign_id, slug in db.session.execute(select(Campaign.id, Campaign.slug)).all():
+        log_origin(campaign_id, slug)  # before anything is appended: refuse whole
         while (done := publish(campaign_id, limit=BIG_BATCH if force_checkpoint else BATCH)) > 0:
             appended += done
-        last = latest_checkpoint(campaign_id)
+        last = latest_signed(campaign_id)
         grown = last is None or last.size != tree_size(campaign_id)
         age = utcnow() - last.created_at if last else timedelta.max
         if force_checkpoint or (grown and age >= every) or age >= timedelta(hours=1):
             if last is None and tree_size(campaign_id) == 0 and not force_checkpoint:
                 continue
-            sign_checkpoint(campaign_id)
+            signed = sign_checkpoint(campaign_id)
+            tlog_push.push_due(signed, new=signed is not last)
+        else:
+            tlog_push.push_due(last, new=False)
     db.session.rollback()
     return appended

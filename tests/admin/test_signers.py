@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -218,7 +219,15 @@ def looks() -> list[tuple[str, str | None, dict]]:
         for e in db.session.scalars(
             select(AuditEvent)
             .where(
-                AuditEvent.action.in_(["signers.view", "signers.search", "signer.view", "export"])
+                AuditEvent.action.in_(
+                    [
+                        "signers.view",
+                        "signers.search",
+                        "signers.search.result",
+                        "signer.view",
+                        "export",
+                    ]
+                )
             )
             .order_by(AuditEvent.id)
         )
@@ -250,17 +259,72 @@ def test_every_look_at_personal_data_is_audited_with_terms_masked(app, users, as
         "signers.view",
         "signers.search",
         "signers.search",
+        "signers.search.result",
         "signer.view",
         "export",
     ]
     assert {email for _, email, _ in seen} == {EMAILS["organizer"]}
-    table, exact, substring, page, export = (details for _, _, details in seen)
+    table, exact, substring, found, page, export = (details for _, _, details in seen)
     assert table["filters"] == {"country": "FR"} and table["rows"] == 1
     assert (exact["search"], exact["filters"]["q"], exact["rows"]) == ("exact", "(email)", 1)
     assert (substring["search"], substring["filters"]["q"]) == ("substring", "(name)")
-    assert substring["rows"] == 1 and substring["scanned"] == 2
+    # the decrypting search's look is written before the scan; what it found follows
+    assert "rows" not in substring and found == {"rows": 1, "scanned": 2}
     assert page["rows"] == 1
     assert export["filters"]["q"] == "(name)" and export["rows"] == 1
     everything = repr(seen)
     for term in ("maryam", "Ahmad", "Karimi"):
         assert term not in everything
+
+
+def test_m1_bulk_dry_run_is_an_audited_look(app, users, as_role):
+    """Attack (M1): an organizer types a person's full name (or their mail domain, or the
+    minute they signed) into the bulk rule form and reads "1 signatures match": whether
+    that person signed, with no trace anywhere. Now an exact name is refused, and every
+    dry run writes its audit entry (who, which kinds of rule, never the name) before
+    anything is matched, then how many matched."""
+    target = make_signature("Leyla Farahani", "leyla@familymail.example", "DE")
+    make_signature("Other Person", "other@example.org", "FR", ago=timedelta(hours=2))
+    signed_at = target.created_at.replace(second=0, microsecond=0)
+    client = as_role("organizer")
+    path = f"/admin/{SLUG}/signers/bulk"
+    token = token_for(client, path)
+    first = db.session.scalar(select(func.max(AuditEvent.id))) or 0
+
+    exact = client.post(
+        path, data={"csrf_token": token, "name_pattern": "Leyla Farahani", "apply": "0"}
+    )
+    assert exact.status_code == 422
+    assert 'id="dry-run-count"' not in exact.get_data(as_text=True)  # no count for a name
+
+    rules = (
+        {"name_pattern": "leyla far*"},
+        {"email_domain": "familymail.example"},
+        {
+            "since": signed_at.strftime("%Y-%m-%dT%H:%M"),
+            "until": (signed_at + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+    for rule in rules:
+        response = client.post(path, data={"csrf_token": token, **rule, "apply": "0"})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200 and "1 signatures match" in html, rule
+
+    db.session.expire_all()
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.id > first).order_by(AuditEvent.id)
+    ).all()
+    assert [e.action for e in events] == [
+        "signature.bulk_dry_run",
+        "signature.bulk_dry_run.result",
+    ] * 3
+    assert {e.actor_email for e in events} == {users["organizer"].email}
+    looks, results = events[0::2], events[1::2]
+    kinds = [json.loads(e.details)["kinds"] for e in looks]
+    assert kinds == [["name_pattern"], ["email_domain"], ["since", "until"]]
+    assert json.loads(looks[0].details)["rule"]["name_pattern"] == "x5 x3*"  # its shape only
+    for look, result in zip(looks, results, strict=True):
+        assert json.loads(result.details) == {"matched": 1}
+        assert result.target == f"audit:{look.id}"
+    recorded = " ".join(e.details or "" for e in events).casefold()
+    assert "leyla" not in recorded and "farahani" not in recorded

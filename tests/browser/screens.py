@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import confirmation, links, signing
+from campaign.services import confirmation, consents, links, signing
 from campaign.services.content import library
 from tests.helpers import SLUG
 
@@ -30,6 +30,13 @@ def confirmed_signers(
             ),
         )
         signature = db.session.get(Signature, outcome.signature_id)
-        confirmation.confirm(content, links.make_token(signature, "confirm"))
+        confirmation.confirm(
+            content, links.make_token(signature, "confirm"), submitted(signature.id)
+        )
         made.append(db.session.get(Signature, outcome.signature_id))
     return made
+
+
+def submitted(signature_id: int) -> frozenset[str]:
+    """The consents the submission ticked: its owner leaves them ticked on confirming."""
+    return frozenset(key for key, given in consents.granted(signature_id).items() if given)

@@ -88,3 +88,85 @@ def test_persian_says_more_than_a_dozen_and_gives_the_solar_year(app):
     case = load_campaign(ROOT / "content" / SLUG).text("fa").case_html
     assert "بیش از دوازده" in case and "بیش از ده شاهد" not in case
     assert case.index("۱۹۸۸ (۱۳۶۷)") <= case.index("۱۹۸۸")
+
+
+# The source's own words, for the copying checks below. The seed lives beside the
+# project (../shared/seed), as the campaign's source document.
+SEED = next((ROOT.parent / "shared" / "seed").glob("*.txt"), None)
+# Names of offices and organizations are titles, not copied prose.
+TITLES = ("human rights office of the united nations assistance mission for iraq",)
+RUN = 10  # unquoted consecutive words shared with the source that count as copying
+
+
+def words(text: str) -> list[str]:
+    text = text.replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"')
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def unquoted(text: str) -> str:
+    return re.sub(r'"[^"]*"', " QUOTE ", html_lib.unescape(re.sub(r"<[^>]+>", " ", text)))
+
+
+def test_the_case_copies_no_run_of_ten_words_from_the_source_unquoted(app):
+    """Regression (content review #4, #11): Boumedra's sentence was a 40-word near-copy
+    of the source without quotation marks, on a page that says "in our own words"."""
+    assert SEED is not None, "the source document belongs in ../shared/seed"
+    source = words(SEED.read_text("utf-8"))
+    runs = {tuple(source[i : i + RUN]) for i in range(len(source) - RUN + 1)}
+    text = load_campaign(ROOT / "content" / SLUG).text("en")
+    copied = []
+    for field in (text.case_html, text.summary, text.ask, text.petition_text, text.share_text):
+        prose = " ".join(words(unquoted(field)))
+        for title in TITLES:
+            prose = prose.replace(title, "TITLE")
+        found = prose.split()
+        for i in range(len(found) - RUN + 1):
+            if tuple(found[i : i + RUN]) in runs:
+                copied.append(" ".join(found[i : i + RUN]))
+    assert not copied, copied
+
+
+@pytest.mark.parametrize(
+    ("language", "wrong", "right"),
+    [
+        # Review #5: only the NCRI hosted the conference.
+        ("en", "which hosted the conference and call", "the NCRI, which hosted the conference"),
+        ("fr", "qui ont organisé la conférence", "du CNRI, qui a organisé la conférence"),
+        ("fa", "که میزبان کنفرانس و خواستار", "شورای ملی مقاومت ایران، میزبان کنفرانس"),
+        # Review #13: "universal jurisdiction" is not the report's term.
+        ("en", "Universal jurisdiction", "Prosecution abroad"),
+        ("fr", "Compétence universelle", "Poursuites à l\u2019étranger"),
+        # Review #6: "allied" was the site's own characterization.
+        ("en", "allied with the NCRI", "names alongside the NCRI"),
+        # Review #7: "not today" states a present-day fact the source does not give.
+        ("en", "not today", "they may have changed since"),
+    ],
+)
+def test_the_case_says_only_what_the_report_says(app, language, wrong, right):
+    case = html_lib.unescape(load_campaign(ROOT / "content" / SLUG).text(language).case_html)
+    assert wrong not in case
+    assert right in case
+
+
+def test_the_summary_leads_with_the_ask(app):
+    """Issue 24: the first screen led with "At an online NCRI conference…"."""
+    content = load_campaign(ROOT / "content" / SLUG)
+    assert content.text("en").summary.startswith("Ask the United Nations")
+    assert content.text("fr").summary.startswith("Demandez à l\u2019ONU")
+
+
+@pytest.mark.parametrize("language", ["fa", "fr"])
+def test_the_organizer_and_the_source_note_are_in_the_pages_language(client, language):
+    """Review #22, #48: the organizer's name and the pack's source note stayed English."""
+    content = load_campaign(ROOT / "content" / SLUG)
+    assert content.text(language).organizer_name != content.organizer_name
+    assert "unsigned report" not in content.text(language).source_document
+    page = client.get(f"/{language}/{SLUG}/").get_data(as_text=True)
+    assert content.text(language).organizer_name in html_lib.unescape(page)
+    assert content.organizer_name not in html_lib.unescape(page)
+
+
+def test_french_content_uses_curly_apostrophes(app):
+    french = load_campaign(ROOT / "content" / SLUG).text("fr")
+    for text in (french.case_html, french.title, french.summary, french.petition_text):
+        assert "'" not in html_lib.unescape(re.sub(r"<[^>]+>", "", text))

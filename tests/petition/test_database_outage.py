@@ -235,3 +235,64 @@ def test_connection_cut_as_signing_is_sent_leaves_no_partial_row(postgres_app):
     again = client.post(f"/{SLUG}/sign", data={**data, "email": "mid@example.org"})
     assert again.status_code == 303
     assert direct_counts() == (1, 1)  # and the retry is recorded whole
+
+
+@pytest.mark.parametrize("driver", ["postgresql", "sqlite"])
+def test_database_down_confirm_answers_503_not_500(driver, tmp_path):
+    """Issue 22.1: the driver's own error (psycopg's OperationalError from the pool's
+    failed connect, sqlite3's) reached the catch-all handler: every confirm during an
+    outage answered 500. Now every database failure is a 503 with Retry-After, on the
+    fast path, in the views and in the API."""
+    if driver == "postgresql":
+        url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    else:  # a file that can't be opened: sqlite3 raises as PostgreSQL's driver does
+        url = f"sqlite:///{tmp_path}/missing-folder/campaign.db"
+    app = create_app(make_config(url, WTF_CSRF_ENABLED=False))
+    client = app.test_client()
+    token = "1-" + "a" * 40
+    with app.app_context():
+        assert_unavailable(client.post(f"/{SLUG}/confirm/{token}"))  # the fast path's
+        assert_unavailable(client.get(f"/{SLUG}/confirm/{token}"))
+        signed = client.post(
+            f"/{SLUG}/sign",
+            data={"name": "Maryam Ahmadi", "email": "m@example.org", "country": "DE"},
+        )
+        assert_unavailable(signed)
+        api = client.get(f"/api/v1/petitions/{SLUG}")
+        assert_unavailable(api)
+        assert api.get_json()["error"]["status"] == 503
+        assert client.get("/healthz").status_code == 503
+        db.engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("path", ["fast", "view"])
+def test_committed_signature_answered_303_when_connection_dies_before_teardown(database_url, path):
+    """Issue 22.2: the database killed the app's connections after the signature was
+    committed; the session's rollback at teardown failed and escaped after the answer
+    was built, so a saved signature was answered 500 (and its signer, trying again,
+    got a second mail). Teardown failures now never change the answer."""
+    require(using_postgres(), "needs PostgreSQL (TEST_DATABASE_URL)")
+    # No app context held across requests: each request ends its own, as in production.
+    app = create_app(make_config(database_url))
+    killed: list[int] = []
+    armed: list[bool] = []
+
+    def kill_connections(_error) -> None:  # registered last, so it runs first
+        if armed and not killed:
+            db.session.execute(text("SELECT 1"))  # as a request that read through it
+            killed.append(terminate_app_connections())
+
+    app.teardown_appcontext(kill_connections)
+    client = app.test_client()
+    data = {**_form(client), "email": "kept@example.org"}
+    armed.append(True)
+    if path == "fast":
+        response = client.post(f"/{SLUG}/sign", data=data)
+    else:  # the view: the fast path passes on a POST with a query string
+        response = client.post(f"/{SLUG}/sign?via=view", data=data)
+    assert killed and killed[0] >= 1
+    assert response.status_code == 303
+    assert direct_counts() == (1, 1)  # it was saved, and it was answered as saved
+    with app.app_context():
+        db.engine.dispose()

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import Signature
@@ -147,8 +147,8 @@ def test_signature_through_a_share_link_stores_source_and_ref(client, app):
 def test_referral_codes_in_a_dump_do_not_show_who_recruited_whom(client, app, mailbox):
     """Codes sat in clear: a dump joined each recruit's referrer_code to its
     recruiter's referral_code. Now neither column holds a code, nothing joins, and
-    the sharer's own count still works (with HASH_KEY)."""
-    from campaign.services import links, sharing
+    only a holder of HASH_KEY can match recruits to their recruiter."""
+    from campaign.services import links
     from campaign.services.content import library
 
     sign(client, email="recruiter@example.org")
@@ -162,12 +162,13 @@ def test_referral_codes_in_a_dump_do_not_show_who_recruited_whom(client, app, ma
     assert len(referrers) == 1 and not own_codes & referrers  # no join in a dump
     dump = " ".join(f"{row.referral_code} {row.referrer_code}" for row in rows)
     assert code not in dump
-    assert sharing.referral_count(recruiter) == 0  # nobody confirmed yet
     content = library().get(SLUG)
     for row in rows[1:3]:
         confirmation.confirm(content, links.make_token(row, "confirm"))
-    assert sharing.referral_count(recruiter) == 2
-    assert sharing.referral_count(rows[1]) == 0
+    recruits = select(func.count(Signature.id)).where(
+        Signature.referrer_code == links.referrer_hash(code), Signature.counted
+    )
+    assert db.session.scalar(recruits) == 2
 
 
 def test_utm_source_is_accepted(client, app):

@@ -1,5 +1,6 @@
 """Signing end to end through the test client, with mail caught by a real SMTP server."""
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -125,12 +126,21 @@ def test_confirm_page_shows_what_it_publishes_and_a_stranger_submission_can_be_d
     preview = html[start : html.index("Confirm my signature</button>")]
     for shown in (
         "Impostor Words",
-        "<bdi>Impostor W.</bdi>, Germany",
+        "<bdi>Impostor W.</bdi>",
+        "Germany",
         "Words I never wrote",
-        "Shown on the petition page.",
+        "Your comment is published on the petition page, to everyone",
         "This is not me",
     ):
         assert shown in preview, shown
+    # What the submission ticked is shown ticked, for the owner to untick (H1).
+    for field, ticked in (
+        ("public_consent", True),
+        ("comment_consent", True),
+        ("contact_consent", False),
+    ):
+        box = re.search(rf'<input[^>]*name="{field}"[^>]*>', preview).group(0)
+        assert ("checked" in box) is ticked, field
     discarded = post_link(client, link + "/discard")
     assert discarded.status_code == 200 and discarded.headers["Cache-Control"] == "no-store"
     assert db.session.scalar(select(db.func.count(Signature.id))) == 0
@@ -147,9 +157,39 @@ def test_confirming_one_submission_deletes_the_addresss_other_pending_ones(clien
     first_id = db.session.scalars(select(Signature.id).order_by(Signature.id)).first()
     assert post_link(client, one).status_code == 303
     assert db.session.scalars(select(Signature.id)).all() == [first_id]
-    assert post_link(client, two).status_code == 404  # gone with the first confirmation
+    # Its row went with the first confirmation; its link answers "already confirmed".
+    assert post_link(client, two).status_code == 200
     cache.signatures_changed()
     assert count(client) == "1"
+
+
+def test_repeated_signing_second_link_answers_already_confirmed_not_invalid(client, app, mailbox):
+    """Issue 22.8: once an address's first submission was confirmed, the second
+    submission's mailed link answered "invalid link" (404), where docs/routes.md
+    promises "already confirmed". It does now, on the GET page and the POST (the fast
+    path hands it to the view), and again on a second click; it changes nothing, and
+    only that link's holder sees it: the same id with a wrong HMAC is still invalid."""
+    sign(client, email="repeat@example.org", name="First Try")
+    sign(client, email="repeat@example.org", name="Second Try")
+    deliver(app)
+    one, two = (
+        confirm_link_path(mailbox.links(m, "confirm")[0]) for m in mailbox.to("repeat@example.org")
+    )
+    assert post_link(client, one).status_code == 303
+    for _ in range(2):
+        page = client.get(two)
+        assert page.status_code == 200
+        assert "Confirm my signature" not in page.get_data(as_text=True)  # no button
+        assert post_link(client, two).status_code == 200
+    # The same "already" page as the confirmed link's own (but for the link in its URLs).
+    first = client.get(one).get_data(as_text=True).replace(one.rsplit("/", 1)[1], "T")
+    assert client.get(two).get_data(as_text=True).replace(two.rsplit("/", 1)[1], "T") == first
+    forged = two[:-1] + ("A" if not two.endswith("A") else "B")
+    assert client.get(forged).status_code == 404
+    assert post_link(client, forged).status_code == 404
+    cache.signatures_changed()
+    assert count(client) == "1"
+    assert db.session.scalar(select(db.func.count(Signature.id))) == 1
 
 
 def test_invalid_input_is_shown_next_to_fields_and_kept(client, app):

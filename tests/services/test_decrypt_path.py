@@ -72,7 +72,7 @@ def test_a_reason_opens_only_its_fields(client, app):
         for reason, column in (
             (sealed.DELIVERY, "email"),
             (sealed.PUBLIC, "email"),
-            (sealed.MODERATION, "comment"),
+            (sealed.Reason(sealed.Purpose.MODERATION), "comment"),
             (sealed.SIGNER_MAIL, "comment"),
         ):
             with pytest.raises(sealed.NotAllowed):
@@ -96,3 +96,35 @@ def test_an_organizers_view_opens_rows_only_after_its_audit_entry(client, app):
         after = db.session.scalar(select(func.count(AuditEvent.id)))
         assert after == before + 1
         assert sealed.unseal(reason, "email", row.email_enc, row.row_key) == "dariush@example.org"
+
+
+def test_a_bulk_rule_or_search_opens_and_matches_only_after_its_audit_entry(client, app):
+    """The bulk rule's and the substring search's reasons were constants anyone could
+    use without an audit entry (M1): now only `look()` makes them."""
+    sign(client, name="Dariush Kamali", email="dariush@example.org")
+    with app.app_context():
+        row = db.session.scalars(select(Signature)).one()
+        forged = sealed.Reason(sealed.Purpose.MODERATION)
+        with pytest.raises(sealed.NotAllowed):
+            sealed.unseal(forged, "name", row.name_enc, row.row_key)
+        with pytest.raises(sealed.NotAllowed):
+            sealed.require_look(forged, sealed.Purpose.MODERATION)
+        reason = sealed.look(
+            "signature.bulk_dry_run",
+            campaign_id=row.campaign_id,
+            target=None,
+            details={},
+            purpose=sealed.Purpose.MODERATION,
+        )
+        sealed.require_look(reason, sealed.Purpose.MODERATION)
+        assert sealed.unseal(reason, "name", row.name_enc, row.row_key) == "Dariush Kamali"
+        with pytest.raises(sealed.NotAllowed):
+            sealed.unseal(reason, "email", row.email_enc, row.row_key)
+        sealed.outcome(reason, {"matched": 1})
+        entries = db.session.execute(
+            select(AuditEvent.action, AuditEvent.target).order_by(AuditEvent.id)
+        ).all()
+        assert entries[-2:] == [
+            ("signature.bulk_dry_run", None),
+            ("signature.bulk_dry_run.result", f"audit:{reason.look.id}"),
+        ]

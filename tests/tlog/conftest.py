@@ -28,3 +28,10 @@ def static_server():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def verifier_state(tmp_path, monkeypatch) -> Path:
+    """The verifier's memory in the test's own folder, never the user's state directory."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return tmp_path / "state" / "campaign-petition" / "verifier.json"

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from campaign.services import privacy, tlog, tlog_keys, transparency
-from campaign.services.tlog_verify import Tree, verify
+from campaign.services import privacy, tlog, tlog_keys, tlog_note, transparency
+from campaign.services.tlog_checks import Tree
+from campaign.services.tlog_verify import verify
 from tests.helpers import SLUG
 from tests.tlog.helpers import mirror, sign_and_confirm
 
@@ -24,7 +25,7 @@ def uncached_counts(app_config):
 def sign_note(note_body: str) -> str:
     """The compromised server's own key signs whatever it likes."""
     name = note_body.split("\n")[0]
-    return tlog.sign_note(note_body, name, tlog_keys.signing_key())
+    return tlog_note.sign_note(note_body, name, tlog_keys.signing_key())
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def published(client, app):
 
 def test_verifier_accepts_the_live_instance_and_prints_both_counts(published, app, live_server):
     server = live_server(TLOG_ORIGIN="petition.test", API_CACHE_SECONDS=0)
-    report = verify(f"{server.url}/{SLUG}/")
+    report = verify(f"{server.url}/{SLUG}/", tlog_keys.verifier_key(SLUG))
     assert report.ok, report.problems
     assert (report.adds, report.removes, report.count, report.site_count) == (5, 1, 4, 4)
     assert report.checkpoints == 2 and report.consistency_proofs == 1
@@ -64,7 +65,7 @@ def test_a_changed_leaf_is_detected(published, client, tmp_path, static_server):
     entries = tlog.parse_entry_bundle(bundle_path.read_bytes())
     entries[0] = tlog.add_entry(b"\x11" * 32, "2026-01-01T00")
     bundle_path.write_bytes(tlog.entry_bundle(entries))
-    report = verify(static_server(tmp_path / "mirror") + f"/{SLUG}/")
+    report = verify(static_server(tmp_path / "mirror") + f"/{SLUG}/", tlog_keys.verifier_key(SLUG))
     assert not report.ok
     assert any("tile 0/0 does not match" in p or "not a prefix" in p for p in report.problems)
 
@@ -76,7 +77,7 @@ def test_a_forked_checkpoint_is_detected(published, client, tmp_path, static_ser
     forged_root = base64.b64encode(b"\x22" * 32).decode()
     history[0]["note"] = sign_note(f"{first[0]}\n{first[1]}\n{forged_root}\n")
     (log / "checkpoints").write_text(json.dumps(history))
-    report = verify(static_server(tmp_path / "mirror") + f"/{SLUG}/")
+    report = verify(static_server(tmp_path / "mirror") + f"/{SLUG}/", tlog_keys.verifier_key(SLUG))
     assert any("checkpoint 0" in p and "fork" in p for p in report.problems), report.problems
     # and the RFC 9162 consistency proof from the served tiles fails against the old root
     assert any("checkpoints 0 and 1 are not consistent" in p for p in report.problems)
@@ -96,11 +97,11 @@ def test_a_hidden_removal_is_detected(published, client, tmp_path, static_server
     (log / "tile" / "0" / "000.p" / "5").write_bytes(b"".join(tlog.leaf_hash(e) for e in entries))
     root = tlog.root_hash(Tree([tlog.leaf_hash(e) for e in entries]), 5)
     origin = f"petition.test/{SLUG}/log"
-    note = sign_note(tlog.checkpoint_body(origin, 5, root))
+    note = sign_note(tlog_note.checkpoint_body(origin, 5, root))
     history = json.loads((log / "checkpoints").read_text())
     history[-1] = {"size": 5, "note": note, "published": "x"}
     (log / "checkpoints").write_text(json.dumps(history))
     (log / "checkpoint").write_text(note)
-    report = verify(static_server(tmp_path / "mirror") + f"/{SLUG}/")
+    report = verify(static_server(tmp_path / "mirror") + f"/{SLUG}/", tlog_keys.verifier_key(SLUG))
     assert not report.ok
     assert any("the site shows 4, the log counts 5" in p for p in report.problems), report.problems

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from campaign.services import tlog
-from campaign.services.tlog_verify import Tree
+from campaign.services import tlog, tlog_note
+from campaign.services.tlog_checks import Tree
 
 
 def mth(leaves: list[bytes]) -> bytes:
@@ -67,8 +68,51 @@ def test_signed_checkpoint_round_trip_and_tamper():
 
     key = Ed25519PrivateKey.generate()
     name = "petition.test/x/log"
-    vkey = tlog.verifier_key(name, key.public_key().public_bytes_raw())
-    note = tlog.sign_note(tlog.checkpoint_body(name, 600, tlog.root_hash(TREE, 600)), name, key)
-    assert tlog.open_checkpoint(note, vkey) == (name, 600, tlog.root_hash(TREE, 600))
+    vkey = tlog_note.verifier_key(name, key.public_key().public_bytes_raw())
+    note = tlog_note.sign_note(
+        tlog_note.checkpoint_body(name, 600, tlog.root_hash(TREE, 600)), name, key
+    )
+    assert tlog_note.open_checkpoint(note, vkey) == (name, 600, tlog.root_hash(TREE, 600))
     with pytest.raises(ValueError):
-        tlog.open_checkpoint(note.replace("\n600\n", "\n601\n"), vkey)
+        tlog_note.open_checkpoint(note.replace("\n600\n", "\n601\n"), vkey)
+
+
+def signed(body: str, key, name: str = "petition.test/x/log") -> str:
+    return tlog_note.sign_note(body, name, key)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        # Text after the signature lines: Go's note.Open rejects it.
+        lambda note: note + "unsigned words\n",
+        # A block between the body and the signature, which the old parser (split at the
+        # first blank line) skipped: the text then ends at the last blank line.
+        lambda note: note.replace("\n\n", "\n\nan unsigned block\n\n", 1),
+        # No final newline; a control character.
+        lambda note: note.rstrip("\n"),
+        lambda note: note.replace("\n\n", "\r\n\n", 1),
+    ],
+)
+def test_a_note_carrying_unsigned_text_is_refused(tamper):
+    """Issue 25: "Unsigned text passes" (text after the signatures, or a block between
+    the body and the signature)."""
+    key = Ed25519PrivateKey.generate()
+    name = "petition.test/x/log"
+    vkey = tlog_note.verifier_key(name, key.public_key().public_bytes_raw())
+    note = signed(tlog_note.checkpoint_body(name, 24, tlog.root_hash(TREE, 24)), key)
+    assert tlog_note.open_checkpoint(note, vkey)[1] == 24
+    with pytest.raises(ValueError):
+        tlog_note.open_checkpoint(tamper(note), vkey)
+
+
+@pytest.mark.parametrize("size_line", ["024", "٢٤", "+24", " 24", "24 "])
+def test_a_size_line_must_be_canonical_ascii_decimal(size_line):
+    """Issue 25: size lines such as `024` and `٢٤` were accepted, even signed."""
+    key = Ed25519PrivateKey.generate()
+    name = "petition.test/x/log"
+    vkey = tlog_note.verifier_key(name, key.public_key().public_bytes_raw())
+    root = tlog.root_hash(TREE, 24)
+    body = tlog_note.checkpoint_body(name, 24, root).replace("\n24\n", f"\n{size_line}\n")
+    with pytest.raises(ValueError):
+        tlog_note.open_checkpoint(signed(body, key), vkey)

@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import TlogCosignature
-from campaign.services import privacy, tlog, tlog_cosign, tlog_keys, transparency
-from campaign.services.tlog_verify import Tree, verify
+from campaign.services import privacy, tlog, tlog_cosign, tlog_keys, tlog_note, transparency
+from campaign.services.tlog_checks import Tree
+from campaign.services.tlog_verify import verify
 from tests.helpers import SLUG
 from tests.tlog.helpers import mirror, sign_and_confirm
 
@@ -41,7 +42,7 @@ class Witness:
 
     def cosign(self, prefix: str = f"/{SLUG}/log/") -> str:
         note = self.get(prefix + "checkpoint").decode()
-        _, size, root = tlog.open_checkpoint(note, self.log_key)
+        _, size, root = tlog_note.open_checkpoint(note, self.log_key)
         if self.seen is not None:
             old, old_root = self.seen
             if size < old or (size == old and root != old_root):
@@ -84,10 +85,10 @@ def submit(client, note: str):
 
 def test_consistency_proof_endpoint_proves_the_log_only_grew(client, app):
     signatures = [sign_and_confirm(client, f"c{n}@example.org")[0] for n in range(3)]
-    first = tlog.open_checkpoint(transparency.checkpoint(SLUG), tlog_keys.verifier_key(SLUG))
+    first = tlog_note.open_checkpoint(transparency.checkpoint(SLUG), tlog_keys.verifier_key(SLUG))
     privacy.withdraw(signatures[0])
     sign_and_confirm(client, "c9@example.org")
-    second = tlog.open_checkpoint(transparency.checkpoint(SLUG), tlog_keys.verifier_key(SLUG))
+    second = tlog_note.open_checkpoint(transparency.checkpoint(SLUG), tlog_keys.verifier_key(SLUG))
     (_, old, old_root), (_, new, new_root) = first, second
     response = client.get(f"/{SLUG}/log/proof/consistency/{old}/{new}")
     assert response.status_code == 200 and "immutable" in response.headers["Cache-Control"]
@@ -115,20 +116,28 @@ def test_witness_cosigns_and_the_checkpoint_is_served_with_both_signatures(
     note = client.get(f"/{SLUG}/log/checkpoint").get_data(as_text=True)
     lines = note.partition("\n\n")[2].splitlines()
     assert len(lines) == 2 and lines[1].startswith(f"— {witness.name} ")
-    assert tlog.open_checkpoint(note, tlog_keys.verifier_key(SLUG))[1] == 4
+    assert tlog_note.open_checkpoint(note, tlog_keys.verifier_key(SLUG))[1] == 4
     assert tlog_cosign.cosigned_by(note, witness.vkey) is not None
     history = json.loads(client.get(f"/{SLUG}/log/checkpoints").data)
     assert all(tlog_cosign.cosigned_by(item["note"], witness.vkey) for item in history)
 
     server = live_server(TLOG_ORIGIN="petition.test")
-    report = verify(f"{server.url}/{SLUG}/", witnesses=[witness.vkey])
+    report = verify(f"{server.url}/{SLUG}/", tlog_keys.verifier_key(SLUG), witnesses=[witness.vkey])
     assert report.ok, report.problems
     assert report.witnessed == {witness.name: 4}
     other = Witness(witness.get, witness.log_key, name="witness.test/absent")
-    report = verify(f"{server.url}/{SLUG}/", witnesses=[other.vkey])
+    report = verify(f"{server.url}/{SLUG}/", tlog_keys.verifier_key(SLUG), witnesses=[other.vkey])
     assert "no checkpoint is cosigned by witness witness.test/absent" in report.problems
     result = app.test_cli_runner().invoke(
-        args=["count", "verify", f"{server.url}/{SLUG}/", "--witness", witness.vkey]
+        args=[
+            "count",
+            "verify",
+            f"{server.url}/{SLUG}/",
+            "--key",
+            tlog_keys.verifier_key(SLUG),
+            "--witness",
+            witness.vkey,
+        ]
     )
     assert result.exit_code == 0 and f"witness {witness.name}: cosigned size 4" in result.output
 
@@ -192,8 +201,8 @@ def test_a_forked_history_is_refused_by_the_witness_and_caught_by_the_verifier(
     history = json.loads((log / "checkpoints").read_text())
     old_cosignature = history[-1]["note"].partition("\n\n")[2].splitlines()[-1]
     origin = f"petition.test/{SLUG}/log"
-    forged = tlog.sign_note(
-        tlog.checkpoint_body(origin, 5, tlog.root_hash(Tree(leaves), 5)),
+    forged = tlog_note.sign_note(
+        tlog_note.checkpoint_body(origin, 5, tlog.root_hash(Tree(leaves), 5)),
         origin,
         tlog_keys.signing_key(),
     )
@@ -210,7 +219,7 @@ def test_a_forked_history_is_refused_by_the_witness_and_caught_by_the_verifier(
     )
 
     url = static_server(root) + f"/{SLUG}/"
-    plain = verify(url)
+    plain = verify(url, tlog_keys.verifier_key(SLUG))
     assert plain.ok, plain.problems  # the forgery is self-consistent
     with pytest.raises(AssertionError, match="refusing to cosign"):
         Witness(
@@ -220,13 +229,13 @@ def test_a_forked_history_is_refused_by_the_witness_and_caught_by_the_verifier(
             witness.key,
             seen=witness.seen,
         ).cosign()
-    report = verify(url, witnesses=[witness.vkey])
+    report = verify(url, tlog_keys.verifier_key(SLUG), witnesses=[witness.vkey])
     assert not report.ok
     assert any(f"bad cosignature from {witness.name}" in p for p in report.problems)
     # Without the pasted line: the older, honest cosignature vouches only for size 4.
     for name in ("checkpoints", "checkpoint"):
         (log / name).write_text((log / name).read_text().replace(old_cosignature, ""))
-    report = verify(url, witnesses=[witness.vkey])
+    report = verify(url, tlog_keys.verifier_key(SLUG), witnesses=[witness.vkey])
     assert report.witnessed == {witness.name: 4}
     assert any(
         f"the latest checkpoint is not cosigned by witness {witness.name}" in p

@@ -5,17 +5,18 @@ organizers' offline key (issue 23)
   the server cannot open it.
 - `signer_copy`: the same, under a secret only the signer's data link carries.
 - `link_secret`: that secret, kept only while the submission is pending.
-- `display_enc`: the public list's "first name, last initial", only under its consent.
+- `display_enc`: the public list's "first name, last initial"; kept once confirmed only
+  under its consent.
 
-Revision ID: 0010_sealed_to_organizers
-Revises: 0009_public_lists
+Revision ID: 0012_sealed_to_organizers
+Revises: 0011_superseded_links
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_sealed_to_organizers"
-down_revision = "0009_public_lists"
+revision = "0012_sealed_to_organizers"
+down_revision = "0011_superseded_links"
 branch_labels = None
 depends_on = None
 
