@@ -35,11 +35,16 @@ def app_config(database_url, organizer):
     return test_config(database_url, ORGANIZER_PUBLIC_KEY=organizer_key.public_text(organizer))
 
 
-def signed_and_confirmed(client, app, **fields) -> Signature:
+def signed_and_confirmed(client, app, boxes: dict | None = None, **fields) -> Signature:
+    """Signed with `fields`, mailed (so sealed), confirmed with the owner's `boxes` (by
+    default the ones the sign form ticked, kept on the confirm page, issue 21.1)."""
     assert sign(client, **fields).status_code == 303
     deliver(app)
     row = db.session.scalars(select(Signature).order_by(Signature.id.desc())).first()
-    assert client.post(f"/{SLUG}/confirm/{links.make_token(row, 'confirm')}").status_code == 303
+    if boxes is None:
+        boxes = {name: value for name, value in fields.items() if name.endswith("_consent")}
+    token = links.make_token(row, "confirm")
+    assert client.post(f"/{SLUG}/confirm/{token}", data=boxes).status_code == 303
     db.session.expire_all()
     return db.session.get(Signature, row.id)
 
@@ -88,6 +93,62 @@ def test_confirming_keeps_readable_only_what_a_consent_needs(client, app):
     assert consenting.email_enc and consenting.comment_enc and consenting.display_enc
     shown = public._public_signers(consenting.campaign_id, 10, with_comments=False)
     assert [s.name for s in shown] == ["Dariush F."]
+
+
+EVERY_BOX = {"public_consent": "y", "contact_consent": "y", "comment_consent": "y"}
+
+
+def test_a_sealed_row_keeps_readable_what_the_owner_ticks_at_confirm_not_the_sign_form(client, app):
+    # Every box ticked on the sign form, none left ticked by the owner: nothing stays.
+    unticked = signed_and_confirmed(
+        client,
+        app,
+        {},
+        name="Parvaneh Kazemi",
+        email="parvaneh@example.org",
+        comment="Ali",
+        **EVERY_BOX,
+    )
+    assert not (unticked.public_consent or unticked.contact_consent or unticked.comment_consent)
+    assert (unticked.name_enc, unticked.email_enc, unticked.comment_enc) == (None,) * 3
+    assert unticked.display_enc is None
+    # No box on the sign form, every one ticked by the owner: the display, the address
+    # and the comment stay readable, and the public list shows the display.
+    ticked = signed_and_confirmed(
+        client,
+        app,
+        EVERY_BOX,
+        name="Dariush Farahani",
+        email="dariush@example.org",
+        comment="Never forget",
+    )
+    assert ticked.name_enc is None
+    assert ticked.email_enc and ticked.comment_enc and ticked.display_enc
+    shown = public._public_signers(ticked.campaign_id, 10, with_comments=True)
+    assert [(s.name, s.comment) for s in shown] == [("Dariush F.", "Never forget")]
+
+
+def test_taking_back_a_consent_drops_what_it_kept_readable_on_a_sealed_row(client, app):
+    row = signed_and_confirmed(
+        client,
+        app,
+        name="Dariush Farahani",
+        email="dariush@example.org",
+        comment="Never",
+        **EVERY_BOX,
+    )
+    token = links.make_token(row, "data")
+    for key, column in (("public", "display_enc"), ("comment", "comment_enc")):
+        response = client.post(f"/{SLUG}/my-data/{token}/withdraw-consent/{key}")
+        assert response.status_code == 303
+        db.session.expire_all()
+        assert getattr(db.session.get(Signature, row.id), column) is None
+    assert public._public_signers(row.campaign_id, 10, with_comments=True) == []
+    response = client.post(f"/{SLUG}/my-data/{token}/withdraw-consent/contact")
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Signature, row.id).email_enc is None
+    assert db.session.get(Signature, row.id).organizer_sealed  # the organizers' copy stays
 
 
 def test_exact_email_search_finds_a_sealed_signer_through_the_blind_index(client, app, users):

@@ -54,6 +54,20 @@ class Signer:
     comment_public: bool
     delivery: bool
     state: str  # confirmed | unsubscribed | invalidated | withdrawn | pending
+    # The sign form ticked the opposite of what the owner keeps on the confirm page,
+    # which alone decides (issue 21.1): what stays readable follows the owner's boxes.
+    flipped: bool = False
+
+    def ticks(self, *, confirming: bool) -> dict[str, str]:
+        """The boxes a form posts ticked: the sign form's, or the owner's at confirm."""
+        chosen = {
+            "public_consent": self.public,
+            "contact_consent": self.contact,
+            "comment_consent": self.comment_public,
+            "delivery_consent": self.delivery,
+        }
+        invert = self.flipped and not confirming
+        return {name: "y" for name, on in chosen.items() if on != invert}
 
     @property
     def name(self) -> str:
@@ -86,6 +100,7 @@ def make_signers() -> list[Signer]:
     tags = (a + b for a in LETTERS for b in LETTERS)
     mixes = list(itertools.product((False, True), repeat=4))
     found = [Signer(next(tags), *mix, "confirmed") for mix in mixes]
+    found += [Signer(next(tags), *mix, "confirmed", flipped=True) for mix in mixes]
     for state in ("unsubscribed", "invalidated", "withdrawn", "pending"):
         found += [Signer(next(tags), *mix, state) for mix in mixes[::3]]
     return found
@@ -103,18 +118,12 @@ def app_config(database_url, organizer):
 
 def fill(client, app, signers_: list[Signer]) -> None:
     for signer in signers_:
-        ticks = {
-            "public_consent": signer.public,
-            "contact_consent": signer.contact,
-            "comment_consent": signer.comment_public,
-            "delivery_consent": signer.delivery,
-        }
         response = sign(
             client,
             name=signer.name,
             email=signer.email,
             comment=signer.comment,
-            **{name: "y" for name, on in ticks.items() if on},
+            **signer.ticks(confirming=False),
         )
         assert response.status_code == 303
     deliver(app)
@@ -124,7 +133,8 @@ def fill(client, app, signers_: list[Signer]) -> None:
         if signer.state == "pending":
             continue
         token = links.make_token(row, "confirm")
-        assert client.post(f"/{SLUG}/confirm/{token}").status_code in (200, 303)
+        boxes = signer.ticks(confirming=True)  # the owner's choices on the confirm page
+        assert client.post(f"/{SLUG}/confirm/{token}", data=boxes).status_code in (200, 303)
         db.session.expire_all()
         if signer.state == "unsubscribed":
             privacy.unsubscribe(row)
@@ -143,7 +153,10 @@ def every_decrypt_path(app) -> str:
     campaign = get_row(content)
     reasons = [getattr(sealed, name) for name in dir(sealed) if name.isupper()]
     reasons = [r for r in reasons if isinstance(r, sealed.Reason)]
-    reasons.append(sealed.look("test", campaign_id=campaign.id, target=None, details={}))
+    for purpose in sealed.AUDITED_HERE:  # an organizer's audited looks
+        reasons.append(
+            sealed.look("test", campaign_id=campaign.id, target=None, details={}, purpose=purpose)
+        )
     for row in db.session.scalars(select(Signature)):
         for field in sealed.FIELDS:
             for reason in reasons:
@@ -168,7 +181,8 @@ def every_decrypt_path(app) -> str:
         seen.append(repr(public._public_signers(campaign.id, 1000, with_comments=comments)))
     listing = signers.browse(campaign.id, SLUG, SignerFilter())
     seen.append(repr(listing.records))
-    matches, _ = signers.fuzzy_matches(campaign.id, SignerFilter(), "e", limit=1000)
+    search = sealed.look("test.search", campaign_id=campaign.id, target=None, details={})
+    matches, _ = signers.fuzzy_matches(campaign.id, SignerFilter(), "e", search, limit=1000)
     seen.append(repr([signers.look_at(campaign.id, m) for m in matches]))
     return "\n".join(seen).lower()
 
