@@ -26,12 +26,18 @@ db: setup
 	$(FLASK) content load
 
 # The dev server plus a mail worker that prints mail to the console. Links in mail
-# point at this port unless BASE_URL is set (in the environment or .env).
+# point at this port unless BASE_URL is set (in the environment or .env). Without an
+# ORGANIZER_PUBLIC_KEY, a development organizer key pair is made in instance/ (issue 23).
 run: db
 	@echo "Serving http://127.0.0.1:$(PORT) (mail is printed here)"
 	@trap 'kill 0' INT TERM EXIT; \
 	if [ -z "$$BASE_URL" ] && ! grep -qs '^BASE_URL=' .env; then \
 	  export BASE_URL=http://127.0.0.1:$(PORT); fi; \
+	if [ -z "$$ORGANIZER_PUBLIC_KEY" ] && ! grep -qs '^ORGANIZER_PUBLIC_KEY=' .env; then \
+	  test -f instance/organizer-private.key || $(FLASK) keys organizer-keygen --dev; \
+	  export ORGANIZER_PUBLIC_KEY=$$(cat instance/organizer-public.key); \
+	  echo "WARNING: development organizer key (issue 23): its private half is in"; \
+	  echo "instance/organizer-private.key, where the app can read it. Never for real signers."; fi; \
 	$(FLASK) mail work & \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
@@ -61,6 +67,7 @@ lint: setup
 
 bench: setup
 	$(PY) bench/run.py
+	$(PY) bench/sealing.py
 
 extract-messages: setup
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o campaign/translations/messages.pot .

@@ -19,6 +19,7 @@ from . import (
     client_address,
     dbapi,
     i18n,
+    organizer_guard,
     page_fastpath,
     post_fastpath,
     security,
@@ -56,6 +57,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     configure_logging(app)
     ensure_secrets(app)
+    organizer_guard.check(app)  # issue 23: the organizers' key (OrganizerKeyUnsafe)
     configure_database(app)
 
     db.init_app(app)

@@ -7,6 +7,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from . import sealing_cli
 from .admin.cli import admin_cli, delivery_cli, export_command
 from .extensions import db
 from .models import Campaign, OutboxMessage
@@ -17,6 +18,7 @@ from .services import (
     campaigns,
     counting,
     crypto,
+    index_retention,
     mail_worker,
     privacy,
     reminders,
@@ -155,6 +157,21 @@ def campaign_anonymize(slug: str | None, force: bool) -> None:
         click.echo(f"{row.slug}: erased {erased}")
 
 
+@campaign_cli.command("purge-indexes")
+@click.option("--slug", help="Only this campaign.")
+@click.option("--force", is_flag=True, help="Delete now, even before the retention period ends.")
+def campaign_purge_indexes(slug: str | None, force: bool) -> None:
+    """Delete the dedup keys and blind indexes of campaigns closed for longer than
+    BLIND_INDEX_RETENTION_DAYS (issue 23; docs/SECURITY.md)."""
+    for row in db.session.scalars(select(Campaign)).all():
+        content = library().get(row.slug)
+        if slug and row.slug != slug:
+            continue
+        closes = content.closes if content else None
+        changed = index_retention.purge_blind_indexes(row, closes, force=force)
+        click.echo(f"{row.slug}: blind indexes deleted from {changed} signatures")
+
+
 def register_commands(app: Flask) -> None:
     for group in (content_cli, mail_cli, signatures_cli, counts_cli, keys_cli, campaign_cli):
         app.cli.add_command(group)
@@ -163,4 +180,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(count_cli)
     app.cli.add_command(admin_cli)
     app.cli.add_command(export_command)
+    # Issue 23: the organizers' key (campaign/sealing_cli.py).
+    keys_cli.add_command(sealing_cli.organizer_keygen)
+    keys_cli.add_command(sealing_cli.keys_reseal)
+    export_command.add_command(sealing_cli.export_open_command)
     app.cli.add_command(delivery_cli)

@@ -51,6 +51,9 @@ class Config:
         self.ALLOW_DEV_SECRETS = env_bool("ALLOW_DEV_SECRETS", False)
         # Production without an https BASE_URL (behind a TLS proxy that rewrites it).
         self.REQUIRE_SECRETS = env_bool("REQUIRE_SECRETS", False)
+        # The organizers' public key (`flask keys organizer-keygen`): confirmed signers'
+        # names, emails and comments are sealed to it; its private half stays offline.
+        self.ORGANIZER_PUBLIC_KEY = os.environ.get("ORGANIZER_PUBLIC_KEY", "")
 
         self.SQLALCHEMY_DATABASE_URI = os.environ.get(
             "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'campaign.db'}"
@@ -83,6 +86,9 @@ class Config:
         # Privacy
         self.IP_HASH_RETENTION_DAYS = env_int("IP_HASH_RETENTION_DAYS", 7)
         self.ANONYMIZE_AFTER_CLOSE_DAYS = env_int("ANONYMIZE_AFTER_CLOSE_DAYS", 90)
+        # A closed campaign's dedup keys and other blind indexes are deleted this many
+        # days after it closes (`flask campaign purge-indexes`; docs/SECURITY.md).
+        self.BLIND_INDEX_RETENTION_DAYS = env_int("BLIND_INDEX_RETENTION_DAYS", 30)
         # The API's per-country counts and daily history describe midnight UTC this
         # many days ago, so they can't be differenced against the live count.
         self.PUBLIC_STATS_DELAY_DAYS = env_int("PUBLIC_STATS_DELAY_DAYS", 1)

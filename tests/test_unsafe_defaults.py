@@ -14,16 +14,22 @@ from cryptography.fernet import Fernet
 from campaign import UnsafeSettings, create_app
 from campaign.config import Config
 from campaign.extensions import db
-from campaign.services import tlog_keys
+from campaign.services import organizer_key, tlog_keys
 from campaign.services.crypto import generate_key
 from tests import conftest
 from tests.helpers import content_with_contact
 
 REAL_SMTP = "smtp://mail.example.net:587"
+ORGANIZER_PUBLIC_KEY = organizer_key.public_text(organizer_key.generate())  # issue 23
 
 
 def production(database_url: str, **overrides) -> dict:
-    settings = {"BASE_URL": "https://petition.example", "SMTP_URL": REAL_SMTP, **overrides}
+    settings = {
+        "BASE_URL": "https://petition.example",
+        "SMTP_URL": REAL_SMTP,
+        "ORGANIZER_PUBLIC_KEY": ORGANIZER_PUBLIC_KEY,
+        **overrides,
+    }
     return conftest.test_config(database_url, **settings)
 
 

@@ -10,6 +10,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .. import sealing_cli
 from ..extensions import db
 from ..models import AdminUser
 from ..progress import progress
@@ -93,8 +94,8 @@ def admin_reset_password(email: str, password_stdin: bool, reset_2fa: bool) -> N
     click.echo(f"password reset for {email}")
 
 
-@click.command("export")
-@click.option("--campaign", "slug", required=True, help="The campaign's slug.")
+@click.group("export", invoke_without_command=True)
+@click.option("--campaign", "slug", help="The campaign's slug (required to export).")
 @click.option(
     "--preset",
     type=click.Choice(sorted(export_presets.PRESETS)),
@@ -126,8 +127,16 @@ def admin_reset_password(email: str, password_stdin: bool, reset_2fa: bool) -> N
     show_default="the number of CPUs",
     help="Processes for a large CSV export (decrypting is CPU-bound).",
 )
-def export_command(slug, preset, fmt, excel, output, language, processes, **filter_args) -> None:
-    """Export signers as the admin does (recorded in the audit log)."""
+@click.pass_context
+def export_command(
+    ctx, slug, preset, fmt, excel, output, language, processes, **filter_args
+) -> None:
+    """Export signers as the admin does (recorded in the audit log). `flask export open`
+    opens a sealed export offline (campaign/sealing_cli.py)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not slug:
+        raise click.UsageError("Missing option '--campaign'.")
     content = library().get(slug)
     if content is None:
         raise click.ClickException(f"no campaign {slug!r} in content/")
@@ -178,8 +187,28 @@ delivery_cli = AppGroup("delivery", help="The delivery pack for a petition's add
 @click.option(
     "--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf", show_default=True
 )
-def delivery_pack(slug: str, output: str | None, language: str | None, fmt: str) -> None:
-    """Make the delivery pack, as the admin does (recorded in the audit log)."""
+@click.option(
+    "--from-export",
+    "export_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Offline: the named list from a downloaded delivery export (needs --key).",
+)
+@click.option("--key", "key_paths", multiple=True, type=click.Path(exists=True))
+def delivery_pack(
+    slug: str,
+    output: str | None,
+    language: str | None,
+    fmt: str,
+    export_file: str | None,
+    key_paths: tuple[str, ...],
+) -> None:
+    """Make the delivery pack, as the admin does (recorded in the audit log). With
+    --from-export and --key, on the organizers' computer: the named list alone."""
+    if export_file:
+        if not key_paths:
+            raise click.UsageError("--from-export needs --key (the organizers' private key)")
+        sealing_cli.offline_names_pack(slug, export_file, key_paths, output, language)
+        return
     content = library().get(slug)
     if content is None:
         raise click.ClickException(f"no campaign {slug!r} in content/")

@@ -182,6 +182,15 @@ class Signature(db.Model):
     extra_mails_since: Mapped[datetime | None] = mapped_column(DateTime)
     extra_mails: Mapped[int] = mapped_column(Integer, server_default="0")  # not on the hot INSERT
 
+    # Issue 23 (migration 0013_sealed_to_organizers): name, email and comment sealed
+    # together to the organizers' offline key (the server can't open it); the same
+    # under a secret only the signer's data link carries; that secret, kept only while
+    # pending; and the public display ("first name, last initial") under its consent.
+    organizer_sealed: Mapped[str | None] = mapped_column(Text)
+    signer_copy: Mapped[str | None] = mapped_column(Text)
+    link_secret: Mapped[str | None] = mapped_column(String(32))
+    display_enc: Mapped[str | None] = mapped_column(Text)
+
     @hybrid_property
     def counted(self) -> bool:
         """Whether this signature is in the count (`is_counted`). In a query,

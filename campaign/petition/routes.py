@@ -269,7 +269,8 @@ def my_data(slug: str, token: str):
     text = content.text(current_language())
     if signature is None:
         return dead_link_page(content, "petition/my_data.html")
-    copy = privacy.data_copy(signature)
+    secret = request.args.get("k") or None  # opens the signer's sealed copy (issue 23)
+    copy = privacy.data_copy(signature, secret)
     if request.args.get("format") == "json":
         response = current_app.response_class(
             json.dumps(copy, ensure_ascii=False, indent=2), mimetype="application/json"
@@ -283,6 +284,7 @@ def my_data(slug: str, token: str):
         state="ok",
         data=copy,
         token=token,
+        secret=secret,
         withdraw_token=signer_link_token(signature, "withdraw"),
         country=country_name(copy["country"], current_language()),
         withdrawn=consents.get(request.args.get("withdrawn", "")),
@@ -301,7 +303,8 @@ def withdraw_consent(slug: str, token: str, key: str):
         return dead_link_page(content, "petition/my_data.html")
     if not privacy.take_back(signature, key):
         abort(404)
-    return redirect(url_for(".my_data", slug=slug, token=token, withdrawn=key), 303)
+    secret = request.args.get("k") or None  # back to the copy it opened (issue 23)
+    return redirect(url_for(".my_data", slug=slug, token=token, withdrawn=key, k=secret), 303)
 
 
 @bp.route("/<slug>/unsubscribe/<token:token>", methods=["GET", "POST"])

@@ -9,7 +9,20 @@ whether a link may confirm, and what the answer is.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, and_, bindparam, case, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    Boolean,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    not_,
+    null,
+    select,
+    update,
+)
 
 from .. import dbapi
 from ..models import OutboxMessage, Signature, SignatureStatus, SupersededLink, utcnow
@@ -30,6 +43,12 @@ LOCK_ADDRESS = (  # the address's rows, locked in id order; their states name th
     .with_for_update()
 )
 _FAST = _S.flag_reason == FAST  # the time trap only suspects a form: confirming clears it
+# Issue 23: a row sealed to the organizers' key keeps, once confirmed, only what a
+# consent the owner leaves ticked needs readable (each consent's `keeps`: the public
+# display, a published comment, a contact-consent address). The full name, the rest,
+# and the link secret go: from here only the organizers' key or the signer's link
+# opens them. Plain column writes, no cryptography on the confirm POST.
+_SEALED = _S.organizer_sealed.is_not(None)
 
 
 def _choice(consent: consents.Consent):
@@ -39,9 +58,24 @@ def _choice(consent: consents.Consent):
     return ticked if consent.needs is None else and_(ticked, _S[consent.needs].is_not(None))
 
 
+def keep_readable(chosen: dict) -> dict:
+    """The server-readable columns a sealed row keeps as confirmed: each consent's
+    `keeps` only if the owner left that consent ticked (`chosen`: its value as
+    confirmed), the full name never, the link secret never."""
+    values = {"name_enc": case((_SEALED, null()), else_=_S.name_enc), "link_secret": null()}
+    for consent in consents.all_consents():
+        if consent.keeps is not None:
+            kept = _S[consent.keeps]
+            dropped = and_(_SEALED, not_(chosen[consent.column]))
+            values[consent.keeps] = case((dropped, null()), else_=kept)
+    return values
+
+
 def confirm_pending():
     """Out of pending, with the owner's choices from the confirm page as the consents
-    (H1): every consent of the registry is set, so none survives from the sign POST."""
+    (H1): every consent of the registry is set, so none survives from the sign POST.
+    A row sealed to the organizers (issue 23) keeps readable only what those choices need."""
+    chosen = {c.column: _choice(c) for c in consents.all_consents()}
     return (
         update(SIGNATURES)
         .where(_S.id == bindparam("signature"), _S.status == SignatureStatus.PENDING)
@@ -50,7 +84,8 @@ def confirm_pending():
             confirmed_at=bindparam("now"),
             flagged=case((_FAST, False), else_=_S.flagged),
             flag_reason=case((_FAST, None), else_=_S.flag_reason),
-            **{c.column: _choice(c) for c in consents.all_consents()},
+            **chosen,
+            **keep_readable(chosen),
         )
         .returning(_S.flagged)
     )

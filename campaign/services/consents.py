@@ -53,6 +53,9 @@ class Consent:
     on_paper: bool  # can be given on a paper sheet (a later issue adds them)
     data_key: str  # its yes/no in the signer's data copy (JSON)
     needs: str | None = None  # a column that must hold something for it to apply
+    # Issue 23: the column a signature sealed to the organizers' key keeps readable to
+    # the server only under this consent (services/confirm_write.py nulls it otherwise).
+    keeps: str | None = None
 
     @property
     def field(self) -> str:
@@ -73,6 +76,7 @@ _REGISTRY: list[Consent] = [
         names_signer=True,
         on_paper=False,
         data_key="show_name_publicly",
+        keeps="display_enc",  # "first name, last initial" for the public list
     ),
     Consent(
         key="comment",
@@ -92,6 +96,7 @@ _REGISTRY: list[Consent] = [
         on_paper=False,
         data_key="show_comment_publicly",
         needs="comment_enc",
+        keeps="comment_enc",
     ),
     Consent(
         key="contact",
@@ -105,6 +110,7 @@ _REGISTRY: list[Consent] = [
         names_signer=False,
         on_paper=True,
         data_key="email_me_about_campaign",
+        keeps="email_enc",  # the address, for the campaign's updates
     ),
     Consent(
         key="delivery",

@@ -48,7 +48,14 @@ FIELDS_HEAD = (
     "flagged",
     "comment",
 )
-FIELDS_TAIL = ("source", "referrer_code", "created_at", "confirmed_at", "action_date")
+FIELDS_TAIL = (
+    "source",
+    "referrer_code",
+    "created_at",
+    "confirmed_at",
+    "action_date",
+    "sealed",  # "<row key>:<organizer copy>" (issue 23): opened offline by `flask export open`
+)
 # The columns the query must return, in this order: each consent's column last.
 SOURCE_HEAD = (
     "id",
@@ -64,6 +71,7 @@ SOURCE_HEAD = (
     "created_at",
     "confirmed_at",
     "row_key",
+    "organizer_sealed",
 )
 
 
@@ -137,6 +145,7 @@ def csv_rows(result: Result, columns: Sequence[str], batch: int) -> Iterator[lis
             created,
             confirmed,
             row_key,
+            organizer,
             *granted,
         ) in rows:
             name = name_of(name_t, row_key) if name_t else ""
@@ -168,6 +177,7 @@ def csv_rows(result: Result, columns: Sequence[str], batch: int) -> Iterator[lis
                 created,
                 confirmed,
                 confirmed or created,
+                f"{row_key}:{organizer}" if organizer else "",
             )
             out.append((pick(full),) if one else pick(full))
         yield out

@@ -20,7 +20,7 @@ from flask import current_app, has_request_context, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..i18n import text_direction
@@ -77,7 +77,8 @@ def named_count(campaign_id: int) -> int:
             *public.counted_filter(campaign_id),
             *consents.given(consents.ADDRESSEES),
             Signature.erased_at.is_(None),
-            Signature.name_enc.is_not(None),
+            # A name sealed to the organizers (issue 23) is named in the offline list.
+            or_(Signature.name_enc.is_not(None), Signature.organizer_sealed.is_not(None)),
         )
     )
 
@@ -239,18 +240,38 @@ def stylesheet_path() -> Path:
 
 
 def write_pdf(
-    content: CampaignContent, campaign: Campaign, numbers: PackNumbers, *, language: str
+    content: CampaignContent,
+    campaign: Campaign | None,
+    numbers: PackNumbers | None,
+    *,
+    language: str,
+    groups: Iterator[NameGroup] | None = None,
 ) -> bytes:
-    """The pack as a PDF: the main document, then the names in parts, concatenated."""
+    """The pack as a PDF: the main document, then the names in parts, concatenated.
+    With `groups` and no `numbers`: the named list alone, from names opened offline
+    (`flask delivery pack --from-export`, issue 23)."""
     # Imported here, not at the top: WeasyPrint loads Pango and fonts (~30 MB, seconds),
     # which no web worker should pay for until someone makes a pack. (No import cycle.)
     from . import pdf
 
     base = Path(current_app.static_folder)
     stylesheet = stylesheet_path().resolve().as_uri()
-    main = render_html(
-        content, campaign, numbers, language=language, stylesheet=stylesheet, with_names=False
+    main = (
+        []
+        if numbers is None or campaign is None
+        else [
+            render_html(
+                content,
+                campaign,
+                numbers,
+                language=language,
+                stylesheet=stylesheet,
+                with_names=False,
+            )
+        ]
     )
+    if groups is None:
+        groups = name_groups(campaign.id, language) if campaign is not None else iter(())
     documents = (
         render_template(
             "delivery/names.html",
@@ -259,9 +280,9 @@ def write_pdf(
             text_direction=text_direction(language),
             stylesheet=stylesheet,
         )
-        for part in name_parts(name_groups(campaign.id, language))
+        for part in name_parts(groups)
     )
-    return pdf.concatenate(pdf.html_to_pdf(html, base) for html in chain([main], documents))
+    return pdf.concatenate(pdf.html_to_pdf(html, base) for html in chain(main, documents))
 
 
 @dataclass

@@ -50,6 +50,13 @@ def records(
         yield signer_record(row, sealed.EXPORT)  # a Row has the same attribute names as a Signature
 
 
+def sealed_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """A preset's columns, and the organizer copy when signatures are sealed to the
+    organizers' key (issue 23): what the server can't read leaves sealed, for `flask
+    export open` on the organizers' computer."""
+    return (*columns, "sealed") if sealed.organizer_sealer() is not None else columns
+
+
 def _iso(value: datetime | None) -> str:
     return utc_iso(value) or ""
 
@@ -65,8 +72,9 @@ def export_csv(
 ) -> Iterator[str]:
     """The preset's rows as CSV, streamed in batches (services/csv_stream.py); with
     `processes` > 1 (the CLI only), large exports run across processes."""
-    columns = PRESETS[preset].columns
+    columns = sealed_columns(PRESETS[preset].columns)
     wanted = {"email_enc": "email" in columns, "comment_enc": "comment" in columns}
+    wanted["organizer_sealed"] = "sealed" in columns
     selected = []
     for name in csv_stream.source_columns():
         column = Signature.__table__.c[name]

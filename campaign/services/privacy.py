@@ -8,7 +8,7 @@ one decrypt path); withdrawal, erasure, retention and anonymization go through `
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -49,6 +49,9 @@ class SignerRecord:
     created_at: datetime
     confirmed_at: datetime | None
     erased: bool
+    # Issue 23: the name, email and comment are sealed to the organizers' offline key
+    # (what the server can't read shows as sealed, not as erased).
+    sealed: bool = False
 
 
 def signer_record(signature: Signature, reason: Reason) -> SignerRecord:
@@ -69,16 +72,24 @@ def signer_record(signature: Signature, reason: Reason) -> SignerRecord:
         created_at=signature.created_at,
         confirmed_at=signature.confirmed_at,
         erased=signature.erased_at is not None,
+        sealed=bool(getattr(signature, "organizer_sealed", None)),
     )
 
 
-def data_copy(signature: Signature) -> dict:
+def data_copy(signature: Signature, secret: str | None = None) -> dict:
     """Everything held about one signature, decrypted, for the signer's own copy.
 
     Keyed hashes are described rather than shown: they are not the signer's data
     in any readable form, and showing them would only help someone match them.
+    A confirmed row sealed to the organizers (issue 23) opens its name, email and
+    comment only with `secret`, the one the signer's data link carries (`?k=`):
+    without it they are marked sealed (`sealed_fields`).
     """
     record = signer_record(signature, sealed.SIGNER_LINK)
+    own = sealed.open_signer_copy(signature.signer_copy, secret, signature.row_key)
+    if own is not None:
+        record = replace(record, name=own.name, email=own.email, comment=own.comment)
+    locked = bool(signature.organizer_sealed) and own is None and record.name is None
     retention = timedelta(days=current_app.config["IP_HASH_RETENTION_DAYS"])
     wording = consents.wording_of(signature.consent_wording_id)
     granted = consents.granted(signature.id)
@@ -109,6 +120,8 @@ def data_copy(signature: Signature) -> dict:
         # Each consent of the registry (services/consents.py): yes or no, and its wording.
         **{c.data_key: granted[c.key] for c in consents.all_consents()},
         "consent_wording": wording,
+        # True: the name, email and comment are sealed, and this link has no key to them.
+        "sealed_fields": locked,
         "came_from": record.source,
         # Only a keyed hash of the code you came with is kept, so it can't be shown.
         "came_through_a_share_link": record.referrer_code is not None,
@@ -174,6 +187,8 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     if new_status:
         signature.status = new_status
     signature.name_enc = signature.email_enc = signature.comment_enc = None
+    signature.organizer_sealed = signature.signer_copy = signature.link_secret = None
+    signature.display_enc = None
     signature.dedup_key = None  # the address may sign again later
     signature.email_domain_hash = signature.ip_hash = None
     signature.link_nonce = None  # every emailed link stops working
@@ -241,6 +256,8 @@ def unsubscribe(signature: Signature) -> None:
     rows are deleted here) or waits and no longer sees this signer."""
     lock_for_change(signature)
     signature.contact_consent = False
+    if signature.organizer_sealed and signature.status != SignatureStatus.PENDING:
+        signature.email_enc = None  # kept readable only for that consent (issue 23)
     signature.unsubscribed_at = utcnow()
     db.session.execute(
         delete(OutboxMessage).where(
@@ -254,14 +271,16 @@ def unsubscribe(signature: Signature) -> None:
 
 def withdraw_consents(signature: Signature, taken: tuple[consents.Consent, ...]) -> None:
     """Set these consents to no, on the row (whichever columns the registry names) and on
-    the loaded object. The caller commits."""
+    the loaded object. A confirmed row sealed to the organizers (issue 23) also loses
+    what each kept readable to the server (`Consent.keeps`). The caller commits."""
     table = Signature.__table__
-    db.session.execute(
-        update(table).where(table.c.id == signature.id).values({c.column: False for c in taken})
-    )
-    for consent in taken:
-        if consent.column in Signature.__mapper__.columns:
-            set_committed_value(signature, consent.column, False)
+    values: dict[str, object] = {c.column: False for c in taken}
+    if signature.organizer_sealed and signature.status != SignatureStatus.PENDING:
+        values |= {c.keeps: None for c in taken if c.keeps is not None}
+    db.session.execute(update(table).where(table.c.id == signature.id).values(values))
+    for column, value in values.items():
+        if column in Signature.__mapper__.columns:
+            set_committed_value(signature, column, value)
 
 
 def take_back(signature: Signature, key: str) -> bool:

@@ -125,7 +125,8 @@ def _public_signers(campaign_id: int, limit: int, *, with_comments: bool) -> lis
         .where(
             *counted_filter(campaign_id),
             Signature.erased_at.is_(None),
-            Signature.name_enc.is_not(None),
+            # Sealed rows (issue 23) keep only the display under its consent.
+            or_(Signature.name_enc.is_not(None), Signature.organizer_sealed.is_not(None)),
         )
         .order_by(Signature.confirmed_at.desc(), Signature.id.desc())
         .limit(limit)
@@ -141,11 +142,7 @@ def _public_signers(campaign_id: int, limit: int, *, with_comments: bool) -> lis
     signers = []
     for signature in db.session.scalars(query):
         shown = signature.public_consent
-        name = (
-            public_name(sealed.unseal(sealed.PUBLIC, "name", signature.name_enc, signature.row_key))
-            if shown
-            else ""
-        )
+        name = _display(signature) if shown else ""
         comment = (
             sealed.unseal(sealed.PUBLIC, "comment", signature.comment_enc, signature.row_key)
             if with_comments
@@ -155,6 +152,15 @@ def _public_signers(campaign_id: int, limit: int, *, with_comments: bool) -> lis
             country = signature.country if shown else ""
             signers.append(PublicSigner(name, country, comment, signature.confirmed_at))
     return signers
+
+
+def _display(signature: Signature) -> str:
+    """First name and last initial: stored as such for a sealed row (issue 23), else
+    made from the full name."""
+    if signature.display_enc is not None:
+        shown = sealed.unseal(sealed.PUBLIC, "display", signature.display_enc, signature.row_key)
+        return shown or ""
+    return public_name(sealed.unseal(sealed.PUBLIC, "name", signature.name_enc, signature.row_key))
 
 
 def recent_signers(content: CampaignContent, campaign_id: int, count: int, limit: int = 10):

@@ -99,6 +99,9 @@ def signer_links(content: CampaignContent, signature: Signature) -> dict[str, st
             language,
             slug=content.slug,
             token=links.make_token(signature, "data"),
+            # The secret that opens the signer's own sealed copy (issue 23): only in the
+            # mail sent while the submission is pending; the server keeps it no longer.
+            **({"k": signature.link_secret} if signature.link_secret else {}),
         ),
         "confirm_url": links.external_url(
             "petition.confirm",
@@ -121,12 +124,15 @@ def is_expired(signature: Signature) -> bool:
     return signature.status == SignatureStatus.PENDING and signature.created_at < utcnow() - expiry
 
 
-def mail_for(template: str, content: CampaignContent, signature: Signature) -> Mail:
-    """One of the signer mails (confirm, already_signed, reminder) for `signature`."""
+def mail_for(
+    template: str, content: CampaignContent, signature: Signature, to: str | None = None
+) -> Mail:
+    """One of the signer mails (confirm, already_signed, reminder) for `signature`,
+    to its address or `to`."""
     return render_mail(
         template,
         signature.language,
-        to=sealed.unseal(sealed.SIGNER_MAIL, "email", signature.email_enc, signature.row_key),
+        to=to or sealed.unseal(sealed.SIGNER_MAIL, "email", signature.email_enc, signature.row_key),
         name=sealed.unseal(sealed.SIGNER_MAIL, "name", signature.name_enc, signature.row_key),
         title=content.text(signature.language).title,
         expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],
@@ -177,12 +183,17 @@ def render_submission(outbox: OutboxMessage) -> Mail | None:
         return None
     held = next((row for row in rows if row.confirmed_at is not None), None)
     if held is not None:
-        # The address has signed: this submission is redundant; a capped note instead.
+        # The address has signed: this submission is redundant; a capped note instead,
+        # to this submission's address (the same mailbox): a signature sealed to the
+        # organizers keeps no readable address without contact consent (issue 23).
+        to = sealed.unseal(sealed.SIGNER_MAIL, "email", signature.email_enc, signature.row_key)
         delete_submissions([signature.id], keep_outbox_id=outbox.id)
         allowed = held.status == SignatureStatus.CONFIRMED and take_extra_mail(held.id)
         outbox.kind, outbox.signature_id = "already-signed", held.id
         db.session.commit()
-        return render_already_signed(outbox) if allowed else None
+        return (
+            _mail_to_signer(outbox, "already_signed", confirmed=False, to=to) if allowed else None
+        )
     mailed = sum(
         1
         for row in rows
@@ -194,26 +205,31 @@ def render_submission(outbox: OutboxMessage) -> Mail | None:
         delete_submissions([signature.id], keep_outbox_id=outbox.id)  # over the cap
         db.session.commit()
         return None
+    # Issue 23: sealed to the organizers now, as the link (with the secret that opens
+    # the signer's copy) is first mailed; the confirm statement then nulls the rest.
+    sealing = sealed.seal_pending(signature, privacy.public_name)
     db.session.execute(
         update(Signature)
         .where(Signature.id == signature.id)
-        .values(mailed_at=utcnow())
+        .values(mailed_at=utcnow(), **sealing)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    db.session.commit()  # expires `signature`: its link secret is read back for the mail
     return mail_for("confirm", content, signature)
 
 
-def _mail_to_signer(outbox: OutboxMessage, template: str, *, confirmed: bool) -> Mail | None:
+def _mail_to_signer(
+    outbox: OutboxMessage, template: str, *, confirmed: bool, to: str | None = None
+) -> Mail | None:
     """`template` for the signature a message is about, while it still has an address
-    and links (and, with `confirmed`, only while it is confirmed)."""
+    (its own, or `to`) and links (and, with `confirmed`, only while it is confirmed)."""
     signature = db.session.get(Signature, outbox.signature_id)
-    if signature is None or not signature.email_enc or not signature.link_nonce:
+    if signature is None or not (signature.email_enc or to) or not signature.link_nonce:
         return None
     if confirmed and signature.status != SignatureStatus.CONFIRMED:
         return None
     content = _content(outbox, signature)
-    return None if content is None else mail_for(template, content, signature)
+    return None if content is None else mail_for(template, content, signature, to)
 
 
 def render_already_signed(outbox: OutboxMessage) -> Mail | None:
@@ -223,7 +239,18 @@ def render_already_signed(outbox: OutboxMessage) -> Mail | None:
 def render_confirm_again(outbox: OutboxMessage) -> Mail | None:
     """A resent confirmation (from the form or an organizer): only while still pending."""
     found = pending_submission(outbox)
-    return None if found is None else mail_for("confirm", found[1], found[0])
+    if found is None:
+        return None
+    sealing = sealed.seal_pending(found[0], privacy.public_name)  # an organizer's resend
+    if sealing:  # of a submission never mailed before (issue 23)
+        db.session.execute(
+            update(Signature)
+            .where(Signature.id == found[0].id, Signature.organizer_sealed.is_(None))
+            .values(**sealing)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    return mail_for("confirm", found[1], found[0])
 
 
 def render_links(outbox: OutboxMessage) -> Mail | None:

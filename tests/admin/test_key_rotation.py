@@ -12,10 +12,20 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import AdminUser, OutboxMessage, Signature, SignatureStatus
-from campaign.services import accounts, cache, crypto, mail, privacy, rotation, sealed, totp
+from campaign.services import (
+    accounts,
+    cache,
+    crypto,
+    mail,
+    organizer_key,
+    privacy,
+    rotation,
+    sealed,
+    totp,
+)
 from campaign.services.mail_transport import Mail
 from tests.admin.helpers import EMAILS, csrf_from, login
-from tests.helpers import sign
+from tests.helpers import deliver, sign
 
 
 def use_keys(app, keys: list[str]) -> None:
@@ -44,7 +54,16 @@ def every_encrypted_value() -> dict[tuple[str, str], list[str]]:
 
 def test_rotation_covers_every_encrypted_column(client, app, users):
     old = app.config["ENCRYPTION_KEYS"][0]
-    sign(client, name="Maryam Ahmadi", email="maryam@example.org", comment="For my father")
+    # Sealed to an organizer key with public consent: the public display (display_enc).
+    app.config["ORGANIZER_PUBLIC_KEY"] = organizer_key.public_text(organizer_key.generate())
+    sign(
+        client,
+        name="Maryam Ahmadi",
+        email="maryam@example.org",
+        comment="For my father",
+        public_consent="y",
+    )
+    deliver(app)  # the worker seals it as it mails the link
     signature = db.session.scalars(select(Signature)).one()
     # one value in the pre-AES-GCM format (unbound Fernet), to be rebound as well
     signature.comment_enc = Fernet(old).encrypt(b"For my father").decode()

@@ -21,6 +21,9 @@ ALLOWED = {
     "services/crypto.py": "defines them",
     OWNER: "the one decrypt path for personal data",
     "services/totp.py": "organizers' own TOTP secrets: credentials, not personal data",
+    # Issue 23: neither opens anything with a key the server holds.
+    "services/organizer_key.py": "HPKE open with the organizers' private key (offline tools)",
+    "services/signer_copy.py": "the signer's copy, with the secret only their link carries",
 }
 
 

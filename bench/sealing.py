@@ -1,0 +1,275 @@
+"""Issue 23's measurements (`make bench` runs this after bench/run.py):
+
+1. sign POST CPU with the organizers' key against without it, side by side: the same
+   app, in-process (the WSGI stack, post_fastpath included), rounds alternating
+   between the two so drift on a shared machine hits both alike; CPU time of this
+   process per request (target: at most 10 % more). The sealing itself is done by the
+   mail worker as it first mails the link: its CPU per submission is reported too;
+2. the full CSV export of N sealed, confirmed rows (`flask export`, sealed column left
+   sealed) against `sqlite3 -csv` of the same rows' stored columns (target: within 5x
+   at 1M rows);
+3. `flask export open` of that file with the private key (target: 1M rows in under
+   60 s and under 300 MB; memory is the sum of the RSS of its processes, sampled).
+
+Usage: .venv/bin/python bench/sealing.py [ROWS] [SIGNS]   (defaults 1000000 and 600).
+The seeder writes the rows straight into the table: each row has its own random row
+key, and the organizer copies come from 1,000 real HPKE seals (sealing 1M rows would
+take minutes and is not what is measured), so opening does the full work per row.
+Prints one JSON document and writes it to bench/results/sealing-<time>.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TMP = Path(tempfile.mkdtemp(prefix="campaign-sealing-bench-"))
+os.environ.setdefault("INSTANCE_PATH", str(TMP / "instance"))
+
+from cryptography.fernet import Fernet  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from campaign import create_app  # noqa: E402
+from campaign.extensions import db  # noqa: E402
+from campaign.models import Signature  # noqa: E402
+from campaign.services import organizer_key, privacy, sealed  # noqa: E402
+from campaign.services.campaigns import get_row  # noqa: E402
+from campaign.services.content import library  # noqa: E402
+
+SLUG = "1988-massacre-inquiry"
+KEY = organizer_key.generate()
+PUBLIC = organizer_key.public_text(KEY)
+KEYS = {
+    "SECRET_KEY": secrets.token_hex(16),
+    "HASH_KEY": secrets.token_hex(16),
+    "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+}
+
+
+def make_app(url: str, public: str):
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            **KEYS,
+            "ENCRYPTION_KEYS": [KEYS["ENCRYPTION_KEYS"]],
+            "ORGANIZER_PUBLIC_KEY": public,
+            "RATELIMIT_ENABLED": False,
+            "MIN_FORM_SECONDS": 0,
+            "SMTP_URL": "console",
+            "LOG_LEVEL": "WARNING",
+            "EMAIL_CHECK_DELIVERABILITY": False,
+        }
+    )
+
+
+def sign_cpu(url: str, signs: int, rounds: int = 10) -> dict:
+    """CPU per sign POST, with and without the organizers' key, alternating rounds."""
+    app = make_app(url, PUBLIC)
+    client = app.test_client()
+    page = client.get(f"/{SLUG}/").get_data(as_text=True)
+    started = re.search(r'name="started" type="hidden" value="([^"]+)"', page).group(1)
+    form = {"started": started, "name": "Bench Signer", "country": "DE", "comment": "For them"}
+    form |= {"public_consent": "y", "contact_consent": "y"}
+    cpu = {"sealed": 0.0, "plain": 0.0}
+    done = {"sealed": 0, "plain": 0}
+    per_round = max(signs // rounds, 1)
+    for n in range(rounds * 2 + 2):
+        kind = "sealed" if n % 2 else "plain"
+        app.config["ORGANIZER_PUBLIC_KEY"] = PUBLIC if kind == "sealed" else ""
+        began = time.process_time()
+        for i in range(per_round):
+            email = f"b{n}-{i}-{time.time_ns()}@example.org"
+            response = client.post(f"/{SLUG}/sign", data={**form, "email": email})
+            assert response.status_code == 303, response.status_code
+        if n >= 2:  # the first two rounds warm up
+            cpu[kind] += time.process_time() - began
+            done[kind] += per_round
+    plain, sealed_cpu = cpu["plain"] / done["plain"], cpu["sealed"] / done["sealed"]
+    # Where the sealing went: the worker, once per submission it mails a link.
+    app.config["ORGANIZER_PUBLIC_KEY"] = PUBLIC
+    with app.app_context():
+        pending = db.session.scalars(
+            select(Signature).where(Signature.organizer_sealed.is_(None)).limit(300)
+        ).all()
+        began = time.process_time()
+        for signature in pending:
+            sealed.seal_pending(signature, privacy.public_name)
+        worker = (time.process_time() - began) / max(len(pending), 1)
+        db.session.remove()
+    return {
+        "signs_each": done["plain"],
+        "plain_ms_cpu": round(plain * 1000, 3),
+        "sealed_ms_cpu": round(sealed_cpu * 1000, 3),
+        "ratio": round(sealed_cpu / plain, 3),
+        "target": "<= 1.10",
+        "worker_seal_ms_cpu": round(worker * 1000, 3),
+    }
+
+
+def seed(app, rows: int) -> int:
+    """`rows` confirmed, sealed signatures (as confirming leaves them: no readable
+    name; every fourth keeps its address under contact consent)."""
+    with app.app_context():
+        campaign = get_row(library().get(SLUG))
+        sealer = organizer_key.Sealer(KEY.public_key())
+        pool = []
+        for i in range(1000):
+            row_key = secrets.token_hex(16)
+            plain = organizer_key.pack(f"Signer {i} Bench", f"s{i}@example.org", "For them")
+            pool.append((row_key, sealer.seal(plain, row_key)))
+        raw = db.engine.raw_connection()
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA synchronous=OFF")
+        columns = (
+            "campaign_id status dedup_key country language public_consent contact_consent "
+            "comment_consent delivery_consent comment_hidden referral_code flagged "
+            "already_signed_mails created_at confirmed_at row_key organizer_sealed"
+        ).split()
+        sql = f"INSERT INTO signatures ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608,E501
+        base = datetime(2026, 1, 1)
+        batch = []
+        for i in range(rows):
+            row_key, token = pool[i % 1000]
+            when = base + timedelta(seconds=i)
+            batch.append(
+                (campaign.id, "confirmed", f"{i:064x}", "DE", "en", i % 3 == 0, False)
+                + (False, i % 2 == 0, False, f"r{i:015d}", False, 0, when, when, row_key, token)
+            )
+            if len(batch) >= 20000:
+                cursor.executemany(sql, batch)
+                batch.clear()
+        if batch:
+            cursor.executemany(sql, batch)
+        raw.commit()
+        raw.close()
+        return campaign.id
+
+
+def measured(command: list[str], stdout: Path | None = None, env=None) -> dict:
+    """Wall time, CPU time, and the peak of the summed memory (PSS) of the process and
+    its children."""
+    out = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
+    began, cpu = time.perf_counter(), os.times()
+    process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, env=env)  # noqa: S603
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, tree_rss_kb(process.pid))
+        time.sleep(0.1)
+    took = time.perf_counter() - began
+    after = os.times()
+    used = after.children_user + after.children_system - cpu.children_user - cpu.children_system
+    if stdout:
+        out.close()
+    if process.returncode:
+        raise RuntimeError(process.stderr.read().decode())
+    return {
+        "seconds": round(took, 2),
+        "cpu_seconds": round(used, 2),
+        "peak_mb": round(peak / 1024, 1),
+    }
+
+
+def tree_rss_kb(pid: int) -> int:
+    total = 0
+    for child in [pid, *descendants(pid)]:
+        # Proportional set size: pages the forked workers share with their parent
+        # are counted once across the tree, not once per process as RSS would.
+        try:
+            status = Path(f"/proc/{child}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        found = re.search(r"^Pss:\s+(\d+)", status, re.M)
+        total += int(found.group(1)) if found else 0
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found += [int(child), *descendants(int(child))]
+    except OSError:
+        pass
+    return found
+
+
+def main() -> int:
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
+    rows = int(args[0]) if args else 1_000_000
+    signs = int(args[1]) if len(args) > 1 else 600
+    database = TMP / "sealing.db"
+    url = f"sqlite:///{database}"
+    app = make_app(url, PUBLIC)
+    with app.app_context():
+        upgrade()
+    result: dict = {"machine_cpus": os.cpu_count(), "rows": rows}
+    result["sign_cpu"] = sign_cpu(url, signs)
+    print(json.dumps(result["sign_cpu"]), flush=True)
+    # The export and its opening, on a database of sealed rows only.
+    database.unlink()
+    with app.app_context():
+        db.engine.dispose()
+        upgrade()
+    campaign_id = seed(app, rows)
+    env = {
+        **os.environ,
+        **KEYS,
+        "ORGANIZER_PUBLIC_KEY": PUBLIC,
+        "DATABASE_URL": url,
+        "LOG_LEVEL": "WARNING",
+    }
+    flask = [sys.executable, "-m", "flask", "--app", str(ROOT / "wsgi.py")]
+    exported, opened = TMP / "full.csv", TMP / "opened.csv"
+    export_args = ["export", "--campaign", SLUG, "--preset", "full", "--output", str(exported)]
+    ours = measured([*flask, *export_args], env=env)
+    columns = (
+        "id, name_enc, email_enc, comment_enc, country, language, status, flagged, "
+        "public_consent, contact_consent, source, referrer_code, created_at, confirmed_at, "
+        "row_key, organizer_sealed"
+    )
+    where = f"campaign_id = {int(campaign_id)} AND status = 'confirmed' ORDER BY id"
+    query = f"SELECT {columns} FROM signatures WHERE {where}"  # noqa: S608 - our own values
+    baseline = measured(["sqlite3", "-csv", str(database), query], TMP / "baseline.csv")
+    result["export"] = {
+        "ours": ours,
+        "sqlite3_csv": baseline,
+        "ratio": round(ours["seconds"] / baseline["seconds"], 2),
+        "bytes": exported.stat().st_size,
+        "target": "<= 5",
+    }
+    print(json.dumps(result["export"]), flush=True)
+    key_file = TMP / "organizer-private.key"
+    key_file.write_bytes(organizer_key.private_pem(KEY))
+    opening = measured(
+        [*flask, "export", "open", str(exported), "--key", str(key_file), "--output", str(opened)],
+        env={k: v for k, v in env.items() if k != "ORGANIZER_PUBLIC_KEY"},
+    )
+    with open(opened, encoding="utf-8") as stream:
+        opened_rows = sum(1 for _ in stream) - 1
+    result["export_open"] = {
+        **opening,
+        "rows_opened": opened_rows,
+        "targets": "< 60 s, < 300 MB",
+    }
+    print(json.dumps(result["export_open"]), flush=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
+    path = ROOT / "bench" / "results" / f"sealing-{stamp}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The organizers' key: signers' names, emails and comments sealed to a public key
+whose private half never sits on the server (issue 23).
+
+HPKE (RFC 9180) from `cryptography` (>= 47: `hazmat.primitives.hpke`), base mode,
+single shot: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM. The server holds
+only the public key (`ORGANIZER_PUBLIC_KEY`, text `x25519:<base64url>`), so it can
+seal but never open. The HPKE `info` is the row's random `row_key`, so a sealed value
+moved to another row no longer opens.
+
+A sealed value reads `o1.<key id>.<base64(enc | ciphertext)>`; the key id (8 hex
+digits of a hash of the public key) picks the private key when organizers hold several
+(rotation: old rows open with the old key until `flask keys reseal` moves them).
+
+Pure: no Flask, no database. The offline tools (`flask export open`, `flask delivery
+pack --from-export`, `flask keys reseal`) open with the private key; the app never does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
+
+VERSION = "o1"
+PUBLIC_PREFIX = "x25519:"
+SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
+INFO = b"campaign signatures sealed v1\x00"
+PEM_BLOCK = re.compile(
+    rb"-----BEGIN (?:ENCRYPTED )?PRIVATE KEY-----.+?-----END (?:ENCRYPTED )?PRIVATE KEY-----",
+    re.S,
+)
+LOSS_WARNING = (
+    "Without this private key nobody can read the names, emails and comments of "
+    "confirmed signers: not the organizers, not the server, not the developers. "
+    "Lose every copy and the names are lost for good. Keep it off the server."
+)
+
+
+class OrganizerKeyError(ValueError):
+    """A malformed key or sealed value, or one no key at hand opens."""
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """What the organizer copy holds: the three fields, sealed together."""
+
+    name: str | None
+    email: str | None
+    comment: str | None
+
+
+def generate() -> X25519PrivateKey:
+    return X25519PrivateKey.generate()
+
+
+def public_text(key: X25519PublicKey | X25519PrivateKey) -> str:
+    """The text for ORGANIZER_PUBLIC_KEY."""
+    if isinstance(key, X25519PrivateKey):
+        key = key.public_key()
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return PUBLIC_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def parse_public(text: str) -> X25519PublicKey:
+    text = (text or "").strip()
+    if not text.startswith(PUBLIC_PREFIX):
+        raise OrganizerKeyError("ORGANIZER_PUBLIC_KEY must read x25519:<base64> (keygen prints it)")
+    try:
+        raw = base64.urlsafe_b64decode(text[len(PUBLIC_PREFIX) :].encode("ascii"))
+        return X25519PublicKey.from_public_bytes(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise OrganizerKeyError("ORGANIZER_PUBLIC_KEY is not an X25519 public key") from exc
+
+
+def key_id(key: X25519PublicKey | X25519PrivateKey) -> str:
+    if isinstance(key, X25519PrivateKey):
+        key = key.public_key()
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(b"campaign organizer key id\x00" + raw).hexdigest()[:8]
+
+
+def private_pem(key: X25519PrivateKey) -> bytes:
+    """The key file: PKCS#8 PEM, unencrypted (kept on an offline, encrypted disk)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def printable_copy(key: X25519PrivateKey, passphrase: str) -> str:
+    """A paper backup: the key as passphrase-encrypted PKCS#8 PEM, with how to use it."""
+    if len(passphrase) < 12:
+        raise OrganizerKeyError("the printed copy's passphrase needs at least 12 characters")
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase.encode("utf-8")),
+    ).decode("ascii")
+    return (
+        "Petition organizers' private key: printed copy (passphrase protected)\n"
+        f"Key id: {key_id(key)}\nPublic key: {public_text(key)}\n\n{LOSS_WARNING}\n\n"
+        "To use it: type or scan the block below into a file, then pass that file as\n"
+        "--key to `flask export open`; it asks for the passphrase.\n\n" + pem
+    )
+
+
+def load_private(data: bytes, passphrase: str | None = None) -> X25519PrivateKey:
+    """A key file or a printed copy (its PEM block is found inside the text)."""
+    block = PEM_BLOCK.search(data)
+    if block is None:
+        raise OrganizerKeyError("no private key found in that file")
+    secret = passphrase.encode("utf-8") if passphrase else None
+    try:
+        key = serialization.load_pem_private_key(block.group(0), password=secret)
+    except (TypeError, ValueError) as exc:
+        raise OrganizerKeyError(f"cannot read the private key: {exc}") from exc
+    if not isinstance(key, X25519PrivateKey):
+        raise OrganizerKeyError("not an organizer key (X25519 expected)")
+    return key
+
+
+def is_encrypted(data: bytes) -> bool:
+    return b"BEGIN ENCRYPTED PRIVATE KEY" in data
+
+
+def load_private_file(path: str | Path, passphrase: str | None = None) -> X25519PrivateKey:
+    return load_private(Path(path).read_bytes(), passphrase)
+
+
+def pack(name: str | None, email: str | None, comment: str | None) -> bytes:
+    return json.dumps([name, email, comment], ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def unpack(plain: bytes) -> Sealed:
+    name, email, comment = json.loads(plain)
+    return Sealed(name, email, comment)
+
+
+class Sealer:
+    """Seals to one public key (the app's: built once per process from the config)."""
+
+    def __init__(self, public: X25519PublicKey) -> None:
+        self.public = public
+        self.head = f"{VERSION}.{key_id(public)}."
+
+    def seal(self, plain: bytes, row_key: str) -> str:
+        data = SUITE.encrypt(plain, self.public, info=INFO + row_key.encode("ascii"))
+        return self.head + binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def token_key_id(token: str) -> str | None:
+    """The key id a sealed value names (None if it is not one)."""
+    if not token or not token.startswith(VERSION + "."):
+        return None
+    return token[3:11]
+
+
+class Opener:
+    """Opens sealed values with the private keys at hand (offline tools only)."""
+
+    def __init__(self, keys: list[X25519PrivateKey]) -> None:
+        self.keys = {key_id(key): key for key in keys}
+
+    def open_raw(self, token: str, row_key: str) -> bytes:
+        kid = token_key_id(token)
+        key = self.keys.get(kid or "")
+        if key is None:
+            raise OrganizerKeyError(f"sealed to key {kid}, which is not among the keys given")
+        try:
+            data = binascii.a2b_base64(token[12:])
+            return SUITE.decrypt(data, key, info=INFO + row_key.encode("ascii"))
+        except Exception as exc:  # cryptography raises InvalidTag or ValueError
+            raise OrganizerKeyError("a sealed value does not open: wrong row or corrupted") from exc
+
+    def open(self, token: str, row_key: str) -> Sealed:
+        return unpack(self.open_raw(token, row_key))
