@@ -18,6 +18,13 @@
     });
   });
 
+  // Opening the sign box's choices unsticks the box (site.css): keep them in view.
+  document.querySelectorAll("details.choices").forEach(function (details) {
+    details.addEventListener("toggle", function () {
+      if (details.open) { details.querySelector("summary").scrollIntoView({ block: "nearest" }); }
+    });
+  });
+
   // The system share sheet on devices that have one.
   document.querySelectorAll("[data-share]").forEach(function (button) {
     if (!navigator.share) { return; }
