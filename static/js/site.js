@@ -25,6 +25,25 @@
     });
   });
 
+  // A live count under a limited box. maxlength cuts pasted text silently: lift it and
+  // say how much is over instead (the server refuses an over-long comment, clearly).
+  document.querySelectorAll("textarea[maxlength][data-count]").forEach(function (area) {
+    var out = document.getElementById(area.getAttribute("data-count"));
+    var max = parseInt(area.getAttribute("maxlength"), 10);
+    if (!out || !max) { return; }
+    area.removeAttribute("maxlength");
+    var digits = new Intl.NumberFormat(document.documentElement.lang);
+    function update() {
+      var left = max - Array.from(area.value).length;  // code points, as the server counts
+      var n = Math.abs(left);
+      var key = (left < 0 ? "over" : "left") + (n === 1 ? "One" : "");
+      out.textContent = out.dataset[key].replace("{num}", digits.format(n));
+      out.classList.toggle("char-over", left < 0);
+    }
+    area.addEventListener("input", update);
+    update();
+  });
+
   // The system share sheet on devices that have one.
   document.querySelectorAll("[data-share]").forEach(function (button) {
     if (!navigator.share) { return; }
