@@ -238,3 +238,42 @@ def test_receipt_check_on_a_phone_fits_and_leads_with_the_plain_answer(
     assert "more entries than signatures" in result  # why the log is longer than the count
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert not serious_violations(page), describe(serious_violations(page))
+
+
+def test_email_typo_is_offered_a_fix_and_never_called_disposable(server, new_context):
+    page = new_context(viewport=PHONE).new_page()
+    page.goto(f"{server.url}/en/{SLUG}/")
+    email, suggestion = page.get_by_label("Email", exact=True), page.locator("#email-suggestion")
+    for typed, meant in (
+        ("shirin@gmail.con", "shirin@gmail.com"),
+        ("shirin@gmail.co", "shirin@gmail.com"),
+        ("shirin@yaho.com", "shirin@yahoo.com"),
+    ):
+        email.fill(typed)
+        email.blur()
+        assert suggestion.is_visible() and suggestion.inner_text() == f"Did you mean {meant}?"
+    # One tap takes the fix; a right address offers nothing.
+    suggestion.get_by_role("button").click()
+    assert email.input_value() == "shirin@yahoo.com" and suggestion.is_hidden()
+    email.fill("shirin@example.org")
+    email.blur()
+    assert suggestion.is_hidden()
+    # A typo on the public disposable list is answered as a typo, not as a fake.
+    page.get_by_label("Full name", exact=True).fill("Shirin Rahimi")
+    email.fill("shirin@gmial.com")
+    email.blur()  # on to the next field: the suggestion shows, the signer goes on
+    page.get_by_label("Country", exact=True).select_option("DE")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign the petition").click()
+    errors = page.locator(".field-errors").inner_text()
+    assert "disposable" not in errors and "Did you mean shirin@gmail.com?" in errors
+    assert not serious_violations(page), describe(serious_violations(page))
+    # The suggestion doesn't block: a kept typo is signed, and check-inbox says it again.
+    nojs = new_context(viewport=PHONE, java_script_enabled=False).new_page()
+    nojs.goto(f"{server.url}/en/{SLUG}/")
+    nojs.get_by_label("Full name", exact=True).fill("Shirin Rahimi")
+    nojs.get_by_label("Email", exact=True).fill("shirin@yaho.com")
+    nojs.get_by_label("Country", exact=True).select_option("DE")
+    nojs.get_by_role("button", name="Sign the petition").click()
+    nojs.wait_for_url(f"**/{SLUG}/check-inbox")
+    assert "Did you mean sh••••@yahoo.com?" in nojs.locator(".typo-notice").inner_text()
