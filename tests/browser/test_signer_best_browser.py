@@ -277,3 +277,22 @@ def test_email_typo_is_offered_a_fix_and_never_called_disposable(server, new_con
     nojs.get_by_role("button", name="Sign the petition").click()
     nojs.wait_for_url(f"**/{SLUG}/check-inbox")
     assert "Did you mean sh••••@yahoo.com?" in nojs.locator(".typo-notice").inner_text()
+
+
+@pytest.mark.parametrize(
+    ("language", "left", "meant"),
+    [
+        ("fr", "380 caractères restants", "Vouliez-vous dire shirin@gmail.com\u202f?"),
+        ("fa", "۳۸۰ نویسه مانده", "منظورتان shirin@gmail.com بود؟"),
+    ],
+)
+def test_counter_and_typo_suggestion_speak_french_and_persian(
+    server, new_context, language, left, meant
+):
+    page = new_context(viewport=PHONE).new_page()
+    page.goto(f"{server.url}/{language}/{SLUG}/")
+    page.locator("#comment").fill("x" * 120)
+    assert page.locator("#comment-count").inner_text() == left
+    page.locator("#email").fill("shirin@gmail.con")
+    page.locator("#email").blur()
+    assert page.locator("#email-suggestion").inner_text() == meant
