@@ -17,7 +17,7 @@ from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaF
 from wtforms.i18n import messages_path
 from wtforms.validators import InputRequired, ValidationError
 
-from ..services import cache, consents
+from ..services import cache, consents, email_typos
 from ..services.validation import (
     COMMENT_MAX,
     NAME_MAX,
@@ -92,7 +92,13 @@ class SignForm(FlaskForm):
     email = EmailField(
         _l("Email"),
         validators=[InputRequired(_l("Please enter your email address.")), rule(accepted_email)],
-        render_kw={"autocomplete": "email", "maxlength": 254, "inputmode": "email"},
+        # The providers whose typos the form's script offers to fix (services/email_typos).
+        render_kw={
+            "autocomplete": "email",
+            "maxlength": 254,
+            "inputmode": "email",
+            "data-typo-domains": " ".join(email_typos.PROVIDERS),
+        },
     )
     country = SelectField(
         _l("Country"),

@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from .. import page_fastpath
 from ..i18n import current_language
-from ..services import counting, inbox, page_cache, public
+from ..services import counting, email_typos, inbox, page_cache, public
 from ..services.campaigns import campaign_ref, current_goal
 from ..services.content import CampaignContent, library
 from .forms import CorrectEmailForm, ResendForm, SignForm, stamp_started
@@ -140,6 +140,11 @@ def counter_context(content: CampaignContent) -> dict:
     }
 
 
+def typo_fix(note: inbox.Note | None) -> str | None:
+    """The address this browser signed with, its domain's likely typo corrected."""
+    return email_typos.suggest(note.email) if note else None
+
+
 def check_inbox_page(
     content: CampaignContent,
     resend_form: ResendForm | None = None,
@@ -156,6 +161,8 @@ def check_inbox_page(
         resend_form=resend_form or ResendForm(formdata=None),
         correct_form=correct_form or CorrectEmailForm(formdata=None),
         masked_email=inbox.mask_email(note.email) if note else None,
+        # A likely typo in the domain, masked too: the form below corrects it (issue 24.5).
+        masked_typo_fix=inbox.mask_email(fixed) if (fixed := typo_fix(note)) else None,
         resent=request.args.get("resent") == "1",
         corrected=request.args.get("corrected") == "1",
     ), status

@@ -17,6 +17,8 @@ from email_validator import EmailNotValidError, caching_resolver, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from . import email_typos
+
 NAME_MAX = 100
 COMMENT_MAX = 500
 # Ordinary punctuation found in names; ZWNJ/ZWJ join letters in Persian and Indic names.
@@ -207,6 +209,17 @@ def check_email_policy(email: NormalizedEmail) -> None:
         )
     # An organizer's explicit allow list overrides the public disposable list.
     if config["BLOCK_DISPOSABLE_EMAIL"] and not explicitly_allowed and is_disposable(domain):
+        # Some typos of big providers ("gmial.com") are on the public list: a real
+        # person's slip is answered as one, never as a fake address (issue 24.5).
+        likely = email_typos.suggest(email.address)
+        if likely:
+            raise ValueError(
+                _l(
+                    "Did you mean %(address)s? Please check your email address: we need "
+                    "it to confirm your signature.",
+                    address=likely,
+                )
+            )
         raise ValueError(
             _l(
                 "%(domain)s is a disposable-mail service. Please use an address you keep: "

@@ -278,6 +278,8 @@
     var heading = removal < 0 ? messages.included : messages.removed;
     var size = levels[0].length;
     var parts = [
+      // The plain answer first, then why the log is longer than the count (issue 24.8).
+      text("p", messages.whyMore),
       text("p", messages.local + " " + (signatureOk ? messages.signatureChecked : messages.signatureUnchecked)),
       text("p", messages.leaf.replace("{index}", index).replace("{size}", size)),
       text("pre", proof.map(b64encode).join("\n"), { dir: "ltr" })

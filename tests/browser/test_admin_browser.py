@@ -52,6 +52,12 @@ def test_owner_signs_in_sees_dashboard_and_downloads_an_export(app, live_server,
         page.get_by_role("button", name="Filter").click()
         rows = page.locator("table.signers tbody tr")
         assert rows.count() == 1 and "Maryam Ahmadi" in rows.first.inner_text()
+        # Every standalone link at least 24×24 CSS px (WCAG 2.2, 2.5.8; issue 24.4): the
+        # menu, and the row's ID link (a single digit, 9 px wide before).
+        targets = page.locator(".admin-nav a, table.signers tbody td > a:only-child")
+        for i in range(targets.count()):
+            size = targets.nth(i).bounding_box()
+            assert size["width"] >= 24 and size["height"] >= 24, (targets.nth(i).inner_text(), size)
 
         page.get_by_role("link", name="Export").first.click()
         page.get_by_label("Preset").select_option("delivery")

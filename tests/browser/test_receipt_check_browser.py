@@ -67,7 +67,7 @@ def test_receipt_checked_in_the_browser_sends_nothing_of_it(server, published, p
     page.goto(f"{server.url}/{SLUG}/log/verify")
     heading = check_in_browser(page, published[0])
     box = page.locator("#browser-result").inner_text()
-    assert heading == "Included and not removed", box
+    assert heading == "Your signature is counted", box
     assert "your receipt was not sent to the server" in box
     assert "signature was verified with the log’s key" in box  # Chromium has Ed25519
     assert "Leaf 0 in a tree of 5 entries" in box
@@ -78,7 +78,7 @@ def test_receipt_checked_in_the_browser_sends_nothing_of_it(server, published, p
     assert check_in_browser(page, published[1]) == "Removed from the count"
     assert "Removal at leaf 4" in page.locator("#browser-result").inner_text()
     # just the secret works too
-    assert check_in_browser(page, published[3].split()[-1]) == "Included and not removed"
+    assert check_in_browser(page, published[3].split()[-1]) == "Your signature is counted"
 
     fetched = [r.url for r in requests]
     assert any(u.endswith(f"/{SLUG}/log/checkpoint") for u in fetched)
@@ -135,7 +135,7 @@ def test_without_javascript_or_on_request_the_server_checks(server, published, n
     with page.expect_request(lambda r: r.method == "POST") as posted:
         page.get_by_role("button", name="Check on the server instead").click()
     assert posted.value.url.endswith(f"/{SLUG}/log/verify")
-    assert page.locator("#result-heading").inner_text() == "Included and not removed"
+    assert page.locator("#result-heading").inner_text() == "Your signature is counted"
 
 
 def test_an_empty_log_checks_as_not_in_the_log(app, client, live_server, page):

@@ -123,14 +123,16 @@ def test_confirm_page_shows_what_it_publishes_and_a_stranger_submission_can_be_d
     html = page.get_data(as_text=True)
     assert page.headers["Cache-Control"] == "no-store"
     start = html.index('class="confirm-preview"')
-    preview = html[start : html.index("Confirm my signature</button>")]
+    # The preview, the choices, the confirm button, then discarding, set apart (issue 24.1).
+    preview = html[start : html.index("This is not me: discard it</button>")]
+    assert preview.index("Confirm my signature</button>") < preview.index('class="discard"')
     for shown in (
         "Impostor Words",
         "<bdi>Impostor W.</bdi>",
         "Germany",
         "Words I never wrote",
         "Your comment is published on the petition page, to everyone",
-        "This is not me",
+        "Not what you sent, or not you at all?",
     ):
         assert shown in preview, shown
     # What the submission ticked is shown ticked, for the owner to untick (H1).

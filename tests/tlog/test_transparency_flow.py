@@ -114,7 +114,7 @@ def test_verify_page_says_included_then_removed(client, app):
     transparency.checkpoint(SLUG)
     page = client.post(f"/{SLUG}/log/verify", data={"receipt": receipt})
     assert page.status_code == 200
-    assert "Included and not removed" in page.get_data(as_text=True)
+    assert "Your signature is counted" in page.get_data(as_text=True)
     assert page.headers["Cache-Control"] == "no-store"
     privacy.withdraw(signature)
     transparency.checkpoint(SLUG)
