@@ -59,8 +59,6 @@ def test_batch_decides_one_address_as_if_one_after_another(app, mailbox):
     kept = db.session.scalars(select(Signature.id).where(Signature.id.in_(repeated))).all()
     assert sorted(kept) == repeated[: limit + 1]
     assert db.session.get(Signature, redundant) is None
-    assert db.session.scalar(
-        select(OutboxMessage.kind).where(OutboxMessage.signature_id == done)
-    )
+    assert db.session.scalar(select(OutboxMessage.kind).where(OutboxMessage.signature_id == done))
     pending = select(OutboxMessage).where(OutboxMessage.status == "pending")
     assert db.session.scalars(pending).all() == []
