@@ -250,17 +250,14 @@ def prepare_outbox() -> int:
 
 def connections() -> int:
     """Worker threads, each with its own SMTP connection: MAIL_SMTP_CONNECTIONS (as many
-    as the relay allows); one on SQLite, whose writers take turns anyway."""
-    if db.engine.dialect.name == "sqlite":
-        return 1
+    as the relay allows). On SQLite too: a batch's writes are a few short transactions
+    (claim, decisions, marks), and rendering and sending hold no lock."""
     return max(1, int(current_app.config.get("MAIL_SMTP_CONNECTIONS", 4)))
 
 
 def processes() -> int:
     """Worker processes of `flask mail work`: MAIL_WORKER_PROCESSES (the GIL binds one
-    process to one core's worth of rendering); one on SQLite."""
-    if db.engine.dialect.name == "sqlite":
-        return 1
+    process to one core's worth of rendering)."""
     return max(1, int(current_app.config.get("MAIL_WORKER_PROCESSES", 2)))
 
 
