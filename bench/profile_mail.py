@@ -4,6 +4,7 @@ Not part of `make bench`'s timings (bench/mail_flow.py measures the worker proce
 Signs N submissions through the app, then delivers them to an aiosmtpd sink process
 (one thread, so the profile reads clearly). Usage:
     DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/profile_mail.py [n] [--plain]
+        [--threads=N]
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from campaign.extensions import db  # noqa: E402
 from campaign.services import mail_worker  # noqa: E402
 
 SLUG = "1988-massacre-inquiry"
+# --threads=N: the worker's threads (1 by default, so the profile reads clearly).
+THREADS = next((int(a.split("=")[1]) for a in sys.argv if a.startswith("--threads=")), 1)
 
 
 def main(n: int) -> None:
@@ -63,7 +66,7 @@ def main(n: int) -> None:
         began, cpu = time.perf_counter(), time.process_time()
         if profiler:
             profiler.start()
-        sent = mail_worker.work(once=True, threads=1)
+        sent = mail_worker.work(once=True, threads=THREADS)
         if profiler:
             profiler.stop()
         took, cpu = time.perf_counter() - began, time.process_time() - cpu

@@ -252,7 +252,7 @@ def connections() -> int:
     """Worker threads, each with its own SMTP connection: MAIL_SMTP_CONNECTIONS (as many
     as the relay allows). On SQLite too: a batch's writes are a few short transactions
     (claim, decisions, marks), and rendering and sending hold no lock."""
-    return max(1, int(current_app.config.get("MAIL_SMTP_CONNECTIONS", 4)))
+    return max(1, int(current_app.config.get("MAIL_SMTP_CONNECTIONS", 8)))
 
 
 def processes() -> int:
