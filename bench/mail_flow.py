@@ -139,10 +139,8 @@ def measure_throughput(database_url: str, env: dict[str, str], work: Path, limit
         "pending_after": left,
         "seconds": round(span, 3),
         "messages_per_s": round((len(rows) - 1) / span, 1) if span else 0.0,
-        # (the worker runs one thread on SQLite: mail_worker.connections)
-        "threads": 1
-        if database_url.startswith("sqlite")
-        else int(env.get("MAIL_SMTP_CONNECTIONS", "4")),
+        "threads": int(env.get("MAIL_SMTP_CONNECTIONS", "8")),
+        "processes": int(env.get("MAIL_WORKER_PROCESSES", "2")),
     }
 
 

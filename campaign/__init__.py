@@ -35,7 +35,7 @@ from .commands import register_commands
 from .config import INSTANCE_DIR, PROJECT_ROOT, Config
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .petition import bp as petition_bp
-from .services import consents, page_cache, updates
+from .services import consents, page_cache, signer_batch, updates
 from .services.content import ContentLibrary
 from .services.crypto import generate_key
 
@@ -82,6 +82,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     # The mail worker expands published updates into outbox rows (services/mail_worker.py).
     app.extensions["campaign.outbox_preparers"] = [updates.expand_published]
+    # It decides a batch's new submissions in one transaction (services/signer_batch.py).
+    app.extensions["campaign.outbox_deciders"] = {"confirm": signer_batch.decide}
 
     register_commands(app)
 

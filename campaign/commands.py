@@ -19,6 +19,7 @@ from .services import (
     counting,
     crypto,
     index_retention,
+    mail_processes,
     mail_worker,
     privacy,
     reminders,
@@ -61,12 +62,28 @@ def content_load() -> None:
     default=None,
     help="Sending threads, one SMTP connection each [default: MAIL_SMTP_CONNECTIONS].",
 )
-def mail_work(once: bool, poll: float, threads: int | None) -> None:
+@click.option(
+    "--processes",
+    type=int,
+    default=None,
+    help="Worker processes, forked from this one [default: MAIL_WORKER_PROCESSES].",
+)
+def mail_work(once: bool, poll: float, threads: int | None, processes: int | None) -> None:
     """Deliver mail from the outbox (a worker loop; several may run at once)."""
-    # Each pass first appends pending changes to the transparency log (and checkpoints).
-    sent = mail_worker.work(
-        once=once, poll_seconds=poll, tick=transparency.publish_due, threads=threads
-    )
+
+    def work(first: bool) -> int:
+        # The first process's first thread also appends pending changes to the
+        # transparency log (and checkpoints) on each pass, and expands updates.
+        return mail_worker.work(
+            once=once,
+            poll_seconds=poll,
+            tick=transparency.publish_due if first else None,
+            threads=threads,
+            prepare=first,
+        )
+
+    count = 1 if once else (processes or mail_worker.processes())
+    sent = mail_processes.run(count, work)
     if once:
         click.echo(f"sent {sent}")
 

@@ -63,7 +63,10 @@ class Config:
         self.SMTP_URL = os.environ.get("SMTP_URL", "console")
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "Petition <no-reply@localhost>")
         # The mail worker's threads, each with one SMTP connection: what the relay allows.
-        self.MAIL_SMTP_CONNECTIONS = env_int("MAIL_SMTP_CONNECTIONS", 4)
+        self.MAIL_SMTP_CONNECTIONS = env_int("MAIL_SMTP_CONNECTIONS", 8)
+        # `flask mail work` forks this many processes, each with those threads (the GIL
+        # binds one process to a core's worth of rendering): services/mail_processes.py.
+        self.MAIL_WORKER_PROCESSES = env_int("MAIL_WORKER_PROCESSES", 2)
         self.REDIS_URL = os.environ.get("REDIS_URL", "")
         self.CONTENT_DIR = os.environ.get("CONTENT_DIR", str(PROJECT_ROOT / "content"))
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -69,8 +69,19 @@ class Claim:
         self.lease, self.taken, self.held = lease, time.monotonic(), set(kept)
 
 
+# On SQLite the claim starts as a write: a read transaction that then writes is refused
+# at once (SQLITE_BUSY, no waiting) when another connection wrote meanwhile.
+NO_OP_WRITE = (
+    update(OutboxMessage.__table__)
+    .where(OutboxMessage.__table__.c.id == -1)
+    .values(id=OutboxMessage.__table__.c.id)
+)
+
+
 def claim(limit: int) -> Claim:
     """Lease up to `limit` due messages (oldest first) to this batch."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.connection().execute(NO_OP_WRITE)
     now = utcnow()
     lease = now + LEASE
     due = (

@@ -109,6 +109,7 @@ def deliver_batch(limit: int = 50, transport: Transport | None = None) -> tuple[
             # under their own locks, and a withdrawal deletes the row it would mail.
             session.expire_on_commit = False
             loaded = _load(claim.ids)  # held: the session keeps only weak references
+            claim.held -= _decide(loaded)
             sent, failed = _send(claim, transport, memory)
             del loaded
         except Exception:
@@ -122,6 +123,23 @@ def deliver_batch(limit: int = 50, transport: Transport | None = None) -> tuple[
         if own_transport:
             transport.close()
     return sent, failed, len(claim.ids)
+
+
+def _decide(loaded: list) -> set[int]:
+    """Let the app's batch deciders (`signer_batch.decide` for "confirm", wired in
+    `create_app`) decide the batch's mail in one transaction each, so that the renderers
+    only render. Returns the ids they dropped."""
+    deciders = current_app.extensions.get("campaign.outbox_deciders", {})
+    dropped: set[int] = set()
+    for kind, decide in deciders.items():
+        batch = [
+            row
+            for row in loaded
+            if isinstance(row, OutboxMessage) and row.kind == kind and row.payload_enc is None
+        ]
+        if batch:
+            dropped |= decide(batch)
+    return dropped
 
 
 def _load(ids: list[int]) -> list:
@@ -232,10 +250,15 @@ def prepare_outbox() -> int:
 
 def connections() -> int:
     """Worker threads, each with its own SMTP connection: MAIL_SMTP_CONNECTIONS (as many
-    as the relay allows); one on SQLite, whose writers take turns anyway."""
-    if db.engine.dialect.name == "sqlite":
-        return 1
-    return max(1, int(current_app.config.get("MAIL_SMTP_CONNECTIONS", 4)))
+    as the relay allows). On SQLite too: a batch's writes are a few short transactions
+    (claim, decisions, marks), and rendering and sending hold no lock."""
+    return max(1, int(current_app.config.get("MAIL_SMTP_CONNECTIONS", 8)))
+
+
+def processes() -> int:
+    """Worker processes of `flask mail work`: MAIL_WORKER_PROCESSES (the GIL binds one
+    process to one core's worth of rendering)."""
+    return max(1, int(current_app.config.get("MAIL_WORKER_PROCESSES", 2)))
 
 
 def work(
@@ -245,12 +268,14 @@ def work(
     batch: int = 50,
     tick: Callable[[], object] | None = None,
     threads: int | None = None,
+    prepare: bool = True,
 ) -> int:
     """The delivery loop, in `threads` threads (default `connections()`). With `once`,
     send everything due, then return the number sent.
 
     `tick` runs before each pass of the first thread (the CLI passes the transparency
-    log's publisher), as do the outbox preparers."""
+    log's publisher), as do the outbox preparers unless `prepare` is false (the other
+    processes of `flask mail work --processes N`: services/mail_processes.py)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     count = threads or connections()
     totals = [0] * count
@@ -268,7 +293,7 @@ def work(
     ]
     for thread in others:
         thread.start()
-    totals[0] = _loop(once, poll_seconds, batch, tick, first=True)
+    totals[0] = _loop(once, poll_seconds, batch, tick, first=prepare)
     for thread in others:
         thread.join()
     return sum(totals)

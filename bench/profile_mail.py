@@ -1,0 +1,84 @@
+"""Profile the mail worker in-process: where a confirmation mail's time goes.
+
+Not part of `make bench`'s timings (bench/mail_flow.py measures the worker process).
+Signs N submissions through the app, then delivers them to an aiosmtpd sink process
+(one thread, so the profile reads clearly). Usage:
+    DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/profile_mail.py [n] [--plain]
+        [--threads=N]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+TMP = Path(tempfile.mkdtemp(prefix="campaign-profile-mail-"))
+os.environ.setdefault("INSTANCE_PATH", str(TMP / "instance"))
+
+import mail_flow  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+from pyinstrument import Profiler  # noqa: E402
+
+from campaign import create_app  # noqa: E402
+from campaign.extensions import db  # noqa: E402
+from campaign.services import mail_worker  # noqa: E402
+
+SLUG = "1988-massacre-inquiry"
+# --threads=N: the worker's threads (1 by default, so the profile reads clearly).
+THREADS = next((int(a.split("=")[1]) for a in sys.argv if a.startswith("--threads=")), 1)
+
+
+def main(n: int) -> None:
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", f"sqlite:///{TMP / 'p.db'}"),
+            "SECRET_KEY": "k",
+            "HASH_KEY": "h",
+            "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+            "RATELIMIT_ENABLED": False,
+            "MIN_FORM_SECONDS": 0,
+            "SMTP_URL": "console",
+            "LOG_LEVEL": "WARNING",
+            "EMAIL_CHECK_DELIVERABILITY": False,
+        }
+    )
+    with app.app_context():
+        upgrade()
+    client = app.test_client()
+    page = client.get(f"/{SLUG}/").get_data(as_text=True)
+    started = re.search(r'name="started" type="hidden" value="([^"]+)"', page).group(1)
+    data = {"started": started, "name": "Bench Signer", "country": "DE"}
+    run = f"{time.time_ns()}"
+    for i in range(n):
+        response = client.post(f"/{SLUG}/sign", data={**data, "email": f"p{run}-{i}@example.org"})
+        assert response.status_code == 303, response.status_code
+    with mail_flow.sink(TMP, "profile") as (url, path), app.app_context():
+        app.config["SMTP_URL"] = url
+        profiler = None if "--plain" in sys.argv else Profiler(interval=0.0005)
+        began, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.start()
+        sent = mail_worker.work(once=True, threads=THREADS)
+        if profiler:
+            profiler.stop()
+        took, cpu = time.perf_counter() - began, time.process_time() - cpu
+        db.session.remove()
+        print(
+            f"== {sent} mails: {took / max(sent, 1) * 1000:.2f} ms wall, "
+            f"{cpu / max(sent, 1) * 1000:.2f} ms CPU per mail ({sent / took:.0f}/s)"
+        )
+        if profiler:
+            print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    main(int(args[0]) if args else 500)
