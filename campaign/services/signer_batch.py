@@ -21,8 +21,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import OutboxMessage, Signature, SignatureStatus, utcnow
-from . import privacy
-from .signer_mail import delete_submissions, pending_submission, take_extra_mail
+from . import privacy, sealed
+from .signer_mail import delete_submissions, pending_submission
 
 
 def decide(messages: list[OutboxMessage]) -> set[int]:
@@ -69,13 +69,9 @@ def decide(messages: list[OutboxMessage]) -> set[int]:
             continue
         held = next((row for row in address if row["confirmed_at"] is not None), None)
         if held is not None:
-            # The address has signed: this submission is redundant; a capped note instead.
-            delete_submissions([signature.id], keep_outbox_id=outbox.id)
-            address[:] = [row for row in address if row["id"] != signature.id]
-            allowed = held["status"] == SignatureStatus.CONFIRMED and take_extra_mail(held["id"])
-            outbox.kind, outbox.signature_id = "already-signed", held["id"]
-            if not allowed:
-                dropped.add(outbox.id)
+            # The address has signed: left to signer_mail.render_submission, which mails
+            # the capped note to this submission's address before deleting it (a sealed
+            # signature keeps no readable address, issue 23). Rare: repeat signings.
             continue
         earlier = sum(
             1
@@ -91,13 +87,25 @@ def decide(messages: list[OutboxMessage]) -> set[int]:
             continue
         next(row for row in address if row["id"] == signature.id)["mailed_at"] = now
         mailed.append(signature)
-    if mailed:
+    # Issue 23: a submission is sealed to the organizers as its link is first mailed
+    # (signer_mail.render_submission does the same for one): its own values per row.
+    sealings = {s.id: sealed.seal_pending(s, privacy.public_name) for s in mailed}
+    plain = [s.id for s in mailed if not sealings[s.id]]
+    if plain:
         db.session.execute(
             update(Signature)
-            .where(Signature.id.in_([s.id for s in mailed]))
+            .where(Signature.id.in_(plain))
             .values(mailed_at=now)
             .execution_options(synchronize_session=False)
         )
+    for signature_id, sealing in sealings.items():
+        if sealing:
+            db.session.execute(
+                update(Signature)
+                .where(Signature.id == signature_id)
+                .values(mailed_at=now, **sealing)
+                .execution_options(synchronize_session=False)
+            )
     if dropped:
         db.session.execute(
             update(OutboxMessage)
@@ -107,5 +115,8 @@ def decide(messages: list[OutboxMessage]) -> set[int]:
         )
     db.session.commit()
     for signature in mailed:  # as stored, without reading the rows again
-        set_committed_value(signature, "mailed_at", now)
+        if sealings[signature.id]:
+            db.session.expire(signature)  # its link secret is read back for the mail
+        else:
+            set_committed_value(signature, "mailed_at", now)
     return dropped

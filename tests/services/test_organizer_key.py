@@ -20,7 +20,7 @@ from campaign.organizer_guard import OrganizerKeyUnsafe
 from campaign.services import index_retention, links, organizer_key, public, signers
 from campaign.services.signers import SignerFilter
 from tests.admin.test_delivery_pack import pdf_text
-from tests.helpers import SLUG, deliver, sign, test_config
+from tests.helpers import SLUG, content_with_contact, deliver, sign, test_config
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -271,6 +271,8 @@ def test_production_refuses_to_start_with_a_readable_private_key(
         BASE_URL="https://petition.example",
         SMTP_URL="smtp://mail.example.net:587",
         ORGANIZER_PUBLIC_KEY=organizer_key.public_text(organizer),
+        # Production also needs the organizers' real address (not the placeholder).
+        CONTENT_DIR=content_with_contact(tmp_path / "content"),
     )
     create_app(settings)  # the public key alone: it starts
     monkeypatch.chdir(tmp_path)
