@@ -32,6 +32,7 @@ class Load:
     seconds: float
     threads: int = 4
     max_requests: int = 3000
+    pause: float = 0.0  # seconds each thread waits between requests: a paced load
     tokens: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     answers: list[Answer] = field(default_factory=list)
 
@@ -98,6 +99,8 @@ class Load:
                 conn = None
             with self.lock:
                 self.answers.append(Answer(kind, key, status, retry_after, time.monotonic()))
+            if self.pause:
+                time.sleep(self.pause)
         if conn is not None:
             conn.close()
 

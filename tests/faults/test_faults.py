@@ -79,7 +79,9 @@ def run_with_fault(served, fault: Callable[[], None], *, confirms: int = 200) ->
     warmup = Load(served.server.url, seconds=30, threads=4, max_requests=confirms)
     before = warmup.run()
     assert Counter(a.status for a in before) == {303: confirms}
-    load = Load(served.server.url, seconds=40, threads=4)  # ends AFTER the fault
+    # Paced (at most 100 requests a second) so that its budget lasts past the fault
+    # however fast the machine signs: it ends AFTER the fault.
+    load = Load(served.server.url, seconds=40, threads=4, max_requests=6000, pause=0.04)
     tokens = confirm_tokens(served.app, confirms)
     started = time.monotonic()
 

@@ -150,7 +150,7 @@ def test_worker_killed_mid_send_resends_after_lease_with_same_message_id(
         sign(client, email="killed@example.org")
         log = (tmp_path / "worker.log").open("wb")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "work"],
+            [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "work", "--processes", "1"],
             cwd=ROOT,
             env=worker_env(app_config, box.url),
             stdout=log,
