@@ -64,9 +64,18 @@ def test_export_draws_the_progress_bar_on_a_terminal(app, tmp_path, monkeypatch)
         ["--campaign", SLUG, "--output", str(out), "--processes", "1"], standalone_mode=False
     )
     terminal.flush()
-    drawn = os.read(master, 65536).decode()
-    terminal.close()
+    terminal.close()  # then read everything drawn: a pty hands it over in pieces
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the other end is closed and all was read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
     os.close(master)
+    drawn = b"".join(chunks).decode()
     assert "export" in drawn and "3/3" in drawn  # rows done of total
     assert "rows/s" in drawn  # the rate
     assert "[####" in drawn  # the bar itself, drawn and redrawn (\r)

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import ROOT, require, sign, using_postgres
 from tests.services.test_mail_failures import worker_env
 from tests.services.test_mail_faults import TimedMailbox, stop, wait_for
@@ -20,6 +22,7 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+@pytest.mark.postgres  # CI's SQLite half deselects it (-m 'not postgres')
 def test_worker_processes_send_each_mail_once_and_stop_with_the_command(
     client, app, app_config, tmp_path
 ):
