@@ -95,7 +95,7 @@ def measure(database_url: str, rows: int = 1_000_000, proofs: int = 300) -> dict
                 f"/{SLUG}/log/verify", data={"receipt": receipts.encode_secret(secrets[asked])}
             )
             http.append((time.perf_counter() - began) * 1000)
-            assert response.status_code == 200 and b"Included and not removed" in response.data, (
+            assert response.status_code == 200 and b"Your signature is counted" in response.data, (
                 response.data.decode()[-3000:]
             )
         # One proof checked end to end, as a signer's browser or the CLI would.
