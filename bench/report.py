@@ -25,8 +25,9 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 def load() -> list[dict]:
+    """bench/run.py's results files (<date>.json), not bench/sealing.py's (sealing-*.json)."""
     runs = []
-    for path in sorted(RESULTS.glob("*.json")):
+    for path in sorted(RESULTS.glob("[0-9]*.json")):
         data = json.loads(path.read_text())
         data["_file"] = path.name
         runs.append(data)

@@ -35,6 +35,9 @@ two measures of the ceiling (`alternating`): the machine is shared, and its spee
 drifts by a third within seconds, so a step compares like with like only against a
 ceiling measured in the same seconds.
 
+`--smoke DATABASE_URL` is the suite's tiny run (tests/test_bench_entry_points.py): the
+sign, mail and confirm steps BENCH_ONLY names, on that database, without the ceiling.
+
 BENCH_ONLY=sign,confirm (any of page, sign, confirm, mail, scale_out, data, tlog) runs
 the ceiling plus only those steps, on both databases, under the gunicorn settings of
 BENCH_GUNICORN ("gthread,3,2"; default: the latest full run's choice, no calibration).
@@ -81,7 +84,7 @@ from suite.knobs import (  # noqa: E402
     log,
     wanted,
 )
-from suite.ratio_steps import bench_database  # noqa: E402
+from suite.ratio_steps import bench_database, bench_signing  # noqa: E402
 from suite.servers import app_env, pg_create, pg_drop, pg_url, serving, summary, wrk  # noqa: E402
 
 
@@ -117,6 +120,30 @@ def machine() -> dict:
     except (OSError, subprocess.SubprocessError):
         pass
     return info
+
+
+def smoke(database_url: str) -> int:
+    """`python bench/run.py --smoke DATABASE_URL` (tests/test_bench_entry_points.py): the
+    sign step and the steps after it that BENCH_ONLY names (mail, confirm), at
+    BENCH_SECONDS and BENCH_ROUNDS, through one gunicorn server (BENCH_GUNICORN's
+    settings) on a migrated database; no calibration, no ceiling, no results file.
+    Prints the figures as JSON; fails when a row is lost."""
+    if not Path(WRK).exists():
+        print("wrk is required: apt-get install wrk", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="campaign-bench-smoke-"))
+    os.environ.setdefault("INSTANCE_PATH", str(work / "instance"))
+    os.environ["CONTENT_DIR"] = str(make_content(work))
+    out: dict = {}
+    try:
+        campaign_id = prepare_database(database_url)
+        with serving("wsgi:app", app_env(database_url), chosen_settings(), work) as server:
+            bench_signing("smoke", database_url, campaign_id, server, work, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(out))
+    lost = sum(out[step]["check"]["lost"] for step in ("sign", "confirm") if step in out)
+    return 1 if lost else 0
 
 
 def main() -> int:
@@ -199,4 +226,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(smoke(sys.argv[2]) if sys.argv[1:2] == ["--smoke"] else main())
