@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    or_,
     text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -208,6 +209,18 @@ class Signature(db.Model):
     @property
     def on_paper(self) -> bool:
         return self.method == "paper"
+
+    @hybrid_property
+    def mailbox_confirmed(self) -> bool:
+        """Whether the address's owner confirmed it: every online signature that was
+        confirmed; a paper row only once its owner answered the paper mail (until then,
+        the address is only what someone wrote on a sheet, so no campaign mail)."""
+        return self.method != "paper" or self.email_confirmed_at is not None
+
+    @mailbox_confirmed.inplace.expression
+    @classmethod
+    def _mailbox_confirmed_sql(cls) -> ColumnElement[bool]:
+        return or_(cls.method != "paper", cls.email_confirmed_at.is_not(None))
 
     @hybrid_property
     def counted(self) -> bool:

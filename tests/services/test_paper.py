@@ -169,7 +169,9 @@ def test_one_person_counts_once_online_and_on_paper(app, client, mailbox):
 
 
 def test_withdrawing_and_not_me_work_for_a_paper_signer(app, client, mailbox):
-    enter(14, ("Reza Karimi", "FR", "reza@example.net", ()), ("Sara Noori", "DE", "s@example.net", ()))
+    enter(
+        14, ("Reza Karimi", "FR", "reza@example.net", ()), ("Sara Noori", "DE", "s@example.net", ())
+    )
     deliver(app)
     withdraw = mailbox.links(mailbox.to("reza@example.net")[0], "withdraw")[0]
     assert client.post(withdraw[withdraw.index("/", 8) :], headers=SAME_SITE).status_code == 200

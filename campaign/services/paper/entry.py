@@ -190,6 +190,9 @@ def _held_addresses(campaign_id: int, keys: set[str]) -> dict[str, int]:
 
 def _write(slug: str, campaign_id: int, number: int, language: str, rows: list[PaperRow]):
     now = utcnow()
+    # Stored in a transaction of its own (signing.consent_wording_id): before any write
+    # of this one, which on SQLite holds the database's one write lock.
+    wording_id = consent_wording_id(language, paper_wording(language))
     actor = audit.current_actor()  # the organizer entering the sheet
     sheet = PaperSheet(
         campaign_id=campaign_id,
@@ -202,7 +205,6 @@ def _write(slug: str, campaign_id: int, number: int, language: str, rows: list[P
     )
     db.session.add(sheet)
     db.session.flush()  # the unique (campaign, number) refuses a second entry here
-    wording_id = consent_wording_id(language, paper_wording(language))
     keys = {row.email.canonical: dedup_key(row.email.canonical) for row in rows if row.email}
     held = _held_addresses(campaign_id, set(keys.values()))
     written: list[tuple[Signature, bool]] = []
