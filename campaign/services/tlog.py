@@ -279,6 +279,12 @@ def remove_entry(removal: bytes) -> bytes:
 
 
 PAPER_ADD, PAPER_REMOVE = "paper", "paper-remove"
+PAPER_TAG = b"petition-paper\x00"
+
+
+def paper_commitment(nonce: str) -> bytes:
+    """A paper leaf's commitment, from a fresh random nonce nobody keeps."""
+    return hashlib.sha256(PAPER_TAG + nonce.encode("ascii")).digest()
 
 
 def paper_entry(commitment: bytes, sheet: int, hour: str) -> bytes:

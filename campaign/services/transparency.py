@@ -15,8 +15,8 @@ about the signer is in the log (docs/SECURITY.md, Threat 6).
 
 A paper signature (issue 26) is queued as `paper` (its sheet number in the queue's
 `reason`) and leaves as `paper <commitment> <sheet> <hour>`; its removal as
-`paper-rm`, leaving `paper-remove <commitment>`. Both commitments are random (paper
-signers get no receipt); a sheet's rows are queued in one transaction, so they are
+`paper-rm`, leaving `paper-remove <commitment>`. Both commitments are fresh random
+nonces, hashed (paper signers get no receipt); a sheet's rows are queued in one transaction, so they are
 appended as one batch.
 """
 
@@ -41,7 +41,7 @@ from ..models import (
     TlogTile,
     utcnow,
 )
-from . import receipts, tlog, tlog_note, tlog_push, tlog_reader, tlog_store
+from . import links, receipts, tlog, tlog_note, tlog_push, tlog_reader, tlog_store
 from .tlog_keys import origin, signing_key
 from .tlog_reader import driver
 from .tlog_store import latest_signed, log_count, tree_size
@@ -66,6 +66,12 @@ PAPER_ADD, PAPER_REMOVE = "paper", "paper-rm"
 
 def is_paper(signature) -> bool:
     return getattr(signature, "method", None) == PAPER
+
+
+def paper_commitment() -> str:
+    """A paper leaf's commitment: fresh randomness (the link nonces' source), hashed.
+    No receipt opens it; it only makes each leaf unique."""
+    return tlog.paper_commitment(links.new_nonce()).hex()
 
 
 def queue(values: dict) -> None:
@@ -114,7 +120,7 @@ def paper_add_values(signature, sheet_number: int, when: datetime | None = None)
         "action": PAPER_ADD,
         "reason": str(sheet_number),
         "created_at": when or utcnow(),
-        "commitment": secrets.token_bytes(32).hex(),
+        "commitment": paper_commitment(),
     }
 
 
@@ -186,7 +192,7 @@ def remove_values(signature: Signature, reason: str) -> dict:
             "action": PAPER_REMOVE,
             "reason": reason,
             "created_at": utcnow(),
-            "commitment": secrets.token_bytes(32).hex(),
+            "commitment": paper_commitment(),
         }
     raw = receipts.secret(signature)
     adds = adds_so_far(signature.campaign_id, signature.id, raw) if raw else 0
