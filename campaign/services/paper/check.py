@@ -75,8 +75,10 @@ def record(
     """Compare the sampled rows as typed again (row -> (name, country)) with the entry,
     and mark the sheet checked. Audited before anything is compared."""
     may_check(sheet, actor)
+    if sheet.checked_at is not None:
+        raise CheckRefused(_l("This sheet was checked already."))
     rows = sheet.sample
-    if sorted(typed) != rows:
+    if not rows or sorted(typed) != rows:
         raise CheckRefused(_l("Please type every row of the sample."))
     reason = sealed.look(
         "paper.check",
