@@ -150,7 +150,7 @@ def test_an_emailed_row_gets_a_mail_saying_how_it_was_collected(app, client, mai
     assert row.email_confirmed_at is not None
     assert (row.delivery_consent, row.contact_consent) == (True, False)
     assert counting.parts(campaign_id(), fresh=True).paper == 1
-    assert "confirmed" in client.get(path).text
+    assert "adresse est confirmée" in client.get(path).text
 
 
 def test_one_person_counts_once_online_and_on_paper(app, client, mailbox):
