@@ -16,8 +16,8 @@ about the signer is in the log (docs/SECURITY.md, Threat 6).
 A paper signature (issue 26) is queued as `paper` (its sheet number in the queue's
 `reason`) and leaves as `paper <commitment> <sheet> <hour>`; its removal as
 `paper-rm`, leaving `paper-remove <commitment>`. Both commitments are fresh random
-nonces, hashed (paper signers get no receipt); a sheet's rows are queued in one transaction, so they are
-appended as one batch.
+nonces, hashed (paper signers get no receipt); a sheet's rows are queued in one
+transaction, so they are appended as one batch.
 """
 
 from __future__ import annotations
