@@ -1,5 +1,5 @@
 """The organizers' admin: sign-in, dashboard, signers, exports, delivery pack, updates,
-audit, accounts."""
+paper sheets, audit, accounts."""
 
 from flask import Blueprint
 
@@ -12,6 +12,7 @@ from . import (  # noqa: E402,F401
     dashboard,
     delivery,
     exports,
+    paper,
     sessions,
     signers,
     updates,

@@ -37,6 +37,9 @@ from campaign import create_app
 from campaign.extensions import db
 from campaign.models import AuditEvent, NameToken, Signature, SignatureStatus, utcnow
 from campaign.services import accounts, crypto, sealed
+from campaign.services.campaigns import get_row
+from campaign.services.content import library
+from campaign.services.paper import entry, sheet_codes
 from tests import testdb
 from tests.admin.helpers import EMAILS, PASSWORD, csrf_from, make_signature
 from tests.helpers import SLUG, hidden_fields, migrate, using_postgres
@@ -44,6 +47,7 @@ from tests.helpers import SLUG, hidden_fields, migrate, using_postgres
 ROLES = ("viewer", "organizer", "owner")
 NOT_LOOKS = {"login", "login.failed", "login.locked", "logout"}
 BOTS = 12  # above abuse.TREND_MINIMUM: the dashboard's trend alert fires in both worlds
+PAPER_SHEET = 3  # the paper sheet both worlds entered (issue 26)
 
 
 @dataclass
@@ -148,6 +152,13 @@ def seed(app, people: People, t0: datetime) -> World:
         made[0].delivery_consent = True
         db.session.commit()
         world.first_signature = made[0].id
+        # A paper sheet of two rows (issue 26), entered by no one who signs in here.
+        rows = [
+            entry.read_row(n + 1, people.names[n], ("DE", "FR")[n], "", frozenset())[0]
+            for n in range(2)
+        ]
+        campaign_id = get_row(library().get(SLUG)).id
+        entry.enter(SLUG, campaign_id, sheet_codes.sheet_code(SLUG, PAPER_SHEET), "en", rows)
         rows = db.session.scalars(select(Signature)).all()
         world.secrets = [
             *people.names,
@@ -178,6 +189,7 @@ def url_values(world: World) -> dict[str, tuple]:
         "signature_id": (world.first_signature,),
         "user_id": (world.target_account,),
         "action": ("role", "disable", "enable", "reset-2fa"),
+        "number": (PAPER_SHEET, 99),
     }
 
 
@@ -245,6 +257,30 @@ def posts(t0: datetime) -> dict[str, list[dict]]:
         ],
         "admin.delivery_page": [{"language": "en", "format": "html"}],
         "admin.updates_page": [{"title_en": "News", "body_en": "A walk.", "send": "y"}],
+        # Issue 26. A sheet typed, then entered (the same rows in both worlds); a CSV's
+        # dry run; the seeded sheet's check, with rows neither world holds (so both
+        # worlds record the same result: state must not drift apart).
+        "admin.paper_entry": [
+            {"code": sheet_codes.sheet_code(SLUG, 5), "language": "en", "name-0": "Zarvan"},
+            {"code": "5-AAAAAA", "language": "en", "name-0": "Zarvan", "action": "save"},
+            {
+                "code": sheet_codes.sheet_code(SLUG, 5),
+                "language": "en",
+                "name-0": "Walk Person",
+                "country-0": "DE",
+                "action": "save",
+            },
+        ],
+        "admin.paper_upload": [
+            {
+                "data": f"sheet,language,name,country\n{sheet_codes.sheet_code(SLUG, 6)},en,"
+                "Zarvan Qelichkhani,DE\n",
+                "action": "dry-run",
+            }
+        ],
+        "admin.paper_sheet": [
+            {"name-1": "Nobody Here", "country-1": "DE", "name-2": "No One", "country-2": "FR"}
+        ],
     }
 
 
