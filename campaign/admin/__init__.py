@@ -1,5 +1,5 @@
-"""The organizers' admin: sign-in, dashboard, signers, exports, delivery pack, updates,
-audit, accounts."""
+"""The organizers' admin: sign-in, dashboard, signers, exports, delivery pack, paper
+sheets, updates, audit, accounts."""
 
 from flask import Blueprint
 
@@ -13,6 +13,7 @@ from . import (  # noqa: E402,F401
     delivery,
     exports,
     sessions,
+    sheets,
     signers,
     updates,
 )

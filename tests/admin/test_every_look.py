@@ -244,6 +244,8 @@ def posts(t0: datetime) -> dict[str, list[dict]]:
             {"preset": "mailing", "format": "jsonl"},
         ],
         "admin.delivery_page": [{"language": "en", "format": "html"}],
+        # Blank sheets: no personal data, but each run is audited (its numbers).
+        "admin.sheets_page": [{"language": "fa", "paper": "letter", "count": "1"}, {"count": "0"}],
         "admin.updates_page": [{"title_en": "News", "body_en": "A walk.", "send": "y"}],
     }
 
@@ -389,7 +391,14 @@ class Answer:
     audited: bool
 
 
-HEADERS = ("Location", "Content-Disposition", "X-Export-Rows", "X-Pack-Total", "X-Pack-Named")
+HEADERS = (
+    "Location",
+    "Content-Disposition",
+    "X-Export-Rows",
+    "X-Pack-Total",
+    "X-Pack-Named",
+    "X-Sheet-Numbers",
+)
 
 
 def send(client, world: World, watch: Watch, step: Step, email: str) -> Answer:
