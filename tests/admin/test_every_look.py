@@ -24,6 +24,7 @@ import difflib
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -401,6 +402,19 @@ HEADERS = (
 )
 
 
+def answer_text(response) -> str:
+    """The answer as text: a PDF (paper sheets) read back with pdftotext, so its words
+    are held to the same rules as a page's."""
+    if response.mimetype == "application/pdf":
+        return subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", "-", "-"],
+            input=response.get_data(),
+            check=True,
+            capture_output=True,
+        ).stdout.decode("utf-8")
+    return response.get_data(as_text=True)
+
+
 def send(client, world: World, watch: Watch, step: Step, email: str) -> Answer:
     data = None
     if step.method == "POST":  # the form's own hidden fields, as a browser would send
@@ -419,7 +433,7 @@ def send(client, world: World, watch: Watch, step: Step, email: str) -> Answer:
             response = client.get(step.path)
         else:
             response = client.post(step.path, data=data)
-        body = response.get_data(as_text=True)  # a streamed export runs here
+        body = answer_text(response)  # a streamed export runs here
         parts = [str(response.status_code)]
         parts += [f"{h}: {response.headers[h]}" for h in HEADERS if h in response.headers]
         parts.append(body)
