@@ -257,3 +257,30 @@ def test_everything_on_the_sheet_is_escaped(app, tmp_path):
     assert "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
     text = pdf_text(sheets.write_pdf(content, allocation), tmp_path)
     assert squash(hostile) in squash(text)  # shown as the text it is
+
+
+def test_a_consent_the_registry_adds_on_paper_gets_its_box_and_wording(app):
+    """The sheet reads the registry: a new consent marked on_paper is a new box, in the
+    key with its wording, and one off paper is not."""
+    allocation = print_runs.allocate(
+        campaign_row(), count=1, language="en", paper_size="a4", languages=("en",)
+    )
+    extra = consents.Consent(
+        key="partners",
+        column="contact_consent",
+        wording_column="contact_text",
+        label="Tell our partner groups I signed (a test consent)",
+        shares="Your name goes to partner groups.",
+        audience=consents.ORGANIZERS,
+        names_signer=True,
+        on_paper=True,
+        data_key="tell_partners",
+    )
+    with consents.registered(extra):
+        html = sheets.render_html(campaign_content(), allocation, stylesheet="x", numbers=False)
+    assert "Tell our partner groups I signed (a test consent)" in html
+    assert html.count('class="box"') == 12 * 3 and "Box 3" in html
+    hidden = replace(extra, key="hidden", label="A consent not offered on paper", on_paper=False)
+    with consents.registered(hidden):
+        html = sheets.render_html(campaign_content(), allocation, stylesheet="x", numbers=False)
+    assert "A consent not offered on paper" not in html and html.count('class="box"') == 24
