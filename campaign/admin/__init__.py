@@ -14,6 +14,7 @@ from . import (  # noqa: E402,F401
     exports,
     paper,
     sessions,
+    sheets,
     signers,
     updates,
 )

@@ -24,6 +24,7 @@ import difflib
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -256,6 +257,8 @@ def posts(t0: datetime) -> dict[str, list[dict]]:
             {"preset": "mailing", "format": "jsonl"},
         ],
         "admin.delivery_page": [{"language": "en", "format": "html"}],
+        # Blank sheets: no personal data, but each run is audited (its numbers).
+        "admin.sheets_page": [{"language": "fa", "paper": "letter", "count": "1"}, {"count": "0"}],
         "admin.updates_page": [{"title_en": "News", "body_en": "A walk.", "send": "y"}],
         # Issue 26. A sheet typed, then entered (the same rows in both worlds); a CSV's
         # dry run; the seeded sheet's check, with rows neither world holds (so both
@@ -425,7 +428,27 @@ class Answer:
     audited: bool
 
 
-HEADERS = ("Location", "Content-Disposition", "X-Export-Rows", "X-Pack-Total", "X-Pack-Named")
+HEADERS = (
+    "Location",
+    "Content-Disposition",
+    "X-Export-Rows",
+    "X-Pack-Total",
+    "X-Pack-Named",
+    "X-Sheet-Numbers",
+)
+
+
+def answer_text(response) -> str:
+    """The answer as text: a PDF (paper sheets) read back with pdftotext, so its words
+    are held to the same rules as a page's."""
+    if response.mimetype == "application/pdf":
+        return subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", "-", "-"],
+            input=response.get_data(),
+            check=True,
+            capture_output=True,
+        ).stdout.decode("utf-8")
+    return response.get_data(as_text=True)
 
 
 def send(client, world: World, watch: Watch, step: Step, email: str) -> Answer:
@@ -446,7 +469,7 @@ def send(client, world: World, watch: Watch, step: Step, email: str) -> Answer:
             response = client.get(step.path)
         else:
             response = client.post(step.path, data=data)
-        body = response.get_data(as_text=True)  # a streamed export runs here
+        body = answer_text(response)  # a streamed export runs here
         parts = [str(response.status_code)]
         parts += [f"{h}: {response.headers[h]}" for h in HEADERS if h in response.headers]
         parts.append(body)
