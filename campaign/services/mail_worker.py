@@ -28,7 +28,7 @@ from ..extensions import db
 from ..models import OutboxMessage, Signature, utcnow
 from . import crypto, mail_lease, sealed
 from .mail import RENDERERS
-from .mail_transport import Transport, build_message
+from .mail_transport import Transport, wire_message
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def _send(claim: mail_lease.Claim, transport: Transport, unmarked: mail_lease.Un
                 claim.held.discard(message_id)
                 mail_lease.finish([message_id], "dropped")
                 continue
-            transport.send(build_message(outbox, payload))
+            transport.send(wire_message(outbox, payload))
         except (OSError, crypto.CryptoError, ValueError) as exc:
             transport.reset()
             if relay_down(exc):
