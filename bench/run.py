@@ -67,6 +67,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 import mail_flow  # noqa: E402
+import nginx_tail  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
 SLUG = "1988-massacre-inquiry"
@@ -370,7 +371,8 @@ def nginx_in_front(app_url: str, work: Path):
     user = "user root;\n" if os.geteuid() == 0 else ""
     (tmp / "nginx.conf").write_text(
         f"{user}worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/logs/error.log;\n"
-        f"events {{ worker_connections 1024; }}\nhttp {{ access_log off; "
+        f"events {{ worker_connections 1024; }}\nhttp {{ {nginx_tail.LOG_FORMAT} "
+        f"{nginx_tail.access_log(tmp / 'logs')} "
         f"client_body_temp_path {tmp}/client; proxy_temp_path {tmp}/proxy;\n{site}\n}}\n"
     )
     process = subprocess.Popen(
@@ -672,7 +674,9 @@ def bench_database(
                 with nginx_in_front(server.url, work) as cached:
                     if cached:
                         log(f"{name}: campaign page GET through nginx")
-                        out["get_nginx"] = summary(wrk(cached + page, "get"))
+                        out["get_nginx"] = nginx_tail.measure(
+                            cached + page, work / "nginx" / "logs", wrk, summary
+                        )
             log(f"{name}: {out['get']['rps']} req/s")
         if wanted("sign"):
             bench_signing(name, database_url, campaign_id, server, work, out)

@@ -30,6 +30,8 @@ from flask_babel import force_locale
 from jinja2 import TemplateNotFound
 
 from ..models import OutboxMessage
+from . import mail_smtp
+from .mail_smtp import Wire
 
 
 @dataclass
@@ -78,15 +80,6 @@ def build_message(outbox: OutboxMessage, payload: dict) -> Message:
     for name, value in (payload.get("headers") or {}).items():
         message[name] = _header(value)
     return message
-
-
-@dataclass(frozen=True)
-class Wire:
-    """A message as the SMTP server gets it: envelope and bytes."""
-
-    sender: str
-    recipients: list[str]
-    data: bytes
 
 
 def wire_message(outbox: OutboxMessage, payload: dict) -> Wire | Message:
@@ -259,7 +252,7 @@ class Transport:
         if self._smtp is None:
             self._smtp = self._connect()
         if isinstance(message, Wire):
-            self._smtp.sendmail(message.sender, message.recipients, message.data)
+            mail_smtp.send(self._smtp, message)
         else:
             self._smtp.send_message(message)
         self._used = time.monotonic()
