@@ -144,7 +144,7 @@ def _part(body: str, subtype: str) -> tuple[list[str], bytes] | None:
     """A text part's headers and encoded body: us-ascii 7bit or UTF-8 8bit, as
     `_text_part` makes them; None when a line is too long for SMTP (then QP)."""
     data = body.encode()
-    if any(len(line) > 998 for line in data.split(b"\n")):
+    if max(map(len, data.split(b"\n"))) > 998:
         return None
     if body.isascii():
         return [
