@@ -25,6 +25,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,16 +130,31 @@ def pending(database_url: str) -> int:
     return int(count or 0)
 
 
-def measure_throughput(database_url: str, env: dict[str, str], work: Path) -> dict:
+def measure_throughput(
+    database_url: str,
+    env: dict[str, str],
+    work: Path,
+    ceiling: Callable[[], float | None] = lambda: None,
+) -> dict:
     """Drain the queued mail: half of it with one worker process (`flask mail work
     --processes 1`: issue 22's "one mail worker process", read literally), the rest with
     `flask mail work` as deployed (MAIL_WORKER_PROCESSES, 2). The top-level figures are
-    the one process's; `command` holds the whole command's."""
+    the one process's; `command` holds the whole command's.
+
+    `ceiling` measures the ceiling app's GET rate; it runs before and after the one
+    process's drain, so its rate can be read against the machine's speed in the same
+    seconds, as the sign step's is (`ceiling_rps` beside it): the machine's speed
+    swings by half within a minute, more than the sign step's and the mail step's
+    rates differ."""
     before = pending(database_url)
+    ceilings = [ceiling()]
     one = _drain(database_url, env, work, "throughput-1", 1, max(before // 2, 1), 45)
+    ceilings.append(ceiling())
     rest = pending(database_url)
     command = _drain(database_url, env, work, "throughput", None, rest, 60)
-    return one | {"pending_before": before, "command": command}
+    measured = [c for c in ceilings if c]
+    beside = round(sum(measured) / len(measured), 1) if measured else None
+    return one | {"pending_before": before, "command": command, "ceiling_rps": beside}
 
 
 def _drain(

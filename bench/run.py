@@ -141,6 +141,11 @@ def alternating(
     return merged(slices), kept, merged(slices + warm)
 
 
+def side_ceiling(seconds: int = 2) -> float | None:
+    """One measure of the ceiling beside a step that isn't a wrk run (mail)."""
+    return wrk(SIDE_CEILING + "/", "get", seconds=seconds)["rps"] if SIDE_CEILING else None
+
+
 def merged(results: list[dict]) -> dict:
     """wrk runs of one measure as one: counts and time summed, the rate over the whole,
     p50/p90/mean weighted by requests, p99 and max the worst slice's (conservative)."""
@@ -712,7 +717,9 @@ def bench_signing(
     log(f"{name}: sign {out['sign']['signatures_per_s']}/s, check {out['sign']['check']}")
     if wanted("mail"):  # bench/mail_flow.py: one worker process beside the signing rate
         log(f"{name}: mail delivery (one worker process)")
-        out["mail"] = mail_flow.measure_throughput(database_url, app_env(database_url), work)
+        out["mail"] = mail_flow.measure_throughput(
+            database_url, app_env(database_url), work, ceiling=side_ceiling
+        )
         out["mail"]["signings_per_s"] = out["sign"]["signatures_per_s"]
         log(f"{name}: mail {out['mail']}")
         if name == "postgresql":
