@@ -31,7 +31,8 @@ two measures of the ceiling (`alternating`): the machine is shared, and its spee
 drifts by a third within seconds, so a step compares like with like only against a
 ceiling measured in the same seconds.
 
-BENCH_ONLY=sign,confirm (any of page, sign, confirm, mail, scale_out, data, tlog) runs
+BENCH_ONLY=sign,confirm (any of page, sign, confirm, mail, scale_out, data, tlog; and
+seal_sign, seal_export, seal_open, which bench/sealing.py runs after this) runs
 the ceiling plus only those steps, on both databases, under the gunicorn settings of
 BENCH_GUNICORN ("gthread,3,2"; default: the latest full run's choice, no calibration).
 Its results go to $TMPDIR/bench-only-<date>.json and the report is left alone: a
@@ -94,9 +95,13 @@ KEYS = {
 # best on this 2-core machine: fewer threads contend for each process's GIL.
 CANDIDATES = [("gthread", 2, 4), ("gthread", 3, 2), ("gthread", 3, 1), ("sync", 3, 1)]
 STEPS = ("page", "sign", "confirm", "mail", "scale_out", "data", "tlog")
+SEALING_STEPS = ("seal_sign", "seal_export", "seal_open")  # bench/sealing.py's, after this
 ONLY = {x.strip() for x in os.environ.get("BENCH_ONLY", "").split(",") if x.strip()}
-if ONLY - set(STEPS):
-    sys.exit(f"BENCH_ONLY: unknown steps {sorted(ONLY - set(STEPS))}; known: {STEPS}")
+if ONLY - set(STEPS) - set(SEALING_STEPS):
+    sys.exit(
+        f"BENCH_ONLY: unknown steps {sorted(ONLY - set(STEPS) - set(SEALING_STEPS))}; "
+        f"known: {STEPS + SEALING_STEPS}"
+    )
 if ONLY & {"confirm", "mail"} and "sign" not in ONLY:
     sys.exit("BENCH_ONLY: confirm and mail need sign (they use the rows sign wrote)")
 
@@ -1064,6 +1069,9 @@ def machine() -> dict:
 
 
 def main() -> int:
+    if ONLY and not ONLY & set(STEPS):
+        print("bench/run.py: BENCH_ONLY names only bench/sealing.py's steps; nothing to run here")
+        return 0
     if not Path(WRK).exists():
         print("wrk is required: apt-get install wrk", file=sys.stderr)
         return 2
