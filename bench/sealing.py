@@ -22,7 +22,8 @@ only some steps writes its JSON to $TMPDIR, not bench/results/.
 The seeder writes the rows straight into the table: each row has its own random row
 key, and the organizer copies come from 1,000 real HPKE seals (sealing 1M rows would
 take minutes and is not what is measured), so opening does the full work per row.
-Prints one JSON document and writes it to bench/results/sealing-<time>.json.
+Prints one JSON document and writes it to bench/results/sealing-<time>.json (or to
+$BENCH_RESULTS_DIR).
 """
 
 from __future__ import annotations
@@ -281,7 +282,8 @@ def main() -> int:
     if wanted("seal_export") or wanted("seal_open"):
         export_and_open(app, database, url, rows, result)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
-    folder = Path(tempfile.gettempdir()) if ONLY else ROOT / "bench" / "results"
+    default = Path(tempfile.gettempdir()) if ONLY else ROOT / "bench" / "results"
+    folder = Path(os.environ.get("BENCH_RESULTS_DIR") or default)
     path = folder / f"sealing-{stamp}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
