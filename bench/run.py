@@ -38,7 +38,8 @@ ceiling measured in the same seconds.
 `--smoke DATABASE_URL` is the suite's tiny run (tests/test_bench_entry_points.py): the
 sign, mail and confirm steps BENCH_ONLY names, on that database, without the ceiling.
 
-BENCH_ONLY=sign,confirm (any of page, sign, confirm, mail, scale_out, data, tlog) runs
+BENCH_ONLY=sign,confirm (any of page, sign, confirm, mail, scale_out, data, tlog; and
+seal_sign, seal_export, seal_open, which bench/sealing.py runs after this) runs
 the ceiling plus only those steps, on both databases, under the gunicorn settings of
 BENCH_GUNICORN ("gthread,3,2"; default: the latest full run's choice, no calibration).
 Its results go to $TMPDIR/bench-only-<date>.json and the report is left alone: a
@@ -79,6 +80,7 @@ from suite.knobs import (  # noqa: E402
     RUN_ID,
     SECONDS,
     SLUG,
+    STEPS,
     WRK,
     elapsed,
     log,
@@ -147,6 +149,9 @@ def smoke(database_url: str) -> int:
 
 
 def main() -> int:
+    if ONLY and not ONLY & set(STEPS):
+        print("bench/run.py: BENCH_ONLY names only bench/sealing.py's steps; nothing to run here")
+        return 0
     if not Path(WRK).exists():
         print("wrk is required: apt-get install wrk", file=sys.stderr)
         return 2

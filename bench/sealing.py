@@ -11,7 +11,14 @@
 3. `flask export open` of that file with the private key (target: 1M rows in under
    60 s and under 300 MB; memory is the sum of the RSS of its processes, sampled).
 
-Usage: .venv/bin/python bench/sealing.py [ROWS] [SIGNS]   (defaults 1000000 and 600).
+Each step's wall time, CPU time, peak memory (PSS and RSS summed over the process
+tree, sampled every 0.1 s) and the load average before and after are recorded: the
+machine is shared, and a loaded machine stretches wall times, not CPU times.
+
+Usage: .venv/bin/python bench/sealing.py [ROWS] [SIGNS]   (defaults BENCH_ROWS or
+1000000, and 600). BENCH_ONLY picks steps, as for bench/run.py: seal_sign, seal_export,
+seal_open (seal_open opens seal_export's file, so the export runs for it too). A run of
+only some steps writes its JSON to $TMPDIR, not bench/results/.
 The seeder writes the rows straight into the table: each row has its own random row
 key, and the organizer copies come from 1,000 real HPKE seals (sealing 1M rows would
 take minutes and is not what is measured), so opening does the full work per row.
@@ -21,6 +28,8 @@ $BENCH_RESULTS_DIR).
 
 from __future__ import annotations
 
+import binascii
+import csv
 import json
 import os
 import re
@@ -30,6 +39,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +59,8 @@ from campaign.services.campaigns import get_row  # noqa: E402
 from campaign.services.content import library  # noqa: E402
 
 SLUG = "1988-massacre-inquiry"
+STEPS = ("seal_sign", "seal_export", "seal_open")
+ONLY = {x.strip() for x in os.environ.get("BENCH_ONLY", "").split(",") if x.strip()}
 KEY = organizer_key.generate()
 PUBLIC = organizer_key.public_text(KEY)
 KEYS = {
@@ -108,13 +120,17 @@ def sign_cpu(url: str, signs: int, rounds: int = 10) -> dict:
             sealed.seal_pending(signature, privacy.public_name)
         worker = (time.process_time() - began) / max(len(pending), 1)
         db.session.remove()
+    # The promise is about signing as a whole: the sign POST plus the sealing the
+    # worker does for it (the rest of the worker's mail work is the same either way).
     return {
         "signs_each": done["plain"],
         "plain_ms_cpu": round(plain * 1000, 3),
         "sealed_ms_cpu": round(sealed_cpu * 1000, 3),
-        "ratio": round(sealed_cpu / plain, 3),
-        "target": "<= 1.10",
+        "ratio_sign_post": round(sealed_cpu / plain, 3),
         "worker_seal_ms_cpu": round(worker * 1000, 3),
+        "sealed_with_worker_ms_cpu": round((sealed_cpu + worker) * 1000, 3),
+        "ratio": round((sealed_cpu + worker) / plain, 3),
+        "target": "ratio: sign POST + worker's sealing, against the plain sign POST: <= 1.10",
     }
 
 
@@ -157,15 +173,22 @@ def seed(app, rows: int) -> int:
         return campaign.id
 
 
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
 def measured(command: list[str], stdout: Path | None = None, env=None) -> dict:
-    """Wall time, CPU time, and the peak of the summed memory (PSS) of the process and
-    its children."""
+    """Wall time, CPU time, the peaks of the summed memory (PSS, and RSS, which counts
+    pages forked workers share with their parent once per process) of the process and
+    its children, and the 1-minute load average before and after."""
     out = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
+    load_before = load()
     began, cpu = time.perf_counter(), os.times()
     process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, env=env)  # noqa: S603
-    peak = 0
+    peak = peak_rss = 0
     while process.poll() is None:
-        peak = max(peak, tree_rss_kb(process.pid))
+        pss, rss = tree_memory_kb(process.pid)
+        peak, peak_rss = max(peak, pss), max(peak_rss, rss)
         time.sleep(0.1)
     took = time.perf_counter() - began
     after = os.times()
@@ -178,11 +201,15 @@ def measured(command: list[str], stdout: Path | None = None, env=None) -> dict:
         "seconds": round(took, 2),
         "cpu_seconds": round(used, 2),
         "peak_mb": round(peak / 1024, 1),
+        "peak_rss_sum_mb": round(peak_rss / 1024, 1),
+        "load_before": load_before,
+        "load_after": load(),
     }
 
 
-def tree_rss_kb(pid: int) -> int:
-    total = 0
+def tree_memory_kb(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) summed over the process and its descendants, in kB."""
+    pss = rss = 0
     for child in [pid, *descendants(pid)]:
         # Proportional set size: pages the forked workers share with their parent
         # are counted once across the tree, not once per process as RSS would.
@@ -190,9 +217,30 @@ def tree_rss_kb(pid: int) -> int:
             status = Path(f"/proc/{child}/smaps_rollup").read_text()
         except OSError:
             continue
-        found = re.search(r"^Pss:\s+(\d+)", status, re.M)
-        total += int(found.group(1)) if found else 0
-    return total
+        for name, value in re.findall(r"^(Pss|Rss):\s+(\d+)", status, re.M):
+            if name == "Pss":
+                pss += int(value)
+            else:
+                rss += int(value)
+    return pss, rss
+
+
+def hpke_floor(path: Path, sample: int = 20000) -> float:
+    """CPU seconds per row of the HPKE opens alone (the X25519 decapsulation, key
+    schedule and AES-GCM each row needs, nothing else), on the file's first rows:
+    the floor `export open` cannot go under with this construction."""
+    with open(path, encoding="utf-8", newline="") as stream:
+        reader = csv.reader(stream)
+        at = next(reader).index("sealed")
+        cells = [row[at] for row in islice(reader, sample) if row[at]]
+    opened = []
+    for cell in cells:
+        row_key, _sep, token = cell.partition(":")
+        opened.append((binascii.a2b_base64(token[12:]), organizer_key.INFO + row_key.encode()))
+    began = time.process_time()
+    for data, info in opened:
+        organizer_key.SUITE.decrypt(data, KEY, info=info)
+    return (time.process_time() - began) / max(len(opened), 1)
 
 
 def descendants(pid: int) -> list[int]:
@@ -206,19 +254,45 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def wanted(step: str) -> bool:
+    return not ONLY or step in ONLY
+
+
 def main() -> int:
+    if ONLY and not ONLY & set(STEPS):
+        print(f"bench/sealing.py: BENCH_ONLY names none of {STEPS}; nothing to run")
+        return 0
     args = [a for a in sys.argv[1:] if not a.startswith("-")]
-    rows = int(args[0]) if args else 1_000_000
+    rows = int(args[0]) if args else int(os.environ.get("BENCH_ROWS", "1000000"))
     signs = int(args[1]) if len(args) > 1 else 600
     database = TMP / "sealing.db"
     url = f"sqlite:///{database}"
     app = make_app(url, PUBLIC)
     with app.app_context():
         upgrade()
-    result: dict = {"machine_cpus": os.cpu_count(), "rows": rows}
-    result["sign_cpu"] = sign_cpu(url, signs)
-    print(json.dumps(result["sign_cpu"]), flush=True)
-    # The export and its opening, on a database of sealed rows only.
+    result: dict = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine_cpus": os.cpu_count(),
+        "rows": rows,
+        "load_at_start": load(),
+    }
+    if wanted("seal_sign"):
+        result["sign_cpu"] = sign_cpu(url, signs)
+        print(json.dumps(result["sign_cpu"]), flush=True)
+    if wanted("seal_export") or wanted("seal_open"):
+        export_and_open(app, database, url, rows, result)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
+    default = Path(tempfile.gettempdir()) if ONLY else ROOT / "bench" / "results"
+    folder = Path(os.environ.get("BENCH_RESULTS_DIR") or default)
+    path = folder / f"sealing-{stamp}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"written to {path}")
+    return 0
+
+
+def export_and_open(app, database: Path, url: str, rows: int, result: dict) -> None:
+    """The export of `rows` sealed rows against sqlite3 -csv, then its opening."""
     database.unlink()
     with app.app_context():
         db.engine.dispose()
@@ -247,30 +321,34 @@ def main() -> int:
         "ours": ours,
         "sqlite3_csv": baseline,
         "ratio": round(ours["seconds"] / baseline["seconds"], 2),
+        "cpu_ratio": round(ours["cpu_seconds"] / max(baseline["cpu_seconds"], 0.01), 2),
         "bytes": exported.stat().st_size,
-        "target": "<= 5",
+        "target": "ratio (wall) <= 5",
     }
     print(json.dumps(result["export"]), flush=True)
+    if not wanted("seal_open"):
+        return
     key_file = TMP / "organizer-private.key"
     key_file.write_bytes(organizer_key.private_pem(KEY))
+    processes = os.cpu_count() or 1
     opening = measured(
         [*flask, "export", "open", str(exported), "--key", str(key_file), "--output", str(opened)],
         env={k: v for k, v in env.items() if k != "ORGANIZER_PUBLIC_KEY"},
     )
-    with open(opened, encoding="utf-8") as stream:
+    with open(opened, "rb") as stream:
         opened_rows = sum(1 for _ in stream) - 1
+    # The baseline: the HPKE opens alone, spread over the same processes.
+    floor = hpke_floor(exported) * rows / processes
     result["export_open"] = {
         **opening,
         "rows_opened": opened_rows,
+        "processes": processes,
+        "hpke_floor_seconds": round(floor, 2),
+        "ratio_to_hpke_floor": round(opening["seconds"] / floor, 2),
+        "cpu_ratio_to_hpke": round(opening["cpu_seconds"] / (floor * processes), 2),
         "targets": "< 60 s, < 300 MB",
     }
     print(json.dumps(result["export_open"]), flush=True)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
-    results = Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "bench" / "results")
-    path = results / f"sealing-{stamp}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

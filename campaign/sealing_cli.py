@@ -137,14 +137,16 @@ def export_open_command(
     """Open a downloaded export's sealed column with the organizers' private key(s),
     without the database."""
     keys = read_keys(key_paths, passphrase_stdin)
-    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    out = sys.stdout.buffer if output == "-" else open(output, "wb")  # noqa: SIM115
     try:
-        with open(file, encoding="utf-8", newline="") as source:
+        with open(file, "rb") as source:
             report = export_open.open_export(source, out, keys, processes=processes)
     except export_open.ExportOpenError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        if out is not sys.stdout:
+        if out is sys.stdout.buffer:
+            out.flush()
+        else:
             out.close()
     click.echo(f"opened {report.opened} of {report.rows} rows", err=True)
 

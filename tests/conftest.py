@@ -29,6 +29,7 @@ from tests.admin.helpers import EMAILS, PASSWORD, fresh_g_per_request, login
 from tests.helpers import (
     REQUIRE_ALL,
     TEST_REDIS_URL,
+    UNSEALED,
     LiveServer,
     Mailbox,
     ServerPool,
@@ -129,8 +130,11 @@ def database_url(database_template, truncate_all, tmp_path) -> str:
 
 
 @pytest.fixture
-def app_config(database_url) -> dict:
-    """Tests may edit this before the `app` fixture is first used."""
+def app_config(request, database_url) -> dict:
+    """Tests may edit this before the `app` fixture is first used. Sealed to this run's
+    organizer key (tests/helpers.py) unless the test is marked `unsealed`."""
+    if request.node.get_closest_marker("unsealed"):
+        return test_config(database_url, **UNSEALED)
     return test_config(database_url)
 
 

@@ -28,7 +28,7 @@ from flask_migrate import upgrade
 
 from campaign import create_app
 from campaign.extensions import db
-from campaign.services import mail_worker
+from campaign.services import mail_worker, organizer_key
 from tests import testdb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +47,15 @@ KEYS = {
     # The transparency log's checkpoint key (base64 Ed25519 seed).
     "TLOG_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
 }
+
+# Sealing is the default for this campaign (issue 23), so the suite runs sealed: every
+# app gets this run's organizer public key, and the tests that open what was sealed
+# (exports, the organizer copy) hold the private half here, in memory only. The few
+# tests of the legacy path (no organizer key: confirmed rows stay readable to the
+# server) say so with `@pytest.mark.unsealed` (conftest.py's app_config) or UNSEALED.
+ORGANIZER_KEY = organizer_key.generate()
+ORGANIZER_PUBLIC_KEY = organizer_key.public_text(ORGANIZER_KEY)
+UNSEALED = {"ORGANIZER_PUBLIC_KEY": ""}
 
 using_postgres = testdb.using_postgres
 
@@ -83,12 +92,20 @@ def test_config(database_url: str, **overrides) -> dict:
         "EMAIL_CHECK_DELIVERABILITY": False,
         "CONTENT_DIR": str(ROOT / "content"),
         **KEYS,
+        "ORGANIZER_PUBLIC_KEY": ORGANIZER_PUBLIC_KEY,
     }
     config.update(overrides)
     return config
 
 
 test_config.__test__ = False  # a helper, not a test, wherever it is imported
+
+
+def organizer_copy(row) -> organizer_key.Sealed:
+    """What the organizers read of a sealed row (`Signature` or a row with `row_key`
+    and `organizer_sealed`) with this run's private key, as `flask export open` would."""
+    assert row.organizer_sealed, "the row is not sealed to the organizers' key"
+    return organizer_key.Opener([ORGANIZER_KEY]).open(row.organizer_sealed, row.row_key)
 
 
 def content_with_contact(folder: Path, contact: str = "team@iran1988.org") -> str:

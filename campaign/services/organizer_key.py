@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
 VERSION = "o1"
+HEAD = VERSION + "."
+_DECODE = json.JSONDecoder().raw_decode
 PUBLIC_PREFIX = "x25519:"
 SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
 INFO = b"campaign signatures sealed v1\x00"
@@ -181,3 +183,20 @@ class Opener:
 
     def open(self, token: str, row_key: str) -> Sealed:
         return unpack(self.open_raw(token, row_key))
+
+    def open_fields(self, token: str, row_key: str) -> tuple[str | None, str | None, str | None]:
+        """(name, email, comment): `open` for `flask export open`'s hot loop, a million
+        rows at a time (no dataclass, no re-dispatch; the same checks and errors)."""
+        key = self.keys.get(token[3:11]) if token.startswith(HEAD) else None
+        if key is None:
+            raise OrganizerKeyError(
+                f"sealed to key {token_key_id(token)}, which is not among the keys given"
+            )
+        try:
+            plain = SUITE.decrypt(
+                binascii.a2b_base64(token[12:]), key, info=INFO + row_key.encode("ascii")
+            )
+            (name, email, comment), _end = _DECODE(plain.decode("utf-8"))
+        except Exception as exc:  # InvalidTag, ValueError (JSON, base64, shape): one answer
+            raise OrganizerKeyError("a sealed value does not open: wrong row or corrupted") from exc
+        return name, email, comment

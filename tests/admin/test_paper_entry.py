@@ -4,17 +4,19 @@ and the count's parts on the dashboard, the API and the delivery pack."""
 
 from __future__ import annotations
 
+import io
 import json
 
 from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import AuditEvent, PaperSheet, Signature
-from campaign.services import counting
+from campaign.services import counting, export_signers, organizer_tools
 from campaign.services.paper import print_runs, sheet_codes
+from campaign.services.signers import SignerFilter
 from tests.admin.helpers import campaign_row, make_signature, token_for
 from tests.admin.test_delivery_pack import pdf_text, squash
-from tests.helpers import SLUG
+from tests.helpers import ORGANIZER_KEY, SLUG
 
 PAGE = f"/admin/{SLUG}/paper"
 
@@ -126,7 +128,13 @@ def test_the_parts_on_the_dashboard_the_api_and_the_pack(app, users, as_role, tm
     text = squash(pdf_text(pack.data, tmp_path))
     assert squash("1 online, confirmed by email; 2 on paper") in text
     assert squash("2 signatures were collected on 1 numbered sheets") in text
-    assert "ShirinNamed-Paper" in text and "Parvin" not in text  # only the ticked box names
+    # Names are sealed to the organizers' key (issue 23): the server's pack counts the
+    # named signer; the named list is made offline from the delivery export.
+    assert squash("1 signer agreed to have their name") in text
+    assert "ShirinNamed-Paper" not in text and "Parvin" not in text
+    export = "".join(export_signers.export_csv(campaign_row().id, "delivery", SignerFilter()))
+    names = organizer_tools.opened_names(io.StringIO(export), [ORGANIZER_KEY])
+    assert [name for _country, name in names] == ["Shirin Named-Paper"]  # only the ticked box
     assert db.session.scalar(select(func.count(Signature.id))) == 3
 
 

@@ -31,12 +31,14 @@ def flag(world: World, email: str, reason: str) -> None:
 
 
 def what_the_signer_sees(world: World, *, flagged: bool) -> list[str]:
-    """The target signs, is flagged or not, confirms: their pages and mail, in order."""
+    """The target signs, is flagged or not, confirms: their pages and mail, in order.
+    They agree to campaign mail, and keep that box at confirm: a confirmed signer's
+    address is otherwise sealed to the organizers' key, and no receipt mail can go."""
     browser = world.app.test_client()
-    world.sign(TARGET, client=browser)
+    world.sign(TARGET, client=browser, contact_consent="y")
     if flagged:
         flag(world, TARGET, "rate limit (ip)")
-    path = world.confirm(TARGET, client=browser)
+    path = world.confirm(TARGET, client=browser, boxes={"contact_consent": "y"})
     seen = [COUNT.sub("", browser.get(path).get_data(as_text=True))]  # the thank-you page
     world.deliver()
     seen.append(COUNT.sub("", browser.get(path).get_data(as_text=True)))  # and later

@@ -37,10 +37,12 @@ from campaign import create_app
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.petition import bound_forms
-from campaign.services import links, mail_worker, sealed, transparency
+from campaign.services import links, mail_worker, transparency
+from campaign.services.blind_index import dedup_key
 from campaign.services.campaigns import get_row
 from campaign.services.content import library
 from campaign.services.paper import entry, sheet_codes
+from campaign.services.validation import normalize_email
 from tests.conftest import TEMPLATE_BYTECODE
 from tests.helpers import SLUG, Mailbox, hidden_fields, test_config
 
@@ -78,6 +80,9 @@ NORMALISE: list[tuple[re.Pattern[str], str]] = [
     # (petition/bound_forms.py): it differs as the note's nonce does.
     (re.compile(r'(name="bound" value=")[^"]+"'), r'\1<bound>"'),
     (re.compile(r'(name="csrf_token"[^>]*value=")[^"]+"'), r'\1<csrf>"'),
+    # The data-copy link's `k`: the random secret of the signer's own sealed copy
+    # (services/signer_copy.py, issue 23), new for every submission.
+    (re.compile(r"([?&](?:amp;)?k=)[A-Za-z0-9_-]+"), r"\1<copy-secret>"),
     # A cookie's expiry date is computed from the wall clock (werkzeug), to the second.
     (re.compile(r"(Expires=)[^;]+"), r"\1<date>"),
 ]
@@ -196,10 +201,12 @@ class World:
                 return found[0].replace("http://petition.test", "")
         raise AssertionError(f"no {kind} link mailed to {email}")
 
-    def confirm(self, email: str, *, client=None) -> str:
+    def confirm(self, email: str, *, client=None, boxes: dict | None = None) -> str:
+        """Confirms with the consent `boxes` the mailbox owner leaves ticked (none by
+        default: what stays readable of a sealed row follows them, issue 21.1)."""
         self.deliver()
         path = self.link(email, "confirm")
-        answer = (client or self.app.test_client()).post(path, headers=SAME_SITE)
+        answer = (client or self.app.test_client()).post(path, data=boxes, headers=SAME_SITE)
         assert answer.status_code == 303, answer.status_code
         self.deliver()
         return path
@@ -222,12 +229,16 @@ class World:
         self.deliver()
 
     def row(self, email: str) -> Signature:
+        """The address's first submission, found as the server finds it: through its
+        blind index (a confirmed row's email is sealed to the organizers' key)."""
         with self.app.app_context():
-            rows = db.session.scalars(select(Signature).order_by(Signature.id)).all()
-            for row in rows:
-                if row.email_enc and _email_of(row) == email:
-                    return row
-        raise AssertionError(f"no row for {email}")
+            key = dedup_key(normalize_email(email).canonical)
+            row = db.session.scalars(
+                select(Signature).where(Signature.dedup_key == key).order_by(Signature.id)
+            ).first()
+        if row is None:
+            raise AssertionError(f"no row for {email}")
+        return row
 
     def setup_attacker(self) -> None:
         """The attacker signs, confirms, and keeps their links, receipt and share code."""
@@ -235,7 +246,10 @@ class World:
         confirm_path = self.confirm(ATTACKER, client=self.attacker)
         self.held.tokens["confirm"] = confirm_path.rsplit("/", 1)[1]
         self.held.tokens["withdraw"] = self.link(ATTACKER, "withdraw").rsplit("/", 1)[1]
-        self.held.tokens["data"] = self.link(ATTACKER, "my-data").rsplit("/", 1)[1]
+        # The path's token, without the `?k=` of the signer's sealed copy (issue 23): a
+        # random secret, different in each world, not a route parameter to walk.
+        data_link = self.link(ATTACKER, "my-data").partition("?")[0]
+        self.held.tokens["data"] = data_link.rsplit("/", 1)[1]
         with self.app.app_context():
             row = db.session.get(Signature, self.row(ATTACKER).id)
             self.held.tokens["unsubscribe"] = links.make_token(row, "unsubscribe")
@@ -285,11 +299,6 @@ class World:
         with self.app.app_context():
             db.session.remove()
             db.engine.dispose()
-
-
-def _email_of(row: Signature) -> str:
-    # The test reads who is who (it wrote both worlds); the signer-mail reason opens it.
-    return sealed.unseal(sealed.SIGNER_MAIL, "email", row.email_enc, row.row_key)
 
 
 def _mail_text(message) -> str:
