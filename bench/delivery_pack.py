@@ -100,7 +100,7 @@ def standalone(rows: int) -> None:
 
     from campaign.extensions import db
     from campaign.services.campaigns import sync_all
-    from campaign.services.crypto import encrypt
+    from campaign.services.crypto import seal_signer as encrypt
 
     os.environ.setdefault("SECRET_KEY", secrets.token_hex(16))
     os.environ.setdefault("HASH_KEY", secrets.token_hex(16))
