@@ -54,8 +54,11 @@ def test_take_the_screens(app, live_server, new_context, partner_site, tmp_path)
     OUT.mkdir(parents=True, exist_ok=True)
     app.config.update(ARGON2_TIME_COST=1, ARGON2_MEMORY_COST=8192)
     signers = confirmed_signers(app, 7, public=True)
-    for signer in signers[:4]:
-        db.session.get(Signature, signer.id).delivery_consent = True
+    for n, signer in enumerate(signers):
+        row = db.session.get(Signature, signer.id)
+        row.delivery_consent = n < 4
+        row.contact_consent = True  # the updates preview counts who would get a mail
+        row.language = ("en", "en", "en", "fa", "fa", "fr", "en")[n]
     db.session.commit()
     server = live_server(
         COUNT_CACHE_SECONDS=0,
@@ -80,7 +83,7 @@ def test_take_the_screens(app, live_server, new_context, partner_site, tmp_path)
     [newcomer] = confirmed_signers(app, 1, start=7)
     page = new_context(viewport=DESKTOP).new_page()
     page.goto(f"{server.url}/en/{SLUG}/confirm/{links.make_token(newcomer, 'confirm')}")
-    shoot(page, "thank-you")
+    shoot(page, "thank-you", full_page=True)
 
     # The sharer: the embed after signing, on a partner's phone page; a printed flyer.
     page = new_context(viewport=PHONE).new_page()
@@ -119,8 +122,10 @@ def test_take_the_screens(app, live_server, new_context, partner_site, tmp_path)
     page.locator("#body_fa").fill("طومار ما دریافت شد.")
     page.get_by_role("button", name="Preview").click()
     page.wait_for_load_state()
-    page.locator("#audience").scroll_into_view_if_needed()
-    page.evaluate("document.querySelector('#audience').scrollIntoView({block: 'start'})")
+    page.evaluate(
+        "document.querySelector('#audience').scrollIntoView({block: 'start'});"
+        "window.scrollBy(0, -120)"
+    )
     shoot(page, "updates-preview")
 
     # The delivery pack: its covering letter, and a page of the named signers.
