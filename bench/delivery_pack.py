@@ -7,8 +7,9 @@ to be named (`--name-all`), the worst case: a name per signature.
 
 Usage: python bench/delivery_pack.py DATABASE_URL SLUG OUT.pdf [--name-all]
 (keys in the environment). Prints one JSON line.
-Standalone (seeds a fresh SQLite database first, then measures with GNU time):
-    python bench/delivery_pack.py --standalone 100000
+Standalone (seeds ROWS confirmed signatures into DATABASE_URL, a migrated database or by
+default a fresh SQLite file, then measures with GNU time):
+    python bench/delivery_pack.py --standalone 100000 [DATABASE_URL]
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def measure(url: str, slug: str, path: str, name_all: bool) -> dict:
     }
 
 
-def standalone(rows: int) -> None:
-    """Seed a fresh SQLite database with `rows` confirmed signatures, then measure."""
+def standalone(rows: int, url: str | None = None) -> None:
+    """Seed `rows` confirmed signatures (into `url`, or a fresh SQLite file), then measure."""
     import secrets
 
     import seed
@@ -100,18 +101,18 @@ def standalone(rows: int) -> None:
 
     from campaign.extensions import db
     from campaign.services.campaigns import sync_all
-    from campaign.services.crypto import seal_signer as encrypt
+    from campaign.services.crypto import seal_signer
 
     os.environ.setdefault("SECRET_KEY", secrets.token_hex(16))
     os.environ.setdefault("HASH_KEY", secrets.token_hex(16))
     os.environ.setdefault("ENCRYPTION_KEYS", Fernet.generate_key().decode())
     work = Path(tempfile.mkdtemp(prefix="delivery-bench-"))
-    url = f"sqlite:///{work / 'bench.db'}"
+    url = url or f"sqlite:///{work / 'bench.db'}"
     app = make_app(url)
     with app.app_context():
         upgrade()
         campaign_id = next(r.id for r in sync_all() if r.slug == "1988-massacre-inquiry")
-        seed.seed(db, campaign_id, 0, rows, encrypt)
+        seed.seed(db, campaign_id, 0, rows, seal_signer)
         db.session.remove()
         db.engine.dispose()
     out = work / "pack.pdf"
@@ -139,7 +140,7 @@ def standalone(rows: int) -> None:
 
 def main() -> None:
     if sys.argv[1] == "--standalone":
-        standalone(int(sys.argv[2]))
+        standalone(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
         return
     url, slug, path = sys.argv[1], sys.argv[2], sys.argv[3]
     print(json.dumps(measure(url, slug, path, "--name-all" in sys.argv[4:])))

@@ -15,7 +15,8 @@ Usage: .venv/bin/python bench/sealing.py [ROWS] [SIGNS]   (defaults 1000000 and 
 The seeder writes the rows straight into the table: each row has its own random row
 key, and the organizer copies come from 1,000 real HPKE seals (sealing 1M rows would
 take minutes and is not what is measured), so opening does the full work per row.
-Prints one JSON document and writes it to bench/results/sealing-<time>.json.
+Prints one JSON document and writes it to bench/results/sealing-<time>.json (or to
+$BENCH_RESULTS_DIR).
 """
 
 from __future__ import annotations
@@ -265,7 +266,8 @@ def main() -> int:
     }
     print(json.dumps(result["export_open"]), flush=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
-    path = ROOT / "bench" / "results" / f"sealing-{stamp}.json"
+    results = Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "bench" / "results")
+    path = results / f"sealing-{stamp}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0

@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import (
     client_address,
-    dbapi,
+    db_connections,
     i18n,
     organizer_guard,
     page_fastpath,
@@ -217,10 +217,10 @@ def _sqlite_pragmas(dbapi_connection, record) -> None:
 
 @event.listens_for(Pool, "checkout")
 def _checked_out(dbapi_connection, record, _proxy) -> None:
-    dbapi.on_checkout(dbapi_connection, record.info)  # PostgreSQL: replace a dead one
+    db_connections.on_checkout(dbapi_connection, record.info)  # PostgreSQL: replace a dead one
     sqlite_wal.used(record.info)
 
 
 @event.listens_for(Pool, "checkin")
 def _checked_in(_dbapi_connection, record) -> None:
-    dbapi.on_checkin(record.info)
+    db_connections.on_checkin(record.info)

@@ -144,7 +144,7 @@ class Config:
         self.LANGUAGES = ["en", "fa", "fr"]
 
         # Flask and extension settings derived from the above.
-        # No pool_pre_ping: dbapi.py checks each checkout without a round trip.
+        # No pool_pre_ping: db_connections.py checks each checkout without a round trip.
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

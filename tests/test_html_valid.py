@@ -14,7 +14,8 @@ from pathlib import Path
 
 from campaign.models import SignatureStatus
 from campaign.services import links
-from tests.admin.helpers import make_signature
+from campaign.services.paper import print_runs, sheets
+from tests.admin.helpers import campaign_content, campaign_row, make_signature, token_for
 from tests.helpers import ROOT, SLUG, hidden_fields, require, sign_data
 
 VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -75,6 +76,7 @@ def rendered_pages(client, admin) -> dict[str, str]:
         "admin-export": f"/admin/{SLUG}/export",
         "admin-bulk": f"/admin/{SLUG}/signers/bulk",
         "admin-updates": f"/admin/{SLUG}/updates",
+        "admin-sheets": f"/admin/{SLUG}/sheets",
         "admin-audit": "/admin/audit",
         "admin-accounts": "/admin/accounts",
         "admin-account": "/admin/account",
@@ -83,6 +85,19 @@ def rendered_pages(client, admin) -> dict[str, str]:
         response = admin.get(path)
         assert response.status_code < 500, (path, response.status_code)
         html[name] = response.get_data(as_text=True)
+    html["admin-sheets-errors"] = admin.post(
+        f"/admin/{SLUG}/sheets",
+        data={"csrf_token": token_for(admin, f"/admin/{SLUG}/sheets"), "count": "0"},
+    ).get_data(as_text=True)
+    # The paper sheets' HTML, which WeasyPrint makes into the PDF: the sheet, and the
+    # pages of numbers laid over it (issue 26), in a right-to-left language.
+    run = print_runs.allocate(
+        campaign_row(), count=2, language="fa", paper_size="a4", languages=("fa",)
+    )
+    for numbers in (False, True):
+        html[f"paper-sheet-{numbers}"] = sheets.render_html(
+            campaign_content(), run, stylesheet="sheet.css", numbers=numbers
+        )
     html["admin-login"] = client.get("/admin/login").get_data(as_text=True)
     return html
 

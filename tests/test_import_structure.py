@@ -19,6 +19,9 @@ ALLOWED_LAZY = {
     ("campaign.services.delivery", "campaign.services.pdf"): (
         "WeasyPrint loads Pango and fonts (seconds, ~30 MB), only for a delivery pack"
     ),
+    ("campaign.services.paper.sheets", "campaign.services.pdf"): (
+        "the same WeasyPrint, only when paper sheets are printed"
+    ),
 }
 
 

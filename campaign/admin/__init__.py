@@ -1,5 +1,5 @@
 """The organizers' admin: sign-in, dashboard, signers, exports, delivery pack, updates,
-audit, accounts."""
+paper sheets, audit, accounts."""
 
 from flask import Blueprint
 
@@ -12,7 +12,9 @@ from . import (  # noqa: E402,F401
     dashboard,
     delivery,
     exports,
+    paper,
     sessions,
+    sheets,
     signers,
     updates,
 )

@@ -38,6 +38,7 @@ def dashboard(slug: str):
         row=row,
         totals=stats.totals(row.id),
         count=counting.confirmed_count(row.id, fresh=True),
+        parts=counting.parts(row.id),
         hourly_chart=bar_chart(hourly, title=_("Sign-ups per hour, last 48 hours (UTC)")),
         daily_chart=bar_chart(
             daily, title=_("Sign-ups per day, last 30 days (UTC)"), label_every=5

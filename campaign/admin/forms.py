@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -9,14 +10,24 @@ from wtforms import (
     DateTimeLocalField,
     EmailField,
     HiddenField,
+    IntegerField,
     PasswordField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    Optional,
+    ValidationError,
+)
 
+from ..i18n import number
 from ..services.accounts import PASSWORD_MIN, ROLES
+from ..services.paper.print_runs import MAX_SHEETS
 
 
 class LoginForm(FlaskForm):
@@ -152,3 +163,28 @@ class DeliveryForm(FlaskForm):
             ("html", _l("Web page, to print from the browser")),
         ],
     )
+
+
+class SheetsForm(FlaskForm):
+    """Printable sign-up sheets: their language, paper size and how many."""
+
+    language = SelectField(_l("Language of the sheets"), choices=[])
+    paper = SelectField(
+        _l("Paper size"),
+        choices=[("a4", _l("A4")), ("letter", _l("US Letter"))],
+    )
+    count = IntegerField(
+        _l("How many sheets"),
+        validators=[InputRequired(_l("Please say how many sheets to print."))],
+        default=10,
+    )
+
+    def validate_count(self, field: IntegerField) -> None:
+        if field.data is not None and not 1 <= field.data <= MAX_SHEETS:
+            raise ValidationError(
+                _(
+                    "Print from %(min)s to %(max)s sheets at a time.",
+                    min=number(1),
+                    max=number(MAX_SHEETS),
+                )
+            )

@@ -29,6 +29,7 @@ PETITION = {
         "petition_text",
         "target",
         "total_signatures",
+        "counts_by_method",
         "browser_url",
         "share_url",
         "counts_by_country",
@@ -54,6 +55,17 @@ PETITION = {
             },
         },
         "total_signatures": {"type": "integer", "minimum": 0},
+        "counts_by_method": {
+            "type": "object",
+            "description": "total_signatures in its parts: online (confirmed by email) and "
+            "paper (entered from signed paper sheets). They add up to total_signatures.",
+            "required": ["online", "paper"],
+            "properties": {
+                "online": {"type": "integer", "minimum": 0},
+                "paper": {"type": "integer", "minimum": 0},
+            },
+            "additionalProperties": False,
+        },
         "browser_url": {"type": "string", "format": "uri"},
         "share_url": {"type": "string", "format": "uri"},
         "featured_image_url": {"type": "string", "format": "uri"},

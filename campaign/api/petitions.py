@@ -5,7 +5,9 @@ modified_date, title, description, summary, petition_text, target, total_signatu
 browser_url, share_url, featured_image_url, _links. This service adds, under the same
 object: status, goal, languages, counts_by_country (countries with fewer than five
 signers folded into "other") and history (confirmed signatures per day); both are as of
-midnight UTC, PUBLIC_STATS_DELAY_DAYS ago (services/public.stats_cutoff), never live.
+midnight UTC, PUBLIC_STATS_DELAY_DAYS ago (services/public.stats_cutoff), never live; and
+counts_by_method (issue 26): the live total's parts, online (confirmed by email) and on
+paper (entered from signed sheets).
 """
 
 from __future__ import annotations
@@ -97,10 +99,13 @@ def petition_resource(content: CampaignContent, language: str) -> dict:
 
 
 def count_fields(content: CampaignContent, row, text_language: str, count: int) -> dict:
-    """What follows the live count: the count, the goal, the share image's version."""
+    """What follows the live count: the count and its parts, the goal, the share
+    image's version."""
     image = links.external_url("petition.share_image", text_language, slug=content.slug)
+    parts = counting.parts(row.id)
     return {
         "total_signatures": count,
+        "counts_by_method": {"online": count - parts.paper, "paper": parts.paper},
         "goal": current_goal(row, content, count),
         "featured_image_url": sharing.with_params(image, v=str(sharing.count_bucket(count))),
     }
@@ -120,7 +125,8 @@ def cached_resource(content: CampaignContent, language: str) -> dict:
     )
     row = campaign_ref(content)
     count = counting.confirmed_count(row.id)
-    if count == resource["total_signatures"]:
+    paper = counting.parts(row.id).paper
+    if count == resource["total_signatures"] and paper == resource["counts_by_method"]["paper"]:
         return resource
     return {**resource, **count_fields(content, row, resource["language"], count)}
 

@@ -5,14 +5,17 @@ encrypted and decrypted only through `campaign.services.sealed` (the one decrypt
 Lookups use keyed hashes ("blind indexes"), so the database alone reveals no one.
 
 One module per group of tables: `signatures` (campaigns, counts, consent wordings,
-signatures, name tokens), `outbox`, `organizers` (accounts, audit log, updates) and
-`tlog` (the transparency log); `common` holds what they share. Importing this package
-registers every table on `db.metadata`.
+signatures, name tokens), `outbox`, `paper` (sheets entered), `print_runs` (paper
+sheets printed), `organizers` (accounts, audit log, updates) and `tlog` (the
+transparency log); `common` holds what they share. Importing this package registers
+every table on `db.metadata`.
 """
 
 from .common import utc_iso, utcnow
 from .organizers import AdminUser, AuditEvent, CampaignUpdate, UpdatePublication
 from .outbox import OutboxMessage
+from .paper import ONLINE, PAPER, CheckResult, PaperSheet
+from .print_runs import PrintRun
 from .signatures import (
     COUNT_SHARDS,
     Campaign,
@@ -35,14 +38,19 @@ from .tlog import (
 
 __all__ = [
     "COUNT_SHARDS",
+    "ONLINE",
+    "PAPER",
     "AdminUser",
     "AuditEvent",
     "Campaign",
     "CampaignUpdate",
+    "CheckResult",
     "ConsentWording",
     "CountShard",
     "NameToken",
     "OutboxMessage",
+    "PaperSheet",
+    "PrintRun",
     "Signature",
     "SignatureStatus",
     "SupersededLink",

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    or_,
     text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -54,6 +55,8 @@ class CountShard(db.Model):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
     shard: Mapped[int] = mapped_column(Integer, primary_key=True)
     confirmed: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Of those, entered from paper sheets (issue 26): online = confirmed - paper.
+    paper: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     campaign: Mapped[Campaign] = relationship(back_populates="count_shards")
 
@@ -116,6 +119,8 @@ class Signature(db.Model):
         ),
         # The admin's keyset pages: newest first within a campaign (migration 0002_admin).
         Index("ix_signatures_campaign_id_id", "campaign_id", "id"),
+        # A sheet's rows (issue 26: the check's sample, the pack).
+        Index("ix_signatures_sheet", "sheet_id", "sheet_row"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -190,6 +195,32 @@ class Signature(db.Model):
     signer_copy: Mapped[str | None] = mapped_column(Text)
     link_secret: Mapped[str | None] = mapped_column(String(32))
     display_enc: Mapped[str | None] = mapped_column(Text)
+
+    # Issue 26 (migration 0014_paper_signatures): how the signature was collected
+    # ("online", or "paper": entered from a sheet), the sheet and its row; a paper
+    # row's address confirmed by its owner (the paper mail's link), and the signature
+    # a paper row was found to repeat (same address), which then counts instead.
+    method: Mapped[str] = mapped_column(String(8), server_default="online")
+    sheet_id: Mapped[int | None] = mapped_column(ForeignKey("paper_sheets.id"))
+    sheet_row: Mapped[int | None] = mapped_column(Integer)
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    linked_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    @property
+    def on_paper(self) -> bool:
+        return self.method == "paper"
+
+    @hybrid_property
+    def mailbox_confirmed(self) -> bool:
+        """Whether the address's owner confirmed it: every online signature that was
+        confirmed; a paper row only once its owner answered the paper mail (until then,
+        the address is only what someone wrote on a sheet, so no campaign mail)."""
+        return self.method != "paper" or self.email_confirmed_at is not None
+
+    @mailbox_confirmed.inplace.expression
+    @classmethod
+    def _mailbox_confirmed_sql(cls) -> ColumnElement[bool]:
+        return or_(cls.method != "paper", cls.email_confirmed_at.is_not(None))
 
     @hybrid_property
     def counted(self) -> bool:

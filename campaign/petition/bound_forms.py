@@ -46,6 +46,8 @@ UNBOUND = {
     "petition.withdraw": "the token is in the URL: a forger holds the link",
     "petition.unsubscribe": "the token is in the URL: a forger holds the link",
     "petition.withdraw_consent": "the token is in the URL: a forger holds the link",
+    "petition.paper_confirm": "the token is in the URL: a forger holds the link",
+    "petition.paper_not_me": "the token is in the URL: a forger holds the link",
     "petition.log_verify": "checks the receipt typed into it; answers the browser",
     "petition.log_cosignature": "a witness's signed note, checked against its key",
     "petition.mail_links_again": "mails the typed address its own links",

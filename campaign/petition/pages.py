@@ -75,6 +75,8 @@ def campaign_context(
         "text": content.text(language),
         "state": content.state(),
         "count": count,
+        # The count's parts (issue 26): online, confirmed by email; on paper.
+        "parts": counting.parts(row.id),
         "goal": goal,
         "form": form,
         "base_goal": max(row.goal, content.goal),
@@ -101,6 +103,7 @@ def cached_campaign_page(content: CampaignContent, language: str, count: int, go
         request.path,
         request.query_string,
         count,
+        counting.parts(campaign_ref(content).id).paper,  # the parts shown beside it
         goal,
         content.state(),
         library().version,
@@ -136,6 +139,7 @@ def counter_context(content: CampaignContent) -> dict:
         "text": content.text(language),
         "state": content.state(),
         "count": count,
+        "parts": counting.parts(row.id),
         "goal": current_goal(row, content, count),
     }
 

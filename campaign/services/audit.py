@@ -19,6 +19,11 @@ from ..extensions import db
 from ..models import AdminUser, AuditEvent, utcnow
 
 
+def current_actor() -> AdminUser | None:
+    """The signed-in organizer's account, if any (None outside a request)."""
+    return _current_actor()
+
+
 def _current_actor() -> AdminUser | None:
     try:
         user = getattr(current_user, "user", None)

@@ -30,6 +30,7 @@ from . import audit, consents, counting, links, privacy, public, stats, transpar
 from .charts import bar_chart
 from .content import CampaignContent, render_markdown
 from .pack_layout import NameRows, cover_context, daily_points, verify_command
+from .paper import check as paper_check
 from .validation import country_name
 
 NAMES_PER_PARAGRAPH = 200  # names flow as plain text: far fewer layout boxes than a table
@@ -66,6 +67,13 @@ class PackNumbers:
     log_url: str = ""
     # How many counted signers gave each consent of the registry, by key (aggregates only).
     consents_given: dict[str, int] = field(default_factory=dict)
+    # Issue 26: the total's paper part, and how the paper sheets were checked.
+    paper: int = 0
+    sheets: paper_check.CheckSummary | None = None
+
+    @property
+    def online(self) -> int:
+        return self.total - self.paper
 
     @property
     def unnamed(self) -> int:
@@ -124,8 +132,11 @@ def gather(campaign: Campaign) -> PackNumbers:
     now = utcnow().replace(microsecond=0)
     # The API publishes countries and days as of a delayed cutoff (so they can't be
     # differenced to time single confirmations); the pack is made once, as of now.
+    parts = counting.parts(campaign.id, fresh=True)
     return PackNumbers(
-        total=counting.confirmed_count(campaign.id, fresh=True),
+        total=parts.total,
+        paper=parts.paper,
+        sheets=paper_check.summary(campaign.id),
         counted_at=now,
         by_country=public.counts_by_country(campaign.id, cutoff=now + timedelta(seconds=1)),
         history=public.daily_history(campaign.id, cutoff=now + timedelta(seconds=1)),

@@ -62,7 +62,11 @@ def preset_query(campaign_id: int, preset: str, filters: SignerFilter) -> Select
             Signature.erased_at.is_(None),
         )
     if preset == "mailing":
-        query = query.where(*consents.given(consents.ORGANIZERS), Signature.email_enc.is_not(None))
+        query = query.where(
+            *consents.given(consents.ORGANIZERS),
+            Signature.email_enc.is_not(None),
+            Signature.mailbox_confirmed,  # a paper row's address once its owner confirmed
+        )
     if preset == "delivery":  # names go to the addressees only with that consent
         query = query.where(*consents.given(consents.ADDRESSEES))
     return query.order_by(Signature.id)

@@ -21,7 +21,7 @@ from ..models import Signature
 from . import crypto
 from .validation import parse_id
 
-PURPOSES = ("confirm", "withdraw", "data", "unsubscribe")
+PURPOSES = ("confirm", "withdraw", "data", "unsubscribe", "paper")  # paper: issue 26
 
 
 def new_nonce() -> str:

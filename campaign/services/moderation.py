@@ -44,7 +44,7 @@ def invalidate(signature: Signature, reason: str) -> bool:
     signature.invalid_reason = reason[:200]
     signature.invalidated_at = utcnow()
     if was_counted:
-        counting.adjust(signature.campaign_id, -1)
+        counting.adjust(signature.campaign_id, -1, paper=signature.on_paper)
         transparency.note_remove(signature, "invalidated")
     audit.record(
         "signature.invalidate",
@@ -75,7 +75,7 @@ def restore(signature: Signature) -> bool:
     if not changed:
         return False
     if signature.counted and not was_counted:
-        counting.adjust(signature.campaign_id, +1)
+        counting.adjust(signature.campaign_id, +1, paper=signature.on_paper)
         transparency.note_add(signature)  # the same commitment, appended again
     audit.record(
         "signature.restore", campaign_id=signature.campaign_id, target=f"signature:{signature.id}"
@@ -274,7 +274,7 @@ def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str, *, expected: 
     if expected != len(ids):
         sealed.outcome(look, {"matched": len(ids), "expected": expected})
         raise CountChanged(len(ids))
-    uncounted = 0
+    uncounted = uncounted_paper = 0
     now = utcnow()
     privacy.take_write_lock()  # rows are re-read under lock: a racing change can't double-count
     for start in range(0, len(ids), 500):
@@ -288,12 +288,14 @@ def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str, *, expected: 
             if signature.status not in (SignatureStatus.PENDING, SignatureStatus.CONFIRMED):
                 continue
             uncounted += 1 if signature.counted else 0
+            uncounted_paper += 1 if signature.counted and signature.on_paper else 0
             if signature.counted:
                 transparency.note_remove(signature, "invalidated")
             signature.status = SignatureStatus.INVALIDATED
             signature.invalid_reason = reason[:200]
             signature.invalidated_at = now
-    counting.adjust(campaign_id, -uncounted)
+    counting.adjust(campaign_id, -(uncounted - uncounted_paper))
+    counting.adjust(campaign_id, -uncounted_paper, paper=True)
     audit.record(
         "signature.bulk_invalidate",
         campaign_id=campaign_id,

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from io import BytesIO
 from pathlib import Path
 
-from pypdf import PdfWriter
+from pypdf import PdfReader, PdfWriter
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
@@ -45,6 +45,20 @@ def concatenate(documents: Iterable[bytes]) -> bytes:
     for document in documents:
         writer.append(BytesIO(document))
     writer.compress_identical_objects()  # the fonts each part embedded, shared once
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def stamp(body: bytes, stamps: bytes) -> bytes:
+    """One page per page of `stamps`: the first page of `body` under it. A document
+    whose pages differ only in a few words (sheet numbers) is laid out once."""
+    base = PdfReader(BytesIO(body)).pages[0]
+    writer = PdfWriter()
+    for overlay in PdfReader(BytesIO(stamps)).pages:
+        page = writer.add_page(overlay)
+        page.merge_page(base, over=False)
+    writer.compress_identical_objects()
     out = BytesIO()
     writer.write(out)
     return out.getvalue()

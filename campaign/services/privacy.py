@@ -202,7 +202,7 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
         )
     )
     if was_counted and not signature.counted:
-        counting.adjust(signature.campaign_id, -1)
+        counting.adjust(signature.campaign_id, -1, paper=signature.on_paper)
         transparency.queue(removal)
 
 

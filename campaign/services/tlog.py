@@ -251,6 +251,13 @@ def parse_entry_bundle(data: bytes) -> list[bytes]:
 #
 # `remove <index> <reason>` is the format before that (issue 25 §5): still read, so a
 # log started with it stays verifiable, but never written.
+#
+# Paper signatures (issue 26) are their own kind of leaf, so the verifier's count
+# separates them: `paper <commitment> <sheet number> <YYYY-MM-DDTHH>` (a row entered
+# from that sheet became counted in that hour; a sheet's rows are appended as one
+# batch) and `paper-remove <removal commitment>` (some paper signature stopped
+# counting). No receipt is given for paper, so both commitments are random: they
+# only make each leaf unique. adds + paper − removes − paper-removes is the count.
 
 LEGACY_REMOVE_REASONS = ("withdrawn", "invalidated", "erased")
 ADD_TAG = b"petition-receipt\x00"
@@ -271,16 +278,51 @@ def remove_entry(removal: bytes) -> bytes:
     return f"remove {removal.hex()}".encode("ascii")
 
 
+PAPER_ADD, PAPER_REMOVE = "paper", "paper-remove"
+PAPER_TAG = b"petition-paper\x00"
+
+
+def paper_commitment(nonce: str) -> bytes:
+    """A paper leaf's commitment, from a fresh random nonce nobody keeps."""
+    return hashlib.sha256(PAPER_TAG + nonce.encode("ascii")).digest()
+
+
+def paper_entry(commitment: bytes, sheet: int, hour: str) -> bytes:
+    """`paper <commitment hex> <sheet number> <YYYY-MM-DDTHH>`."""
+    if len(commitment) != HASH_SIZE or sheet < 1:
+        raise ValueError("a paper leaf has a 32-byte commitment and a sheet number")
+    return f"{PAPER_ADD} {commitment.hex()} {sheet} {hour}".encode("ascii")
+
+
+def paper_remove_entry(removal: bytes) -> bytes:
+    """`paper-remove <removal commitment hex>`: names no sheet, no add, no reason."""
+    if len(removal) != HASH_SIZE:
+        raise ValueError("a removal commitment is 32 bytes")
+    return f"{PAPER_REMOVE} {removal.hex()}".encode("ascii")
+
+
 def _hex64(text: str) -> bool:
     return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def parse_entry(entry: bytes) -> tuple[str, str, str]:
-    """("add", commitment hex, hour), ("remove", removal commitment hex, ""), or a
-    legacy ("remove", index, reason); ValueError otherwise."""
+    """("add", commitment hex, hour), ("remove", removal commitment hex, ""), a legacy
+    ("remove", index, reason), ("paper", commitment hex, "<sheet> <hour>") or
+    ("paper-remove", removal commitment hex, ""); ValueError otherwise."""
     parts = entry.decode("ascii").split(" ")
     if len(parts) == 3 and parts[0] == "add" and _hex64(parts[1]):
         return parts[0], parts[1], parts[2]
+    if (
+        len(parts) == 4
+        and parts[0] == PAPER_ADD
+        and _hex64(parts[1])
+        and parts[2].isascii()
+        and parts[2].isdigit()
+        and not parts[2].startswith("0")
+    ):
+        return parts[0], parts[1], f"{parts[2]} {parts[3]}"
+    if len(parts) == 2 and parts[0] == PAPER_REMOVE and _hex64(parts[1]):
+        return parts[0], parts[1], ""
     if len(parts) == 2 and parts[0] == "remove" and _hex64(parts[1]):
         return parts[0], parts[1], ""
     if (

@@ -18,7 +18,12 @@ class Report:
     size: int = 0
     adds: int = 0
     removes: int = 0
+    # Issue 26: of those, paper leaves (`paper`, `paper-remove`), and each sheet's rows.
+    paper_adds: int = 0
+    paper_removes: int = 0
+    sheets: dict[int, int] = field(default_factory=dict)
     site_count: int | None = None
+    site_paper: int | None = None
     checkpoints: int = 0
     consistency_proofs: int = 0
     witnessed: dict[str, int] = field(default_factory=dict)  # witness → largest cosigned size
@@ -29,6 +34,10 @@ class Report:
     @property
     def count(self) -> int:
         return self.adds - self.removes
+
+    @property
+    def paper_count(self) -> int:
+        return self.paper_adds - self.paper_removes
 
     @property
     def ok(self) -> bool:
@@ -44,6 +53,13 @@ class Report:
             f"verified count: {self.count}",
             f"site count: {self.site_count}",
         ]
+        if self.paper_adds or self.site_paper:
+            out += [
+                f"of which on paper: adds {self.paper_adds}, removes {self.paper_removes}, "
+                f"from {len(self.sheets)} sheets",
+                f"verified paper count: {self.paper_count}",
+                f"site paper count: {self.site_paper}",
+            ]
         out += [f"witness {name}: cosigned size {size}" for name, size in self.witnessed.items()]
         out += [f"PROBLEM: {p}" for p in self.problems]
         for number, note in enumerate(self.evidence):
@@ -204,13 +220,15 @@ def check_entries(entries: list[bytes], report: Report) -> None:
     which one it cancels is for the receipt's holder to open, not for the verifier; it
     can still refuse a commitment used twice: a restore's add must carry a new one, and
     a removal commitment appears once. Removes written before removal commitments
-    (`remove <index> <reason>`) are checked as they were: an earlier add, once."""
+    (`remove <index> <reason>`) are checked as they were: an earlier add, once.
+    Paper leaves (issue 26) count as adds and removes too, and apart: no more paper
+    removes than paper adds, and the rows each sheet number brought."""
     kinds: dict[int, str] = {}
     removed: set[int] = set()
     seen: dict[str, int] = {}  # commitment → the entry that used it last
     for index, entry in enumerate(entries):
         try:
-            kind, first, _ = tlog.parse_entry(entry)
+            kind, first, rest = tlog.parse_entry(entry)
         except (ValueError, UnicodeDecodeError):
             report.problems.append(f"entry {index} is not a log entry")
             continue
@@ -221,7 +239,15 @@ def check_entries(entries: list[bytes], report: Report) -> None:
             report.problems.append(f"entry {index} reuses the commitment of entry {seen[first]}")
         if not legacy:
             seen[first] = index
-        if kind == "add":
+        if kind == tlog.PAPER_ADD:
+            report.paper_adds += 1
+            sheet = int(rest.split(" ")[0])  # a paper leaf's sheet number
+            report.sheets[sheet] = report.sheets.get(sheet, 0) + 1
+        elif kind == tlog.PAPER_REMOVE:
+            if report.paper_removes >= report.paper_adds:
+                report.problems.append(f"entry {index} removes more paper than has been added")
+            report.paper_removes += 1
+        if kind in ("add", tlog.PAPER_ADD):
             report.adds += 1
         elif report.removes >= report.adds:
             report.problems.append(f"entry {index} removes more than has been added")

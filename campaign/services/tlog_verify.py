@@ -218,12 +218,20 @@ def verify(
             report.evidence += [bundle["checkpoint"], report.note]
     check_memory(report, tree, entries, earlier)
     try:
-        report.site_count = int(json.loads(fetch(site_count_url(prefix)))["total_signatures"])
-    except (OSError, ValueError, KeyError) as exc:
+        resource = json.loads(fetch(site_count_url(prefix)))
+        report.site_count = int(resource["total_signatures"])
+        # Issue 26: the paper part, where the site publishes one.
+        method = resource.get("counts_by_method") or {}
+        report.site_paper = int(method["paper"]) if "paper" in method else None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         report.problems.append(f"cannot read the site's count: {exc}")
         return report
     if report.site_count != report.count:
         report.problems.append(f"the site shows {report.site_count}, the log counts {report.count}")
+    if report.site_paper is not None and report.site_paper != report.paper_count:
+        report.problems.append(
+            f"the site shows {report.site_paper} on paper, the log counts {report.paper_count}"
+        )
     if memory is not None and report.ok:
         memory.remember(origin, report.key, report.size, report.note)
     return report

@@ -12,6 +12,12 @@ hash a receipt secret only the signer gets (see receipts.py) and a restore count
 hour is when the signature was counted. A remove names neither its add nor a reason:
 which add it cancels (`target_index`) is the server's private bookkeeping. Nothing else
 about the signer is in the log (docs/SECURITY.md, Threat 6).
+
+A paper signature (issue 26) is queued as `paper` (its sheet number in the queue's
+`reason`) and leaves as `paper <commitment> <sheet> <hour>`; its removal as
+`paper-rm`, leaving `paper-remove <commitment>`. Both commitments are fresh random
+nonces, hashed (paper signers get no receipt); a sheet's rows are queued in one
+transaction, so they are appended as one batch.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from sqlalchemy import insert, select, update
 
 from ..extensions import db
 from ..models import (
+    PAPER,
     Campaign,
+    PaperSheet,
     Signature,
     TlogCheckpoint,
     TlogEntry,
@@ -33,7 +41,7 @@ from ..models import (
     TlogTile,
     utcnow,
 )
-from . import receipts, tlog, tlog_note, tlog_push, tlog_reader, tlog_store
+from . import links, receipts, tlog, tlog_note, tlog_push, tlog_reader, tlog_store
 from .tlog_keys import origin, signing_key
 from .tlog_reader import driver
 from .tlog_store import latest_signed, log_count, tree_size
@@ -52,6 +60,18 @@ INSERT_PENDING = insert(TlogPending.__table__)
 # stays the count), but its signer is mailed the same receipt at the same pass as
 # everyone confirmed then (issue 21, L1).
 HOLD = "hold"
+# Paper signatures' own actions (issue 26); the add carries its sheet number in `reason`.
+PAPER_ADD, PAPER_REMOVE = "paper", "paper-rm"
+
+
+def is_paper(signature) -> bool:
+    return getattr(signature, "method", None) == PAPER
+
+
+def paper_commitment() -> str:
+    """A paper leaf's commitment: fresh randomness (the link nonces' source), hashed.
+    No receipt opens it; it only makes each leaf unique."""
+    return tlog.paper_commitment(links.new_nonce()).hex()
 
 
 def queue(values: dict) -> None:
@@ -64,6 +84,12 @@ def note_add(signature: Signature, when: datetime | None = None) -> None:
     restore counter, so its commitment is new (issue 25 §5: no reused commitment).
 
     `signature` needs only id, campaign_id and link_nonce (a Core row will do)."""
+    if is_paper(signature):
+        number = db.session.scalar(
+            select(PaperSheet.number).where(PaperSheet.id == signature.sheet_id)
+        )
+        queue(paper_add_values(signature, number, when))
+        return
     raw = receipts.secret(signature)
     restores = adds_so_far(signature.campaign_id, signature.id, raw) if raw else 0
     queue(add_values(signature, when, restores))
@@ -82,6 +108,19 @@ def add_values(signature: Signature, when: datetime | None = None, restores: int
         "reason": None,
         "created_at": when or utcnow(),
         "commitment": tlog.commitment(secret, restores).hex(),
+    }
+
+
+def paper_add_values(signature, sheet_number: int, when: datetime | None = None) -> dict:
+    """The pending row of a paper signature's add: a random commitment (no receipt is
+    given for paper) and its sheet's number."""
+    return {
+        "campaign_id": signature.campaign_id,
+        "signature_id": signature.id,
+        "action": PAPER_ADD,
+        "reason": str(sheet_number),
+        "created_at": when or utcnow(),
+        "commitment": paper_commitment(),
     }
 
 
@@ -144,7 +183,17 @@ def remove_values(signature: Signature, reason: str) -> dict:
     """The pending row of a remove: its leaf will be the removal commitment of the
     signature's latest add, which only the receipt's holder can recompute. Call it
     while the signature still has its link nonce (an erasure drops it: privacy.erase
-    computes this first). `reason` stays in the queue, never in the log."""
+    computes this first). `reason` stays in the queue, never in the log. A paper
+    signature's remove is its own kind, with a random commitment (issue 26)."""
+    if is_paper(signature):
+        return {
+            "campaign_id": signature.campaign_id,
+            "signature_id": signature.id,
+            "action": PAPER_REMOVE,
+            "reason": reason,
+            "created_at": utcnow(),
+            "commitment": paper_commitment(),
+        }
     raw = receipts.secret(signature)
     adds = adds_so_far(signature.campaign_id, signature.id, raw) if raw else 0
     # No secret (erased already) or no add (counted before the log): nobody can open it.
@@ -231,9 +280,14 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
         return 0
     size = tree_size(campaign_id)
     rows, added, held, last_add = [], [], [], {}
-    for _id, signature_id, action, _reason, commitment, created_at in pending:
+    for _id, signature_id, action, reason, commitment, created_at in pending:
         index = size + len(rows)
-        if action == "add" and commitment:
+        if action == PAPER_ADD:
+            data = tlog.paper_entry(bytes.fromhex(commitment), int(reason), _hour(created_at))
+            key = tlog_store.commitment_key(commitment)
+            rows.append((campaign_id, index, data, signature_id, key, None))
+            last_add[signature_id] = index  # no receipt mail: paper signers get none
+        elif action == "add" and commitment:
             data = tlog.add_entry(bytes.fromhex(commitment), _hour(created_at))
             key = tlog_store.commitment_key(commitment)
             rows.append((campaign_id, index, data, signature_id, key, None))
@@ -241,7 +295,7 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
             added.append((signature_id, index))
         elif action == HOLD:
             held.append((signature_id, None))
-        elif action == "remove":
+        elif action in ("remove", PAPER_REMOVE):
             target = last_add.pop(signature_id, None)
             if target is None:
                 # Not SQL's MAX(): SQLite would walk the primary key instead of the index.
@@ -257,8 +311,9 @@ def publish(campaign_id: int, limit: int = BATCH) -> int:
                 continue
             # A row queued before removal commitments existed: one nobody can open.
             removal = bytes.fromhex(commitment) if commitment else secrets.token_bytes(32)
+            leaf = tlog.paper_remove_entry if action == PAPER_REMOVE else tlog.remove_entry
             # The target stays in this private column: the log names no add, no reason.
-            rows.append((campaign_id, index, tlog.remove_entry(removal), None, None, target))
+            rows.append((campaign_id, index, leaf(removal), None, None, target))
     if rows:
         driver(
             "INSERT INTO tlog_entries (campaign_id, idx, data, signature_id, commitment_key, "

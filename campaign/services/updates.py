@@ -189,6 +189,7 @@ def consenting(campaign_id: int) -> list:
         *consents.given(consents.ORGANIZERS),
         Signature.email_enc.is_not(None),
         Signature.link_nonce.is_not(None),
+        Signature.mailbox_confirmed,  # a paper row's address: once its owner confirmed
     ]
 
 

@@ -40,6 +40,13 @@ def matrix(signature_id: int, target_id: int) -> list[tuple[str, str, str, dict]
         ("POST", f"/admin/{SLUG}/export", "organizer", {"preset": "full", "format": "csv"}),
         ("GET", f"/admin/{SLUG}/delivery", "organizer", {}),
         ("POST", f"/admin/{SLUG}/delivery", "organizer", {"language": "en", "format": "html"}),
+        ("GET", f"/admin/{SLUG}/sheets", "organizer", {}),
+        (
+            "POST",
+            f"/admin/{SLUG}/sheets",
+            "organizer",
+            {"language": "en", "paper": "a4", "count": "0"},
+        ),
         ("GET", f"/admin/{SLUG}/updates", "organizer", {}),
         ("POST", f"/admin/{SLUG}/updates", "organizer", {"title_en": "", "body_en": ""}),
         ("GET", "/admin/audit", "owner", {}),

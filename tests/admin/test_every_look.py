@@ -24,6 +24,7 @@ import difflib
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,6 +38,9 @@ from campaign import create_app
 from campaign.extensions import db
 from campaign.models import AuditEvent, NameToken, Signature, SignatureStatus, utcnow
 from campaign.services import accounts, crypto, sealed
+from campaign.services.campaigns import get_row
+from campaign.services.content import library
+from campaign.services.paper import entry, sheet_codes
 from tests import testdb
 from tests.admin.helpers import EMAILS, PASSWORD, csrf_from, make_signature
 from tests.helpers import SLUG, hidden_fields, migrate, using_postgres
@@ -44,6 +48,7 @@ from tests.helpers import SLUG, hidden_fields, migrate, using_postgres
 ROLES = ("viewer", "organizer", "owner")
 NOT_LOOKS = {"login", "login.failed", "login.locked", "logout"}
 BOTS = 12  # above abuse.TREND_MINIMUM: the dashboard's trend alert fires in both worlds
+PAPER_SHEET = 3  # the paper sheet both worlds entered (issue 26)
 
 
 @dataclass
@@ -148,6 +153,13 @@ def seed(app, people: People, t0: datetime) -> World:
         made[0].delivery_consent = True
         db.session.commit()
         world.first_signature = made[0].id
+        # A paper sheet of two rows (issue 26), entered by no one who signs in here.
+        rows = [
+            entry.read_row(n + 1, people.names[n], ("DE", "FR")[n], "", frozenset())[0]
+            for n in range(2)
+        ]
+        campaign_id = get_row(library().get(SLUG)).id
+        entry.enter(SLUG, campaign_id, sheet_codes.sheet_code(SLUG, PAPER_SHEET), "en", rows)
         rows = db.session.scalars(select(Signature)).all()
         world.secrets = [
             *people.names,
@@ -178,6 +190,7 @@ def url_values(world: World) -> dict[str, tuple]:
         "signature_id": (world.first_signature,),
         "user_id": (world.target_account,),
         "action": ("role", "disable", "enable", "reset-2fa"),
+        "number": (PAPER_SHEET, 99),
     }
 
 
@@ -244,7 +257,33 @@ def posts(t0: datetime) -> dict[str, list[dict]]:
             {"preset": "mailing", "format": "jsonl"},
         ],
         "admin.delivery_page": [{"language": "en", "format": "html"}],
+        # Blank sheets: no personal data, but each run is audited (its numbers).
+        "admin.sheets_page": [{"language": "fa", "paper": "letter", "count": "1"}, {"count": "0"}],
         "admin.updates_page": [{"title_en": "News", "body_en": "A walk.", "send": "y"}],
+        # Issue 26. A sheet typed, then entered (the same rows in both worlds); a CSV's
+        # dry run; the seeded sheet's check, with rows neither world holds (so both
+        # worlds record the same result: state must not drift apart).
+        "admin.paper_entry": [
+            {"code": sheet_codes.sheet_code(SLUG, 5), "language": "en", "name-0": "Zarvan"},
+            {"code": "5-AAAAAA", "language": "en", "name-0": "Zarvan", "action": "save"},
+            {
+                "code": sheet_codes.sheet_code(SLUG, 5),
+                "language": "en",
+                "name-0": "Walk Person",
+                "country-0": "DE",
+                "action": "save",
+            },
+        ],
+        "admin.paper_upload": [
+            {
+                "data": f"sheet,language,name,country\n{sheet_codes.sheet_code(SLUG, 6)},en,"
+                "Zarvan Qelichkhani,DE\n",
+                "action": "dry-run",
+            }
+        ],
+        "admin.paper_sheet": [
+            {"name-1": "Nobody Here", "country-1": "DE", "name-2": "No One", "country-2": "FR"}
+        ],
     }
 
 
@@ -389,7 +428,27 @@ class Answer:
     audited: bool
 
 
-HEADERS = ("Location", "Content-Disposition", "X-Export-Rows", "X-Pack-Total", "X-Pack-Named")
+HEADERS = (
+    "Location",
+    "Content-Disposition",
+    "X-Export-Rows",
+    "X-Pack-Total",
+    "X-Pack-Named",
+    "X-Sheet-Numbers",
+)
+
+
+def answer_text(response) -> str:
+    """The answer as text: a PDF (paper sheets) read back with pdftotext, so its words
+    are held to the same rules as a page's."""
+    if response.mimetype == "application/pdf":
+        return subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", "-", "-"],
+            input=response.get_data(),
+            check=True,
+            capture_output=True,
+        ).stdout.decode("utf-8")
+    return response.get_data(as_text=True)
 
 
 def send(client, world: World, watch: Watch, step: Step, email: str) -> Answer:
@@ -410,7 +469,7 @@ def send(client, world: World, watch: Watch, step: Step, email: str) -> Answer:
             response = client.get(step.path)
         else:
             response = client.post(step.path, data=data)
-        body = response.get_data(as_text=True)  # a streamed export runs here
+        body = answer_text(response)  # a streamed export runs here
         parts = [str(response.status_code)]
         parts += [f"{h}: {response.headers[h]}" for h in HEADERS if h in response.headers]
         parts.append(body)

@@ -17,7 +17,7 @@ from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services import privacy
 from tests.safety import worlds
-from tests.safety.worlds import DECOY, TARGET, World, differences
+from tests.safety.worlds import DECOY, SAME_SITE, TARGET, World, differences
 
 
 @pytest.fixture
@@ -88,6 +88,23 @@ def held(email: str, reason: str) -> Callable[[World], None]:
     return act
 
 
+def on_paper(email: str) -> Callable[[World], None]:
+    """Entered from a paper sheet with this address (issue 26), and mailed."""
+    return lambda world: world.enter_paper(2, email)
+
+
+def on_paper_confirmed(email: str) -> Callable[[World], None]:
+    """Entered on paper, and the address confirmed by its owner from the paper mail."""
+
+    def act(world: World) -> None:
+        world.enter_paper(2, email)
+        answer = world.app.test_client().post(world.link(email, "paper"), headers=SAME_SITE)
+        assert answer.status_code == 303, answer.status_code
+        world.deliver()
+
+    return act
+
+
 def through_attacker_link(world: World) -> None:
     confirms(TARGET, query=f"?ref={world.held.ref}")(world)
 
@@ -102,6 +119,12 @@ SCENARIOS = {
     "flagged by a rate limit, confirmed": (held(TARGET, "rate limit (ip)"), nothing, {}),
     "blocked": (signs(TARGET), nothing, {"BLOCKED_EMAILS": [TARGET]}),
     "signed through the attacker's link": (through_attacker_link, confirms(TARGET), {}),
+    "entered on paper with this email": (on_paper(TARGET), on_paper(DECOY), {}),
+    "entered on paper, address confirmed": (
+        on_paper_confirmed(TARGET),
+        on_paper_confirmed(DECOY),
+        {},
+    ),
 }
 
 

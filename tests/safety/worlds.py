@@ -38,6 +38,9 @@ from campaign.extensions import db
 from campaign.models import Signature
 from campaign.petition import bound_forms
 from campaign.services import links, mail_worker, sealed, transparency
+from campaign.services.campaigns import get_row
+from campaign.services.content import library
+from campaign.services.paper import entry, sheet_codes
 from tests.conftest import TEMPLATE_BYTECODE
 from tests.helpers import SLUG, Mailbox, hidden_fields, test_config
 
@@ -45,6 +48,8 @@ ATTACKER = "attacker@example.com"
 TARGET = "target@example.net"
 DECOY = "decoy@example.org"
 SHARER = "sharer@example.com"  # the attacker's own share link: see Worlds.attacker_ref
+# The attacker also signed on paper with this address: their own paper link (issue 26).
+ATTACKER_PAPER = "attacker-paper@example.com"
 SAME_SITE = {"Sec-Fetch-Site": "same-origin"}
 # The admin blueprint and its sign-in are walked by role in tests/admin (issue 21.4).
 EXCLUDED_BLUEPRINTS = {"admin"}
@@ -199,6 +204,18 @@ class World:
         self.deliver()
         return path
 
+    def enter_paper(self, number: int, email: str) -> None:
+        """An organizer enters paper sheet `number` with one row naming `email`."""
+        with self.app.app_context():
+            row, problems = entry.read_row(
+                1, f"Person {email.split('@')[0]}", "IR", email, frozenset({"delivery"})
+            )
+            assert not problems, problems
+            campaign_id = get_row(library().get(SLUG)).id
+            code = sheet_codes.sheet_code(SLUG, number)
+            entry.enter(SLUG, campaign_id, code, "en", [row])
+        self.deliver()
+
     def withdraw(self, email: str) -> None:
         answer = self.app.test_client().post(self.link(email, "withdraw"), headers=SAME_SITE)
         assert answer.status_code == 200, answer.status_code
@@ -223,6 +240,9 @@ class World:
             row = db.session.get(Signature, self.row(ATTACKER).id)
             self.held.tokens["unsubscribe"] = links.make_token(row, "unsubscribe")
             self.held.ref = links.referral_code(row)
+        # Their own paper row and its link (sheet 1, the same in both worlds).
+        self.enter_paper(1, ATTACKER_PAPER)
+        self.held.tokens["paper"] = self.link(ATTACKER_PAPER, "paper").rsplit("/", 1)[1]
         thanks = self.attacker.get(confirm_path).get_data(as_text=True)
         found = re.search(r'<code class="receipt-text"[^>]*>([^<]+)</code>', thanks)
         assert found, "the attacker's thank-you page shows a receipt"
@@ -303,6 +323,8 @@ TOKEN_PURPOSE = {  # endpoint -> which of the attacker's own tokens its `token` 
     "petition.my_data": "data",
     "petition.withdraw_consent": "data",
     "petition.unsubscribe": "unsubscribe",
+    "petition.paper_confirm": "paper",
+    "petition.paper_not_me": "paper",
 }
 BAD_TOKEN = "1-" + "0" * 40  # a well-formed token that names a row but is not its own
 # Query strings worth trying per endpoint, besides none (`{ref}`: the attacker's code).
@@ -328,6 +350,8 @@ POST_FORMS: dict[str, list[dict]] = {
     "petition.discard": [{}],
     "petition.unsubscribe": [{}],
     "petition.withdraw_consent": [{}],
+    "petition.paper_confirm": [{"delivery_consent": "y"}],
+    "petition.paper_not_me": [{}],
     "petition.log_verify": [
         {"receipt": "{receipt}"},
         {"receipt": "nonsense"},

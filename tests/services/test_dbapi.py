@@ -1,5 +1,6 @@
-"""campaign/dbapi.py: pooled connections checked without a round trip, and hot
-statements run on the DBAPI connection with SQLAlchemy's types and errors."""
+"""campaign/db_connections.py: pooled connections checked without a round trip; and
+campaign/dbapi.py: hot statements run on the DBAPI connection with SQLAlchemy's types
+and errors."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy import bindparam, create_engine, exc, insert, select, text
 
-from campaign import dbapi
+from campaign import db_connections, dbapi
 from campaign.extensions import db
 from campaign.models import Campaign
 from tests.helpers import TEST_DATABASE_URL, require, using_postgres
@@ -52,7 +53,7 @@ def pooled_driver() -> Iterator[psycopg.Connection]:
     try:
         yield connection.driver_connection
     finally:
-        if not dbapi.alive(connection.driver_connection):
+        if not db_connections.alive(connection.driver_connection):
             connection.invalidate()
         connection.close()
 
@@ -60,11 +61,11 @@ def pooled_driver() -> Iterator[psycopg.Connection]:
 @pytest.mark.postgres
 def test_a_terminated_connection_is_seen_dead_without_a_query(app):
     with pooled_driver() as driver:
-        assert dbapi.alive(driver)
+        assert db_connections.alive(driver)
         terminate(backend_pid(driver))
-        assert not dbapi.alive(driver)  # the socket told: nothing was sent
+        assert not db_connections.alive(driver)  # the socket told: nothing was sent
         with pytest.raises(exc.DisconnectionError):
-            dbapi.on_checkout(driver, {"returned_at": time.monotonic()})
+            db_connections.on_checkout(driver, {"returned_at": time.monotonic()})
 
 
 @pytest.mark.postgres
@@ -74,10 +75,10 @@ def test_only_a_rested_connection_is_pinged(app):
         driver.execute("SELECT 'marker'")
         driver.autocommit = False
         pid = backend_pid(driver)
-        dbapi.on_checkout(driver, {"returned_at": time.monotonic()})  # just returned
+        db_connections.on_checkout(driver, {"returned_at": time.monotonic()})  # just returned
         assert last_query(pid) == "SELECT 'marker'"  # no round trip
-        rested = time.monotonic() - dbapi.REST_SECONDS - 1
-        dbapi.on_checkout(driver, {"returned_at": rested})
+        rested = time.monotonic() - db_connections.REST_SECONDS - 1
+        db_connections.on_checkout(driver, {"returned_at": rested})
         assert last_query(pid) == ";"  # pinged
         assert not driver.autocommit  # as it was
 
@@ -215,10 +216,10 @@ def test_a_held_connection_that_rested_is_pinged_first(app):
     with dbapi.connect(db.engine, autocommit=True) as runner:
         runner.connection.dbapi_connection.execute("SELECT 'marker'")
         pid = backend_pid(runner.connection.dbapi_connection)
-    held = dbapi.held_connections(db.engine).local.held
+    held = db_connections.held_connections(db.engine).local.held
     held.used_at = time.monotonic()  # just used: no round trip
     assert held_pid() == pid and last_query(pid) == "SELECT 'marker'"
-    held.used_at = time.monotonic() - dbapi.REST_SECONDS - 1
+    held.used_at = time.monotonic() - db_connections.REST_SECONDS - 1
     assert held_pid() == pid and last_query(pid) == ";"  # pinged, still the same
 
 

@@ -40,6 +40,7 @@ from campaign.services import (
 )
 from campaign.services.campaigns import get_row
 from campaign.services.content import library
+from campaign.services.paper import entry, sheet_codes
 from campaign.services.signers import SignerFilter
 from tests.helpers import SLUG, deliver, require, sign, test_config, using_postgres
 
@@ -267,3 +268,59 @@ def test_a_seized_server_reveals_no_signer(client, app, organizer, tmp_path):
         if signer.readable():
             row = rows[signer.email]
             assert (row["name"], row["comment"]) == (signer.name, signer.comment)
+
+
+def test_a_seized_server_reveals_no_paper_signer(client, app, organizer, tmp_path):
+    """Paper rows (issue 26) are sealed as online names are: a row without an address
+    at once; a row with one once its owner answered the paper mail (confirmed, or
+    "not me"); only what a consent keeps (a contact-consent address) stays readable."""
+    specs = [  # (tag, email?, contact ticked, what the owner does: none | confirm | not-me)
+        ("pa", False, False, "none"),
+        ("pb", True, True, "confirm"),
+        ("pc", True, False, "confirm"),
+        ("pd", True, True, "not-me"),
+    ]
+    made = []
+    for number, (tag, has_email, contact, _) in enumerate(specs, 1):
+        email = f"paper.{tag}@example.org" if has_email else ""
+        ticked = frozenset({"delivery"} | ({"contact"} if contact else set()))
+        row, problems = entry.read_row(number, f"Parvin Qz{tag}zadeh", "SE", email, ticked)
+        assert not problems
+        made.append(row)
+    entry.enter(SLUG, get_row(library().get(SLUG)).id, sheet_codes.sheet_code(SLUG, 4), "en", made)
+    deliver(app)
+    rows = db.session.scalars(select(Signature).order_by(Signature.sheet_row)).all()
+    assert rows[0].name_enc is None and rows[0].organizer_sealed  # sealed at once
+    for (_tag, _, contact, action), row in zip(specs, rows, strict=True):
+        token = links.make_token(row, "paper") if row.link_nonce else None
+        if action == "confirm":
+            data = {"contact_consent": "y"} if contact else {}
+            assert client.post(f"/{SLUG}/paper/{token}", data=data).status_code == 303
+        elif action == "not-me":
+            assert client.post(f"/{SLUG}/paper/{token}/not-me").status_code == 200
+    db.session.expire_all()
+    sealed_values = ["qzpazadeh", "qzpbzadeh", "qzpczadeh", "qzpdzadeh", "paper.pc@", "paper.pd@"]
+
+    thief = seized_copy(app, tmp_path)
+    with thief.app_context():
+        blob = every_decrypt_path(thief)
+        assert "paper.pb@example.org" in blob  # kept readable under its contact consent
+        for value in sealed_values:
+            assert value not in blob, f"{value!r} readable in a decrypt path"
+        raw = raw_bytes(thief, tmp_path)
+        for value in sealed_values:
+            assert value not in raw, f"{value!r} readable in the raw database"
+        db.session.remove()
+        db.engine.dispose()
+
+    key_file = tmp_path / "organizer-private.key"
+    key_file.write_bytes(organizer_key.private_pem(organizer))
+    exported, opened = tmp_path / "full.csv", tmp_path / "opened.csv"
+    runner = app.test_cli_runner()
+    args = ["export", "--campaign", SLUG, "--preset", "full", "--output", str(exported)]
+    assert runner.invoke(args=args).exit_code == 0
+    args = ["export", "open", str(exported), "--key", str(key_file), "--output", str(opened)]
+    assert runner.invoke(args=args).exit_code == 0
+    names = {row["name"] for row in csv.DictReader(io.StringIO(opened.read_text()))}
+    assert {f"Parvin Qz{tag}zadeh" for tag, *_ in specs} <= names
+    assert "paper.pd@example.org" not in opened.read_text()  # "not me": gone for good
