@@ -4,12 +4,14 @@ Not part of `make bench`'s timings (bench/mail_flow.py measures the worker proce
 Signs N submissions through the app, then delivers them to an aiosmtpd sink process
 (one thread, so the profile reads clearly). Usage:
     DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/profile_mail.py [n] [--plain]
-        [--threads=N]
+        [--threads=N] [--cprofile]
 """
 
 from __future__ import annotations
 
+import cProfile
 import os
+import pstats
 import re
 import sys
 import tempfile
@@ -33,6 +35,8 @@ from campaign.services import mail_worker  # noqa: E402
 
 SLUG = "1988-massacre-inquiry"
 # --threads=N: the worker's threads (1 by default, so the profile reads clearly).
+# --plain: no profiler (the timings alone); --cprofile: cProfile on CPU time instead.
+PLAIN = "--plain" in sys.argv or "--cprofile" in sys.argv
 THREADS = next((int(a.split("=")[1]) for a in sys.argv if a.startswith("--threads=")), 1)
 
 
@@ -62,13 +66,18 @@ def main(n: int) -> None:
         assert response.status_code == 303, response.status_code
     with mail_flow.sink(TMP, "profile") as (url, path), app.app_context():
         app.config["SMTP_URL"] = url
-        profiler = None if "--plain" in sys.argv else Profiler(interval=0.0005)
+        profiler = None if PLAIN else Profiler(interval=0.0005)
+        cprofile = cProfile.Profile(time.process_time) if "--cprofile" in sys.argv else None
+        if cprofile:
+            cprofile.enable()
         began, cpu = time.perf_counter(), time.process_time()
         if profiler:
             profiler.start()
         sent = mail_worker.work(once=True, threads=THREADS)
         if profiler:
             profiler.stop()
+        if cprofile:
+            cprofile.disable()
         took, cpu = time.perf_counter() - began, time.process_time() - cpu
         db.session.remove()
         print(
@@ -77,6 +86,10 @@ def main(n: int) -> None:
         )
         if profiler:
             print(profiler.output_text(unicode=False, color=False, show_all=False))
+        if cprofile:  # CPU time (process_time), by own time and by cumulative time
+            stats = pstats.Stats(cprofile).strip_dirs()
+            stats.sort_stats("tottime").print_stats(25)
+            stats.sort_stats("cumulative").print_stats(45)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def mail_work(once: bool, poll: float, threads: int | None, processes: int | Non
         )
 
     count = 1 if once else (processes or mail_worker.processes())
-    sent = mail_processes.run(count, work)
+    sent = mail_processes.run(count, work, mail_worker.request_stop)
     if once:
         click.echo(f"sent {sent}")
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import mail_flow
+import nginx_tail
 
 from suite.checks import (
     check_confirmations,
@@ -21,6 +22,11 @@ from suite.knobs import REDIS_URL, ROUNDS, RUN_ID, SECONDS, SLUG, log, wanted
 from suite.servers import Server, app_env, nginx_in_front, serving, summary, visitor, wrk
 
 SIDE_CEILING = ""  # the ceiling server's URL while it is measured beside each step
+
+
+def side_ceiling(seconds: int = 2) -> float | None:
+    """One measure of the ceiling beside a step that isn't a wrk run (mail)."""
+    return wrk(SIDE_CEILING + "/", "get", seconds=seconds)["rps"] if SIDE_CEILING else None
 
 
 def alternating(
@@ -99,7 +105,9 @@ def bench_database(
                 with nginx_in_front(server.url, work) as cached:
                     if cached:
                         log(f"{name}: campaign page GET through nginx")
-                        out["get_nginx"] = summary(wrk(cached + page, "get"))
+                        out["get_nginx"] = nginx_tail.measure(
+                            cached + page, work / "nginx" / "logs", wrk, summary
+                        )
             log(f"{name}: {out['get']['rps']} req/s")
         if wanted("sign"):
             bench_signing(name, database_url, campaign_id, server, work, out)
@@ -135,7 +143,9 @@ def bench_signing(
     log(f"{name}: sign {out['sign']['signatures_per_s']}/s, check {out['sign']['check']}")
     if wanted("mail"):  # bench/mail_flow.py: one worker process beside the signing rate
         log(f"{name}: mail delivery (one worker process)")
-        out["mail"] = mail_flow.measure_throughput(database_url, app_env(database_url), work)
+        out["mail"] = mail_flow.measure_throughput(
+            database_url, app_env(database_url), work, ceiling=side_ceiling
+        )
         out["mail"]["signings_per_s"] = out["sign"]["signatures_per_s"]
         log(f"{name}: mail {out['mail']}")
         if name == "postgresql":

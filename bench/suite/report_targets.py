@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from suite.report_figures import beside, dig, ratio_of, verdict
+from suite.report_mail import mail_targets
 
 
 def targets(run: dict) -> list[tuple[str, str, str, str]]:
@@ -68,6 +69,7 @@ def targets(run: dict) -> list[tuple[str, str, str, str]]:
                     verdict(lost == 0 and not errors and not other),
                 )
             )
+        rows.extend(mail_targets(run, db, label))
         # Against the empty control campaign measured alongside (same machine load);
         # the run at 0 signatures, minutes earlier, is shown in the table below.
         at0 = dig(run, db, "latency_control", "p50_ms") or dig(run, db, "latency_0", "p50_ms")

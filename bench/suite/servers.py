@@ -18,6 +18,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import nginx_tail
+
 from suite.knobs import BENCH, KEYS, LUA, PG_ADMIN_URL, PG_DB, ROOT, RUN_ID, SECONDS, SLUG, WRK, log
 
 
@@ -220,7 +222,8 @@ def nginx_in_front(app_url: str, work: Path):
     user = "user root;\n" if os.geteuid() == 0 else ""
     (tmp / "nginx.conf").write_text(
         f"{user}worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/logs/error.log;\n"
-        f"events {{ worker_connections 1024; }}\nhttp {{ access_log off; "
+        f"events {{ worker_connections 1024; }}\nhttp {{ {nginx_tail.LOG_FORMAT} "
+        f"{nginx_tail.access_log(tmp / 'logs')} "
         f"client_body_temp_path {tmp}/client; proxy_temp_path {tmp}/proxy;\n{site}\n}}\n"
     )
     process = subprocess.Popen(

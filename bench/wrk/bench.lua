@@ -17,6 +17,13 @@ local run = os.getenv("BENCH_RUN") or "run"
 local tokens_file = os.getenv("BENCH_TOKENS")
 local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
 
+-- BENCH_DELAY_MS: each connection pauses this long before each request (a paced,
+-- unsaturated load; wrk's latency counts from the send, not the pause).
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+if pause > 0 then
+  function delay() return pause end
+end
+
 local threads = {}
 local next_id = 1
 

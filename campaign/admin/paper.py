@@ -78,7 +78,7 @@ def paper_entry(slug: str):
             content, row, error=_("Please choose the sheet's language."), status=422, **context
         )
     try:
-        number = entry.check_code(slug, row.id, code)
+        number = entry.check_code(slug, row.id, code, language)
     except entry.SheetRefused as refused:
         status = 409 if refused.earlier is not None else 422
         return paper_page(content, row, error=str(refused.message), status=status, **context)

@@ -10,7 +10,9 @@ from sending one message twice, as they do for workers started separately.
 
 Only the parent runs the tick (the transparency log's publisher) and the outbox
 preparers. A child exits when its parent is gone, and the parent stops its children
-when it is stopped (SIGTERM, SIGINT) and waits for them.
+when it is stopped (SIGTERM, SIGINT) and waits for them. A stop is graceful: each
+process sends no more, marks what it sent and gives back what it claimed
+(`mail_worker.request_stop`), so a deploy's restart sends nothing twice.
 """
 
 from __future__ import annotations
@@ -27,43 +29,52 @@ from ..extensions import db
 ORPHAN_CHECK_SECONDS = 1.0
 
 
-def run(processes: int, work: Callable[[bool], int]) -> int:
+def run(processes: int, work: Callable[[bool], int], stop: Callable[[], None]) -> int:
     """Run `work(first)` in `processes` processes (this one is the first) until stopped;
     returns what the first returned. (`--once` runs in one process: the children's
-    counts would be lost.)"""
-    if processes <= 1:
-        return work(True)
-    db.engine.dispose()  # no connection crosses the fork
+    counts would be lost.)
+
+    SIGTERM or SIGINT calls `stop` in every process (the parent passes it on to the
+    children): `work` then finishes what it is doing and returns."""
     parent = os.getpid()
     children: list[int] = []
+    if processes > 1:
+        db.engine.dispose()  # no connection crosses the fork
     for _ in range(processes - 1):
         pid = os.fork()
         if pid == 0:  # the child
             status = 1
             try:
+                children.clear()
+                _on_stop(stop, children)
                 _exit_with_parent(parent)
                 work(False)
                 status = 0
             finally:
                 os._exit(status)
         children.append(pid)
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def stop(signum, frame) -> None:
-        _signal_all(children, signal.SIGTERM)
-        handler = previous[signum]
-        if callable(handler):
-            handler(signum, frame)
-        raise SystemExit(128 + signum)
-
-    for sig in previous:
-        signal.signal(sig, stop)
+    previous = _on_stop(stop, children)
     try:
         return work(True)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         _wait_all(children)
+
+
+def _on_stop(stop: Callable[[], None], children: list[int]) -> dict:
+    """Handle SIGTERM and SIGINT: `stop`, passed on to `children`. A repeat changes
+    nothing (systemd signals every process of the service, and the parent passes its
+    own on): a worker that does not stop in time is killed by its supervisor."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handle(signum, frame) -> None:
+        _signal_all(children, signal.SIGTERM)
+        stop()
+
+    for sig in previous:
+        signal.signal(sig, handle)
+    return previous
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -28,11 +28,18 @@ from ..extensions import db
 from ..models import OutboxMessage, Signature, utcnow
 from . import crypto, mail_lease, sealed
 from .mail import RENDERERS
-from .mail_transport import Transport, build_message
+from .mail_transport import Transport, wire_message
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
+# Set when `flask mail work` is stopped (SIGTERM, SIGINT: services/mail_processes.py):
+# each thread finishes the message it is sending, gives back the rest of its batch and
+# marks what it sent, then the process exits. Killed instead, it would leave accepted
+# messages unmarked, to go out again when their lease ends.
+STOPPING = threading.Event()
+# How long a stopping worker keeps trying to mark what it sent while the database fails.
+STOP_MARK_SECONDS = 10.0
 # Mark what was sent at least this often within a batch (the window in which a dead
 # worker's mail goes out twice is this, plus the server's reply).
 MARK_EVERY = 10
@@ -111,6 +118,7 @@ def deliver_batch(limit: int = 50, transport: Transport | None = None) -> tuple[
             loaded = _load(claim.ids)  # held: the session keeps only weak references
             claim.held -= _decide(loaded)
             sent, failed = _send(claim, transport, memory)
+            mail_lease.release(claim)  # what a stop left unsent (nothing otherwise)
             del loaded
         except Exception:
             _release_quietly(claim)
@@ -162,6 +170,8 @@ def _load(ids: list[int]) -> list:
 def _send(claim: mail_lease.Claim, transport: Transport, unmarked: mail_lease.Unmarked):
     sent = failed = 0
     for message_id in claim.ids:
+        if STOPPING.is_set():
+            break  # the rest is given back by the caller
         claim.renew_if_due()
         if message_id not in claim.held:
             continue  # claimed again by another worker, or deleted by a withdrawal
@@ -175,7 +185,7 @@ def _send(claim: mail_lease.Claim, transport: Transport, unmarked: mail_lease.Un
                 claim.held.discard(message_id)
                 mail_lease.finish([message_id], "dropped")
                 continue
-            transport.send(build_message(outbox, payload))
+            transport.send(wire_message(outbox, payload))
         except (OSError, crypto.CryptoError, ValueError) as exc:
             transport.reset()
             if relay_down(exc):
@@ -310,7 +320,7 @@ def _loop(
     total = 0
     transport = Transport(current_app.config["SMTP_URL"])
     try:
-        while True:
+        while not STOPPING.is_set():
             prepared = 0
             if first and tick is not None:
                 try:
@@ -328,13 +338,36 @@ def _loop(
                 unmarked().note_failure()
                 if once and not len(unmarked()):
                     return total
-                time.sleep(min(poll_seconds, 0.5))  # mark what was sent as soon as it can
+                STOPPING.wait(min(poll_seconds, 0.5))  # mark what was sent as soon as it can
                 continue
             total += sent
             if claimed == 0 and prepared == 0:
                 if once and not len(unmarked()):
                     return total
                 transport.close()
-                time.sleep(poll_seconds)
+                STOPPING.wait(poll_seconds)
+        _mark_before_exit()
+        return total
     finally:
         transport.close()
+
+
+def request_stop() -> None:
+    """Stop every worker thread of this process after the message it is sending."""
+    STOPPING.set()
+
+
+def _mark_before_exit() -> None:
+    """Mark what this process sent, trying for up to STOP_MARK_SECONDS while the
+    database fails (past that, only a lease's end can send it again)."""
+    memory = unmarked()
+    deadline = time.monotonic() + STOP_MARK_SECONDS
+    while len(memory):
+        try:
+            memory.flush()
+        except Exception:  # noqa: BLE001 - the database may be down: try again
+            db.session.rollback()
+            if time.monotonic() > deadline:
+                log.warning("stopping with %s sent messages unmarked", len(memory))
+                return
+            time.sleep(0.5)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import AuditEvent, PaperSheet, Signature
 from campaign.services import counting
-from campaign.services.paper import sheet_codes
+from campaign.services.paper import print_runs, sheet_codes
 from tests.admin.helpers import campaign_row, make_signature, token_for
 from tests.admin.test_delivery_pack import pdf_text, squash
 from tests.helpers import SLUG
@@ -128,3 +128,21 @@ def test_the_parts_on_the_dashboard_the_api_and_the_pack(app, users, as_role, tm
     assert squash("2 signatures were collected on 1 numbered sheets") in text
     assert "ShirinNamed-Paper" in text and "Parvin" not in text  # only the ticked box names
     assert db.session.scalar(select(func.count(Signature.id))) == 3
+
+
+def test_a_sheet_printed_in_persian_is_refused_in_another_language(app, users, as_role):
+    """Its rows' consents are stored with the wording printed on the sheet, so the sheet is
+    entered in the language its print run had, by the screen and by the CSV alike."""
+    client = as_role("organizer")
+    with app.app_context():
+        run = print_runs.allocate(
+            campaign_row(), count=1, language="fa", paper_size="a4", languages=("en", "fa", "fr")
+        )
+    number = run.first
+    row = [("Maryam Ahmadi", "DE", "", ())]
+    refused = post(client, sheet_form(number, *row, action="save"))  # typed as English
+    assert refused.status_code == 422 and f"Sheet {number} was printed in فارسی" in refused.text
+    assert db.session.scalar(select(func.count(PaperSheet.id))) == 0
+    entered = post(client, sheet_form(number, *row, action="save") | {"language": "fa"})
+    assert entered.status_code == 303
+    assert db.session.scalar(select(PaperSheet.language)) == "fa"

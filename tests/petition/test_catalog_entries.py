@@ -5,6 +5,8 @@ edited by hand (merged by union), so nothing else keeps them in step."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from functools import cache
 
 import pytest
@@ -73,3 +75,15 @@ def test_the_footer_claims_no_more_than_is_true(client, prefix, claim):
     signer and a daily hash of the address; what it has none of is third-party tracking."""
     page = client.get(f"{prefix}/{SLUG}/").get_data(as_text=True)
     assert claim in page
+
+
+@pytest.mark.parametrize("language", ["fa", "fr"])
+def test_each_catalog_is_well_formed_for_gnu_msgfmt(language):
+    """Babel reads a union merge's leftovers without a word: two `msgstr` lines under one
+    `msgid` (the later one wins, so "Please choose a petition." once read as the receipt
+    mail's thanks in Persian), or one message twice. GNU msgfmt's check refuses both."""
+    path = CATALOGS / language / "LC_MESSAGES" / "messages.po"
+    checked = subprocess.run(
+        ["msgfmt", "--check", "-o", os.devnull, str(path)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr

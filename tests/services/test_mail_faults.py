@@ -11,6 +11,7 @@ after the fault clears:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -68,12 +70,14 @@ def terminate_worker_connections() -> int:
         ).fetchone()[0]
 
 
-def start_worker(app_config: dict, smtp_url: str, tmp_path, name: str) -> subprocess.Popen:
+def start_worker(
+    app_config: dict, smtp_url: str, tmp_path, name: str, *options: str
+) -> subprocess.Popen:
     env = worker_env(app_config, smtp_url)
     url = env["DATABASE_URL"]
     env["DATABASE_URL"] = f"{url}{'&' if '?' in url else '?'}application_name={WORKER_NAME}"
     return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "work", "--poll", "0.2"],
+        [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "work", "--poll", "0.2", *options],
         cwd=ROOT,
         env=env,
         stdout=(tmp_path / f"{name}.log").open("wb"),
@@ -214,3 +218,44 @@ def tried(count: int) -> bool:
     db.session.rollback()
     errors = db.session.scalars(select(OutboxMessage.last_error)).all()
     return len(errors) == count and all(errors)
+
+
+class SlowMailbox(TimedMailbox):
+    """Takes 20 ms over each message, so a stop lands mid-batch."""
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        await asyncio.sleep(0.02)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_stopped_worker_marks_what_it_sent(client, app, app_config, tmp_path, processes):
+    """SIGTERM (a deploy, `systemctl stop`) killed the worker where it stood: up to ten
+    messages a thread, accepted by the server but not yet marked sent, went out again
+    once their lease ended. Now a stopped worker sends no more, marks what it sent,
+    gives back what it had claimed, and exits."""
+    emails = [f"stop{i}@example.org" for i in range(60)]
+    for address in emails:
+        sign(client, email=address)
+    box = SlowMailbox()
+    box.start()
+    worker = start_worker(app_config, box.url, tmp_path, "worker", "--processes", processes)
+    try:
+        wait_for(lambda: len(box.messages) >= 5, 60, "the worker sends")
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(20)
+        accepted = {m["Message-ID"] for m in box.messages}
+        assert 0 < len(accepted) < len(emails)  # stopped mid-way
+        db.session.rollback()
+        rows = db.session.scalars(select(OutboxMessage)).all()
+        host = urlsplit(app_config["BASE_URL"]).hostname
+        sent = {f"<{r.idempotency_key}@{host}>" for r in rows if r.status == "sent"}
+        assert accepted == sent  # every accepted message marked, no other
+        assert all(r.locked_until is None for r in rows if r.status == "pending")  # given back
+        worker = start_worker(app_config, box.url, tmp_path, "worker2")
+        wait_for(lambda: len(box.messages) >= len(emails), 60, "the rest is sent")
+        time.sleep(0.5)
+    finally:
+        stop(worker)
+        box.stop()
+    each_once(box, emails)

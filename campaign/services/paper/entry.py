@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
+from ...i18n import LANGUAGE_NAMES
 from ...models import (
     PAPER,
     NameToken,
@@ -37,7 +38,7 @@ from .. import audit, cache, consents, counting, crypto, links, mail, sealed, tr
 from ..blind_index import dedup_key, domain_hash, name_token_hashes
 from ..signing import consent_wording_id
 from ..validation import NormalizedEmail, country_code_for, normalize_email, normalize_name
-from . import sheet_codes
+from . import print_runs, sheet_codes
 
 MAX_ROWS = 60  # far more than a printed sheet holds
 LINKED_REASON = "paper row: its address already counts"
@@ -115,12 +116,25 @@ def refuse_twice(earlier: PaperSheet) -> SheetRefused:
     )
 
 
-def check_code(slug: str, campaign_id: int, code: str) -> int:
-    """The sheet's number, if it may be entered now; SheetRefused otherwise."""
+def check_code(slug: str, campaign_id: int, code: str, language: str | None = None) -> int:
+    """The sheet's number, if it may be entered now; SheetRefused otherwise.
+
+    Given the language the sheet is entered in, a sheet printed in another language is
+    refused: its rows' consents are stored with the wording printed on it."""
     number = sheet_number(slug, code)
     earlier = entered_before(campaign_id, number)
     if earlier is not None:
         raise refuse_twice(earlier)
+    printed = print_runs.printed_sheet(campaign_id, number)
+    if language is not None and printed is not None and printed.language != language:
+        raise SheetRefused(
+            _l(
+                "Sheet %(number)s was printed in %(language)s: enter it in that language, "
+                "so that its boxes keep the wording printed on it.",
+                number=number,
+                language=LANGUAGE_NAMES.get(printed.language, printed.language),
+            )
+        )
     return number
 
 
@@ -156,7 +170,7 @@ def enter(
 
     Raises SheetRefused for a code this server did not print, or a sheet entered before
     (also when another organizer enters it at the same moment)."""
-    number = check_code(slug, campaign_id, code)
+    number = check_code(slug, campaign_id, code, language)
     if not rows:
         raise SheetRefused(_l("The sheet has no rows to enter."))
     if len(rows) > MAX_ROWS:

@@ -77,7 +77,7 @@ def read(text: str, slug: str, campaign_id: int, languages: tuple[str, ...]) -> 
                 break
             sheet = by_code[code] = UploadSheet(code, record.get("language", "").lower())
             try:
-                sheet.number = check_code(slug, campaign_id, code)
+                sheet.number = check_code(slug, campaign_id, code, sheet.language)
             except SheetRefused as exc:
                 sheet.problems.append(str(exc.message))
             if sheet.language not in languages:
