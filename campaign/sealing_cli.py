@@ -172,9 +172,11 @@ def offline_names_pack(
         raise click.ClickException(str(exc)) from exc
     groups = organizer_tools.name_groups_from(names, language)
     with force_locale(language):
-        body = delivery.write_pdf(content, None, None, language=language, groups=groups)
+        body = delivery.write_pdf(
+            content, None, None, language=language, groups=groups, listed=len(names)
+        )
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     path = output or f"{slug}-delivery-names-{stamp}.pdf"
     with open(path, "wb") as stream:
         stream.write(body)
-    click.echo(f"wrote {path}: {len(names)} named signers")
+    click.echo(f"wrote {path}: {len(names)} named signer{'' if len(names) == 1 else 's'}")

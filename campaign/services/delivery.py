@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import chain, groupby, islice
 from operator import itemgetter
 from pathlib import Path
@@ -23,11 +23,13 @@ from markupsafe import Markup
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
+from ..i18n import number as format_number
 from ..i18n import text_direction
 from ..models import Campaign, Signature, utc_iso, utcnow
 from . import audit, consents, counting, links, privacy, public, stats, transparency
 from .charts import bar_chart
 from .content import CampaignContent, render_markdown
+from .pack_layout import NameRows, cover_context, daily_points, verify_command
 from .paper import check as paper_check
 from .validation import country_name
 
@@ -87,6 +89,19 @@ def named_count(campaign_id: int) -> int:
             Signature.erased_at.is_(None),
             # A name sealed to the organizers (issue 23) is named in the offline list.
             or_(Signature.name_enc.is_not(None), Signature.organizer_sealed.is_not(None)),
+        )
+    )
+
+
+def listed_count(campaign_id: int) -> int:
+    """Named signers whose names the server can print (not sealed: `privacy.delivery_names`
+    reads these); the others are in the list made offline."""
+    return db.session.scalar(
+        select(func.count(Signature.id)).where(
+            *public.counted_filter(campaign_id),
+            *consents.given(consents.ADDRESSEES),
+            Signature.erased_at.is_(None),
+            Signature.name_enc.is_not(None),
         )
     )
 
@@ -152,19 +167,6 @@ def texts(content: CampaignContent) -> list[PackText]:
     return result
 
 
-def daily_points(history: list[dict]) -> list[tuple[str, int]]:
-    """Confirmed signatures per day, from the first day to the last, gaps as zero."""
-    if not history:
-        return []
-    counts = {item["date"]: item["count"] for item in history}
-    day, last = date.fromisoformat(history[0]["date"]), date.fromisoformat(history[-1]["date"])
-    points = []
-    while day <= last:
-        points.append((day.isoformat(), counts.get(day.isoformat(), 0)))
-        day += timedelta(days=1)
-    return points
-
-
 @dataclass(frozen=True)
 class NameGroup:
     """Up to NAMES_PER_PARAGRAPH consenting signers of one country (names only: the
@@ -199,12 +201,6 @@ def name_parts(groups: Iterator[NameGroup]) -> Iterator[list[NameGroup]]:
         yield part
 
 
-def isolate(text: str) -> str:
-    """Left-to-right text (an ISO date) kept in order inside right-to-left Persian:
-    without the isolates, 2026-11-29 reads 29-11-2026."""
-    return f"\u2066{text}\u2069"
-
-
 def render_html(
     content: CampaignContent,
     campaign: Campaign,
@@ -215,7 +211,7 @@ def render_html(
     with_names: bool = True,
 ) -> str:
     """The pack as one HTML document. Without names (for the PDF, which adds them in
-    parts), the names section holds its heading and counts only."""
+    parts, their heading with them), the names section is left out when names follow."""
     points = daily_points(numbers.history)
     chart = (
         bar_chart(
@@ -224,14 +220,14 @@ def render_html(
         if points
         else None
     )
+    listed = listed_count(campaign.id)
     return render_template(
         "delivery/pack.html",
-        campaign=content,
-        language=language,
-        text_direction=text_direction(language),
-        title=content.text(language).title,
-        texts=texts(content),
+        **cover_context(content, language, numbers.counted_at),
+        count_span=Markup('<span class="count">%s</span>') % format_number(numbers.total),
+        other_texts=[t for t in texts(content) if t.language != language],
         n=numbers,
+        listed=listed,
         countries=[
             (code, country_name(code, language) if code != public.OTHER else None, count)
             for code, count in numbers.by_country.items()
@@ -239,8 +235,9 @@ def render_html(
         min_country_group=public.MIN_COUNTRY_GROUP,
         chart=chart,
         names=name_groups(campaign.id, language) if with_names else (),
-        names_follow=not with_names and numbers.named > 0,
-        isolate=isolate,
+        name_rows=NameRows(language, numbers.named),
+        names_follow=not with_names and listed > 0,
+        verify_command=verify_command(content.slug, numbers.log_url),
         stylesheet=stylesheet,
         source_document=content.text(language).source_document or content.source_document,
     )
@@ -257,43 +254,48 @@ def write_pdf(
     *,
     language: str,
     groups: Iterator[NameGroup] | None = None,
+    listed: int = 0,
 ) -> bytes:
     """The pack as a PDF: the main document, then the names in parts, concatenated.
     With `groups` and no `numbers`: the named list alone, from names opened offline
-    (`flask delivery pack --from-export`, issue 23)."""
+    (`flask delivery pack --from-export`, issue 23), `listed` names, behind its cover."""
     # Imported here, not at the top: WeasyPrint loads Pango and fonts (~30 MB, seconds),
     # which no web worker should pay for until someone makes a pack. (No import cycle.)
     from . import pdf
 
     base = Path(current_app.static_folder)
     stylesheet = stylesheet_path().resolve().as_uri()
-    main = (
-        []
-        if numbers is None or campaign is None
-        else [
-            render_html(
-                content,
-                campaign,
-                numbers,
-                language=language,
-                stylesheet=stylesheet,
-                with_names=False,
-            )
-        ]
-    )
+    if numbers is None or campaign is None:
+        main = render_template(
+            "delivery/cover.html",
+            **cover_context(content, language, utcnow()),
+            count_span=Markup('<span class="count">%s</span>') % format_number(listed),
+            listed=listed,
+            stylesheet=stylesheet,
+        )
+    else:
+        main = render_html(
+            content, campaign, numbers, language=language, stylesheet=stylesheet, with_names=False
+        )
+        listed = listed_count(campaign.id)
     if groups is None:
         groups = name_groups(campaign.id, language) if campaign is not None else iter(())
+    rows = NameRows(language, numbers.named if numbers is not None else listed)
     documents = (
         render_template(
             "delivery/names.html",
             language=language,
             names=part,
+            first=index == 0,
+            n=numbers,
+            listed=listed,
+            name_rows=rows,
             text_direction=text_direction(language),
             stylesheet=stylesheet,
         )
-        for part in name_parts(groups)
+        for index, part in enumerate(name_parts(groups))
     )
-    return pdf.concatenate(pdf.html_to_pdf(html, base) for html in chain(main, documents))
+    return pdf.concatenate(pdf.html_to_pdf(html, base) for html in chain([main], documents))
 
 
 @dataclass

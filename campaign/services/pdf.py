@@ -14,9 +14,6 @@ from pypdf import PdfReader, PdfWriter
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
-# Local font files a document may load (Debian's fonts-noto-core, fonts-dejavu-core).
-FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
-
 
 class LocalFileFetcher(URLFetcher):
     """Fetches file: URLs under the given folders and refuses everything else, so no
@@ -35,7 +32,9 @@ class LocalFileFetcher(URLFetcher):
 
 def html_to_pdf(html: str, base_dir: Path) -> bytes:
     """Render `html` (resolving relative URLs against `base_dir`) to PDF bytes."""
-    fetcher = LocalFileFetcher((base_dir, *FONT_DIRS))
+    # The stylesheet and the fonts it names (static/fonts, shipped with the project) are
+    # all under `base_dir`: the document reads nothing else.
+    fetcher = LocalFileFetcher((base_dir,))
     base_url = base_dir.resolve().as_uri() + "/"
     return HTML(string=html, base_url=base_url, url_fetcher=fetcher).write_pdf()
 

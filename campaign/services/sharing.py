@@ -130,30 +130,19 @@ def qr_png(url: str) -> bytes:
 
 # --- the share image ----------------------------------------------------------------
 
-FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
-LATIN_FONTS = ("NotoSans-Bold.ttf", "DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf")
-ARABIC_FONTS = ("NotoSansArabic-Bold.ttf", "NotoNaskhArabic-Bold.ttf", "DejaVuSans-Bold.ttf")
-# For a line mixing Persian with Latin letters (an untranslated string, a URL): Pillow has
-# no font fallback, and the Noto Arabic fonts lack Latin letters; DejaVu Sans has both.
-MIXED_FONTS = ("DejaVuSans-Bold.ttf",)
-_font_paths: dict[str, Path | None] = {}
+# The card draws with the fonts the project ships (static/fonts, README there), never the
+# system's, so every server draws the same card: Noto Sans Bold for Latin lines, and
+# Vazirmatn Bold (the pages' Persian font, which has Latin letters too, so a line mixing
+# Persian with a URL needs no fallback Pillow lacks) for Persian.
+FONT_DIR = Path(__file__).resolve().parents[2] / "static" / "fonts"
+LATIN_FONTS = ("NotoSans-Bold.ttf",)
+ARABIC_FONTS = ("Vazirmatn-Bold.woff2",)
+MIXED_FONTS = ("Vazirmatn-Bold.woff2",)
 
 
 def find_font(names: tuple[str, ...]) -> Path | None:
-    """The first of `names` installed on the system (searched once, then remembered)."""
-    key = "|".join(names)
-    if key not in _font_paths:
-        found = None
-        for name in names:
-            for folder in FONT_DIRS:
-                if folder.is_dir():
-                    found = next(iter(sorted(folder.rglob(name))), None)
-                    if found:
-                        break
-            if found:
-                break
-        _font_paths[key] = found
-    return _font_paths[key]
+    """The first of `names` shipped in static/fonts."""
+    return next((FONT_DIR / name for name in names if (FONT_DIR / name).is_file()), None)
 
 
 def can_shape_arabic() -> bool:

@@ -242,12 +242,19 @@ def test_server_pack_counts_sealed_names_and_the_offline_pack_lists_them(
     args = ["delivery", "pack", "--campaign", SLUG, "--from-export", str(exported)]
     result = runner.invoke(args=[*args, "--key", str(key_file), "--output", str(pack)])
     assert result.exit_code == 0, result.output
-    assert "1 named signers" in result.output
-    assert "Parvaneh Kazemi" in pdf_text(pack.read_bytes(), tmp_path)
+    assert "1 named signer\n" in result.output
+    offline = pdf_text(pack.read_bytes(), tmp_path)
+    assert "Parvaneh Kazemi" in offline
+    # Its own covering letter (issue 24 §15): addressee and petition, then the table.
+    cover = offline.split("\f")[0]
+    assert "Secretary-General" in cover and "1 named signer" in cover
+    assert re.search(r"\b1\s+Parvaneh Kazemi", offline)
     server = runner.invoke(args=["delivery", "pack", "--campaign", SLUG, "--output", str(pack)])
     assert server.exit_code == 0, server.output
     assert "1 named" in server.output  # counted on the server; the name is not there
-    assert "Parvaneh" not in pdf_text(pack.read_bytes(), tmp_path)
+    text = pdf_text(pack.read_bytes(), tmp_path)
+    assert "Parvaneh" not in text
+    assert "not printed here: it is in the separate list of names" in " ".join(text.split())
 
 
 @pytest.mark.parametrize("production", [{"BASE_URL": "https://petition.example"}, "REQUIRE"])

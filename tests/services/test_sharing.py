@@ -1,6 +1,7 @@
 """Share links, QR codes and the generated share image (services/sharing.py)."""
 
 import io
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -97,3 +98,13 @@ def test_image_cache_renders_once(tmp_path, monkeypatch):
     monkeypatch.setattr(sharing, "render_share_image", lambda _t: pytest.fail("re-rendered"))
     assert cache.get_or_render(key, text) == first
     assert sharing.ImageCache(tmp_path).get_or_render(key, text) == first  # from disk
+
+
+def test_the_card_draws_with_the_fonts_the_project_ships():
+    """Issue 24 §15: the card used whatever Noto and DejaVu the system had, so a fresh
+    server drew it differently (or with Pillow's bitmap font)."""
+    fonts = Path(sharing.__file__).resolve().parents[2] / "static" / "fonts"
+    for names in (sharing.LATIN_FONTS, sharing.ARABIC_FONTS, sharing.MIXED_FONTS):
+        found = sharing.find_font(names)
+        assert found is not None and found.parent == fonts and found.is_file(), names
+    assert (fonts / "Noto-OFL.txt").is_file() and (fonts / "Vazirmatn-OFL.txt").is_file()
