@@ -29,9 +29,9 @@ def test_an_organizer_makes_sheets_from_the_admin_page(app, live_server, tmp_pat
     page.wait_for_url(f"{server.url}/admin/")
 
     page.goto(f"{server.url}/admin/{SLUG}/")
-    page.get_by_role("link", name="Paper sheets").click()
+    page.get_by_role("link", name="Print paper sheets").click()
     page.wait_for_url(f"{server.url}/admin/{SLUG}/sheets")
-    assert page.get_by_role("heading", name="Paper sheets").is_visible()
+    assert page.get_by_role("heading", name="Print paper sheets").is_visible()
     assert not serious_violations(page), describe(serious_violations(page))
 
     # A count past the limit: the page says why, beside the field, and prints nothing.
