@@ -202,7 +202,8 @@ SMALL_TEXT = """() => {
     const style = getComputedStyle(el);
     if (style.visibility === 'hidden' || el.closest('.visually-hidden')) continue;
     const size = parseFloat(style.fontSize);
-    if (size < 16) small.push(`${el.parentElement.className} > ${el.tagName}.${el.className}: ${size}px ${el.textContent.trim().slice(0, 30)}`);
+    const text = el.textContent.trim().slice(0, 30);
+    if (size < 16) small.push(`${el.tagName}.${el.className} ${size}px: ${text}`);
   }
   return small;
 }"""
