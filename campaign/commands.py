@@ -27,6 +27,7 @@ from .services import (
     transparency,
 )
 from .services.content import library
+from .services.paper import retention as paper_retention
 from .tlog_cli import count_cli
 
 content_cli = AppGroup("content", help="Campaign content in content/.")
@@ -104,8 +105,10 @@ def signatures_remind() -> None:
 
 @signatures_cli.command("purge")
 def signatures_purge() -> None:
-    """Delete expired unconfirmed signatures and old IP hashes."""
+    """Delete expired unconfirmed signatures and old IP hashes; close the paper rows
+    whose owner never answered the paper mail (their address no longer readable)."""
     click.echo(f"deleted {privacy.purge_expired()} expired signatures")
+    click.echo(f"closed {paper_retention.seal_unanswered()} unanswered paper addresses")
     click.echo(f"cleared {privacy.purge_ip_hashes()} IP hashes")
 
 

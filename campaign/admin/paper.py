@@ -50,7 +50,7 @@ def paper_page(content, row, **context):
         campaign=content,
         sheets=entry.sheets(row.id),
         consents=entry.paper_consents(),
-        languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in content.languages],
+        sheet_languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in content.languages],
         countries=country_choices(current_language()),
         form=ActionForm(),
         summary=check.summary(row.id),

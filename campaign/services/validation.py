@@ -143,9 +143,12 @@ def email_problem(exc: Exception):
     return _l("That email address doesn't look right. Please check it.")
 
 
-def normalize_email(raw: str, *, fold_aliases: bool | None = None) -> NormalizedEmail:
+def normalize_email(
+    raw: str, *, fold_aliases: bool | None = None, check_dns: bool | None = None
+) -> NormalizedEmail:
     config = current_app.config
-    check_dns = config["EMAIL_CHECK_DELIVERABILITY"]
+    if check_dns is None:
+        check_dns = config["EMAIL_CHECK_DELIVERABILITY"]
     if not raw or not raw.strip():
         raise ValueError(_l("Please enter your email address."))
     if len(raw) > 254:

@@ -105,6 +105,17 @@ def on_paper_confirmed(email: str) -> Callable[[World], None]:
     return act
 
 
+def on_paper_after(online: str, email: str) -> Callable[[World], None]:
+    """`online` confirmed online, then a sheet names `email` (anyone can write anyone's
+    address on a sheet at a rally, then watch the count, the API and the log)."""
+
+    def act(world: World) -> None:
+        confirms(online)(world)
+        world.enter_paper(2, email)
+
+    return act
+
+
 def through_attacker_link(world: World) -> None:
     confirms(TARGET, query=f"?ref={world.held.ref}")(world)
 
@@ -123,6 +134,11 @@ SCENARIOS = {
     "entered on paper, address confirmed": (
         on_paper_confirmed(TARGET),
         on_paper_confirmed(DECOY),
+        {},
+    ),
+    "entered on paper with an address that signed online": (
+        on_paper_after(TARGET, TARGET),
+        on_paper_after(DECOY, TARGET),
         {},
     ),
 }

@@ -153,19 +153,71 @@ def test_an_emailed_row_gets_a_mail_saying_how_it_was_collected(app, client, mai
     assert "adresse est confirmée" in client.get(path).text
 
 
-def test_one_person_counts_once_online_and_on_paper(app, client, mailbox):
+def paper_path(mailbox, email: str) -> str:
+    link = next(
+        found[0] for m in reversed(mailbox.to(email)) if (found := mailbox.links(m, "paper"))
+    )
+    return link[link.index("/", 8) :]
+
+
+def test_one_person_counts_once_from_when_they_confirm_the_paper_mail(app, client, mailbox):
+    """Entry looks no address up: a row whose address signed online counts and is mailed
+    like any other (else the count would tell who signed online); its owner's
+    confirmation links it to the online signature, which then counts alone."""
     confirm_online(client, mailbox, "both@example.org")
     enter(12, ("Both Ways", "DE", "both@example.org", ()), ("Only Paper", "DE", "", ()))
+    deliver(app)
+    parts = counting.parts(campaign_id(), fresh=True)
+    assert (parts.total, parts.online, parts.paper) == (3, 1, 2)
+    both = db.session.scalar(select(Signature).where(Signature.sheet_row == 1))
+    assert both.status == SignatureStatus.CONFIRMED and both.dedup_key is None
+    path = paper_path(mailbox, "both@example.org")
+    assert client.post(path, headers=SAME_SITE).status_code == 303
+    db.session.refresh(both)
+    online = db.session.scalar(select(Signature).where(Signature.method == "online"))
+    assert both.status == SignatureStatus.INVALIDATED and both.linked_id == online.id
     parts = counting.parts(campaign_id(), fresh=True)
     assert (parts.total, parts.online, parts.paper) == (2, 1, 1)
-    linked = db.session.scalar(select(Signature).where(Signature.sheet_row == 1))
-    assert linked.status == SignatureStatus.INVALIDATED and linked.linked_id is not None
-    # ... and the other way round: on paper first, then online.
+    assert counting.counted_in_table(campaign_id(), paper=True) == 1
+    assert "confirmed" in client.get(path).text  # the link still answers its owner
+    transparency.checkpoint(SLUG)
+    kinds = [
+        tlog.parse_entry(bytes(d))[0]
+        for d in db.session.scalars(select(TlogEntry.data).order_by(TlogEntry.idx))
+    ]
+    assert kinds.count("paper-remove") == 1
+    # ... and the other way round: on paper first, then online, then the paper mail.
     enter(13, ("Later Online", "DE", "later@example.org", ()))
-    sign(client, name="Later Online", email="later@example.org", country="DE")
-    deliver(app)
+    confirm_online(client, mailbox, "later@example.org")  # mailed and counted as usual
+    assert counting.parts(campaign_id(), fresh=True).total == 4
+    assert (
+        client.post(paper_path(mailbox, "later@example.org"), headers=SAME_SITE).status_code == 303
+    )
     assert counting.parts(campaign_id(), fresh=True).total == 3
-    assert not mailbox.links(mailbox.to("later@example.org")[-1], "confirm")
+    # A paper address confirmed first holds the address: an online signature from it
+    # then gets no confirmation link (it counts already).
+    enter(16, ("Paper First", "DE", "first@example.org", ()))
+    deliver(app)
+    assert (
+        client.post(paper_path(mailbox, "first@example.org"), headers=SAME_SITE).status_code == 303
+    )
+    sign(client, name="Paper First", email="first@example.org", country="DE")
+    deliver(app)
+    assert not mailbox.links(mailbox.to("first@example.org")[-1], "confirm")
+    assert counting.parts(campaign_id(), fresh=True).total == 4
+
+
+def test_the_same_address_twice_on_paper_counts_once_when_confirmed(app, client, mailbox):
+    enter(17, ("Twice Here", "DE", "twice@example.org", ()))
+    enter(18, ("Twice Here", "DE", "twice@example.org", ()))
+    deliver(app)
+    assert counting.parts(campaign_id(), fresh=True).paper == 2
+    first, second = mailbox.to("twice@example.org")
+    for message in (first, second):
+        link = mailbox.links(message, "paper")[0]
+        assert client.post(link[link.index("/", 8) :], headers=SAME_SITE).status_code == 303
+    assert counting.parts(campaign_id(), fresh=True).paper == 1
+    assert counting.counted_in_table(campaign_id(), paper=True) == 1
 
 
 def test_withdrawing_and_not_me_work_for_a_paper_signer(app, client, mailbox):

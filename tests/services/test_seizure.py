@@ -20,6 +20,7 @@ import itertools
 import shutil
 import subprocess
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from campaign import create_app
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
 from campaign.services import (
+    counting,
     export,
     links,
     moderation,
@@ -324,3 +326,49 @@ def test_a_seized_server_reveals_no_paper_signer(client, app, organizer, tmp_pat
     names = {row["name"] for row in csv.DictReader(io.StringIO(opened.read_text()))}
     assert {f"Parvin Qz{tag}zadeh" for tag, *_ in specs} <= names
     assert "paper.pd@example.org" not in opened.read_text()  # "not me": gone for good
+
+
+def test_an_unanswered_paper_address_is_sealed_at_the_online_expiry(client, app, tmp_path):
+    """A paper row whose owner never answers the paper mail keeps its name and address
+    readable only as long as a pending online submission (CONFIRM_EXPIRY_DAYS): then
+    `flask signatures purge` seals it like a confirmed one. It still counts as paper,
+    its withdraw link still works, its paper link no longer does."""
+    made = []
+    for number, tag in enumerate(("pf", "pg"), 1):
+        row, problems = entry.read_row(
+            number, f"Parvin Qz{tag}zadeh", "SE", f"paper.{tag}@example.org", {"contact"}
+        )
+        assert not problems
+        made.append(row)
+    campaign_id = get_row(library().get(SLUG)).id
+    entry.enter(SLUG, campaign_id, sheet_codes.sheet_code(SLUG, 5), "en", made)
+    deliver(app)
+    unanswered, answered = db.session.scalars(select(Signature).order_by(Signature.sheet_row))
+    unanswered_id = unanswered.id
+    paper_path = f"/{SLUG}/paper/{links.make_token(unanswered, 'paper')}"
+    withdraw_path = f"/{SLUG}/withdraw/{links.make_token(unanswered, 'withdraw')}"
+    answer = client.post(f"/{SLUG}/paper/{links.make_token(answered, 'paper')}", data={})
+    assert answer.status_code == 303
+    runner = app.test_cli_runner()
+    assert "closed 0 unanswered" in runner.invoke(args=["signatures", "purge"]).output
+    assert "qzpfzadeh" in every_decrypt_path(app)  # readable while the mail waits
+    expiry = timedelta(days=app.config["CONFIRM_EXPIRY_DAYS"], hours=1)
+    for row in (unanswered, answered):  # SQLite can't subtract in SQL: set each in Python
+        db.session.get(Signature, row.id).created_at = row.created_at - expiry
+    db.session.commit()
+
+    assert "closed 1 unanswered" in runner.invoke(args=["signatures", "purge"]).output
+    db.session.expire_all()
+    thief = seized_copy(app, tmp_path)
+    with thief.app_context():
+        blob = every_decrypt_path(thief)
+        for value in ("qzpfzadeh", "paper.pf@", "qzpgzadeh", "paper.pg@"):
+            assert value not in blob, f"{value!r} readable in a decrypt path"
+        db.session.remove()
+        db.engine.dispose()
+    row = db.session.get(Signature, unanswered_id)
+    assert row.counted and row.on_paper and row.organizer_sealed and not row.contact_consent
+    assert row.email_enc is row.name_enc is row.link_secret is None
+    assert counting.parts(campaign_id, fresh=True).paper == 2
+    assert client.get(paper_path).status_code == 404
+    assert client.get(withdraw_path).status_code == 200

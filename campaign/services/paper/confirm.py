@@ -10,7 +10,11 @@ name's initials and the country.
 
 * Confirming links the address to the paper row: the address's pending online
   submissions are deleted (their links answer "already counted", as after an online
-  confirmation) and one person counts once. With an organizer key, the name and the
+  confirmation) and one person counts once: only here, by the mailbox's owner, is the
+  address looked up (entry.py says why not at entry). If it holds a counted signature
+  already (online, or an earlier paper row), this row stops counting, linked to that
+  one (a `paper-remove` leaf); otherwise the row takes the address's dedup key, and a
+  later online signature from it is "already signed". With an organizer key, the name and the
   link secret stop being readable to the server, and the address stays only under
   the contact consent, as for an online confirmation (confirm_write.keep_readable).
 * "This is not me" takes the address off the row (and out of the organizers' sealed
@@ -23,16 +27,19 @@ from dataclasses import dataclass
 
 from flask_babel import force_locale, format_date
 from sqlalchemy import delete, literal, select
+from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import OutboxMessage, PaperSheet, Signature, SignatureStatus, utcnow
-from .. import cache, confirm_write, consents, links, privacy, sealed
+from .. import cache, confirm_write, consents, counting, links, privacy, sealed, transparency
+from ..blind_index import dedup_key
 from ..confirmation import find_by_token
 from ..content import CampaignContent, library
 from ..mail import register_renderer
 from ..mail_transport import Mail, render_mail
 from ..signer_mail import delete_submissions, signer_links
-from .entry import paper_consents
+from ..validation import normalize_email
+from .entry import LINKED_REASON, paper_consents
 
 PURPOSE = "paper"
 
@@ -55,11 +62,16 @@ def open_link(content_id: int, token: str) -> PaperLink:
     """The paper row a link names, if its HMAC for "paper" matches and it is this
     campaign's; every failure alike is "invalid"."""
     signature = find_by_token(token, PURPOSE)
+    linked = (  # confirmed by its owner, and found to repeat a counted signature
+        signature is not None
+        and signature.linked_id is not None
+        and signature.email_confirmed_at is not None
+    )
     if (
         signature is None
         or signature.method != "paper"
         or signature.campaign_id != content_id
-        or signature.status != SignatureStatus.CONFIRMED
+        or (signature.status != SignatureStatus.CONFIRMED and not linked)
     ):
         return PaperLink("invalid")
     sheet = db.session.get(PaperSheet, signature.sheet_id)
@@ -90,6 +102,26 @@ def confirm(signature: Signature, choices: frozenset[str]) -> bool:
     """The owner confirms the address, with the boxes they leave ticked (only the
     on-paper ones: nothing else was on the sheet). Returns False if it was confirmed
     (or taken off) already."""
+    try:
+        return _confirm(signature, choices)
+    except IntegrityError:  # the address was confirmed elsewhere at the same moment
+        db.session.rollback()
+        return _confirm(signature, choices)  # which now finds it held, and links
+
+
+def _held(signature: Signature, key: str) -> int | None:
+    """The address's counted signature other than this row, if any."""
+    return db.session.scalar(
+        select(Signature.id).where(
+            Signature.campaign_id == signature.campaign_id,
+            Signature.dedup_key == key,
+            Signature.confirmed_at.is_not(None),
+            Signature.id != signature.id,
+        )
+    )
+
+
+def _confirm(signature: Signature, choices: frozenset[str]) -> bool:
     privacy.lock_for_change(signature)
     if (
         signature.email_confirmed_at is not None
@@ -98,7 +130,10 @@ def confirm(signature: Signature, choices: frozenset[str]) -> bool:
     ):
         db.session.rollback()
         return False
-    signature.email_confirmed_at = utcnow()
+    now = signature.email_confirmed_at = utcnow()
+    address = sealed.unseal(sealed.SIGNER_LINK, "email", signature.email_enc, signature.row_key)
+    key = dedup_key(normalize_email(address, check_dns=False).canonical)
+    held = _held(signature, key)
     for consent in paper_consents():
         setattr(signature, consent.column, consent.key in choices)
     if signature.organizer_sealed:  # as an online confirmation keeps (issue 23)
@@ -107,25 +142,34 @@ def confirm(signature: Signature, choices: frozenset[str]) -> bool:
         for consent in consents.all_consents():
             if consent.keeps is not None and not getattr(signature, consent.column):
                 setattr(signature, consent.keeps, None)
-    _link_pending(signature)
+    if held is None:
+        signature.dedup_key = key
+        db.session.flush()  # the unique index refuses a second holder (IntegrityError)
+    else:  # one person counts once: the row is kept, linked, and no longer counted
+        removal = transparency.remove_values(signature, "linked")
+        signature.status = SignatureStatus.INVALIDATED
+        signature.invalid_reason = LINKED_REASON
+        signature.invalidated_at = now
+        signature.linked_id = held
+        counting.adjust(signature.campaign_id, -1, paper=True)
+        transparency.queue(removal)
+    _link_pending(signature, key, held or signature.id)
     db.session.commit()
     cache.public_views_changed()
     return True
 
 
-def _link_pending(signature: Signature) -> None:
+def _link_pending(signature: Signature, key: str, holder: int) -> None:
     """The address's pending online submissions go; their links answer "already"."""
-    if signature.dedup_key is None:
-        return
     others = db.session.scalars(
         select(Signature.id).where(
             Signature.campaign_id == signature.campaign_id,
-            Signature.dedup_key == signature.dedup_key,
+            Signature.dedup_key == key,
             Signature.status == SignatureStatus.PENDING,
         )
     ).all()
     for other in others:
-        db.session.execute(confirm_write.keep_link(other, literal(signature.id)))
+        db.session.execute(confirm_write.keep_link(other, literal(holder)))
     delete_submissions(list(others))
 
 

@@ -7,12 +7,19 @@ wins, and the other is told when and by whom it was entered). A row is written l
 online signature (services/signing.py): name, email sealed (services/sealed.py), and
 with an organizer key, sealed to the organizers at once: a row without an address
 keeps no name the server can read; a row with one keeps its name and address readable
-only until its owner answers the paper mail (services/paper/confirm.py). The boxes a
-row can tick are the registry's `on_paper` consents, stored with the wording printed
-on the sheet in its language. One address counts once: a row whose address already
-holds a counted signature (online, or an earlier paper row) is kept, linked to it, and
-not counted. The sheet, its rows, the count, the log's batch, the mail and the audit
-entry commit together.
+only until its owner answers the paper mail (services/paper/confirm.py), or for
+CONFIRM_EXPIRY_DAYS if they never do (privacy.seal_unanswered_paper). The boxes a row
+can tick are the registry's `on_paper` consents, stored with the wording printed on
+the sheet in its language.
+
+Every row counts, and every row with an address is mailed, whatever else that address
+did: a written address is only what someone wrote, and anyone can write anyone's
+address on a sheet at a rally and then watch the count, the API and the log. If entry
+looked the address up (counting a row only if its address had not signed), the paper
+part would tell whether that address signed online. So one address counts once from
+the moment its owner confirms it (confirm.py links the row to the address's counted
+signature then); until then a row holds no dedup key. The sheet, its rows, the count,
+the log's batch, the mail and the audit entry commit together.
 """
 
 from __future__ import annotations
@@ -35,13 +42,13 @@ from ...models import (
     utcnow,
 )
 from .. import audit, cache, consents, counting, crypto, links, mail, sealed, transparency
-from ..blind_index import dedup_key, domain_hash, name_token_hashes
+from ..blind_index import domain_hash, name_token_hashes
 from ..signing import consent_wording_id
 from ..validation import NormalizedEmail, country_code_for, normalize_email, normalize_name
 from . import print_runs, sheet_codes
 
 MAX_ROWS = 60  # far more than a printed sheet holds
-LINKED_REASON = "paper row: its address already counts"
+LINKED_REASON = "paper row: its address already counts"  # set by confirm.py
 
 
 class SheetRefused(ValueError):
@@ -175,31 +182,14 @@ def enter(
         raise SheetRefused(_l("The sheet has no rows to enter."))
     if len(rows) > MAX_ROWS:
         raise SheetRefused(_l("A sheet holds at most %(max)d rows.", max=MAX_ROWS))
-    for attempt in range(2):
-        try:
-            return _write(slug, campaign_id, number, language, rows)
-        except IntegrityError:
-            db.session.rollback()
-            earlier = entered_before(campaign_id, number)
-            if earlier is not None:
-                raise refuse_twice(earlier) from None
-            if attempt:  # an address confirmed online twice in a row meanwhile
-                raise
-    raise AssertionError("unreachable")
-
-
-def _held_addresses(campaign_id: int, keys: set[str]) -> dict[str, int]:
-    """The addresses among `keys` that hold a counted signature already: key -> its id."""
-    if not keys:
-        return {}
-    rows = db.session.execute(
-        select(Signature.dedup_key, Signature.id).where(
-            Signature.campaign_id == campaign_id,
-            Signature.dedup_key.in_(sorted(keys)),
-            Signature.confirmed_at.is_not(None),
-        )
-    ).all()
-    return {key: signature_id for key, signature_id in rows}
+    try:
+        return _write(slug, campaign_id, number, language, rows)
+    except IntegrityError:
+        db.session.rollback()
+        earlier = entered_before(campaign_id, number)
+        if earlier is not None:
+            raise refuse_twice(earlier) from None
+        raise
 
 
 def _write(slug: str, campaign_id: int, number: int, language: str, rows: list[PaperRow]):
@@ -219,21 +209,14 @@ def _write(slug: str, campaign_id: int, number: int, language: str, rows: list[P
     )
     db.session.add(sheet)
     db.session.flush()  # the unique (campaign, number) refuses a second entry here
-    keys = {row.email.canonical: dedup_key(row.email.canonical) for row in rows if row.email}
-    held = _held_addresses(campaign_id, set(keys.values()))
-    written: list[tuple[Signature, bool]] = []
-    for row in rows:
-        key = keys.get(row.email.canonical) if row.email else None
-        repeat = held.get(key) if key else None
-        signature = _signature(campaign_id, sheet, language, wording_id, row, key, repeat, now)
+    written = []
+    for row in rows:  # no look-up of the address: see the module's docstring
+        signature = _signature(campaign_id, sheet, language, wording_id, row, now)
         db.session.add(signature)
         db.session.flush()
-        if key and repeat is None:
-            held[key] = signature.id  # the same address twice on paper counts once
-        written.append((signature, repeat is None))
-    counted = [s for s, counts in written if counts]
-    counting.adjust(campaign_id, len(counted), paper=True)
-    for signature in counted:  # one batch, in row order, tied to the sheet's number
+        written.append(signature)
+    counting.adjust(campaign_id, len(written), paper=True)
+    for signature in written:  # one batch, in row order, tied to the sheet's number
         transparency.queue(transparency.paper_add_values(signature, number, now))
         if signature.email_enc is not None:
             mail.enqueue_render("paper-confirm", signature.id, language, {"slug": slug})
@@ -254,17 +237,16 @@ def _signature(
     language: str,
     wording_id: int,
     row: PaperRow,
-    key: str | None,
-    repeat: int | None,
     now,
 ) -> Signature:
-    """A paper row as a signature: counted (or, repeating an address, linked), sealed."""
+    """A paper row as a signature: counted, sealed; its address holds no dedup key
+    until its owner confirms it (confirm.py)."""
     row_key, nonce = crypto.new_row_key(), links.new_nonce()
     address = row.email.address if row.email else None
     organizer, own, secret = sealed.seal_copies(row.name, address, None, row_key)
     # With an organizer key, the server keeps readable only what the paper mail needs,
-    # and only for a row it mails (an address that counts once already gets none).
-    mailed = address is not None and repeat is None
+    # and only for a row it mails, until its owner answers or the row expires.
+    mailed = address is not None
     readable = organizer is None or mailed
     values = {
         c.column: c.key in row.ticked and (c.keeps != "email_enc" or address is not None)
@@ -275,11 +257,8 @@ def _signature(
         method=PAPER,
         sheet_id=sheet.id,
         sheet_row=row.row,
-        status=SignatureStatus.CONFIRMED if repeat is None else SignatureStatus.INVALIDATED,
-        invalid_reason=None if repeat is None else LINKED_REASON,
-        invalidated_at=None if repeat is None else now,
-        linked_id=repeat,
-        dedup_key=key if repeat is None else None,
+        status=SignatureStatus.CONFIRMED,
+        dedup_key=None,
         row_key=row_key,
         name_enc=sealed.seal("name", row.name, row_key) if readable else None,
         email_enc=sealed.seal("email", address, row_key) if readable and address else None,
