@@ -119,7 +119,15 @@ PACKAGES: list[tuple[str, str, str, list[str]]] = [
         "(`mail_lease`), the delivery worker (`mail_worker`) and its processes\n"
         "(`mail_processes`). What a signer is mailed is decided above, in `letters`: the\n"
         "worker runs the renderers and preparers the app registers.",
-        ["mail", "mail_transport", "mail_lease", "mail_worker", "mail_processes"],
+        [
+            "mail",
+            "mail_transport",
+            "mail_template",
+            "mail_smtp",
+            "mail_lease",
+            "mail_worker",
+            "mail_processes",
+        ],
     ),
     (
         "intake",
@@ -205,6 +213,7 @@ PACKAGES: list[tuple[str, str, str, list[str]]] = [
             "export_parallel",
             "csv_stream",
             "delivery",
+            "pack_layout",
             "pdf",
             "export_open",
             "organizer_tools",
@@ -236,6 +245,12 @@ TESTS: dict[str, str] = {
     "test_privacy_at_rest": "tests/services/sealing",
     "test_seizure": "tests/services/sealing",
     "test_mail": "tests/services/outbox",
+    "test_export_open": "tests/services/exports",
+    "test_paper": "tests/services/paper",
+    "test_paper_print_runs": "tests/services/paper",
+    "test_sealed_default": "tests/services/sealing",
+    "test_mail_smtp": "tests/services/outbox",
+    "test_mail_template": "tests/services/outbox",
     "test_mail_exactly_once": "tests/services/outbox",
     "test_mail_failures": "tests/services/outbox",
     "test_mail_faults": "tests/services/outbox",
