@@ -197,6 +197,12 @@ PACKAGES: list[tuple[str, str, str, list[str]]] = [
         ["signing", "confirmation", "confirm_write", "signer_batch", "inbox", "moderation"],
     ),
     (
+        "paper",
+        "paper signatures: printed sheets, their entry and their count",
+        "",  # an existing package: its own docstring is kept
+        [],
+    ),
+    (
         "exports",
         "what leaves the server for organizers: exports, the delivery pack and its PDF, the "
         "tools that run beside the private key",
@@ -218,12 +224,6 @@ PACKAGES: list[tuple[str, str, str, list[str]]] = [
             "export_open",
             "organizer_tools",
         ],
-    ),
-    (
-        "paper",
-        "paper signatures: printed sheets, their entry and their count",
-        "",  # an existing package: its own docstring is kept
-        [],
     ),
 ]
 
