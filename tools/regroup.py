@@ -73,12 +73,13 @@ PACKAGES: list[tuple[str, str, str, list[str]]] = [
     (
         "pages",
         "the campaign as shown: its files and row, the count, every cache, the rendered "
-        "page, the dashboard's numbers and charts, sharing",
+        "page, the dashboard's numbers and charts, sharing, HTML made into PDF",
         "The campaign as the public and the dashboard see it: campaigns as files (`content`)\n"
         "and their database row (`campaigns`), the sharded count (`counting`), every cache\n"
         "and its invalidations (`cache`), the rendered public page (`page_cache`), the\n"
         "dashboard's numbers (`stats`) and charts (`charts`), share links and images\n"
-        "(`sharing`). Nothing here reads personal data.",
+        "(`sharing`), and HTML made into PDF (`pdf`, for the pack and the paper sheets;\n"
+        "imported only when a PDF is made). Nothing here reads personal data.",
         [
             "cache",
             "content",
@@ -88,6 +89,7 @@ PACKAGES: list[tuple[str, str, str, list[str]]] = [
             "stats",
             "charts",
             "sharing",
+            "pdf",
         ],
     ),
     (
@@ -209,8 +211,7 @@ PACKAGES: list[tuple[str, str, str, list[str]]] = [
         "What leaves the server for the organizers: the exports' entry point and presets\n"
         "(`export`, `export_presets`), signer rows as CSV or JSON Lines (`export_signers`,\n"
         "`csv_stream`, `export_parallel`), the delivery summary (`export_summary`), the\n"
-        "delivery pack (`delivery`) and its PDF (`pdf`, imported only when a PDF is made),\n"
-        "and what organizers run beside their private key (`export_open`, `organizer_tools`).",
+        "delivery pack (`delivery`, laid out by `pack_layout`), and what organizers run beside their private key (`export_open`, `organizer_tools`).",
         [
             "export",
             "export_presets",
@@ -220,7 +221,6 @@ PACKAGES: list[tuple[str, str, str, list[str]]] = [
             "csv_stream",
             "delivery",
             "pack_layout",
-            "pdf",
             "export_open",
             "organizer_tools",
         ],
