@@ -1,6 +1,6 @@
 """Delivery pack benchmark, run as its own process so its peak RSS is its own.
 
-It measures what organizers run, `campaign.services.delivery.build` (PDF): one snapshot
+It measures what organizers run, `campaign.services.exports.delivery.build` (PDF): one snapshot
 of the numbers, every consenting name streamed and decrypted, the HTML rendered and
 laid out by WeasyPrint into a PDF. Every counted signer is first marked as consenting
 to be named (`--name-all`), the worst case: a name per signature.
@@ -61,9 +61,9 @@ def name_everyone(campaign_id: int) -> None:
 def measure(url: str, slug: str, path: str, name_all: bool) -> dict:
     import logging
 
-    from campaign.services import delivery
-    from campaign.services.campaigns import get_row
-    from campaign.services.content import library
+    from campaign.services.exports import delivery
+    from campaign.services.pages.campaigns import get_row
+    from campaign.services.pages.content import library
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
@@ -79,7 +79,7 @@ def measure(url: str, slug: str, path: str, name_all: bool) -> dict:
     Path(path).write_bytes(pack.body)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
-        "measured": "campaign.services.delivery.build (PDF)",
+        "measured": "campaign.services.exports.delivery.build (PDF)",
         "total": pack.numbers.total,
         "named": pack.numbers.named,
         "seconds": round(seconds, 2),
@@ -100,8 +100,8 @@ def standalone(rows: int, url: str | None = None) -> None:
     from flask_migrate import upgrade
 
     from campaign.extensions import db
-    from campaign.services.campaigns import sync_all
-    from campaign.services.crypto import seal_signer
+    from campaign.services.pages.campaigns import sync_all
+    from campaign.services.sealing.crypto import seal_signer
 
     os.environ.setdefault("SECRET_KEY", secrets.token_hex(16))
     os.environ.setdefault("HASH_KEY", secrets.token_hex(16))

@@ -1,7 +1,7 @@
 """Export benchmark, run as its own process so its peak RSS is its own.
 
-It measures the service organizers use, `campaign.services.export_signers.export_csv` with the
-"full" preset, run as `flask export` runs it (one process per CPU for a large export):
+It measures the service organizers use, `campaign.services.exports.export_signers.export_csv` with
+the "full" preset, run as `flask export` runs it (one process per CPU for a large export):
 rows come through a server-side cursor (`yield_per`), each name, email
 and comment is decrypted, every cell is neutralized against formula injection, and the
 CSV streams to the file. (`minimal_export` below is a bare-bones version of the same
@@ -46,7 +46,7 @@ def minimal_export(campaign_id: int, limit: int, out) -> int:
     from sqlalchemy import text
 
     from campaign.extensions import db
-    from campaign.services import crypto
+    from campaign.services.sealing import crypto
 
     writer = csv.writer(out)
     writer.writerow(HEADER)
@@ -76,10 +76,10 @@ def minimal_export(campaign_id: int, limit: int, out) -> int:
 
 
 def service_export(campaign_id: int, limit: int, out) -> int:
-    """The real export: `campaign.services.export_signers.export_csv`, preset "full" (names,
+    """The real export: `campaign.services.exports.export_signers.export_csv`, preset "full" (names,
     emails and comments decrypted, every cell neutralized), streamed to `out`."""
-    from campaign.services import export_signers
-    from campaign.services.signers import SignerFilter
+    from campaign.services.exports import export_signers
+    from campaign.services.signer_data.signers import SignerFilter
 
     lines = 0
     # As `flask export` runs it: one process per CPU for a large export.
@@ -112,7 +112,7 @@ def main() -> None:
             measured = "bench/export_csv.py minimal_export"
             written = minimal_export(campaign_id, limit, out)
         else:
-            measured = "campaign.services.export_signers.export_csv (preset full)"
+            measured = "campaign.services.exports.export_signers.export_csv (preset full)"
             written = service_export(campaign_id, limit, out)
     seconds = time.perf_counter() - began
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

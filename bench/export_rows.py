@@ -38,10 +38,11 @@ def main(total: int) -> None:
         from flask_migrate import upgrade
 
         from campaign.models import Signature
-        from campaign.services import crypto, export_signers
-        from campaign.services.campaigns import get_row
-        from campaign.services.content import library
-        from campaign.services.signers import SignerFilter
+        from campaign.services.exports import export_signers
+        from campaign.services.pages.campaigns import get_row
+        from campaign.services.pages.content import library
+        from campaign.services.sealing import crypto
+        from campaign.services.signer_data.signers import SignerFilter
 
         upgrade()
         row = get_row(library().home())
@@ -68,7 +69,8 @@ def main(total: int) -> None:
             )
             db.session.commit()
         print(f"inserted {total} rows in {time.monotonic() - started:.1f}s")
-        from campaign.services import signers, stats
+        from campaign.services.pages import stats
+        from campaign.services.signer_data import signers
 
         for label, before in (("first page", None), ("deep page", total // 2)):
             started = time.monotonic()

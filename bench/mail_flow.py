@@ -41,7 +41,7 @@ class RecordingSink:
 
     It advertises PIPELINING (RFC 2920), as Postfix, Exim and the large relays do:
     aiosmtpd reads commands in order from its stream, so pipelined commands are served
-    correctly (tests/services/test_mail_smtp.py), it just doesn't say so itself."""
+    correctly (tests/services/outbox/test_mail_smtp.py), it just doesn't say so itself."""
 
     def __init__(self, path: str) -> None:
         self.out = open(path, "a", buffering=1)  # noqa: SIM115 - open for the sink's life

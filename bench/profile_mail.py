@@ -31,7 +31,7 @@ from pyinstrument import Profiler  # noqa: E402
 
 from campaign import create_app  # noqa: E402
 from campaign.extensions import db  # noqa: E402
-from campaign.services import mail_worker  # noqa: E402
+from campaign.services.outbox import mail_worker  # noqa: E402
 
 SLUG = "1988-massacre-inquiry"
 # --threads=N: the worker's threads (1 by default, so the profile reads clearly).

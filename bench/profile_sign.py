@@ -94,7 +94,7 @@ def main(n: int, parts: set[str], use_cprofile: bool) -> None:
     if "confirm" in parts:
         from campaign.extensions import db
         from campaign.models import Signature, SignatureStatus
-        from campaign.services.links import make_token
+        from campaign.services.intake.links import make_token
 
         with app.app_context():
             pending = db.session.scalars(

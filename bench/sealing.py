@@ -54,9 +54,10 @@ from sqlalchemy import select  # noqa: E402
 from campaign import create_app  # noqa: E402
 from campaign.extensions import db  # noqa: E402
 from campaign.models import Signature  # noqa: E402
-from campaign.services import organizer_key, privacy, sealed  # noqa: E402
-from campaign.services.campaigns import get_row  # noqa: E402
-from campaign.services.content import library  # noqa: E402
+from campaign.services.pages.campaigns import get_row  # noqa: E402
+from campaign.services.pages.content import library  # noqa: E402
+from campaign.services.sealing import organizer_key, sealed  # noqa: E402
+from campaign.services.signer_data import privacy  # noqa: E402
 
 SLUG = "1988-massacre-inquiry"
 STEPS = ("seal_sign", "seal_export", "seal_open")

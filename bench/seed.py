@@ -53,7 +53,7 @@ def values() -> dict[str, list[str]]:
 
 
 def rows(campaign_id: int, start: int, count: int, made: dict[str, list[str]], encrypt):
-    """`encrypt(value, column, row_key)`: `campaign.services.crypto.seal_signer`."""
+    """`encrypt(value, column, row_key)`: `campaign.services.sealing.crypto.seal_signer`."""
     rng = random.Random(start)
     base = datetime(2026, 1, 1)
     for i in range(start, start + count):
@@ -123,7 +123,7 @@ def seed(db, campaign_id: int, start: int, count: int, encrypt) -> dict:
         finally:
             raw.close()
     inserted = time.perf_counter() - began
-    from campaign.services import counting
+    from campaign.services.pages import counting
 
     before, after = counting.repair(campaign_id)
     db.session.remove()

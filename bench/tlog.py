@@ -37,8 +37,9 @@ def measure(database_url: str, rows: int = 1_000_000, proofs: int = 300) -> dict
     from campaign import create_app
     from campaign.extensions import db
     from campaign.models import TlogPending, utcnow
-    from campaign.services import receipts, tlog, tlog_keys, tlog_note, tlog_store, transparency
-    from campaign.services.campaigns import sync_all
+    from campaign.services.log import receipts, tlog_keys, tlog_store, transparency
+    from campaign.services.pages.campaigns import sync_all
+    from campaign.services.verifier import tlog, tlog_note
 
     app = create_app(
         {

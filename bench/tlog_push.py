@@ -30,7 +30,8 @@ from sqlalchemy import select  # noqa: E402
 from campaign import create_app  # noqa: E402
 from campaign.extensions import db  # noqa: E402
 from campaign.models import Signature  # noqa: E402
-from campaign.services import links, tlog_keys, tlog_store, transparency  # noqa: E402
+from campaign.services.intake import links  # noqa: E402
+from campaign.services.log import tlog_keys, tlog_store, transparency  # noqa: E402
 from tests.helpers import SLUG, sign, test_config  # noqa: E402
 from tests.tlog.witness_server import SpecWitness  # noqa: E402
 

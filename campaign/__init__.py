@@ -35,9 +35,12 @@ from .commands import register_commands
 from .config import INSTANCE_DIR, PROJECT_ROOT, Config
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .petition import bp as petition_bp
-from .services import consents, page_cache, signer_batch, updates
-from .services.content import ContentLibrary
-from .services.crypto import generate_key
+from .services.letters import updates
+from .services.pages import page_cache
+from .services.pages.content import ContentLibrary
+from .services.sealing.crypto import generate_key
+from .services.signatures import signer_batch
+from .services.signer_data import consents
 
 log = logging.getLogger("campaign")
 SECRET_NAMES = ("SECRET_KEY", "HASH_KEY", "ENCRYPTION_KEYS")
@@ -72,7 +75,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     security.init_app(app)
     signer_links.init_app(app)  # the `token` converter, before the routes
     web.init_app(app)
-    # Every template that lists consents reads the one registry (services/consents.py).
+    # Every template that lists consents reads the one registry (services/signer_data/consents.py).
     app.jinja_env.globals["consent_registry"] = consents.all_consents
 
     app.register_blueprint(api_bp, url_prefix="/api/v1")
@@ -80,9 +83,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(petition_bp)
 
-    # The mail worker expands published updates into outbox rows (services/mail_worker.py).
+    # The mail worker expands published updates into outbox rows (services/outbox/mail_worker.py).
     app.extensions["campaign.outbox_preparers"] = [updates.expand_published]
-    # It decides a batch's new submissions in one transaction (services/signer_batch.py).
+    # It decides a batch's new submissions in one transaction (services/signatures/signer_batch.py).
     app.extensions["campaign.outbox_deciders"] = {"confirm": signer_batch.decide}
 
     register_commands(app)

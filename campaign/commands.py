@@ -13,21 +13,15 @@ from .extensions import db
 from .models import Campaign, OutboxMessage
 from .production import contact_problems
 from .progress import progress
-from .services import (
-    abuse,
-    campaigns,
-    counting,
-    crypto,
-    index_retention,
-    mail_processes,
-    mail_worker,
-    privacy,
-    reminders,
-    rotation,
-    transparency,
-)
-from .services.content import library
+from .services.intake import abuse
+from .services.letters import reminders
+from .services.log import transparency
+from .services.outbox import mail_processes, mail_worker
+from .services.pages import campaigns, counting
+from .services.pages.content import library
 from .services.paper import retention as paper_retention
+from .services.sealing import crypto, index_retention, rotation
+from .services.signer_data import privacy
 from .tlog_cli import count_cli
 
 content_cli = AppGroup("content", help="Campaign content in content/.")

@@ -65,7 +65,7 @@ class Config:
         # The mail worker's threads, each with one SMTP connection: what the relay allows.
         self.MAIL_SMTP_CONNECTIONS = env_int("MAIL_SMTP_CONNECTIONS", 8)
         # `flask mail work` forks this many processes, each with those threads (the GIL
-        # binds one process to a core's worth of rendering): services/mail_processes.py.
+        # binds one process to a core's worth of rendering): services/outbox/mail_processes.py.
         self.MAIL_WORKER_PROCESSES = env_int("MAIL_WORKER_PROCESSES", 2)
         self.REDIS_URL = os.environ.get("REDIS_URL", "")
         self.CONTENT_DIR = os.environ.get("CONTENT_DIR", str(PROJECT_ROOT / "content"))
@@ -82,7 +82,7 @@ class Config:
         self.EXTRA_MAIL_WINDOW_HOURS = env_int("EXTRA_MAIL_WINDOW_HOURS", 24)
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 64 * 1024)
         self.COUNT_CACHE_SECONDS = env_int("COUNT_CACHE_SECONDS", 2)
-        # Rendered campaign pages, per process (services/page_cache.py); 0 turns it off.
+        # Rendered campaign pages, per process (services/pages/page_cache.py); 0 turns it off.
         self.PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 10)
         self.PAGE_STALE_SECONDS = env_int("PAGE_STALE_SECONDS", 30)
 
@@ -115,7 +115,7 @@ class Config:
         self.BLOCKED_IP_RANGES = env_list("BLOCKED_IP_RANGES")
         self.BLOCKED_EMAILS = env_list("BLOCKED_EMAILS")
 
-        # Transparency log (services/transparency.py): the Ed25519 key that signs its
+        # Transparency log (services/log/transparency.py): the Ed25519 key that signs its
         # checkpoints (base64 seed; dev: instance/tlog-signing.key), the origin's host
         # (default: BASE_URL's), and how often a grown log gets a new checkpoint.
         self.TLOG_SIGNING_KEY = os.environ.get("TLOG_SIGNING_KEY", "")
@@ -123,7 +123,7 @@ class Config:
         self.TLOG_CHECKPOINT_SECONDS = env_int("TLOG_CHECKPOINT_SECONDS", 60)
         # Witnesses the log pushes each checkpoint to (C2SP tlog-witness): one per line
         # (or ';'), "<submission URL prefix> <vkey>"; a checkpoint is published once
-        # TLOG_WITNESS_THRESHOLD of them cosigned it (services/tlog_push.py).
+        # TLOG_WITNESS_THRESHOLD of them cosigned it (services/log/tlog_push.py).
         self.TLOG_WITNESSES = os.environ.get("TLOG_WITNESSES", "")
         self.TLOG_WITNESS_THRESHOLD = env_int("TLOG_WITNESS_THRESHOLD", 0)
         self.TLOG_WITNESS_TIMEOUT = env_int("TLOG_WITNESS_TIMEOUT", 5)

@@ -17,7 +17,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import PROJECT_ROOT
-from .services import organizer_key
+from .services.sealing import organizer_key
 
 log = logging.getLogger("campaign")
 PRIVATE_MARKERS = (b"BEGIN PRIVATE KEY", b"BEGIN ENCRYPTED PRIVATE KEY")

@@ -1,6 +1,6 @@
 """Answer repeat GETs of the public campaign page before Flask does any work.
 
-A view that renders a page identical for every visitor (see services/page_cache.py)
+A view that renders a page identical for every visitor (see services/pages/page_cache.py)
 calls `offer()`. This WSGI middleware then keeps the finished response (status,
 every header the after_request hooks added, body) and serves the next GET or
 HEAD with the same key straight from memory: no request context, no session, no
@@ -21,7 +21,7 @@ from flask import request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.http import parse_cookie, parse_etags
 
-from .services import page_cache
+from .services.pages import page_cache
 
 SKIP_HEADERS = {"set-cookie", "date"}
 

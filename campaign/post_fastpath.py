@@ -42,8 +42,10 @@ from werkzeug.sansio.utils import get_host
 from . import client_address, i18n, security
 from .petition import embedding, submit
 from .petition.forms import read_sign_form
-from .services import abuse, confirmation, consents
-from .services.content import library
+from .services.intake import abuse
+from .services.pages.content import library
+from .services.signatures import confirmation
+from .services.signer_data import consents
 from .web import discard_session
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,9 @@ import click
 from flask import current_app
 from flask_babel import force_locale
 
-from .services import delivery, export_open, organizer_key, organizer_tools
-from .services.content import library
+from .services.exports import delivery, export_open, organizer_tools
+from .services.pages.content import library
+from .services.sealing import organizer_key
 
 PRIVATE_NAME = "organizer-private.key"
 PUBLIC_NAME = "organizer-public.key"

@@ -15,7 +15,7 @@ from flask import Flask, abort, current_app, request
 from flask_babel import gettext as _
 from werkzeug.datastructures import Headers
 
-from .services import cache
+from .services.pages import cache
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -1,4 +1,4 @@
-"""`flask count …`: the transparency log's operator commands (services/transparency.py)."""
+"""`flask count …`: the transparency log's operator commands (services/log/transparency.py)."""
 
 from __future__ import annotations
 
@@ -16,18 +16,8 @@ from sqlalchemy import select
 from .extensions import db
 from .models import Campaign
 from .progress import progress
-from .services import (
-    receipts,
-    tlog,
-    tlog_keys,
-    tlog_memory,
-    tlog_note,
-    tlog_offline,
-    tlog_store,
-    tlog_verify,
-    tlog_witness,
-    transparency,
-)
+from .services.log import receipts, tlog_keys, tlog_store, tlog_witness, transparency
+from .services.verifier import tlog, tlog_memory, tlog_note, tlog_offline, tlog_verify
 
 count_cli = AppGroup("count", help="The public, verifiable log of the count.")
 

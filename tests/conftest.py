@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 
 from campaign import create_app
 from campaign.extensions import db
-from campaign.services import accounts
+from campaign.services.admins import accounts
 from tests import testdb
 from tests.admin.helpers import EMAILS, PASSWORD, fresh_g_per_request, login
 from tests.helpers import (

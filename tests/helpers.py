@@ -28,7 +28,8 @@ from flask_migrate import upgrade
 
 from campaign import create_app
 from campaign.extensions import db
-from campaign.services import mail_worker, organizer_key
+from campaign.services.outbox import mail_worker
+from campaign.services.sealing import organizer_key
 from tests import testdb
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,9 +6,12 @@ import itertools
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import cache, confirmation, consents, links, signing
-from campaign.services.content import library
-from campaign.services.signing import SignatureInput
+from campaign.services.intake import links
+from campaign.services.pages import cache
+from campaign.services.pages.content import library
+from campaign.services.signatures import confirmation, signing
+from campaign.services.signatures.signing import SignatureInput
+from campaign.services.signer_data import consents
 from tests.helpers import SLUG
 
 _serial = itertools.count()

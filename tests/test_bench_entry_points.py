@@ -30,8 +30,8 @@ from sqlalchemy import select
 from campaign import create_app
 from campaign.extensions import db
 from campaign.models import Campaign
-from campaign.services.campaigns import sync_all
-from campaign.services.crypto import seal_signer
+from campaign.services.pages.campaigns import sync_all
+from campaign.services.sealing.crypto import seal_signer
 from tests.helpers import KEYS, ROOT, SLUG, free_port, test_config
 
 pytestmark = pytest.mark.slow

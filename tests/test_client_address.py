@@ -11,7 +11,7 @@ from sqlalchemy import select
 from campaign import client_address, create_app
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import crypto
+from campaign.services.sealing import crypto
 from tests.helpers import SLUG, sign_data
 from tests.helpers import test_config as make_config
 

@@ -13,7 +13,7 @@ import subprocess  # nosec B404 - runs the local checker on files we wrote
 from pathlib import Path
 
 from campaign.models import SignatureStatus
-from campaign.services import links
+from campaign.services.intake import links
 from campaign.services.paper import print_runs, sheets
 from tests.admin.helpers import campaign_content, campaign_row, make_signature, token_for
 from tests.helpers import ROOT, SLUG, hidden_fields, require, sign_data

@@ -5,6 +5,9 @@ be one, or be split differently; it also hides a module's dependencies from its 
 The only one kept is listed below with its reason (start-up cost, not a cycle), and
 the cycle check proves none is needed: the module graph has no cycle except a
 package's view modules importing the package's own blueprint (`from . import bp`).
+
+Between the domain packages of campaign/services, imports only flow downward: the
+order is LAYERS in campaign/services/__init__.py, bottom first (issue 27).
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "campaign"
 
 # (module, imported module) -> why it is imported inside a function.
 ALLOWED_LAZY = {
-    ("campaign.services.delivery", "campaign.services.pdf"): (
+    ("campaign.services.exports.delivery", "campaign.services.pages.pdf"): (
         "WeasyPrint loads Pango and fonts (seconds, ~30 MB), only for a delivery pack"
     ),
-    ("campaign.services.paper.sheets", "campaign.services.pdf"): (
+    ("campaign.services.paper.sheets", "campaign.services.pages.pdf"): (
         "the same WeasyPrint, only when paper sheets are printed"
     ),
 }
@@ -142,8 +145,68 @@ def test_no_import_cycle_between_campaign_modules():
 
 def test_the_checks_see_a_hidden_import_and_a_cycle():
     # A function-level import of a campaign module is seen, resolved from a relative name.
-    tree = ast.parse("def f():\n    from ..services import signing\n")
+    tree = ast.parse("def f():\n    from ..services.signatures import signing\n")
     (node,) = function_imports(tree)
-    assert "campaign.services.signing" in imported("campaign.petition.routes", False, node)
+    assert "campaign.services.signatures.signing" in imported(
+        "campaign.petition.routes", False, node
+    )
     # Two modules importing each other make one cycle; a package's own modules don't.
     assert cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
+
+
+# The domain packages of campaign/services (issue 27): imports only flow downward.
+
+
+def layers() -> list[str]:
+    """The domain packages, bottom first, as campaign/services/__init__.py declares them."""
+    tree = ast.parse((PACKAGE / "services" / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "LAYERS" for t in node.targets
+        ):
+            return list(ast.literal_eval(node.value))
+    raise AssertionError("campaign/services/__init__.py declares no LAYERS")
+
+
+def domain(module: str) -> str | None:
+    """`campaign.services.sealing.crypto` -> "sealing"; None outside the services."""
+    parts = module.split(".")
+    return parts[2] if parts[:2] == ["campaign", "services"] and len(parts) > 2 else None
+
+
+def upward_imports(graph: dict[str, set[str]], order: list[str]) -> list[str]:
+    """Every import of a later (higher) domain package from an earlier (lower) one."""
+    rank = {name: place for place, name in enumerate(order)}
+    found = []
+    for module, targets in graph.items():
+        for target in targets:
+            low, high = domain(module), domain(target)
+            if low in rank and high in rank and rank[high] > rank[low]:
+                found.append(f"{module} ({low}) imports {target} ({high})")
+    return sorted(found)
+
+
+def test_every_service_module_lives_in_a_declared_domain():
+    order = layers()
+    services = PACKAGE / "services"
+    loose = sorted(p.name for p in services.glob("*.py") if p.name != "__init__.py")
+    assert loose == [], f"put these in a domain package of campaign/services: {loose}"
+    packages = sorted(p.parent.name for p in services.glob("*/__init__.py"))
+    assert packages == sorted(order), "LAYERS must name every package of campaign/services"
+
+
+def test_imports_between_domains_only_flow_downward():
+    graph = import_graph()
+    for module, target in lazy_imports():
+        graph[module].add(target)
+    assert upward_imports(graph, layers()) == []
+
+
+def test_the_layer_check_sees_an_upward_import():
+    graph = {
+        "campaign.services.low.a": {"campaign.services.high.b", "campaign.models"},
+        "campaign.services.high.b": {"campaign.services.low", "campaign.services.low.a"},
+    }
+    assert upward_imports(graph, ["low", "high"]) == [
+        "campaign.services.low.a (low) imports campaign.services.high.b (high)"
+    ]

@@ -9,8 +9,10 @@ from campaign import create_app
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
 from campaign.petition.forms import seconds_since_started, stamp_started
-from campaign.services import confirmation, counting, links, signing
-from campaign.services.content import library
+from campaign.services.intake import links
+from campaign.services.pages import counting
+from campaign.services.pages.content import library
+from campaign.services.signatures import confirmation, signing
 from tests.helpers import SLUG, deliver, hidden_fields, sign
 from tests.helpers import test_config as make_config
 

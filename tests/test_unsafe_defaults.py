@@ -14,8 +14,9 @@ from cryptography.fernet import Fernet
 from campaign import UnsafeSettings, create_app
 from campaign.config import Config
 from campaign.extensions import db
-from campaign.services import organizer_key, tlog_keys
-from campaign.services.crypto import generate_key
+from campaign.services.log import tlog_keys
+from campaign.services.sealing import organizer_key
+from campaign.services.sealing.crypto import generate_key
 from tests import conftest
 from tests.helpers import content_with_contact
 

@@ -211,7 +211,8 @@ PACKAGES: list[tuple[str, str, str, list[str]]] = [
         "What leaves the server for the organizers: the exports' entry point and presets\n"
         "(`export`, `export_presets`), signer rows as CSV or JSON Lines (`export_signers`,\n"
         "`csv_stream`, `export_parallel`), the delivery summary (`export_summary`), the\n"
-        "delivery pack (`delivery`, laid out by `pack_layout`), and what organizers run beside their private key (`export_open`, `organizer_tools`).",
+        "delivery pack (`delivery`, laid out by `pack_layout`), and what organizers run\n"
+        "beside their private key (`export_open`, `organizer_tools`).",
         [
             "export",
             "export_presets",

@@ -35,7 +35,7 @@ def prepare_database(database_url: str) -> int:
     from flask_migrate import upgrade
 
     from campaign.extensions import db
-    from campaign.services.campaigns import sync_all
+    from campaign.services.pages.campaigns import sync_all
 
     app = make_app(database_url)
     with app.app_context():
@@ -73,8 +73,8 @@ def check_signatures(database_url: str, result: dict, rows_before: int) -> dict:
 
     from campaign.extensions import db
     from campaign.models import Signature
-    from campaign.services.blind_index import dedup_key
-    from campaign.services.validation import normalize_email
+    from campaign.services.intake.validation import normalize_email
+    from campaign.services.sealing.blind_index import dedup_key
 
     time.sleep(1.0)  # requests wrk cut off at the end may still be committing
     app = make_app(database_url)
@@ -120,7 +120,7 @@ def confirm_tokens(database_url: str, path: Path) -> int:
 
     from campaign.extensions import db
     from campaign.models import Signature, SignatureStatus
-    from campaign.services.links import make_token
+    from campaign.services.intake.links import make_token
 
     app = make_app(database_url)
     with app.app_context():

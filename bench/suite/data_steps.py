@@ -140,7 +140,7 @@ def seed_and_export(name: str, database_url: str, campaign_id: int, work: Path, 
     import seed
 
     from campaign.extensions import db
-    from campaign.services.crypto import seal_signer as encrypt
+    from campaign.services.sealing.crypto import seal_signer as encrypt
 
     app = make_app(database_url)
     seeded = 0

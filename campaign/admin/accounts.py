@@ -9,7 +9,7 @@ from flask_login import current_user, login_user
 
 from ..extensions import db
 from ..models import AdminUser
-from ..services import accounts, passwords, totp
+from ..services.admins import accounts, passwords, totp
 from . import bp
 from .auth import Organizer, role_required
 from .forms import AccountCreateForm, ActionForm, PasswordChangeForm, RoleForm, TotpForm

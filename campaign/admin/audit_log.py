@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Campaign
-from ..services import audit
-from ..services.validation import parse_id
+from ..services.intake.validation import parse_id
+from ..services.sealing import audit
 from . import bp
 from .auth import role_required
 

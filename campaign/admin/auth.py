@@ -16,10 +16,10 @@ from flask_login import UserMixin, current_user, logout_user
 
 from ..extensions import db, login_manager
 from ..models import AdminUser
-from ..services.accounts import has_role
-from ..services.campaigns import get_row
-from ..services.content import library
-from ..services.validation import parse_id
+from ..services.admins.accounts import has_role
+from ..services.intake.validation import parse_id
+from ..services.pages.campaigns import get_row
+from ..services.pages.content import library
 from . import bp
 
 

@@ -14,10 +14,11 @@ from .. import sealing_cli
 from ..extensions import db
 from ..models import AdminUser
 from ..progress import progress
-from ..services import accounts, delivery, export, export_presets, sign_in, totp
-from ..services.campaigns import get_row
-from ..services.content import library
-from ..services.signers import FilterError, SignerFilter
+from ..services.admins import accounts, sign_in, totp
+from ..services.exports import delivery, export, export_presets
+from ..services.pages.campaigns import get_row
+from ..services.pages.content import library
+from ..services.signer_data.signers import FilterError, SignerFilter
 
 admin_cli = AppGroup("admin", help="Admin accounts.")
 

@@ -7,10 +7,11 @@ from flask import render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..services import counting, signers, stats
-from ..services.campaigns import get_row
-from ..services.charts import bar_chart
-from ..services.content import library
+from ..services.pages import counting, stats
+from ..services.pages.campaigns import get_row
+from ..services.pages.charts import bar_chart
+from ..services.pages.content import library
+from ..services.signer_data import signers
 from . import bp
 from .auth import campaign_or_404, role_required
 

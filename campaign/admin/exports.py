@@ -6,8 +6,9 @@ from flask import Response, render_template, stream_with_context
 from flask_babel import gettext as _
 
 from ..i18n import current_language
-from ..services import export, signers
-from ..services.export_presets import ExportError
+from ..services.exports import export
+from ..services.exports.export_presets import ExportError
+from ..services.signer_data import signers
 from . import bp
 from .auth import campaign_or_404, role_required
 from .forms import ExportForm

@@ -26,7 +26,7 @@ from wtforms.validators import (
 )
 
 from ..i18n import number
-from ..services.accounts import PASSWORD_MIN, ROLES
+from ..services.admins.accounts import PASSWORD_MIN, ROLES
 from ..services.paper.print_runs import MAX_SHEETS
 
 

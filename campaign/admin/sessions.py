@@ -10,7 +10,8 @@ from flask_login import current_user, login_user, logout_user
 
 from ..extensions import db
 from ..models import AdminUser
-from ..services import accounts, audit, crypto, sign_in, totp
+from ..services.admins import accounts, sign_in, totp
+from ..services.sealing import audit, crypto
 from . import bp
 from .auth import Organizer
 from .forms import ActionForm, LoginForm, TotpForm

@@ -8,9 +8,10 @@ from flask_babel import gettext as _
 from ..extensions import db
 from ..i18n import current_language
 from ..models import Signature
-from ..services import moderation, signers
-from ..services.signer_mail import extra_mails_left
-from ..services.validation import country_choices, parse_id
+from ..services.intake.validation import country_choices, parse_id
+from ..services.letters.signer_mail import extra_mails_left
+from ..services.signatures import moderation
+from ..services.signer_data import signers
 from . import bp
 from .auth import campaign_or_404, role_required
 from .forms import ActionForm, BulkForm, ExportForm, InvalidateForm

@@ -1,6 +1,6 @@
 """Campaign updates: organizers write them (per language), preview them, send themselves
 a test, see who they would reach, then publish; mail goes to consenters of each
-language written (services/updates.py states the language rule)."""
+language written (services/letters/updates.py states the language rule)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..services import update_preview, updates
+from ..services.letters import update_preview, updates
 from . import bp
 from .auth import campaign_or_404, role_required
 from .forms import add_update_fields

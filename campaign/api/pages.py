@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import current_app, render_template
 
-from ..services import links
-from ..services.content import library
+from ..services.intake import links
+from ..services.pages.content import library
 from . import pages_bp
 
 

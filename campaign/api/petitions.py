@@ -5,8 +5,8 @@ modified_date, title, description, summary, petition_text, target, total_signatu
 browser_url, share_url, featured_image_url, _links. This service adds, under the same
 object: status, goal, languages, counts_by_country (countries with fewer than five
 signers folded into "other") and history (confirmed signatures per day); both are as of
-midnight UTC, PUBLIC_STATS_DELAY_DAYS ago (services/public.stats_cutoff), never live; and
-counts_by_method (issue 26): the live total's parts, online (confirmed by email) and on
+midnight UTC, PUBLIC_STATS_DELAY_DAYS ago (services/signer_data/public.stats_cutoff), never live;
+and counts_by_method (issue 26): the live total's parts, online (confirmed by email) and on
 paper (entered from signed sheets).
 """
 
@@ -20,9 +20,11 @@ from flask_babel import gettext as _
 
 from ..extensions import limiter
 from ..models import Campaign, utc_iso
-from ..services import cache, counting, links, public, sharing
-from ..services.campaigns import campaign_ref, current_goal, get_row
-from ..services.content import CampaignContent, library
+from ..services.intake import links
+from ..services.pages import cache, counting, sharing
+from ..services.pages.campaigns import campaign_ref, current_goal, get_row
+from ..services.pages.content import CampaignContent, library
+from ..services.signer_data import public
 from . import bp
 
 ORIGIN_SYSTEM = "campaign petition service"

@@ -1,7 +1,7 @@
 """The data model (SQLAlchemy 2.0): import every model from here.
 
 Personal data (name, email, comment) lives only in `Signature`, encrypted, and is
-encrypted and decrypted only through `campaign.services.sealed` (the one decrypt path).
+encrypted and decrypted only through `campaign.services.sealing.sealed` (the one decrypt path).
 Lookups use keyed hashes ("blind indexes"), so the database alone reveals no one.
 
 One module per group of tables: `signatures` (campaigns, counts, consent wordings,

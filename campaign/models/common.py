@@ -13,7 +13,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def new_row_key() -> str:
-    """A random per-row key (the same as `services.crypto.new_row_key`, which the
+    """A random per-row key (the same as `services.sealing.crypto.new_row_key`, which the
     services call before an INSERT; models import no services)."""
     return secrets.token_hex(16)
 

@@ -1,5 +1,5 @@
-"""The outbox table: mail waiting to be sent (queued by services/mail.py, delivered by
-services/mail_worker.py)."""
+"""The outbox table: mail waiting to be sent (queued by services/outbox/mail.py, delivered by
+services/outbox/mail_worker.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The petition's own tables: campaigns, their sharded counts, the consent wordings
 signers saw, signatures and the blind index of their names.
 
-Personal data lives only in `Signature`, encrypted (services/sealed.py); lookups use
+Personal data lives only in `Signature`, encrypted (services/sealing/sealed.py); lookups use
 keyed hashes, so the database alone reveals no one."""
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ class Signature(db.Model):
     # Keyed, daily-rotating hash of the IP; cleared after the abuse window.
     ip_hash: Mapped[str | None] = mapped_column(String(32), index=True)
 
-    # Random per-signature secret; links carry an HMAC of it (see services/links.py).
+    # Random per-signature secret; links carry an HMAC of it (see services/intake/links.py).
     link_nonce: Mapped[str | None] = mapped_column(String(32))
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     flag_reason: Mapped[str | None] = mapped_column(String(200))
@@ -167,7 +167,7 @@ class Signature(db.Model):
     erased_at: Mapped[datetime | None] = mapped_column(DateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Random, set before the INSERT: the encrypted columns are bound to it (AES-GCM
-    # associated data, services/crypto.py), so a value can't be moved to another row.
+    # associated data, services/sealing/crypto.py), so a value can't be moved to another row.
     row_key: Mapped[str | None] = mapped_column(String(32), default=new_row_key)
     # Named (name and country) in the pack delivered to the addressee: its own consent,
     # off by default, separate from being shown on the page (migration 0006_delivery).

@@ -3,7 +3,7 @@
 Confirming one submission deletes the address's other pending ones (their data and
 mail go). Their links were mailed to the same address, and docs/routes.md promises
 that such a link, clicked later, answers "already confirmed" rather than "invalid".
-A link names its row and carries an HMAC of the row's nonce (services/links.py), so
+A link names its row and carries an HMAC of the row's nonce (services/intake/links.py), so
 the check needs the nonce: this row keeps it, with the confirmed signature it points
 to, and nothing personal. Purged with the pending rows, at CONFIRM_EXPIRY_DAYS.
 """

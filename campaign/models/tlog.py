@@ -1,6 +1,6 @@
 """The transparency log's tables: pending changes to "counted", the log's leaves,
 tiles and signed checkpoints, and witnesses with their cosignatures
-(services/transparency.py and the tlog_* services)."""
+(services/log/transparency.py and the tlog_* services)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class TlogPending(db.Model):
 
 
 class TlogEntry(db.Model):
-    """One leaf of a campaign's transparency log (services/transparency.py)."""
+    """One leaf of a campaign's transparency log (services/log/transparency.py)."""
 
     __tablename__ = "tlog_entries"
     __table_args__ = (

@@ -23,7 +23,7 @@ import hmac
 from flask import abort, current_app, request
 from flask_babel import gettext as _
 
-from ..services import inbox
+from ..services.signatures import inbox
 
 FIELD = "bound"
 # The embed's check-inbox forms carry the sealed check-inbox note in this field, since a

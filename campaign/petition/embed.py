@@ -11,8 +11,8 @@ from flask.typing import ResponseReturnValue
 
 from ..i18n import current_language
 from ..security import allow_framing
-from ..services import inbox
-from ..services.content import CampaignContent, library
+from ..services.pages.content import CampaignContent, library
+from ..services.signatures import inbox
 from ..web import error_response
 from . import bp, embedding
 from .forms import CorrectEmailForm, ResendForm, SignForm, stamp_started

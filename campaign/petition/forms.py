@@ -1,4 +1,4 @@
-"""The sign form. Field rules live in `services.validation`; the form carries them
+"""The sign form. Field rules live in `services.intake.validation`; the form carries them
 to the page, so each message appears next to its field."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaF
 from wtforms.i18n import messages_path
 from wtforms.validators import InputRequired, ValidationError
 
-from ..services import cache, consents, email_typos
-from ..services.validation import (
+from ..services.intake import email_typos
+from ..services.intake.validation import (
     COMMENT_MAX,
     NAME_MAX,
     SignerFields,
@@ -29,10 +29,12 @@ from ..services.validation import (
     normalize_email,
     normalize_name,
 )
+from ..services.pages import cache
+from ..services.signer_data import consents
 
 
 def rule(check):
-    """A WTForms validator from a `services.validation` function."""
+    """A WTForms validator from a `services.intake.validation` function."""
 
     def validator(form, field) -> None:
         if field.data:
@@ -92,7 +94,7 @@ class SignForm(FlaskForm):
     email = EmailField(
         _l("Email"),
         validators=[InputRequired(_l("Please enter your email address.")), rule(accepted_email)],
-        # The providers whose typos the form's script offers to fix (services/email_typos).
+        # The providers whose typos the form's script offers to fix (services/intake/email_typos).
         render_kw={
             "autocomplete": "email",
             "maxlength": 254,
@@ -111,7 +113,7 @@ class SignForm(FlaskForm):
         validators=[rule(clean_comment)],
         render_kw={"maxlength": COMMENT_MAX, "rows": 2},
     )
-    # The consent boxes come from the registry (services/consents.py); the template
+    # The consent boxes come from the registry (services/signer_data/consents.py); the template
     # draws them, ticked as `consents_ticked` says (a refused POST's ticks).
     consents_ticked: frozenset[str] = frozenset()
     # Abuse checks: a field people never see, and when the form was shown.
@@ -144,7 +146,8 @@ class SignSubmission:
 
     fields: SignerFields | None
     errors: dict[str, str]
-    consents: frozenset[str]  # the keys of the consent boxes ticked (services/consents.py)
+    # the keys of the consent boxes ticked (services/signer_data/consents.py)
+    consents: frozenset[str]
     website: str  # the honeypot
     started: str
     source: str

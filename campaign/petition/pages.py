@@ -12,9 +12,12 @@ from flask.typing import ResponseReturnValue
 
 from .. import page_fastpath
 from ..i18n import current_language
-from ..services import counting, email_typos, inbox, page_cache, public
-from ..services.campaigns import campaign_ref, current_goal
-from ..services.content import CampaignContent, library
+from ..services.intake import email_typos
+from ..services.pages import counting, page_cache
+from ..services.pages.campaigns import campaign_ref, current_goal
+from ..services.pages.content import CampaignContent, library
+from ..services.signatures import inbox
+from ..services.signer_data import public
 from .forms import CorrectEmailForm, ResendForm, SignForm, stamp_started
 
 SOURCE_PARAMS = ("source", "utm_source")

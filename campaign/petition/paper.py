@@ -7,9 +7,9 @@ from flask import redirect, render_template, request, url_for
 
 from ..extensions import limiter
 from ..i18n import current_language
-from ..services import consents
-from ..services.campaigns import campaign_ref
+from ..services.pages.campaigns import campaign_ref
 from ..services.paper import confirm as paper
+from ..services.signer_data import consents
 from . import bp
 from .limits import config_limit
 from .pages import dead_link_page, load_campaign

@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 
 from ..extensions import limiter
 from ..i18n import current_language
-from ..services import inbox
-from ..services.content import library
+from ..services.pages.content import library
+from ..services.signatures import inbox
 from . import bp
 from .forms import LinksForm
 from .limits import config_limit
@@ -51,7 +51,7 @@ def privacy_page() -> ResponseReturnValue:
 @limiter.limit(config_limit("RATELIMIT_RESEND"))
 def mail_links_again() -> ResponseReturnValue:
     """Mail the signer's links for one petition again: one request row whatever the
-    address's state (services/mail_requests.py); the answer never says what was sent."""
+    address's state (services/letters/mail_requests.py); the answer never says what was sent."""
     form = links_form(request.form)
     if not form.validate():
         return privacy_page_html(form, 422)

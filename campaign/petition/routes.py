@@ -10,19 +10,15 @@ from flask.typing import ResponseReturnValue
 
 from ..extensions import limiter
 from ..i18n import current_language
-from ..services import (
-    abuse,
-    confirmation,
-    consents,
-    counting,
-    inbox,
-    privacy,
-)
-from ..services.campaigns import campaign_ref
-from ..services.content import CampaignContent, library
-from ..services.links import make_token as signer_link_token
-from ..services.links import referral_code as signer_referral_code
-from ..services.validation import country_name
+from ..services.intake import abuse
+from ..services.intake.links import make_token as signer_link_token
+from ..services.intake.links import referral_code as signer_referral_code
+from ..services.intake.validation import country_name
+from ..services.pages import counting
+from ..services.pages.campaigns import campaign_ref
+from ..services.pages.content import CampaignContent, library
+from ..services.signatures import confirmation, inbox
+from ..services.signer_data import consents, privacy
 from . import bp, embedding, submit
 from .bound_forms import NOTE_FIELD
 from .embed import embed_check_inbox_page, embed_page
@@ -115,7 +111,7 @@ def check_inbox(slug: str):
 @limiter.limit(config_limit("RATELIMIT_RESEND"), key_func=ip_and_petition)
 def resend(slug: str):
     """Send the confirmation mail again: one request row, whatever the address's state
-    (services/mail_requests.py), so neither the answer nor its timing says anything."""
+    (services/letters/mail_requests.py), so neither the answer nor its timing says anything."""
     content = load_campaign(slug)
     note = noted(slug)
     if note and "email" not in request.form:  # "send it again" to the address just typed

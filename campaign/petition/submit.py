@@ -11,9 +11,11 @@ from __future__ import annotations
 from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Response
 
-from ..services import abuse, consents, inbox, signing
-from ..services.content import CampaignContent
-from ..services.signing import SignatureInput, SignOutcome
+from ..services.intake import abuse
+from ..services.pages.content import CampaignContent
+from ..services.signatures import inbox, signing
+from ..services.signatures.signing import SignatureInput, SignOutcome
+from ..services.signer_data import consents
 from .forms import SignSubmission, seconds_since_started
 
 # The WSGI environ key under which the fast path hands a confirm it ran, but which did
@@ -58,7 +60,7 @@ def accept(
 def leave_note(
     response: Response, slug: str, typed_email: str, signature_id: int | None, *, secure: bool
 ) -> Response:
-    """The check-inbox note in its own sealed cookie (services/inbox.py)."""
+    """The check-inbox note in its own sealed cookie (services/signatures/inbox.py)."""
     response.headers.add("Set-Cookie", note_cookie(slug, typed_email, signature_id, secure=secure))
     return response
 

@@ -15,17 +15,10 @@ from flask_babel import gettext as _
 from ..extensions import csrf, limiter
 from ..i18n import current_language
 from ..models import SignatureStatus, utc_iso
-from ..services import (
-    cache,
-    receipts,
-    tlog,
-    tlog_evidence,
-    tlog_keys,
-    tlog_reader,
-    tlog_store,
-    tlog_witness,
-)
-from ..services.campaigns import campaign_ref
+from ..services.log import receipts, tlog_evidence, tlog_keys, tlog_reader, tlog_store, tlog_witness
+from ..services.pages import cache
+from ..services.pages.campaigns import campaign_ref
+from ..services.verifier import tlog
 from ..signer_links import secret_view
 from . import bp
 from .limits import config_limit
@@ -173,7 +166,7 @@ def log_cosignature(slug: str):
 
 @bp.get("/<slug>/log/bundle/<int:index>")
 def log_bundle(slug: str, index: int):
-    """Leaf `index`'s evidence bundle (services/tlog_evidence.py): public data only, by
+    """Leaf `index`'s evidence bundle (services/log/tlog_evidence.py): public data only, by
     leaf index like a tile, to keep and check offline. It changes with each checkpoint."""
     response = _bundle(_campaign_id(slug), slug, index)
     if response is None:

@@ -4,7 +4,7 @@ One row per press of "Publish" (UNIQUE publish_key, the form's nonce), with the
 worker's keyset cursor over the recipients; each update points at its publication.
 
 Referral codes were stored in clear (a dump showed who recruited whom): existing
-values are replaced by keyed hashes, as services/links.py now writes them. Share
+values are replaced by keyed hashes, as services/intake/links.py now writes them. Share
 links handed out before this migration still record a (hashed) referrer, but no
 longer count toward their sharer, whose code is now derived from the link nonce.
 

@@ -195,7 +195,7 @@
   }
 
   // A commitment: SHA-256 of a tag, the secret and, from the first restore on, the
-  // restore counter (4 bytes, big-endian); services/tlog.py documents the entries.
+  // restore counter (4 bytes, big-endian); services/verifier/tlog.py documents the entries.
   function commitment(tag, secret, restores) {
     var counter = restores === 0 ? new Uint8Array(0)
       : new Uint8Array([restores >>> 24 & 255, restores >>> 16 & 255, restores >>> 8 & 255, restores & 255]);

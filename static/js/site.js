@@ -44,7 +44,7 @@
     update();
   });
 
-  // "Did you mean …@gmail.com?" under the email field: services/email_typos.py's rule
+  // "Did you mean …@gmail.com?" under the email field: services/intake/email_typos.py's rule
   // (one edit from a listed provider, a swap of neighbours counting as one) on its list.
   function oneEditApart(a, b) {
     if (a === b || Math.abs(a.length - b.length) > 1) { return false; }

@@ -9,10 +9,12 @@ from flask import g
 
 from campaign.extensions import db
 from campaign.models import Signature, SignatureStatus, utcnow
-from campaign.services import cache, counting, crypto, signing
-from campaign.services.campaigns import get_row
-from campaign.services.content import library
-from campaign.services.signing import SignatureInput
+from campaign.services.pages import cache, counting
+from campaign.services.pages.campaigns import get_row
+from campaign.services.pages.content import library
+from campaign.services.sealing import crypto
+from campaign.services.signatures import signing
+from campaign.services.signatures.signing import SignatureInput
 from tests.helpers import SLUG
 
 PASSWORD = "correct horse battery staple"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaign.services import accounts
+from campaign.services.admins import accounts
 from tests.admin.helpers import PASSWORD, login, make_signature, token_for
 from tests.helpers import SLUG
 

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import AdminUser, AuditEvent
-from campaign.services import accounts, crypto
+from campaign.services.admins import accounts
+from campaign.services.sealing import crypto
 from tests.admin.helpers import EMAILS, PASSWORD, csrf_from, login, token_for
 
 

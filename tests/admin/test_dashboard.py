@@ -8,8 +8,9 @@ from sqlalchemy import select, update
 
 from campaign.extensions import db
 from campaign.models import AuditEvent, Signature, utcnow
-from campaign.services import signers, stats
-from campaign.services.charts import bar_chart
+from campaign.services.pages import stats
+from campaign.services.pages.charts import bar_chart
+from campaign.services.signer_data import signers
 from tests.admin.helpers import campaign_row, make_signature
 from tests.helpers import SLUG
 

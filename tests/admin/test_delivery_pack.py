@@ -12,7 +12,10 @@ from sqlalchemy import select, update
 
 from campaign.extensions import db
 from campaign.models import AuditEvent, Signature, SignatureStatus
-from campaign.services import cache, delivery, privacy, tlog_store, transparency
+from campaign.services.exports import delivery
+from campaign.services.log import tlog_store, transparency
+from campaign.services.pages import cache
+from campaign.services.signer_data import privacy
 from tests.admin.helpers import campaign_content, campaign_row, make_signature, token_for
 from tests.helpers import SLUG
 

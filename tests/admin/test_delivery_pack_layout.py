@@ -15,7 +15,8 @@ from flask_babel import force_locale
 from pypdf import PdfReader
 
 from campaign.extensions import db
-from campaign.services import delivery, pack_layout, tlog_keys, tlog_store, transparency
+from campaign.services.exports import delivery, pack_layout
+from campaign.services.log import tlog_keys, tlog_store, transparency
 from tests.admin.helpers import campaign_content, campaign_row, make_signature
 from tests.admin.test_delivery_pack import CONSENTING, pdf_text, signers, squash, words
 from tests.helpers import SLUG

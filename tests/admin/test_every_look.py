@@ -37,10 +37,11 @@ from sqlalchemy import func, select
 from campaign import create_app
 from campaign.extensions import db
 from campaign.models import AuditEvent, NameToken, Signature, SignatureStatus, utcnow
-from campaign.services import accounts, crypto, sealed
-from campaign.services.campaigns import get_row
-from campaign.services.content import library
+from campaign.services.admins import accounts
+from campaign.services.pages.campaigns import get_row
+from campaign.services.pages.content import library
 from campaign.services.paper import entry, sheet_codes
+from campaign.services.sealing import crypto, sealed
 from tests import testdb
 from tests.admin.helpers import EMAILS, PASSWORD, csrf_from, make_signature
 from tests.helpers import SLUG, hidden_fields, migrate, using_postgres

@@ -12,18 +12,12 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import AdminUser, OutboxMessage, Signature, SignatureStatus
-from campaign.services import (
-    accounts,
-    cache,
-    crypto,
-    mail,
-    organizer_key,
-    privacy,
-    rotation,
-    sealed,
-    totp,
-)
-from campaign.services.mail_transport import Mail
+from campaign.services.admins import accounts, totp
+from campaign.services.outbox import mail
+from campaign.services.outbox.mail_transport import Mail
+from campaign.services.pages import cache
+from campaign.services.sealing import crypto, organizer_key, rotation, sealed
+from campaign.services.signer_data import privacy
 from tests.admin.helpers import EMAILS, csrf_from, login
 from tests.helpers import deliver, sign
 

@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import AuditEvent, PaperSheet, Signature
-from campaign.services import counting, export_signers, organizer_tools
+from campaign.services.exports import export_signers, organizer_tools
+from campaign.services.pages import counting
 from campaign.services.paper import print_runs, sheet_codes
-from campaign.services.signers import SignerFilter
+from campaign.services.signer_data.signers import SignerFilter
 from tests.admin.helpers import campaign_row, make_signature, token_for
 from tests.admin.test_delivery_pack import pdf_text, squash
 from tests.helpers import ORGANIZER_KEY, SLUG

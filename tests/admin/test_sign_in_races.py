@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import AdminUser, AuditEvent
-from campaign.services import accounts, sign_in, totp
+from campaign.services.admins import accounts, sign_in, totp
 from tests.admin.helpers import EMAILS
 
 

@@ -9,8 +9,10 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import AuditEvent, NameToken, OutboxMessage, Signature
-from campaign.services import counting, moderation, signers
-from campaign.services.signers import SignerFilter
+from campaign.services.pages import counting
+from campaign.services.signatures import moderation
+from campaign.services.signer_data import signers
+from campaign.services.signer_data.signers import SignerFilter
 from tests.admin.helpers import campaign_row, make_signature, token_for
 from tests.helpers import SLUG
 
@@ -68,7 +70,7 @@ def test_table_pages_through_the_admin(app, users, as_role):
     for n in range(3):
         make_signature(f"Person {WORDS[n]}", f"p{n}@example.org")
     client = as_role("organizer")
-    import campaign.services.signers as module
+    import campaign.services.signer_data.signers as module
 
     old, module.PAGE_SIZE = module.PAGE_SIZE, 2
     try:

@@ -85,7 +85,7 @@ def test_update_needs_a_title_and_text(app, users, as_role):
 
 
 def unsubscribe_path(signature: Signature) -> str:
-    from campaign.services import links
+    from campaign.services.intake import links
 
     return f"/{SLUG}/unsubscribe/{links.make_token(signature, 'unsubscribe')}"
 
@@ -113,7 +113,7 @@ def test_unsubscribe_with_a_bad_token_is_404(app, client):
 
 def test_other_public_posts_refuse_cross_site_requests(app, client):
     signature = make_signature()
-    from campaign.services import links
+    from campaign.services.intake import links
 
     token = links.make_token(signature, "withdraw")
     response = client.post(f"/{SLUG}/withdraw/{token}", headers={"Sec-Fetch-Site": "cross-site"})
@@ -133,8 +133,8 @@ def test_double_clicked_update_publishes_once(app, users, as_role, mailbox):
     assert len(mailbox.to("maryam@example.org")) == 1
     # The same key through the service, as a parallel request would send it.
     from campaign.models import Campaign
-    from campaign.services import updates
-    from campaign.services.content import library
+    from campaign.services.letters import updates
+    from campaign.services.pages.content import library
 
     campaign = db.session.scalars(select(Campaign)).one()
     again, fresh = updates.post(
@@ -151,7 +151,8 @@ def test_update_recipients_queued_by_worker(app, users, as_role, mailbox):
     """The request queues no mail; `flask mail work` expands the update in batches,
     resumes from its cursor, and a racing second worker can't queue a batch twice."""
     from campaign.models import UpdatePublication
-    from campaign.services import mail_worker, updates
+    from campaign.services.letters import updates
+    from campaign.services.outbox import mail_worker
 
     for n in range(5):
         make_signature(f"Signer {'ABCDE'[n]}", f"s{n}@example.org", "DE")
@@ -191,8 +192,8 @@ def test_s2_unsubscribing_drops_the_queued_update_mail(app, users, as_role, mail
     sent) still went out after they pressed Unsubscribe. Other mail is kept: only
     the update was sent because of the consent."""
     from campaign.models import OutboxMessage
-    from campaign.services import mail, mail_worker
-    from campaign.services.mail_transport import Mail
+    from campaign.services.outbox import mail, mail_worker
+    from campaign.services.outbox.mail_transport import Mail
 
     leaving = make_signature("Maryam Ahmadi", "leaving@example.org", "DE")
     staying = make_signature("Nima Rahimi", "staying@example.org", "IR")

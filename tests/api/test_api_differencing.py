@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from campaign.extensions import db
 from campaign.models import utcnow
-from campaign.services import cache, privacy, public
+from campaign.services.pages import cache
+from campaign.services.signer_data import privacy, public
 from tests.helpers import SLUG
 from tests.reach_data import confirmed_signature
 

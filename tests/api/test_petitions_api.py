@@ -4,7 +4,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from campaign.extensions import db
-from campaign.services import cache
+from campaign.services.pages import cache
 from tests.helpers import SLUG
 from tests.reach_data import confirmed_signature
 

@@ -10,7 +10,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from campaign.services import campaigns
+from campaign.services.pages import campaigns
 
 EXAMPLES = 30
 

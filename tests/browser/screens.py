@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import confirmation, consents, links, signing
-from campaign.services.content import library
+from campaign.services.intake import links
+from campaign.services.pages.content import library
+from campaign.services.signatures import confirmation, signing
+from campaign.services.signer_data import consents
 from tests.helpers import SLUG
 
 NAMES = ["Shirin Rahimi", "Dariush Karimi", "Marie Dupont", "Leila Ahmadi", "Reza Tehrani"]

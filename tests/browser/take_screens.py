@@ -20,7 +20,10 @@ from PIL import Image
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import accounts, delivery, links, transparency
+from campaign.services.admins import accounts
+from campaign.services.exports import delivery
+from campaign.services.intake import links
+from campaign.services.log import transparency
 from tests.admin.helpers import campaign_content, campaign_row
 from tests.browser.screens import confirmed_signers
 from tests.browser.test_embed_browser import (  # noqa: F401 (a fixture)

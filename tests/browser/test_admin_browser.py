@@ -9,7 +9,7 @@ import io
 import pytest
 
 from campaign.extensions import db
-from campaign.services import accounts
+from campaign.services.admins import accounts
 from tests.admin.helpers import make_signature
 from tests.browser.helpers import AXE_OPTIONS
 from tests.helpers import ROOT, SLUG, require

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import consents
+from campaign.services.signer_data import consents
 from tests.browser.test_signing_browser import assert_accessible, confirmation_link, fill_sign_form
 from tests.helpers import SLUG
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaign.services import accounts
+from campaign.services.admins import accounts
 from tests.admin.helpers import make_signature
 from tests.browser.helpers import describe, serious_violations
 from tests.helpers import SLUG

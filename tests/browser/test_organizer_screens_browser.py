@@ -8,7 +8,8 @@ import pytest
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import accounts, consents
+from campaign.services.admins import accounts
+from campaign.services.signer_data import consents
 from tests.admin.helpers import make_signature
 from tests.browser.helpers import describe, serious_violations
 from tests.helpers import SLUG

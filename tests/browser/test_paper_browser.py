@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import PaperSheet, Signature
-from campaign.services import accounts, counting
-from campaign.services.campaigns import get_row
-from campaign.services.content import library
+from campaign.services.admins import accounts
+from campaign.services.pages import counting
+from campaign.services.pages.campaigns import get_row
+from campaign.services.pages.content import library
 from campaign.services.paper import entry, sheet_codes
 from tests.admin.helpers import make_signature
 from tests.admin.test_delivery_pack import pdf_text, squash

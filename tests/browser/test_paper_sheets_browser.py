@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from campaign.services import accounts
+from campaign.services.admins import accounts
 from campaign.services.paper import sheet_codes
 from tests.browser.helpers import describe, serious_violations
 from tests.helpers import SLUG

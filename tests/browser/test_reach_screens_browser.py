@@ -40,7 +40,7 @@ def test_persian_urls_and_embed_code_run_left_to_right(server, app, new_context)
         assert direction == "ltr", selector
     # The start of the URL is visible (not cut off on the left as in RTL).
     assert page.locator("#share-page-link").evaluate("(e) => e.scrollLeft") == 0
-    from campaign.services import links
+    from campaign.services.intake import links
 
     page.goto(f"{server.url}/fa/{SLUG}/confirm/{links.make_token(signer, 'confirm')}")
     assert (

@@ -9,7 +9,9 @@ import base64
 
 import pytest
 
-from campaign.services import privacy, receipts, tlog, transparency
+from campaign.services.log import receipts, transparency
+from campaign.services.signer_data import privacy
+from campaign.services.verifier import tlog
 from tests.browser.helpers import describe, serious_violations
 from tests.helpers import SLUG
 from tests.tlog.helpers import receipt_from, sign_and_confirm

@@ -10,8 +10,11 @@ import pytest
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import consents, links, privacy, signing, transparency
-from campaign.services.content import library
+from campaign.services.intake import links
+from campaign.services.log import transparency
+from campaign.services.pages.content import library
+from campaign.services.signatures import signing
+from campaign.services.signer_data import consents, privacy
 from tests.browser.helpers import describe, serious_violations
 from tests.browser.screens import confirmed_signers
 from tests.helpers import SLUG

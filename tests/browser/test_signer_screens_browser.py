@@ -68,7 +68,7 @@ def test_correcting_without_a_signature_from_this_browser_answers_the_same(serve
 def test_thank_you_page_has_its_title_count_back_link_share_link_qr_and_referrals(
     server, app, page
 ):
-    from campaign.services import links
+    from campaign.services.intake import links
 
     [sharer] = confirmed_signers(app, 1)
     code = links.referral_code(sharer)  # the row stores only a keyed hash of it

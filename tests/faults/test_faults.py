@@ -25,7 +25,8 @@ from sqlalchemy import func, select
 from campaign import create_app
 from campaign.extensions import db
 from campaign.models import CountShard, Signature, SignatureStatus
-from campaign.services import blind_index, links
+from campaign.services.intake import links
+from campaign.services.sealing import blind_index
 from tests.faults import cluster as pg
 from tests.faults.load import Answer, Load, server_errors
 from tests.helpers import migrate, require, start_server, using_postgres

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from campaign.extensions import csrf, db
 from campaign.models import OutboxMessage, Signature
 from campaign.petition import bound_forms
-from campaign.services import inbox
+from campaign.services.signatures import inbox
 from campaign.signer_links import SignerToken
 from tests.helpers import ROOT, SLUG, deliver, hidden_fields, sign
 

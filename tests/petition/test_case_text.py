@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from campaign.services.content import load_campaign
+from campaign.services.pages.content import load_campaign
 from tests.helpers import ROOT, SLUG
 
 # Every way a page could write the date bar of the saved web page.

@@ -22,7 +22,9 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
-from campaign.services import counting, links, mail_worker
+from campaign.services.intake import links
+from campaign.services.outbox import mail_worker
+from campaign.services.pages import counting
 from tests.helpers import SLUG, hidden_fields, start_server
 
 SUBMITTERS = 20

@@ -12,8 +12,10 @@ from sqlalchemy import Boolean, Column, Text, false, select, text
 
 from campaign.extensions import db
 from campaign.models import ConsentWording, Signature
-from campaign.services import consents, delivery, export_signers, links, privacy
-from campaign.services.signers import SignerFilter
+from campaign.services.exports import delivery, export_signers
+from campaign.services.intake import links
+from campaign.services.signer_data import consents, privacy
+from campaign.services.signer_data.signers import SignerFilter
 from tests.admin.helpers import campaign_content, campaign_row
 from tests.helpers import SLUG, sign
 

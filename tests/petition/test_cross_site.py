@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import links
+from campaign.services.intake import links
 from tests.helpers import SLUG, sign, sign_data
 
 SITE = "http://localhost"  # the test client's origin

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import ConsentWording, Signature
-from campaign.services import privacy
+from campaign.services.signer_data import privacy
 from tests.helpers import sign
 
 WORDING = "Give my full name and country to the addressees when the petition is delivered"

@@ -20,7 +20,8 @@ from werkzeug.datastructures import MultiDict
 
 from campaign.extensions import db
 from campaign.models import NameToken, OutboxMessage, Signature
-from campaign.services import links, mail_transport
+from campaign.services.intake import links
+from campaign.services.outbox import mail_transport
 from tests.helpers import SLUG, deliver, hidden_fields, sign_data
 
 HOSTILE = [

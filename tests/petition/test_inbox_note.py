@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from campaign.services import inbox
+from campaign.services.signatures import inbox
 from tests.helpers import SLUG, sign
 
 

@@ -1,4 +1,4 @@
-"""What the worker does with the public forms' requests (services/mail_requests.py):
+"""What the worker does with the public forms' requests (services/letters/mail_requests.py):
 resend, "mail me my links again" for one petition, "wrong address?" (with the noted
 address retyped, L7), and the extra-mail cap as a rolling window (L2)."""
 
@@ -14,9 +14,12 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature, utcnow
-from campaign.services import confirmation, links, privacy, signer_mail, signing
-from campaign.services.content import ContentLibrary, library
-from campaign.services.signer_mail import extra_mails_left
+from campaign.services.intake import links
+from campaign.services.letters import signer_mail
+from campaign.services.letters.signer_mail import extra_mails_left
+from campaign.services.pages.content import ContentLibrary, library
+from campaign.services.signatures import confirmation, signing
+from campaign.services.signer_data import privacy
 from tests.helpers import ROOT, SLUG, deliver, hidden_fields, sign
 
 SECOND = "second-petition"

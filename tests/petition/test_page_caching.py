@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from campaign.services import cache, page_cache
+from campaign.services.pages import cache, page_cache
 from tests.helpers import SLUG, hidden_fields, sign_data
 
 

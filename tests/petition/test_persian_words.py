@@ -11,7 +11,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from campaign.petition.share import image_text
-from campaign.services.content import load_campaign
+from campaign.services.pages.content import load_campaign
 from tests.helpers import ROOT, SLUG, sign
 from tests.petition.test_embed import embed_form
 

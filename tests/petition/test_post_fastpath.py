@@ -13,7 +13,8 @@ from campaign import i18n, signer_links
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.petition import submit
-from campaign.services import counting, links
+from campaign.services.intake import links
+from campaign.services.pages import counting
 from tests.helpers import SLUG, sign_data
 
 

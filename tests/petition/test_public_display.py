@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from campaign.extensions import db
 from campaign.models import CampaignUpdate, utcnow
-from campaign.services import cache
-from campaign.services.content import ContentLibrary
+from campaign.services.pages import cache
+from campaign.services.pages.content import ContentLibrary
 from tests.helpers import ROOT, SLUG
 from tests.reach_data import confirmed_signature
 

@@ -25,9 +25,11 @@ from sqlalchemy import event, func, select
 
 from campaign.extensions import db
 from campaign.models import NameToken, OutboxMessage, Signature
-from campaign.services import confirmation, links, privacy, signing
-from campaign.services.content import library
-from campaign.services.signer_mail import take_extra_mail
+from campaign.services.intake import links
+from campaign.services.letters.signer_mail import take_extra_mail
+from campaign.services.pages.content import library
+from campaign.services.signatures import confirmation, signing
+from campaign.services.signer_data import privacy
 from tests.helpers import SLUG, deliver, hidden_fields, sign
 
 # The states an address (or the submission a browser noted) can be in.

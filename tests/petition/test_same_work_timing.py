@@ -30,9 +30,11 @@ from flask import g
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.petition import bound_forms
-from campaign.services import confirmation, inbox, links, privacy, signing
-from campaign.services.content import library
-from campaign.services.signer_mail import take_extra_mail
+from campaign.services.intake import links
+from campaign.services.letters.signer_mail import take_extra_mail
+from campaign.services.pages.content import library
+from campaign.services.signatures import confirmation, inbox, signing
+from campaign.services.signer_data import privacy
 from tests.helpers import SLUG, deliver, hidden_fields, sign_data
 
 ROUNDS = 80

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import confirmation
+from campaign.services.signatures import confirmation
 from tests.helpers import SLUG, sign
 
 
@@ -80,7 +80,7 @@ def test_persian_card_and_image(client):
 def test_campaign_supplied_share_image_is_used(client, app, tmp_path):
     import shutil
 
-    from campaign.services.content import ContentLibrary
+    from campaign.services.pages.content import ContentLibrary
     from tests.helpers import ROOT
 
     content = tmp_path / "content"
@@ -138,7 +138,7 @@ def test_signature_through_a_share_link_stores_source_and_ref(client, app):
     response = sign(client, query="?source=telegram&ref=friend123", email="via-share@example.org")
     assert response.status_code == 303
     signature = db.session.scalars(select(Signature)).one()
-    from campaign.services import links
+    from campaign.services.intake import links
 
     assert signature.source == "telegram"
     assert signature.referrer_code == links.referrer_hash("friend123")  # never the code
@@ -148,8 +148,8 @@ def test_referral_codes_in_a_dump_do_not_show_who_recruited_whom(client, app, ma
     """Codes sat in clear: a dump joined each recruit's referrer_code to its
     recruiter's referral_code. Now neither column holds a code, nothing joins, and
     only a holder of HASH_KEY can match recruits to their recruiter."""
-    from campaign.services import links
-    from campaign.services.content import library
+    from campaign.services.intake import links
+    from campaign.services.pages.content import library
 
     sign(client, email="recruiter@example.org")
     recruiter = db.session.scalars(select(Signature)).one()
@@ -186,7 +186,7 @@ def test_thank_you_page_gives_referral_share_links(client, app, mailbox):
     confirm = local(mailbox.links(message, "confirm")[0])
     thanks = client.post(confirm, follow_redirects=True)
     html = thanks.get_data(as_text=True)
-    from campaign.services import links
+    from campaign.services.intake import links
 
     code = links.referral_code(db.session.scalars(select(Signature)).one())
     hrefs = share_hrefs(html)
@@ -270,7 +270,7 @@ def test_flyer_has_title_ask_qr_and_short_url(client):
 
 def test_milestones_and_raised_goal_are_shown(client, app):
     from campaign.models import Campaign
-    from campaign.services import cache, counting
+    from campaign.services.pages import cache, counting
 
     client.get("/")
     row = db.session.scalars(select(Campaign)).one()
@@ -305,7 +305,7 @@ def test_share_image_path_traversal_is_refused(client, app, tmp_path, how):
     `flask content load` fails, and the page serves its generated image instead."""
     import shutil
 
-    from campaign.services.content import ContentLibrary
+    from campaign.services.pages.content import ContentLibrary
     from tests.helpers import ROOT
 
     secret = tmp_path / "secret.env"

@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, Form
 
 from campaign.petition.forms import SignForm, read_sign_form
-from campaign.services import consents
+from campaign.services.signer_data import consents
 from tests.helpers import SLUG, sign_data
 
 GOOD = {"name": "  Parisa   Mohammadi ", "email": "Parisa@Example.ORG", "country": "IR"}

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import links
+from campaign.services.intake import links
 from campaign.signer_links import SignerToken
 from tests.helpers import SLUG, sign
 

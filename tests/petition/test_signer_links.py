@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
-from campaign.services import links
-from campaign.services.mail_requests import RESEND
+from campaign.services.intake import links
+from campaign.services.letters.mail_requests import RESEND
 from tests.helpers import SLUG, deliver, hidden_fields, sign
 
 
@@ -130,7 +130,7 @@ def test_every_signer_link_page_is_no_store_and_no_referrer(client, app, mailbox
 def test_forged_link_does_not_reveal_erased_ids(client, app):
     """A forger who tries ids gets one answer whether an id is unknown, erased or
     withdrawn: before, an erased id gave 410 and an unknown one 404."""
-    from campaign.services import privacy
+    from campaign.services.signer_data import privacy
 
     for n in range(3):
         sign(client, email=f"forge{n}@example.org")
@@ -160,8 +160,8 @@ def test_unsubscribe_header_token_cannot_open_my_data_or_withdraw(client, app, m
     """List-Unsubscribe travels in a header that providers fetch and forwards keep: its
     token unsubscribes and does nothing else."""
     from campaign.models import Campaign
-    from campaign.services import updates
-    from campaign.services.content import library
+    from campaign.services.letters import updates
+    from campaign.services.pages.content import library
 
     sign(client, email="news@example.org", name="Nasrin Sotoudeh", contact_consent="y")
     deliver(app)
@@ -209,7 +209,7 @@ def test_resend_requeues_for_a_pending_signature_and_answers_neutrally(client, a
     unknown = resend(client, "never-signed@example.org")
     assert known.status_code == unknown.status_code == 303
     assert known.headers["Location"] == unknown.headers["Location"]
-    # One request row each, known or not: the worker decides (services/mail_requests.py).
+    # One request row each, known or not: the worker decides (services/letters/mail_requests.py).
     assert outbox_kinds() == ["confirm", RESEND, RESEND]
     deliver(app)
     assert outbox_kinds() == ["confirm", "resend", RESEND]  # the unknown one: dropped

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature, SignatureStatus
-from campaign.services import cache, counting
+from campaign.services.pages import cache, counting
 from tests.helpers import SLUG, deliver, sign, sign_data
 
 
@@ -229,7 +229,7 @@ def test_cross_site_sign_post_is_refused_with_a_message(client, app):
 def test_tampered_token_is_404_and_expired_is_410(client, app):
     sign(client, email="late@example.org")
     signature = db.session.scalars(select(Signature)).one()
-    from campaign.services import links
+    from campaign.services.intake import links
 
     token = links.make_token(signature, "confirm")
     assert client.get(f"/{SLUG}/confirm/{token[:-1]}x").status_code == 404
@@ -273,7 +273,7 @@ def test_closed_campaign_shows_final_count_and_no_form(client, app, tmp_path):
     shutil.copytree(ROOT / "content", content)
     toml = content / SLUG / "campaign.toml"
     toml.write_text(toml.read_text().replace("closes = 2027-07-31", "closes = 2020-01-01"))
-    from campaign.services.content import ContentLibrary
+    from campaign.services.pages.content import ContentLibrary
 
     app.extensions["campaign.content"] = ContentLibrary(content)
     html = client.get(f"/{SLUG}/").get_data(as_text=True)

@@ -10,8 +10,9 @@ import time
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import confirmation, links, signing
-from campaign.services.content import library
+from campaign.services.intake import links
+from campaign.services.pages.content import library
+from campaign.services.signatures import confirmation, signing
 from tests.helpers import SLUG, sign_data
 
 # 30 per kind: medians of 15 once let a burst of the other xdist worker's load (CI,

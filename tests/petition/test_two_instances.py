@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
-from campaign.services import links
+from campaign.services.intake import links
 from tests.helpers import SLUG, TEST_REDIS_URL, hidden_fields, require
 
 

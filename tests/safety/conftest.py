@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from campaign.models import common
-from campaign.services import links
+from campaign.services.intake import links
 from tests.helpers import using_postgres
 from tests.safety import worlds
 from tests.safety.worlds import World

@@ -11,9 +11,10 @@ from sqlalchemy import update
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import reminders, tlog_store
-from campaign.services.campaigns import campaign_ref
-from campaign.services.content import library
+from campaign.services.letters import reminders
+from campaign.services.log import tlog_store
+from campaign.services.pages.campaigns import campaign_ref
+from campaign.services.pages.content import library
 from tests.helpers import SLUG
 from tests.safety.worlds import TARGET, World, normalise
 

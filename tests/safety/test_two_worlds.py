@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import privacy
+from campaign.services.signer_data import privacy
 from tests.safety import worlds
 from tests.safety.worlds import DECOY, SAME_SITE, TARGET, World, differences
 

@@ -37,12 +37,14 @@ from campaign import create_app
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.petition import bound_forms
-from campaign.services import links, mail_worker, transparency
-from campaign.services.blind_index import dedup_key
-from campaign.services.campaigns import get_row
-from campaign.services.content import library
+from campaign.services.intake import links
+from campaign.services.intake.validation import normalize_email
+from campaign.services.log import transparency
+from campaign.services.outbox import mail_worker
+from campaign.services.pages.campaigns import get_row
+from campaign.services.pages.content import library
 from campaign.services.paper import entry, sheet_codes
-from campaign.services.validation import normalize_email
+from campaign.services.sealing.blind_index import dedup_key
 from tests.conftest import TEMPLATE_BYTECODE
 from tests.helpers import SLUG, Mailbox, hidden_fields, test_config
 
@@ -81,7 +83,7 @@ NORMALISE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r'(name="bound" value=")[^"]+"'), r'\1<bound>"'),
     (re.compile(r'(name="csrf_token"[^>]*value=")[^"]+"'), r'\1<csrf>"'),
     # The data-copy link's `k`: the random secret of the signer's own sealed copy
-    # (services/signer_copy.py, issue 23), new for every submission.
+    # (services/sealing/signer_copy.py, issue 23), new for every submission.
     (re.compile(r"([?&](?:amp;)?k=)[A-Za-z0-9_-]+"), r"\1<copy-secret>"),
     # A cookie's expiry date is computed from the wall clock (werkzeug), to the second.
     (re.compile(r"(Expires=)[^;]+"), r"\1<date>"),

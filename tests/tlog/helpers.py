@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.services import links, tlog
+from campaign.services.intake import links
+from campaign.services.verifier import tlog
 from tests.helpers import SLUG, sign
 
 

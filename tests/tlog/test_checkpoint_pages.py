@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from campaign.petition import tlog_views
-from campaign.services import tlog_verify, transparency
+from campaign.services.log import transparency
+from campaign.services.verifier import tlog_verify
 from tests.helpers import SLUG
 from tests.tlog.helpers import sign_and_confirm
 

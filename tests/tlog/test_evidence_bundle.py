@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import json
 
-from campaign.services import tlog, tlog_keys, transparency
+from campaign.services.log import tlog_keys, transparency
+from campaign.services.verifier import tlog
 from tests.helpers import SLUG
 from tests.tlog.helpers import receipt_from, sign_and_confirm
 

@@ -17,9 +17,10 @@ from sqlalchemy import insert
 
 from campaign.extensions import db
 from campaign.models import TlogPending
-from campaign.services import privacy, tlog_keys, transparency
-from campaign.services.campaigns import get_row
-from campaign.services.content import library
+from campaign.services.log import tlog_keys, transparency
+from campaign.services.pages.campaigns import get_row
+from campaign.services.pages.content import library
+from campaign.services.signer_data import privacy
 from tests.helpers import SLUG
 from tests.tlog.helpers import sign_and_confirm
 

@@ -12,18 +12,13 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Signature, TlogEntry
-from campaign.services import (
-    crypto,
-    moderation,
-    privacy,
-    receipts,
-    tlog,
-    tlog_checks,
-    tlog_store,
-    transparency,
-)
-from campaign.services.campaigns import get_row
-from campaign.services.content import library
+from campaign.services.log import receipts, tlog_store, transparency
+from campaign.services.pages.campaigns import get_row
+from campaign.services.pages.content import library
+from campaign.services.sealing import crypto
+from campaign.services.signatures import moderation
+from campaign.services.signer_data import privacy
+from campaign.services.verifier import tlog, tlog_checks
 from tests.helpers import SLUG
 from tests.tlog.helpers import receipt_from, sign_and_confirm
 

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from campaign.services import privacy, tlog, tlog_keys, tlog_note, transparency
-from campaign.services.tlog_checks import Tree
-from campaign.services.tlog_verify import verify
+from campaign.services.log import tlog_keys, transparency
+from campaign.services.signer_data import privacy
+from campaign.services.verifier import tlog, tlog_note
+from campaign.services.verifier.tlog_checks import Tree
+from campaign.services.verifier.tlog_verify import verify
 from tests.helpers import SLUG
 from tests.tlog.helpers import mirror, sign_and_confirm
 

@@ -7,8 +7,8 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from campaign.services import tlog, tlog_note
-from campaign.services.tlog_checks import Tree
+from campaign.services.verifier import tlog, tlog_note
+from campaign.services.verifier.tlog_checks import Tree
 
 
 def mth(leaves: list[bytes]) -> bytes:

@@ -11,20 +11,15 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, TlogEntry, TlogPending
-from campaign.services import (
-    counting,
-    links,
-    mail_worker,
-    moderation,
-    privacy,
-    tlog,
-    tlog_keys,
-    tlog_note,
-    tlog_store,
-    transparency,
-)
-from campaign.services.campaigns import get_row
-from campaign.services.content import library
+from campaign.services.intake import links
+from campaign.services.log import tlog_keys, tlog_store, transparency
+from campaign.services.outbox import mail_worker
+from campaign.services.pages import counting
+from campaign.services.pages.campaigns import get_row
+from campaign.services.pages.content import library
+from campaign.services.signatures import moderation
+from campaign.services.signer_data import privacy
+from campaign.services.verifier import tlog, tlog_note
 from tests.helpers import SLUG, deliver, sign
 from tests.tlog.helpers import receipt_from, sign_and_confirm
 

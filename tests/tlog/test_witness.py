@@ -18,9 +18,11 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import TlogCosignature
-from campaign.services import privacy, tlog, tlog_cosign, tlog_keys, tlog_note, transparency
-from campaign.services.tlog_checks import Tree
-from campaign.services.tlog_verify import verify
+from campaign.services.log import tlog_keys, transparency
+from campaign.services.signer_data import privacy
+from campaign.services.verifier import tlog, tlog_cosign, tlog_note
+from campaign.services.verifier.tlog_checks import Tree
+from campaign.services.verifier.tlog_verify import verify
 from tests.helpers import SLUG
 from tests.tlog.helpers import mirror, sign_and_confirm
 

@@ -12,10 +12,11 @@ from sqlalchemy import delete, select
 
 from campaign.extensions import db
 from campaign.models import TlogCheckpoint, TlogCosignature
-from campaign.services import tlog_cosign, tlog_keys, tlog_push, tlog_store, transparency
-from campaign.services.campaigns import get_row
-from campaign.services.content import library
-from campaign.services.tlog_verify import verify
+from campaign.services.log import tlog_keys, tlog_push, tlog_store, transparency
+from campaign.services.pages.campaigns import get_row
+from campaign.services.pages.content import library
+from campaign.services.verifier import tlog_cosign
+from campaign.services.verifier.tlog_verify import verify
 from tests.helpers import SLUG, free_port, sign
 from tests.tlog.helpers import sign_and_confirm
 from tests.tlog.witness_server import SpecWitness

@@ -16,7 +16,7 @@ import time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from campaign.services import tlog, tlog_cosign, tlog_note
+from campaign.services.verifier import tlog, tlog_cosign, tlog_note
 from tests.helpers import free_port
 
 

@@ -2,7 +2,7 @@
 paper, compared with what was entered.
 
 The comparison needs no decryption: the typed name's blind index (its words' keyed
-hashes, services/blind_index.py) against the row's, and the country. It is still a
+hashes, services/sealing/blind_index.py) against the row's, and the country. It is still a
 look at signers (it tells whether a typed name is on a row), so it is audited first
 (`sealed.look`), with the sample, and its outcome after. The sample is drawn once per
 sheet and kept, so reloading the page can't pick easier rows; the one who entered a
@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import AdminUser, CheckResult, NameToken, PaperSheet, Signature, utcnow
-from .. import audit, sealed
-from ..blind_index import name_token_hashes
-from ..validation import country_code_for
+from ..intake.validation import country_code_for
+from ..sealing import audit, sealed
+from ..sealing.blind_index import name_token_hashes
 
 SAMPLE_SHARE = 5  # one row in five
 SAMPLE_MINIMUM = 3

@@ -31,14 +31,19 @@ from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import OutboxMessage, PaperSheet, Signature, SignatureStatus, utcnow
-from .. import cache, confirm_write, consents, counting, links, privacy, sealed, transparency
-from ..blind_index import dedup_key
-from ..confirmation import find_by_token
-from ..content import CampaignContent, library
-from ..mail import register_renderer
-from ..mail_transport import Mail, render_mail
-from ..signer_mail import delete_submissions, signer_links
-from ..validation import normalize_email
+from ..intake import links
+from ..intake.validation import normalize_email
+from ..letters.signer_mail import delete_submissions, signer_links
+from ..log import transparency
+from ..outbox.mail import register_renderer
+from ..outbox.mail_transport import Mail, render_mail
+from ..pages import cache, counting
+from ..pages.content import CampaignContent, library
+from ..sealing import sealed
+from ..sealing.blind_index import dedup_key
+from ..signatures import confirm_write
+from ..signatures.confirmation import find_by_token
+from ..signer_data import consents, privacy
 from .entry import LINKED_REASON, paper_consents
 
 PURPOSE = "paper"

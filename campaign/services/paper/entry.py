@@ -4,8 +4,8 @@ signature collected on paper, counted, logged and (with an address) mailed.
 The rules: a sheet is named by a code only this server printed (`sheet_codes.parse`),
 and its number is entered once per campaign (a unique constraint: whoever races, one
 wins, and the other is told when and by whom it was entered). A row is written like an
-online signature (services/signing.py): name, email sealed (services/sealed.py), and
-with an organizer key, sealed to the organizers at once: a row without an address
+online signature (services/signatures/signing.py): name, email sealed (services/sealing/sealed.py),
+and with an organizer key, sealed to the organizers at once: a row without an address
 keeps no name the server can read; a row with one keeps its name and address readable
 only until its owner answers the paper mail (services/paper/confirm.py), or for
 CONFIRM_EXPIRY_DAYS if they never do (privacy.seal_unanswered_paper). The boxes a row
@@ -41,10 +41,15 @@ from ...models import (
     SignatureStatus,
     utcnow,
 )
-from .. import audit, cache, consents, counting, crypto, links, mail, sealed, transparency
-from ..blind_index import domain_hash, name_token_hashes
-from ..signing import consent_wording_id
-from ..validation import NormalizedEmail, country_code_for, normalize_email, normalize_name
+from ..intake import links
+from ..intake.validation import NormalizedEmail, country_code_for, normalize_email, normalize_name
+from ..log import transparency
+from ..outbox import mail
+from ..pages import cache, counting
+from ..sealing import audit, crypto, sealed
+from ..sealing.blind_index import domain_hash, name_token_hashes
+from ..signatures.signing import consent_wording_id
+from ..signer_data import consents
 from . import print_runs, sheet_codes
 
 MAX_ROWS = 60  # far more than a printed sheet holds

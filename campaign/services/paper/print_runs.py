@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import AdminUser, Campaign, PrintRun, utcnow
-from .. import audit
+from ..sealing import audit
 
 PAPER_SIZES = ("a4", "letter")
 MAX_SHEETS = 200  # per run: a PDF of 200 pages takes WeasyPrint about a minute

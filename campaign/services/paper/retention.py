@@ -29,7 +29,7 @@ from sqlalchemy import and_, case, delete, false, select, update
 
 from ...extensions import db
 from ...models import PAPER, OutboxMessage, Signature, utcnow
-from .. import consents
+from ..signer_data import consents
 
 CHUNK = 500
 

@@ -1,5 +1,5 @@
 """Printable sign-up sheets (issue 26): one HTML document, one page per sheet, made
-into a PDF by WeasyPrint (services/pdf.py, imported only here, when a PDF is made).
+into a PDF by WeasyPrint (services/pages/pdf.py, imported only here, when a PDF is made).
 
 Each page carries the petition's short form (the addressee and the ask) with a QR code
 to the whole text, rows for a full name, a country, an optional email and a signature,
@@ -22,8 +22,10 @@ from flask_babel import force_locale
 from markupsafe import Markup
 
 from ...i18n import number, text_direction
-from .. import consents, links, sharing
-from ..content import CampaignContent
+from ..intake import links
+from ..pages import sharing
+from ..pages.content import CampaignContent
+from ..signer_data import consents
 from .print_runs import Allocation
 from .sheet_codes import sheet_code
 
@@ -125,7 +127,7 @@ def write_pdf(content: CampaignContent, allocation: Allocation) -> bytes:
     out a whole sheet, and a fraction of that for a page holding only a number."""
     # Imported here, not at the top: WeasyPrint loads Pango and fonts (~30 MB, seconds),
     # which no web worker should pay for until someone prints sheets. (No import cycle.)
-    from .. import pdf
+    from ..pages import pdf
 
     base = Path(current_app.static_folder)
     stylesheet = stylesheet_path().resolve().as_uri()
