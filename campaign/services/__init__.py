@@ -4,7 +4,7 @@ One package per domain, drawn from the top down; each may import only the packag
 below it (LAYERS, bottom first; tests/test_import_structure.py enforces it):
 
 exports/      what leaves the server for organizers: exports, the delivery pack and
-              its PDF, the tools that run beside the private key
+              its layout, the tools that run beside the private key
 paper/        paper signatures: printed sheets, their entry and their count
 signatures/   a signature's life: signing, confirming, the batch decisions, the
               check-inbox note, organizers' moderation
