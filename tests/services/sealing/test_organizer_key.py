@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+import campaign
 from campaign import create_app
 from campaign.extensions import db
 from campaign.models import Campaign, NameToken, Signature
@@ -283,6 +284,9 @@ def test_production_refuses_to_start_with_a_readable_private_key(
         # Production also needs the organizers' real address (not the placeholder).
         CONTENT_DIR=content_with_contact(tmp_path / "content"),
     )
+    # An instance folder of its own: `make run` leaves a development pair in the
+    # checkout's instance/, which this very check refuses (rightly) in production.
+    monkeypatch.setattr(campaign, "INSTANCE_DIR", tmp_path / "instance")
     create_app(settings)  # the public key alone: it starts
     monkeypatch.chdir(tmp_path)
     (tmp_path / "organizer-private.key").write_bytes(organizer_key.private_pem(organizer))
