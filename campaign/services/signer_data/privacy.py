@@ -27,7 +27,7 @@ from ...models import (
     utcnow,
 )
 from ..intake import links
-from ..log import transparency
+from ..log import tlog_pending
 from ..pages import cache, counting
 from ..sealing import sealed
 from ..sealing.sealed import Reason
@@ -188,7 +188,7 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     """
     was_counted = signature.counted
     # The remove's commitment needs the receipt secret, which the nonce below takes away.
-    removal = transparency.remove_values(signature, new_status or "erased") if was_counted else {}
+    removal = tlog_pending.remove_values(signature, new_status or "erased") if was_counted else {}
     if new_status:
         signature.status = new_status
     signature.name_enc = signature.email_enc = signature.comment_enc = None
@@ -208,7 +208,7 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     )
     if was_counted and not signature.counted:
         counting.adjust(signature.campaign_id, -1, paper=signature.on_paper)
-        transparency.queue(removal)
+        tlog_pending.queue(removal)
 
 
 def lock_for_change(signature: Signature) -> None:
