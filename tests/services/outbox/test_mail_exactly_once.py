@@ -20,7 +20,7 @@ from campaign.services.pages import counting
 from campaign.services.pages.content import library
 from campaign.services.signatures import confirmation, moderation, signing
 from campaign.services.signatures.signing import SignatureInput
-from campaign.services.signer_data import privacy
+from campaign.services.signer_data import privacy, retention
 from tests.helpers import SLUG, Mailbox
 
 
@@ -144,7 +144,7 @@ def test_purge_cannot_delete_a_signature_confirmed_meanwhile(app):
 
     event.listen(db.engine, "after_cursor_execute", confirm_meanwhile)
     try:
-        privacy.purge_expired()
+        retention.purge_expired()
     finally:
         event.remove(db.engine, "after_cursor_execute", confirm_meanwhile)
     # Whichever came first, the count and the table agree: no counted row was deleted.
