@@ -21,7 +21,7 @@ from .services.pages import campaigns, counting
 from .services.pages.content import library
 from .services.paper import retention as paper_retention
 from .services.sealing import crypto, index_retention, rotation
-from .services.signer_data import privacy
+from .services.signer_data import retention
 from .tlog_cli import count_cli
 
 content_cli = AppGroup("content", help="Campaign content in content/.")
@@ -101,9 +101,9 @@ def signatures_remind() -> None:
 def signatures_purge() -> None:
     """Delete expired unconfirmed signatures and old IP hashes; close the paper rows
     whose owner never answered the paper mail (their address no longer readable)."""
-    click.echo(f"deleted {privacy.purge_expired()} expired signatures")
+    click.echo(f"deleted {retention.purge_expired()} expired signatures")
     click.echo(f"closed {paper_retention.seal_unanswered()} unanswered paper addresses")
-    click.echo(f"cleared {privacy.purge_ip_hashes()} IP hashes")
+    click.echo(f"cleared {retention.purge_ip_hashes()} IP hashes")
 
 
 @signatures_cli.command("trends")
@@ -167,7 +167,7 @@ def campaign_anonymize(slug: str | None, force: bool) -> None:
         if slug and row.slug != slug:
             continue
         closes = content.closes if content else None
-        erased = privacy.anonymize_campaign(row, closes, force=force)
+        erased = retention.anonymize_campaign(row, closes, force=force)
         click.echo(f"{row.slug}: erased {erased}")
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from .extensions import db
 from .models import Campaign
 from .progress import progress
-from .services.log import receipts, tlog_keys, tlog_store, tlog_witness, transparency
+from .services.log import receipts, tlog_keys, tlog_pending, tlog_store, tlog_witness, transparency
 from .services.verifier import tlog, tlog_memory, tlog_note, tlog_offline, tlog_verify
 
 count_cli = AppGroup("count", help="The public, verifiable log of the count.")
@@ -61,9 +61,9 @@ def count_publish() -> None:
 def count_backfill() -> None:
     """Queue adds for signatures counted before the log existed, then publish."""
     for row in db.session.scalars(select(Campaign)).all():
-        missing = transparency.backfill_missing(row.id)
+        missing = tlog_pending.backfill_missing(row.id)
         with progress(f"{row.slug}: backfill", len(missing)) as advance:
-            queued = transparency.queue_adds(missing, advance)
+            queued = tlog_pending.queue_adds(missing, advance)
         click.echo(f"{row.slug}: queued {queued}")
     try:
         transparency.publish_due(force_checkpoint=True)

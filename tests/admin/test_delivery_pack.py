@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from campaign.extensions import db
 from campaign.models import AuditEvent, Signature, SignatureStatus
 from campaign.services.exports import delivery
-from campaign.services.log import tlog_store, transparency
+from campaign.services.log import tlog_pending, tlog_store
 from campaign.services.pages import cache
 from campaign.services.signer_data import privacy
 from tests.admin.helpers import campaign_content, campaign_row, make_signature, token_for
@@ -206,7 +206,7 @@ def test_a_name_cannot_make_the_pdf_engine_fetch_a_url(app, tmp_path):
 def test_pack_counts_from_a_signed_checkpoint_of_the_log(app, tmp_path):
     signers()
     campaign_id = campaign_row().id
-    transparency.backfill(campaign_id)  # rows made directly, before the log saw them
+    tlog_pending.backfill(campaign_id)  # rows made directly, before the log saw them
     pack = delivery.build(campaign_content(), campaign_row(), fmt="pdf", via="cli")
     text = pdf_text(pack.body, tmp_path)
     latest = tlog_store.latest_checkpoint(campaign_id)

@@ -16,7 +16,7 @@ from pypdf import PdfReader
 
 from campaign.extensions import db
 from campaign.services.exports import delivery, pack_layout
-from campaign.services.log import tlog_keys, tlog_store, transparency
+from campaign.services.log import tlog_keys, tlog_pending, tlog_store
 from tests.admin.helpers import campaign_content, campaign_row, make_signature
 from tests.admin.test_delivery_pack import CONSENTING, pdf_text, signers, squash, words
 from tests.helpers import SLUG
@@ -35,7 +35,7 @@ def page_text(pdf: bytes, tmp_path: Path, first: int, last: int | None = None) -
 
 
 def pack(language: str = "en"):
-    transparency.backfill(campaign_row().id)
+    tlog_pending.backfill(campaign_row().id)
     return delivery.build(
         campaign_content(), campaign_row(), language=language, fmt="pdf", via="test"
     )

@@ -23,7 +23,7 @@ from campaign.models import Signature
 from campaign.services.admins import accounts
 from campaign.services.exports import delivery
 from campaign.services.intake import links
-from campaign.services.log import transparency
+from campaign.services.log import tlog_pending
 from tests.admin.helpers import campaign_content, campaign_row
 from tests.browser.screens import confirmed_signers
 from tests.browser.test_embed_browser import (  # noqa: F401 (a fixture)
@@ -132,7 +132,7 @@ def test_take_the_screens(app, live_server, new_context, partner_site, tmp_path)
     shoot(page, "updates-preview")
 
     # The delivery pack: its covering letter, and a page of the named signers.
-    transparency.backfill(campaign_row().id)
+    tlog_pending.backfill(campaign_row().id)
     made = delivery.build(campaign_content(), campaign_row(), fmt="pdf", via="screens")
     pdf_page(made.body, 1, "pack-cover", tmp_path)
     pages = subprocess.run(

@@ -34,7 +34,7 @@ from ...models import OutboxMessage, PaperSheet, Signature, SignatureStatus, utc
 from ..intake import links
 from ..intake.validation import normalize_email
 from ..letters.signer_mail import delete_submissions, signer_links
-from ..log import transparency
+from ..log import tlog_pending
 from ..outbox.mail import register_renderer
 from ..outbox.mail_transport import Mail, render_mail
 from ..pages import cache, counting
@@ -151,13 +151,13 @@ def _confirm(signature: Signature, choices: frozenset[str]) -> bool:
         signature.dedup_key = key
         db.session.flush()  # the unique index refuses a second holder (IntegrityError)
     else:  # one person counts once: the row is kept, linked, and no longer counted
-        removal = transparency.remove_values(signature, "linked")
+        removal = tlog_pending.remove_values(signature, "linked")
         signature.status = SignatureStatus.INVALIDATED
         signature.invalid_reason = LINKED_REASON
         signature.invalidated_at = now
         signature.linked_id = held
         counting.adjust(signature.campaign_id, -1, paper=True)
-        transparency.queue(removal)
+        tlog_pending.queue(removal)
     _link_pending(signature, key, held or signature.id)
     db.session.commit()
     cache.public_views_changed()

@@ -43,7 +43,7 @@ from ...models import (
 )
 from ..intake import links
 from ..intake.validation import NormalizedEmail, country_code_for, normalize_email, normalize_name
-from ..log import transparency
+from ..log import tlog_pending
 from ..outbox import mail
 from ..pages import cache, counting
 from ..sealing import audit, crypto, sealed
@@ -222,7 +222,7 @@ def _write(slug: str, campaign_id: int, number: int, language: str, rows: list[P
         written.append(signature)
     counting.adjust(campaign_id, len(written), paper=True)
     for signature in written:  # one batch, in row order, tied to the sheet's number
-        transparency.queue(transparency.paper_add_values(signature, number, now))
+        tlog_pending.queue(tlog_pending.paper_add_values(signature, number, now))
         if signature.email_enc is not None:
             mail.enqueue_render("paper-confirm", signature.id, language, {"slug": slug})
     audit.record(

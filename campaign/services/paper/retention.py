@@ -3,8 +3,8 @@
 A row entered with an email keeps its name and address readable to the server while
 its paper mail waits (services/paper/entry.py), as a pending online submission keeps
 them until it expires. A pending online submission is deleted at CONFIRM_EXPIRY_DAYS
-(privacy.purge_expired); a paper row counts (its ink signature is the evidence), so it
-is kept, but at the same age, unanswered, it is closed like a confirmed signature:
+(signer_data.retention.purge_expired); a paper row counts (its ink signature is the
+evidence), so it is kept, but at the same age, unanswered, it is closed like a confirmed signature:
 
 * its address leaves the server's readable columns (`email_enc`): it was never
   confirmed, so it could never carry campaign mail, and the contact box goes with it;

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from ... import dbapi
 from ...models import OutboxMessage, Signature, SignatureStatus, SupersededLink, utcnow
 from ..intake.abuse import FAST
-from ..log import transparency
+from ..log import tlog_pending
 from ..pages import counting
 from ..signer_data import consents
 from ..signer_data.privacy import NO_OP_WRITE
@@ -36,7 +36,7 @@ SIGNATURES, OUTBOX = Signature.__table__, OutboxMessage.__table__
 SUPERSEDED = SupersededLink.__table__
 # What a deleted submission leaves for its mailed link (models/superseded.py).
 SUPERSEDED_COLUMNS = ["signature_id", "campaign_id", "held_id", "link_nonce", "created_at"]
-TLOG_PENDING = transparency.INSERT_PENDING.table
+TLOG_PENDING = tlog_pending.INSERT_PENDING.table
 _S = SIGNATURES.c
 LOCK_ADDRESS = (  # the address's rows, locked in id order; their states name the others
     select(_S.id, _S.status)
@@ -108,8 +108,8 @@ def _confirm_all_in_one():
       (its condition reads the locked rows' count, an InitPlan run before any row);
     - `confirm_pending` (the owner's consents folded in); if the row as updated is
       counted, the count's shard (counting.ADJUST) and the log's pending add
-      (transparency.INSERT_PENDING); if it is held back by an abuse flag, a pending
-      "hold" instead (no leaf: its receipt mail, transparency.HOLD);
+      (tlog_pending.INSERT_PENDING); if it is held back by an abuse flag, a pending
+      "hold" instead (no leaf: its receipt mail, tlog_pending.HOLD);
     - if it confirmed, the address's other pending submissions and their mail deleted
       (their name tokens go by ON DELETE CASCADE), each leaving its link's nonce and
       the confirmed row in `superseded_links` (so its link answers "already").
@@ -121,13 +121,13 @@ def _confirm_all_in_one():
     counted = select(confirmed.c.flagged).where(confirmed.c.flagged.is_(False)).exists()
     adjust = counting.ADJUST.where(counted)
     log_row = [bindparam(f"log_{name}", type_=TLOG_PENDING.c[name].type) for name in LOG_COLUMNS]
-    log_add = transparency.INSERT_PENDING.from_select(LOG_COLUMNS, select(*log_row).where(counted))
+    log_add = tlog_pending.INSERT_PENDING.from_select(LOG_COLUMNS, select(*log_row).where(counted))
     held = select(confirmed.c.flagged).where(confirmed.c.flagged.is_(True)).exists()
     hold_row = [
-        literal(transparency.HOLD) if name == "action" else value
+        literal(tlog_pending.HOLD) if name == "action" else value
         for name, value in zip(LOG_COLUMNS, log_row, strict=True)
     ]
-    log_hold = transparency.INSERT_PENDING.from_select(LOG_COLUMNS, select(*hold_row).where(held))
+    log_hold = tlog_pending.INSERT_PENDING.from_select(LOG_COLUMNS, select(*hold_row).where(held))
     others = select(locked.c.id).where(
         locked.c.status == SignatureStatus.PENDING, locked.c.id != bindparam("signature")
     )
@@ -179,7 +179,7 @@ LOCKED_ROWS = dbapi.Statement(LOCK_ADDRESS)
 confirm_one = consents.per_registry(lambda: dbapi.Statement(confirm_pending()))
 ADJUST_COUNT = dbapi.Statement(counting.ADJUST)
 LOG_ADD = dbapi.Statement(
-    transparency.INSERT_PENDING.values({name: bindparam(name) for name in LOG_COLUMNS})
+    tlog_pending.INSERT_PENDING.values({name: bindparam(name) for name in LOG_COLUMNS})
 )
 DROP_MAIL = dbapi.Statement(delete(OUTBOX).where(OUTBOX.c.signature_id == bindparam("id")))
 KEEP_LINK = dbapi.Statement(keep_link(bindparam("id"), bindparam("held")))
@@ -199,7 +199,7 @@ def write_confirmation(runner: dbapi.Runner, row, choices: frozenset[str]) -> bo
     if runner.dialect.name == "postgresql":
         params = {"signature": row.id, "now": now, "campaign": row.campaign_id, **chosen}
         params |= {"key": row.dedup_key, "shard_no": counting.random_shard(), "delta": 1}
-        params |= {f"log_{k}": v for k, v in transparency.add_values(row, now).items()}
+        params |= {f"log_{k}": v for k, v in tlog_pending.add_values(row, now).items()}
         confirmed = runner.first(confirm_all_in_one(), params)
         return None if confirmed is None else confirmed.flagged
     # SQLite: take the write lock first, so what is read next is current; then the
@@ -215,9 +215,9 @@ def write_confirmation(runner: dbapi.Runner, row, choices: frozenset[str]) -> bo
     if not confirmed.flagged:
         shard = {"campaign": row.campaign_id, "shard_no": counting.random_shard(), "delta": 1}
         runner.execute(ADJUST_COUNT, shard)
-        runner.execute(LOG_ADD, transparency.add_values(row, now))  # the public log's add
+        runner.execute(LOG_ADD, tlog_pending.add_values(row, now))  # the public log's add
     else:  # held back: no leaf, but its receipt mail goes out like anyone's
-        runner.execute(LOG_ADD, transparency.add_values(row, now) | {"action": transparency.HOLD})
+        runner.execute(LOG_ADD, tlog_pending.add_values(row, now) | {"action": tlog_pending.HOLD})
     for other in locked:
         if other.status == SignatureStatus.PENDING and other.id != row.id:
             runner.execute(DROP_MAIL, {"id": other.id})

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from ...extensions import db
 from ...models import Signature, SignatureStatus, utcnow
 from ..letters.signer_mail import take_extra_mail
-from ..log import transparency
+from ..log import tlog_pending
 from ..outbox import mail
 from ..pages import cache, counting
 from ..pages.content import library
@@ -49,7 +49,7 @@ def invalidate(signature: Signature, reason: str) -> bool:
     signature.invalidated_at = utcnow()
     if was_counted:
         counting.adjust(signature.campaign_id, -1, paper=signature.on_paper)
-        transparency.note_remove(signature, "invalidated")
+        tlog_pending.note_remove(signature, "invalidated")
     audit.record(
         "signature.invalidate",
         campaign_id=signature.campaign_id,
@@ -80,7 +80,7 @@ def restore(signature: Signature) -> bool:
         return False
     if signature.counted and not was_counted:
         counting.adjust(signature.campaign_id, +1, paper=signature.on_paper)
-        transparency.note_add(signature)  # the same commitment, appended again
+        tlog_pending.note_add(signature)  # the same commitment, appended again
     audit.record(
         "signature.restore", campaign_id=signature.campaign_id, target=f"signature:{signature.id}"
     )
@@ -294,7 +294,7 @@ def bulk_invalidate(campaign_id: int, rule: BulkRule, reason: str, *, expected: 
             uncounted += 1 if signature.counted else 0
             uncounted_paper += 1 if signature.counted and signature.on_paper else 0
             if signature.counted:
-                transparency.note_remove(signature, "invalidated")
+                tlog_pending.note_remove(signature, "invalidated")
             signature.status = SignatureStatus.INVALIDATED
             signature.invalid_reason = reason[:200]
             signature.invalidated_at = now

@@ -2,14 +2,14 @@
 
 Admin views, exports and the signer's own data copy build a `signer_record()`, which
 decrypts through `sealed.unseal` with the caller's reason (services/sealing/sealed.py is the
-one decrypt path); withdrawal, erasure, retention and anonymization go through `erase()`.
+one decrypt path); withdrawal, erasure and `retention`'s anonymization go through `erase()`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
@@ -17,17 +17,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ...extensions import db
 from ...models import (
-    Campaign,
     NameToken,
     OutboxMessage,
     Signature,
     SignatureStatus,
-    SupersededLink,
     utc_iso,
     utcnow,
 )
 from ..intake import links
-from ..log import transparency
+from ..log import tlog_pending
 from ..pages import cache, counting
 from ..sealing import sealed
 from ..sealing.sealed import Reason
@@ -188,7 +186,7 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     """
     was_counted = signature.counted
     # The remove's commitment needs the receipt secret, which the nonce below takes away.
-    removal = transparency.remove_values(signature, new_status or "erased") if was_counted else {}
+    removal = tlog_pending.remove_values(signature, new_status or "erased") if was_counted else {}
     if new_status:
         signature.status = new_status
     signature.name_enc = signature.email_enc = signature.comment_enc = None
@@ -208,7 +206,7 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     )
     if was_counted and not signature.counted:
         counting.adjust(signature.campaign_id, -1, paper=signature.on_paper)
-        transparency.queue(removal)
+        tlog_pending.queue(removal)
 
 
 def lock_for_change(signature: Signature) -> None:
@@ -299,83 +297,3 @@ def take_back(signature: Signature, key: str) -> bool:
     if consent.audience == consents.PUBLIC:
         cache.public_views_changed()  # the name or comment may be on the public list
     return True
-
-
-def purge_expired() -> int:
-    """Delete unconfirmed signatures past their expiry; they were never counted.
-
-    Each DELETE re-checks the status and age itself (RETURNING the ids it removed), so a
-    confirm committed after the ids were chosen keeps its row: no read-then-delete race.
-    """
-    cutoff = utcnow() - timedelta(days=current_app.config["CONFIRM_EXPIRY_DAYS"])
-    deleted = 0
-    while True:
-        chunk = (
-            select(Signature.id)
-            .where(Signature.status == SignatureStatus.PENDING, Signature.created_at < cutoff)
-            .limit(500)
-        )
-        ids = list(
-            db.session.scalars(
-                delete(Signature)
-                .where(
-                    Signature.id.in_(chunk.scalar_subquery()),
-                    Signature.status == SignatureStatus.PENDING,
-                    Signature.created_at < cutoff,
-                )
-                .returning(Signature.id)
-                .execution_options(synchronize_session=False)
-            )
-        )
-        if not ids:
-            break
-        # Name tokens go with their row (ON DELETE CASCADE); the mail has no foreign key.
-        db.session.execute(delete(OutboxMessage).where(OutboxMessage.signature_id.in_(ids)))
-        db.session.commit()
-        deleted += len(ids)
-    # The links of submissions a confirmation replaced expire with them too.
-    db.session.execute(delete(SupersededLink).where(SupersededLink.created_at < cutoff))
-    db.session.commit()
-    return deleted
-
-
-def purge_ip_hashes() -> int:
-    """IP hashes are kept only as long as the abuse window needs them."""
-    cutoff = utcnow() - timedelta(days=current_app.config["IP_HASH_RETENTION_DAYS"])
-    result = db.session.execute(
-        update(Signature)
-        .where(Signature.ip_hash.is_not(None), Signature.created_at < cutoff)
-        .values(ip_hash=None)
-    )
-    db.session.commit()
-    return result.rowcount
-
-
-def anonymize_campaign(campaign: Campaign, closes: date | None, *, force: bool = False) -> int:
-    """Erase a closed campaign's personal data once its retention period is over.
-
-    Safe to run on a schedule: it does nothing before the period ends, and nothing
-    twice. Counts by country and by day survive, since rows keep those columns.
-    """
-    if not force:
-        if closes is None:
-            return 0
-        period = timedelta(days=current_app.config["ANONYMIZE_AFTER_CLOSE_DAYS"])
-        if utcnow().date() <= closes + period:
-            return 0
-    erased = 0
-    while True:
-        batch = db.session.scalars(
-            select(Signature)
-            .where(Signature.campaign_id == campaign.id, Signature.erased_at.is_(None))
-            .limit(500)
-        ).all()
-        if not batch:
-            break
-        for signature in batch:
-            erase(signature)
-        erased += len(batch)
-        db.session.commit()
-    campaign.anonymized_at = utcnow()
-    db.session.commit()
-    return erased

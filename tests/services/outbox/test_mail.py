@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, utcnow
-from campaign.services.outbox import mail, mail_lease, mail_transport, mail_worker
+from campaign.services.outbox import mail, mail_lease, mail_send, mail_transport, mail_worker
 from campaign.services.outbox.mail_transport import Mail
 from campaign.services.pages.content import library
 from campaign.services.sealing import crypto, sealed
@@ -137,7 +137,7 @@ def test_a_crashed_send_is_retried_under_the_same_message_id(app, mailbox):
     mail.enqueue(a_mail(), kind="test")
     db.session.commit()
     # A worker claims the message and sends it, then dies before recording it.
-    [claimed] = mail_worker.claim_due(10)
+    [claimed] = mail_send.claim_due(10)
     message = db.session.get(OutboxMessage, claimed)
     payload = json.loads(
         crypto.decrypt_field(
@@ -172,25 +172,25 @@ def test_smtp_failure_is_retried_with_backoff(app, flaky):
     mail.enqueue(a_mail(), kind="test")
     db.session.commit()
     before = utcnow()
-    assert mail_worker.deliver_due() == (0, 1)
+    assert mail_send.deliver_due() == (0, 1)
     [message] = outbox()
     assert message.status == "pending" and message.attempts == 1
     assert "451" in message.last_error
     first_delay = message.next_attempt_at - before
     assert timedelta(seconds=25) < first_delay <= timedelta(seconds=35)
-    assert mail_worker.deliver_due() == (0, 0)  # not due yet
+    assert mail_send.deliver_due() == (0, 0)  # not due yet
 
     message.next_attempt_at = utcnow()
     db.session.commit()
     before = utcnow()
-    assert mail_worker.deliver_due() == (0, 1)
+    assert mail_send.deliver_due() == (0, 1)
     [message] = outbox()
     assert message.attempts == 2
     assert timedelta(seconds=55) < message.next_attempt_at - before <= timedelta(seconds=65)
 
     message.next_attempt_at = utcnow()
     db.session.commit()
-    assert mail_worker.deliver_due() == (1, 0)
+    assert mail_send.deliver_due() == (1, 0)
     assert len(flaky.messages) == 1
     assert outbox()[0].status == "sent"
 
@@ -203,9 +203,9 @@ def test_relay_outage_pushed_mail_back_by_minutes(app):
     app.config["SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"  # nothing listens there
     mail.enqueue(a_mail(), kind="test")
     db.session.commit()
-    for _ in range(mail_worker.MAX_ATTEMPTS + 2):
+    for _ in range(mail_send.MAX_ATTEMPTS + 2):
         before = utcnow()
-        assert mail_worker.deliver_due() == (0, 1)
+        assert mail_send.deliver_due() == (0, 1)
         [message] = outbox()
         assert message.status == "pending" and message.attempts == 0
         assert message.locked_until is None and message.last_error == "ConnectionRefusedError"
@@ -237,7 +237,7 @@ def test_parallel_workers_send_each_message_once(app, mailbox):
         try:
             with app.app_context():
                 barrier.wait(timeout=10)
-                while mail_worker.deliver_due(limit=4)[0]:
+                while mail_send.deliver_due(limit=4)[0]:
                     pass
                 db.session.remove()
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below

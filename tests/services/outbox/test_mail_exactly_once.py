@@ -14,13 +14,13 @@ from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature, SignatureStatus, utcnow
 from campaign.services.intake import links
 from campaign.services.letters import reminders
-from campaign.services.outbox import mail, mail_lease, mail_worker
+from campaign.services.outbox import mail, mail_lease, mail_send, mail_worker
 from campaign.services.outbox.mail_transport import Mail
 from campaign.services.pages import counting
 from campaign.services.pages.content import library
 from campaign.services.signatures import confirmation, moderation, signing
 from campaign.services.signatures.signing import SignatureInput
-from campaign.services.signer_data import privacy
+from campaign.services.signer_data import privacy, retention
 from tests.helpers import SLUG, Mailbox
 
 
@@ -55,7 +55,7 @@ def test_slow_batch_outliving_lease_sends_once(app, monkeypatch):
         def worker(wait: float) -> None:
             time.sleep(wait)
             with app.app_context():
-                mail_worker.deliver_due(10)
+                mail_send.deliver_due(10)
 
         # Worker A takes the batch; its lease (1 s) ends while it is still sending (0.8 s
         # a message). Worker B comes by then and claims whatever lease has ended.
@@ -84,7 +84,7 @@ def test_deliver_due_survives_a_withdrawal_of_a_claimed_message(app, monkeypatch
         return claimed
 
     monkeypatch.setattr(mail_lease, "claim", claim_then_withdraw)
-    assert mail_worker.deliver_due(10) == (0, 0)  # no error, nothing sent
+    assert mail_send.deliver_due(10) == (0, 0)  # no error, nothing sent
     assert mailbox.messages == []
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
 
@@ -144,7 +144,7 @@ def test_purge_cannot_delete_a_signature_confirmed_meanwhile(app):
 
     event.listen(db.engine, "after_cursor_execute", confirm_meanwhile)
     try:
-        privacy.purge_expired()
+        retention.purge_expired()
     finally:
         event.remove(db.engine, "after_cursor_execute", confirm_meanwhile)
     # Whichever came first, the count and the table agree: no counted row was deleted.

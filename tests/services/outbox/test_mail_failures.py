@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature, utcnow
-from campaign.services.outbox import mail, mail_transport, mail_worker
+from campaign.services.outbox import mail, mail_send, mail_transport
 from campaign.services.outbox.mail_transport import Mail
 from tests.helpers import ROOT, Mailbox, deliver, sign
 
@@ -100,11 +100,11 @@ def test_mail_gives_up_after_max_attempts(client, app):
     try:
         app.config["SMTP_URL"] = box.url
         sign(client, email="never@example.org")
-        for _ in range(mail_worker.MAX_ATTEMPTS):
+        for _ in range(mail_send.MAX_ATTEMPTS):
             make_due()
             deliver(app)
         [message] = outbox()
-        assert message.status == "failed" and message.attempts == mail_worker.MAX_ATTEMPTS
+        assert message.status == "failed" and message.attempts == mail_send.MAX_ATTEMPTS
         assert message.last_error == "SMTPDataError 554" and message.payload_enc is None
         make_due()
         assert deliver(app) == 0 and box.messages == []
@@ -198,7 +198,7 @@ def test_worker_killed_after_smtp_accepted_sends_again_under_the_same_message_id
     sign(client, email="twice@example.org")
     transport = DiesAfterSending(mailbox.url)
     try:
-        mail_worker.deliver_due(10, transport)
+        mail_send.deliver_due(10, transport)
     except SystemExit:
         db.session.rollback()
     finally:
@@ -227,7 +227,7 @@ def test_concurrent_workers_never_send_a_message_twice(app, mailbox):
                 start.wait()
                 transport = mail_transport.Transport(mailbox.url)
                 try:
-                    while mail_worker.deliver_due(2, transport)[0]:
+                    while mail_send.deliver_due(2, transport)[0]:
                         pass
                 finally:
                     transport.close()

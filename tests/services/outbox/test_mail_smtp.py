@@ -8,7 +8,7 @@ import smtplib
 
 import pytest
 
-from campaign.services.outbox import mail_smtp, mail_worker
+from campaign.services.outbox import mail_send, mail_smtp
 from campaign.services.outbox.mail_smtp import Wire
 from tests.helpers import Mailbox
 
@@ -91,7 +91,7 @@ def test_a_refused_recipient_is_the_messages_fault_and_the_next_one_goes(server)
     try:
         with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
             mail_smtp.send(smtp, wire("nobody@example.org"))
-        assert not mail_worker.relay_down(refused.value)
+        assert not mail_send.relay_down(refused.value)
         mail_smtp.send(smtp, wire("somebody@example.org"))  # the connection still works
     finally:
         smtp.quit()
@@ -106,7 +106,7 @@ def test_a_refused_message_raises_as_smtplib_does(server, reply, relay_down):
         with pytest.raises(smtplib.SMTPDataError) as refused:
             mail_smtp.send(smtp, wire())
         assert refused.value.smtp_code == int(reply[:3])
-        assert mail_worker.relay_down(refused.value) is relay_down
+        assert mail_send.relay_down(refused.value) is relay_down
     finally:
         smtp.close()
     assert server.envelopes == []

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Campaign, Signature
-from campaign.services.exports import delivery, export_presets, export_signers, export_summary
+from campaign.services.exports import export_presets, export_signers, export_summary, pack_numbers
 from campaign.services.intake import links
 from campaign.services.log import tlog_store, transparency
 from campaign.services.pages import cache, counting, stats
@@ -74,7 +74,7 @@ def test_every_reader_of_counted_agrees(client, app):
     delivery_rows = export_presets.count_rows(campaign.id, "delivery", SignerFilter())
     csv_text = "".join(export_signers.export_csv(campaign.id, "delivery", SignerFilter()))
     summary = export_summary.summary(content, campaign)["total_signatures"]
-    pack = delivery.gather(campaign)
+    pack = pack_numbers.gather(campaign)
     transparency.checkpoint(content)
     logged = tlog_store.log_count(campaign.id)
     totals = stats.totals(campaign.id)

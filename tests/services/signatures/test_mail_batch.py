@@ -9,7 +9,7 @@ from sqlalchemy import event, select
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
 from campaign.services.intake import links
-from campaign.services.outbox import mail_worker
+from campaign.services.outbox import mail_send
 from campaign.services.pages.content import library
 from campaign.services.signatures import confirmation, signing
 from campaign.services.signatures.signing import SignatureInput
@@ -32,7 +32,7 @@ def test_batch_of_submissions_is_decided_in_one_commit(app, mailbox):
     listener = lambda conn: commits.append(1)  # noqa: E731 - a counter
     event.listen(db.engine, "commit", listener)
     try:
-        assert mail_worker.deliver_due(limit=50) == (20, 0)
+        assert mail_send.deliver_due(limit=50) == (20, 0)
     finally:
         event.remove(db.engine, "commit", listener)
     assert sorted(m["To"] for m in mailbox.messages) == sorted(emails)
@@ -46,7 +46,7 @@ def test_batch_decides_one_address_as_if_one_after_another(app, mailbox):
     new submission is deleted and turned into the "already signed" note."""
     limit = app.config["ALREADY_SIGNED_MAIL_LIMIT"]
     done = sign("done@example.org")
-    mail_worker.deliver_due()
+    mail_send.deliver_due()
     row = db.session.get(Signature, done)
     result = confirmation.confirm(library().get(SLUG), links.make_token(row, "confirm"))
     assert result.state == "confirmed", result
@@ -54,7 +54,7 @@ def test_batch_decides_one_address_as_if_one_after_another(app, mailbox):
 
     repeated = [sign("again@example.org") for _ in range(limit + 3)]
     redundant = sign("done@example.org")
-    assert mail_worker.deliver_due(limit=50) == (limit + 1 + 1, 0)
+    assert mail_send.deliver_due(limit=50) == (limit + 1 + 1, 0)
     assert len(mailbox.to("again@example.org")) == limit + 1
     assert len(mailbox.to("done@example.org")) == 1
     db.session.expire_all()

@@ -25,7 +25,7 @@ from campaign.services.pages.content import library
 from campaign.services.sealing import blind_index, crypto
 from campaign.services.signatures import confirmation, signing
 from campaign.services.signatures.signing import SignatureInput, SigningError
-from campaign.services.signer_data import privacy
+from campaign.services.signer_data import privacy, retention
 from tests.helpers import SLUG
 
 
@@ -228,7 +228,7 @@ def test_purge_deletes_expired_unconfirmed_signatures_only(app):
     for signature_id in (expired, old_confirmed):
         age(signature_id, days=app.config["CONFIRM_EXPIRY_DAYS"] + 1)
 
-    assert privacy.purge_expired() == 1
+    assert retention.purge_expired() == 1
     remaining = set(db.session.scalars(select(Signature.id)))
     assert remaining == {fresh, old_confirmed}
     assert (
@@ -243,7 +243,7 @@ def test_purge_deletes_expired_unconfirmed_signatures_only(app):
         )
         == 0
     )
-    assert privacy.purge_expired() == 0
+    assert retention.purge_expired() == 0
     # The address is free again: signing anew starts over.
     assert not signing.sign(content(), data("expired@example.org")).repeat
 

@@ -17,7 +17,7 @@ from campaign.services.pages import cache, counting
 from campaign.services.pages.content import library
 from campaign.services.sealing import crypto, sealed
 from campaign.services.signatures import confirmation
-from campaign.services.signer_data import privacy
+from campaign.services.signer_data import privacy, retention
 from tests.helpers import SLUG, sign
 
 
@@ -110,10 +110,10 @@ def test_anonymize_erases_closed_campaigns_and_keeps_counts(client, app):
     assert counting.confirmed_count(campaign.id, fresh=True) == 3
     days = app.config["ANONYMIZE_AFTER_CLOSE_DAYS"]
     recent = date.today() - timedelta(days=days - 1)
-    assert privacy.anonymize_campaign(campaign, recent) == 0  # not yet: nothing erased
+    assert retention.anonymize_campaign(campaign, recent) == 0  # not yet: nothing erased
     long_ago = date.today() - timedelta(days=days + 1)
-    assert privacy.anonymize_campaign(campaign, long_ago) == 3
-    assert privacy.anonymize_campaign(campaign, long_ago) == 0  # safe to run again
+    assert retention.anonymize_campaign(campaign, long_ago) == 3
+    assert retention.anonymize_campaign(campaign, long_ago) == 0  # safe to run again
     rows = db.session.scalars(select(Signature)).all()
     assert all(s.email_enc is None and s.name_enc is None and s.dedup_key is None for s in rows)
     assert sorted(s.country for s in rows) == ["DE", "IR", "IR"]  # counts by country kept
