@@ -30,6 +30,7 @@ from ..intake import links
 from ..outbox import mail_template
 from ..outbox.mail import register_renderer
 from ..outbox.mail_transport import Mail
+from ..pages import cache as caches
 from ..pages.content import CampaignContent, library
 from ..sealing import sealed
 from ..signer_data import privacy
@@ -122,7 +123,7 @@ def _token_url(
 ) -> str:
     """`links.external_url(endpoint, language, slug=slug[, token=…])`, the URL's
     routing done once (it was a tenth of the mail worker's CPU per message)."""
-    cache = current_app.extensions.setdefault("campaign.signer_link_urls", {})
+    cache = caches.store(caches.SIGNER_LINK_URLS)
     key = (endpoint, language, slug, current_app.config["BASE_URL"])
     parts = cache.get(key)
     if parts is None:

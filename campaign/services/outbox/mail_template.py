@@ -21,9 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flask import current_app
 from markupsafe import escape
 
+from ..pages import cache as caches
 from .mail_transport import Mail, render_mail
 
 # Private-use characters: no translation, title or template holds them.
@@ -77,7 +77,7 @@ def render(template: str, language: str, fixed: dict, fills: dict[str, str]) -> 
     once per (template, language, `fixed`, which `fills` are empty). `fixed` holds what
     is the same for many signers (the title, the expiry days), `fills` what is not (the
     address, the name, the links); every value in both is a str or an int."""
-    cache = current_app.extensions.setdefault("campaign.mail_templates", {})
+    cache = caches.store(caches.MAIL_TEMPLATES)
     key = (
         template,
         language,

@@ -50,6 +50,8 @@ TLOG_KEYS = "tlog_keys"  # each campaign's log verifier key
 CONSENT_TEXTS = "consent_texts"  # the sign form's consent wordings per locale (forms.py)
 FORM_TRANSLATIONS = "form_translations"  # WTForms' catalog per locale
 SHARE_IMAGES = "share_images"  # the share images' folder, rendered on disk (sharing.py)
+MAIL_TEMPLATES = "mail_templates"  # signer mail rendered once, filled per signer (mail_template.py)
+SIGNER_LINK_URLS = "signer_link_urls"  # signer links' URLs routed once (signer_mail.py)
 
 _spent_here: dict[tuple[str, str], float] = {}  # `once()` without shared storage
 _spent_lock = threading.Lock()
@@ -135,7 +137,7 @@ def public_views_changed() -> None:
 def content_reloaded(app: Flask | None = None) -> None:
     """Campaign files changed: everything rendered from them (keys carry the content
     version too, so this only frees the memory sooner)."""
-    for name in (PAGES, PAGE_RESPONSES, API, PUBLIC_LISTS):
+    for name in (PAGES, PAGE_RESPONSES, API, PUBLIC_LISTS, MAIL_TEMPLATES):
         forget(name, app=app)
 
 

@@ -15,6 +15,7 @@ from campaign.services.intake import links
 from campaign.services.letters import signer_mail
 from campaign.services.outbox import mail_template, mail_transport
 from campaign.services.outbox.mail_transport import Wire, build_message, render_mail
+from campaign.services.pages import cache
 from campaign.services.pages.content import library
 from tests.helpers import SLUG
 
@@ -46,7 +47,7 @@ def test_a_filled_template_is_what_jinja_renders(app, template, language):
             slow = render_mail(template, language, **fixed, **fills)
             assert fast == slow, (template, language, name)
     # Rendered once per (template, language, fixed values, which values are empty).
-    kept = app.extensions["campaign.mail_templates"]
+    kept = cache.store(cache.MAIL_TEMPLATES, app)
     assert len([k for k in kept if k[0] == template and k[1] == language]) == 4
 
 
