@@ -1,13 +1,13 @@
 """Share links, QR codes and the generated share image (services/pages/sharing.py)."""
 
 import io
-from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from PIL import Image
 
 from campaign.services.pages import sharing
+from tests.helpers import ROOT
 
 
 def test_every_share_link_carries_its_channel_and_ref():
@@ -103,7 +103,7 @@ def test_image_cache_renders_once(tmp_path, monkeypatch):
 def test_the_card_draws_with_the_fonts_the_project_ships():
     """Issue 24 §15: the card used whatever Noto and DejaVu the system had, so a fresh
     server drew it differently (or with Pillow's bitmap font)."""
-    fonts = Path(sharing.__file__).resolve().parents[2] / "static" / "fonts"
+    fonts = ROOT / "static" / "fonts"
     for names in (sharing.LATIN_FONTS, sharing.ARABIC_FONTS, sharing.MIXED_FONTS):
         found = sharing.find_font(names)
         assert found is not None and found.parent == fonts and found.is_file(), names
