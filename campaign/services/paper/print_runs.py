@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ... import sqlite_wal
 from ...extensions import db
 from ...models import AdminUser, Campaign, PrintRun, utcnow
 from ..sealing import audit
@@ -107,46 +108,49 @@ def allocate(
     check_request(count, language, paper_size, languages)
     campaign_id = campaign.id
     db.session.commit()  # end what the request read: the lock below starts afresh
-    for _attempt in range(ATTEMPTS):
-        lock_campaign(campaign_id)
-        first = next_number(campaign_id)
-        if first + count - 1 > LAST_NUMBER:
-            db.session.rollback()
-            raise PrintRunError(_("This campaign has printed every sheet number it can."))
-        now = utcnow()
-        run = PrintRun(
-            campaign_id=campaign_id,
-            first_number=first,
-            sheet_count=count,
-            language=language,
-            paper_size=paper_size,
-            printed_by_id=actor.id if actor else None,
-            printed_by=actor.email if actor else None,
-            printed_at=now,
-        )
-        db.session.add(run)
-        try:
-            db.session.flush()
-        except IntegrityError:  # another run took this first number: read again
-            db.session.rollback()
-            continue
-        audit.record(
-            "paper.sheets_printed",
-            actor=actor,
-            campaign_id=campaign_id,
-            target=f"sheets {first}-{first + count - 1}",
-            details={
-                "first": first,
-                "last": first + count - 1,
-                "sheets": count,
-                "language": language,
-                "paper": paper_size,
-                "run": run.id,
-            },
-        )
-        allocation = Allocation(run.id, first, count, language, paper_size, now)
-        db.session.commit()
-        return allocation
+    # SQLite: this process's writers and every other's take turns (FOR UPDATE is
+    # nothing there), so two runs never read the same highest number at once.
+    with sqlite_wal.writer_turn(db.session.connection().connection.info):
+        for _attempt in range(ATTEMPTS):
+            lock_campaign(campaign_id)
+            first = next_number(campaign_id)
+            if first + count - 1 > LAST_NUMBER:
+                db.session.rollback()
+                raise PrintRunError(_("This campaign has printed every sheet number it can."))
+            now = utcnow()
+            run = PrintRun(
+                campaign_id=campaign_id,
+                first_number=first,
+                sheet_count=count,
+                language=language,
+                paper_size=paper_size,
+                printed_by_id=actor.id if actor else None,
+                printed_by=actor.email if actor else None,
+                printed_at=now,
+            )
+            db.session.add(run)
+            try:
+                db.session.flush()
+            except IntegrityError:  # another run took this first number: read again
+                db.session.rollback()
+                continue
+            audit.record(
+                "paper.sheets_printed",
+                actor=actor,
+                campaign_id=campaign_id,
+                target=f"sheets {first}-{first + count - 1}",
+                details={
+                    "first": first,
+                    "last": first + count - 1,
+                    "sheets": count,
+                    "language": language,
+                    "paper": paper_size,
+                    "run": run.id,
+                },
+            )
+            allocation = Allocation(run.id, first, count, language, paper_size, now)
+            db.session.commit()
+            return allocation
     raise PrintRunError(_("Other sheets were being printed at the same moment: please try again."))
 
 
