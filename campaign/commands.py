@@ -157,16 +157,21 @@ def keys_rotate(batch: int) -> None:
         )
 
 
+def _campaigns_and_closing(slug: str | None):
+    """Each campaign row (or only `slug`'s) with its closing date from its files."""
+    for row in db.session.scalars(select(Campaign)).all():
+        if slug and row.slug != slug:
+            continue
+        content = library().get(row.slug)
+        yield row, (content.closes if content else None)
+
+
 @campaign_cli.command("anonymize")
 @click.option("--slug", help="Only this campaign.")
 @click.option("--force", is_flag=True, help="Erase now, even before the retention period ends.")
 def campaign_anonymize(slug: str | None, force: bool) -> None:
     """Erase personal data of campaigns closed for longer than ANONYMIZE_AFTER_CLOSE_DAYS."""
-    for row in db.session.scalars(select(Campaign)).all():
-        content = library().get(row.slug)
-        if slug and row.slug != slug:
-            continue
-        closes = content.closes if content else None
+    for row, closes in _campaigns_and_closing(slug):
         erased = retention.anonymize_campaign(row, closes, force=force)
         click.echo(f"{row.slug}: erased {erased}")
 
@@ -177,11 +182,7 @@ def campaign_anonymize(slug: str | None, force: bool) -> None:
 def campaign_purge_indexes(slug: str | None, force: bool) -> None:
     """Delete the dedup keys and blind indexes of campaigns closed for longer than
     BLIND_INDEX_RETENTION_DAYS (issue 23; docs/SECURITY.md)."""
-    for row in db.session.scalars(select(Campaign)).all():
-        content = library().get(row.slug)
-        if slug and row.slug != slug:
-            continue
-        closes = content.closes if content else None
+    for row, closes in _campaigns_and_closing(slug):
         changed = index_retention.purge_blind_indexes(row, closes, force=force)
         click.echo(f"{row.slug}: blind indexes deleted from {changed} signatures")
 
