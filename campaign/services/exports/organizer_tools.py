@@ -44,7 +44,6 @@ def reseal(
     `new`'s public key, in batches, each row only if unchanged meanwhile (resumable)."""
     opener = organizer_key.Opener(old)
     sealer = organizer_key.Sealer(new.public_key())
-    current_head = sealer.head
     report = ResealReport()
     after = 0
     while True:
@@ -58,7 +57,7 @@ def reseal(
             break
         for row in rows:
             after = row.id
-            if row.organizer_sealed.startswith(current_head):
+            if organizer_key.token_key_id(row.organizer_sealed) == sealer.key_id:
                 report.current += 1
                 continue
             plain = opener.open_raw(row.organizer_sealed, row.row_key)

@@ -24,6 +24,7 @@ from campaign.services.signer_data import public, signers
 from campaign.services.signer_data.signers import SignerFilter
 from tests.admin.test_delivery_pack import pdf_text
 from tests.helpers import SLUG, content_with_contact, deliver, sign, test_config
+from tests.services.sealing.test_envelopes import v1_token
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -79,7 +80,7 @@ def test_confirming_keeps_readable_only_what_a_consent_needs(client, app):
     quiet = signed_and_confirmed(
         client, app, name="Parvaneh Kazemi", email="parvaneh@example.org", comment="For Ali"
     )
-    assert quiet.organizer_sealed.startswith("o1.")
+    assert quiet.organizer_sealed.startswith("o2.")
     assert (quiet.name_enc, quiet.email_enc, quiet.comment_enc, quiet.link_secret) == (None,) * 4
     assert quiet.display_enc is None
     consenting = signed_and_confirmed(
@@ -205,6 +206,29 @@ def test_reseal_moves_old_rows_to_the_new_key(client, app, organizer, tmp_path):
     assert result.exit_code == 0, result.output
     names = {row["name"] for row in csv.DictReader(io.StringIO(opened.read_text()))}
     assert names == {"Parvaneh Kazemi", "Dariush Farahani"}
+
+
+def test_reseal_moves_rows_sealed_before_envelopes(client, app, organizer, tmp_path):
+    old_format = signed_and_confirmed(client, app, name="Parvaneh Kazemi", email="p@example.org")
+    plain = organizer_key.Opener([organizer]).open_raw(
+        old_format.organizer_sealed, old_format.row_key
+    )
+    old_format.organizer_sealed = v1_token(organizer.public_key(), plain, old_format.row_key)
+    db.session.commit()
+    key_file = tmp_path / "old.key"
+    key_file.write_bytes(organizer_key.private_pem(organizer))
+    new = organizer_key.generate()
+    new_file = tmp_path / "new.key"
+    new_file.write_bytes(organizer_key.private_pem(new))
+    result = app.test_cli_runner().invoke(
+        args=["keys", "reseal", "--old-key", str(key_file), "--new-key", str(new_file)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "resealed 1, already under the new key 0" in result.output
+    db.session.expire_all()
+    row = db.session.get(Signature, old_format.id)
+    assert row.organizer_sealed.startswith(f"o2.{organizer_key.key_id(new)}.")
+    assert organizer_key.Opener([new]).open_raw(row.organizer_sealed, row.row_key) == plain
 
 
 def test_export_open_with_the_printed_copy_and_its_passphrase(client, app, organizer, tmp_path):

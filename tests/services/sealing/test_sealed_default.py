@@ -43,7 +43,7 @@ def test_every_test_app_seals_to_the_runs_organizer_key(client, app):
     opened = organizer_copy(row)
     assert (opened.name, opened.email, opened.comment) == tuple(FIELDS.values())
     [exported] = full_export(row)
-    assert exported["name"] == "" and exported["sealed"].startswith(row.row_key + ":o1.")
+    assert exported["name"] == "" and exported["sealed"].startswith(row.row_key + ":o2.")
 
 
 @pytest.mark.unsealed
