@@ -2,8 +2,8 @@
 
 "Send the email again", "mail me my links again" and "wrong address?" each write one
 bodiless outbox row on the request, and nothing else: no lookup of the address, no cap
-checked, no row updated. What the worker needs (the address's keyed hash, or the
-corrected address) travels in the row's context, sealed to that row
+checked, no row updated. What the worker needs (the address's keyed hash, the typed
+address, or the corrected address) travels in the row's context, sealed to that row
 (`sealed.seal_payload`, bound to its idempotency key). So the request costs the same
 whether the address has no submission, a pending, confirmed, withdrawn or erased one,
 is blocked, or has spent its extra mails (issue 21, M2), and its answer and timing tell
@@ -108,27 +108,41 @@ def render_resend_request(outbox: OutboxMessage) -> Mail | None:
 
 
 def render_links_request(outbox: OutboxMessage) -> Mail | None:
-    """A confirmed signer's links (withdraw, data copy); a pending one's link again."""
+    """A confirmed signer's links (withdraw, data copy); a pending one's link again.
+
+    The request carries the address as typed, so a signer whose address is sealed to
+    the organizers (issue 23: confirmed without campaign mail, no readable address
+    left) is mailed at the address they typed, which has their dedup key. A retry of
+    that mail has no address left (the request forgot it) and is dropped; the signer
+    can ask again. Requests queued before this carried the dedup key alone."""
     opened = _open(outbox)
     if opened is None:
         return _nothing()
-    content, key = opened
+    content, asked = opened
     if content.state() not in ("open", "closed"):  # archived: personal data is gone
         return _nothing()
+    if "@" in asked:
+        try:
+            email = normalize_email(asked)
+        except ValueError:
+            return _nothing()
+        key, typed = dedup_key(email.canonical), email.address
+    else:
+        key, typed = asked, None
     signature = db.session.scalar(
         select(Signature).where(
             Signature.campaign_id == campaign_ref(content).id,
             Signature.dedup_key == key,
             Signature.status == SignatureStatus.CONFIRMED,
-            Signature.email_enc.is_not(None),
         )
     )
     if signature is None:
         return _confirm_again(outbox, content, key)
-    if not take_extra_mail(signature.id):
+    to = None if signature.email_enc else typed
+    if (signature.email_enc is None and to is None) or not take_extra_mail(signature.id):
         return _nothing()
     _mail_as(outbox, "links", signature)
-    return mail_for("links", content, signature)
+    return mail_for("links", content, signature, to)
 
 
 def render_correct_request(outbox: OutboxMessage) -> Mail | None:

@@ -68,10 +68,12 @@ def resend(content: CampaignContent, raw_email: str, language: str) -> None:
 def mail_links_again(content: CampaignContent, raw_email: str, language: str) -> None:
     """ "Mail me my links again" for one campaign: one bodiless request row, whatever the
     address's state; the worker mails a confirmed signer their links (data copy,
-    withdraw), or a pending one their confirmation link. Raises ValueError for an
-    address that isn't one."""
+    withdraw), or a pending one their confirmation link. The typed address goes with
+    the request (sealed to it, forgotten by the worker): a signer sealed to the
+    organizers has no readable address left to mail. Raises ValueError for an address
+    that isn't one."""
     email = normalize_email(raw_email)
-    mail_requests.ask(mail_requests.LINKS, content, language, dedup_key(email.canonical))
+    mail_requests.ask(mail_requests.LINKS, content, language, email.address)
 
 
 def same_address(note: Note | None, retyped: str) -> bool:
