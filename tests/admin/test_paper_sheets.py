@@ -157,6 +157,22 @@ def test_the_code_and_the_text_never_overlap(app, users, as_role, tmp_path):
                 assert not inside, (paper, word, box)
 
 
+def test_the_printed_qr_code_scans_to_the_petition(app, users, as_role, tmp_path):
+    """The sheet's QR code, rasterized from the PDF (pdftoppm) and read by zbar."""
+    body = make_sheets(as_role("organizer"), language="fa", count="1").get_data()
+    (tmp_path / "sheet.pdf").write_bytes(body)
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", "sheet.pdf", "page"],
+        cwd=tmp_path,
+        check=True,
+    )
+    [image] = tmp_path.glob("page*.png")
+    decoded = subprocess.run(
+        ["zbarimg", "--raw", "-q", str(image)], check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert decoded == [f"http://petition.test/fa/{SLUG}/?source=sheet"], decoded
+
+
 def test_two_print_runs_never_share_a_number(app, users, as_role, tmp_path):
     client = as_role("organizer")
     first = make_sheets(client, count="3")
