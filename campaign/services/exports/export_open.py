@@ -2,20 +2,22 @@
 computer, with their private key, without the database (issue 23).
 
 The server's CSV export carries, per row, what the server may read (empty cells for
-what it may not) and a `sealed` cell, `<row key>:<o1 token>` (services/sealing/organizer_key.py).
+what it may not) and a `sealed` cell, `<row key>:<sealed value>`
+(services/sealing/organizer_key.py).
 This reads the file as a stream, opens each sealed cell, fills the name, email and
 comment cells (and the given/family name split) neutralized against formula injection
 as the server does, and writes the file without the `sealed` column.
 
-Speed (1M rows in under a minute on two cores, bench/sealing.py): the HPKE open, one
-X25519 decapsulation a row, is about 85 % of the work and cannot be shared between
-rows, so the rows go to worker processes, one per CPU. The parent stays nearly idle so
-that it does not take a core from them: it reads the file in blocks of about
-`BLOCK_BYTES`, cut at a record's end (a newline after an even number of `"`: CSV
-escapes a quote as two, so a newline inside a quoted cell follows an odd count),
-hands each block to a worker as bytes (no parsing, no pickling of rows), and writes
-the opened bytes back in file order. Workers decode, parse, open and encode. Memory is
-bounded by the blocks in flight (`2 x processes`).
+Speed (1M rows in under a minute on two cores, bench/sealing.py): the HPKE open of a
+row's envelope, one X25519 decapsulation, is about 85 % of the work when each row has an
+envelope of its own (signatures mailed one at a time; rows of a shared envelope reuse
+its opened key), so the rows go to worker processes, one per CPU. The parent stays
+nearly idle so that it does not take a core from them: it reads the file in blocks of
+about `BLOCK_BYTES`, cut at a record's end (a newline after an even number of `"`: CSV
+escapes a quote as two, so a newline inside a quoted cell follows an odd count), hands
+each block to a worker as bytes (no parsing, no pickling of rows), and writes the opened
+bytes back in file order. Workers decode, parse, open and encode. Memory is bounded by
+the blocks in flight (`2 x processes`).
 
 Pure: no Flask, no database.
 """

@@ -36,6 +36,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -180,7 +181,10 @@ class Sealer:
     """Seals to one public key (the app's: built once per process from the config).
 
     Thread-safe: the mail worker's threads share it. The envelope's AES key lives only
-    in this object, for `rows` rows or `seconds` seconds at most, and is never stored."""
+    in this object, never stored, and is dropped after `rows` rows or `seconds` seconds,
+    whichever comes first: a timer drops it even if nothing is sealed again (an idle
+    worker must not keep a key that opens rows confirmed since), and a forked child
+    starts with none (it must not share its parent's key or lock)."""
 
     def __init__(
         self,
@@ -196,6 +200,7 @@ class Sealer:
         self._rows, self._seconds, self._clock = rows, seconds, clock
         self._lock = threading.Lock()
         self._envelope: _Envelope | None = None
+        _LIVE.add(self)
 
     def seal(self, plain: bytes, row_key: str) -> str:
         envelope = self._take()
@@ -203,10 +208,24 @@ class Sealer:
         data = nonce + envelope.cipher.encrypt(nonce, plain, ROW_AAD + row_key.encode("ascii"))
         return f"{self.head}{envelope.text}.{binascii.b2a_base64(data, newline=False).decode()}"
 
+    @property
+    def holds_key(self) -> bool:
+        """Whether an envelope's AES key is held now."""
+        return self._envelope is not None
+
     def forget(self) -> None:
         """Drop the current envelope now (its key with it): the next seal makes a new one."""
         with self._lock:
             self._envelope = None
+
+    def _drop(self, envelope: _Envelope) -> None:
+        with self._lock:
+            if self._envelope is envelope:
+                self._envelope = None
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._envelope = None
 
     def _take(self) -> _Envelope:
         with self._lock:
@@ -217,8 +236,22 @@ class Sealer:
                 wrapped = SUITE.encrypt(key, self.public, info=ENVELOPE_INFO)
                 text = binascii.b2a_base64(wrapped, newline=False).decode("ascii")
                 envelope = self._envelope = _Envelope(AESGCM(key), text, 0, now)
+                timer = threading.Timer(self._seconds, self._drop, (envelope,))
+                timer.daemon = True
+                timer.start()
             envelope.rows += 1
             return envelope
+
+
+_LIVE: weakref.WeakSet[Sealer] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for sealer in list(_LIVE):
+        sealer._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def token_key_id(token: str) -> str | None:

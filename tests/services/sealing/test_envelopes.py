@@ -5,7 +5,9 @@ its row key as associated data; rows sealed before envelopes (o1) still open."""
 from __future__ import annotations
 
 import binascii
+import multiprocessing
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -119,3 +121,32 @@ def test_an_opener_keeps_only_the_latest_envelopes(key):
         row_key = secrets.token_hex(16)
         assert opener.open_raw(sealer.seal(PLAIN, row_key), row_key) == PLAIN
     assert len(opener._envelopes) == organizer_key.OPENED_ENVELOPES
+
+
+def test_an_idle_sealer_drops_its_key_when_the_envelope_expires(key):
+    """Nothing sealed afterwards: the key must still go (a quiet worker would otherwise
+    keep, in memory, a key that opens rows confirmed since)."""
+    sealer = organizer_key.Sealer(key.public_key(), seconds=0.2)
+    sealer.seal(PLAIN, "r")
+    assert sealer.holds_key
+    deadline = time.monotonic() + 5
+    while sealer.holds_key and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not sealer.holds_key
+
+
+def test_a_forked_child_starts_without_its_parents_envelope(key):
+    sealer = organizer_key.Sealer(key.public_key())
+    parent = envelope_of(sealer.seal(PLAIN, "r"))
+    context = multiprocessing.get_context("fork")
+    answers = context.SimpleQueue()
+    child = context.Process(target=_in_child, args=(sealer.seal, lambda: sealer.holds_key, answers))
+    child.start()
+    child.join(30)
+    held, in_child = answers.get()
+    assert held is False and in_child != parent
+    assert envelope_of(sealer.seal(PLAIN, "r")) == parent  # the parent's is untouched
+
+
+def _in_child(seal, holds_key, answers) -> None:
+    answers.put((holds_key(), envelope_of(seal(PLAIN, "r"))))
