@@ -248,6 +248,9 @@ def test_the_organizer_and_the_source_note_are_in_the_pages_language(client, lan
 
 
 def test_french_content_uses_curly_apostrophes(app):
+    """Review #42: l'ONU, d'une, qu'en, while the interface catalog writes ’."""
     french = load_campaign(ROOT / "content" / SLUG).text("fr")
-    for text in (french.case_html, french.title, french.summary, french.petition_text):
+    texts = (french.case_html, french.petition_text, french.organizer_name)
+    texts += (french.title, french.summary, french.ask, french.addressee)
+    for text in (*texts, french.share_text, french.source_document):
         assert "'" not in html_lib.unescape(re.sub(r"<[^>]+>", "", text))
