@@ -69,7 +69,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    app.extensions["campaign.content"] = ContentLibrary(Path(app.config["CONTENT_DIR"]))
+    app.extensions["campaign.content"] = ContentLibrary(
+        Path(app.config["CONTENT_DIR"]), organizer_contact=app.config["ORGANIZER_CONTACT"]
+    )
     ensure_real_contacts(app)
     i18n.init_app(app)
     security.init_app(app)

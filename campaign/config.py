@@ -69,6 +69,9 @@ class Config:
         self.MAIL_WORKER_PROCESSES = env_int("MAIL_WORKER_PROCESSES", 2)
         self.REDIS_URL = os.environ.get("REDIS_URL", "")
         self.CONTENT_DIR = os.environ.get("CONTENT_DIR", str(PROJECT_ROOT / "content"))
+        # The organizers' address for this deployment: it replaces every campaign.toml's
+        # `organizer_contact` (footer, /privacy, paper sheets, the pack's sender).
+        self.ORGANIZER_CONTACT = os.environ.get("ORGANIZER_CONTACT", "").strip()
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
         # Signing

@@ -102,8 +102,8 @@ def contact_problems(campaigns: Iterable) -> list[str]:
     """A line per campaign whose footer and privacy page would show a placeholder
     contact (an empty one shows none, and is not refused here)."""
     return [
-        f"{c.slug}: organizer_contact {c.organizer_contact!r} is a placeholder; put the "
-        "organizers' real address in its campaign.toml"
+        f"{c.slug}: organizer_contact {c.organizer_contact!r} is a placeholder; set "
+        "ORGANIZER_CONTACT to the organizers' real address (or put it in its campaign.toml)"
         for c in campaigns
         if c.organizer_contact and placeholder_contact(c.organizer_contact)
     ]

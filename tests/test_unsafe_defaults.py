@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import secrets
 from pathlib import Path
 
@@ -186,3 +187,33 @@ def test_a_real_contact_starts_production_and_loads_quietly(database_url, real_c
         result = app.test_cli_runner().invoke(args=["content", "load"])
         db.engine.dispose()
     assert result.exit_code == 0 and "warning" not in result.stderr
+
+
+def test_the_organizer_contact_setting_replaces_the_placeholder(database_url, monkeypatch):
+    """Review #3: the organizers' real address is known per deployment, not in content/.
+    ORGANIZER_CONTACT replaces campaign.toml's everywhere it is shown, and production
+    starts with the shipped content once it is set."""
+    monkeypatch.setenv("ORGANIZER_CONTACT", " team@iran1988.org ")
+    assert Config().ORGANIZER_CONTACT == "team@iran1988.org"
+    app = create_app(production(database_url, ORGANIZER_CONTACT="team@iran1988.org"))
+    client = app.test_client()
+    for path in ("/privacy", "/fr/privacy", "/fa/"):
+        page = client.get(path)
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        assert "mailto:team@iran1988.org" in text and "petition.invalid" not in text
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("contact", ["contact@petition.invalid", "team@example.com", "a@b.test"])
+def test_a_placeholder_organizer_contact_setting_refuses_production(
+    database_url, real_contact, contact
+):
+    """The setting is checked like the content: it replaces a real campaign.toml address."""
+    settings = production(database_url, CONTENT_DIR=real_contact, ORGANIZER_CONTACT=contact)
+    with pytest.raises(UnsafeSettings, match=f"{re.escape(contact)}.*ORGANIZER_CONTACT"):
+        create_app(settings)
+    with pytest.raises(UnsafeSettings, match="placeholder"):
+        create_app({**settings, "BASE_URL": "http://10.0.0.5", "REQUIRE_SECRETS": True})
+    create_app({**settings, "BASE_URL": "http://127.0.0.1:5000"})  # development: it starts

@@ -72,3 +72,22 @@ def test_the_pack_title_is_one_message(app, users, as_role, language, title):
     )
     head = re.search(r"<title>(.*?)</title>", response.get_data(as_text=True), re.S).group(1)
     assert html_lib.unescape(head).startswith(title), head
+
+
+@pytest.mark.parametrize(
+    ("language", "note", "organizer"),
+    [
+        ("fr", "rapport non signé", "Justice pour les victimes de 1988 (équipe de campagne)"),
+        ("fa", "گزارشی بی\u200cامضا", "عدالت برای قربانیان ۱۳۶۷ (گروه کارزار)"),
+        ("en", "unsigned report", "Justice for the victims of 1988 (campaign team)"),
+    ],
+)
+def test_the_source_note_and_the_sender_are_in_the_packs_language(
+    app, users, as_role, language, note, organizer
+):
+    """Review #22, #48: the French and Persian packs printed the English source note
+    («… based on: … (unsigned report on an NCRI online conference …)») and sender."""
+    text = pack_html(as_role, language)
+    assert note in text and organizer in text
+    if language != "en":
+        assert "unsigned report" not in text and "campaign team" not in text

@@ -128,7 +128,10 @@ def test_the_parts_on_the_dashboard_the_api_and_the_pack(app, users, as_role, tm
     )
     text = squash(pdf_text(pack.data, tmp_path))
     assert squash("1 online, confirmed by email; 2 on paper") in text
-    assert squash("2 signatures were collected on 1 numbered sheets") in text
+    # Each number with its own plural (review #49: "collected on 1 numbered sheets").
+    assert squash("On paper: 2 signatures were collected on numbered sheets") in text
+    assert squash("Organizers entered 1 sheet, typing the check code printed on it") in text
+    assert squash("1 numbered sheets") not in text and squash("1 sheets") not in text
     # Names are sealed to the organizers' key (issue 23): the server's pack counts the
     # named signer; the named list is made offline from the delivery export.
     assert squash("1 signer agreed to have their name") in text

@@ -141,7 +141,7 @@ def test_the_privacy_page_states_each_consent_and_what_erasure_keeps(client):
     assert "Your 4 choices" in page
     for consent in consents.all_consents():
         assert str(consent.label) in page and str(consent.shares) in page
-    assert "keeps only its country, language, dates and the codes of the link" in page
+    assert "keeps only its country, language, dates, status" in page
     assert "the public log keeps its anonymous entries" in page
     assert "Vos 4 choix" in client.get("/fr/privacy").get_data(as_text=True)
     fa = client.get("/fa/privacy").get_data(as_text=True)

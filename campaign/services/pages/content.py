@@ -233,12 +233,16 @@ def load_campaign(folder: Path) -> CampaignContent:
 
 
 class ContentLibrary:
-    """All campaigns under a folder, reloaded when a file changes (checked every 2 s)."""
+    """All campaigns under a folder, reloaded when a file changes (checked every 2 s).
+
+    `organizer_contact` (the ORGANIZER_CONTACT setting), when given, replaces each
+    campaign's own: the real address is known per deployment, not in the content."""
 
     CHECK_EVERY = 2.0
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, organizer_contact: str = "") -> None:
         self.root = root
+        self.organizer_contact = organizer_contact.strip()
         self._lock = threading.Lock()
         self._campaigns: dict[str, CampaignContent] = {}
         self._stamp: tuple = ()
@@ -263,6 +267,8 @@ class ContentLibrary:
             for folder in sorted(self.root.iterdir()) if self.root.exists() else []:
                 if (folder / "campaign.toml").exists():
                     campaign = load_campaign(folder)
+                    if self.organizer_contact:
+                        campaign = replace(campaign, organizer_contact=self.organizer_contact)
                     for problem in campaign.problems:  # refused, and said on every reload
                         log.warning("content %s: %s", campaign.slug, problem)
                     campaigns[campaign.slug] = campaign
