@@ -17,14 +17,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import (
     client_address,
-    db_connections,
     i18n,
     organizer_guard,
     page_fastpath,
     post_fastpath,
     security,
     signer_links,
-    sqlite_wal,
     web,
 )
 from . import production as production_checks
@@ -33,6 +31,7 @@ from .api import bp as api_bp
 from .api import pages_bp as api_pages_bp
 from .commands import register_commands
 from .config import INSTANCE_DIR, PROJECT_ROOT, Config
+from .database import db_connections, sqlite_wal
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .petition import bp as petition_bp
 from .services.letters import updates

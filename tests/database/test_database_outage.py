@@ -1,6 +1,6 @@
 """The database goes away: a 503 page with Retry-After, nothing half-written, and
 recovery without a restart when it returns (each checkout checks its connection,
-campaign/db_connections.py).
+campaign/database/db_connections.py).
 
 PostgreSQL is made unreachable for real: through a TCP relay we cut (at once, or as
 the signing statement passes through it), and by killing the app's connections with

@@ -1,5 +1,5 @@
-"""campaign/db_connections.py: pooled connections checked without a round trip; and
-campaign/dbapi.py: hot statements run on the DBAPI connection with SQLAlchemy's types
+"""campaign/database/db_connections.py: pooled connections checked without a round trip; and
+campaign/database/dbapi.py: hot statements run on the DBAPI connection with SQLAlchemy's types
 and errors."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy import bindparam, create_engine, exc, insert, select, text
 
-from campaign import db_connections, dbapi
+from campaign.database import db_connections, dbapi
 from campaign.extensions import db
 from campaign.models import Campaign
 from tests.helpers import TEST_DATABASE_URL, require, using_postgres

@@ -1,5 +1,6 @@
-"""SQLite's write-ahead log is checkpointed by a background thread (campaign/sqlite_wal.py),
-not inside the commit of whichever request crosses SQLite's threshold."""
+"""SQLite's write-ahead log is checkpointed by a background thread
+(campaign/database/sqlite_wal.py), not inside the commit of whichever request crosses
+SQLite's threshold."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import time
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from campaign import create_app, sqlite_wal
+from campaign import create_app
+from campaign.database import sqlite_wal
 from campaign.extensions import db
 from tests.helpers import KEYS
 from tests.helpers import test_config as make_config
