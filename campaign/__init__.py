@@ -15,16 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import (
-    client_address,
-    i18n,
-    organizer_guard,
-    page_fastpath,
-    post_fastpath,
-    security,
-    signer_links,
-    web,
-)
+from . import i18n, organizer_guard, post_fastpath
 from . import production as production_checks
 from .admin import bp as admin_bp
 from .api import bp as api_bp
@@ -40,6 +31,7 @@ from .services.pages.content import ContentLibrary
 from .services.sealing.crypto import generate_key
 from .services.signatures import signer_batch
 from .services.signer_data import consents
+from .web import app_wide, client_address, page_fastpath, security, signer_links
 
 log = logging.getLogger("campaign")
 SECRET_NAMES = ("SECRET_KEY", "HASH_KEY", "ENCRYPTION_KEYS")
@@ -73,7 +65,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
     signer_links.init_app(app)  # the `token` converter, before the routes
-    web.init_app(app)
+    app_wide.init_app(app)
     # Every template that lists consents reads the one registry (services/signer_data/consents.py).
     app.jinja_env.globals["consent_registry"] = consents.all_consents
 

@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from ..extensions import csrf
-from ..security import refuse_cross_site
+from ..web.security import refuse_cross_site
 from .bound_forms import bound_field, require_bound_token
 
 bp = Blueprint("petition", __name__, template_folder="../../templates/petition")

@@ -9,12 +9,13 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.test import Client
 
-from campaign import i18n, signer_links
+from campaign import i18n
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.petition import submit
 from campaign.services.intake import links
 from campaign.services.pages import counting
+from campaign.web import signer_links
 from tests.helpers import SLUG, sign_data
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services.intake import links
-from campaign.signer_links import SignerToken
+from campaign.web.signer_links import SignerToken
 from tests.helpers import SLUG, sign
 
 FORGED = "1-" + "0" * 40

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from .extensions import db
+from ..extensions import db
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from flask import request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.http import parse_cookie, parse_etags
 
-from .services.pages import page_cache
+from ..services.pages import page_cache
 
 SKIP_HEADERS = {"set-cookie", "date"}
 

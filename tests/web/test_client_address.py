@@ -8,10 +8,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from campaign import client_address, create_app
+from campaign import create_app
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services.sealing import crypto
+from campaign.web import client_address
 from tests.helpers import SLUG, sign_data
 from tests.helpers import test_config as make_config
 

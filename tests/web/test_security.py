@@ -1,4 +1,4 @@
-"""Response headers (campaign/security.py), ProxyFix, and shadow-limited signing."""
+"""Response headers (campaign/web/security.py), ProxyFix, and shadow-limited signing."""
 
 from __future__ import annotations
 

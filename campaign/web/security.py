@@ -15,7 +15,7 @@ from flask import Flask, abort, current_app, request
 from flask_babel import gettext as _
 from werkzeug.datastructures import Headers
 
-from .services.pages import cache
+from ..services.pages import cache
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -68,7 +68,7 @@ def add_missing(headers: Headers, extra: tuple[tuple[str, str], ...]) -> None:
 
 
 def init_app(app: Flask) -> None:
-    # Signer links' no-store and no-referrer: campaign/signer_links.py, a WSGI layer
+    # Signer links' no-store and no-referrer: campaign/web/signer_links.py, a WSGI layer
     # that also sees the redirects routing makes before any hook runs.
     @app.after_request
     def security_headers(response):
