@@ -20,7 +20,7 @@ from . import production as production_checks
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .api import pages_bp as api_pages_bp
-from .commands import register_commands
+from .cli.commands import register_commands
 from .config import INSTANCE_DIR, PROJECT_ROOT, Config
 from .database import db_connections, sqlite_wal
 from .extensions import csrf, db, limiter, login_manager, migrate

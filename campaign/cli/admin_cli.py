@@ -13,12 +13,12 @@ from sqlalchemy import select
 from .. import sealing_cli
 from ..extensions import db
 from ..models import AdminUser
-from ..progress import progress
 from ..services.admins import accounts, sign_in, totp
 from ..services.exports import delivery, export, export_presets
 from ..services.pages.campaigns import get_row
 from ..services.pages.content import library
 from ..services.signer_data.signers import FilterError, SignerFilter
+from .progress import progress
 
 admin_cli = AppGroup("admin", help="Admin accounts.")
 

@@ -7,21 +7,21 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from . import sealing_cli
-from .admin.cli import admin_cli, delivery_cli, export_command
-from .extensions import db
-from .models import Campaign, OutboxMessage
-from .production import contact_problems
+from .. import sealing_cli
+from ..extensions import db
+from ..models import Campaign, OutboxMessage
+from ..production import contact_problems
+from ..services.intake import abuse
+from ..services.letters import reminders
+from ..services.log import transparency
+from ..services.outbox import mail_processes, mail_worker
+from ..services.pages import campaigns, counting
+from ..services.pages.content import library
+from ..services.paper import retention as paper_retention
+from ..services.sealing import crypto, index_retention, rotation
+from ..services.signer_data import retention
+from .admin_cli import admin_cli, delivery_cli, export_command
 from .progress import progress
-from .services.intake import abuse
-from .services.letters import reminders
-from .services.log import transparency
-from .services.outbox import mail_processes, mail_worker
-from .services.pages import campaigns, counting
-from .services.pages.content import library
-from .services.paper import retention as paper_retention
-from .services.sealing import crypto, index_retention, rotation
-from .services.signer_data import retention
 from .tlog_cli import count_cli
 
 content_cli = AppGroup("content", help="Campaign content in content/.")

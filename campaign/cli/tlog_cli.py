@@ -13,11 +13,11 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from .extensions import db
-from .models import Campaign
+from ..extensions import db
+from ..models import Campaign
+from ..services.log import receipts, tlog_keys, tlog_pending, tlog_store, tlog_witness, transparency
+from ..services.verifier import tlog, tlog_memory, tlog_note, tlog_offline, tlog_verify
 from .progress import progress
-from .services.log import receipts, tlog_keys, tlog_pending, tlog_store, tlog_witness, transparency
-from .services.verifier import tlog, tlog_memory, tlog_note, tlog_offline, tlog_verify
 
 count_cli = AppGroup("count", help="The public, verifiable log of the count.")
 
