@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import i18n, organizer_guard, post_fastpath
+from . import i18n, organizer_guard
 from . import production as production_checks
 from .admin import bp as admin_bp
 from .api import bp as api_bp
@@ -25,6 +25,7 @@ from .config import INSTANCE_DIR, PROJECT_ROOT, Config
 from .database import db_connections, sqlite_wal
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .petition import bp as petition_bp
+from .petition.signing import post_fastpath
 from .services.letters import updates
 from .services.pages import page_cache
 from .services.pages.content import ContentLibrary

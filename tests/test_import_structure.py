@@ -139,7 +139,9 @@ def test_no_import_inside_a_function_but_the_listed_ones():
 
 def test_no_import_cycle_between_campaign_modules():
     graph = import_graph()
-    assert graph["campaign.petition.routes"], "the walk found no imports: the test is broken"
+    assert graph["campaign.petition.signing.routes"], (
+        "the walk found no imports: the test is broken"
+    )
     assert cycles(graph) == []
 
 

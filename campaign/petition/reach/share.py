@@ -21,14 +21,14 @@ from flask import (
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 
-from ..i18n import current_language, url_language
-from ..services.intake import links, validation
-from ..services.pages import counting, sharing
-from ..services.pages.cache import SHARE_IMAGES, remember
-from ..services.pages.campaigns import campaign_ref
-from ..services.pages.content import CampaignContent, library
-from . import bp
-from .pages import counter_context, load_campaign
+from ...i18n import current_language, url_language
+from ...services.intake import links, validation
+from ...services.pages import counting, sharing
+from ...services.pages.cache import SHARE_IMAGES, remember
+from ...services.pages.campaigns import campaign_ref
+from ...services.pages.content import CampaignContent, library
+from .. import bp
+from ..pages import counter_context, load_campaign
 
 
 def campaign_url(slug: str, language: str | None = None, **params: str | None) -> str:

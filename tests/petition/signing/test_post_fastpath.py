@@ -1,6 +1,6 @@
-"""The fast path for the public POSTs (campaign/post_fastpath.py): a valid sign POST or
-confirm POST is answered below Flask exactly as the view answers it, and everything
-else is passed on to the view."""
+"""The fast path for the public POSTs (campaign/petition/signing/post_fastpath.py): a
+valid sign POST or confirm POST is answered below Flask exactly as the view answers it,
+and everything else is passed on to the view."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from werkzeug.test import Client
 from campaign import i18n
 from campaign.extensions import db
 from campaign.models import Signature
-from campaign.petition import submit
+from campaign.petition.signing import submit
 from campaign.services.intake import links
 from campaign.services.pages import counting
 from campaign.web import signer_links

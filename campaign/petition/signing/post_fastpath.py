@@ -39,15 +39,16 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.http import parse_cookie
 from werkzeug.sansio.utils import get_host
 
-from . import i18n
-from .petition import embedding, submit
-from .petition.forms import read_sign_form
-from .services.intake import abuse
-from .services.pages.content import library
-from .services.signatures import confirmation
-from .services.signer_data import consents
-from .web import client_address, security
-from .web.app_wide import discard_session
+from ... import i18n
+from ...services.intake import abuse
+from ...services.pages.content import library
+from ...services.signatures import confirmation
+from ...services.signer_data import consents
+from ...web import client_address, security
+from ...web.app_wide import discard_session
+from ..forms import read_sign_form
+from ..reach import embedding
+from . import submit
 
 log = logging.getLogger(__name__)
 SIGN = re.compile(r"/([a-z0-9][a-z0-9-]{0,79})/sign")

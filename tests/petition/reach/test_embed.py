@@ -76,7 +76,7 @@ def test_forged_posts_are_refused(app):
     mixed = {**data, "embed_token": other_form["embed_token"]}
     if other_form["started"] != data["started"]:
         assert client.post(f"/{SLUG}/sign", data=mixed).status_code == 400
-    from campaign.petition import embedding
+    from campaign.petition.reach import embedding
 
     with app.test_request_context():
         foreign = embedding.make_token("another-campaign", data["started"])

@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import BadRequest
 
-from ..services.pages import cache
+from ...services.pages import cache
 
 log = logging.getLogger(__name__)
 FIELD = "embed_token"

@@ -5,7 +5,7 @@ do the same work on the request whatever the address's state: no submission, pen
 confirmed, withdrawn, erased, blocked, or with its extra mails spent. Each test here
 runs the form once per state and compares the SQL statements the request ran
 (SQLAlchemy's `before_cursor_execute`, parameters left out) and the rows it added per
-table. Deterministic: the guard; tests/petition/test_same_work_timing.py times them.
+table. Deterministic: the guard; tests/petition/inbox/test_same_work_timing.py times them.
 
 Before the fix each form read the address's submission first and wrote only for some
 states (an UPDATE of the cap and an outbox INSERT for a pending or confirmed one,

@@ -1,8 +1,9 @@
 """A read sign form to a recorded submission: the one path both sign handlers take.
 
-The Flask view (routes.sign) and the WSGI fast path (campaign/post_fastpath.py) each
-read the POST with `forms.read_sign_form`, then call `accept`, which makes the abuse
-decision and records what it decides, and `leave_note`, the check-inbox cookie.
+The Flask view (routes.sign) and the WSGI fast path
+(campaign/petition/signing/post_fastpath.py) each read the POST with
+`forms.read_sign_form`, then call `accept`, which makes the abuse decision and records
+what it decides, and `leave_note`, the check-inbox cookie.
 Nothing here reads the request: both callers pass what it said.
 """
 
@@ -11,12 +12,12 @@ from __future__ import annotations
 from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Response
 
-from ..services.intake import abuse
-from ..services.pages.content import CampaignContent
-from ..services.signatures import inbox, signing
-from ..services.signatures.signing import SignatureInput, SignOutcome
-from ..services.signer_data import consents
-from .forms import SignSubmission, seconds_since_started
+from ...services.intake import abuse
+from ...services.pages.content import CampaignContent
+from ...services.signatures import inbox, signing
+from ...services.signatures.signing import SignatureInput, SignOutcome
+from ...services.signer_data import consents
+from ..forms import SignSubmission, seconds_since_started
 
 # The WSGI environ key under which the fast path hands a confirm it ran, but which did
 # not confirm, to the confirm view to render (a confirmation.ConfirmResult).

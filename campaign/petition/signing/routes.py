@@ -8,28 +8,30 @@ from urllib.parse import urlencode
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..extensions import limiter
-from ..i18n import current_language
-from ..services.intake import abuse
-from ..services.intake.links import make_token as signer_link_token
-from ..services.intake.links import referral_code as signer_referral_code
-from ..services.intake.validation import country_name
-from ..services.pages import counting
-from ..services.pages.campaigns import campaign_ref
-from ..services.pages.content import CampaignContent, library
-from ..services.signatures import confirmation, inbox
-from ..services.signer_data import consents, privacy
-from . import bp, embedding, submit
-from .bound_forms import NOTE_FIELD
-from .embed import embed_check_inbox_page, embed_page
-from .forms import (
+from ...extensions import limiter
+from ...i18n import current_language
+from ...services.intake import abuse
+from ...services.intake.links import make_token as signer_link_token
+from ...services.intake.links import referral_code as signer_referral_code
+from ...services.intake.validation import country_name
+from ...services.pages import counting
+from ...services.pages.campaigns import campaign_ref
+from ...services.pages.content import CampaignContent, library
+from ...services.signatures import confirmation, inbox
+from ...services.signer_data import consents, privacy
+from .. import bp
+from ..bound_forms import NOTE_FIELD
+from ..forms import (
     CorrectEmailForm,
     ResendForm,
     read_sign_form,
     refused_form,
 )
-from .limits import config_limit, ip_and_petition
-from .pages import check_inbox_page, dead_link_page, load_campaign, render_campaign
+from ..limits import config_limit, ip_and_petition
+from ..pages import check_inbox_page, dead_link_page, load_campaign, render_campaign
+from ..reach import embedding
+from ..reach.embed import embed_check_inbox_page, embed_page
+from . import submit
 
 
 @bp.get("/")
@@ -57,7 +59,8 @@ def campaign_page_without_slash(slug: str):
 @bp.post("/<slug>/sign")
 def sign(slug: str):
     """The sign POST. A valid one from the page's own form is usually answered before
-    Flask runs (campaign/post_fastpath.py); this view answers the rest the same way."""
+    Flask runs (campaign/petition/signing/post_fastpath.py); this view answers the rest
+    the same way."""
     content = load_campaign(slug)  # cross-site posts were refused (security.refuse_cross_site)
     embed = embedding.check_embed_token(slug)  # a bad token: embed.bad_embed_token answers
     render_form = embed_page if embed else render_campaign  # answer where the form was

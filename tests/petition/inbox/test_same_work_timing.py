@@ -3,7 +3,7 @@
 Measured before the fix (server-side medians, PostgreSQL): resend 16.5 ms for a pending
 address against 8.8 ms for an unknown one, "mail me my links again" 13.4 against 10.2,
 a blocked address signing in 0.84 ms against 2.36. Each form now writes one row (a
-signing its usual three) whoever asks; tests/petition/test_same_work.py asserts that
+signing its usual three) whoever asks; tests/petition/inbox/test_same_work.py asserts that
 deterministically; these assert what a prober would measure: ROUNDS requests per
 state, the states interleaved in a random order each round (so a busy, shared machine
 slows them alike), within 1.5x of each other, as test_signing_timing does.

@@ -9,14 +9,15 @@ from __future__ import annotations
 from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
-from ..i18n import current_language
-from ..services.pages.content import CampaignContent, library
-from ..services.signatures import inbox
-from ..web.app_wide import error_response
-from ..web.security import allow_framing
-from . import bp, embedding
-from .forms import CorrectEmailForm, ResendForm, SignForm, stamp_started
-from .pages import counter_context, load_campaign, source_from_request
+from ...i18n import current_language
+from ...services.pages.content import CampaignContent, library
+from ...services.signatures import inbox
+from ...web.app_wide import error_response
+from ...web.security import allow_framing
+from .. import bp
+from ..forms import CorrectEmailForm, ResendForm, SignForm, stamp_started
+from ..pages import counter_context, load_campaign, source_from_request
+from . import embedding
 from .share import campaign_url, share_url_language
 
 
