@@ -19,8 +19,8 @@ from campaign.services.pages import counting
 from campaign.services.pages.campaigns import get_row
 from campaign.services.pages.content import library
 from campaign.services.paper import entry, sheet_codes
+from tests.admin.exports.test_delivery_pack import pdf_text, squash
 from tests.admin.helpers import make_signature
-from tests.admin.test_delivery_pack import pdf_text, squash
 from tests.browser.helpers import axe_violations, describe
 from tests.helpers import SLUG, deliver
 

@@ -8,13 +8,13 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from ..extensions import db
-from ..models import AdminUser
-from ..services.admins import accounts, sign_in, totp
-from ..services.sealing import audit, crypto
-from . import bp
-from .auth import Organizer
-from .forms import ActionForm, LoginForm, TotpForm
+from ...extensions import db
+from ...models import AdminUser
+from ...services.admins import accounts, sign_in, totp
+from ...services.sealing import audit, crypto
+from .. import bp
+from ..auth import Organizer
+from ..forms import ActionForm, LoginForm, TotpForm
 
 PENDING_2FA_SECONDS = 300
 

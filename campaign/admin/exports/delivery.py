@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Response, render_template
 from flask_babel import gettext as _
 
-from ..i18n import LANGUAGE_NAMES, current_language
-from ..services.exports import delivery
-from . import bp
-from .auth import campaign_or_404, role_required
-from .forms import DeliveryForm
+from ...i18n import LANGUAGE_NAMES, current_language
+from ...services.exports import delivery
+from .. import bp
+from ..auth import campaign_or_404, role_required
+from ..forms import DeliveryForm
 
 
 @bp.route("/<slug>/delivery", methods=["GET", "POST"])

@@ -7,12 +7,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..i18n import LANGUAGE_NAMES, current_language
-from ..services.intake.validation import country_choices
-from ..services.paper import check, entry, upload
-from . import bp
-from .auth import campaign_or_404, role_required
-from .forms import ActionForm
+from ...i18n import LANGUAGE_NAMES, current_language
+from ...services.intake.validation import country_choices
+from ...services.paper import check, entry, upload
+from .. import bp
+from ..auth import campaign_or_404, role_required
+from ..forms import ActionForm
 
 NEXT, SAVE = "next", "save"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Response, render_template, stream_with_context
 from flask_babel import gettext as _
 
-from ..i18n import current_language
-from ..services.exports import export
-from ..services.exports.export_presets import ExportError
-from ..services.signer_data import signers
-from . import bp
-from .auth import campaign_or_404, role_required
-from .forms import ExportForm
+from ...i18n import current_language
+from ...services.exports import export
+from ...services.exports.export_presets import ExportError
+from ...services.signer_data import signers
+from .. import bp
+from ..auth import campaign_or_404, role_required
+from ..forms import ExportForm
 
 
 @bp.route("/<slug>/export", methods=["GET", "POST"])

@@ -17,8 +17,8 @@ from pypdf import PdfReader
 from campaign.extensions import db
 from campaign.services.exports import delivery, pack_layout
 from campaign.services.log import tlog_keys, tlog_pending, tlog_store
+from tests.admin.exports.test_delivery_pack import CONSENTING, pdf_text, signers, squash, words
 from tests.admin.helpers import campaign_content, campaign_row, make_signature
-from tests.admin.test_delivery_pack import CONSENTING, pdf_text, signers, squash, words
 from tests.helpers import SLUG
 
 A4_WIDTH_PT = 595.28

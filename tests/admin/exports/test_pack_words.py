@@ -9,8 +9,8 @@ import re
 
 import pytest
 
+from tests.admin.exports.test_delivery_pack import signers
 from tests.admin.helpers import token_for
-from tests.admin.test_delivery_pack import signers
 from tests.helpers import SLUG
 
 

@@ -16,8 +16,8 @@ from campaign.extensions import db
 from campaign.models import AuditEvent, PrintRun
 from campaign.services.paper import print_runs, sheet_codes, sheets
 from campaign.services.signer_data import consents
+from tests.admin.exports.test_delivery_pack import pdf_text, squash, words
 from tests.admin.helpers import campaign_content, campaign_row, token_for
-from tests.admin.test_delivery_pack import pdf_text, squash, words
 from tests.helpers import SLUG
 
 PAGE = f"/admin/{SLUG}/sheets"

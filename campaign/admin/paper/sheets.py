@@ -7,11 +7,11 @@ from flask import Response, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..i18n import LANGUAGE_NAMES, current_language
-from ..services.paper import print_runs, sheets
-from . import bp
-from .auth import campaign_or_404, role_required
-from .forms import SheetsForm
+from ...i18n import LANGUAGE_NAMES, current_language
+from ...services.paper import print_runs, sheets
+from .. import bp
+from ..auth import campaign_or_404, role_required
+from ..forms import SheetsForm
 
 
 @bp.route("/<slug>/sheets", methods=["GET", "POST"])

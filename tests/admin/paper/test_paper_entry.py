@@ -15,8 +15,8 @@ from campaign.services.exports import export_signers, organizer_tools
 from campaign.services.pages import counting
 from campaign.services.paper import print_runs, sheet_codes
 from campaign.services.signer_data.signers import SignerFilter
+from tests.admin.exports.test_delivery_pack import pdf_text, squash
 from tests.admin.helpers import campaign_row, make_signature, token_for
-from tests.admin.test_delivery_pack import pdf_text, squash
 from tests.helpers import ORGANIZER_KEY, SLUG
 
 PAGE = f"/admin/{SLUG}/paper"

@@ -7,12 +7,12 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
-from ..extensions import db
-from ..models import AdminUser
-from ..services.admins import accounts, passwords, totp
-from . import bp
-from .auth import Organizer, role_required
-from .forms import AccountCreateForm, ActionForm, PasswordChangeForm, RoleForm, TotpForm
+from ...extensions import db
+from ...models import AdminUser
+from ...services.admins import accounts, passwords, totp
+from .. import bp
+from ..auth import Organizer, role_required
+from ..forms import AccountCreateForm, ActionForm, PasswordChangeForm, RoleForm, TotpForm
 
 
 @bp.route("/account", methods=["GET", "POST"])
