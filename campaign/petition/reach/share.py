@@ -153,7 +153,8 @@ def share_image(slug: str):
 
 # Without script on the partner's page the frame keeps this height and scrolls inside:
 # the count, the ask and the form's first fields show. With the snippet's script, it
-# fits its content (static/js/embed.js posts the height; tests/browser/test_embed_browser.py).
+# fits its content (static/js/embed.js posts the height;
+# tests/browser/petition/test_embed_browser.py).
 NO_SCRIPT_HEIGHT = 760
 
 # The partner's page believes only messages from our origin and from its own frame,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.helpers import describe, serious_violations
+from tests.browser.petition.test_signing_browser import confirmation_link, fill_sign_form
 from tests.browser.screens import confirmed_signers
-from tests.browser.test_signing_browser import confirmation_link, fill_sign_form
 from tests.helpers import SLUG, deliver
 
 

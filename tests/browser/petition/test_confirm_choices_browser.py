@@ -10,7 +10,11 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import Signature
 from campaign.services.signer_data import consents
-from tests.browser.test_signing_browser import assert_accessible, confirmation_link, fill_sign_form
+from tests.browser.petition.test_signing_browser import (
+    assert_accessible,
+    confirmation_link,
+    fill_sign_form,
+)
 from tests.helpers import SLUG
 
 DELIVERY = "Give my full name and country to the addressees when the petition is delivered"
