@@ -1,6 +1,6 @@
 """The log checked by an implementation no one here wrote: Go's checksum-database code
 (golang.org/x/mod/sumdb/note and sumdb/tlog, Debian's golang-golang-x-mod-dev), built in
-GOPATH mode from tests/tlog/gocheck (glue only), against a live gunicorn instance."""
+GOPATH mode from tests/tlog/verifier/gocheck (glue only), against a live gunicorn instance."""
 
 from __future__ import annotations
 

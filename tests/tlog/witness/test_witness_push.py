@@ -1,6 +1,6 @@
 """The log pushes each checkpoint to its witnesses (C2SP tlog-witness) and publishes it
 once enough cosigned it (issue 25, section 1), against witnesses written from the spec
-(tests/tlog/witness_server.py)."""
+(tests/tlog/witness/witness_server.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from campaign.services.verifier import tlog_cosign
 from campaign.services.verifier.tlog_verify import verify
 from tests.helpers import SLUG, free_port, sign
 from tests.tlog.helpers import sign_and_confirm
-from tests.tlog.witness_server import SpecWitness
+from tests.tlog.witness.witness_server import SpecWitness
 
 
 @pytest.fixture

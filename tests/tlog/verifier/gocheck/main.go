@@ -1,6 +1,6 @@
 // Command gocheck verifies a campaign's transparency log with Go's own sumdb code
 // (golang.org/x/mod/sumdb/note and sumdb/tlog), as an outside checker: glue only, no
-// verification logic of its own. tests/tlog/test_go_checker.py builds and runs it.
+// verification logic of its own. tests/tlog/verifier/test_go_checker.py builds and runs it.
 //
 //	gocheck open VKEY NOTEFILE        note.Open; prints "origin size root"
 //	gocheck tiles PREFIX VKEY         every tile through tlog.TileHashReader, every
