@@ -161,7 +161,7 @@ def check_inbox_page(
     """ "Check your inbox", with the address this browser signed with, masked."""
     note = inbox.read_note(request.cookies.get(inbox.NOTE_COOKIE), content.slug)
     return render_template(
-        "petition/check_inbox.html",
+        "petition/signing/check_inbox.html",
         campaign=content,
         text=content.text(current_language()),
         expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],

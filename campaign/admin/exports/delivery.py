@@ -32,4 +32,6 @@ def delivery_page(slug: str):
         return response
     if form.is_submitted():
         error, status = _("Please check the form."), 422
-    return render_template("admin/delivery.html", campaign=content, form=form, error=error), status
+    return render_template(
+        "admin/exports/delivery.html", campaign=content, form=form, error=error
+    ), status

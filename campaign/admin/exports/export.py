@@ -41,4 +41,6 @@ def export_page(slug: str):
             return response
     elif form.is_submitted():
         error, status = _("Please check the form."), 422
-    return render_template("admin/export.html", campaign=content, form=form, error=error), status
+    return render_template(
+        "admin/exports/export.html", campaign=content, form=form, error=error
+    ), status

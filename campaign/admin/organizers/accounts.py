@@ -37,7 +37,7 @@ def account():
                 return redirect(url_for("admin.account"), 303)
     elif form.is_submitted():
         status = 422
-    return render_template("admin/account.html", form=form), status
+    return render_template("admin/organizers/account.html", form=form), status
 
 
 @bp.route("/account/2fa", methods=["GET", "POST"])
@@ -45,7 +45,7 @@ def account():
 def totp_setup():
     user = current_user.user
     if user.totp_enabled:
-        return render_template("admin/totp.html", enabled=True, form=None)
+        return render_template("admin/organizers/totp.html", enabled=True, form=None)
     secret = totp.pending_totp_secret(user)  # server-side, never in the cookie
     form = TotpForm()
     status = 200
@@ -60,7 +60,7 @@ def totp_setup():
     uri = totp.provisioning_uri(user, secret)
     qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
     return render_template(
-        "admin/totp.html", enabled=False, form=form, qr=qr, secret=secret
+        "admin/organizers/totp.html", enabled=False, form=form, qr=qr, secret=secret
     ), status
 
 
@@ -69,7 +69,7 @@ def totp_setup():
 def accounts_page():
     users = db.session.scalars(db.select(AdminUser).order_by(AdminUser.email)).all()
     return render_template(
-        "admin/accounts.html",
+        "admin/organizers/accounts.html",
         users=users,
         form=AccountCreateForm(),
         action_form=ActionForm(),
@@ -93,7 +93,11 @@ def accounts_create():
             return redirect(url_for("admin.accounts_page"), 303)
     users = db.session.scalars(db.select(AdminUser).order_by(AdminUser.email)).all()
     return render_template(
-        "admin/accounts.html", users=users, form=form, action_form=ActionForm(), role_form=RoleForm
+        "admin/organizers/accounts.html",
+        users=users,
+        form=form,
+        action_form=ActionForm(),
+        role_form=RoleForm,
     ), 422
 
 

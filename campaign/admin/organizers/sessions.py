@@ -82,7 +82,11 @@ def login():
             )
     elif request.method == "POST":
         status = 422
-    return render_template("admin/login.html", form=form, error=error), status, retry_after(status)
+    return (
+        render_template("admin/organizers/login.html", form=form, error=error),
+        status,
+        retry_after(status),
+    )
 
 
 @bp.route("/login/2fa", methods=["GET", "POST"])
@@ -112,7 +116,7 @@ def login_totp():
     elif request.method == "POST":
         status = 422
     return (
-        render_template("admin/login_totp.html", form=form, error=error),
+        render_template("admin/organizers/login_totp.html", form=form, error=error),
         status,
         retry_after(status),
     )

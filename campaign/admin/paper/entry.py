@@ -46,7 +46,7 @@ def typed_rows(form) -> tuple[list[dict], list[entry.PaperRow], list[entry.RowPr
 def paper_page(content, row, **context):
     status = context.pop("status", 200)
     return render_template(
-        "admin/paper.html",
+        "admin/paper/paper.html",
         campaign=content,
         sheets=entry.sheets(row.id),
         consents=entry.paper_consents(),
@@ -151,7 +151,7 @@ def paper_sheet(slug: str, number: int):
     except check.CheckRefused as refused:
         error, status = str(refused.message), 403 if request.method == "POST" else 200
     return render_template(
-        "admin/paper_sheet.html",
+        "admin/paper/paper_sheet.html",
         campaign=content,
         sheet=sheet,
         sample=rows,

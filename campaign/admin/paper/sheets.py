@@ -48,7 +48,7 @@ def sheets_page(slug: str):
     elif form.is_submitted():
         error, status = _("Please check the form."), 422
     return render_template(
-        "admin/sheets.html",
+        "admin/paper/sheets.html",
         campaign=content,
         form=form,
         error=error,

@@ -46,7 +46,7 @@ def embed_page(
     if form is not None:
         embed_token = embedding.make_token(content.slug, form.started.data or "")
     html = render_template(
-        "petition/embed.html",
+        "petition/reach/embed.html",
         **context,
         form=form,
         embed_token=embed_token,
@@ -77,7 +77,7 @@ def embed_check_inbox_page(
     allow_framing()
     noted = inbox.read_note(note, content.slug)
     return render_template(
-        "petition/embed_check_inbox.html",
+        "petition/reach/embed_check_inbox.html",
         campaign=content,
         text=content.text(current_language()),
         expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],

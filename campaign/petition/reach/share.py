@@ -193,7 +193,7 @@ def share_page(slug: str):
     # The event's name typed into the QR code's field tags the code shown and downloaded.
     event = source_param("qr") if request.args.get("source") else ""
     return render_template(
-        "petition/share.html",
+        "petition/reach/share.html",
         **counter_context(content),
         event=event,
         share_links=share_links_for(content),
@@ -234,7 +234,7 @@ def flyer(slug: str):
     source = source_param("flyer")
     ref = ref_param()
     return render_template(
-        "petition/flyer.html",
+        "petition/reach/flyer.html",
         **counter_context(content),
         source=source,
         ref=ref,

@@ -197,7 +197,7 @@ def confirm(slug: str, token: str):
     thanked = result.state in ("confirmed", "already")
     row = campaign_ref(content)
     page = render_template(
-        "petition/confirm.html",
+        "petition/signing/confirm.html",
         campaign=content,
         text=content.text(current_language()),
         state=result.state,
@@ -222,7 +222,7 @@ def discard(slug: str, token: str):
     content = load_campaign(slug)
     done = confirmation.discard(content, token)
     page = render_template(
-        "petition/discarded.html",
+        "petition/signing/discarded.html",
         campaign=content,
         text=content.text(current_language()),
         done=done,
@@ -242,14 +242,14 @@ def withdraw(slug: str, token: str):
     content = load_campaign(slug)
     signature = signer_from_link(slug, token, "withdraw")
     if signature is None:
-        return dead_link_page(content, "petition/withdraw.html")
+        return dead_link_page(content, "petition/signing/withdraw.html")
     state = "ask"
     if request.method == "POST":
         privacy.withdraw(signature)
         state = "done"
     data_token = signer_link_token(signature, "data") if state == "ask" else None
     page = render_template(
-        "petition/withdraw.html",
+        "petition/signing/withdraw.html",
         campaign=content,
         text=content.text(current_language()),
         state=state,
@@ -267,7 +267,7 @@ def my_data(slug: str, token: str):
     signature = signer_from_link(slug, token, "data")
     text = content.text(current_language())
     if signature is None:
-        return dead_link_page(content, "petition/my_data.html")
+        return dead_link_page(content, "petition/signing/my_data.html")
     secret = request.args.get("k") or None  # opens the signer's sealed copy (issue 23)
     copy = privacy.data_copy(signature, secret)
     if request.args.get("format") == "json":
@@ -277,7 +277,7 @@ def my_data(slug: str, token: str):
         response.headers["Content-Disposition"] = f'attachment; filename="{slug}-my-data.json"'
         return response
     page = render_template(
-        "petition/my_data.html",
+        "petition/signing/my_data.html",
         campaign=content,
         text=text,
         state="ok",
@@ -299,7 +299,7 @@ def withdraw_consent(slug: str, token: str, key: str):
     content = load_campaign(slug)
     signature = signer_from_link(slug, token, "data")
     if signature is None:
-        return dead_link_page(content, "petition/my_data.html")
+        return dead_link_page(content, "petition/signing/my_data.html")
     if not privacy.take_back(signature, key):
         abort(404)
     secret = request.args.get("k") or None  # back to the copy it opened (issue 23)
@@ -312,14 +312,14 @@ def unsubscribe(slug: str, token: str):
     content = load_campaign(slug)
     signature = signer_from_link(slug, token, "unsubscribe")
     if signature is None:
-        return dead_link_page(content, "petition/unsubscribe.html")
+        return dead_link_page(content, "petition/signing/unsubscribe.html")
     state = "ask"
     if request.method == "POST":
         if signature.contact_consent or signature.unsubscribed_at is None:
             privacy.unsubscribe(signature)
         state = "done"
     page = render_template(
-        "petition/unsubscribe.html",
+        "petition/signing/unsubscribe.html",
         campaign=content,
         text=content.text(current_language()),
         state=state,
