@@ -1,4 +1,9 @@
-"""The campaign and petition service: `create_app()` builds the Flask app."""
+"""The campaign and petition service: `create_app()` builds the Flask app.
+
+Its packages and top-level modules are LAYERS, bottom first: each imports only those
+before it, and inside every package no two parts import each other
+(tests/test_import_structure.py). docs/architecture.md draws the map.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +38,23 @@ from .services.sealing.crypto import generate_key
 from .services.signatures import signer_batch
 from .services.signer_data import consents
 from .web import app_wide, client_address, page_fastpath, security, signer_links
+
+LAYERS = (
+    "production",  # what production refuses (no campaign import)
+    "config",  # every setting, read from the environment
+    "extensions",  # db, migrate, csrf, babel, login_manager, limiter
+    "database",  # below the ORM: checked connections, DBAPI statements, SQLite's log
+    "models",  # the tables
+    "i18n",  # languages, numbers, text direction
+    "services",  # the domain logic, no HTTP (its own LAYERS inside)
+    "organizer_guard",  # start-up rules for the organizers' key
+    "web",  # the HTTP frame: error pages, headers, signer links, the page fast path
+    "api",  # the read-only JSON API
+    "petition",  # the public blueprint
+    "admin",  # the organizers' blueprint
+    "sealing_cli",  # the organizers' key on the command line
+    "cli",  # the flask commands
+)
 
 log = logging.getLogger("campaign")
 SECRET_NAMES = ("SECRET_KEY", "HASH_KEY", "ENCRYPTION_KEYS")
