@@ -6,7 +6,7 @@ the sign form (`templates/petition/signing/_sign_form.html`), the confirm page's
 (`signing.consent_wording_id`), the confirm write (`confirm_write`), the signer's data
 copy and its per-consent withdrawal (`privacy.data_copy`, `privacy.take_back`), the
 privacy page, the export presets (`export_presets`, `csv_stream`) and the delivery
-pack (`delivery`). `tests/services/test_consent_registry.py` adds a consent inside a
+pack (`delivery`). `tests/petition/signing/test_consent_registry.py` adds a consent inside a
 test and checks that every one of them shows it.
 
 The rule that matters most (H1): a consent is granted only by the mailbox owner. The
