@@ -95,9 +95,9 @@ def standalone(rows: int, url: str | None = None) -> None:
     """Seed `rows` confirmed signatures (into `url`, or a fresh SQLite file), then measure."""
     import secrets
 
-    import seed
     from cryptography.fernet import Fernet
     from flask_migrate import upgrade
+    from helpers import seed
 
     from campaign.extensions import db
     from campaign.services.pages.campaigns import sync_all

@@ -3,7 +3,7 @@
 It starts everything itself on 127.0.0.1 (gunicorn servers, an aiosmtpd sink, a
 PostgreSQL database of its own that it drops at the end) and measures with wrk:
 
-* the ceiling: bench/ceiling_app.py, a Flask app returning a fixed page, under the
+* the ceiling: bench/helpers/ceiling_app.py, a Flask app returning a fixed page, under the
   same gunicorn settings as the app;
 * on SQLite and PostgreSQL: campaign page GET, sign POST, confirm POST (each with
   zero errors and zero lost, checked row by row against the database), page
@@ -184,7 +184,9 @@ def main() -> int:
         results["page_bytes"] = page_bytes
         log("ceiling: fixed page GET")
         ceiling_env = {**os.environ, "CEILING_PAGE_BYTES": str(page_bytes)}
-        ceiling = stack.enter_context(serving("ceiling_app:app", ceiling_env, settings, work))
+        ceiling = stack.enter_context(
+            serving("helpers.ceiling_app:app", ceiling_env, settings, work)
+        )
         results["ceiling"] = {"get": summary(wrk(ceiling.url + "/", "get"))}
         results["ceiling"]["latency"] = summary(
             wrk(ceiling.url + "/", "get", seconds=4, connections=1)

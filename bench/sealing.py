@@ -50,7 +50,7 @@ os.environ.setdefault("INSTANCE_PATH", str(TMP / "instance"))
 from cryptography.fernet import Fernet  # noqa: E402
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from process_meter import load, measured  # noqa: E402
+from helpers.process_meter import load, measured  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from campaign import create_app  # noqa: E402

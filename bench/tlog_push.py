@@ -33,7 +33,7 @@ from campaign.models import Signature  # noqa: E402
 from campaign.services.intake import links  # noqa: E402
 from campaign.services.log import tlog_keys, tlog_store, transparency  # noqa: E402
 from tests.helpers import SLUG, sign, test_config  # noqa: E402
-from tests.tlog.witness_server import SpecWitness  # noqa: E402
+from tests.tlog.witness.witness_server import SpecWitness  # noqa: E402
 
 
 def _percentiles(values: list[float]) -> dict:

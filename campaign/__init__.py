@@ -1,4 +1,9 @@
-"""The campaign and petition service: `create_app()` builds the Flask app."""
+"""The campaign and petition service: `create_app()` builds the Flask app.
+
+Its packages and top-level modules are LAYERS, bottom first: each imports only those
+before it, and inside every package no two parts import each other
+(tests/test_import_structure.py). docs/architecture.md draws the map.
+"""
 
 from __future__ import annotations
 
@@ -15,32 +20,41 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import (
-    client_address,
-    db_connections,
-    i18n,
-    organizer_guard,
-    page_fastpath,
-    post_fastpath,
-    security,
-    signer_links,
-    sqlite_wal,
-    web,
-)
+from . import i18n, organizer_guard
 from . import production as production_checks
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .api import pages_bp as api_pages_bp
-from .commands import register_commands
+from .cli.commands import register_commands
 from .config import INSTANCE_DIR, PROJECT_ROOT, Config
+from .database import db_connections, sqlite_wal
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .petition import bp as petition_bp
+from .petition.signing import post_fastpath
 from .services.letters import updates
 from .services.pages import page_cache
 from .services.pages.content import ContentLibrary
 from .services.sealing.crypto import generate_key
 from .services.signatures import signer_batch
 from .services.signer_data import consents
+from .web import app_wide, client_address, page_fastpath, security, signer_links
+
+LAYERS = (
+    "production",  # what production refuses (no campaign import)
+    "config",  # every setting, read from the environment
+    "extensions",  # db, migrate, csrf, babel, login_manager, limiter
+    "database",  # below the ORM: checked connections, DBAPI statements, SQLite's log
+    "models",  # the tables
+    "i18n",  # languages, numbers, text direction
+    "services",  # the domain logic, no HTTP (its own LAYERS inside)
+    "organizer_guard",  # start-up rules for the organizers' key
+    "web",  # the HTTP frame: error pages, headers, signer links, the page fast path
+    "api",  # the read-only JSON API
+    "petition",  # the public blueprint
+    "admin",  # the organizers' blueprint
+    "sealing_cli",  # the organizers' key on the command line
+    "cli",  # the flask commands
+)
 
 log = logging.getLogger("campaign")
 SECRET_NAMES = ("SECRET_KEY", "HASH_KEY", "ENCRYPTION_KEYS")
@@ -76,7 +90,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
     signer_links.init_app(app)  # the `token` converter, before the routes
-    web.init_app(app)
+    app_wide.init_app(app)
     # Every template that lists consents reads the one registry (services/signer_data/consents.py).
     app.jinja_env.globals["consent_registry"] = consents.all_consents
 

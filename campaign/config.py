@@ -140,7 +140,7 @@ class Config:
         # Transport
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         # Behind a CDN: its header naming the visitor, believed only from its ranges
-        # through the trusted hops (campaign/client_address.py).
+        # through the trusted hops (campaign/web/client_address.py).
         self.TRUSTED_CLIENT_IP_HEADER = os.environ.get("TRUSTED_CLIENT_IP_HEADER", "").strip()
         self.TRUSTED_CLIENT_IP_FROM = env_list("TRUSTED_CLIENT_IP_FROM")
         self.EMBED_ALLOWED_ORIGINS = env_list("EMBED_ALLOWED_ORIGINS", "*")

@@ -70,8 +70,8 @@ def last_json(stdout: str) -> dict:
 
 
 def seeded(database_url: str, rows: int) -> int:
-    """`rows` confirmed signatures in the campaign, written by bench/seed.py; its id."""
-    spec = importlib.util.spec_from_file_location("bench_seed", BENCH / "seed.py")
+    """`rows` confirmed signatures in the campaign, written by bench/helpers/seed.py; its id."""
+    spec = importlib.util.spec_from_file_location("bench_seed", BENCH / "helpers" / "seed.py")
     seed = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(seed)
     app = create_app(test_config(database_url))

@@ -11,7 +11,7 @@ import sys
 
 from sqlalchemy import update
 
-from campaign.admin.cli import export_command
+from campaign.cli.admin_cli import export_command
 from campaign.extensions import db
 from campaign.models import Signature
 from tests.admin.helpers import make_signature

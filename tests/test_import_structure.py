@@ -6,13 +6,17 @@ The only one kept is listed below with its reason (start-up cost, not a cycle), 
 the cycle check proves none is needed: the module graph has no cycle except a
 package's view modules importing the package's own blueprint (`from . import bp`).
 
-Between the domain packages of campaign/services, imports only flow downward: the
-order is LAYERS in campaign/services/__init__.py, bottom first (issue 27).
+Imports only flow downward (issue 27): between the parts of campaign/ (its packages and
+top-level modules) in the order of LAYERS in campaign/__init__.py, between the domain
+packages of campaign/services in the order of LAYERS in campaign/services/__init__.py
+(both bottom first), and inside every package no two parts import each other, even
+through others.
 """
 
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "campaign"
@@ -35,6 +39,7 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+@cache  # parsed once for every check here
 def modules() -> dict[str, ast.Module]:
     return {module_name(p): ast.parse(p.read_text(), str(p)) for p in PACKAGE.rglob("*.py")}
 
@@ -139,7 +144,9 @@ def test_no_import_inside_a_function_but_the_listed_ones():
 
 def test_no_import_cycle_between_campaign_modules():
     graph = import_graph()
-    assert graph["campaign.petition.routes"], "the walk found no imports: the test is broken"
+    assert graph["campaign.petition.signing.routes"], (
+        "the walk found no imports: the test is broken"
+    )
     assert cycles(graph) == []
 
 
@@ -154,36 +161,54 @@ def test_the_checks_see_a_hidden_import_and_a_cycle():
     assert cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
 
 
-# The domain packages of campaign/services (issue 27): imports only flow downward.
+# The parts of campaign/ and the domain packages of campaign/services (issue 27): imports
+# only flow downward.
 
 
-def layers() -> list[str]:
-    """The domain packages, bottom first, as campaign/services/__init__.py declares them."""
-    tree = ast.parse((PACKAGE / "services" / "__init__.py").read_text())
+def layers(package: Path = PACKAGE / "services") -> list[str]:
+    """The package's parts, bottom first, as its __init__.py declares them (LAYERS)."""
+    tree = ast.parse((package / "__init__.py").read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "LAYERS" for t in node.targets
         ):
             return list(ast.literal_eval(node.value))
-    raise AssertionError("campaign/services/__init__.py declares no LAYERS")
+    raise AssertionError(f"{package}/__init__.py declares no LAYERS")
 
 
-def domain(module: str) -> str | None:
-    """`campaign.services.sealing.crypto` -> "sealing"; None outside the services."""
-    parts = module.split(".")
-    return parts[2] if parts[:2] == ["campaign", "services"] and len(parts) > 2 else None
+def part(module: str, package: str = "campaign.services") -> str | None:
+    """The part of `package` a module lives in: `campaign.services.sealing.crypto` ->
+    "sealing"; None outside the package, and for the package's own __init__."""
+    prefix = package + "."
+    return module[len(prefix) :].split(".")[0] if module.startswith(prefix) else None
 
 
-def upward_imports(graph: dict[str, set[str]], order: list[str]) -> list[str]:
-    """Every import of a later (higher) domain package from an earlier (lower) one."""
+def upward_imports(
+    graph: dict[str, set[str]], order: list[str], package: str = "campaign.services"
+) -> list[str]:
+    """Every import of a later (higher) part of the package from an earlier (lower) one."""
     rank = {name: place for place, name in enumerate(order)}
     found = []
     for module, targets in graph.items():
         for target in targets:
-            low, high = domain(module), domain(target)
+            low, high = part(module, package), part(target, package)
             if low in rank and high in rank and rank[high] > rank[low]:
                 found.append(f"{module} ({low}) imports {target} ({high})")
     return sorted(found)
+
+
+def full_graph() -> dict[str, set[str]]:
+    """The import graph with the imports inside functions too."""
+    graph = import_graph()
+    for module, target in lazy_imports():
+        graph[module].add(target)
+    return graph
+
+
+def parts_of(directory: Path) -> list[str]:
+    """A package's parts: its modules (but __init__) and its sub-packages."""
+    modules = [p.stem for p in directory.glob("*.py") if p.name != "__init__.py"]
+    return sorted(modules + [p.parent.name for p in directory.glob("*/__init__.py")])
 
 
 def test_every_service_module_lives_in_a_declared_domain():
@@ -196,10 +221,39 @@ def test_every_service_module_lives_in_a_declared_domain():
 
 
 def test_imports_between_domains_only_flow_downward():
-    graph = import_graph()
-    for module, target in lazy_imports():
-        graph[module].add(target)
-    assert upward_imports(graph, layers()) == []
+    assert upward_imports(full_graph(), layers()) == []
+
+
+def test_every_part_of_campaign_is_in_a_declared_layer():
+    assert parts_of(PACKAGE) == sorted(layers(PACKAGE)), (
+        "LAYERS in campaign/__init__.py must name every package and module of campaign/"
+    )
+
+
+def test_imports_between_the_parts_of_campaign_only_flow_downward():
+    assert upward_imports(full_graph(), layers(PACKAGE), "campaign") == []
+
+
+def part_graph(graph: dict[str, set[str]], package: str) -> dict[str, set[str]]:
+    """Part of `package` -> the parts of it that its modules import."""
+    parts: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        if (low := part(module, package)) is None:
+            continue
+        parts.setdefault(low, set())
+        for target in targets:
+            if (high := part(target, package)) not in (None, low):
+                parts[low].add(high)
+                parts.setdefault(high, set())
+    return parts
+
+
+def test_no_two_parts_of_a_package_import_each_other():
+    graph = full_graph()
+    packages = sorted(name for name in graph if is_package(name))
+    assert "campaign.petition.signing" in packages, "the walk found no sub-packages"
+    found = {p: c for p in packages if (c := cycles(part_graph(graph, p)))}
+    assert found == {}, "parts of a package that import each other (move the shared code)"
 
 
 def test_the_layer_check_sees_an_upward_import():
@@ -210,3 +264,11 @@ def test_the_layer_check_sees_an_upward_import():
     assert upward_imports(graph, ["low", "high"]) == [
         "campaign.services.low.a (low) imports campaign.services.high.b (high)"
     ]
+    # Two parts of a package in a cycle through a third; the package's own face is no part.
+    graph = {
+        "campaign.petition": {"campaign.petition.signing.routes"},
+        "campaign.petition.signing.routes": {"campaign.petition.pages", "campaign.petition"},
+        "campaign.petition.pages": {"campaign.petition.forms"},
+        "campaign.petition.forms": {"campaign.petition.signing"},
+    }
+    assert cycles(part_graph(graph, "campaign.petition")) == [["forms", "pages", "signing"]]

@@ -9,6 +9,6 @@ report. Imports flow downward in this list, and never into bench/run.py or repor
 * data_steps: seeding, CSV export, the delivery pack, latency at scale, the log at scale;
 * report_figures, report_targets, report_tables: the report's figures, plot and tables.
 
-They import the bench's tools beside them (mail_flow, seed, export_csv, tlog, tlog_push)
-as top-level modules: bench/ is on sys.path.
+They import the bench's tools beside them (mail_flow, export_csv, tlog, tlog_push) as
+top-level modules, and seed from helpers/: bench/ is on sys.path.
 """

@@ -1,4 +1,4 @@
-"""The data-at-scale steps: seed 100,000 then ROWS signatures (bench/seed.py), CSV
+"""The data-at-scale steps: seed 100,000 then ROWS signatures (bench/helpers/seed.py), CSV
 export against sqlite3 -csv / psql \\copy (bench/export_csv.py), the delivery pack
 (bench/delivery_pack.py), the page's latency at that size beside an empty campaign,
 and the transparency log at ROWS adds (bench/tlog.py, bench/tlog_push.py)."""
@@ -137,7 +137,7 @@ def bench_data(
 
 
 def seed_and_export(name: str, database_url: str, campaign_id: int, work: Path, out: dict) -> None:
-    import seed
+    from helpers import seed
 
     from campaign.extensions import db
     from campaign.services.sealing.crypto import seal_signer as encrypt

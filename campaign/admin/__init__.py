@@ -5,16 +5,7 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from . import (  # noqa: E402,F401
-    accounts,
-    audit_log,
-    auth,
-    dashboard,
-    delivery,
-    exports,
-    paper,
-    sessions,
-    sheets,
-    signers,
-    updates,
-)
+from . import audit_log, auth, dashboard, signers, updates  # noqa: E402,F401
+from .exports import delivery, export  # noqa: E402,F401
+from .organizers import accounts, sessions  # noqa: E402,F401
+from .paper import entry, sheets  # noqa: E402,F401

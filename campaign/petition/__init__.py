@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from ..extensions import csrf
-from ..security import refuse_cross_site
+from ..web.security import refuse_cross_site
 from .bound_forms import bound_field, require_bound_token
 
 bp = Blueprint("petition", __name__, template_folder="../../templates/petition")
@@ -19,4 +19,6 @@ bp.add_app_template_global(bound_field)
 
 # The view modules register their routes on `bp`; pages.py, limits.py and embedding.py
 # are the helpers they share.
-from . import embed, paper, rights, routes, share, tlog_views  # noqa: E402,F401
+from . import paper, rights, tlog_views  # noqa: E402,F401
+from .reach import embed, share  # noqa: E402,F401
+from .signing import routes  # noqa: E402,F401

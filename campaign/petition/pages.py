@@ -10,7 +10,6 @@ from __future__ import annotations
 from flask import abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
-from .. import page_fastpath
 from ..i18n import current_language
 from ..services.intake import email_typos
 from ..services.pages import counting, page_cache
@@ -18,6 +17,7 @@ from ..services.pages.campaigns import campaign_ref, current_goal
 from ..services.pages.content import CampaignContent, library
 from ..services.signatures import inbox
 from ..services.signer_data import public
+from ..web import page_fastpath
 from .forms import CorrectEmailForm, ResendForm, SignForm, stamp_started
 
 SOURCE_PARAMS = ("source", "utm_source")
@@ -95,7 +95,7 @@ def cached_campaign_page(content: CampaignContent, language: str, count: int, go
 
     No session and no per-visitor token (the sign form is guarded by the origin
     check), so it is `public`: nginx or a CDN may serve it, and this process's fast
-    path (campaign/page_fastpath.py) answers repeats before Flask runs. The count
+    path (campaign/web/page_fastpath.py) answers repeats before Flask runs. The count
     may lag by COUNT_CACHE_SECONDS (the max-age), and by the stale-while-revalidate
     window while a shared cache refreshes it.
     """
@@ -161,7 +161,7 @@ def check_inbox_page(
     """ "Check your inbox", with the address this browser signed with, masked."""
     note = inbox.read_note(request.cookies.get(inbox.NOTE_COOKIE), content.slug)
     return render_template(
-        "petition/check_inbox.html",
+        "petition/signing/check_inbox.html",
         campaign=content,
         text=content.text(current_language()),
         expiry_days=current_app.config["CONFIRM_EXPIRY_DAYS"],

@@ -19,7 +19,7 @@ from ..services.log import receipts, tlog_evidence, tlog_keys, tlog_reader, tlog
 from ..services.pages import cache
 from ..services.pages.campaigns import campaign_ref
 from ..services.verifier import tlog
-from ..signer_links import secret_view
+from ..web.signer_links import secret_view
 from . import bp
 from .limits import config_limit
 from .pages import load_campaign

@@ -25,13 +25,13 @@ from campaign.services.exports import delivery
 from campaign.services.intake import links
 from campaign.services.log import tlog_pending
 from tests.admin.helpers import campaign_content, campaign_row
-from tests.browser.screens import confirmed_signers
-from tests.browser.test_embed_browser import (  # noqa: F401 (a fixture)
+from tests.browser.petition.test_embed_browser import (  # noqa: F401 (a fixture)
     partner_page_with_snippet,
     partner_site,
     wait_for_fit,
 )
-from tests.browser.test_signer_best_browser import pending_token
+from tests.browser.petition.test_signer_best_browser import pending_token
+from tests.browser.screens import confirmed_signers
 from tests.helpers import ROOT, SLUG
 
 OUT = ROOT / "docs" / "screens"

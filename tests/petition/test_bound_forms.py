@@ -13,7 +13,7 @@ from campaign.extensions import csrf, db
 from campaign.models import OutboxMessage, Signature
 from campaign.petition import bound_forms
 from campaign.services.signatures import inbox
-from campaign.signer_links import SignerToken
+from campaign.web.signer_links import SignerToken
 from tests.helpers import ROOT, SLUG, deliver, hidden_fields, sign
 
 FORGED = "1-" + "0" * 40

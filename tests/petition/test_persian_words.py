@@ -10,10 +10,10 @@ import re
 import pytest
 from babel.messages.pofile import read_po
 
-from campaign.petition.share import image_text
+from campaign.petition.reach.share import image_text
 from campaign.services.pages.content import load_campaign
 from tests.helpers import ROOT, SLUG, sign
-from tests.petition.test_embed import embed_form
+from tests.petition.reach.test_embed import embed_form
 
 CATALOG = ROOT / "campaign" / "translations" / "fa" / "LC_MESSAGES" / "messages.po"
 EMAIL_INPUT = re.compile(r'<input[^>]*type="email"[^>]*>')
@@ -91,7 +91,7 @@ def test_the_embeds_check_inbox_keeps_email_fields_left_to_right(app):
     poster = app.test_client(use_cookies=False)
     response = poster.post(f"/fa/{SLUG}/sign", data=data)
     # In a partner's frame the check-inbox page is the answer itself (no cookie to
-    # carry a redirect's note: petition/embed.py).
+    # carry a redirect's note: petition/reach/embed.py).
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert 'type="email"' in page

@@ -70,7 +70,7 @@ NORMALISE: list[tuple[re.Pattern[str], str]] = [
     # The sign form's "started" stamp: "<unix seconds>.<HMAC>" (petition/forms.py).
     (re.compile(r'(name="started"[^>]*value=")[0-9]+\.[0-9a-f]+"'), r'\1<stamp>"'),
     (re.compile(r'(value=")[0-9]+\.[0-9a-f]+("[^>]*name="started")'), r"\1<stamp>\2"),
-    # The embed form's single-use token (petition/embedding.py), signed with a nonce.
+    # The embed form's single-use token (petition/reach/embedding.py), signed with a nonce.
     (re.compile(r'(name="embed_token"[^>]*value=")[^"]+"'), r'\1<embed-token>"'),
     (re.compile(r'(value=")[^"]+("[^>]*name="embed_token")'), r"\1<embed-token>\2"),
     # The check-inbox note: an AES-GCM sealed cookie, a fresh nonce each time (inbox.py).

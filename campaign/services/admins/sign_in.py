@@ -1,7 +1,7 @@
 """Admins signing in: the password step, failed attempts counted atomically,
 lockout, rate limits, and the audited finish (after the TOTP step when it is on).
 
-No HTTP here: the admin's sign-in views (admin/sessions.py) call it.
+No HTTP here: the admin's sign-in views (admin/organizers/sessions.py) call it.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ invalidations):
   ETag (a hash of the bytes). `PAGE_CACHE_SECONDS` bounds how long anything not in
   the key (say, an organizer's update) can stay stale.
 * `responses()`: finished responses (status, headers, body) that
-  `campaign.page_fastpath` answers before Flask runs, keyed by the raw request
+  `campaign.web.page_fastpath` answers before Flask runs, keyed by the raw request
   (host, path, query, URL language or the raw inputs of language negotiation). They
   live `fast_seconds()`, at most COUNT_CACHE_SECONDS, so the count they show lags
   by no more than the count cache does.

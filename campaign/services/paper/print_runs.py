@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ... import sqlite_wal
+from ...database import sqlite_wal
 from ...extensions import db
 from ...models import AdminUser, Campaign, PrintRun, utcnow
 from ..sealing import audit

@@ -1,7 +1,7 @@
 """The confirm POST's write: one submission out of pending, counted, logged, and the
 address's other pending submissions gone, all or nothing.
 
-Statements built once and run on a DBAPI connection (campaign/dbapi.py), with no ORM
+Statements built once and run on a DBAPI connection (campaign/database/dbapi.py), with no ORM
 session: on PostgreSQL one statement in autocommit (`confirm_all_in_one`, one round
 trip); on SQLite the same steps in one transaction. services/signatures/confirmation.py decides
 whether a link may confirm, and what the answer is.
@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 
-from ... import dbapi
+from ...database import dbapi
 from ...models import OutboxMessage, Signature, SignatureStatus, SupersededLink, utcnow
 from ..intake.abuse import FAST
 from ..log import tlog_pending

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, literal, select
 from sqlalchemy.exc import IntegrityError
 
-from ... import dbapi, sqlite_wal
+from ...database import dbapi, sqlite_wal
 from ...extensions import db
 from ...models import Signature, SignatureStatus, SupersededLink
 from ..intake import links
@@ -148,7 +148,7 @@ def confirm(
     address was confirmed first, the partial unique index refuses this one: it is
     deleted and the answer is "already". On PostgreSQL the whole change is one
     statement (confirm_write.confirm_all_in_one); elsewhere the same steps in one
-    transaction. Both run on a DBAPI connection of their own (campaign/dbapi.py).
+    transaction. Both run on a DBAPI connection of their own (campaign/database/dbapi.py).
     """
     postgres = db.engine.dialect.name == "postgresql"
     with dbapi.connect(db.engine, autocommit=postgres) as runner:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import ARRAY, Boolean, DateTime, Integer, String, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ... import dbapi, sqlite_wal
+from ...database import dbapi, sqlite_wal
 from ...extensions import db
 from ...models import ConsentWording, NameToken, OutboxMessage, Signature, SignatureStatus, utcnow
 from ..intake import links

@@ -1,12 +1,12 @@
 """Every consent a signer can give, declared once (issue 21.1).
 
 Each surface that shows, stores, asks for or honours a consent reads this registry:
-the sign form (`templates/petition/_sign_form.html`), the confirm page's choices
+the sign form (`templates/petition/signing/_sign_form.html`), the confirm page's choices
 (`confirmation.preview`, `_confirm_preview.html`), the stored wording
 (`signing.consent_wording_id`), the confirm write (`confirm_write`), the signer's data
 copy and its per-consent withdrawal (`privacy.data_copy`, `privacy.take_back`), the
 privacy page, the export presets (`export_presets`, `csv_stream`) and the delivery
-pack (`delivery`). `tests/services/test_consent_registry.py` adds a consent inside a
+pack (`delivery`). `tests/petition/signing/test_consent_registry.py` adds a consent inside a
 test and checks that every one of them shows it.
 
 The rule that matters most (H1): a consent is granted only by the mailbox owner. The

@@ -22,7 +22,7 @@ from campaign.services.intake import links
 from campaign.services.sealing import index_retention, organizer_key
 from campaign.services.signer_data import public, signers
 from campaign.services.signer_data.signers import SignerFilter
-from tests.admin.test_delivery_pack import pdf_text
+from tests.admin.exports.test_delivery_pack import pdf_text
 from tests.helpers import SLUG, content_with_contact, deliver, sign, test_config
 from tests.services.sealing.test_envelopes import v1_token
 
