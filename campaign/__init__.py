@@ -52,7 +52,6 @@ LAYERS = (
     "api",  # the read-only JSON API
     "petition",  # the public blueprint
     "admin",  # the organizers' blueprint
-    "sealing_cli",  # the organizers' key on the command line
     "cli",  # the flask commands
 )
 

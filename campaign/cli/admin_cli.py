@@ -10,7 +10,6 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from .. import sealing_cli
 from ..extensions import db
 from ..models import AdminUser
 from ..services.admins import accounts, sign_in, totp
@@ -18,6 +17,7 @@ from ..services.exports import delivery, export, export_presets
 from ..services.pages.campaigns import get_row
 from ..services.pages.content import library
 from ..services.signer_data.signers import FilterError, SignerFilter
+from . import sealing_cli
 from .progress import progress
 
 admin_cli = AppGroup("admin", help="Admin accounts.")
@@ -133,7 +133,7 @@ def export_command(
     ctx, slug, preset, fmt, excel, output, language, processes, **filter_args
 ) -> None:
     """Export signers as the admin does (recorded in the audit log). `flask export open`
-    opens a sealed export offline (campaign/sealing_cli.py)."""
+    opens a sealed export offline (campaign/cli/sealing_cli.py)."""
     if ctx.invoked_subcommand is not None:
         return
     if not slug:

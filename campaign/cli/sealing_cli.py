@@ -16,9 +16,9 @@ import click
 from flask import current_app
 from flask_babel import force_locale
 
-from .services.exports import delivery, export_open, organizer_tools
-from .services.pages.content import library
-from .services.sealing import organizer_key
+from ..services.exports import delivery, export_open, organizer_tools
+from ..services.pages.content import library
+from ..services.sealing import organizer_key
 
 PRIVATE_NAME = "organizer-private.key"
 PUBLIC_NAME = "organizer-public.key"
