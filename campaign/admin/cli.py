@@ -156,16 +156,24 @@ def export_command(
         via="cli",
         processes=processes,
     )
-    stream = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    # Bytes out: a large export's chunks are already UTF-8 (its workers', written as
+    # they come); text is encoded as the file's text mode would (UTF-8, no newline
+    # translation).
+    if output == "-":
+        sys.stdout.flush()
+    stream = sys.stdout.buffer if output == "-" else open(output, "wb")  # noqa: SIM115
     try:
         # Rows done are counted by lines written (the header too: capped at the total).
         with progress("export", job.rows) as advance:
             for chunk in job.chunks:
-                stream.write(chunk)
-                advance(chunk.count("\n"))
+                data = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8")
+                stream.write(data)
+                advance(data.count(b"\n"))
             advance(job.rows)  # formats whose rows aren't lines: done is done
     finally:
-        if stream is not sys.stdout:
+        if output == "-":
+            stream.flush()
+        else:
             stream.close()
     if output != "-":
         click.echo(f"wrote {job.rows} rows to {output}", err=True)

@@ -28,7 +28,7 @@ audit_filters = masked_filters  # the same masking as the signers table's looks
 
 @dataclass
 class ExportJob:
-    chunks: Iterator[str]
+    chunks: Iterator[str | bytes]  # text; UTF-8 bytes only from the CLI's `processes` > 1
     filename: str
     mimetype: str
     rows: int

@@ -2,8 +2,8 @@
 
 Decrypting and formatting are CPU-bound Python, so one process can't keep up with the
 disk. Here the rows are cut into id ranges; forked worker processes (each with its own
-database connection) turn ranges into CSV text, and the parent writes the texts in id
-order. At most two ranges per worker are in flight, so memory stays bounded however
+database connection) turn ranges into CSV, encoded, and the parent writes the bytes in
+id order. At most two ranges per worker are in flight, so memory stays bounded however
 slowly the output is consumed.
 
 Only the CLI uses it: the parent must be single-threaded when it forks (a web worker's
@@ -12,8 +12,6 @@ other threads could hold a lock at the fork and leave the child stuck on it).
 
 from __future__ import annotations
 
-import csv
-import io
 import multiprocessing
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -41,17 +39,14 @@ def _start_worker() -> None:
     _job["context"] = context
 
 
-def _range_text(bounds: tuple[int, int]) -> str:
+def _range_csv(bounds: tuple[int, int]) -> bytes:
     low, high = bounds
     query: Select = _job["query"].where(Signature.id >= low, Signature.id <= high)
-    columns = _job["columns"]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
     with db.engine.connect() as connection:
-        result = connection.execute(query.execution_options(yield_per=BATCH, stream_results=True))
-        for rows in csv_stream.csv_rows(result, columns, BATCH):
-            writer.writerows(rows)
-    return buffer.getvalue()
+        batches = csv_stream.fetch_batches(connection, query, BATCH)
+        # Bytes cross the pipe as they are; text would be encoded to be pickled,
+        # decoded in the parent, and encoded again to be written.
+        return "".join(csv_stream.csv_chunks(batches, _job["columns"])).encode("utf-8")
 
 
 def id_bounds(query: Select, limit: int | None) -> tuple[int, int] | None:
@@ -67,10 +62,11 @@ def id_bounds(query: Select, limit: int | None) -> tuple[int, int] | None:
     return low, high
 
 
-def parallel_text(
+def parallel_csv(
     query: Select, columns: Sequence[str], bounds: tuple[int, int], processes: int
-) -> Iterator[str]:
-    """CSV text (no header) for the rows of `query` with ids in `bounds`, in id order."""
+) -> Iterator[bytes]:
+    """The CSV (no header, UTF-8) of the rows of `query` with ids in `bounds`, in id
+    order."""
     low, high = bounds
     ranges = [
         (start, min(start + RANGE_IDS - 1, high)) for start in range(low, high + 1, RANGE_IDS)
@@ -82,15 +78,15 @@ def parallel_text(
         pending: deque = deque()
         queued = iter(ranges)
         for bounds_ in queued:
-            pending.append(pool.apply_async(_range_text, (bounds_,)))
+            pending.append(pool.apply_async(_range_csv, (bounds_,)))
             if len(pending) >= 2 * processes:
                 break
         while pending:
-            text = pending.popleft().get()
+            done = pending.popleft().get()
             following = next(queued, None)
             if following is not None:
-                pending.append(pool.apply_async(_range_text, (following,)))
-            yield text
+                pending.append(pool.apply_async(_range_csv, (following,)))
+            yield done
     finally:
         pool.terminate()
         pool.join()

@@ -70,9 +70,10 @@ def export_csv(
     excel: bool = False,
     limit: int | None = None,
     processes: int = 1,
-) -> Iterator[str]:
-    """The preset's rows as CSV, streamed in batches (services/exports/csv_stream.py); with
-    `processes` > 1 (the CLI only), large exports run across processes."""
+) -> Iterator[str | bytes]:
+    """The preset's rows as CSV text, streamed in batches (services/exports/csv_stream.py).
+    With `processes` > 1 (the CLI only), a large export runs across processes and comes
+    as UTF-8 bytes, the workers' own, which the CLI writes as they are."""
     columns = sealed_columns(PRESETS[preset].columns)
     wanted = {"email_enc": "email" in columns, "comment_enc": "comment" in columns}
     wanted["organizer_sealed"] = "sealed" in columns
@@ -86,20 +87,18 @@ def export_csv(
         selected.append(column)
     query = preset_query(campaign_id, preset, filters).with_only_columns(*selected).limit(limit)
 
-    def chunks() -> Iterator[str]:
+    def chunks() -> Iterator[str | bytes]:
         # Run when the first chunk is asked for, after `build` commits its audit event
-        # (a commit would close PostgreSQL's server-side cursor). Core, not ORM: plain
-        # tuples, nothing per row to load.
+        # (a commit would close PostgreSQL's server-side cursor). Plain DBAPI tuples,
+        # nothing per row to load (csv_stream.fetch_batches).
         bounds = export_parallel.id_bounds(query, limit) if processes > 1 else None
         if export_parallel.worth_it(bounds, processes):
-            yield csv_stream.header_text(columns, excel=excel)
-            yield from export_parallel.parallel_text(query.limit(None), columns, bounds, processes)
+            yield csv_stream.header_text(columns, excel=excel).encode("utf-8")
+            yield from export_parallel.parallel_csv(query.limit(None), columns, bounds, processes)
             return
-        result = db.session.connection().execute(
-            query.execution_options(yield_per=BATCH, stream_results=True)
-        )
+        batches = csv_stream.fetch_batches(db.session.connection(), query, BATCH)
         yield from csv_stream.csv_text(
-            columns, csv_stream.csv_rows(result, columns, BATCH), excel=excel
+            columns, csv_stream.csv_chunks(batches, columns), excel=excel
         )
 
     return chunks()
