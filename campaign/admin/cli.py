@@ -16,6 +16,7 @@ from ..models import AdminUser
 from ..progress import progress
 from ..services.admins import accounts, sign_in, totp
 from ..services.exports import delivery, export, export_presets
+from ..services.exports.export_parallel import Part
 from ..services.pages.campaigns import get_row
 from ..services.pages.content import library
 from ..services.signer_data.signers import FilterError, SignerFilter
@@ -156,9 +157,9 @@ def export_command(
         via="cli",
         processes=processes,
     )
-    # Bytes out: a large export's chunks are already UTF-8 (its workers', written as
-    # they come); text is encoded as the file's text mode would (UTF-8, no newline
-    # translation).
+    # Bytes out: text is encoded as the file's text mode would (UTF-8, no newline
+    # translation); a large export's ranges are copied from its workers' memory by the
+    # kernel (export_parallel.Part).
     if output == "-":
         sys.stdout.flush()
     stream = sys.stdout.buffer if output == "-" else open(output, "wb")  # noqa: SIM115
@@ -166,6 +167,9 @@ def export_command(
         # Rows done are counted by lines written (the header too: capped at the total).
         with progress("export", job.rows) as advance:
             for chunk in job.chunks:
+                if isinstance(chunk, Part):
+                    advance(chunk.write_to(stream))
+                    continue
                 data = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8")
                 stream.write(data)
                 advance(data.count(b"\n"))

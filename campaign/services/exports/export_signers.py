@@ -70,10 +70,11 @@ def export_csv(
     excel: bool = False,
     limit: int | None = None,
     processes: int = 1,
-) -> Iterator[str | bytes]:
+) -> Iterator[str | bytes | export_parallel.Part]:
     """The preset's rows as CSV text, streamed in batches (services/exports/csv_stream.py).
-    With `processes` > 1 (the CLI only), a large export runs across processes and comes
-    as UTF-8 bytes, the workers' own, which the CLI writes as they are."""
+    With `processes` > 1 (the CLI only), a large export runs across processes: its
+    header as UTF-8 bytes, then a `Part` per range, each to be written (`write_to`)
+    before the next is asked for (services/exports/export_parallel.py)."""
     columns = sealed_columns(PRESETS[preset].columns)
     wanted = {"email_enc": "email" in columns, "comment_enc": "comment" in columns}
     wanted["organizer_sealed"] = "sealed" in columns
@@ -87,7 +88,7 @@ def export_csv(
         selected.append(column)
     query = preset_query(campaign_id, preset, filters).with_only_columns(*selected).limit(limit)
 
-    def chunks() -> Iterator[str | bytes]:
+    def chunks() -> Iterator[str | bytes | export_parallel.Part]:
         # Run when the first chunk is asked for, after `build` commits its audit event
         # (a commit would close PostgreSQL's server-side cursor). Plain DBAPI tuples,
         # nothing per row to load (csv_stream.fetch_batches).

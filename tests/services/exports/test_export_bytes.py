@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
 from datetime import datetime, timedelta
 
@@ -24,6 +25,7 @@ from campaign.services.exports import (
     export_presets,
     export_signers,
 )
+from campaign.services.exports.export_parallel import Part
 from campaign.services.sealing import crypto
 from campaign.services.signer_data.signers import SignerFilter
 from tests.admin.helpers import campaign_content, campaign_row
@@ -145,7 +147,10 @@ def test_serial_export_is_the_reference_byte_for_byte(app, monkeypatch, preset, 
         assert got == (csv_stream.BOM if excel else "") + expected
 
 
-def test_parallel_export_is_the_reference_byte_for_byte(app, monkeypatch, tmp_path):
+@pytest.mark.parametrize("to_stdout", [False, True])
+def test_parallel_export_is_the_reference_byte_for_byte(app, monkeypatch, tmp_path, to_stdout):
+    """A file gets the ranges by sendfile; the test runner's stdout (no descriptor)
+    by reads and writes."""
     campaign_id = seed(300)
     expected = reference_csv(campaign_id, "full").encode("utf-8")
     monkeypatch.setattr(export_parallel, "MIN_IDS", 1)
@@ -153,9 +158,29 @@ def test_parallel_export_is_the_reference_byte_for_byte(app, monkeypatch, tmp_pa
     monkeypatch.setattr(export_parallel, "BATCH", 4)
     out = tmp_path / "full.csv"
     args = ["export", "--campaign", campaign_content().slug, "--preset", "full"]
-    result = app.test_cli_runner().invoke(args=[*args, "--processes", "2", "--output", str(out)])
+    args += ["--processes", "2", "--output", "-" if to_stdout else str(out)]
+    result = app.test_cli_runner().invoke(args=args)
     assert result.exit_code == 0, result.output
-    assert out.read_bytes() == expected
+    assert (result.stdout_bytes if to_stdout else out.read_bytes()) == expected
+
+
+def test_a_part_is_copied_whatever_the_output(tmp_path):
+    slot = os.memfd_create("test-part")
+    try:
+        os.write(slot, b"abc\r\ndef\r\n" + b"a longer range's tail, not this part's")
+        for mode in ("wb", "ab"):  # "ab": O_APPEND, which sendfile refuses
+            path = tmp_path / f"out-{mode}"
+            with path.open(mode) as out:
+                out.write(b"head\r\n")  # still in the buffer: flushed first
+                assert Part(slot, 10, 2).write_to(out) == 2
+            assert path.read_bytes() == b"head\r\nabc\r\ndef\r\n"
+        no_descriptor = io.BytesIO()
+        Part(slot, 10, 2).write_to(no_descriptor)
+        assert no_descriptor.getvalue() == b"abc\r\ndef\r\n"
+        with pytest.raises(RuntimeError):  # its slot may hold another range by now
+            Part(slot, 10, 2, spent=True).write_to(no_descriptor)
+    finally:
+        os.close(slot)
 
 
 @pytest.mark.postgres  # CI's SQLite half deselects it (-m 'not postgres')
