@@ -12,7 +12,7 @@ import csv
 import io
 import os
 import random
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, text
@@ -53,7 +53,14 @@ COMMENTS = [None, "For my uncle", 'He said "enough"', "one,two", "=1+1", "line\n
 SOURCES = [None, "twitter", "=cmd", "a,b", 'q"uote', "-minus", "news\nletter"]
 
 
-def reference_csv(campaign_id: int, preset: str, *, excel: bool = False) -> str:
+def reference_csv(
+    campaign_id: int,
+    preset: str,
+    filters: SignerFilter | None = None,
+    *,
+    excel: bool = False,
+    limit: int | None = None,
+) -> str:
     """The export as the code before the fast path wrote it: one `csv.writer` row per
     signature, every cell computed from the ORM object."""
     columns = export_signers.sealed_columns(export_presets.PRESETS[preset].columns)
@@ -62,8 +69,8 @@ def reference_csv(campaign_id: int, preset: str, *, excel: bool = False) -> str:
         buffer.write(csv_stream.BOM)
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
-    query = export_presets.preset_query(campaign_id, preset, SignerFilter())
-    for s in db.session.scalars(query):
+    query = export_presets.preset_query(campaign_id, preset, filters or SignerFilter())
+    for s in db.session.scalars(query.limit(limit)):
         name = crypto.signer_value(s, "name_enc") or ""
         given, family = csv_stream.split_name(name)
         cells = {
@@ -145,6 +152,20 @@ def test_serial_export_is_the_reference_byte_for_byte(app, monkeypatch, preset, 
     for excel in (False, True):
         got = "".join(export_signers.export_csv(campaign_id, preset, SignerFilter(), excel=excel))
         assert got == (csv_stream.BOM if excel else "") + expected
+
+
+def test_filtered_and_limited_export_is_the_reference(app):
+    """The table's filters and a limit reach the DBAPI cursor as SQLAlchemy binds them
+    (SQLite's datetimes as its stored text)."""
+    campaign_id = seed()
+    day = date(2026, 3, 1)
+    filters = SignerFilter(country="IR", state="confirmed", since=day, until=day, contact="yes")
+    expected = reference_csv(campaign_id, "full", filters, limit=7)
+    assert 1 < expected.count("\r\n") <= 8
+    got = export_signers.export_csv(campaign_id, "full", filters, limit=7)
+    assert "".join(got) == expected
+    none = SignerFilter(since=day + timedelta(days=1))
+    assert "".join(export_signers.export_csv(campaign_id, "full", none)).count("\r\n") == 1
 
 
 @pytest.mark.parametrize("to_stdout", [False, True])
