@@ -168,6 +168,18 @@ def test_filtered_and_limited_export_is_the_reference(app):
     assert "".join(export_signers.export_csv(campaign_id, "full", none)).count("\r\n") == 1
 
 
+def test_id_bounds_are_the_first_and_last_ids_the_export_covers(app):
+    campaign_id = seed(60)
+    query = export_presets.preset_query(campaign_id, "delivery", SignerFilter(country="IR"))
+    ids = [s.id for s in db.session.scalars(query)]
+    assert len(ids) > 3
+    assert export_parallel.id_bounds(query, None) == (ids[0], ids[-1])
+    assert export_parallel.id_bounds(query, 3) == (ids[0], ids[2])
+    assert export_parallel.id_bounds(query, 10**6) == (ids[0], ids[-1])
+    nobody = export_presets.preset_query(campaign_id, "full", SignerFilter(country="ZZ"))
+    assert export_parallel.id_bounds(nobody, None) is None
+
+
 @pytest.mark.parametrize("to_stdout", [False, True])
 def test_parallel_export_is_the_reference_byte_for_byte(app, monkeypatch, tmp_path, to_stdout):
     """A file gets the ranges by sendfile; the test runner's stdout (no descriptor)
