@@ -5,11 +5,14 @@ delivery summary).
 `export_signers.export_csv` hands this module its query; nothing here knows presets or
 HTTP. The per-row work is kept to what the file needs (profiled in docs/benchmarks.md):
 
-* plain tuples from a Core result read in partitions, no ORM objects, no records;
+* the DBAPI cursor's own tuples, a batch at a time (`fetch_batches`): no ORM objects,
+  no SQLAlchemy Rows;
 * one decryptor per encrypted column (`sealed.unsealer`: one AES-GCM cipher
   object per key) and only the columns the preset exports;
 * timestamps formatted from SQLite's stored text, without building datetimes;
-* `csv.writer.writerows` over a whole batch.
+* a batch whose cells need no quoting (no comma, quote or line break in any) joined
+  as text, which is what `csv.writer` writes for it; any other batch by the writer
+  (`csv_chunk`).
 
 Every cell that can hold text from outside (names, emails, comments, source and
 referral codes, country, language) is neutralized against formula injection (OWASP
@@ -122,9 +125,9 @@ def split_name(name: str | None) -> tuple[str, str]:
 def fetch_batches(connection: Connection, query: Select, batch: int) -> Iterator[list[tuple]]:
     """The rows of `query`, `batch` at a time, as the DBAPI cursor returns them: no
     SQLAlchemy Row around each (its Result cost about 1.3 µs a row, a seventh of the
-    export). The only result processing these columns have is SQLite's 0/1 to bool,
-    and `csv_rows` reads booleans by truth. PostgreSQL reads through a server-side
-    cursor, as `stream_results` does, so memory is bounded by `batch`, not the export."""
+    export), and no result processing: the export's columns have none but SQLite's
+    0/1 to bool, and `csv_rows` reads booleans by truth. PostgreSQL reads through a
+    server-side cursor, as `stream_results` does, so memory is bounded by `batch`."""
     dialect = connection.dialect
     compiled = dbapi.Compiled(query, dialect)  # its SQL, and parameters as SQLAlchemy binds them
     raw = connection.connection  # in the Connection's transaction

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import String, null, type_coerce
+from sqlalchemy import null
 
 from ...extensions import db
 from ...models import Signature, utc_iso
@@ -78,14 +78,12 @@ def export_csv(
     columns = sealed_columns(PRESETS[preset].columns)
     wanted = {"email_enc": "email" in columns, "comment_enc": "comment" in columns}
     wanted["organizer_sealed"] = "sealed" in columns
-    selected = []
-    for name in csv_stream.source_columns():
-        column = Signature.__table__.c[name]
-        if not wanted.get(name, True):
-            column = null().label(name)  # not exported: not read, not decrypted
-        elif name in ("created_at", "confirmed_at"):
-            column = type_coerce(column, String).label(name)  # SQLite's text, unparsed
-        selected.append(column)
+    # Not exported: not read, not decrypted. (Times come as the DBAPI gives them:
+    # SQLite's stored text, formatted without building datetimes.)
+    selected = [
+        Signature.__table__.c[name] if wanted.get(name, True) else null().label(name)
+        for name in csv_stream.source_columns()
+    ]
     query = preset_query(campaign_id, preset, filters).with_only_columns(*selected).limit(limit)
 
     def chunks() -> Iterator[str | bytes | export_parallel.Part]:
