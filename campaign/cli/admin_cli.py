@@ -14,6 +14,7 @@ from ..extensions import db
 from ..models import AdminUser
 from ..services.admins import accounts, sign_in, totp
 from ..services.exports import delivery, export, export_presets
+from ..services.exports.export_parallel import Part
 from ..services.pages.campaigns import get_row
 from ..services.pages.content import library
 from ..services.signer_data.signers import FilterError, SignerFilter
@@ -156,16 +157,27 @@ def export_command(
         via="cli",
         processes=processes,
     )
-    stream = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    # Bytes out: text is encoded as the file's text mode would (UTF-8, no newline
+    # translation); a large export's ranges are copied from its workers' memory by the
+    # kernel (export_parallel.Part).
+    if output == "-":
+        sys.stdout.flush()
+    stream = sys.stdout.buffer if output == "-" else open(output, "wb")  # noqa: SIM115
     try:
         # Rows done are counted by lines written (the header too: capped at the total).
         with progress("export", job.rows) as advance:
             for chunk in job.chunks:
-                stream.write(chunk)
-                advance(chunk.count("\n"))
+                if isinstance(chunk, Part):
+                    advance(chunk.write_to(stream))
+                    continue
+                data = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8")
+                stream.write(data)
+                advance(data.count(b"\n"))
             advance(job.rows)  # formats whose rows aren't lines: done is done
     finally:
-        if stream is not sys.stdout:
+        if output == "-":
+            stream.flush()
+        else:
             stream.close()
     if output != "-":
         click.echo(f"wrote {job.rows} rows to {output}", err=True)

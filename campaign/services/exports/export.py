@@ -17,6 +17,7 @@ from ...models import Campaign
 from ..pages.content import CampaignContent
 from ..sealing import audit
 from ..signer_data.signers import SignerFilter, masked_filters
+from .export_parallel import Part
 from .export_presets import PRESETS, ExportError, count_rows
 from .export_signers import export_csv, export_jsonl
 from .export_summary import export_summary_csv, export_summary_json, summary
@@ -28,7 +29,8 @@ audit_filters = masked_filters  # the same masking as the signers table's looks
 
 @dataclass
 class ExportJob:
-    chunks: Iterator[str]
+    # Text; with the CLI's `processes` > 1, UTF-8 bytes and `export_parallel.Part`s.
+    chunks: Iterator[str | bytes | Part]
     filename: str
     mimetype: str
     rows: int

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import String, null, type_coerce
+from sqlalchemy import null
 
 from ...extensions import db
 from ...models import Signature, utc_iso
@@ -70,36 +70,34 @@ def export_csv(
     excel: bool = False,
     limit: int | None = None,
     processes: int = 1,
-) -> Iterator[str]:
-    """The preset's rows as CSV, streamed in batches (services/exports/csv_stream.py); with
-    `processes` > 1 (the CLI only), large exports run across processes."""
+) -> Iterator[str | bytes | export_parallel.Part]:
+    """The preset's rows as CSV text, streamed in batches (services/exports/csv_stream.py).
+    With `processes` > 1 (the CLI only), a large export runs across processes: its
+    header as UTF-8 bytes, then a `Part` per range, each to be written (`write_to`)
+    before the next is asked for (services/exports/export_parallel.py)."""
     columns = sealed_columns(PRESETS[preset].columns)
     wanted = {"email_enc": "email" in columns, "comment_enc": "comment" in columns}
     wanted["organizer_sealed"] = "sealed" in columns
-    selected = []
-    for name in csv_stream.source_columns():
-        column = Signature.__table__.c[name]
-        if not wanted.get(name, True):
-            column = null().label(name)  # not exported: not read, not decrypted
-        elif name in ("created_at", "confirmed_at"):
-            column = type_coerce(column, String).label(name)  # SQLite's text, unparsed
-        selected.append(column)
+    # Not exported: not read, not decrypted. (Times come as the DBAPI gives them:
+    # SQLite's stored text, formatted without building datetimes.)
+    selected = [
+        Signature.__table__.c[name] if wanted.get(name, True) else null().label(name)
+        for name in csv_stream.source_columns()
+    ]
     query = preset_query(campaign_id, preset, filters).with_only_columns(*selected).limit(limit)
 
-    def chunks() -> Iterator[str]:
+    def chunks() -> Iterator[str | bytes | export_parallel.Part]:
         # Run when the first chunk is asked for, after `build` commits its audit event
-        # (a commit would close PostgreSQL's server-side cursor). Core, not ORM: plain
-        # tuples, nothing per row to load.
+        # (a commit would close PostgreSQL's server-side cursor). Plain DBAPI tuples,
+        # nothing per row to load (csv_stream.fetch_batches).
         bounds = export_parallel.id_bounds(query, limit) if processes > 1 else None
         if export_parallel.worth_it(bounds, processes):
-            yield csv_stream.header_text(columns, excel=excel)
-            yield from export_parallel.parallel_text(query.limit(None), columns, bounds, processes)
+            yield csv_stream.header_text(columns, excel=excel).encode("utf-8")
+            yield from export_parallel.parallel_csv(query.limit(None), columns, bounds, processes)
             return
-        result = db.session.connection().execute(
-            query.execution_options(yield_per=BATCH, stream_results=True)
-        )
+        batches = csv_stream.fetch_batches(db.session.connection(), query, BATCH)
         yield from csv_stream.csv_text(
-            columns, csv_stream.csv_rows(result, columns, BATCH), excel=excel
+            columns, csv_stream.csv_chunks(batches, columns), excel=excel
         )
 
     return chunks()
