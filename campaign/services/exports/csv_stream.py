@@ -33,8 +33,8 @@ from operator import itemgetter
 from sqlalchemy import Select
 from sqlalchemy.engine import Connection
 
-from ... import dbapi
-from ...db_connections import as_sqlalchemy_error
+from ...database import dbapi
+from ...database.db_connections import as_sqlalchemy_error
 from ...models import utc_iso
 from ..sealing import sealed
 from ..signer_data import consents
