@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..extensions import db
-from ..i18n import current_language
+from ..i18n import current_language, number
 from ..models import Signature
 from ..services.intake.validation import country_choices, parse_id
 from ..services.letters.signer_mail import extra_mails_left
@@ -183,7 +184,15 @@ def signers_bulk(slug: str):
                 done = moderation.bulk_invalidate(
                     row.id, rule, reason, expected=-1 if confirmed is None else confirmed
                 )
-                flash(_("%(n)d signatures invalidated.", n=done))
+                # flask_babel's ngettext names its count `num`: the digits shown go as `count`.
+                flash(
+                    ngettext(
+                        "%(count)s signature invalidated.",
+                        "%(count)s signatures invalidated.",
+                        done,
+                        count=number(done),
+                    )
+                )
                 return redirect(url_for("admin.signers_bulk", slug=slug), 303)
             count = moderation.dry_run(row.id, rule)  # an audited look, then the count
             if request.form.get("apply") == "1":

@@ -202,9 +202,9 @@ def document() -> dict:
                 "Read-only, public JSON about petitions: texts, totals, counts by country "
                 "and a daily history. No personal data. Responses are shaped like the "
                 "OSDI petition resource. CORS: any origin. Responses may be cached for "
-                f"{seconds} seconds (Cache-Control, as the campaign page: total_signatures "
-                "is as fresh as the page's count) and carry an ETag; send If-None-Match to "
-                "get 304. "
+                f"{seconds} second{'' if seconds == 1 else 's'} (Cache-Control, as the campaign "
+                "page: total_signatures is as fresh as the page's count) and carry an ETag; "
+                "send If-None-Match to get 304. "
                 f"Rate limit per IP address: {rate} (X-RateLimit-* headers; 429 past it)."
             ),
             "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},

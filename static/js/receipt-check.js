@@ -281,7 +281,7 @@
       // The plain answer first, then why the log is longer than the count (issue 24.8).
       text("p", messages.whyMore),
       text("p", messages.local + " " + (signatureOk ? messages.signatureChecked : messages.signatureUnchecked)),
-      text("p", messages.leaf.replace("{index}", index).replace("{size}", size)),
+      text("p", (size === 1 ? messages.leafOne : messages.leaf).replace("{index}", index).replace("{size}", size)),
       text("pre", proof.map(b64encode).join("\n"), { dir: "ltr" })
     ];
     if (removal >= 0) {

@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from campaign.extensions import db
 from campaign.models import utcnow
-from tests.admin.helpers import make_signature
+from campaign.services.sealing import audit
+from tests.admin.helpers import campaign_row, make_signature
 from tests.helpers import SLUG, deliver, hidden_fields
 
 
@@ -74,3 +76,32 @@ def test_a_bad_day_in_the_audit_filter_is_a_400(app, users, as_role):
     owner = as_role("owner")
     assert owner.get("/admin/audit?since=yesterday").status_code == 400
     assert owner.get("/admin/audit?until=2026-13-45").status_code == 400
+
+
+def test_audit_counts_take_their_plural(app, users, as_role):
+    """ "invalidated 1 signatures in bulk", "exported 1 signers": each count its plural,
+    in French too (three forms: 0 and 1 singular)."""
+    row = campaign_row()
+    for rows in (1, 3):
+        audit.record(
+            "export",
+            actor_email="organizer@admin.test",
+            campaign_id=row.id,
+            details={"preset": "full", "format": "csv", "rows": rows},
+        )
+        audit.record(
+            "signature.bulk_invalidate",
+            actor_email="organizer@admin.test",
+            campaign_id=row.id,
+            details={"rule": {"email_domain": "x.example"}, "reason": "bots", "rows": rows},
+        )
+    db.session.commit()
+    owner = as_role("owner")
+    said = " ".join(sentences(owner))
+    for rows, noun in ((1, "signer"), (3, "signers")):
+        assert f"exported {rows} {noun} (full preset, CSV) from {SLUG}." in said
+    assert "invalidated 1 signature in bulk" in said and "invalidated 3 signatures in bulk" in said
+    assert "1 signers" not in said and "1 signatures" not in said
+    french = " ".join(sentences(owner, "?lang=fr"))
+    assert "a exporté 1 signataire (" in french and "a exporté 3 signataires (" in french
+    assert "a invalidé 1 signature en bloc" in french

@@ -80,6 +80,7 @@ def test_trend_alerts_are_for_organizers_only(app, users, as_role):
     viewer = as_role("viewer").get(f"/admin/{SLUG}/").get_data(as_text=True)
     organizer = as_role("organizer").get(f"/admin/{SLUG}/").get_data(as_text=True)
     assert "Trending" not in viewer and "Trending" in organizer
+    assert "12 signatures in the last hour, usually 0 per hour." in organizer
 
 
 def test_no_alert_for_a_domain_that_is_always_busy(app):

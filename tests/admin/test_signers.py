@@ -281,7 +281,7 @@ def test_every_look_at_personal_data_is_audited_with_terms_masked(app, users, as
 
 def test_m1_bulk_dry_run_is_an_audited_look(app, users, as_role):
     """Attack (M1): an organizer types a person's full name (or their mail domain, or the
-    minute they signed) into the bulk rule form and reads "1 signatures match": whether
+    minute they signed) into the bulk rule form and reads "1 signature matches": whether
     that person signed, with no trace anywhere. Now an exact name is refused, and every
     dry run writes its audit entry (who, which kinds of rule, never the name) before
     anything is matched, then how many matched."""
@@ -310,7 +310,7 @@ def test_m1_bulk_dry_run_is_an_audited_look(app, users, as_role):
     for rule in rules:
         response = client.post(path, data={"csrf_token": token, **rule, "apply": "0"})
         html = response.get_data(as_text=True)
-        assert response.status_code == 200 and "1 signatures match" in html, rule
+        assert response.status_code == 200 and "1 signature matches" in html, rule
 
     db.session.expire_all()
     events = db.session.scalars(

@@ -17,13 +17,13 @@ from campaign.services.signer_data import consents, retention
 from tests.helpers import SLUG, sign
 
 # What the privacy page says an erased signature keeps ("its country, language, dates,
-# status (with the reason, if an organizer invalidated it), the codes of the link that
-# brought it and of its own share link, and, for a paper signature, its sheet and row").
+# status, the codes of the link that brought it and of its own share link, and, for a
+# paper signature, its sheet and row"). An organizer's reason for invalidating is free
+# text that may describe the signer: erasure clears it, so it is not here.
 STATED = {
     "country": "country",
     "language": "language",
     "status": "status",
-    "invalid_reason": "status",
     "flagged": "status",
     "flag_reason": "status",
     "source": "link codes",
@@ -73,14 +73,16 @@ def test_erasure_keeps_only_what_the_privacy_page_says(client, app):
     dates = {name for name, value in left.items() if name.endswith("_at")}
     unstated = set(left) - set(STATED) - BOOKKEEPING - dates
     assert not unstated, {name: left[name] for name in unstated}
-    assert {"country", "language", "status", "invalid_reason", "referral_code"} <= set(left)
+    assert {"country", "language", "status", "referral_code"} <= set(left)
+    assert row.status == "invalidated" and row.invalid_reason is None
     assert db.session.scalar(select(func.count()).select_from(NameToken)) == 0
     page = visible(client.get("/privacy").get_data(as_text=True))
     assert (
-        "Each signature keeps only its country, language, dates, status (with the reason, "
-        "if an organizer invalidated it), the codes of the link that brought it and of its "
-        "own share link, and, for a paper signature, its sheet and row" in page
+        "Each signature keeps only its country, language, dates, status, the codes of the "
+        "link that brought it and of its own share link, and, for a paper signature, its "
+        "sheet and row" in page
     )
+    assert "with the reason" not in page
 
 
 def test_the_public_sees_what_the_privacy_page_says(client):

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from ...i18n import LANGUAGE_NAMES, current_language
+from ...i18n import number as number_text
 from ...services.intake.validation import country_choices
 from ...services.paper import check, entry, upload
 from .. import bp
@@ -92,7 +94,15 @@ def paper_entry(slug: str):
     except entry.SheetRefused as refused:
         status = 409 if refused.earlier is not None else 422
         return paper_page(content, row, error=str(refused.message), status=status, **context)
-    flash(_("Sheet %(number)s entered: %(rows)s rows.", number=number, rows=len(rows)))
+    flash(
+        ngettext(
+            "Sheet %(number)s entered: %(count)s row.",
+            "Sheet %(number)s entered: %(count)s rows.",
+            len(rows),
+            number=number,
+            count=number_text(len(rows)),
+        )
+    )
     return redirect(url_for("admin.paper_entry", slug=slug), 303)
 
 
@@ -122,7 +132,14 @@ def paper_upload(slug: str):
         entered = upload.apply(found, slug, row.id)
     except entry.SheetRefused as refused:
         return paper_page(content, row, error=str(refused.message), status=422, **context)
-    flash(_("%(sheets)s sheets entered from the file.", sheets=len(entered)))
+    flash(
+        ngettext(
+            "%(count)s sheet entered from the file.",
+            "%(count)s sheets entered from the file.",
+            len(entered),
+            count=number_text(len(entered)),
+        )
+    )
     return redirect(url_for("admin.paper_entry", slug=slug), 303)
 
 

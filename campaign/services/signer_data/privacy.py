@@ -180,7 +180,7 @@ def delivery_names(campaign_id: int, batch: int = 1000) -> Iterator[tuple[str, s
 
 
 def erase(signature: Signature, *, new_status: str | None = None) -> None:
-    """Remove personal data, keeping country, dates and whether it was counted.
+    """Remove personal data, keeping country, dates, status and whether it was counted.
 
     Also drops mail not yet sent to the signer. The caller commits.
     """
@@ -189,6 +189,9 @@ def erase(signature: Signature, *, new_status: str | None = None) -> None:
     removal = tlog_pending.remove_values(signature, new_status or "erased") if was_counted else {}
     if new_status:
         signature.status = new_status
+    # An organizer's reason is free text that may name or describe the signer; the
+    # status stays. Nothing reads a system reason (paper's LINKED_REASON) after erasure.
+    signature.invalid_reason = None
     signature.name_enc = signature.email_enc = signature.comment_enc = None
     signature.organizer_sealed = signature.signer_copy = signature.link_secret = None
     signature.display_enc = None

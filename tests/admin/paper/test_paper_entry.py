@@ -45,7 +45,9 @@ def test_a_sheet_is_entered_row_after_row_and_audited(app, users, as_role):
     rows.append(("Reza Karimi", "FR", "reza@example.net", ("contact",)))
     done = post(client, sheet_form(21, *rows, action="save"))
     assert done.status_code == 303
-    assert "Sheet 21 entered: 2 rows." in client.get(PAGE).text
+    page = client.get(PAGE).text
+    assert "Sheet 21 entered: 2 rows." in page
+    assert "1 sheet entered. 2 rows typed. 0 sheets checked against the paper" in page
     parts = counting.parts(campaign_row().id, fresh=True)
     assert (parts.paper, parts.online) == (2, 0)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "paper.enter"))
@@ -76,10 +78,14 @@ def test_a_csv_is_shown_as_a_dry_run_then_applied(app, users, as_role):
         f"{sheet_codes.sheet_code(SLUG, 32)},en,Leila Sadeghi,IR,,,\n"
     )
     dry = post(client, {"data": text, "action": "dry-run"}, f"{PAGE}/upload")
-    assert dry.status_code == 200 and "Would add 3 rows from 2 sheets." in dry.text
+    assert dry.status_code == 200
+    assert "The file holds 2 sheets. Applying it would add 3 rows." in dry.text
     assert db.session.scalar(select(func.count(PaperSheet.id))) == 0  # nothing entered yet
     applied = post(client, {"data": text, "action": "apply"}, f"{PAGE}/upload")
     assert applied.status_code == 303
+    page = client.get(PAGE).text  # each count with its own plural
+    assert "2 sheets entered from the file." in page
+    assert "2 sheets entered. 3 rows typed. 0 sheets checked against the paper" in page
     sheets = db.session.scalars(select(PaperSheet).order_by(PaperSheet.number)).all()
     assert [(s.number, s.language, s.rows) for s in sheets] == [(31, "fr", 2), (32, "en", 1)]
     # A file with a problem is applied not at all.
@@ -105,6 +111,9 @@ def test_a_second_organizer_checks_a_sample_and_the_sheet_shows_checked(app, use
     assert sheet.check_result == "matched" and sheet.checked_by_email == "owner@admin.test"
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "paper.check"))
     assert "matched, owner@admin.test" in checker.get(PAGE).text
+    assert "1 sheet checked against the paper by a second organizer." in checker.get(PAGE).text
+    shown = checker.get(f"{PAGE}/41").text
+    assert "owner@admin.test: 2 rows sampled, 0 did not match." in shown
 
 
 def test_the_parts_on_the_dashboard_the_api_and_the_pack(app, users, as_role, tmp_path):

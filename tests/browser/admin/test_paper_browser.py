@@ -172,14 +172,14 @@ def test_a_csv_dry_run_adds_nothing_then_apply_enters_it(server, new_context):
     page.wait_for_load_state()
     dry = page.locator("section.dry-run")
     assert dry.get_by_role("heading").inner_text() == "Dry run: nothing entered yet"
-    assert "Would add 2 rows from 1 sheets." in dry.inner_text()
+    assert "The file holds 1 sheet. Applying it would add 2 rows." in dry.inner_text()
     assert code in dry.locator("tbody").inner_text()
     assert_no_violations(page, "the upload's dry run")
     assert paper_rows() == []  # the dry run entered nothing
     assert counting.parts(campaign_id(), fresh=True).paper == 0
     page.get_by_role("button", name="Apply: enter these sheets").click()
     page.wait_for_load_state()
-    assert "1 sheets entered from the file." in page.content()
+    assert "1 sheet entered from the file." in page.content()
     assert [r.country for r in paper_rows()] == ["DE", "SE"]
     assert counting.parts(campaign_id(), fresh=True).paper == 2
     assert db.session.scalar(select(PaperSheet.rows).where(PaperSheet.number == 31)) == 2

@@ -16,7 +16,7 @@ from campaign.services.letters import reminders
 from campaign.services.pages import cache, counting
 from campaign.services.pages.content import library
 from campaign.services.sealing import crypto, sealed
-from campaign.services.signatures import confirmation
+from campaign.services.signatures import confirmation, moderation
 from campaign.services.signer_data import privacy, retention
 from tests.helpers import SLUG, sign
 
@@ -164,3 +164,24 @@ def test_withdrawing_drops_unsent_mail_and_stops_all_mail(client, app, mailbox):
 
     app.config["CONFIRM_REMINDER_HOURS"] = 0
     assert reminders.send_reminders() == 0  # and no reminder either
+
+
+@pytest.mark.parametrize("way", ["erase", "withdraw", "anonymize"])
+def test_erasure_drops_an_organizers_reason_and_keeps_the_status(client, app, way):
+    """An organizer's reason is free text that can name or describe the signer; every
+    erasure (an owner's, the signer's withdrawal, anonymization) clears it."""
+    sign(client, email="reason@example.org", name="Reza Karimi")
+    signature = only(Signature)
+    client.post(f"/{SLUG}/confirm/{links.make_token(signature, 'confirm')}")
+    signature = only(Signature)
+    assert moderation.invalidate(signature, "Reza Karimi, brother of the organizer in Shiraz")
+    if way == "erase":
+        assert moderation.erase(signature)
+    elif way == "withdraw":
+        assert privacy.withdraw(signature)
+    else:
+        retention.anonymize_campaign(only(Campaign), None, force=True)
+    row = only(Signature)
+    assert row.erased_at is not None and row.invalid_reason is None
+    expected = SignatureStatus.WITHDRAWN if way == "withdraw" else SignatureStatus.INVALIDATED
+    assert row.status == expected and row.invalidated_at is not None
