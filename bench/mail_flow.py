@@ -30,7 +30,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import process_meter
 import smtp_sink
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,13 +74,24 @@ def sink(work: Path, name: str):
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process and its descendants (/proc, Linux)."""
     total = 0.0
-    for each in [pid, *process_meter.descendants(pid)]:
+    for each in [pid, *_descendants(pid)]:
         try:
             fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return total
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found += [int(child), *_descendants(int(child))]
+    except OSError:
+        pass
+    return found
 
 
 def accepted(path: Path) -> list[tuple[float, str]]:

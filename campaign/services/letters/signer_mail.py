@@ -97,16 +97,14 @@ def delete_submissions(ids: list[int], *, keep_outbox_id: int | None = None) -> 
 
 
 def signer_links(content: CampaignContent, signature: Signature) -> dict[str, str]:
-    language, slug = signature.language, content.slug
+    routed = _Routed(signature.language, content.slug)
     return {
         # The secret that opens the signer's own sealed copy (issue 23): only in the mail
         # sent while the submission is pending; the server keeps it no longer.
-        "data_url": _token_url(
-            "petition.my_data", language, slug, signature, "data", k=signature.link_secret
-        ),
-        "confirm_url": _token_url("petition.confirm", language, slug, signature, "confirm"),
-        "withdraw_url": _token_url("petition.withdraw", language, slug, signature, "withdraw"),
-        "page_url": _token_url("petition.campaign_page", language, slug, None, ""),
+        "data_url": routed.url("petition.my_data", signature, "data", k=signature.link_secret),
+        "confirm_url": routed.url("petition.confirm", signature, "confirm"),
+        "withdraw_url": routed.url("petition.withdraw", signature, "withdraw"),
+        "page_url": routed.url("petition.campaign_page", None, ""),
     }
 
 
@@ -118,35 +116,39 @@ _TOKEN_PLACE = "0-" + "0" * 40
 _UNQUOTED = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _token_url(
-    endpoint: str,
-    language: str,
-    slug: str,
-    signature: Signature | None,
-    purpose: str,
-    k: str | None = None,
-) -> str:
-    """`links.external_url(endpoint, language, slug=slug[, token=…][, k=k])`, the URL's
-    routing done once (it was a tenth of the mail worker's CPU per message)."""
-    cache = caches.store(caches.SIGNER_LINK_URLS)
-    key = (endpoint, language, slug, current_app.config["BASE_URL"])
-    parts = cache.get(key)
-    if parts is None:
-        if signature is None:
-            parts = (links.external_url(endpoint, language, slug=slug),)
-        else:
-            url = links.external_url(endpoint, language, slug=slug, token=_TOKEN_PLACE)
-            head, place, tail = url.rpartition(_TOKEN_PLACE)
-            parts = (head, tail) if place and "?" not in tail else None
-        if parts is not None:
-            cache[key] = parts
-    if parts is None or (k and not _UNQUOTED.fullmatch(k)):  # routed as it comes
-        token = {} if signature is None else {"token": links.make_token(signature, purpose)}
-        return links.external_url(endpoint, language, slug=slug, **token, **({"k": k} if k else {}))
-    if len(parts) == 1:
-        return parts[0]
-    query = f"?k={k}" if k else ""
-    return f"{parts[0]}{links.make_token(signature, purpose)}{parts[1]}{query}"
+class _Routed:
+    """Links of one language and campaign: `url(endpoint, signature, purpose[, k])` is
+    `links.external_url(endpoint, language, slug=slug[, token=…][, k=k])`, the URL's
+    routing done once per endpoint (it was a tenth of the mail worker's CPU per message)."""
+
+    def __init__(self, language: str, slug: str) -> None:
+        self.language, self.slug = language, slug
+        self.cache = caches.store(caches.SIGNER_LINK_URLS)
+        self.base = current_app.config["BASE_URL"]
+
+    def url(
+        self, endpoint: str, signature: Signature | None, purpose: str, k: str | None = None
+    ) -> str:
+        language, slug = self.language, self.slug
+        key = (endpoint, language, slug, self.base)
+        parts = self.cache.get(key)
+        if parts is None:
+            if signature is None:
+                parts = (links.external_url(endpoint, language, slug=slug),)
+            else:
+                url = links.external_url(endpoint, language, slug=slug, token=_TOKEN_PLACE)
+                head, place, tail = url.rpartition(_TOKEN_PLACE)
+                parts = (head, tail) if place and "?" not in tail else None
+            if parts is not None:
+                self.cache[key] = parts
+        if parts is None or (k and not _UNQUOTED.fullmatch(k)):  # routed as it comes
+            token = {} if signature is None else {"token": links.make_token(signature, purpose)}
+            query = {"k": k} if k else {}
+            return links.external_url(endpoint, language, slug=slug, **token, **query)
+        if len(parts) == 1:
+            return parts[0]
+        query = f"?k={k}" if k else ""
+        return f"{parts[0]}{links.make_token(signature, purpose)}{parts[1]}{query}"
 
 
 def is_expired(signature: Signature) -> bool:
