@@ -1,5 +1,5 @@
 """Mail in `make bench` (issue 22): one `flask mail work` process against a recording
-SMTP sink (aiosmtpd, a process of its own), side by side with signing.
+SMTP sink (bench/smtp_sink.py, a process of its own), side by side with signing.
 
 * `measure_throughput`: the worker drains the confirmation mails the sign step queued,
   half of them with one worker process, the rest with the deployed command (two);
@@ -10,8 +10,12 @@ SMTP sink (aiosmtpd, a process of its own), side by side with signing.
   while the worker runs; for each 303 the time until the sink accepted that address's
   confirmation mail: p50, p95, worst, and any mail missing or received twice.
 
+Each drain also reports the CPU per mail of the worker's processes and of the sink
+(from /proc, delivery only: the worker's start-up is not counted), to read beside the
+app's CPU per signing (bench/suite/ratio_steps.py).
+
 `python bench/mail_flow.py sink PORT LOG` is the sink: it appends "<unix time> <rcpt>"
-per accepted message to LOG.
+per accepted message to LOG before answering 250.
 """
 
 from __future__ import annotations
