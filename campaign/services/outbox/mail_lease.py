@@ -66,10 +66,16 @@ class Claim:
 
 
 _OUTBOX = OutboxMessage.__table__
-# The claim, one statement: the due rows (oldest first; on PostgreSQL row-locked, and
-# rows another worker holds locked skipped) leased in the same UPDATE that returns
-# them. The lease condition is checked again by the UPDATE itself: on SQLite, where
-# there is no SKIP LOCKED, the statement runs under the database's one write lock.
+_FREE = (_OUTBOX.c.locked_until.is_(None)) | (_OUTBOX.c.locked_until < bindparam("now"))
+# The claim, one statement: the due rows, earliest due first (then oldest; on PostgreSQL
+# row-locked, rows another worker holds locked skipped) leased by the UPDATE that returns
+# them. In the order of `ix_outbox_due` (status, next_attempt_at), so a batch reads its
+# rows off that index: by id, SQLite sorted every due row for each batch, PostgreSQL
+# sorted them or walked the primary key past every sent row. The
+# subquery's conditions hold for the rows updated: PostgreSQL checks them again on a row
+# it locks, SQLite runs the statement under its one write lock. (The outer lease check
+# is only a safeguard; a status condition there made SQLite scan `ix_outbox_due` for the
+# ids instead of taking the primary key.)
 CLAIM = (
     update(_OUTBOX)
     .where(
@@ -78,15 +84,14 @@ CLAIM = (
             .where(
                 _OUTBOX.c.status == "pending",
                 _OUTBOX.c.next_attempt_at <= bindparam("now"),
-                (_OUTBOX.c.locked_until.is_(None)) | (_OUTBOX.c.locked_until < bindparam("now")),
+                _FREE,
             )
-            .order_by(_OUTBOX.c.id)
+            .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
             .limit(bindparam("limit"))
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         ),
-        _OUTBOX.c.status == "pending",
-        (_OUTBOX.c.locked_until.is_(None)) | (_OUTBOX.c.locked_until < bindparam("now")),
+        _FREE,
     )
     .values(locked_until=bindparam("lease"), attempts=_OUTBOX.c.attempts + 1)
     .returning(_OUTBOX.c.id)
@@ -94,7 +99,7 @@ CLAIM = (
 
 
 def claim(limit: int) -> Claim:
-    """Lease up to `limit` due messages (oldest first) to this batch: one statement."""
+    """Lease up to `limit` due messages (earliest due first) to this batch: one statement."""
     now = utcnow()
     lease = now + LEASE
     claimed = (
