@@ -67,15 +67,15 @@ class Claim:
 
 _OUTBOX = OutboxMessage.__table__
 _FREE = (_OUTBOX.c.locked_until.is_(None)) | (_OUTBOX.c.locked_until < bindparam("now"))
-# The claim, one statement: the due rows, earliest due first (then oldest; on PostgreSQL
-# row-locked, rows another worker holds locked skipped) leased by the UPDATE that returns
-# them. In the order of `ix_outbox_due` (status, next_attempt_at), so a batch reads its
-# rows off that index: by id, SQLite sorted every due row for each batch, PostgreSQL
-# sorted them or walked the primary key past every sent row. The
-# subquery's conditions hold for the rows updated: PostgreSQL checks them again on a row
-# it locks, SQLite runs the statement under its one write lock. (The outer lease check
-# is only a safeguard; a status condition there made SQLite scan `ix_outbox_due` for the
-# ids instead of taking the primary key.)
+# The claim, one statement: the due rows, earliest due first, then oldest (on PostgreSQL
+# row-locked, and rows another worker holds locked skipped), leased by the UPDATE that
+# returns them. Read in the order of `ix_outbox_due` (status, next_attempt_at): by id,
+# SQLite sorted every due row for each batch, and PostgreSQL sorted them or walked the
+# primary key past every sent row. The subquery's conditions hold for the rows updated:
+# PostgreSQL checks them again on each row it locks, and on SQLite the statement is a
+# write from its start (no read first that a writer could overtake) under the one write
+# lock. The outer lease check is only a safeguard (a status condition there made SQLite
+# scan `ix_outbox_due` for the ids instead of taking the primary key).
 CLAIM = (
     update(_OUTBOX)
     .where(

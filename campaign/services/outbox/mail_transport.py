@@ -88,7 +88,7 @@ def wire_message(outbox: OutboxMessage, payload: dict) -> Wire | Message:
     addresses and header values, bodies that need no quoted-printable): the email
     package's build and flatten were a third of the worker's CPU per message. Anything
     else is `build_message`'s message. Either way the parsed message is the same
-    (tests/services/test_mail_wire.py)."""
+    (tests/services/outbox/test_mail_template.py)."""
     text, html = payload["text"], payload.get("html")
     to, headers = payload["to"], payload.get("headers") or {}
     config = current_app.config
