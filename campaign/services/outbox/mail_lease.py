@@ -139,13 +139,15 @@ def release(claim: Claim, *, relay_down: str | None = None) -> None:
     claim.held.clear()
 
 
-# The marks: messages sent or dropped keep no recipient or body. By id (an expanding
-# list), built once; a row a withdrawal deleted meanwhile is simply not there to mark.
+# The marks: messages sent or dropped keep no recipient or body. By id, one parameter
+# set per message (executemany): with `id IN (…)` SQLite walked every pending row of
+# `ix_outbox_due` for each mark, thousands during a backlog. A row a withdrawal deleted
+# meanwhile is simply not there to mark.
 FINISH = (
     update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _OUTBOX.c.status == "pending")
+    .where(_OUTBOX.c.id == bindparam("message_id"), _OUTBOX.c.status == "pending")
     .values(
-        status=bindparam("status"),
+        status=bindparam("new_status"),
         sent_at=bindparam("sent_at"),
         payload_enc=None,
         locked_until=None,
@@ -158,7 +160,8 @@ def finish(ids: list[int], status: str) -> None:
     if not ids:
         return
     sent_at = utcnow() if status == "sent" else None
-    db.session.connection().execute(FINISH, {"ids": ids, "status": status, "sent_at": sent_at})
+    rows = [{"message_id": i, "new_status": status, "sent_at": sent_at} for i in ids]
+    db.session.connection().execute(FINISH, rows)
     db.session.commit()
 
 

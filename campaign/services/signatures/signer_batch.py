@@ -41,7 +41,7 @@ def decide(messages: list[OutboxMessage]) -> set[int]:
         return set()
     todo.sort(key=lambda pair: pair[1].id)
     privacy.take_write_lock()
-    rows = db.session.execute(
+    addresses = (
         select(
             Signature.id,
             Signature.campaign_id,
@@ -54,9 +54,15 @@ def decide(messages: list[OutboxMessage]) -> set[int]:
             Signature.campaign_id.in_(sorted({s.campaign_id for _, s in todo})),
             Signature.dedup_key.in_(sorted({s.dedup_key for _, s in todo})),
         )
-        .order_by(Signature.id)
         .with_for_update()
-    ).all()
+    )
+    # PostgreSQL locks the rows in id order. SQLite holds its write lock already, and
+    # asked for id order it walked every signature of the campaign (by
+    # ix_signatures_campaign_id_id) rather than the batch's addresses' (by
+    # ix_signatures_campaign_dedup): they are put in order here instead.
+    if db.session.get_bind().dialect.name != "sqlite":
+        addresses = addresses.order_by(Signature.id)
+    rows = sorted(db.session.execute(addresses).all(), key=lambda row: row.id)
     by_address: dict[tuple[int, str], list[dict]] = {}
     for row in rows:
         by_address.setdefault((row.campaign_id, row.dedup_key), []).append(row._asdict())

@@ -279,21 +279,3 @@ def test_a_claim_takes_the_earliest_due_and_skips_the_leased(app):
     claim = mail_lease.claim(2)
     assert claim.ids == sorted([fourth, first])
     assert mail_lease.claim(10).ids == [third]  # the leased one stays its worker's
-
-
-def test_a_claim_reads_its_batch_off_the_due_index(app):
-    """No sort of every due row for each batch (a backlog of thousands sorted per 50),
-    and the UPDATE finds its rows by primary key (SQLite's plan; PostgreSQL's follows
-    its statistics)."""
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("the plan checked is SQLite's")
-    compiled = mail_lease.CLAIM.compile(dialect=db.engine.dialect)
-    values = {"now": utcnow(), "lease": utcnow(), "limit": 50}
-    params = compiled.construct_params(values)
-    ordered = [params[name] for name in compiled.positiontup]
-    plan = db.session.connection().exec_driver_sql(
-        f"EXPLAIN QUERY PLAN {compiled.string}", tuple(ordered)
-    )
-    steps = [row[3] for row in plan]
-    assert not any("TEMP B-TREE" in step for step in steps), steps
-    assert any("PRIMARY KEY" in step for step in steps), steps
