@@ -1,5 +1,5 @@
 """Mail in `make bench` (issue 22): one `flask mail work` process against a recording
-SMTP sink (aiosmtpd, a process of its own), side by side with signing.
+SMTP sink (bench/smtp_sink.py, a process of its own), side by side with signing.
 
 * `measure_throughput`: the worker drains the confirmation mails the sign step queued,
   half of them with one worker process, the rest with the deployed command (two);
@@ -10,8 +10,12 @@ SMTP sink (aiosmtpd, a process of its own), side by side with signing.
   while the worker runs; for each 303 the time until the sink accepted that address's
   confirmation mail: p50, p95, worst, and any mail missing or received twice.
 
+Each drain also reports the CPU per mail of the worker's processes and of the sink
+(from /proc, delivery only: the worker's start-up is not counted), to read beside the
+app's CPU per signing (bench/suite/ratio_steps.py).
+
 `python bench/mail_flow.py sink PORT LOG` is the sink: it appends "<unix time> <rcpt>"
-per accepted message to LOG.
+per accepted message to LOG before answering 250.
 """
 
 from __future__ import annotations
@@ -30,31 +34,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import smtp_sink
+
 ROOT = Path(__file__).resolve().parent.parent
 INBOX_RATE = int(os.environ.get("BENCH_INBOX_RATE", "100"))
 INBOX_SECONDS = int(os.environ.get("BENCH_INBOX_SECONDS", "60"))
 CLIENT_THREADS = 128
-
-
-class RecordingSink:
-    """aiosmtpd handler: one line per accepted message, written before the 250.
-
-    It advertises PIPELINING (RFC 2920), as Postfix, Exim and the large relays do:
-    aiosmtpd reads commands in order from its stream, so pipelined commands are served
-    correctly (tests/services/outbox/test_mail_smtp.py), it just doesn't say so itself."""
-
-    def __init__(self, path: str) -> None:
-        self.out = open(path, "a", buffering=1)  # noqa: SIM115 - open for the sink's life
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
-        session.host_name = hostname
-        return [*responses[:-1], "250-PIPELINING", responses[-1]]
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        now = time.time()
-        for rcpt in envelope.rcpt_tos:
-            self.out.write(f"{now:.6f} {rcpt}\n")
-        return "250 OK"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -65,7 +51,7 @@ def free_port() -> int:
 
 @contextmanager
 def sink(work: Path, name: str):
-    """A recording sink; yields (smtp url, its log)."""
+    """A recording sink (bench/smtp_sink.py); yields (smtp url, its log, its process)."""
     port, path = free_port(), work / f"sink-{name}.log"
     path.write_text("")
     process = subprocess.Popen(
@@ -83,10 +69,33 @@ def sink(work: Path, name: str):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        yield f"smtp://127.0.0.1:{port}", path
+        yield f"smtp://127.0.0.1:{port}", path, process
     finally:
         process.terminate()
         process.wait(10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its descendants (/proc, Linux)."""
+    total = 0.0
+    for each in [pid, *_descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found += [int(child), *_descendants(int(child))]
+    except OSError:
+        pass
+    return found
 
 
 def accepted(path: Path) -> list[tuple[float, str]]:
@@ -169,16 +178,23 @@ def _drain(
     """Run the worker until the sink accepted `enough` messages (or it stalls, or
     `limit_s`); the rate at the sink, first acceptance to last."""
     before = pending(database_url)
-    with sink(work, name) as (url, path), worker(env, url, work, name, processes):
+    with (
+        sink(work, name) as (url, path, sink_process),
+        worker(env, url, work, name, processes) as process,
+    ):
         began, last_count, last_change = time.monotonic(), 0, time.monotonic()
+        first: tuple[int, float, float] | None = None  # count, worker and sink CPU then
         while time.monotonic() - began < limit_s:
             time.sleep(0.25)
             count = len(accepted(path))
+            if count and first is None:  # from here on the worker is delivering
+                first = (count, cpu_seconds(process.pid), cpu_seconds(sink_process.pid))
             if count != last_count:
                 last_count, last_change = count, time.monotonic()
             if count >= enough or (count and time.monotonic() - last_change > 5):
                 break
         rows = accepted(path)
+        cpu = _cpu_per_mail(first, len(rows), process.pid, sink_process.pid)
     span = rows[-1][0] - rows[0][0] if len(rows) > 1 else 0.0
     return {
         "pending_before": before,
@@ -189,6 +205,19 @@ def _drain(
         "messages_per_s": round((len(rows) - 1) / span, 1) if span else 0.0,
         "threads": int(env.get("MAIL_SMTP_CONNECTIONS", "8")),
         "processes": processes or int(env.get("MAIL_WORKER_PROCESSES", "2")),
+        **cpu,
+    }
+
+
+def _cpu_per_mail(first: tuple[int, float, float] | None, count: int, worker: int, sink: int):
+    """CPU milliseconds per mail of the worker (its processes) and of the sink, from the
+    first poll that saw a mail delivered to the end (start-up not counted)."""
+    if first is None or count <= first[0]:
+        return {"worker_cpu_ms_per_mail": None, "sink_cpu_ms_per_mail": None}
+    mails = count - first[0]
+    return {
+        "worker_cpu_ms_per_mail": round((cpu_seconds(worker) - first[1]) / mails * 1000, 3),
+        "sink_cpu_ms_per_mail": round((cpu_seconds(sink) - first[2]) / mails * 1000, 3),
     }
 
 
@@ -264,7 +293,7 @@ def measure_time_to_inbox(
     303 to the sink's acceptance of that signer's confirmation mail."""
     rate, seconds = INBOX_RATE, INBOX_SECONDS
     signer = Signer(base, slug, form, run)
-    with sink(work, "inbox") as (url, path), worker(env, url, work, "inbox"):
+    with sink(work, "inbox") as (url, path, _), worker(env, url, work, "inbox"):
         # A worker in service is already running: the load starts once this one has
         # delivered a first mail (its start-up, seconds of imports on a busy machine,
         # would otherwise be counted in every mail's wait).
@@ -312,18 +341,6 @@ def measure_time_to_inbox(
     }
 
 
-def serve_sink(port: int, path: str) -> None:
-    from aiosmtpd.controller import Controller
-
-    controller = Controller(RecordingSink(path), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        while True:
-            time.sleep(3600)
-    finally:
-        controller.stop()
-
-
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "sink":
-        serve_sink(int(sys.argv[2]), sys.argv[3])
+        smtp_sink.main(int(sys.argv[2]), sys.argv[3])

@@ -1,10 +1,12 @@
 """Profile the mail worker in-process: where a confirmation mail's time goes.
 
 Not part of `make bench`'s timings (bench/mail_flow.py measures the worker process).
-Signs N submissions through the app, then delivers them to an aiosmtpd sink process
-(one thread, so the profile reads clearly). Usage:
+Signs N submissions through the app, then delivers them to the bench's SMTP sink
+process (bench/smtp_sink.py; one worker thread, so the profile reads clearly), sealed
+to an organizers' key made for the run as in production (`--unsealed`: without one).
+Prints the worker's CPU per mail and the sink's. Usage:
     DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/profile_mail.py [n] [--plain]
-        [--threads=N] [--cprofile]
+        [--threads=N] [--cprofile] [--unsealed]
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ from pyinstrument import Profiler  # noqa: E402
 from campaign import create_app  # noqa: E402
 from campaign.extensions import db  # noqa: E402
 from campaign.services.outbox import mail_worker  # noqa: E402
+from campaign.services.sealing import organizer_key  # noqa: E402
 
 SLUG = "1988-massacre-inquiry"
 # --threads=N: the worker's threads (1 by default, so the profile reads clearly).
 # --plain: no profiler (the timings alone); --cprofile: cProfile on CPU time instead.
 PLAIN = "--plain" in sys.argv or "--cprofile" in sys.argv
 THREADS = next((int(a.split("=")[1]) for a in sys.argv if a.startswith("--threads=")), 1)
+ORGANIZER = "" if "--unsealed" in sys.argv else organizer_key.public_text(organizer_key.generate())
 
 
 def main(n: int) -> None:
@@ -52,6 +56,7 @@ def main(n: int) -> None:
             "SMTP_URL": "console",
             "LOG_LEVEL": "WARNING",
             "EMAIL_CHECK_DELIVERABILITY": False,
+            "ORGANIZER_PUBLIC_KEY": ORGANIZER,
         }
     )
     with app.app_context():
@@ -64,13 +69,14 @@ def main(n: int) -> None:
     for i in range(n):
         response = client.post(f"/{SLUG}/sign", data={**data, "email": f"p{run}-{i}@example.org"})
         assert response.status_code == 303, response.status_code
-    with mail_flow.sink(TMP, "profile") as (url, path), app.app_context():
+    with mail_flow.sink(TMP, "profile") as (url, _, sink), app.app_context():
         app.config["SMTP_URL"] = url
         profiler = None if PLAIN else Profiler(interval=0.0005)
         cprofile = cProfile.Profile(time.process_time) if "--cprofile" in sys.argv else None
         if cprofile:
             cprofile.enable()
         began, cpu = time.perf_counter(), time.process_time()
+        sink_cpu = mail_flow.cpu_seconds(sink.pid)
         if profiler:
             profiler.start()
         sent = mail_worker.work(once=True, threads=THREADS)
@@ -79,10 +85,12 @@ def main(n: int) -> None:
         if cprofile:
             cprofile.disable()
         took, cpu = time.perf_counter() - began, time.process_time() - cpu
+        sink_cpu = mail_flow.cpu_seconds(sink.pid) - sink_cpu
         db.session.remove()
         print(
             f"== {sent} mails: {took / max(sent, 1) * 1000:.2f} ms wall, "
-            f"{cpu / max(sent, 1) * 1000:.2f} ms CPU per mail ({sent / took:.0f}/s)"
+            f"{cpu / max(sent, 1) * 1000:.2f} ms CPU per mail ({sent / took:.0f}/s); "
+            f"the sink {sink_cpu / max(sent, 1) * 1000:.2f} ms CPU per mail"
         )
         if profiler:
             print(profiler.output_text(unicode=False, color=False, show_all=False))

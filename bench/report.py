@@ -107,6 +107,15 @@ def only_summary(results: dict) -> str:
                         else ""
                     )
                 )
+        mail, sign = results.get(name, {}).get("mail"), results.get(name, {}).get("sign")
+        if mail and sign:  # issue 22: one worker process against one instance's signing
+            lines.append(
+                f"{name:10} mail    {mail['messages_per_s']:7.1f}/s  one worker process, "
+                f"{mail['messages_per_s'] / max(sign['signatures_per_s'], 0.1):.2f} x the "
+                f"signings; CPU per mail {mail.get('worker_cpu_ms_per_mail')} ms (the sink "
+                f"{mail.get('sink_cpu_ms_per_mail')}), per signing "
+                f"{sign.get('app_cpu_ms_per_signing')} ms (the app)"
+            )
     tlog = results.get("tlog", {})
     if "proof_ms_median" in tlog:
         lines.append(

@@ -1,7 +1,9 @@
 """`make bench`: the benchmark suite. Bounded to well under 10 minutes on 2 cores.
 
-It starts everything itself on 127.0.0.1 (gunicorn servers, an aiosmtpd sink, a
-PostgreSQL database of its own that it drops at the end) and measures with wrk:
+It starts everything itself on 127.0.0.1 (gunicorn servers, an SMTP sink, a
+PostgreSQL database of its own that it drops at the end) and measures with wrk. The
+app servers and the mail worker run sealed to an organizers' key made for the run
+(ORGANIZER_PUBLIC_KEY, as in production; bench/suite/knobs.py):
 
 * the ceiling: bench/helpers/ceiling_app.py, a Flask app returning a fixed page, under the
   same gunicorn settings as the app;
@@ -10,8 +12,9 @@ PostgreSQL database of its own that it drops at the end) and measures with wrk:
   latency at 0 and at 1,000,000 signatures, the page GET through nginx's cache
   configured as docs/deploy.md says (SQLite run, when nginx is installed), CSV export
   of 100,000 and 1,000,000 rows against sqlite3 -csv / psql \\copy, the delivery pack
-  (PDF) naming 100,000 signers (SQLite), and mail delivery to aiosmtpd by one
-  `flask mail work` process beside the signing rate, and (PostgreSQL) the time from
+  (PDF) naming 100,000 signers (SQLite), and mail delivery to the bench's SMTP sink
+  (bench/smtp_sink.py) by one `flask mail work` process beside the signing rate, each
+  side's CPU per message beside it, and (PostgreSQL) the time from
   the sign POST's 303 to the sink's acceptance of its mail at 100 signings a second
   (bench/mail_flow.py);
 * on PostgreSQL with Redis: signing through one app instance and through two;

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from campaign.services.sealing import organizer_key
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 BENCH = ROOT / "bench"
 SLUG = "1988-massacre-inquiry"
@@ -33,6 +35,10 @@ KEYS = {
     "HASH_KEY": secrets.token_hex(16),
     "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
 }
+# The app servers and the mail worker run sealed, as in production (issue 23): the
+# worker seals each submission it mails to an organizers' key made for the run, whose
+# private half is thrown away with it (nothing in the run opens what was sealed).
+ORGANIZER_PUBLIC_KEY = organizer_key.public_text(organizer_key.generate())
 # Candidate gunicorn settings: (worker class, workers, threads). The best GET rate
 # on the app (SQLite) is used for every server in the run, the ceiling included.
 # gthread 3 x 1 (one thread per process, keep-alive kept) was added when it measured

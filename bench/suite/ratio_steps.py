@@ -129,15 +129,24 @@ def bench_signing(
     form = visitor(server.url, page)
     prefixes = [f"{RUN_ID}{name[0]}{i}" for i in range(ROUNDS + 1)]  # each slice's emails
 
+    app_cpu = [0.0]  # the app server's CPU (every process of it) in the measured slices
+
     def sign_slice(i: int, seconds: int) -> dict:
         env = {**form, "BENCH_RUN": prefixes[i]}
-        return wrk(server.url + f"/{SLUG}/sign", "sign", seconds=seconds, env=env)
+        cpu = mail_flow.cpu_seconds(server.process.pid)
+        done = wrk(server.url + f"/{SLUG}/sign", "sign", seconds=seconds, env=env)
+        if i < ROUNDS:  # not the warm-up
+            app_cpu[0] += mail_flow.cpu_seconds(server.process.pid) - cpu
+        return done
 
     result, beside, everything = alternating(SECONDS, sign_slice, warm_up=True)
     out["sign"] = summary(result) | beside
     out["sign"] |= {
         "signatures_per_s": round(result["ok"] / result["duration_s"], 1),
         "other_status": result["other"],
+        # Beside the mail worker's CPU per mail (bench/mail_flow.py): what one signing
+        # costs the app's processes (gunicorn's and its workers'), wrk's own not counted.
+        "app_cpu_ms_per_signing": round(app_cpu[0] / max(result["ok"], 1) * 1000, 3),
     }
     out["sign"]["check"] = check_signatures(database_url, everything, before)
     log(f"{name}: sign {out['sign']['signatures_per_s']}/s, check {out['sign']['check']}")

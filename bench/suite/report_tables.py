@@ -127,7 +127,7 @@ def measurements(run: dict) -> list[str]:
         beside = f", signing {beside:,.0f}/s" if beside else ""
         return f"{data['messages_per_s']:,.0f} msg/s ({data['sent']:,} sent{beside})"
 
-    lines.append(f"| Mail delivery to aiosmtpd | {mail('sqlite')} | {mail('postgresql')} |")
+    lines.append(f"| Mail delivery to an SMTP sink | {mail('sqlite')} | {mail('postgresql')} |")
     inbox = dig(run, "postgresql", "time_to_inbox")
     if inbox:
         lines.append(

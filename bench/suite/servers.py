@@ -20,7 +20,20 @@ from pathlib import Path
 
 import nginx_tail
 
-from suite.knobs import BENCH, KEYS, LUA, PG_ADMIN_URL, PG_DB, ROOT, RUN_ID, SECONDS, SLUG, WRK, log
+from suite.knobs import (
+    BENCH,
+    KEYS,
+    LUA,
+    ORGANIZER_PUBLIC_KEY,
+    PG_ADMIN_URL,
+    PG_DB,
+    ROOT,
+    RUN_ID,
+    SECONDS,
+    SLUG,
+    WRK,
+    log,
+)
 
 
 def free_port() -> int:
@@ -47,9 +60,11 @@ class Server:
 
 
 def app_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The app's settings for the servers and the mail worker: sealed like production."""
     env = {
         **os.environ,
         **KEYS,
+        "ORGANIZER_PUBLIC_KEY": ORGANIZER_PUBLIC_KEY,
         "DATABASE_URL": database_url,
         "RATELIMIT_ENABLED": "false",
         "MIN_FORM_SECONDS": "0",

@@ -19,6 +19,7 @@ schedule live in services/letters/reminders.py.
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 from flask import current_app
@@ -96,51 +97,58 @@ def delete_submissions(ids: list[int], *, keep_outbox_id: int | None = None) -> 
 
 
 def signer_links(content: CampaignContent, signature: Signature) -> dict[str, str]:
-    language, slug = signature.language, content.slug
+    routed = _Routed(signature.language, content.slug)
     return {
-        "data_url": links.external_url(
-            "petition.my_data",
-            language,
-            slug=slug,
-            token=links.make_token(signature, "data"),
-            # The secret that opens the signer's own sealed copy (issue 23): only in the
-            # mail sent while the submission is pending; the server keeps it no longer.
-            **({"k": signature.link_secret} if signature.link_secret else {}),
-        ),
-        "confirm_url": _token_url("petition.confirm", language, slug, signature, "confirm"),
-        "withdraw_url": _token_url("petition.withdraw", language, slug, signature, "withdraw"),
-        "page_url": _token_url("petition.campaign_page", language, slug, None, ""),
+        # The secret that opens the signer's own sealed copy (issue 23): only in the mail
+        # sent while the submission is pending; the server keeps it no longer.
+        "data_url": routed.url("petition.my_data", signature, "data", k=signature.link_secret),
+        "confirm_url": routed.url("petition.confirm", signature, "confirm"),
+        "withdraw_url": routed.url("petition.withdraw", signature, "withdraw"),
+        "page_url": routed.url("petition.campaign_page", None, ""),
     }
 
 
-# A token is digits, "-" and hex: never quoted in a URL, so a link is its endpoint's
-# URL (built once per endpoint, language and campaign) with the token put in place.
+# A token is digits, "-" and hex, and a link secret (`secrets.token_urlsafe`) letters,
+# digits, "-" and "_": never quoted in a URL, so a link is its endpoint's URL (built
+# once per endpoint, language and campaign) with the token, and `?k=` and the secret,
+# put in place.
 _TOKEN_PLACE = "0-" + "0" * 40
+_UNQUOTED = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _token_url(
-    endpoint: str, language: str, slug: str, signature: Signature | None, purpose: str
-) -> str:
-    """`links.external_url(endpoint, language, slug=slug[, token=…])`, the URL's
-    routing done once (it was a tenth of the mail worker's CPU per message)."""
-    cache = caches.store(caches.SIGNER_LINK_URLS)
-    key = (endpoint, language, slug, current_app.config["BASE_URL"])
-    parts = cache.get(key)
-    if parts is None:
-        if signature is None:
-            parts = (links.external_url(endpoint, language, slug=slug),)
-        else:
-            url = links.external_url(endpoint, language, slug=slug, token=_TOKEN_PLACE)
-            head, place, tail = url.rpartition(_TOKEN_PLACE)
-            parts = (head, tail) if place else None
-        if parts is None:  # never seen: the token was quoted after all
-            return links.external_url(
-                endpoint, language, slug=slug, token=links.make_token(signature, purpose)
-            )
-        cache[key] = parts
-    if len(parts) == 1:
-        return parts[0]
-    return f"{parts[0]}{links.make_token(signature, purpose)}{parts[1]}"
+class _Routed:
+    """Links of one language and campaign: `url(endpoint, signature, purpose[, k])` is
+    `links.external_url(endpoint, language, slug=slug[, token=…][, k=k])`, the URL's
+    routing done once per endpoint (it was a tenth of the mail worker's CPU per message)."""
+
+    def __init__(self, language: str, slug: str) -> None:
+        self.language, self.slug = language, slug
+        self.cache = caches.store(caches.SIGNER_LINK_URLS)
+        self.base = current_app.config["BASE_URL"]
+
+    def url(
+        self, endpoint: str, signature: Signature | None, purpose: str, k: str | None = None
+    ) -> str:
+        language, slug = self.language, self.slug
+        key = (endpoint, language, slug, self.base)
+        parts = self.cache.get(key)
+        if parts is None:
+            if signature is None:
+                parts = (links.external_url(endpoint, language, slug=slug),)
+            else:
+                url = links.external_url(endpoint, language, slug=slug, token=_TOKEN_PLACE)
+                head, place, tail = url.rpartition(_TOKEN_PLACE)
+                parts = (head, tail) if place and "?" not in tail else None
+            if parts is not None:
+                self.cache[key] = parts
+        if parts is None or (k and not _UNQUOTED.fullmatch(k)):  # routed as it comes
+            token = {} if signature is None else {"token": links.make_token(signature, purpose)}
+            query = {"k": k} if k else {}
+            return links.external_url(endpoint, language, slug=slug, **token, **query)
+        if len(parts) == 1:
+            return parts[0]
+        query = f"?k={k}" if k else ""
+        return f"{parts[0]}{links.make_token(signature, purpose)}{parts[1]}{query}"
 
 
 def is_expired(signature: Signature) -> bool:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ...extensions import db
 from ...models import OutboxMessage, utcnow
@@ -31,10 +31,6 @@ SETTLE_SECONDS = 2.0
 # A relay that can't be reached is not the message's fault: it is tried again this soon,
 # and the attempt does not count towards MAX_ATTEMPTS.
 RELAY_RETRY = timedelta(seconds=5)
-
-
-def _free(now: datetime):
-    return (OutboxMessage.locked_until.is_(None)) | (OutboxMessage.locked_until < now)
 
 
 @dataclass
@@ -69,47 +65,49 @@ class Claim:
         self.lease, self.taken, self.held = lease, time.monotonic(), set(kept)
 
 
-# On SQLite the claim starts as a write: a read transaction that then writes is refused
-# at once (SQLITE_BUSY, no waiting) when another connection wrote meanwhile.
-NO_OP_WRITE = (
-    update(OutboxMessage.__table__)
-    .where(OutboxMessage.__table__.c.id == -1)
-    .values(id=OutboxMessage.__table__.c.id)
+_OUTBOX = OutboxMessage.__table__
+_FREE = (_OUTBOX.c.locked_until.is_(None)) | (_OUTBOX.c.locked_until < bindparam("now"))
+# The claim, one statement: the due rows, earliest due first, then oldest (on PostgreSQL
+# row-locked, and rows another worker holds locked skipped), leased by the UPDATE that
+# returns them. Read in the order of `ix_outbox_due` (status, next_attempt_at): by id,
+# SQLite sorted every due row for each batch, and PostgreSQL sorted them or walked the
+# primary key past every sent row. The subquery's conditions hold for the rows updated:
+# PostgreSQL checks them again on each row it locks, and on SQLite the statement is a
+# write from its start (no read first that a writer could overtake) under the one write
+# lock. The outer lease check is only a safeguard (a status condition there made SQLite
+# scan `ix_outbox_due` for the ids instead of taking the primary key).
+CLAIM = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id.in_(
+            select(_OUTBOX.c.id)
+            .where(
+                _OUTBOX.c.status == "pending",
+                _OUTBOX.c.next_attempt_at <= bindparam("now"),
+                _FREE,
+            )
+            .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
+            .limit(bindparam("limit"))
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        ),
+        _FREE,
+    )
+    .values(locked_until=bindparam("lease"), attempts=_OUTBOX.c.attempts + 1)
+    .returning(_OUTBOX.c.id)
 )
 
 
 def claim(limit: int) -> Claim:
-    """Lease up to `limit` due messages (oldest first) to this batch."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.connection().execute(NO_OP_WRITE)
+    """Lease up to `limit` due messages (earliest due first) to this batch: one statement."""
     now = utcnow()
     lease = now + LEASE
-    due = (
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.status == "pending",
-            OutboxMessage.next_attempt_at <= now,
-            _free(now),
-        )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    claimed = (
+        db.session.connection()
+        .execute(CLAIM, {"now": now, "lease": lease, "limit": limit})
+        .scalars()
+        .all()
     )
-    ids = list(db.session.scalars(due))
-    claimed: list[int] = []
-    if ids:
-        # The lease condition is checked again in the UPDATE: on SQLite, where there is
-        # no SKIP LOCKED, two workers can read the same ids, but only one UPDATE (they
-        # are serialized) still finds each row free, and RETURNING says which.
-        claimed = list(
-            db.session.scalars(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending", _free(now))
-                .values(locked_until=lease, attempts=OutboxMessage.attempts + 1)
-                .returning(OutboxMessage.id)
-                .execution_options(synchronize_session=False)
-            )
-        )
     db.session.commit()
     return Claim(sorted(claimed), lease, held=set(claimed))
 
@@ -141,22 +139,29 @@ def release(claim: Claim, *, relay_down: str | None = None) -> None:
     claim.held.clear()
 
 
+# The marks: messages sent or dropped keep no recipient or body. By id, one parameter
+# set per message (executemany): with `id IN (…)` SQLite walked every pending row of
+# `ix_outbox_due` for each mark, thousands during a backlog. A row a withdrawal deleted
+# meanwhile is simply not there to mark.
+FINISH = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("message_id"), _OUTBOX.c.status == "pending")
+    .values(
+        status=bindparam("new_status"),
+        sent_at=bindparam("sent_at"),
+        payload_enc=None,
+        locked_until=None,
+    )
+)
+
+
 def finish(ids: list[int], status: str) -> None:
-    """Mark messages sent or dropped, keeping no recipient or body. A Core UPDATE: a
-    withdrawal may have deleted a row meanwhile, and then there is nothing to mark."""
+    """Mark messages sent or dropped, in one statement and one commit."""
     if not ids:
         return
-    db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
-        .values(
-            status=status,
-            sent_at=utcnow() if status == "sent" else None,
-            payload_enc=None,
-            locked_until=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    sent_at = utcnow() if status == "sent" else None
+    rows = [{"message_id": i, "new_status": status, "sent_at": sent_at} for i in ids]
+    db.session.connection().execute(FINISH, rows)
     db.session.commit()
 
 

@@ -111,7 +111,8 @@ def deliver_batch(limit: int = 50, transport: Transport | None = None) -> tuple[
             session.expire_on_commit = False
             loaded = _load(claim.ids)  # held: the session keeps only weak references
             claim.held -= _decide(loaded)
-            sent, failed = _send(claim, transport, memory)
+            rows = {row.id: row for row in loaded if isinstance(row, OutboxMessage)}
+            sent, failed = _send(claim, rows, transport, memory)
             mail_lease.release(claim)  # what a stop left unsent (nothing otherwise)
             del loaded
         except Exception:
@@ -161,7 +162,12 @@ def _load(ids: list[int]) -> list:
     return [*rows, *signatures]
 
 
-def _send(claim: mail_lease.Claim, transport: Transport, unmarked: mail_lease.Unmarked):
+def _send(
+    claim: mail_lease.Claim,
+    rows: dict[int, OutboxMessage],
+    transport: Transport,
+    unmarked: mail_lease.Unmarked,
+):
     sent = failed = 0
     for message_id in claim.ids:
         if STOPPING.is_set():
@@ -169,7 +175,7 @@ def _send(claim: mail_lease.Claim, transport: Transport, unmarked: mail_lease.Un
         claim.renew_if_due()
         if message_id not in claim.held:
             continue  # claimed again by another worker, or deleted by a withdrawal
-        outbox = db.session.get(OutboxMessage, message_id)
+        outbox = rows.get(message_id)  # as loaded (None: deleted before the load)
         if outbox is None:
             claim.held.discard(message_id)
             continue

@@ -36,7 +36,8 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 def send(smtp: smtplib.SMTP, wire: Wire) -> None:
     """Send `wire` on `smtp` (connected, EHLO done or to do); raises as `sendmail`."""
     smtp.ehlo_or_helo_if_needed()
-    body = _LEADING_DOT.sub(b"..", wire.data)
+    data = wire.data
+    body = _LEADING_DOT.sub(b"..", data) if b"\n." in data or data.startswith(b".") else data
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     body += b".\r\n"

@@ -8,6 +8,7 @@ No database here: the outbox (services/outbox/mail.py) stores mail, the worker
 
 from __future__ import annotations
 
+import re
 import secrets
 import smtplib
 import ssl
@@ -87,20 +88,21 @@ def wire_message(outbox: OutboxMessage, payload: dict) -> Wire | Message:
     addresses and header values, bodies that need no quoted-printable): the email
     package's build and flatten were a third of the worker's CPU per message. Anything
     else is `build_message`'s message. Either way the parsed message is the same
-    (tests/services/test_mail_wire.py)."""
+    (tests/services/outbox/test_mail_template.py)."""
     text, html = payload["text"], payload.get("html")
     to, headers = payload["to"], payload.get("headers") or {}
-    sender = _envelope_sender(current_app.config["MAIL_FROM"])
+    config = current_app.config
+    sender = _envelope_sender(config["MAIL_FROM"])
     if sender is not None and _plain_address(to) and all(map(_plain_value, headers.values())):
         body = _body(text, html)
         if body is not None:
             lines = [
                 *body[0],
-                f"From: {_address(current_app.config['MAIL_FROM'])}",
+                f"From: {_address(config['MAIL_FROM'])}",
                 f"To: {to}",
                 f"Subject: {_encoded_subject(payload['subject'])}",
-                f"Date: {formatdate(localtime=False)}",
-                f"Message-ID: <{outbox.idempotency_key}@{_host(current_app.config['BASE_URL'])}>",
+                f"Date: {_date()}",
+                f"Message-ID: <{outbox.idempotency_key}@{_host(config['BASE_URL'])}>",
                 "Auto-Submitted: auto-generated",
                 *(f"{name}: {value}" for name, value in headers.items()),
             ]
@@ -140,11 +142,26 @@ def _encoded_subject(subject: str) -> str:
     return Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
 
 
+_dated: tuple[int, str] = (0, "")
+
+
+def _date() -> str:
+    """`formatdate(localtime=False)`, formatted once a second."""
+    global _dated
+    now = int(time.time())
+    if _dated[0] != now:
+        _dated = (now, formatdate(now, localtime=False))
+    return _dated[1]
+
+
+_LONG_LINE = re.compile(rb"[^\n]{999}")
+
+
 def _part(body: str, subtype: str) -> tuple[list[str], bytes] | None:
     """A text part's headers and encoded body: us-ascii 7bit or UTF-8 8bit, as
     `_text_part` makes them; None when a line is too long for SMTP (then QP)."""
     data = body.encode()
-    if max(map(len, data.split(b"\n"))) > 998:
+    if len(data) > 998 and _LONG_LINE.search(data):  # a line of more than 998 octets
         return None
     if body.isascii():
         return [
@@ -184,6 +201,8 @@ def _body(text: str, html: str | None) -> tuple[list[str], bytes] | None:
 
 
 def _crlf(data: bytes) -> bytes:
+    if b"\r" not in data:  # the templates' line ends: one pass
+        return data.replace(b"\n", b"\r\n")
     return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 

@@ -16,7 +16,7 @@ one address in one batch are decided as if one after the other.
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ...extensions import db
@@ -41,7 +41,7 @@ def decide(messages: list[OutboxMessage]) -> set[int]:
         return set()
     todo.sort(key=lambda pair: pair[1].id)
     privacy.take_write_lock()
-    rows = db.session.execute(
+    addresses = (
         select(
             Signature.id,
             Signature.campaign_id,
@@ -54,9 +54,15 @@ def decide(messages: list[OutboxMessage]) -> set[int]:
             Signature.campaign_id.in_(sorted({s.campaign_id for _, s in todo})),
             Signature.dedup_key.in_(sorted({s.dedup_key for _, s in todo})),
         )
-        .order_by(Signature.id)
         .with_for_update()
-    ).all()
+    )
+    # PostgreSQL locks the rows in id order. SQLite holds its write lock already, and
+    # asked for id order it walked every signature of the campaign (by
+    # ix_signatures_campaign_id_id) rather than the batch's addresses' (by
+    # ix_signatures_campaign_dedup): they are put in order here instead.
+    if db.session.get_bind().dialect.name != "sqlite":
+        addresses = addresses.order_by(Signature.id)
+    rows = sorted(db.session.execute(addresses).all(), key=lambda row: row.id)
     by_address: dict[tuple[int, str], list[dict]] = {}
     for row in rows:
         by_address.setdefault((row.campaign_id, row.dedup_key), []).append(row._asdict())
@@ -99,14 +105,13 @@ def decide(messages: list[OutboxMessage]) -> set[int]:
             .values(mailed_at=now)
             .execution_options(synchronize_session=False)
         )
-    for signature_id, sealing in sealings.items():
-        if sealing:
-            db.session.execute(
-                update(Signature)
-                .where(Signature.id == signature_id)
-                .values(mailed_at=now, **sealing)
-                .execution_options(synchronize_session=False)
-            )
+    sealed_rows = [
+        {"signature_id": signature_id, "mailed_at": now, **sealing}
+        for signature_id, sealing in sealings.items()
+        if sealing
+    ]
+    if sealed_rows:  # one statement for the batch (executemany), not one per row
+        db.session.connection().execute(SEAL_MAILED, sealed_rows)
     if dropped:
         db.session.execute(
             update(OutboxMessage)
@@ -115,9 +120,15 @@ def decide(messages: list[OutboxMessage]) -> set[int]:
             .execution_options(synchronize_session=False)
         )
     db.session.commit()
-    for signature in mailed:  # as stored, without reading the rows again
-        if sealings[signature.id]:
-            db.session.expire(signature)  # its link secret is read back for the mail
-        else:
-            set_committed_value(signature, "mailed_at", now)
+    for signature in mailed:  # as stored, without reading the rows again (its link
+        set_committed_value(signature, "mailed_at", now)  # secret goes into the mail)
+        for column, value in sealings[signature.id].items():
+            set_committed_value(signature, column, value)
     return dropped
+
+
+# A submission's sealed columns and `mailed_at`, by its id: executed with one parameter
+# set per row (the SET clause is the parameters' other keys, the columns).
+SEAL_MAILED = update(Signature.__table__).where(
+    Signature.__table__.c.id == bindparam("signature_id")
+)

@@ -257,3 +257,25 @@ def test_parallel_workers_send_each_message_once(app, mailbox):
         )
         == total
     )
+
+
+def test_a_claim_takes_the_earliest_due_and_skips_the_leased(app):
+    for n in range(4):
+        mail.enqueue(a_mail(n), kind="t")
+    db.session.commit()
+    first, second, third, fourth = (m.id for m in outbox())
+    now = utcnow()
+    db.session.execute(  # the newest is a retry due long ago; the second is leased
+        OutboxMessage.__table__.update()
+        .where(OutboxMessage.id == fourth)
+        .values(next_attempt_at=now - timedelta(hours=1))
+    )
+    db.session.execute(
+        OutboxMessage.__table__.update()
+        .where(OutboxMessage.id == second)
+        .values(locked_until=now + timedelta(seconds=10))
+    )
+    db.session.commit()
+    claim = mail_lease.claim(2)
+    assert claim.ids == sorted([fourth, first])
+    assert mail_lease.claim(10).ids == [third]  # the leased one stays its worker's

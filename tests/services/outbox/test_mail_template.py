@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import email
 import email.utils
+import io
+import re
 from email import policy
+from email.generator import BytesGenerator
+from email.header import decode_header, make_header
 
 import pytest
 
@@ -97,6 +101,12 @@ PAYLOADS = [
         "html": "<p>Bonjour Amélie,</p>",
         "headers": {"List-Unsubscribe": "<https://petition.test/u/1-" + "a" * 300 + ">"},
     },
+    {  # lines of exactly 998 octets (SMTP's limit): still 8bit and 7bit
+        "to": "a@example.org",
+        "subject": "Edge",
+        "text": "é" * 499 + "\n" + "x" * 998,
+        "html": "<p>" + "y" * 994 + "\r\n</p>\r",  # 998 octets with the CR
+    },
 ]
 
 
@@ -110,10 +120,41 @@ def test_wire_bytes_are_the_email_packages_message(app, payload):
     assert b"\r\n" in fast.data and b"\n" not in fast.data.replace(b"\r\n", b"")
 
 
+def flattened(message) -> bytes:
+    """The email package's message as its generator writes it for SMTP (CRLF)."""
+    out = io.BytesIO()
+    policy_crlf = mail_transport.POLICY.clone(linesep="\r\n")
+    BytesGenerator(out, policy=policy_crlf, mangle_from_=False).flatten(message)
+    return out.getvalue()
+
+
+def without_variables(data: bytes) -> tuple[bytes, str]:
+    """The bytes with the Date, the boundary and the Subject's folding put aside (the
+    Subject decoded: the email package splits a long encoded-word elsewhere)."""
+    subject = re.search(rb"(?m)^Subject: (.*(?:\r\n .*)*)\r\n", data)
+    decoded = str(make_header(decode_header(subject.group(1).decode("ascii"))))
+    data = data.replace(subject.group(0), b"Subject: S\r\n")
+    data = re.sub(rb"(?m)^Date: [^\r]*", b"Date: D", data)
+    return re.sub(rb"===============\d+==", b"BOUNDARY", data), decoded
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_wire_bytes_are_the_email_packages_bytes(app, payload):
+    """Byte for byte what `build_message` flattens to, but for the Date (its second),
+    the random boundary and where a long non-ASCII Subject's encoded-words are split."""
+    fast = mail_transport.wire_message(a_row(), payload)
+    assert isinstance(fast, Wire)
+    assert without_variables(fast.data) == without_variables(
+        flattened(build_message(a_row(), payload))
+    )
+
+
 @pytest.mark.parametrize(
     "payload",
     [
         {"to": "a@example.org", "subject": "Long", "text": "x" * 1200, "html": None},
+        {"to": "a@example.org", "subject": "Long", "text": "é" * 499 + "x", "html": None},
+        {"to": "a@example.org", "subject": "Long", "text": "t", "html": "\n" + "y" * 999},
         {"to": "Réza <a@example.org>", "subject": "Non-ASCII name", "text": "t", "html": None},
         {"to": "Reza <a@example.org>", "subject": "Named", "text": "t", "html": None},
         {"to": "a@example.org", "subject": "H", "text": "t", "headers": {"X-A": "é"}},
@@ -138,16 +179,22 @@ def test_sent_over_smtp_as_the_slow_path_sends_it(app, mailbox):
 
 
 @pytest.mark.parametrize("language", ["en", "fa", "fr"])
-def test_signer_links_are_the_routed_urls(app, language):
+@pytest.mark.parametrize(
+    "secret", [None, "", "Xq3_-Zr9aB0kLmN1pQ2sTw", "-_aZ09", "a b&k=c/é?", "%41"]
+)
+def test_signer_links_are_the_routed_urls(app, language, secret):
     content = library().get(SLUG)
     for signature_id in (1, 12, 987654321):
-        signature = Signature(id=signature_id, language=language, link_nonce="ab" * 16)
+        signature = Signature(
+            id=signature_id, language=language, link_nonce="ab" * 16, link_secret=secret
+        )
         got = signer_mail.signer_links(content, signature)
-        for key, endpoint, purpose in (
-            ("confirm_url", "petition.confirm", "confirm"),
-            ("withdraw_url", "petition.withdraw", "withdraw"),
-            ("data_url", "petition.my_data", "data"),
+        for key, endpoint, purpose, query in (
+            ("confirm_url", "petition.confirm", "confirm", {}),
+            ("withdraw_url", "petition.withdraw", "withdraw", {}),
+            ("data_url", "petition.my_data", "data", {"k": secret} if secret else {}),
         ):
             token = links.make_token(signature, purpose)
-            assert got[key] == links.external_url(endpoint, language, slug=SLUG, token=token)
+            routed = links.external_url(endpoint, language, slug=SLUG, token=token, **query)
+            assert got[key] == routed
         assert got["page_url"] == links.external_url("petition.campaign_page", language, slug=SLUG)
