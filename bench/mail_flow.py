@@ -1,5 +1,5 @@
 """Mail in `make bench` (issue 22): one `flask mail work` process against a recording
-SMTP sink (bench/smtp_sink.py, a process of its own), side by side with signing.
+SMTP sink (bench/helpers/smtp_sink.py, a process of its own), side by side with signing.
 
 * `measure_throughput`: the worker drains the confirmation mails the sign step queued,
   half of them with one worker process, the rest with the deployed command (two);
@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import smtp_sink
+from helpers import smtp_sink
 
 ROOT = Path(__file__).resolve().parent.parent
 INBOX_RATE = int(os.environ.get("BENCH_INBOX_RATE", "100"))
@@ -51,7 +51,7 @@ def free_port() -> int:
 
 @contextmanager
 def sink(work: Path, name: str):
-    """A recording sink (bench/smtp_sink.py); yields (smtp url, its log, its process)."""
+    """A recording sink (bench/helpers/smtp_sink.py); yields (smtp url, its log, its process)."""
     port, path = free_port(), work / f"sink-{name}.log"
     path.write_text("")
     process = subprocess.Popen(

@@ -2,7 +2,7 @@
 
 Not part of `make bench`'s timings (bench/mail_flow.py measures the worker process).
 Signs N submissions through the app, then delivers them to the bench's SMTP sink
-process (bench/smtp_sink.py; one worker thread, so the profile reads clearly), sealed
+process (bench/helpers/smtp_sink.py; one worker thread, so the profile reads clearly), sealed
 to an organizers' key made for the run as in production (`--unsealed`: without one).
 Prints the worker's CPU per mail and the sink's. Usage:
     DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/profile_mail.py [n] [--plain]

@@ -13,7 +13,7 @@ app servers and the mail worker run sealed to an organizers' key made for the ru
   configured as docs/deploy.md says (SQLite run, when nginx is installed), CSV export
   of 100,000 and 1,000,000 rows against sqlite3 -csv / psql \\copy, the delivery pack
   (PDF) naming 100,000 signers (SQLite), and mail delivery to the bench's SMTP sink
-  (bench/smtp_sink.py) by one `flask mail work` process beside the signing rate, each
+  (bench/helpers/smtp_sink.py) by one `flask mail work` process beside the signing rate, each
   side's CPU per message beside it, and (PostgreSQL) the time from
   the sign POST's 303 to the sink's acceptance of its mail at 100 signings a second
   (bench/mail_flow.py);

@@ -283,7 +283,7 @@ def export_and_open(app, database: Path, url: str, rows: int, result: dict) -> N
     result["export"] = {
         "ours": ours,
         "sqlite3_csv": baseline,
-        "ratio": round(ours["seconds"] / baseline["seconds"], 2),
+        "ratio": round(ours["seconds"] / max(baseline["seconds"], 0.01), 2),
         "cpu_ratio": round(ours["cpu_seconds"] / max(baseline["cpu_seconds"], 0.01), 2),
         "bytes": exported.stat().st_size,
         "target": "ratio (wall) <= 5",

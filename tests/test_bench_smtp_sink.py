@@ -1,4 +1,4 @@
-"""The bench's SMTP sink (bench/smtp_sink.py) speaks SMTP as aiosmtpd does: the same
+"""The bench's SMTP sink (bench/helpers/smtp_sink.py) speaks SMTP as aiosmtpd does: the same
 replies to the same exchanges, every message recorded (dot-unstuffed) before its 250,
 served one command at a time (smtplib) and pipelined (the worker's mail_smtp)."""
 
@@ -19,13 +19,15 @@ from campaign.services.outbox import mail_smtp
 from campaign.services.outbox.mail_smtp import Wire
 from tests.helpers import ROOT, free_port
 
-_spec = importlib.util.spec_from_file_location("smtp_sink", ROOT / "bench" / "smtp_sink.py")
+_spec = importlib.util.spec_from_file_location(
+    "smtp_sink", ROOT / "bench" / "helpers" / "smtp_sink.py"
+)
 smtp_sink = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(smtp_sink)
 
 
 class Sink:
-    """bench/smtp_sink.py served in a thread of this process; `received` holds
+    """bench/helpers/smtp_sink.py served in a thread of this process; `received` holds
     (time, sender, recipients, content) per accepted message."""
 
     def __init__(self, on_message=None) -> None:
