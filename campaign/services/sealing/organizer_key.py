@@ -174,7 +174,8 @@ class _Envelope:
     cipher: AESGCM
     text: str  # base64 of the HPKE-sealed AES key, as written in each row's value
     rows: int
-    born: float
+    born: float  # by the sealer's clock
+    expires: float  # time.monotonic() when the reaper drops it
 
 
 class Sealer:
@@ -182,8 +183,8 @@ class Sealer:
 
     Thread-safe: the mail worker's threads share it. The envelope's AES key lives only
     in this object, never stored, and is dropped after `rows` rows or `seconds` seconds,
-    whichever comes first: a timer drops it even if nothing is sealed again (an idle
-    worker must not keep a key that opens rows confirmed since), and a forked child
+    whichever comes first: a reaper thread drops it even if nothing is sealed again (an
+    idle worker must not keep a key that opens rows confirmed since), and a forked child
     starts with none (it must not share its parent's key or lock)."""
 
     def __init__(
@@ -198,8 +199,7 @@ class Sealer:
         self.key_id = key_id(public)
         self.head = f"{VERSION}.{self.key_id}."
         self._rows, self._seconds, self._clock = rows, seconds, clock
-        self._lock = threading.Lock()
-        self._envelope: _Envelope | None = None
+        self._after_fork()
         _LIVE.add(self)
 
     def seal(self, plain: bytes, row_key: str) -> str:
@@ -218,14 +218,11 @@ class Sealer:
         with self._lock:
             self._envelope = None
 
-    def _drop(self, envelope: _Envelope) -> None:
-        with self._lock:
-            if self._envelope is envelope:
-                self._envelope = None
-
     def _after_fork(self) -> None:
-        self._lock = threading.Lock()
-        self._envelope = None
+        self._lock = threading.Condition()
+        self._envelope: _Envelope | None = None
+        self._reaper: threading.Thread | None = None
+        weakref.finalize(self, _wake, self._lock)  # the reaper ends with the sealer
 
     def _take(self) -> _Envelope:
         with self._lock:
@@ -235,12 +232,37 @@ class Sealer:
                 key = AESGCM.generate_key(bit_length=256)
                 wrapped = SUITE.encrypt(key, self.public, info=ENVELOPE_INFO)
                 text = binascii.b2a_base64(wrapped, newline=False).decode("ascii")
-                envelope = self._envelope = _Envelope(AESGCM(key), text, 0, now)
-                timer = threading.Timer(self._seconds, self._drop, (envelope,))
-                timer.daemon = True
-                timer.start()
+                expires = time.monotonic() + self._seconds
+                envelope = self._envelope = _Envelope(AESGCM(key), text, 0, now, expires)
+                if self._reaper is None:
+                    self._reaper = threading.Thread(
+                        target=_reap, args=(weakref.ref(self),), name="envelope-reaper"
+                    )
+                    self._reaper.daemon = True
+                    self._reaper.start()
+                self._lock.notify()
             envelope.rows += 1
             return envelope
+
+
+def _wake(lock: threading.Condition) -> None:
+    with lock:
+        lock.notify_all()
+
+
+def _reap(ref: weakref.ReferenceType[Sealer]) -> None:
+    """A sealer's one reaper thread: drops each envelope when it expires. It holds the
+    sealer weakly, and ends once the sealer is gone (its finalizer wakes it). It
+    waits holding the lock's turn, so a new envelope's notify is never missed."""
+    while (sealer := ref()) is not None:
+        lock = sealer._lock
+        with lock:
+            envelope = sealer._envelope
+            if envelope is not None and envelope.expires <= time.monotonic():
+                sealer._envelope = envelope = None
+            left = 60.0 if envelope is None else envelope.expires - time.monotonic()
+            del sealer, envelope  # wait without keeping the sealer alive
+            lock.wait(max(left, 0.0))
 
 
 _LIVE: weakref.WeakSet[Sealer] = weakref.WeakSet()
