@@ -210,6 +210,9 @@ def configure_database(app: Flask) -> None:
         uri = "postgresql+psycopg://" + uri.removeprefix("postgresql://")
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    # A database error's message must not carry the bound values into the log: they
+    # include link secrets, signer copies and pending names (docs/SECURITY.md).
+    options.setdefault("hide_parameters", True)
     if uri.startswith("postgresql"):
         options.setdefault("pool_size", app.config["DB_POOL_SIZE"])
         options.setdefault("max_overflow", app.config["DB_POOL_SIZE"])

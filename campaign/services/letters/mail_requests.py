@@ -18,6 +18,7 @@ mail takes that mail's kind (`resend`, `links`, `confirm`), so retries render it
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 from sqlalchemy import select, update
 
@@ -113,8 +114,9 @@ def render_links_request(outbox: OutboxMessage) -> Mail | None:
     The request carries the address as typed, so a signer whose address is sealed to
     the organizers (issue 23: confirmed without campaign mail, no readable address
     left) is mailed at the address they typed, which has their dedup key. A retry of
-    that mail has no address left (the request forgot it) and is dropped; the signer
-    can ask again. Requests queued before this carried the dedup key alone."""
+    that mail is the one rendered now, stored sealed to its row as any stored mail is
+    (the renderer is not asked again). Requests queued before this carried the dedup
+    key alone."""
     opened = _open(outbox)
     if opened is None:
         return _nothing()
@@ -122,11 +124,15 @@ def render_links_request(outbox: OutboxMessage) -> Mail | None:
     if content.state() not in ("open", "closed"):  # archived: personal data is gone
         return _nothing()
     if "@" in asked:
-        try:
-            email = normalize_email(asked)
+        try:  # validated (and looked up in DNS) when asked: not again
+            email = normalize_email(asked, check_dns=False)
+            exact = normalize_email(asked, fold_aliases=False, check_dns=False)
         except ValueError:
             return _nothing()
-        key, typed = dedup_key(email.canonical), email.address
+        # Mail the typed address only when it is the signer's own, not an alias that
+        # folds onto it (`FOLD_EMAIL_ALIASES`): user+x@ may be another mailbox.
+        key = dedup_key(email.canonical)
+        typed = email.address if exact.canonical == email.canonical else None
     else:
         key, typed = asked, None
     signature = db.session.scalar(
@@ -141,8 +147,11 @@ def render_links_request(outbox: OutboxMessage) -> Mail | None:
     to = None if signature.email_enc else typed
     if (signature.email_enc is None and to is None) or not take_extra_mail(signature.id):
         return _nothing()
+    mail = mail_for("links", content, signature, to)
+    if to is not None:  # the address is forgotten: a retry sends what was rendered
+        outbox.payload_enc = sealed.seal_payload(json.dumps(asdict(mail)), outbox.idempotency_key)
     _mail_as(outbox, "links", signature)
-    return mail_for("links", content, signature, to)
+    return mail
 
 
 def render_correct_request(outbox: OutboxMessage) -> Mail | None:

@@ -17,10 +17,12 @@ from campaign.models import OutboxMessage, Signature, utcnow
 from campaign.services.intake import links
 from campaign.services.letters import signer_mail
 from campaign.services.letters.signer_mail import extra_mails_left
+from campaign.services.outbox import mail_send
 from campaign.services.pages.content import ContentLibrary, library
 from campaign.services.signatures import confirmation, signing
 from campaign.services.signer_data import privacy
 from tests.helpers import ROOT, SLUG, deliver, hidden_fields, sign
+from tests.services.outbox.test_mail import FlakyMailbox
 
 SECOND = "second-petition"
 
@@ -152,6 +154,30 @@ def test_links_again_reaches_a_sealed_signer_who_kept_no_readable_address(app, c
     assert mailbox.links(mail, "withdraw")
     row = db.session.scalar(select(OutboxMessage).order_by(OutboxMessage.id.desc()))
     assert json.loads(row.context) == {"slug": SLUG}  # the request forgot the address
+
+
+def test_links_again_to_a_typed_address_survives_a_relay_that_says_try_later(app, client, mailbox):
+    """The request forgets the typed address once decided: a retry sends the mail
+    rendered then, stored sealed to its row (before, the retry found no address and
+    dropped it)."""
+    confirmed(app, "retry.signer@example.org", choices=frozenset())
+    flaky = FlakyMailbox(failures=1)
+    flaky.start()
+    try:
+        app.config["SMTP_URL"] = flaky.url
+        assert links_again(client, "retry.signer@example.org").status_code == 303
+        assert mail_send.deliver_due() == (0, 1)  # 451 from the relay
+        row = db.session.scalar(select(OutboxMessage).order_by(OutboxMessage.id.desc()))
+        assert row.kind == "links" and row.payload_enc and "retry" not in row.payload_enc
+        row.next_attempt_at = utcnow()
+        db.session.commit()
+        assert mail_send.deliver_due() == (1, 0)
+        [mail] = flaky.to("retry.signer@example.org")
+        assert mail["Subject"].startswith("Your links for")
+        db.session.refresh(row)
+        assert row.status == "sent" and row.payload_enc is None
+    finally:
+        flaky.stop()
 
 
 @pytest.fixture
