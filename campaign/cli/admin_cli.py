@@ -19,6 +19,7 @@ from ..services.pages.campaigns import get_row
 from ..services.pages.content import library
 from ..services.signer_data.signers import FilterError, SignerFilter
 from . import sealing_cli
+from .files import open_private
 from .progress import progress
 
 admin_cli = AppGroup("admin", help="Admin accounts.")
@@ -162,7 +163,7 @@ def export_command(
     # kernel (export_parallel.Part).
     if output == "-":
         sys.stdout.flush()
-    stream = sys.stdout.buffer if output == "-" else open(output, "wb")  # noqa: SIM115
+    stream = sys.stdout.buffer if output == "-" else open_private(output)
     try:
         # Rows done are counted by lines written (the header too: capped at the total).
         with progress("export", job.rows) as advance:
@@ -230,7 +231,7 @@ def delivery_pack(
             content, get_row(content), language=language, fmt=fmt, via="cli", step=step
         )
     path = output or pack.filename
-    with open(path, "wb") as stream:
+    with open_private(path) as stream:
         stream.write(pack.body)
     click.echo(
         f"wrote {path}: {pack.numbers.total} confirmed signatures, "

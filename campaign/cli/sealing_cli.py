@@ -19,6 +19,7 @@ from flask_babel import force_locale
 from ..services.exports import delivery, export_open, organizer_tools
 from ..services.pages.content import library
 from ..services.sealing import organizer_key
+from .files import open_private
 
 PRIVATE_NAME = "organizer-private.key"
 PUBLIC_NAME = "organizer-public.key"
@@ -138,7 +139,7 @@ def export_open_command(
     """Open a downloaded export's sealed column with the organizers' private key(s),
     without the database."""
     keys = read_keys(key_paths, passphrase_stdin)
-    out = sys.stdout.buffer if output == "-" else open(output, "wb")  # noqa: SIM115
+    out = sys.stdout.buffer if output == "-" else open_private(output)
     try:
         with open(file, "rb") as source:
             report = export_open.open_export(source, out, keys, processes=processes)
@@ -178,6 +179,6 @@ def offline_names_pack(
         )
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     path = output or f"{slug}-delivery-names-{stamp}.pdf"
-    with open(path, "wb") as stream:
+    with open_private(path) as stream:
         stream.write(body)
     click.echo(f"wrote {path}: {len(names)} named signer{'' if len(names) == 1 else 's'}")

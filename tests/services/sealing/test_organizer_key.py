@@ -252,6 +252,26 @@ def test_export_open_with_the_printed_copy_and_its_passphrase(client, app, organ
     assert "'=cmd" in result.output  # neutralized against formula injection, as the server does
 
 
+def test_the_files_the_commands_write_are_their_owners_alone(client, app, organizer, tmp_path):
+    """An export, an opened export: names and addresses, mode 0600 whatever the umask
+    (0644 let every account on the organizer's computer read them)."""
+    signed_and_confirmed(client, app, name="Parvaneh Kazemi", email="parvaneh@example.org")
+    key_file, exported, opened = tmp_path / "k.key", tmp_path / "e.csv", tmp_path / "o.csv"
+    key_file.write_bytes(organizer_key.private_pem(organizer))
+    runner = app.test_cli_runner()
+    old = os.umask(0o022)
+    try:
+        export = ["export", "--campaign", SLUG, "--preset", "full", "--output", str(exported)]
+        assert runner.invoke(args=export).exit_code == 0
+        open_args = ["export", "open", str(exported), "--key", str(key_file)]
+        assert runner.invoke(args=[*open_args, "--output", str(opened)]).exit_code == 0
+    finally:
+        os.umask(old)
+    assert "Parvaneh Kazemi" in opened.read_text()
+    assert exported.stat().st_mode & 0o777 == 0o600
+    assert opened.stat().st_mode & 0o777 == 0o600
+
+
 def test_server_pack_counts_sealed_names_and_the_offline_pack_lists_them(
     client, app, organizer, tmp_path
 ):
