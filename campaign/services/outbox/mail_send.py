@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ...extensions import db
 from ...models import OutboxMessage, Signature, utcnow
@@ -176,7 +177,7 @@ def _send(
         if message_id not in claim.held:
             continue  # claimed again by another worker, or deleted by a withdrawal
         outbox = rows.get(message_id)  # as loaded (None: deleted before the load)
-        if outbox is None:
+        if outbox is None or _deleted_since(outbox):
             claim.held.discard(message_id)
             continue
         try:
@@ -204,6 +205,16 @@ def _send(
         if sent % MARK_EVERY == 0:
             unmarked.flush()
     return sent, failed
+
+
+def _deleted_since(outbox: OutboxMessage) -> bool:
+    """Whether a loaded row was deleted (a withdrawal) after a failure's rollback expired
+    it: reading it again would raise ObjectDeletedError and end the batch."""
+    try:
+        outbox.id  # noqa: B018 - an expired row is read again here
+    except ObjectDeletedError:
+        return True
+    return False
 
 
 def _release_quietly(claim: mail_lease.Claim) -> None:

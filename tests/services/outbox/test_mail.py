@@ -279,3 +279,41 @@ def test_a_claim_takes_the_earliest_due_and_skips_the_leased(app):
     claim = mail_lease.claim(2)
     assert claim.ids == sorted([fourth, first])
     assert mail_lease.claim(10).ids == [third]  # the leased one stays its worker's
+
+
+class RefusingMailbox(Mailbox):
+    """Refuses the first message for good (550) and, while refusing it, deletes another
+    queued message, as a withdrawal would between the batch's load and its turn."""
+
+    def __init__(self, url: str, delete_id: int) -> None:
+        super().__init__()
+        self.engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        self.delete_id, self.refused = delete_id, False
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        if not self.refused:
+            self.refused = True
+            with self.engine.begin() as conn:
+                conn.execute(text("DELETE FROM outbox WHERE id = :id"), {"id": self.delete_id})
+            return "550 5.1.1 No such user"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_message_deleted_after_a_failure_in_its_batch_is_skipped_not_fatal(app):
+    """A refused message rolls the session back, which expires the batch's loaded rows;
+    one deleted meanwhile then raised ObjectDeletedError and ended the batch with a
+    traceback, leaving the rest for the next pass. Now it is skipped, and the batch goes on."""
+    for n in range(3):
+        mail.enqueue(a_mail(n), kind="test")
+    db.session.commit()
+    first, deleted, last = (message.id for message in outbox())
+    box = RefusingMailbox(app.config["SQLALCHEMY_DATABASE_URI"], deleted)
+    box.start()
+    try:
+        app.config["SMTP_URL"] = box.url
+        assert mail_send.deliver_due() == (1, 1)  # the third sent in the same pass
+        assert [m["To"] for m in box.messages] == ["person2@example.org"]
+        assert [m.id for m in outbox()] == [first, last]
+    finally:
+        box.stop()
+        box.engine.dispose()
