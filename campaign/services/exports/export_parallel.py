@@ -132,16 +132,18 @@ def parallel_csv(
     ranges = [
         (start, min(start + RANGE_IDS - 1, high)) for start in range(low, high + 1, RANGE_IDS)
     ]
-    slots = [
-        os.memfd_create(f"export-{n}", os.MFD_CLOEXEC)
-        for n in range(min(IN_FLIGHT * processes, len(ranges)))
-    ]
-    _job.update(
-        app=current_app._get_current_object(), query=query, columns=tuple(columns), slots=slots
-    )
-    db.session.close()  # nothing of the parent's session crosses the fork
-    pool = multiprocessing.get_context("fork").Pool(processes, initializer=_start_worker)
-    try:
+    slots: list[int] = []
+    pool = None
+    try:  # the slots are closed whatever fails, the pool's start included
+        slots += [
+            os.memfd_create(f"export-{n}", os.MFD_CLOEXEC)
+            for n in range(min(IN_FLIGHT * processes, len(ranges)))
+        ]
+        _job.update(
+            app=current_app._get_current_object(), query=query, columns=tuple(columns), slots=slots
+        )
+        db.session.close()  # nothing of the parent's session crosses the fork
+        pool = multiprocessing.get_context("fork").Pool(processes, initializer=_start_worker)
         pending: deque = deque()
         queued = enumerate(ranges)
 
@@ -162,8 +164,9 @@ def parallel_csv(
             part.spent = True  # written: its slot takes the next range
             submit()
     finally:
-        pool.terminate()
-        pool.join()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
         for fd in slots:
             os.close(fd)
         _job.clear()
