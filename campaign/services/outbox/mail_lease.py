@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ARRAY, BigInteger, any_, bindparam, select, update
 
 from ...extensions import db
 from ...models import OutboxMessage, utcnow
@@ -139,19 +139,31 @@ def release(claim: Claim, *, relay_down: str | None = None) -> None:
     claim.held.clear()
 
 
-# The marks: messages sent or dropped keep no recipient or body. By id, one parameter
-# set per message (executemany): with `id IN (…)` SQLite walked every pending row of
-# `ix_outbox_due` for each mark, thousands during a backlog. A row a withdrawal deleted
-# meanwhile is simply not there to mark.
+# The marks: messages sent or dropped keep no recipient or body. A row a withdrawal
+# deleted meanwhile is simply not there to mark. On PostgreSQL one statement for the
+# ids (`id = ANY(array)`: the primary key, one lookup per id). Its status guard is
+# written so that no index serves it: before the table's first ANALYZE the planner
+# took `ix_outbox_due` for `status = 'pending'` and filtered every pending row by id.
+# On SQLite one parameter set per message (executemany): with `id IN (…)` SQLite
+# walked every pending row of `ix_outbox_due` for each mark, thousands in a backlog.
+_FINISHED = {
+    "status": bindparam("new_status"),
+    "sent_at": bindparam("sent_at"),
+    "payload_enc": None,
+    "locked_until": None,
+}
 FINISH = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("message_id"), _OUTBOX.c.status == "pending")
-    .values(
-        status=bindparam("new_status"),
-        sent_at=bindparam("sent_at"),
-        payload_enc=None,
-        locked_until=None,
+    .values(**_FINISHED)
+)
+FINISH_ALL = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id == any_(bindparam("message_ids", type_=ARRAY(BigInteger))),
+        _OUTBOX.c.status.concat("") == "pending",
     )
+    .values(**_FINISHED)
 )
 
 
@@ -160,17 +172,25 @@ def finish(ids: list[int], status: str) -> None:
     if not ids:
         return
     sent_at = utcnow() if status == "sent" else None
-    rows = [{"message_id": i, "new_status": status, "sent_at": sent_at} for i in ids]
-    db.session.connection().execute(FINISH, rows)
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        values = {"message_ids": ids, "new_status": status, "sent_at": sent_at}
+        connection.execute(FINISH_ALL, values)
+    else:
+        rows = [{"message_id": i, "new_status": status, "sent_at": sent_at} for i in ids]
+        connection.execute(FINISH, rows)
     db.session.commit()
 
 
 class Unmarked:
-    """Sent, not yet marked sent: shared by the worker threads of one process."""
+    """Sent, not yet marked sent: shared by the worker threads of one process. A flush
+    takes the ids it marks for itself, so two threads never mark one message (the
+    second waited on the first's row lock, then updated nothing)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ids: set[int] = set()
+        self._marking: set[int] = set()  # taken by a flush, not yet committed
         self._failed = False
         self._claim_after = 0.0
 
@@ -179,20 +199,26 @@ class Unmarked:
             self._ids.add(message_id)
 
     def __len__(self) -> int:
-        return len(self._ids)
+        with self._lock:
+            return len(self._ids) + len(self._marking)
 
     def flush(self) -> None:
         """Mark every remembered message sent; raises (and remembers them still) while
         the database fails."""
         with self._lock:
             ids = sorted(self._ids)
+            self._ids.clear()
+            self._marking.update(ids)
         try:
             finish(ids, "sent")
         except Exception:
+            with self._lock:
+                self._marking.difference_update(ids)
+                self._ids.update(ids)
             self.note_failure()
             raise
         with self._lock:
-            self._ids.difference_update(ids)
+            self._marking.difference_update(ids)
             if self._failed:
                 self._failed = False
                 self._claim_after = time.monotonic() + SETTLE_SECONDS
@@ -202,5 +228,9 @@ class Unmarked:
         self._failed = True
 
     def may_claim(self) -> bool:
-        """Nothing left to mark, and not just after a database failure."""
-        return not self._ids and time.monotonic() >= self._claim_after
+        """Whether a thread whose `flush` just returned may claim: the database took the
+        marks, and is not just back from a failure (settling). Messages the process's
+        other threads sent since that flush are theirs to mark and no reason to wait:
+        waiting on them kept most threads asleep for a poll whenever others were
+        sending (issue 22)."""
+        return not self._failed and time.monotonic() >= self._claim_after
