@@ -22,7 +22,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
 from ..pages import cache
+from .randomness import random_bytes
 
 VERSION = "g1"
 NONCE_BYTES = 12
@@ -110,7 +110,7 @@ def encrypt_field(value: str | None, *, column: str, row_key: str | int) -> str 
     if row_key is None or row_key == "":
         raise CryptoError(f"no row key to bind {column} to")
     ring = keyring()
-    nonce = os.urandom(NONCE_BYTES)
+    nonce = random_bytes(NONCE_BYTES)
     sealed = ring.ciphers[ring.primary].encrypt(nonce, value.encode("utf-8"), _aad(column, row_key))
     return f"{VERSION}.{ring.primary}.{_b64(nonce + sealed)}"
 

@@ -47,6 +47,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
+from .randomness import random_bytes
+
 VERSION = "o2"
 HEAD = VERSION + "."
 V1_HEAD = "o1."  # one HPKE seal per row (before envelopes): still opened
@@ -204,7 +206,7 @@ class Sealer:
 
     def seal(self, plain: bytes, row_key: str) -> str:
         envelope = self._take()
-        nonce = os.urandom(12)
+        nonce = random_bytes(12)
         data = nonce + envelope.cipher.encrypt(nonce, plain, ROW_AAD + row_key.encode("ascii"))
         return f"{self.head}{envelope.text}.{binascii.b2a_base64(data, newline=False).decode()}"
 

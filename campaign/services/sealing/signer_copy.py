@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
-import secrets
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .randomness import random_bytes, random_token
 
 VERSION = "s1."
 SECRET_BYTES = 16
@@ -32,7 +32,7 @@ SECRET_CHARS = 22  # urlsafe base64 of 16 bytes, unpadded
 
 
 def new_secret() -> str:
-    return secrets.token_urlsafe(SECRET_BYTES)
+    return random_token(SECRET_BYTES)
 
 
 def _cipher(secret: str, row_key: str) -> AESGCM:
@@ -48,7 +48,7 @@ def _cipher(secret: str, row_key: str) -> AESGCM:
 
 
 def seal(plain: bytes, secret: str, row_key: str) -> str:
-    nonce = os.urandom(12)
+    nonce = random_bytes(12)
     data = nonce + _cipher(secret, row_key).encrypt(nonce, plain, None)
     return VERSION + binascii.b2a_base64(data, newline=False).decode("ascii")
 
