@@ -233,13 +233,24 @@ def _error(exc: Exception) -> str:
     return f"{type(exc).__name__}{f' {code}' if code else ''}"
 
 
+def _slug_only(context: str | None) -> str | None:
+    """A context with its campaign alone: a request's sealed part (the address typed on
+    a public form, services/letters/mail_requests.py) goes, as its renderer drops it."""
+    try:
+        slug = json.loads(context or "{}").get("slug")
+    except (ValueError, AttributeError):
+        slug = None
+    return json.dumps({"slug": slug}) if isinstance(slug, str) else None
+
+
 def _record_failure(message_id: int, exc: Exception) -> None:
     db.session.rollback()
-    attempts = db.session.scalar(
-        select(OutboxMessage.attempts).where(OutboxMessage.id == message_id)
-    )
-    if attempts is None:  # deleted meanwhile (a withdrawal): nothing to retry
+    row = db.session.execute(
+        select(OutboxMessage.attempts, OutboxMessage.context).where(OutboxMessage.id == message_id)
+    ).first()
+    if row is None:  # deleted meanwhile (a withdrawal): nothing to retry
         return
+    attempts = row.attempts
     delay = min(30 * 2 ** (attempts - 1), 3600)
     error = _error(exc)
     values = {
@@ -247,8 +258,8 @@ def _record_failure(message_id: int, exc: Exception) -> None:
         "locked_until": None,
         "next_attempt_at": utcnow() + timedelta(seconds=delay),
     }
-    if attempts >= MAX_ATTEMPTS:
-        values.update(status="failed", payload_enc=None)  # given up: keep no recipient or body
+    if attempts >= MAX_ATTEMPTS:  # given up: keep no recipient, body or sealed request
+        values.update(status="failed", payload_enc=None, context=_slug_only(row.context))
     db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature, utcnow
 from campaign.services.intake import links
-from campaign.services.letters import signer_mail
+from campaign.services.letters import mail_requests, signer_mail
 from campaign.services.letters.signer_mail import extra_mails_left
-from campaign.services.outbox import mail_send
+from campaign.services.outbox import mail, mail_send
 from campaign.services.pages.content import ContentLibrary, library
 from campaign.services.signatures import confirmation, signing
 from campaign.services.signer_data import privacy
@@ -219,6 +219,28 @@ def test_a_request_row_keeps_no_address(app, client, mailbox):
     deliver(app)
     db.session.refresh(row)
     assert json.loads(row.context) == {"slug": SLUG} and row.kind == "links"
+
+
+def test_a_request_that_fails_for_good_forgets_its_typed_address(app, client, mailbox, monkeypatch):
+    """A request whose rendering failed every time was given up with its sealed part
+    (the address as typed) still in its row: the renderer's forgetting was rolled
+    back with each failure. Giving up now keeps the campaign alone."""
+    confirmed(app, "given.up@example.org", choices=frozenset())
+    assert links_again(client, "given.up@example.org").status_code == 303
+
+    def broken(outbox):
+        raise ValueError("the renderer failed")
+
+    monkeypatch.setitem(mail.RENDERERS, mail_requests.LINKS, broken)
+    row = db.session.scalar(select(OutboxMessage).order_by(OutboxMessage.id.desc()))
+    for _ in range(mail_send.MAX_ATTEMPTS):
+        assert "ask" in json.loads(row.context)
+        row.next_attempt_at = utcnow()
+        db.session.commit()
+        assert mail_send.deliver_due() == (0, 1)
+        db.session.refresh(row)
+    assert row.status == "failed" and row.payload_enc is None
+    assert json.loads(row.context) == {"slug": SLUG}
 
 
 # --- L2: the extra-mail cap is a rolling window -------------------------------------
