@@ -158,7 +158,7 @@ def _part(body: str, subtype: str) -> tuple[list[str], bytes] | None:
     `_text_part` makes them; None when a line is too long for SMTP (then QP)."""
     data = body.encode()
     # A line of more than 998 octets. Split, not a regex: `[^\n]{999}` tried a match
-    # at every octet, a twentieth of the worker's CPU per message.
+    # at every octet (17 µs for a confirmation's HTML part, against 2.5).
     if len(data) > 998 and max(map(len, data.split(b"\n"))) > 998:
         return None
     if body.isascii():
