@@ -215,22 +215,26 @@ class Unmarked:
             with self._lock:
                 self._marking.difference_update(ids)
                 self._ids.update(ids)
-            self.note_failure()
+                self._failed = True
             raise
         with self._lock:
             self._marking.difference_update(ids)
-            if self._failed:
+            # After a failure, claims wait until nothing sent is left unmarked: not
+            # merely until one flush lands (an empty one touches no database) while
+            # another thread's marks are still on their way.
+            if self._failed and not self._ids and not self._marking:
                 self._failed = False
                 self._claim_after = time.monotonic() + SETTLE_SECONDS
 
     def note_failure(self) -> None:
-        """The database failed: once it answers again, settle before claiming."""
-        self._failed = True
+        """The database failed: once everything sent is marked, settle before claiming."""
+        with self._lock:
+            self._failed = True
 
     def may_claim(self) -> bool:
-        """Whether a thread whose `flush` just returned may claim: the database took the
-        marks, and is not just back from a failure (settling). Messages the process's
-        other threads sent since that flush are theirs to mark and no reason to wait:
-        waiting on them kept most threads asleep for a poll whenever others were
-        sending (issue 22)."""
+        """Whether a thread whose `flush` just returned may claim: no database failure
+        is pending (since the last one, every message sent was marked, and the settling
+        time has passed). In normal running, messages the process's other threads sent
+        since that flush are theirs to mark and no reason to wait: waiting on them kept
+        most threads asleep for a poll whenever others were sending (issue 22)."""
         return not self._failed and time.monotonic() >= self._claim_after

@@ -150,7 +150,10 @@ def _mark_before_exit() -> None:
             memory.flush()
         except Exception:  # noqa: BLE001 - the database may be down: try again
             db.session.rollback()
-            if time.monotonic() > deadline:
-                log.warning("stopping with %s sent messages unmarked", len(memory))
-                return
             time.sleep(0.5)
+        else:
+            if len(memory):  # another thread's marks, on their way: wait, don't spin
+                time.sleep(0.05)
+        if len(memory) and time.monotonic() > deadline:
+            log.warning("stopping with %s sent messages unmarked", len(memory))
+            return

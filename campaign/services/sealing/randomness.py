@@ -1,9 +1,9 @@
 """Random bytes for the values sealed per message: nonces, link secrets, MIME
 boundaries.
 
-From OpenSSL's CSPRNG (`ssl.RAND_bytes`), the generator the `cryptography` package's
-own keys come from: seeded and reseeded from the kernel, and reseeded in a forked
-child (OpenSSL 1.1.1 and later), so a child never repeats its parent's bytes. Not
+From OpenSSL's CSPRNG as Python's `ssl` module links it (`ssl.RAND_bytes`; the
+system's OpenSSL 3 here): a DRBG seeded and reseeded from the kernel, and reseeded in
+a forked child (OpenSSL 1.1.1 and later), so a child never repeats its parent's bytes. Not
 `os.urandom`: CPython hands the GIL over around each getrandom() call, and the mail
 worker drew six a message, each a hand-over between its eight threads (issue 22).
 """

@@ -43,15 +43,46 @@ def test_another_threads_unmarked_mail_does_not_stop_a_claim(app, mailbox, monke
     assert len(mailbox.messages) == 3
 
 
-def test_a_database_failure_holds_claims_until_the_marks_land_and_settle(app):
+def test_a_database_failure_holds_claims_until_everything_sent_is_marked(app):
     """After a database failure the process marks what it sent, then waits
-    SETTLE_SECONDS before claiming: the rule the change above keeps."""
+    SETTLE_SECONDS before claiming. Another thread's empty flush must not end that
+    wait while the marks are still on their way: the messages whose leases ran out
+    during the outage would be the first a claim takes, and go out again."""
+    ids = queue(3)
     memory = mail_lease.Unmarked()
-    assert memory.may_claim()
+    for message_id in ids:
+        memory.add(message_id)
+    assert memory.may_claim()  # sending as usual: other threads' mail awaits its mark
     memory.note_failure()
     assert not memory.may_claim()  # the database failed: nothing is claimed
-    memory.flush()  # the database answers again (nothing of this test's to mark)
-    assert not memory.may_claim()  # settling
+    finish = mail_lease.finish
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_finish(some: list[int], status: str) -> None:
+        if some:  # the thread marking the outage's messages is slow to get through
+            inside.set()
+            release.wait(10)
+        finish(some, status)
+
+    def marking_thread() -> None:
+        with app.app_context():
+            memory.flush()
+            db.session.remove()
+
+    mail_lease.finish = slow_finish
+    try:
+        thread = threading.Thread(target=marking_thread)
+        thread.start()
+        assert inside.wait(10)
+        memory.flush()  # another thread: nothing left for it to mark
+        memory._claim_after = 0.0  # however long it waits
+        assert not memory.may_claim()  # the outage's mail is not marked yet
+        release.set()
+        thread.join(10)
+    finally:
+        mail_lease.finish = finish
+    assert len(memory) == 0
+    assert not memory.may_claim()  # marked: settling
     memory._claim_after = 0.0  # the settling time has passed
     assert memory.may_claim()
 
@@ -113,9 +144,7 @@ def test_a_failed_flush_remembers_its_messages(app, monkeypatch):
     monkeypatch.undo()
     memory.flush()
     assert len(memory) == 0
-    assert db.session.scalar(
-        select(func.count()).where(OutboxMessage.status == "sent")
-    ) == 2
+    assert db.session.scalar(select(func.count()).where(OutboxMessage.status == "sent")) == 2
 
 
 @pytest.mark.postgres
