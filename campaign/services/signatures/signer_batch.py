@@ -16,7 +16,7 @@ one address in one batch are decided as if one after the other.
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ...extensions import db
@@ -110,8 +110,8 @@ def decide(messages: list[OutboxMessage]) -> set[int]:
         for signature_id, sealing in sealings.items()
         if sealing
     ]
-    if sealed_rows:  # one statement for the batch (executemany), not one per row
-        db.session.connection().execute(SEAL_MAILED, sealed_rows)
+    if sealed_rows:  # one statement for the batch, not one per row
+        _seal_mailed(sealed_rows)
     if dropped:
         db.session.execute(
             update(OutboxMessage)
@@ -132,3 +132,31 @@ def decide(messages: list[OutboxMessage]) -> set[int]:
 SEAL_MAILED = update(Signature.__table__).where(
     Signature.__table__.c.id == bindparam("signature_id")
 )
+SEALED_COLUMNS = ("organizer_sealed", "signer_copy", "link_secret", "display_enc")
+# On PostgreSQL the batch is one UPDATE joined to its values as arrays, one per column:
+# one statement of constant text (prepared once per connection), where the executemany
+# sent a statement per row through psycopg's pipeline.
+SEAL_MAILED_ARRAYS = text(
+    "UPDATE signatures AS s SET mailed_at = :mailed_at,"
+    " organizer_sealed = v.organizer_sealed, signer_copy = v.signer_copy,"
+    " link_secret = v.link_secret, display_enc = v.display_enc"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:organizer_sealed AS text[]),"
+    " CAST(:signer_copy AS text[]), CAST(:link_secret AS text[]),"
+    " CAST(:display_enc AS text[]))"
+    " AS v(id, organizer_sealed, signer_copy, link_secret, display_enc)"
+    " WHERE s.id = v.id"
+)
+
+
+def _seal_mailed(rows: list[dict]) -> None:
+    """Write the batch's sealed columns and `mailed_at` (the same for every row)."""
+    connection = db.session.connection()
+    every = {"signature_id", "mailed_at", *SEALED_COLUMNS}
+    if connection.dialect.name != "postgresql" or any(set(row) != every for row in rows):
+        connection.execute(SEAL_MAILED, rows)
+        return
+    arrays = {column: [row.get(column) for row in rows] for column in SEALED_COLUMNS}
+    ids = [row["signature_id"] for row in rows]
+    connection.execute(
+        SEAL_MAILED_ARRAYS, {"ids": ids, "mailed_at": rows[0]["mailed_at"], **arrays}
+    )
