@@ -30,7 +30,7 @@ class Sink:
     """bench/helpers/smtp_sink.py served in a thread of this process; `received` holds
     (time, sender, recipients, content) per accepted message."""
 
-    def __init__(self, on_message=None) -> None:
+    def __init__(self, on_message=None, chunking: bool = True) -> None:
         self.received: list[tuple[float, str, list[str], bytes]] = []
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
@@ -39,7 +39,8 @@ class Sink:
 
         def run() -> None:
             asyncio.set_event_loop(self.loop)
-            self.server = self.loop.run_until_complete(smtp_sink.serve(self.port, self.on_message))
+            serving = smtp_sink.serve(self.port, self.on_message, chunking=chunking)
+            self.server = self.loop.run_until_complete(serving)
             ready.set()
             self.loop.run_forever()
 
@@ -162,16 +163,21 @@ def test_smtplib_one_by_one_with_dots(sink):
     )
 
 
-def test_pipelined_as_the_worker_sends(sink):
+@pytest.mark.parametrize("chunking", [True, False], ids=["BDAT", "DATA"])
+def test_pipelined_as_the_worker_sends(chunking):
+    """The same bytes arrive whether the message goes as one BDAT chunk (RFC 3030, the
+    sink advertising CHUNKING as Postfix does) or after DATA, dot-stuffed."""
+    sink = Sink(chunking=chunking)
     smtp = smtplib.SMTP("127.0.0.1", sink.port, timeout=10)
     smtp.ehlo()
-    assert smtp.has_extn("pipelining")
+    assert smtp.has_extn("pipelining") and bool(smtp.has_extn("chunking")) == chunking
     bodies = [b"Subject: s\r\n\r\n.one\r\n", b"Subject: s\r\n\r\n", b"Subject: s\r\n\r\n.\r\n.."]
     try:
         for n, body in enumerate(bodies):
             mail_smtp.send(smtp, Wire("a@example.org", [f"to{n}@example.org"], body))
     finally:
         smtp.quit()
+        sink.stop()
     assert [r[2] for r in sink.received] == [[f"to{n}@example.org"] for n in range(3)]
     assert [r[3] for r in sink.received] == [
         b"Subject: s\r\n\r\n.one\r\n",
@@ -193,3 +199,65 @@ def test_recorded_before_the_250(tmp_path):
                 assert rcpt == f"r{n}@example.org" and before <= float(stamp) <= time.time()
     finally:
         server.stop()
+
+
+class RefusingSink(Sink):
+    """The sink, refusing one recipient (550) as a relay refuses an unknown mailbox."""
+
+    def __init__(self) -> None:
+        original = smtp_sink.SinkProtocol._command
+
+        def command(protocol, line: bytes):
+            if line.upper().startswith(b"RCPT TO:<REFUSED@"):
+                return b"550 5.1.1 No such user\r\n", False
+            return original(protocol, line)
+
+        self._patch = pytest.MonkeyPatch()
+        self._patch.setattr(smtp_sink.SinkProtocol, "_command", command)
+        super().__init__()
+
+    def stop(self) -> None:
+        super().stop()
+        self._patch.undo()
+
+
+def test_a_refused_recipient_in_a_chunk_delivers_nothing():
+    """With its one recipient refused, the message's BDAT chunk is refused too (no
+    valid recipient), and the connection goes on to the next message."""
+    sink = RefusingSink()
+    smtp = smtplib.SMTP("127.0.0.1", sink.port, timeout=10)
+    try:
+        smtp.ehlo()
+        assert smtp.has_extn("chunking")
+        body = b"Subject: s\r\n\r\nnot for you\r\n"
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            mail_smtp.send(smtp, Wire("a@example.org", ["refused@example.org"], body))
+        assert refused.value.recipients["refused@example.org"][0] == 550
+        mail_smtp.send(
+            smtp, Wire("a@example.org", ["next@example.org"], b"Subject: n\r\n\r\nok\r\n")
+        )
+    finally:
+        smtp.quit()
+        sink.stop()
+    assert [(r[2], r[3]) for r in sink.received] == [
+        (["next@example.org"], b"Subject: n\r\n\r\nok\r\n")
+    ]
+
+
+def test_chunks_are_taken_as_they_are(sink):
+    """BDAT's octets are the message: no dot-unstuffing, no "." line; a chunk before
+    LAST is kept, and one refused (no recipient) is read and dropped."""
+    codes = exchange(
+        sink.port,
+        [
+            b"EHLO client\r\n",
+            b"BDAT 5 LAST\r\n.x\r\n.",  # no recipient yet: read, refused
+            b"MAIL FROM:<a@example.org>\r\n",
+            b"RCPT TO:<b@example.org>\r\n",
+            b"BDAT 7\r\n..one\r\n",
+            b"BDAT 4 LAST\r\n.\r\n.",
+            b"QUIT\r\n",
+        ],
+    )
+    assert codes == [220, 250, 554, 250, 250, 250, 250, 221]
+    assert [(r[2], r[3]) for r in sink.received] == [(["b@example.org"], b"..one\r\n.\r\n.")]

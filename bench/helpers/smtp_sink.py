@@ -9,11 +9,13 @@ was the sink's. This one is an asyncio protocol that parses what arrives in plac
 answers a pipelined batch in one write: a few tens of µs a message.
 
 It still speaks SMTP (RFC 5321) as a relay would: a 220 greeting; EHLO (advertising
-PIPELINING, RFC 2920, and 8BITMIME) or HELO; MAIL FROM, RCPT TO, DATA (the content up
-to the lone "." line, dot-unstuffed), RSET, NOOP, QUIT; out-of-order commands get 503,
-unknown ones 500, a line or message over the limits 500/552. `on_message(when, sender,
-recipients, content)` runs for each message before its 250 is written (the bench's
-records the time and recipient, `Recorder`). It accepts every address: it is a sink.
+PIPELINING, RFC 2920, 8BITMIME and CHUNKING, RFC 3030, as Postfix does) or HELO; MAIL
+FROM, RCPT TO, DATA (the content up to the lone "." line, dot-unstuffed), BDAT (sized
+chunks, taken as they are; refused ones are read and dropped), RSET, NOOP, QUIT;
+out-of-order commands get 503, unknown ones 500, a line or message over the limits
+500/552. `on_message(when, sender, recipients, content)` runs for each message before
+its 250 is written (the bench's records the time and recipient, `Recorder`). It
+accepts every address: it is a sink.
 
 `main(port, log)` (`python bench/mail_flow.py sink PORT LOG`) serves on 127.0.0.1:PORT
 and appends "<unix time> <recipient>" per recipient of each accepted message to LOG.
@@ -56,10 +58,14 @@ class SinkProtocol(asyncio.Protocol):
     """One SMTP session. Everything received is parsed from one buffer; the replies to
     what arrived together are written together."""
 
-    def __init__(self, on_message: OnMessage, hostname: str = "sink.localhost") -> None:
-        self.on_message, self.hostname = on_message, hostname
+    def __init__(
+        self, on_message: OnMessage, hostname: str = "sink.localhost", chunking: bool = True
+    ) -> None:
+        self.on_message, self.hostname, self.chunking = on_message, hostname, chunking
         self.buffer = bytearray()
         self.greeted = self.in_data = False
+        self.chunk: tuple[int, bool, bool] | None = None  # BDAT: size, LAST, refused
+        self.chunks = bytearray()
         self.sender: str | None = None
         self.recipients: list[str] = []
         self.transport: asyncio.Transport | None = None
@@ -73,6 +79,12 @@ class SinkProtocol(asyncio.Protocol):
         replies: list[bytes] = []
         closing = False
         while not closing:
+            if self.chunk is not None:
+                reply = self._bdat()
+                if reply is None:
+                    break
+                replies.append(reply)
+                continue
             if self.in_data:
                 reply = self._data()
                 if reply is None:
@@ -115,8 +127,45 @@ class SinkProtocol(asyncio.Protocol):
         self.on_message(time.time(), sender, recipients, content)  # recorded before the 250
         return b"250 2.0.0 OK\r\n"
 
+    def _bdat(self) -> bytes | None:
+        """A BDAT chunk, once its octets arrived (else None)."""
+        size, last, refused = self.chunk  # type: ignore[misc]
+        if len(self.buffer) < size:
+            return None
+        chunk = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        self.chunk = None
+        if refused:
+            return refused
+        self.chunks += chunk
+        if len(self.chunks) > MAX_MESSAGE:
+            self._reset()
+            return b"552 5.3.4 Message too big\r\n"
+        if not last:
+            return f"250 2.0.0 {size} octets received\r\n".encode()
+        content, sender, recipients = bytes(self.chunks), self.sender or "", self.recipients
+        self._reset()
+        self.on_message(time.time(), sender, recipients, content)  # recorded before the 250
+        return b"250 2.0.0 OK\r\n"
+
+    def _start_chunk(self, argument: str) -> bytes | None:
+        """BDAT <size> [LAST]: the chunk's octets follow whatever the answer (RFC 3030
+        2: a refused chunk is read and dropped). None: taken, answered when read."""
+        size, _, last = argument.partition(" ")
+        if not size.isdigit() or last.upper() not in ("", "LAST"):
+            return b"501 5.5.4 Syntax: BDAT <size> [LAST]\r\n"
+        refused = None
+        if not self.greeted:
+            refused = b"503 5.5.1 Send EHLO or HELO first\r\n"
+        elif not self.recipients:
+            refused = b"554 5.5.1 No valid recipients\r\n"
+            self._reset()
+        self.chunk = (int(size), last.upper() == "LAST", refused)
+        return None
+
     def _reset(self) -> None:
         self.sender, self.recipients = None, []
+        self.chunks = bytearray()
 
     def _command(self, line: bytes) -> tuple[bytes, bool]:
         if len(line) > MAX_LINE:
@@ -128,7 +177,15 @@ class SinkProtocol(asyncio.Protocol):
             self.greeted = True
             self._reset()
             name = self.hostname.encode()
-            return b"250-" + name + b"\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 HELP\r\n", False
+            chunking = b"250-CHUNKING\r\n" if self.chunking else b""
+            return (
+                b"250-"
+                + name
+                + b"\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
+                + chunking
+                + b"250 HELP\r\n",
+                False,
+            )
         if verb == "HELO":
             self.greeted = True
             self._reset()
@@ -140,6 +197,9 @@ class SinkProtocol(asyncio.Protocol):
         if verb == "RSET":
             self._reset()
             return b"250 2.0.0 OK\r\n", False
+        if verb == "BDAT" and self.chunking:
+            refused = self._start_chunk(argument)
+            return (refused or b""), False
         if verb not in ("MAIL", "RCPT", "DATA"):
             return b"500 5.5.2 Command unrecognized\r\n", False
         if not self.greeted:
@@ -178,9 +238,13 @@ class Recorder:
         self.out.write("".join(f"{when:.6f} {rcpt}\n" for rcpt in recipients))
 
 
-async def serve(port: int, on_message: OnMessage, host: str = "127.0.0.1") -> asyncio.Server:
+async def serve(
+    port: int, on_message: OnMessage, host: str = "127.0.0.1", chunking: bool = True
+) -> asyncio.Server:
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: SinkProtocol(on_message), host, port, backlog=128)
+    return await loop.create_server(
+        lambda: SinkProtocol(on_message, chunking=chunking), host, port, backlog=128
+    )
 
 
 def main(port: int, path: str) -> None:
