@@ -25,8 +25,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ..i18n import number
+from ..i18n import LANGUAGE_NAMES, current_language, number
 from ..services.admins.accounts import PASSWORD_MIN, ROLES
+from ..services.pages.content import CampaignContent
 from ..services.paper.print_runs import MAX_SHEETS
 
 
@@ -150,6 +151,15 @@ class AccountCreateForm(FlaskForm):
 
 class RoleForm(FlaskForm):
     role = SelectField(_l("Role"), choices=[(r, r) for r in ROLES])
+
+
+def offer_languages(field: SelectField, content: CampaignContent, submitted: bool) -> None:
+    """A campaign's languages as `field`'s choices (delivery pack, sheets); before a
+    submission, the page's language if the campaign has it, else the campaign's own."""
+    field.choices = [(code, LANGUAGE_NAMES.get(code, code)) for code in content.languages]
+    if not submitted:
+        here = current_language()
+        field.data = here if here in content.languages else content.default_language
 
 
 class DeliveryForm(FlaskForm):

@@ -5,11 +5,10 @@ from __future__ import annotations
 from flask import Response, render_template
 from flask_babel import gettext as _
 
-from ...i18n import LANGUAGE_NAMES, current_language
 from ...services.exports import delivery
 from .. import bp
 from ..auth import campaign_or_404, role_required
-from ..forms import DeliveryForm
+from ..forms import DeliveryForm, offer_languages
 
 
 @bp.route("/<slug>/delivery", methods=["GET", "POST"])
@@ -17,9 +16,7 @@ from ..forms import DeliveryForm
 def delivery_page(slug: str):
     content, row = campaign_or_404(slug)
     form = DeliveryForm()
-    form.language.choices = [(code, LANGUAGE_NAMES.get(code, code)) for code in content.languages]
-    if not form.is_submitted():
-        form.language.data = current_language()
+    offer_languages(form.language, content, form.is_submitted())
     error, status = None, 200
     if form.validate_on_submit():
         pack = delivery.build(content, row, language=form.language.data, fmt=form.format.data)

@@ -7,11 +7,10 @@ from flask import Response, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ...i18n import LANGUAGE_NAMES, current_language
 from ...services.paper import print_runs, sheets
 from .. import bp
 from ..auth import campaign_or_404, role_required
-from ..forms import SheetsForm
+from ..forms import SheetsForm, offer_languages
 
 
 @bp.route("/<slug>/sheets", methods=["GET", "POST"])
@@ -19,13 +18,7 @@ from ..forms import SheetsForm
 def sheets_page(slug: str):
     content, row = campaign_or_404(slug)
     form = SheetsForm()
-    form.language.choices = [(code, LANGUAGE_NAMES.get(code, code)) for code in content.languages]
-    if not form.is_submitted():
-        form.language.data = (
-            current_language()
-            if current_language() in content.languages
-            else content.default_language
-        )
+    offer_languages(form.language, content, form.is_submitted())
     error, status = None, 200
     if form.validate_on_submit():
         try:
